@@ -15,29 +15,29 @@ type Kind uint8
 
 // The kinds, in append-only order.
 const (
-	KindInternal        Kind = iota // a bug or an unexpected failure: never shown in detail
-	KindInvalid                     // the content is invalid in a way no finer kind describes
-	KindStructure                   // malformed JSON, wrong shape, unknown element
-	KindRequired                    // a required element is missing
-	KindValue                       // an element's value is wrong (format, range, check digit)
-	KindCodeInvalid                 // a code is outside its binding or no map knows it
-	KindBusinessRule                // valid FHIR that breaks a gateway rule (e.g. cannot be matched)
-	KindNotFound                    // no such resource, or one the caller may not see
-	KindConflict                    // the write collides with the current state
-	KindDuplicate                   // the same message or resource was already accepted
-	KindPrecondition                // If-Match named a version that is not current
-	KindMultipleMatches             // a conditional interaction matched more than one resource
-	KindTooLarge                    // the body or a collection is over a configured limit
-	KindUnsupportedMedia            // the request's content type is not JSON
-	KindNotAcceptable               // the caller accepts no format the gateway produces
-	KindNotSupported                // a parameter, interaction or feature the gateway does not implement
-	KindMethodNotAllowed            // the HTTP method is not defined for the path
-	KindUnauthorized                // no valid credentials
-	KindForbidden                   // valid credentials without the right to do this
-	KindThrottled                   // over a rate limit
-	KindUnavailable                 // a dependency (Redis) cannot be reached; retry later
-	KindTimeout                     // the request ran past its deadline
-	KindRetry                       // an optimistic write lost a race; the caller (gateway) retries
+	KindInternal         Kind = iota // a bug or an unexpected failure: never shown in detail
+	KindInvalid                      // the content is invalid in a way no finer kind describes
+	KindStructure                    // malformed JSON, wrong shape, unknown element
+	KindRequired                     // a required element is missing
+	KindValue                        // an element's value is wrong (format, range, check digit)
+	KindCodeInvalid                  // a code is outside its binding or no map knows it
+	KindBusinessRule                 // valid FHIR that breaks a gateway rule (e.g. cannot be matched)
+	KindNotFound                     // no such resource, or one the caller may not see
+	KindConflict                     // the write collides with the current state
+	KindDuplicate                    // the same message or resource was already accepted
+	KindPrecondition                 // If-Match named a version that is not current
+	KindMultipleMatches              // a conditional interaction matched more than one resource
+	KindTooLarge                     // the body or a collection is over a configured limit
+	KindUnsupportedMedia             // the request's content type is not JSON
+	KindNotAcceptable                // the caller accepts no format the gateway produces
+	KindNotSupported                 // a parameter, interaction or feature the gateway does not implement
+	KindMethodNotAllowed             // the HTTP method is not defined for the path
+	KindUnauthorized                 // no valid credentials
+	KindForbidden                    // valid credentials without the right to do this
+	KindThrottled                    // over a rate limit
+	KindUnavailable                  // a dependency (Redis) cannot be reached; retry later
+	KindTimeout                      // the request ran past its deadline
+	KindRetry                        // an optimistic write lost a race; the caller (gateway) retries
 )
 
 var kindNames = [...]string{
