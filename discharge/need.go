@@ -1,0 +1,57 @@
+package discharge
+
+// CareNeed is what a discharge case needs after hospital: one FHIR
+// ServiceRequest for post-discharge care. Matching ranks providers against
+// it (a later issue); the fields are the criteria it will use.
+type CareNeed struct {
+	ID string `json:"id"`
+	// CaseID is the id of the Encounter (Case) the need belongs to.
+	CaseID  string      `json:"caseId,omitempty"`
+	Setting CareSetting `json:"setting" validate:"required,caresetting"`
+	// HoursPerWeek is the size of a home-care package.
+	HoursPerWeek *float64      `json:"hoursPerWeek,omitempty" validate:"omitempty,gt=0,lte=168"`
+	Requirements []Requirement `json:"requirements,omitempty" validate:"dive,requirement"`
+	Funding      Funding       `json:"funding,omitempty" validate:"omitempty,funding"`
+	SearchArea   *SearchArea   `json:"searchArea,omitempty"`
+	// StartDate is the first day the care is wanted.
+	StartDate *Date `json:"startDate,omitempty"`
+	// PreferredProviders and ExcludedProviders are FHIR references
+	// ("Organization/x", "HealthcareService/y") or identifier values.
+	PreferredProviders []string `json:"preferredProviders,omitempty"`
+	ExcludedProviders  []string `json:"excludedProviders,omitempty"`
+	Priority           Priority `json:"priority" validate:"omitempty,oneof=routine urgent asap stat"`
+	// Status is the ServiceRequest status: draft, active, revoked and so on.
+	Status string `json:"status"`
+}
+
+// SearchArea is where to look for providers: a postcode district and,
+// when known, a point.
+type SearchArea struct {
+	Outcode   string   `json:"outcode" validate:"required,outcode"`
+	Latitude  *float64 `json:"latitude,omitempty" validate:"omitempty,latitude"`
+	Longitude *float64 `json:"longitude,omitempty" validate:"omitempty,longitude"`
+}
+
+// Has reports whether the need lists requirement r.
+func (n *CareNeed) Has(r Requirement) bool {
+	for _, x := range n.Requirements {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// Pathway returns the discharge pathway a care setting belongs to, and false
+// for settings outside the four pathways (hospice, virtual ward).
+func (s CareSetting) Pathway() (Pathway, bool) {
+	switch s {
+	case CareHomeCare, CareReablement:
+		return 1, true
+	case CareD2ABed, CareIntermediateBed:
+		return 2, true
+	case CareResidential, CareResidentialDementia, CareNursing, CareNursingDementia:
+		return 3, true
+	}
+	return 0, false
+}
