@@ -1,0 +1,114 @@
+package mappings
+
+import (
+	"encoding/json"
+
+	"github.com/dischargegateway/gateway/discharge"
+)
+
+// Canonical bases of the gateway's own conformance resources.
+const (
+	CodeSystemBase = "https://fhir.discharge-gateway.example/CodeSystem/"
+	ExtensionBase  = "https://fhir.discharge-gateway.example/StructureDefinition/"
+)
+
+// The gateway's code systems.
+const (
+	CareSettingSystem = CodeSystemBase + "care-setting"
+	RequirementSystem = CodeSystemBase + "requirement"
+	FundingSystem     = CodeSystemBase + "funding"
+	PathwaySystem     = CodeSystemBase + "discharge-pathway"
+	DelayReasonSystem = CodeSystemBase + "delay-reason"
+)
+
+// External systems the mappings read.
+const (
+	SNOMEDSystem                     = "http://snomed.info/sct"
+	UCUMSystem                       = "http://unitsofmeasure.org"
+	ActCodeSystem                    = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+	NHSNumberSystem                  = "https://fhir.nhs.uk/Id/nhs-number"
+	ODSSystem                        = "https://fhir.nhs.uk/Id/ods-organization-code"
+	UKCoreDischargeDestinationSystem = "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationEngland"
+	UKCoreLegalStatusSystem          = "https://fhir.hl7.org.uk/CodeSystem/UKCore-LegalStatusClassificationEngland"
+	HL7DischargeDispositionSystem    = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
+)
+
+type codeSystemDef struct {
+	id, url, name, title, description string
+	concepts                          func() []discharge.Concept
+}
+
+var codeSystemDefs = []codeSystemDef{
+	{"care-setting", CareSettingSystem, "CareSetting", "Discharge Gateway care setting",
+		"Kinds of post-discharge care a discharge care need asks for.", discharge.CareSettings},
+	{"requirement", RequirementSystem, "Requirement", "Discharge Gateway care requirement",
+		"Specific needs a provider must be able to meet.", discharge.Requirements},
+	{"funding", FundingSystem, "Funding", "Discharge Gateway funding stream",
+		"Who pays for post-discharge care.", discharge.Fundings},
+	{"discharge-pathway", PathwaySystem, "DischargePathway", "Hospital Discharge Service pathway",
+		"Discharge pathways 0 to 3 of the Hospital Discharge Service (England).", discharge.Pathways},
+}
+
+// CodeSystemNames lists the ids accepted by CodeSystemJSON, in order.
+func CodeSystemNames() []string {
+	out := make([]string, len(codeSystemDefs))
+	for i, d := range codeSystemDefs {
+		out[i] = d.id
+	}
+	return out
+}
+
+// CodeSystemJSON renders the gateway code system with id name
+// ("care-setting", "requirement", "funding", "discharge-pathway") as an R4
+// CodeSystem resource, or nil if there is none by that name.
+func CodeSystemJSON(name string) []byte {
+	for _, d := range codeSystemDefs {
+		if d.id == name {
+			return renderCodeSystem(d)
+		}
+	}
+	return nil
+}
+
+// CodeSystems renders every gateway code system, in CodeSystemNames order.
+func CodeSystems() [][]byte {
+	out := make([][]byte, 0, len(codeSystemDefs))
+	for _, d := range codeSystemDefs {
+		out = append(out, renderCodeSystem(d))
+	}
+	return out
+}
+
+func renderCodeSystem(d codeSystemDef) []byte {
+	type concept struct {
+		Code       string `json:"code"`
+		Display    string `json:"display"`
+		Definition string `json:"definition"`
+	}
+	cs := d.concepts()
+	concepts := make([]concept, len(cs))
+	for i, c := range cs {
+		concepts[i] = concept(c)
+	}
+	b, err := json.Marshal(struct {
+		ResourceType  string    `json:"resourceType"`
+		ID            string    `json:"id"`
+		URL           string    `json:"url"`
+		Version       string    `json:"version"`
+		Name          string    `json:"name"`
+		Title         string    `json:"title"`
+		Status        string    `json:"status"`
+		Experimental  bool      `json:"experimental"`
+		Publisher     string    `json:"publisher"`
+		Description   string    `json:"description"`
+		CaseSensitive bool      `json:"caseSensitive"`
+		Content       string    `json:"content"`
+		Count         int       `json:"count"`
+		Concept       []concept `json:"concept"`
+	}{"CodeSystem", d.id, d.url, "1.0.0", d.name, d.title, "active", false, "Discharge Gateway",
+		d.description, true, "complete", len(concepts), concepts})
+	if err != nil {
+		panic(err) // only strings: cannot fail
+	}
+	return b
+}

@@ -1,0 +1,259 @@
+package mappings
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/dischargegateway/gateway/discharge"
+	r4 "github.com/samply/golang-fhir-models/fhir-models/fhir"
+)
+
+// Extensions the Encounter mapping reads. See MAPPING.md.
+const (
+	// EDDExtensionURL is the R5 cross-version extension for
+	// Encounter.plannedEndDate (valueDateTime): the expected discharge date.
+	EDDExtensionURL = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.plannedEndDate"
+	// DischargeReadyDateURL (valueDate) is the Discharge Ready Date.
+	DischargeReadyDateURL = ExtensionBase + "discharge-ready-date"
+	// CriteriaToResideURL is complex: "met" (valueBoolean) and "since"
+	// (valueDate).
+	CriteriaToResideURL = ExtensionBase + "criteria-to-reside"
+	// PathwayExtensionURL (valueCodeableConcept from PathwaySystem, "0".."3").
+	PathwayExtensionURL = ExtensionBase + "discharge-pathway"
+	// DelayReasonURL (valueCodeableConcept, repeating) holds sitrep delay
+	// reasons.
+	DelayReasonURL = ExtensionBase + "delay-reason"
+	// UKCoreLegalStatusURL is complex: "legalStatusContext" and
+	// "legalStatusClassification" (valueCodeableConcept from
+	// UKCoreLegalStatusSystem).
+	UKCoreLegalStatusURL = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-LegalStatus"
+)
+
+// Options are what a mapping needs besides the resources.
+type Options struct {
+	// Translator holds the ConceptMaps; nil accepts gateway codes only.
+	Translator *Translator
+	// AsOf is the day age bands are computed on; zero means now.
+	AsOf time.Time
+	// Trust is the ODS code to use when Encounter.serviceProvider carries
+	// none: the trust partition the request came in on.
+	Trust string
+}
+
+func (o Options) asOf() time.Time {
+	if o.AsOf.IsZero() {
+		return time.Now()
+	}
+	return o.AsOf
+}
+
+// inpatientClasses are the v3-ActCode classes of a stay a patient is
+// discharged from.
+var inpatientClasses = map[string]bool{"IMP": true, "ACUTE": true, "NONAC": true}
+
+// EncounterToCase maps raw Encounter JSON, and the raw JSON of its subject
+// Patient (nil if the gateway does not hold it), to a discharge case.
+//
+// The Encounter must already have its server id. An Encounter that is not
+// an inpatient stay gives a nil case and a warning at Encounter.class: it is
+// stored, but forms no discharge case. Issues holds warnings; a non-nil
+// error is a *discharge.Error whose issues carry FHIRPath expressions.
+func EncounterToCase(encounter, patient []byte, opt Options) (*discharge.Case, discharge.Issues, error) {
+	const op = "mappings.EncounterToCase"
+	var enc r4.Encounter
+	if err := decodeResource(encounter, "Encounter", &enc); err != nil {
+		return nil, nil, err
+	}
+	var is discharge.Issues
+	if enc.Class.Code == nil || str(enc.Class.System) != ActCodeSystem || !inpatientClasses[*enc.Class.Code] {
+		is.Warn(discharge.KindBusinessRule, "Encounter.class",
+			"the Encounter is not an inpatient stay (class IMP, ACUTE or NONAC): it is stored but forms no discharge case")
+		return nil, is, nil
+	}
+
+	c := &discharge.Case{ID: str(enc.Id), Status: enc.Status.Code()}
+	origins := Origins{}
+	if sp := enc.ServiceProvider; sp != nil && sp.Identifier != nil && str(sp.Identifier.System) == ODSSystem {
+		c.Trust = str(sp.Identifier.Value)
+		origins["trust"] = "Encounter.serviceProvider.identifier.value"
+	}
+	if c.Trust == "" {
+		c.Trust = opt.Trust
+	}
+	if enc.Period != nil {
+		c.AdmissionDate = datePtr(enc.Period.Start, "Encounter.period.start", &is)
+	}
+	c.Ward = ward(enc.Location)
+
+	for i, e := range enc.Extension {
+		at := fmt.Sprintf("Encounter.extension[%d]", i)
+		switch e.Url {
+		case EDDExtensionURL:
+			c.ExpectedDischargeDate = datePtr(e.ValueDateTime, at+".valueDateTime", &is)
+		case DischargeReadyDateURL:
+			c.DischargeReadyDate = datePtr(e.ValueDate, at+".valueDate", &is)
+		case CriteriaToResideURL:
+			ctr := &discharge.CriteriaToReside{}
+			for j, sub := range e.Extension {
+				switch sub.Url {
+				case "met":
+					ctr.Met = sub.ValueBoolean
+				case "since":
+					ctr.Since = datePtr(sub.ValueDate, fmt.Sprintf("%s.extension[%d].valueDate", at, j), &is)
+				}
+			}
+			c.CriteriaToReside = ctr
+		case PathwayExtensionURL:
+			p, ok := pathway(e.ValueCodeableConcept, opt.Translator)
+			if !ok {
+				is.Add(discharge.KindCodeInvalid, at+".valueCodeableConcept",
+					"the discharge pathway is not a code of "+PathwaySystem+" and no ConceptMap translates it")
+				continue
+			}
+			c.Pathway = &p
+			origins["pathway"] = at + ".valueCodeableConcept"
+		case DelayReasonURL:
+			if code := firstCode(e.ValueCodeableConcept, DelayReasonSystem); code != "" {
+				c.DelayReasons = append(c.DelayReasons, code)
+			} else {
+				is.Warn(discharge.KindRequired, at+".valueCodeableConcept", "the delay reason has no code and was ignored")
+			}
+		case UKCoreLegalStatusURL:
+			for _, sub := range e.Extension {
+				if sub.Url == "legalStatusClassification" {
+					// The last one wins: a later extension records a later status.
+					if code := firstCode(sub.ValueCodeableConcept, UKCoreLegalStatusSystem); code != "" {
+						c.LegalStatus = code
+					}
+				}
+			}
+		}
+	}
+
+	if h := enc.Hospitalization; h != nil && h.DischargeDisposition != nil {
+		c.DischargeDestination = dischargeDestination(h.DischargeDisposition, opt.Translator, &is)
+	}
+
+	if len(patient) == 0 {
+		is.Warn(discharge.KindRequired, "Encounter.subject",
+			"the subject Patient is not known to the gateway: NHS number, age band and home postcode are empty")
+	} else {
+		p, err := DecodePatient(patient)
+		if err != nil {
+			return nil, is, err
+		}
+		f, pis := PatientToFacts(p, opt.asOf())
+		is = append(is, pis...)
+		c.Patient = f.Patient
+		for k, v := range f.Origins {
+			origins["patient."+k] = v
+		}
+	}
+
+	is = append(is, modelValidator().Validate(c, "Encounter", origins)...)
+	if err := issuesErr(is, op); err != nil {
+		return nil, is.Warnings(), err
+	}
+	return c, is, nil
+}
+
+// ward names the ward from the active location, else the last one listed:
+// its display, else its identifier value, else its reference.
+func ward(locs []r4.EncounterLocation) string {
+	if len(locs) == 0 {
+		return ""
+	}
+	pick := locs[len(locs)-1]
+	for _, l := range locs {
+		if l.Status != nil && l.Status.Code() == "active" {
+			pick = l
+			break
+		}
+	}
+	r := pick.Location
+	switch {
+	case str(r.Display) != "":
+		return *r.Display
+	case r.Identifier != nil && str(r.Identifier.Value) != "":
+		return *r.Identifier.Value
+	}
+	return str(r.Reference)
+}
+
+func pathway(cc *r4.CodeableConcept, tr *Translator) (discharge.Pathway, bool) {
+	code, ok := resolve(cc, PathwaySystem, func(s string) bool { _, err := strconv.Atoi(s); return err == nil }, tr)
+	if !ok {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(code)
+	return discharge.Pathway(n), true
+}
+
+func dischargeDestination(cc *r4.CodeableConcept, tr *Translator, is *discharge.Issues) discharge.DischargeDestination {
+	code, ok := resolve(cc, UKCoreDischargeDestinationSystem, func(s string) bool { return s != "" }, tr)
+	if !ok {
+		is.Warn(discharge.KindCodeInvalid, "Encounter.hospitalization.dischargeDisposition",
+			"the discharge disposition is not an England discharge destination code and no ConceptMap translates it; it was ignored")
+		return ""
+	}
+	return discharge.DischargeDestination(code)
+}
+
+// resolve returns the first code of cc that is in target (and passes valid),
+// or that a ConceptMap translates into target. Direct codes win over
+// translated ones, whatever their order.
+func resolve(cc *r4.CodeableConcept, target string, valid func(string) bool, tr *Translator) (string, bool) {
+	if cc == nil {
+		return "", false
+	}
+	for _, cd := range cc.Coding {
+		if str(cd.System) == target && valid(str(cd.Code)) {
+			return *cd.Code, true
+		}
+	}
+	for _, cd := range cc.Coding {
+		if cd.System == nil || cd.Code == nil {
+			continue
+		}
+		if ts, ok := tr.Translate(*cd.System, *cd.Code, target); ok && valid(ts[0].Code) {
+			return ts[0].Code, true
+		}
+	}
+	return "", false
+}
+
+// firstCode returns the code of the coding in system, else the first code.
+func firstCode(cc *r4.CodeableConcept, system string) string {
+	if cc == nil {
+		return ""
+	}
+	for _, cd := range cc.Coding {
+		if str(cd.System) == system && str(cd.Code) != "" {
+			return *cd.Code
+		}
+	}
+	for _, cd := range cc.Coding {
+		if str(cd.Code) != "" {
+			return *cd.Code
+		}
+	}
+	return ""
+}
+
+// issuesErr turns the error issues into one *discharge.Error: of their kind
+// if they share one, else KindInvalid.
+func issuesErr(is discharge.Issues, op string) error {
+	errs := is.Errors()
+	if len(errs) == 0 {
+		return nil
+	}
+	kind := errs[0].Kind
+	for _, e := range errs[1:] {
+		if e.Kind != kind {
+			kind = discharge.KindInvalid
+			break
+		}
+	}
+	return &discharge.Error{Kind: kind, Op: op, Issues: errs}
+}
