@@ -114,7 +114,8 @@ func TestEncounterToCase(t *testing.T) {
 		{"inpatient-with-patient", "encounter-inpatient.json", "patient.json"},
 		{"inpatient-without-patient", "encounter-inpatient.json", ""},
 		{"ukcore-inpatient", "../../../shared/fhir-examples/uk-core-json/UKCore-Encounter-InpatientEncounter-Example.json", "../../../shared/fhir-examples/uk-core-json/UKCore-Patient-RichardSmith-Example.json"},
-		{"hl7-emergency", "../../../shared/fhir-examples/hl7-r4/Encounter-emerg.json", ""},
+		{"hl7-emerg-no-patient", "../../../shared/fhir-examples/hl7-r4/Encounter-emerg.json", ""},
+		{"hl7-ambulatory", "../../../shared/fhir-examples/hl7-r4/Encounter-f001.json", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var pat []byte
