@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -217,5 +218,40 @@ func TestWalkthroughBundle(t *testing.T) {
 	}
 	if n.CaseID != b.Entry[1].FullURL {
 		t.Errorf("CaseID = %q: an unresolved urn:uuid reference should be kept as written", n.CaseID)
+	}
+}
+
+func TestHoursUnits(t *testing.T) {
+	base := `{"resourceType":"ServiceRequest","id":"h","status":"active","intent":"order",
+	 "code":{"coding":[{"system":"https://fhir.discharge-gateway.example/CodeSystem/care-setting","code":"%s"}]},
+	 "encounter":{"reference":"Encounter/e"},
+	 "extension":[{"url":"https://fhir.discharge-gateway.example/StructureDefinition/search-area","valueString":"M14"}],
+	 "quantityQuantity":{"value":2,"system":"http://unitsofmeasure.org","code":"%s"}}`
+	for _, tc := range []struct {
+		setting, unit string
+		want          float64 // 0 = no hours
+		wantErr       bool
+	}{
+		{"home-care", "h/wk", 2, false},
+		{"home-care", "h/d", 14, false},
+		{"home-care", "min", 0, true},
+		{"nursing", "1", 0, false}, // ignored on a bed request
+	} {
+		t.Run(tc.setting+"-"+tc.unit, func(t *testing.T) {
+			n, _, err := mappings.ServiceRequestToNeed([]byte(fmt.Sprintf(base, tc.setting, tc.unit)), nil, mappings.Options{AsOf: asOf})
+			checkErr(t, err)
+			if tc.wantErr {
+				if discharge.ErrorKind(err) != discharge.KindValue {
+					t.Fatalf("err = %v, want value", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := n.HoursPerWeek; (got == nil) != (tc.want == 0) || (got != nil && *got != tc.want) {
+				t.Errorf("hours = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

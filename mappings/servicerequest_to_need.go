@@ -89,7 +89,9 @@ func ServiceRequestToNeed(serviceRequest, patient []byte, opt Options) (*dischar
 		}
 	}
 
-	if q := sr.QuantityQuantity; q != nil {
+	// Hours are a home-care measure; a quantity on a bed request (one bed)
+	// says nothing the setting does not.
+	if q := sr.QuantityQuantity; q != nil && (n.Setting == discharge.CareHomeCare || n.Setting == discharge.CareReablement) {
 		hours(q, n, &is)
 	}
 	switch {
