@@ -1,0 +1,321 @@
+package fhir
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dischargegateway/gateway/discharge"
+)
+
+// ParamType is a FHIR search parameter type.
+type ParamType int
+
+// The search parameter types the gateway implements.
+const (
+	ParamToken ParamType = iota
+	ParamReference
+	ParamDate
+	ParamURI
+)
+
+// ParamTypeCode is the FHIR code of a parameter type.
+func ParamTypeCode(t ParamType) string {
+	switch t {
+	case ParamReference:
+		return "reference"
+	case ParamDate:
+		return "date"
+	case ParamURI:
+		return "uri"
+	}
+	return "token"
+}
+
+// SearchParam is one search parameter the gateway implements.
+type SearchParam struct {
+	Name       string
+	Type       ParamType
+	Definition string // canonical URL of the HL7 SearchParameter
+	Doc        string
+	// paths are the elements indexed, relative to the resource.
+	paths []string
+	// target restricts a reference parameter to one resource type.
+	target string
+}
+
+func sp(typ, name string, t ParamType, doc string, paths ...string) SearchParam {
+	return SearchParam{Name: name, Type: t, Definition: "http://hl7.org/fhir/SearchParameter/" + typ + "-" + name,
+		Doc: doc, paths: paths}
+}
+
+// searchParams is the one table of implemented search parameters: the
+// router, the index extraction and the CapabilityStatement all read it.
+var searchParams = map[string][]SearchParam{
+	"Patient": {
+		sp("Patient", "identifier", ParamToken, "A patient identifier, e.g. https://fhir.nhs.uk/Id/nhs-number|9476719931", "identifier"),
+	},
+	"Encounter": {
+		sp("Encounter", "identifier", ParamToken, "Identifier(s) by which this encounter is known", "identifier"),
+		withTarget(sp("Encounter", "patient", ParamReference, "The patient present at the encounter; patient:identifier= searches by the Patient's identifier", "subject"), "Patient"),
+		sp("Encounter", "subject", ParamReference, "The patient or group present at the encounter; subject:identifier= searches by the Patient's identifier", "subject"),
+		sp("Encounter", "status", ParamToken, "planned | arrived | triaged | in-progress | onleave | finished | cancelled +", "status"),
+		sp("Encounter", "date", ParamDate, "A date within the period the Encounter lasted (prefixes eq, lt, le, gt, ge)", "period"),
+	},
+	"ServiceRequest": {
+		sp("ServiceRequest", "identifier", ParamToken, "Identifiers assigned to this order", "identifier"),
+		withTarget(sp("ServiceRequest", "patient", ParamReference, "Search by subject - a patient; patient:identifier= searches by the Patient's identifier", "subject"), "Patient"),
+		sp("ServiceRequest", "subject", ParamReference, "Search by subject; subject:identifier= searches by the Patient's identifier", "subject"),
+		sp("ServiceRequest", "encounter", ParamReference, "An encounter in which this request is made", "encounter"),
+		sp("ServiceRequest", "status", ParamToken, "draft | active | on-hold | revoked | completed | entered-in-error | unknown", "status"),
+	},
+}
+
+func withTarget(p SearchParam, target string) SearchParam { p.target = target; return p }
+
+// SearchParams returns the implemented search parameters of a type.
+func SearchParams(resourceType string) []SearchParam {
+	return append([]SearchParam(nil), searchParams[resourceType]...)
+}
+
+// IndexEntries computes the search index entries of a resource.
+//
+// Token values are indexed as "system|value", "value" and, without a
+// system, "|value", so all three FHIR token forms are exact lookups.
+// References are indexed as relative "Type/id". Dates are indexed as the
+// range [start, end] in Unix seconds, open ends as ±Inf.
+func IndexEntries(resourceType string, doc map[string]any) []IndexEntry {
+	var out []IndexEntry
+	for _, p := range searchParams[resourceType] {
+		for _, path := range p.paths {
+			v := doc[path]
+			switch p.Type {
+			case ParamToken:
+				for _, t := range tokenValues(v) {
+					out = append(out, IndexEntry{Param: p.Name, Token: t})
+				}
+			case ParamReference:
+				for _, r := range referenceValues(v) {
+					if p.target != "" && !strings.HasPrefix(r, p.target+"/") {
+						continue
+					}
+					out = append(out, IndexEntry{Param: p.Name, Token: r})
+				}
+			case ParamDate:
+				if lo, hi, ok := periodRange(v); ok {
+					out = append(out, IndexEntry{Param: p.Name, Low: lo, High: hi, IsRange: true})
+				}
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Param < out[j].Param })
+	return out
+}
+
+// tokenValues returns the index keys of a code, Coding, CodeableConcept or
+// Identifier (or a list of them).
+func tokenValues(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x, "|" + x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			out = append(out, tokenValues(e)...)
+		}
+		return out
+	case map[string]any:
+		if cs, ok := x["coding"].([]any); ok {
+			return tokenValues(cs)
+		}
+		val, _ := x["value"].(string)
+		if val == "" {
+			val, _ = x["code"].(string)
+		}
+		if val == "" {
+			return nil
+		}
+		sys, _ := x["system"].(string)
+		if sys == "" {
+			return []string{val, "|" + val}
+		}
+		return []string{val, sys + "|" + val}
+	}
+	return nil
+}
+
+func referenceValues(v any) []string {
+	switch x := v.(type) {
+	case []any:
+		var out []string
+		for _, e := range x {
+			out = append(out, referenceValues(e)...)
+		}
+		return out
+	case map[string]any:
+		r, _ := x["reference"].(string)
+		if t, id, ok := relativeRef(r); ok {
+			return []string{t + "/" + id}
+		}
+	}
+	return nil
+}
+
+// relativeRef returns Type/id of a relative or absolute reference.
+func relativeRef(r string) (typ, id string, ok bool) {
+	if r == "" || strings.HasPrefix(r, "#") || strings.HasPrefix(r, "urn:") {
+		return "", "", false
+	}
+	if i := strings.Index(r, "/_history/"); i >= 0 {
+		r = r[:i]
+	}
+	parts := strings.Split(strings.TrimRight(r, "/"), "/")
+	if len(parts) < 2 {
+		return "", "", false
+	}
+	typ, id = parts[len(parts)-2], parts[len(parts)-1]
+	if typ == "" || id == "" || typ[0] < 'A' || typ[0] > 'Z' {
+		return "", "", false
+	}
+	return typ, id, true
+}
+
+func periodRange(v any) (lo, hi float64, ok bool) {
+	m, isMap := v.(map[string]any)
+	if !isMap {
+		return 0, 0, false
+	}
+	lo, hi = math.Inf(-1), math.Inf(1)
+	if s, _ := m["start"].(string); s != "" {
+		a, _, err := ParseFHIRDateRange(s)
+		if err != nil {
+			return 0, 0, false
+		}
+		lo, ok = a, true
+	}
+	if e, _ := m["end"].(string); e != "" {
+		_, b, err := ParseFHIRDateRange(e)
+		if err != nil {
+			return 0, 0, false
+		}
+		hi, ok = b, true
+	}
+	return lo, hi, ok
+}
+
+// ParseFHIRDateRange returns the interval, in Unix seconds, that a FHIR
+// date, partial date or dateTime denotes: 2025 is the whole year, 2025-02 the
+// month, a date the day (UTC), a dateTime the instant.
+func ParseFHIRDateRange(s string) (lo, hi float64, err error) {
+	bad := discharge.E(discharge.KindValue, "", "Not a FHIR date or dateTime.")
+	layouts := []struct {
+		layout string
+		next   func(time.Time) time.Time
+	}{
+		{"2006", func(t time.Time) time.Time { return t.AddDate(1, 0, 0) }},
+		{"2006-01", func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }},
+		{"2006-01-02", func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
+		{"2006-01-02T15:04:05Z07:00", func(t time.Time) time.Time { return t.Add(time.Second) }},
+		{"2006-01-02T15:04:05.999999999Z07:00", func(t time.Time) time.Time { return t.Add(time.Millisecond) }},
+		{"2006-01-02T15:04Z07:00", func(t time.Time) time.Time { return t.Add(time.Minute) }},
+	}
+	for _, l := range layouts {
+		if len(s) < 4 {
+			break
+		}
+		t, perr := time.Parse(l.layout, s)
+		if perr != nil {
+			continue
+		}
+		start := float64(t.UnixNano()) / 1e9
+		end := float64(l.next(t).UnixNano())/1e9 - 1e-3
+		return start, end, nil
+	}
+	return 0, 0, bad
+}
+
+// ParseSearchValue converts one query value of a parameter to a Filter.
+// Comma-separated values are alternatives (OR).
+func ParseSearchValue(p SearchParam, raw string) (Filter, error) {
+	f := Filter{Param: p.Name}
+	if raw == "" {
+		return f, discharge.E(discharge.KindValue, p.Name, "The parameter has no value.")
+	}
+	switch p.Type {
+	case ParamToken:
+		for _, v := range splitValues(raw) {
+			f.AnyOf = append(f.AnyOf, v)
+		}
+	case ParamReference:
+		for _, v := range splitValues(raw) {
+			if t, id, ok := relativeRef(v); ok {
+				if p.target != "" && t != p.target {
+					return f, discharge.E(discharge.KindValue, p.Name, "This parameter refers to "+p.target+" resources.")
+				}
+				f.AnyOf = append(f.AnyOf, t+"/"+id)
+				continue
+			}
+			if strings.Contains(v, "/") || strings.Contains(v, ":") {
+				return f, discharge.E(discharge.KindValue, p.Name, "Not a reference: use id, Type/id or an absolute URL.")
+			}
+			target := p.target
+			if target == "" {
+				target = "Patient"
+			}
+			f.AnyOf = append(f.AnyOf, target+"/"+v)
+		}
+	case ParamDate:
+		if strings.Contains(raw, ",") {
+			return f, discharge.E(discharge.KindNotSupported, p.Name, "Date alternatives (comma) are not supported; repeat the parameter to AND.")
+		}
+		prefix, val := "eq", raw
+		if len(raw) > 2 && raw[0] >= 'a' && raw[0] <= 'z' {
+			prefix, val = raw[:2], raw[2:]
+		}
+		a, b, err := ParseFHIRDateRange(val)
+		if err != nil {
+			return f, discharge.E(discharge.KindValue, p.Name, "Not a FHIR date: use e.g. 2026-11-24, ge2026-11 or lt2026-11-24T12:00:00Z.")
+		}
+		r := &RangeFilter{}
+		switch prefix {
+		case "eq": // the resource's range overlaps the date's
+			r.LowAtMost, r.HighAtLeast = &b, &a
+		case "ge":
+			r.HighAtLeast = &a
+		case "gt":
+			nb := math.Nextafter(b, math.Inf(1))
+			r.HighAtLeast = &nb
+		case "le":
+			r.LowAtMost = &b
+		case "lt":
+			na := math.Nextafter(a, math.Inf(-1))
+			r.LowAtMost = &na
+		default:
+			return f, discharge.E(discharge.KindNotSupported, p.Name, "Date prefix '"+prefix+"' is not supported (use eq, lt, le, gt, ge).")
+		}
+		f.Range = r
+	default:
+		return f, discharge.E(discharge.KindNotSupported, p.Name, "Unsupported parameter type.")
+	}
+	return f, nil
+}
+
+// splitValues splits on commas not escaped with a backslash.
+func splitValues(raw string) []string {
+	var out []string
+	var cur strings.Builder
+	for i := 0; i < len(raw); i++ {
+		switch {
+		case raw[i] == '\\' && i+1 < len(raw):
+			cur.WriteByte(raw[i+1])
+			i++
+		case raw[i] == ',':
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(raw[i])
+		}
+	}
+	return append(out, cur.String())
+}
