@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is every setting of the gateway. Each is read from one environment
+// variable; settingsTable is the single list of them, used both to load and
+// to print the README's settings table (`gateway settings`).
+type config struct {
+	Addr              string
+	RedisURL          string
+	RedisAddrs        []string
+	RedisMaster       string
+	RedisTimeout      time.Duration
+	BodyLimit         int64
+	MaxDepth          int
+	MaxBundleEntries  int
+	RequestTimeout    time.Duration
+	ShutdownTimeout   time.Duration
+	RetryAfterSeconds int
+	BaseURL           string
+	ConceptMapsDir    string
+	Partition         string
+	LogLevel          string
+	OTLPEndpoint      string
+	ServiceName       string
+}
+
+type setting struct {
+	env, def, doc string
+	set           func(c *config, v string) error
+	secret        bool
+}
+
+func durationSetting(dst func(*config) *time.Duration) func(*config, string) error {
+	return func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration such as 2s or 500ms")
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+func intSetting(dst func(*config) *int, min int) func(*config, string) error {
+	return func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min {
+			return fmt.Errorf("want a whole number of at least %d", min)
+		}
+		*dst(c) = n
+		return nil
+	}
+}
+
+var settingsTable = []setting{
+	{env: "GATEWAY_ADDR", def: ":8080", doc: "Address the HTTP server listens on.",
+		set: func(c *config, v string) error { c.Addr = v; return nil }},
+	{env: "REDIS_URL", def: "", secret: true, doc: "Redis to use (`redis://host:6379/0`, `rediss://…`). Unset: an embedded in-process Redis-compatible store that keeps nothing after exit.",
+		set: func(c *config, v string) error { c.RedisURL = v; return nil }},
+	{env: "REDIS_ADDRS", def: "", doc: "Comma-separated seed nodes of a Redis Cluster, or Sentinel addresses with REDIS_MASTER. Overrides REDIS_URL's host.",
+		set: func(c *config, v string) error {
+			for _, a := range strings.Split(v, ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					c.RedisAddrs = append(c.RedisAddrs, a)
+				}
+			}
+			return nil
+		}},
+	{env: "REDIS_MASTER", def: "", doc: "Sentinel master name; with REDIS_ADDRS naming the Sentinels.",
+		set: func(c *config, v string) error { c.RedisMaster = v; return nil }},
+	{env: "REDIS_TIMEOUT", def: "2s", doc: "Deadline of each Redis command; also bounds connection dials.",
+		set: durationSetting(func(c *config) *time.Duration { return &c.RedisTimeout })},
+	{env: "GATEWAY_BODY_LIMIT", def: "1048576", doc: "Largest request body in bytes; larger gets 413.",
+		set: func(c *config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1024 {
+				return fmt.Errorf("want a whole number of bytes, at least 1024")
+			}
+			c.BodyLimit = n
+			return nil
+		}},
+	{env: "GATEWAY_MAX_JSON_DEPTH", def: "64", doc: "Deepest JSON nesting accepted; deeper gets 413.",
+		set: intSetting(func(c *config) *int { return &c.MaxDepth }, 8)},
+	{env: "GATEWAY_MAX_BUNDLE_ENTRIES", def: "1000", doc: "Most entries in one Bundle; more gets 413.",
+		set: intSetting(func(c *config) *int { return &c.MaxBundleEntries }, 1)},
+	{env: "GATEWAY_REQUEST_TIMEOUT", def: "10s", doc: "Deadline of each request's work; past it the caller gets 503 `timeout`.",
+		set: durationSetting(func(c *config) *time.Duration { return &c.RequestTimeout })},
+	{env: "GATEWAY_SHUTDOWN_TIMEOUT", def: "20s", doc: "How long SIGTERM waits for requests in flight before exiting.",
+		set: durationSetting(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
+	{env: "GATEWAY_RETRY_AFTER", def: "5", doc: "Seconds in the Retry-After header of a 503.",
+		set: intSetting(func(c *config) *int { return &c.RetryAfterSeconds }, 1)},
+	{env: "GATEWAY_BASE_URL", def: "", doc: "Public base URL of the FHIR endpoint (e.g. `https://gw.example.nhs.uk/fhir`), used in fullUrl and Location. Unset: taken from each request's Host.",
+		set: func(c *config, v string) error { c.BaseURL = strings.TrimRight(v, "/"); return nil }},
+	{env: "GATEWAY_CONCEPTMAPS_DIR", def: "configs/conceptmaps", doc: "Directory of FHIR ConceptMap JSON files that translate trusts' codes.",
+		set: func(c *config, v string) error { c.ConceptMapsDir = v; return nil }},
+	{env: "GATEWAY_PARTITION", def: "default", doc: "Store partition used for callers until client authentication assigns organisations.",
+		set: func(c *config, v string) error { c.Partition = v; return nil }},
+	{env: "GATEWAY_LOG_LEVEL", def: "info", doc: "debug, info, warn or error. Logs are JSON on stderr and never carry patient data.",
+		set: func(c *config, v string) error {
+			switch v {
+			case "debug", "info", "warn", "error":
+				c.LogLevel = v
+				return nil
+			}
+			return fmt.Errorf("want debug, info, warn or error")
+		}},
+	{env: "OTEL_EXPORTER_OTLP_ENDPOINT", def: "", doc: "OTLP/HTTP collector (e.g. `http://otel-collector:4318`). Unset: traces and metrics are not exported. The other standard `OTEL_*` variables apply too.",
+		set: func(c *config, v string) error { c.OTLPEndpoint = v; return nil }},
+	{env: "OTEL_SERVICE_NAME", def: "discharge-gateway", doc: "Service name on traces and metrics.",
+		set: func(c *config, v string) error { c.ServiceName = v; return nil }},
+}
+
+// loadConfig reads every setting, applying defaults; all errors are
+// reported together.
+func loadConfig(getenv func(string) string) (config, error) {
+	var c config
+	var problems []string
+	for _, s := range settingsTable {
+		v := getenv(s.env)
+		if v == "" {
+			v = s.def
+		}
+		if err := s.set(&c, v); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", s.env, err))
+		}
+	}
+	if len(problems) > 0 {
+		return c, fmt.Errorf("configuration: %s", strings.Join(problems, "; "))
+	}
+	return c, nil
+}
+
+// printSettings writes the settings as a Markdown table.
+func printSettings(w io.Writer) {
+	fmt.Fprintln(w, "| variable | default | meaning |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, s := range settingsTable {
+		def := s.def
+		if def == "" {
+			def = "(unset)"
+		}
+		fmt.Fprintf(w, "| `%s` | `%s` | %s |\n", s.env, def, s.doc)
+	}
+}

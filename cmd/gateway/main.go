@@ -1,0 +1,148 @@
+// Command gateway runs Discharge Gateway: a FHIR R4 gateway that turns
+// hospital discharge requests into ranked care placement options.
+//
+// Usage:
+//
+//	gateway [serve]     run the HTTP gateway (the default)
+//	gateway settings    print every setting as a Markdown table
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/gateway"
+	"github.com/dischargegateway/gateway/mappings"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program, callable from tests: it returns when ctx is
+// cancelled (SIGTERM) after draining requests in flight. onListen, if not
+// nil, is told the address the server bound.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, onListen func(addr string)) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, getenv, stderr, onListen)
+	case "settings":
+		printSettings(stdout)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: gateway [serve|settings]")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (want serve or settings)", cmd)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, onListen func(string)) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	slog.SetDefault(log)
+
+	shutdownTelemetry, err := setupTelemetry(ctx, cfg, version)
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdownTelemetry(sctx)
+	}()
+
+	tr, err := mappings.LoadTranslator(os.DirFS(cfg.ConceptMapsDir))
+	if err != nil {
+		return fmt.Errorf("concept maps: %w", err)
+	}
+
+	rc, err := rediscache.Open(ctx, rediscache.Config{
+		URL: cfg.RedisURL, Addrs: cfg.RedisAddrs, SentinelMaster: cfg.RedisMaster, Timeout: cfg.RedisTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	defer rc.Close()
+	if rc.Embedded {
+		log.Warn("REDIS_URL is not set: using an embedded in-process store; NOTHING PERSISTS after this process exits")
+	} else {
+		log.Info("using Redis", slog.String("mode", rc.Mode))
+	}
+
+	gcfg := gateway.DefaultConfig()
+	gcfg.BodyLimit = cfg.BodyLimit
+	gcfg.Limits = fhir.Limits{MaxDepth: cfg.MaxDepth, MaxBundleEntries: cfg.MaxBundleEntries}
+	gcfg.RequestTimeout = cfg.RequestTimeout
+	gcfg.RetryAfterSeconds = cfg.RetryAfterSeconds
+	gcfg.BaseURL = cfg.BaseURL
+	gcfg.Partition = cfg.Partition
+	gcfg.Version = version
+	srv := gateway.New(gcfg, gateway.Deps{Store: rediscache.New(rc.Client), Translator: tr, Logger: log})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("gateway listening", slog.String("addr", ln.Addr().String()), slog.String("version", version))
+	if onListen != nil {
+		onListen(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests in flight", slog.Duration("timeout", cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

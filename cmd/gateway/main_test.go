@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dischargegateway/gateway/internal/redistest"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startRun runs the whole program as main would, and returns its base URL,
+// a stop function (SIGTERM's effect) and the channel run's result arrives on.
+func startRun(t *testing.T, env map[string]string) (base string, stop func(), done <-chan error, logs *lockedBuffer) {
+	t.Helper()
+	env["GATEWAY_ADDR"] = "127.0.0.1:0"
+	if _, ok := env["GATEWAY_CONCEPTMAPS_DIR"]; !ok {
+		env["GATEWAY_CONCEPTMAPS_DIR"] = filepath.Join("..", "..", "configs", "conceptmaps")
+	}
+	getenv := func(k string) string { return env[k] }
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	errc := make(chan error, 1)
+	logs = &lockedBuffer{}
+	go func() { errc <- run(ctx, nil, getenv, io.Discard, logs, func(a string) { addr <- a }) }()
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case err := <-errc:
+		t.Fatalf("run: %v\n%s", err, logs)
+	case <-time.After(20 * time.Second):
+		t.Fatal("gateway did not start")
+	}
+	t.Cleanup(cancel)
+	return base, cancel, errc, logs
+}
+
+func TestRunEndToEndOnRealRedis(t *testing.T) {
+	rs := redistest.Start(t)
+	base, stop, done, logs := startRun(t, map[string]string{"REDIS_URL": rs.URL()})
+
+	bundle, err := os.ReadFile(filepath.Join("..", "..", "gateway", "testdata", "bundle.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Post(base+"/fhir", "application/fhir+json", bytes.NewReader(bundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), "transaction-response") {
+		t.Fatalf("transaction: %d %s", res.StatusCode, body)
+	}
+	if n, _ := rs.Client().DBSize(context.Background()).Result(); n == 0 {
+		t.Fatal("nothing written to the real Redis")
+	}
+
+	// SIGTERM while a request is in flight: the request completes.
+	pr, pw := io.Pipe()
+	result := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", base+"/fhir/Patient", pr)
+		req.Header.Set("Content-Type", "application/fhir+json")
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			result <- -1
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+		result <- r.StatusCode
+	}()
+	io.WriteString(pw, `{"resourceType":"Patient",`)
+	time.Sleep(200 * time.Millisecond) // the request is now in flight
+	stop()
+	time.Sleep(200 * time.Millisecond)
+	io.WriteString(pw, `"gender":"female"}`)
+	pw.Close()
+	if st := <-result; st != http.StatusCreated {
+		t.Fatalf("in-flight request got %d during shutdown", st)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after SIGTERM")
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Fatal("still serving after shutdown")
+	}
+	if !strings.Contains(logs.String(), "draining") {
+		t.Fatalf("no shutdown log: %s", logs)
+	}
+}
+
+func TestRunEmbeddedStoreSaysNothingPersists(t *testing.T) {
+	base, stop, done, logs := startRun(t, map[string]string{})
+	res, err := http.Get(base + "/readyz")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("readyz on the embedded store: %v %v", res, err)
+	}
+	res.Body.Close()
+	if !strings.Contains(logs.String(), "NOTHING PERSISTS") {
+		t.Fatalf("no warning that nothing persists: %s", logs)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSettingsAreValidated(t *testing.T) {
+	_, err := loadConfig(func(k string) string {
+		return map[string]string{"GATEWAY_BODY_LIMIT": "lots", "GATEWAY_REQUEST_TIMEOUT": "-1s"}[k]
+	})
+	if err == nil || !strings.Contains(err.Error(), "GATEWAY_BODY_LIMIT") || !strings.Contains(err.Error(), "GATEWAY_REQUEST_TIMEOUT") {
+		t.Fatalf("want both settings named: %v", err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"settings"}, func(string) string { return "" }, &out, io.Discard, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settingsTable {
+		if !strings.Contains(out.String(), "`"+s.env+"`") {
+			t.Fatalf("settings table lacks %s", s.env)
+		}
+	}
+}

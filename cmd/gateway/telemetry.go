@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+)
+
+// setupTelemetry installs the global tracer and meter providers.
+//
+// Spans are always created, so every log line and every 5xx can quote a
+// trace id; they are exported only when OTEL_EXPORTER_OTLP_ENDPOINT (or a
+// signal-specific OTEL_EXPORTER_OTLP_*_ENDPOINT) is set. Metrics likewise
+// stay in the no-op provider unless an endpoint is set. The exporters read
+// the standard OTEL_* variables themselves.
+func setupTelemetry(ctx context.Context, cfg config, version string) (shutdown func(context.Context) error, err error) {
+	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
+		semconv.ServiceName(cfg.ServiceName), semconv.ServiceVersion(version)))
+	if err != nil {
+		// A schema clash between resource.Default and ours is not worth
+		// failing start-up for; fall back to ours alone.
+		res = resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(cfg.ServiceName))
+	}
+	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	var mp *sdkmetric.MeterProvider
+	if cfg.OTLPEndpoint != "" {
+		texp, err := otlptracehttp.New(ctx)
+		if err != nil {
+			return nil, err
+		}
+		topts = append(topts, sdktrace.WithBatcher(texp))
+		mexp, err := otlpmetrichttp.New(ctx)
+		if err != nil {
+			return nil, err
+		}
+		mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(res),
+			sdkmetric.WithReader(sdkmetric.NewPeriodicReader(mexp)))
+		otel.SetMeterProvider(mp)
+	}
+	tp := sdktrace.NewTracerProvider(topts...)
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	return func(ctx context.Context) error {
+		err := tp.Shutdown(ctx)
+		if mp != nil {
+			err = errors.Join(err, mp.Shutdown(ctx))
+		}
+		return err
+	}, nil
+}

@@ -1,0 +1,202 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/gateway"
+	"github.com/dischargegateway/gateway/internal/redistest"
+	"github.com/dischargegateway/gateway/mappings"
+)
+
+// env is one gateway over its own real redis-server.
+type env struct {
+	t     *testing.T
+	redis *redistest.Server
+	srv   *httptest.Server
+	logs  *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newEnv(t *testing.T, mutate ...func(*gateway.Config)) *env {
+	t.Helper()
+	rs := redistest.Start(t)
+	client, err := rediscache.Open(context.Background(), rediscache.Config{URL: rs.URL(), Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	tr, err := mappings.LoadTranslator(os.DirFS(filepath.Join("..", "configs", "conceptmaps")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := gateway.DefaultConfig()
+	cfg.RequestTimeout = 3 * time.Second
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	logs := &syncBuffer{}
+	g := gateway.New(cfg, gateway.Deps{
+		Store:      rediscache.New(client.Client),
+		Translator: tr,
+		Logger:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	hs := httptest.NewServer(g.Handler())
+	t.Cleanup(hs.Close)
+	return &env{t: t, redis: rs, srv: hs, logs: logs}
+}
+
+// resp is a decoded response.
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+	json   map[string]any
+}
+
+func (e *env) do(method, path string, body any, headers ...string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := resp{status: res.StatusCode, header: res.Header, body: raw}
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &r.json)
+	}
+	return r
+}
+
+func (r resp) mustStatus(t *testing.T, want int) resp {
+	t.Helper()
+	if r.status != want {
+		t.Fatalf("status %d, want %d; body %s", r.status, want, r.body)
+	}
+	return r
+}
+
+// issue returns the first OperationOutcome issue's code and expression.
+func (r resp) issue(t *testing.T) (code, expression string) {
+	t.Helper()
+	if r.json["resourceType"] != "OperationOutcome" {
+		t.Fatalf("want an OperationOutcome, got %s", r.body)
+	}
+	issues, _ := r.json["issue"].([]any)
+	if len(issues) == 0 {
+		t.Fatalf("OperationOutcome without issues: %s", r.body)
+	}
+	is := issues[0].(map[string]any)
+	code, _ = is["code"].(string)
+	if ex, ok := is["expression"].([]any); ok && len(ex) > 0 {
+		expression, _ = ex[0].(string)
+	}
+	return code, expression
+}
+
+// hasIssue reports whether any issue has this code and expression.
+func (r resp) hasIssue(code, expression string) bool {
+	issues, _ := r.json["issue"].([]any)
+	for _, x := range issues {
+		is, _ := x.(map[string]any)
+		ex, _ := is["expression"].([]any)
+		got := ""
+		if len(ex) > 0 {
+			got, _ = ex[0].(string)
+		}
+		if is["code"] == code && got == expression {
+			return true
+		}
+	}
+	return false
+}
+
+func fixture(t *testing.T, name string) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func str(v any, path ...any) string {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			a, _ := v.([]any)
+			if k >= len(a) {
+				return ""
+			}
+			v = a[k]
+		}
+	}
+	s, _ := v.(string)
+	return s
+}
+
+func num(v any, key string) float64 {
+	m, _ := v.(map[string]any)
+	f, _ := m[key].(float64)
+	return f
+}

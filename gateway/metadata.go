@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"sync"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dischargegateway/gateway/fhir"
+)
+
+// capability describes one resource type in the CapabilityStatement. It is
+// built from the same tables the router and the search code use, so the
+// statement cannot list anything that is not implemented.
+type capability struct {
+	interactions []string
+	searchParams []fhir.SearchParam
+	operations   []operationRef
+	conditional  bool
+	versioned    bool
+}
+
+type operationRef struct{ name, definition string }
+
+// capabilities returns what each served resource type supports.
+func (s *Server) capabilities() map[string]capability {
+	caps := map[string]capability{}
+	for t := range s.types {
+		caps[t] = capability{
+			interactions: []string{"create", "read", "vread", "update", "search-type"},
+			searchParams: fhir.SearchParams(t),
+			conditional:  true,
+			versioned:    true,
+		}
+	}
+	urlParam := []fhir.SearchParam{{Name: "url", Type: fhir.ParamURI,
+		Doc: "The canonical URL of the resource."}}
+	caps["CodeSystem"] = capability{interactions: []string{"read", "search-type"}, searchParams: urlParam}
+	caps["ConceptMap"] = capability{interactions: []string{"read", "search-type"}, searchParams: urlParam,
+		operations: []operationRef{{"translate", "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate"}}}
+	return caps
+}
+
+// metadata serves the CapabilityStatement.
+func (s *Server) metadata(c echo.Context) error {
+	s.capOnce.Do(func() { s.capJSON = s.buildCapabilityStatement() })
+	return respond(c, http.StatusOK, s.capJSON)
+}
+
+func (s *Server) buildCapabilityStatement() []byte {
+	caps := s.capabilities()
+	types := make([]string, 0, len(caps))
+	for t := range caps {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	resources := make([]map[string]any, 0, len(types))
+	for _, t := range types {
+		cp := caps[t]
+		var inter []map[string]any
+		for _, i := range cp.interactions {
+			inter = append(inter, map[string]any{"code": i})
+		}
+		r := map[string]any{"type": t, "interaction": inter}
+		if cp.versioned {
+			r["versioning"] = "versioned"
+			r["readHistory"] = true
+			r["updateCreate"] = true
+		}
+		if cp.conditional {
+			r["conditionalCreate"] = true
+			r["conditionalUpdate"] = false
+			r["conditionalDelete"] = "not-supported"
+		}
+		var sps []map[string]any
+		for _, p := range cp.searchParams {
+			sp := map[string]any{"name": p.Name, "type": fhir.ParamTypeCode(p.Type)}
+			if p.Definition != "" {
+				sp["definition"] = p.Definition
+			}
+			if p.Doc != "" {
+				sp["documentation"] = p.Doc
+			}
+			sps = append(sps, sp)
+		}
+		if len(sps) > 0 {
+			r["searchParam"] = sps
+		}
+		var ops []map[string]any
+		for _, o := range cp.operations {
+			ops = append(ops, map[string]any{"name": o.name, "definition": o.definition})
+		}
+		if len(ops) > 0 {
+			r["operation"] = ops
+		}
+		resources = append(resources, r)
+	}
+	cs := map[string]any{
+		"resourceType": "CapabilityStatement",
+		"id":           "discharge-gateway",
+		"url":          "urn:discharge-gateway:capability",
+		"name":         "DischargeGateway",
+		"title":        "Discharge Gateway",
+		"status":       "active",
+		"date":         "2026-11-24",
+		"publisher":    "Discharge Gateway",
+		"description":  "FHIR R4 intake of hospital discharge requests, mapped into a shared discharge model for care placement.",
+		"kind":         "instance",
+		"software":     map[string]any{"name": "Discharge Gateway", "version": s.cfg.Version},
+		"implementation": map[string]any{
+			"description": "Discharge Gateway FHIR endpoint",
+		},
+		"fhirVersion": "4.0.1",
+		"format":      []string{"application/fhir+json", "json", "application/json"},
+		"rest": []map[string]any{{
+			"mode":          "server",
+			"documentation": "JSON only. Unknown search parameters are reported as a warning entry (search.mode=outcome), or rejected with Prefer: handling=strict.",
+			"resource":      resources,
+			"interaction":   []map[string]any{{"code": "transaction"}, {"code": "batch"}},
+		}},
+	}
+	if s.cfg.BaseURL != "" {
+		cs["implementation"].(map[string]any)["url"] = s.cfg.BaseURL
+	}
+	b, _ := json.Marshal(cs)
+	return b
+}
+
+// capCache holds the rendered CapabilityStatement.
+type capCache struct {
+	capOnce sync.Once
+	capJSON []byte
+}

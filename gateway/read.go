@@ -1,0 +1,47 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dischargegateway/gateway/discharge"
+)
+
+// read is the FHIR read interaction.
+func (s *Server) read(c echo.Context) error {
+	typ := endpointType(c)
+	r, err := s.store.Read(c.Request().Context(), s.partition(c), typ, c.Param("id"))
+	if err != nil {
+		return notFoundAt(err, typ)
+	}
+	s.writeHeaders(c, typ, r.ID, r.VersionID, r.LastUpdated, false)
+	if v, ok := parseETag(c.Request().Header.Get("If-None-Match")); ok && v == r.VersionID {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return respond(c, http.StatusOK, r.JSON)
+}
+
+// vread is the FHIR vread interaction.
+func (s *Server) vread(c echo.Context) error {
+	typ := endpointType(c)
+	v, err := strconv.ParseInt(c.Param("vid"), 10, 64)
+	if err != nil || v < 1 {
+		return discharge.E(discharge.KindNotFound, typ+".meta.versionId", "No such version.")
+	}
+	r, err := s.store.ReadVersion(c.Request().Context(), s.partition(c), typ, c.Param("id"), v)
+	if err != nil {
+		return notFoundAt(err, typ)
+	}
+	s.writeHeaders(c, typ, r.ID, r.VersionID, r.LastUpdated, false)
+	return respond(c, http.StatusOK, r.JSON)
+}
+
+// notFoundAt gives a store's not-found an issue naming the resource type.
+func notFoundAt(err error, typ string) error {
+	if discharge.ErrorKind(err) == discharge.KindNotFound {
+		return discharge.E(discharge.KindNotFound, typ, "No "+typ+" with that id.")
+	}
+	return err
+}

@@ -1,0 +1,138 @@
+// Package gateway is the Echo HTTP gateway: FHIR REST at /fhir, the JSON API
+// at /api/v1, health endpoints, and the middleware that makes every error an
+// OperationOutcome. Handlers stay thin: decode, map, call the domain or the
+// store, map back, encode.
+package gateway
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/mappings"
+)
+
+// clinicalTypes are the resource types served by the generic FHIR REST
+// handlers (create, read, vread, update, search, transactions).
+var clinicalTypes = []string{"Patient", "Encounter", "ServiceRequest"}
+
+// Config holds the gateway's HTTP settings.
+type Config struct {
+	// BodyLimit is the largest request body accepted, in bytes.
+	BodyLimit int64
+	// Limits bounds JSON nesting and Bundle entries.
+	Limits fhir.Limits
+	// RequestTimeout is the deadline for each request's work.
+	RequestTimeout time.Duration
+	// RetryAfterSeconds is sent with 503s.
+	RetryAfterSeconds int
+	// BaseURL, when set, is the public base of the FHIR endpoint (e.g.
+	// https://gw.example.nhs.uk/fhir); otherwise it is derived per request.
+	BaseURL string
+	// Partition is the store partition used until authentication names the
+	// caller's organisation.
+	Partition string
+	// Version is the software version shown in the CapabilityStatement.
+	Version string
+}
+
+// DefaultConfig returns the settings used when nothing is configured.
+func DefaultConfig() Config {
+	return Config{
+		BodyLimit:         1 << 20,
+		Limits:            fhir.DefaultLimits,
+		RequestTimeout:    10 * time.Second,
+		RetryAfterSeconds: 5,
+		Partition:         "default",
+		Version:           "dev",
+	}
+}
+
+// Deps are the gateway's collaborators, wired by cmd/gateway.
+type Deps struct {
+	Store      fhir.Store
+	Translator *mappings.Translator
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Server is the HTTP gateway.
+type Server struct {
+	cfg   Config
+	store fhir.Store
+	tr    *mappings.Translator
+	log   *slog.Logger
+	now   func() time.Time
+	echo  *echo.Echo
+	types map[string]bool // resource types served by the generic FHIR REST handlers
+	// codeSystems and conceptMaps are the published terminology.
+	codeSystems, conceptMaps []canonical
+	capCache
+}
+
+// New builds the gateway and its routes.
+func New(cfg Config, d Deps) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now,
+		types: map[string]bool{}}
+	for _, t := range clinicalTypes {
+		s.types[t] = true
+	}
+	s.codeSystems = publish(mappings.CodeSystems())
+	s.conceptMaps = publish(d.Translator.Maps())
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.errorHandler
+	s.echo = e
+	s.routes()
+	return s
+}
+
+// Handler returns the root HTTP handler, with tracing around echo.
+func (s *Server) Handler() http.Handler { return instrument(s.echo) }
+
+// Echo exposes the echo instance for tests.
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+func (s *Server) routes() {
+	e := s.echo
+	e.Pre(s.recoverPanics, s.requestIDs, s.accessLog)
+	e.Use(s.routeTelemetry, s.deadline)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	// Middleware is attached per route, not per Group: an echo Group with
+	// middleware registers catch-all routes that turn 405s into 404s.
+	fhirRoute := func(method, path string, h echo.HandlerFunc) {
+		e.Add(method, "/fhir"+path, h, s.negotiate)
+	}
+	fhirRoute(http.MethodGet, "/metadata", s.metadata)
+	fhirRoute(http.MethodPost, "", s.transaction)
+	// Terminology the gateway publishes.
+	fhirRoute(http.MethodGet, "/CodeSystem", s.searchCodeSystems)
+	fhirRoute(http.MethodGet, "/CodeSystem/:id", s.readCodeSystem)
+	fhirRoute(http.MethodGet, "/ConceptMap", s.searchConceptMaps)
+	fhirRoute(http.MethodGet, "/ConceptMap/$translate", s.translate)
+	fhirRoute(http.MethodPost, "/ConceptMap/$translate", s.translate)
+	fhirRoute(http.MethodGet, "/ConceptMap/:id", s.readConceptMap)
+	// Clinical resources.
+	for _, t := range clinicalTypes {
+		fhirRoute(http.MethodPost, "/"+t, s.create)
+		fhirRoute(http.MethodGet, "/"+t, s.search)
+		fhirRoute(http.MethodGet, "/"+t+"/:id", s.read)
+		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update)
+		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread)
+	}
+
+	e.GET("/api/v1/cases/:id", s.getCase, s.negotiateJSON)
+}

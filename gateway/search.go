@@ -1,0 +1,215 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
+)
+
+const (
+	defaultCount = 20
+	maxCount     = 500
+	// maxChain bounds how many Patients a chained identifier may resolve to.
+	maxChain = 1000
+)
+
+// resultParams are the search result parameters the gateway implements.
+// Anything else beginning with "_" is unknown and never silently ignored.
+var resultParams = map[string]bool{"_count": true, "_offset": true, "_format": true, "_total": true}
+
+// chainParams are the reference parameters that accept an identifier of the
+// referenced Patient: patient:identifier=system|value (and the chained form
+// patient.identifier).
+var chainParams = map[string]bool{"patient": true, "subject": true}
+
+// search is the FHIR search-type interaction.
+func (s *Server) search(c echo.Context) error {
+	typ := endpointType(c)
+	ctx, part := c.Request().Context(), s.partition(c)
+	vals := c.QueryParams()
+	q, warns, err := s.buildQuery(ctx, part, typ, vals, preferStrict(c))
+	if err != nil {
+		return err
+	}
+	count, offset, err := pageParams(vals)
+	if err != nil {
+		return err
+	}
+	q.Count, q.Offset = count, offset
+	var found []fhir.Resource
+	total := 0
+	if !q.empty {
+		found, total, err = s.store.Search(ctx, part, q.Query)
+		if err != nil {
+			return err
+		}
+	}
+	base := s.baseURL(c)
+	entries := make([]fhir.BundleEntryOut, 0, len(found)+1)
+	for _, r := range found {
+		entries = append(entries, fhir.BundleEntryOut{
+			FullURL: base + "/" + r.Type + "/" + r.ID, Resource: r.JSON, SearchMode: "match"})
+	}
+	if len(warns) > 0 {
+		entries = append(entries, fhir.BundleEntryOut{
+			Resource:   fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindNotSupported)),
+			SearchMode: "outcome"})
+	}
+	links := pageLinks(base+"/"+typ, q.used, count, offset, total)
+	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, links, entries))
+}
+
+// query is a store query plus what the gateway needs to render links.
+type query struct {
+	fhir.Query
+	used  url.Values // the parameters applied, for self and paging links
+	empty bool       // a chain resolved to nothing: no resource can match
+}
+
+// buildQuery turns query parameters into a store query. Unknown parameters
+// are an error when strict, otherwise warnings.
+func (s *Server) buildQuery(ctx context.Context, part, typ string, vals url.Values, strict bool) (query, discharge.Issues, error) {
+	q := query{Query: fhir.Query{Type: typ}, used: url.Values{}}
+	params := map[string]fhir.SearchParam{}
+	for _, p := range fhir.SearchParams(typ) {
+		params[p.Name] = p
+	}
+	var warns, errs discharge.Issues
+	names := make([]string, 0, len(vals))
+	for k := range vals {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if resultParams[name] {
+			if name != "_format" {
+				q.used[name] = vals[name]
+			}
+			continue
+		}
+		base, chain := name, ""
+		if i := strings.IndexAny(name, ":."); i >= 0 {
+			base, chain = name[:i], name[i+1:]
+		}
+		p, known := params[base]
+		switch {
+		case known && chain == "":
+			for _, v := range vals[name] {
+				f, err := fhir.ParseSearchValue(p, v)
+				if err != nil {
+					return q, nil, err
+				}
+				q.Filters = append(q.Filters, f)
+			}
+		case known && chainParams[base] && (chain == "identifier" || chain == "Patient.identifier"):
+			for _, v := range vals[name] {
+				refs, err := s.patientsByIdentifier(ctx, part, v)
+				if err != nil {
+					return q, nil, err
+				}
+				if len(refs) == 0 {
+					q.empty = true
+				}
+				q.Filters = append(q.Filters, fhir.Filter{Param: base, AnyOf: refs})
+			}
+		default:
+			msg := "Unknown or unsupported search parameter '" + name + "' for " + typ + "; it was not applied."
+			if strict {
+				errs.Add(discharge.KindNotSupported, name, msg)
+			} else {
+				warns.Warn(discharge.KindNotSupported, name, msg)
+			}
+			continue
+		}
+		q.used[name] = vals[name]
+	}
+	if err := errs.Err(discharge.KindNotSupported, "search"); err != nil {
+		return q, nil, err
+	}
+	return q, warns, nil
+}
+
+// patientsByIdentifier resolves patient:identifier to Patient references.
+func (s *Server) patientsByIdentifier(ctx context.Context, part, value string) ([]string, error) {
+	var idp fhir.SearchParam
+	for _, p := range fhir.SearchParams("Patient") {
+		if p.Name == "identifier" {
+			idp = p
+		}
+	}
+	f, err := fhir.ParseSearchValue(idp, value)
+	if err != nil {
+		return nil, err
+	}
+	found, _, err := s.store.Search(ctx, part, fhir.Query{Type: "Patient", Filters: []fhir.Filter{f}, Count: maxChain})
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]string, len(found))
+	for i, r := range found {
+		refs[i] = "Patient/" + r.ID
+	}
+	return refs, nil
+}
+
+// pageParams reads _count and _offset.
+func pageParams(vals url.Values) (count, offset int, err error) {
+	count = defaultCount
+	if v := vals.Get("_count"); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 0 {
+			return 0, 0, discharge.E(discharge.KindValue, "_count", "_count must be a whole number of 0 or more.")
+		}
+		count = min(n, maxCount)
+	}
+	if v := vals.Get("_offset"); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 0 {
+			return 0, 0, discharge.E(discharge.KindValue, "_offset", "_offset must be a whole number of 0 or more.")
+		}
+		offset = n
+	}
+	if v := vals.Get("_total"); v != "" && v != "accurate" && v != "estimate" && v != "none" {
+		return 0, 0, discharge.E(discharge.KindValue, "_total", "_total must be none, estimate or accurate.")
+	}
+	return count, offset, nil
+}
+
+// pageLinks builds self, first, previous, next and last links.
+func pageLinks(base string, used url.Values, count, offset, total int) []fhir.Link {
+	at := func(off int) string {
+		v := url.Values{}
+		for k, vs := range used {
+			if k != "_count" && k != "_offset" {
+				v[k] = vs
+			}
+		}
+		v.Set("_count", strconv.Itoa(count))
+		v.Set("_offset", strconv.Itoa(off))
+		return base + "?" + v.Encode()
+	}
+	links := []fhir.Link{{Relation: "self", URL: at(offset)}, {Relation: "first", URL: at(0)}}
+	if count == 0 {
+		return links
+	}
+	if offset > 0 {
+		links = append(links, fhir.Link{Relation: "previous", URL: at(max(0, offset-count))})
+	}
+	if offset+count < total {
+		links = append(links, fhir.Link{Relation: "next", URL: at(offset + count)})
+	}
+	last := 0
+	if total > 0 {
+		last = ((total - 1) / count) * count
+	}
+	links = append(links, fhir.Link{Relation: "last", URL: at(last)})
+	return links
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Benchmarks, with their same-run baselines, written to bench/results.md.
+#   ./scripts/bench.sh            # gateway create/read/search vs bare Echo; store vs raw Redis
+# Each figure is reported as a ratio against a baseline measured in the same
+# run on the same machine, never as an absolute promise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v redis-server >/dev/null || { echo "redis-server missing: run ./scripts/test.sh once, or apt-get install redis-server"; exit 1; }
+export REDISTEST_REQUIRED=1
+out=bench/results.md
+raw=$(mktemp)
+benchtime=${BENCHTIME:-2s}
+go test -run '^$' -bench . -benchtime "$benchtime" -count 1 ./gateway/ ./adapters/rediscache/ | tee "$raw"
+{
+  echo "# Benchmark results"
+  echo
+  echo "Machine: $(nproc) cores, $(go version | cut -d' ' -f3), $(redis-server --version | cut -d' ' -f3), $(date -u +%F)"
+  echo
+  echo '```'
+  grep -E '^(Benchmark|goos|goarch|cpu|pkg)' "$raw"
+  echo '```'
+  echo
+  echo "| benchmark | ns/op | ops/s | ratio to baseline |"
+  echo "|---|---:|---:|---:|"
+  awk '
+    /^Benchmark/ { name=$1; sub(/-[0-9]+$/, "", name); ns[name]=$3; order[++n]=name }
+    END {
+      for (i=1; i<=n; i++) {
+        k=order[i]; base=""
+        if (k ~ /Gateway|Patient/) base=ns["BenchmarkBaselineEchoDecode"]
+        if (k ~ /^BenchmarkStore|^BenchmarkCommit|^BenchmarkRead$|^BenchmarkSearch/) base=ns["BenchmarkRawHSET"]
+        ratio = (base != "" && k !~ /Baseline|Raw/) ? sprintf("%.1fx slower", ns[k]/base) : "baseline"
+        printf "| %s | %.0f | %.0f | %s |\n", k, ns[k], 1e9/ns[k], ratio
+      }
+    }' "$raw"
+} > "$out"
+rm -f "$raw"
+echo "wrote $out"

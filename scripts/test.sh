@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The one command that runs every test: ./scripts/test.sh
+#
+# It installs what the tests need when it is missing (redis-server from the
+# distribution's packages), then runs formatting and vet checks and the Go
+# test suite. Integration tests start their own redis-server processes on
+# free loopback ports with their own temporary directories; they never use a
+# Redis that is already running. REDISTEST_REQUIRED=1 makes a missing
+# redis-server a failure instead of a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '== %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    log "need root to run: $*"; return 1; fi
+}
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  log "redis-server not found: installing it with apt-get"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
+if ! command -v go >/dev/null 2>&1; then
+  if [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; else
+    log "Go is not installed: install Go 1.26 or newer (https://go.dev/doc/install)"; exit 1; fi
+fi
+log "$(go version); $(redis-server --version | cut -d' ' -f1-3)"
+
+log "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
+
+log "go vet"
+go vet ./...
+
+export REDISTEST_REQUIRED=1
+log "go test (unit, golden, integration against real redis-server, fuzz seed corpora)"
+go test -count=1 -timeout 15m ./...
