@@ -194,6 +194,14 @@ func (s *Server) checkRefs(ctx context.Context, part string, cd *candidate, loc 
 				Message: "The reference names a fullUrl that is not in this Bundle."})
 			continue
 		}
+		if strings.Contains(ref, "://") {
+			if s.cfg.BaseURL == "" || !strings.HasPrefix(ref, s.cfg.BaseURL+"/") {
+				issues = append(issues, discharge.Issue{Kind: discharge.KindNotFound, Expression: expr + ".reference",
+					Message: "The reference points to another server; the gateway needs the referenced resource itself (a relative reference)."})
+				continue
+			}
+			ref = strings.TrimPrefix(ref, s.cfg.BaseURL+"/")
+		}
 		if _, err := s.lookup(ctx, part, ref, loc); err != nil {
 			if discharge.ErrorKind(err) != discharge.KindNotFound {
 				return err
