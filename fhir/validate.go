@@ -105,9 +105,10 @@ func ResourceType(raw []byte) string {
 // paths such as Bundle.entry[1].resource.status. All problems are reported
 // together, as one *discharge.Error.
 //
-// Measured on the 2-core development machine (BenchmarkValidate): about
-// 0.1 ms for a Patient and 0.3 ms for a 3-entry Bundle, so the maintained
-// schema replaces hand-written structure checks.
+// Measured on the 2-core development machine (BenchmarkValidatePatient,
+// BenchmarkValidateBundle): 20 µs for a Patient and 0.26 ms for the 3-entry
+// walk-through Bundle, well under the cost of one Redis round trip budget,
+// so the maintained schema replaces hand-written structure checks.
 func Validate(raw []byte, wantType string, lim Limits) (*Parsed, error) {
 	if lim.MaxDepth <= 0 {
 		lim.MaxDepth = DefaultLimits.MaxDepth
