@@ -27,9 +27,10 @@ go test -run '^$' -bench . -benchtime "$benchtime" -count 1 ./gateway/ ./adapter
     END {
       for (i=1; i<=n; i++) {
         k=order[i]; base=""
-        if (k ~ /Gateway|Patient/) base=ns["BenchmarkBaselineEchoDecode"]
-        if (k ~ /^BenchmarkStore|^BenchmarkCommit|^BenchmarkRead$|^BenchmarkSearch/) base=ns["BenchmarkRawHSET"]
-        ratio = (base != "" && k !~ /Baseline|Raw/) ? sprintf("%.1fx slower", ns[k]/base) : "baseline"
+        if (k ~ /^Benchmark(Create|Read|Search)Patient/) base=ns["BenchmarkBaselineEchoDecode"]
+        if (k ~ /^BenchmarkStoreCommit/) base=ns["BenchmarkRawHSET"]
+        if (k ~ /^BenchmarkStoreRead|^BenchmarkStoreSearch/) base=ns["BenchmarkRawHMGET"]
+        ratio = (base != "" && k !~ /Baseline|Raw/) ? sprintf("%.1fx baseline time", ns[k]/base) : "baseline"
         printf "| %s | %.0f | %.0f | %s |\n", k, ns[k], 1e9/ns[k], ratio
       }
     }' "$raw"
