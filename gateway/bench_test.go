@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/internal/redistest"
 	"github.com/dischargegateway/gateway/mappings"
@@ -28,6 +29,9 @@ import (
 // full handler chain (middleware, validation, Redis over loopback) by
 // ServeHTTP, without a network client, so the ratio shows the gateway's own
 // cost. scripts/bench.sh runs them and writes the figures to a file.
+
+// benchToken authorises benchmark requests (set by benchGateway).
+var benchToken string
 
 func benchGateway(b *testing.B) http.Handler {
 	b.Helper()
@@ -41,8 +45,15 @@ func benchGateway(b *testing.B) http.Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
+	keys, _ := auth.GenerateKeySet()
+	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:bench", Audience: "urn:bench", TTL: time.Hour}
 	g := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rediscache.New(client.Client), Translator: tr,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Security: gateway.Security{Issuer: issuer, Audit: rediscache.NewAudit(client.Client, time.Hour),
+			Limiter: rediscache.NewRateLimit(client.Client, 1<<30, time.Minute)}})
+	sc, _ := auth.ParseScopes(clinicalScopes)
+	tok, _, _ := issuer.Issue(&auth.Client{ID: "bench", Role: auth.RoleTrust, Org: "RXA"}, sc)
+	benchToken = "Bearer " + tok
 	return g.Handler()
 }
 
@@ -63,6 +74,7 @@ func serve(b *testing.B, h http.Handler, method, path string, body []byte, want 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/fhir+json")
 	}
+	req.Header.Set("Authorization", benchToken)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != want {

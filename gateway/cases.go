@@ -35,8 +35,8 @@ type caseWarning struct {
 // getCase maps the stored Encounter and its ServiceRequests on demand, so
 // the case always reflects the current versions and the current ConceptMaps.
 func (s *Server) getCase(c echo.Context) error {
-	ctx, part, id := c.Request().Context(), s.partition(c), c.Param("id")
-	enc, err := s.store.Read(ctx, part, "Encounter", id)
+	ctx, id := c.Request().Context(), c.Param("id")
+	enc, part, err := s.readAcross(c, "Encounter", id)
 	if err != nil {
 		if discharge.ErrorKind(err) == discharge.KindNotFound {
 			return discharge.E(discharge.KindNotFound, "id", "No discharge case with that id.")

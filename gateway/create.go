@@ -38,10 +38,16 @@ func (s *Server) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	o, err := s.doCreate(c.Request().Context(), s.partition(c), typ, doc, c.Request().Header.Get("If-None-Exist"), typ)
+	part, err := s.writePartition(c)
 	if err != nil {
 		return err
 	}
+	o, err := s.doCreate(c.Request().Context(), part, typ, doc, c.Request().Header.Get("If-None-Exist"), typ)
+	if err != nil {
+		return err
+	}
+	_, id, _, _ := o.resource()
+	c.Set(ctxCreatedID, id)
 	if o.existing != nil {
 		s.writeHeaders(c, typ, o.existing.ID, o.existing.VersionID, o.existing.LastUpdated, true)
 		return respond(c, o.status, o.existing.JSON)

@@ -218,6 +218,8 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	switch de.Kind {
 	case discharge.KindUnavailable, discharge.KindTimeout:
 		h.Set("Retry-After", strconv.Itoa(s.cfg.RetryAfterSeconds))
+	case discharge.KindUnauthorized:
+		h.Set("WWW-Authenticate", wwwAuthenticate(de))
 	case discharge.KindMethodNotAllowed:
 		if allow := c.Get(echo.ContextKeyHeaderAllow); allow != nil {
 			if v, ok := allow.(string); ok && v != "" {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/internal/redistest"
 	"github.com/dischargegateway/gateway/mappings"
@@ -23,10 +24,30 @@ import (
 
 // env is one gateway over its own real redis-server.
 type env struct {
-	t     *testing.T
-	redis *redistest.Server
-	srv   *httptest.Server
-	logs  *syncBuffer
+	t      *testing.T
+	redis  *redistest.Server
+	srv    *httptest.Server
+	logs   *syncBuffer
+	issuer *auth.Issuer
+	conn   *rediscache.Conn
+	token  string // sent unless a request names its own Authorization
+}
+
+// clinicalScopes is what a trust client is given in tests.
+const clinicalScopes = "system/Patient.cruds system/Encounter.cruds system/ServiceRequest.cruds system/CodeSystem.rs system/ConceptMap.rs"
+
+// tokenFor mints an access token for a client of the given role and org.
+func (e *env) tokenFor(id string, role auth.Role, org string, scopes string, members ...string) string {
+	e.t.Helper()
+	sc, err := auth.ParseScopes(scopes)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tok, _, err := e.issuer.Issue(&auth.Client{ID: id, Role: role, Org: org, Members: members}, sc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
 }
 
 type syncBuffer struct {
@@ -64,14 +85,27 @@ func newEnv(t *testing.T, mutate ...func(*gateway.Config)) *env {
 		m(&cfg)
 	}
 	logs := &syncBuffer{}
+	keys, err := auth.GenerateKeySet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:test", Audience: "urn:test", TTL: time.Hour}
 	g := gateway.New(cfg, gateway.Deps{
 		Store:      rediscache.New(client.Client),
 		Translator: tr,
 		Logger:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Security: gateway.Security{
+			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(client.Client)},
+			Issuer:   issuer,
+			Audit:    rediscache.NewAudit(client.Client, time.Hour),
+			Limiter:  rediscache.NewRateLimit(client.Client, 100000, time.Minute),
+		},
 	})
 	hs := httptest.NewServer(g.Handler())
 	t.Cleanup(hs.Close)
-	return &env{t: t, redis: rs, srv: hs, logs: logs}
+	e := &env{t: t, redis: rs, srv: hs, logs: logs, issuer: issuer, conn: client}
+	e.token = e.tokenFor("trust-a", auth.RoleTrust, "RXA", clinicalScopes)
+	return e
 }
 
 // resp is a decoded response.
@@ -105,7 +139,14 @@ func (e *env) do(method, path string, body any, headers ...string) resp {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/fhir+json")
 	}
+	if e.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token)
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
@@ -199,4 +240,15 @@ func num(v any, key string) float64 {
 	m, _ := v.(map[string]any)
 	f, _ := m[key].(float64)
 	return f
+}
+
+// testRegistry is the demo registry shipped in configs/demo: its private
+// keys let the token endpoint tests sign real assertions.
+func testRegistry(t *testing.T) *auth.Registry {
+	t.Helper()
+	reg, err := auth.LoadRegistry(filepath.Join("..", "configs", "demo", "clients.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
 }

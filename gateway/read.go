@@ -7,12 +7,13 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
 )
 
 // read is the FHIR read interaction.
 func (s *Server) read(c echo.Context) error {
 	typ := endpointType(c)
-	r, err := s.store.Read(c.Request().Context(), s.partition(c), typ, c.Param("id"))
+	r, _, err := s.readAcross(c, typ, c.Param("id"))
 	if err != nil {
 		return notFoundAt(err, typ)
 	}
@@ -30,7 +31,11 @@ func (s *Server) vread(c echo.Context) error {
 	if err != nil || v < 1 {
 		return discharge.E(discharge.KindNotFound, typ+".meta.versionId", "No such version.")
 	}
-	r, err := s.store.ReadVersion(c.Request().Context(), s.partition(c), typ, c.Param("id"), v)
+	_, part, err := s.readAcross(c, typ, c.Param("id"))
+	if err != nil {
+		return notFoundAt(err, typ)
+	}
+	r, err := s.store.ReadVersion(c.Request().Context(), part, typ, c.Param("id"), v)
 	if err != nil {
 		return notFoundAt(err, typ)
 	}
@@ -44,4 +49,20 @@ func notFoundAt(err error, typ string) error {
 		return discharge.E(discharge.KindNotFound, typ, "No "+typ+" with that id.")
 	}
 	return err
+}
+
+// readAcross reads typ/id from the first organisation the caller may read
+// that holds it. A resource held for any other organisation is not found:
+// its existence does not leak.
+func (s *Server) readAcross(c echo.Context, typ, id string) (fhir.Resource, string, error) {
+	for _, part := range s.readPartitions(c) {
+		r, err := s.store.Read(c.Request().Context(), part, typ, id)
+		if err == nil {
+			return r, part, nil
+		}
+		if discharge.ErrorKind(err) != discharge.KindNotFound {
+			return fhir.Resource{}, "", err
+		}
+	}
+	return fhir.Resource{}, "", discharge.KindOf(discharge.KindNotFound)
 }

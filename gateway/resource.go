@@ -120,9 +120,6 @@ func (cd *candidate) write() fhir.Write {
 	}
 }
 
-// partition names the store partition of the caller.
-func (s *Server) partition(c echo.Context) string { return s.cfg.Partition }
-
 // baseURL is the absolute base of the FHIR endpoint, for fullUrl and Location.
 func (s *Server) baseURL(c echo.Context) string {
 	if s.cfg.BaseURL != "" {

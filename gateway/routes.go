@@ -32,9 +32,6 @@ type Config struct {
 	// BaseURL, when set, is the public base of the FHIR endpoint (e.g.
 	// https://gw.example.nhs.uk/fhir); otherwise it is derived per request.
 	BaseURL string
-	// Partition is the store partition used until authentication names the
-	// caller's organisation.
-	Partition string
 	// Version is the software version shown in the CapabilityStatement.
 	Version string
 }
@@ -46,7 +43,6 @@ func DefaultConfig() Config {
 		Limits:            fhir.DefaultLimits,
 		RequestTimeout:    10 * time.Second,
 		RetryAfterSeconds: 5,
-		Partition:         "default",
 		Version:           "dev",
 	}
 }
@@ -55,6 +51,7 @@ func DefaultConfig() Config {
 type Deps struct {
 	Store      fhir.Store
 	Translator *mappings.Translator
+	Security   Security
 	Logger     *slog.Logger
 	Now        func() time.Time
 }
@@ -67,6 +64,7 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	echo  *echo.Echo
+	sec   Security
 	types map[string]bool // resource types served by the generic FHIR REST handlers
 	// codeSystems and conceptMaps are the published terminology.
 	codeSystems, conceptMaps []canonical
@@ -81,7 +79,7 @@ func New(cfg Config, d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now,
+	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security,
 		types: map[string]bool{}}
 	for _, t := range clinicalTypes {
 		s.types[t] = true
@@ -113,26 +111,38 @@ func (s *Server) routes() {
 
 	// Middleware is attached per route, not per Group: an echo Group with
 	// middleware registers catch-all routes that turn 405s into 404s.
-	fhirRoute := func(method, path string, h echo.HandlerFunc) {
-		e.Add(method, "/fhir"+path, h, s.negotiate)
+	// Discovery and the token endpoint need no token.
+	e.GET("/.well-known/smart-configuration", s.smartConfiguration)
+	e.GET("/fhir/.well-known/smart-configuration", s.smartConfiguration)
+	e.GET("/.well-known/jwks.json", s.jwks)
+	e.POST("/oauth2/token", s.token)
+	e.GET("/fhir/metadata", s.metadata, s.negotiate)
+
+	// Everything else under /fhir and /api needs a bearer token with the
+	// route's scope. Middleware is attached per route, not per Group: an
+	// echo Group with middleware registers catch-all routes that turn 405s
+	// into 404s.
+	fhirRoute := func(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+		e.Add(method, "/fhir"+path, h, append([]echo.MiddlewareFunc{s.negotiate, s.authenticate}, m...)...)
 	}
-	fhirRoute(http.MethodGet, "/metadata", s.metadata)
 	fhirRoute(http.MethodPost, "", s.transaction)
 	// Terminology the gateway publishes.
-	fhirRoute(http.MethodGet, "/CodeSystem", s.searchCodeSystems)
-	fhirRoute(http.MethodGet, "/CodeSystem/:id", s.readCodeSystem)
-	fhirRoute(http.MethodGet, "/ConceptMap", s.searchConceptMaps)
-	fhirRoute(http.MethodGet, "/ConceptMap/$translate", s.translate)
-	fhirRoute(http.MethodPost, "/ConceptMap/$translate", s.translate)
-	fhirRoute(http.MethodGet, "/ConceptMap/:id", s.readConceptMap)
-	// Clinical resources.
+	fhirRoute(http.MethodGet, "/CodeSystem", s.searchCodeSystems, s.requireScope("CodeSystem", 's'))
+	fhirRoute(http.MethodGet, "/CodeSystem/:id", s.readCodeSystem, s.requireScope("CodeSystem", 'r'))
+	fhirRoute(http.MethodGet, "/ConceptMap", s.searchConceptMaps, s.requireScope("ConceptMap", 's'))
+	fhirRoute(http.MethodGet, "/ConceptMap/$translate", s.translate, s.requireScope("ConceptMap", 'r'))
+	fhirRoute(http.MethodPost, "/ConceptMap/$translate", s.translate, s.requireScope("ConceptMap", 'r'))
+	fhirRoute(http.MethodGet, "/ConceptMap/:id", s.readConceptMap, s.requireScope("ConceptMap", 'r'))
+	fhirRoute(http.MethodGet, "/AuditEvent", s.searchAuditEvents, s.requireScope("AuditEvent", 's'))
+	// Clinical resources: every interaction is audited.
 	for _, t := range clinicalTypes {
-		fhirRoute(http.MethodPost, "/"+t, s.create)
-		fhirRoute(http.MethodGet, "/"+t, s.search)
-		fhirRoute(http.MethodGet, "/"+t+"/:id", s.read)
-		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update)
-		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread)
+		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'), s.audited("create", "C"))
+		fhirRoute(http.MethodGet, "/"+t, s.search, s.requireScope(t, 's'), s.audited("search-type", "E"))
+		fhirRoute(http.MethodGet, "/"+t+"/:id", s.read, s.requireScope(t, 'r'), s.audited("read", "R"))
+		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'), s.audited("update", "U"))
+		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'), s.audited("vread", "R"))
 	}
 
-	e.GET("/api/v1/cases/:id", s.getCase, s.negotiateJSON)
+	e.GET("/api/v1/cases/:id", s.getCase, s.negotiateJSON, s.authenticate,
+		s.requireScope("Encounter", 'r'), s.requireScope("ServiceRequest", 's'), s.audited("case", "R"))
 }

@@ -33,24 +33,41 @@ var chainParams = map[string]bool{"patient": true, "subject": true}
 // search is the FHIR search-type interaction.
 func (s *Server) search(c echo.Context) error {
 	typ := endpointType(c)
-	ctx, part := c.Request().Context(), s.partition(c)
+	ctx := c.Request().Context()
 	vals := c.QueryParams()
-	q, warns, err := s.buildQuery(ctx, part, typ, vals, preferStrict(c))
-	if err != nil {
-		return err
-	}
 	count, offset, err := pageParams(vals)
 	if err != nil {
 		return err
 	}
-	q.Count, q.Offset = count, offset
 	var found []fhir.Resource
+	var warns discharge.Issues
+	var q query
 	total := 0
-	if !q.empty {
-		found, total, err = s.store.Search(ctx, part, q.Query)
+	parts := s.readPartitions(c)
+	// Each organisation the caller may read is searched; a hub's results
+	// are merged in id order, so paging stays stable.
+	for _, part := range parts {
+		var err error
+		q, warns, err = s.buildQuery(ctx, part, typ, vals, preferStrict(c))
 		if err != nil {
 			return err
 		}
+		if q.empty {
+			continue
+		}
+		q.Offset, q.Count = offset, count
+		if len(parts) > 1 {
+			q.Offset, q.Count = 0, offset+count
+		}
+		page, n, err := s.store.Search(ctx, part, q.Query)
+		if err != nil {
+			return err
+		}
+		found, total = append(found, page...), total+n
+	}
+	if len(parts) > 1 {
+		sort.Slice(found, func(i, j int) bool { return found[i].ID < found[j].ID })
+		found = found[min(offset, len(found)):min(offset+count, len(found))]
 	}
 	base := s.baseURL(c)
 	entries := make([]fhir.BundleEntryOut, 0, len(found)+1)

@@ -34,7 +34,21 @@ func (s *Server) transaction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, part := c.Request().Context(), s.partition(c)
+	ctx := c.Request().Context()
+	part, err := s.writePartition(c)
+	if err != nil {
+		return err
+	}
+	for i, e := range entries {
+		op := byte('c')
+		if e.Method == http.MethodPut {
+			op = 'u'
+		}
+		typ, _, _ := strings.Cut(strings.TrimPrefix(e.URL, "/"), "/")
+		if err := s.allow(c, typ, op); err != nil {
+			return atExpression(err, fmt.Sprintf("Bundle.entry[%d].request", i))
+		}
+	}
 	switch bt, _ := doc["type"].(string); bt {
 	case "transaction":
 		for attempt := 0; ; attempt++ {
@@ -45,10 +59,12 @@ func (s *Server) transaction(c echo.Context) error {
 			if err != nil {
 				return err
 			}
+			s.auditEntries(c, "transaction", out)
 			return respond(c, http.StatusOK, s.responseBundle(c, "transaction-response", out))
 		}
 	case "batch":
 		out := s.runBatch(ctx, part, entries)
+		s.auditEntries(c, "batch", out)
 		return respond(c, http.StatusOK, s.responseBundle(c, "batch-response", out))
 	default:
 		return discharge.E(discharge.KindValue, "Bundle.type",
@@ -291,4 +307,22 @@ func atExpression(err error, expression string) error {
 		cp.Issues[i] = is
 	}
 	return &cp
+}
+
+// auditEntries records one audit entry per written or matched resource.
+func (s *Server) auditEntries(c echo.Context, interaction string, results []entryResult) {
+	for _, r := range results {
+		if r.err != nil || (r.o.cd == nil && r.o.existing == nil) {
+			continue
+		}
+		typ, id, _, _ := r.o.resource()
+		action := "C"
+		if r.o.status == http.StatusOK {
+			action = "U"
+			if r.o.existing != nil {
+				action = "R"
+			}
+		}
+		s.audit(c, interaction, action, typ, id, r.o.status)
+	}
 }

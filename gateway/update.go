@@ -22,7 +22,11 @@ func (s *Server) update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	o, err := s.doUpdate(c.Request().Context(), s.partition(c), typ, c.Param("id"), doc,
+	part, err := s.writePartition(c)
+	if err != nil {
+		return err
+	}
+	o, err := s.doUpdate(c.Request().Context(), part, typ, c.Param("id"), doc,
 		c.Request().Header.Get("If-Match"), typ)
 	if err != nil {
 		return err

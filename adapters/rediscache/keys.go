@@ -1,6 +1,9 @@
 package rediscache
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Every key the gateway writes is built here.
 //
@@ -31,3 +34,20 @@ func (k keys) token(typ, param, token string) string {
 }
 func (k keys) low(typ, param string) string  { return k.prefix + "lo:" + typ + ":" + param }
 func (k keys) high(typ, param string) string { return k.prefix + "hi:" + typ + ":" + param }
+
+// Security keys. Each client's replay and rate keys carry the client in the
+// hash tag, spreading clients over the cluster; the audit stream is one key.
+//
+//	dg:{c:<client>}:jti:<jti>          replayed-assertion check, expires with the assertion
+//	dg:{c:<client>}:rl:<window start>  requests in a rate-limit window
+//	dg:{audit}:events                  STREAM of audit entries, trimmed by MINID to the retention
+const auditKey = "dg:{audit}:events"
+
+func clientTag(id string) string {
+	return "dg:{c:" + strings.NewReplacer("{", "(", "}", ")").Replace(id) + "}:"
+}
+
+func jtiKey(client, jti string) string { return clientTag(client) + "jti:" + jti }
+func rateKey(client string, w int64) string {
+	return clientTag(client) + "rl:" + strconv.FormatInt(w, 10)
+}

@@ -25,7 +25,13 @@ type config struct {
 	RetryAfterSeconds int
 	BaseURL           string
 	ConceptMapsDir    string
-	Partition         string
+	Env               string
+	ClientsFile       string
+	SigningKeysDir    string
+	DemoDir           string
+	TokenTTL          time.Duration
+	RateLimit         int
+	AuditRetention    time.Duration
 	LogLevel          string
 	OTLPEndpoint      string
 	ServiceName       string
@@ -100,8 +106,20 @@ var settingsTable = []setting{
 		set: func(c *config, v string) error { c.BaseURL = strings.TrimRight(v, "/"); return nil }},
 	{env: "GATEWAY_CONCEPTMAPS_DIR", def: "configs/conceptmaps", doc: "Directory of FHIR ConceptMap JSON files that translate trusts' codes.",
 		set: func(c *config, v string) error { c.ConceptMapsDir = v; return nil }},
-	{env: "GATEWAY_PARTITION", def: "default", doc: "Store partition used for callers until client authentication assigns organisations.",
-		set: func(c *config, v string) error { c.Partition = v; return nil }},
+	{env: "GATEWAY_ENV", def: "development", doc: "`production` refuses to start with demo clients or demo signing keys.",
+		set: func(c *config, v string) error { c.Env = v; return nil }},
+	{env: "GATEWAY_CLIENTS", def: "", doc: "Client registry file (format: `configs/clients.example.json`). Unset: the DEMO registry in `configs/demo/`, with demo tokens printed at start.",
+		set: func(c *config, v string) error { c.ClientsFile = v; return nil }},
+	{env: "GATEWAY_SIGNING_KEYS_DIR", def: "", doc: "Directory of P-256 PEM keys that sign access tokens; the file whose name sorts last signs, the others still verify (rotation). Unset: the demo key, allowed only with the demo registry.",
+		set: func(c *config, v string) error { c.SigningKeysDir = v; return nil }},
+	{env: "GATEWAY_DEMO_DIR", def: "configs/demo", doc: "Where the demo registry and demo keys live.",
+		set: func(c *config, v string) error { c.DemoDir = v; return nil }},
+	{env: "GATEWAY_TOKEN_TTL", def: "5m", doc: "Lifetime of access tokens from /oauth2/token.",
+		set: durationSetting(func(c *config) *time.Duration { return &c.TokenTTL })},
+	{env: "GATEWAY_RATE_LIMIT", def: "1200", doc: "Requests per minute per client; over it, 429 with Retry-After. 0 turns limits off.",
+		set: intSetting(func(c *config) *int { return &c.RateLimit }, 0)},
+	{env: "GATEWAY_AUDIT_RETENTION", def: "720h", doc: "How long audit entries stay in the Redis stream (ship them to a SIEM for longer).",
+		set: durationSetting(func(c *config) *time.Duration { return &c.AuditRetention })},
 	{env: "GATEWAY_LOG_LEVEL", def: "info", doc: "debug, info, warn or error. Logs are JSON on stderr and never carry patient data.",
 		set: func(c *config, v string) error {
 			switch v {

@@ -5,6 +5,8 @@
 //
 //	gateway [serve]     run the HTTP gateway (the default)
 //	gateway settings    print every setting as a Markdown table
+//	gateway token --client ID [--scope S] [--ttl D]
+//	                    mint an access token with the gateway's signing key
 package main
 
 import (
@@ -48,15 +50,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, getenv, stderr, onListen)
+		return serve(ctx, getenv, stdout, stderr, onListen)
+	case "token":
+		return mintToken(args, getenv, stdout)
 	case "settings":
 		printSettings(stdout)
 		return nil
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: gateway [serve|settings]")
+		fmt.Fprintln(stdout, "usage: gateway [serve | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h]]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want serve or settings)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, settings or token)", cmd)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -65,7 +69,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, onListen func(string)) error {
+func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, onListen func(string)) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -107,9 +111,16 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, on
 	gcfg.RequestTimeout = cfg.RequestTimeout
 	gcfg.RetryAfterSeconds = cfg.RetryAfterSeconds
 	gcfg.BaseURL = cfg.BaseURL
-	gcfg.Partition = cfg.Partition
 	gcfg.Version = version
-	srv := gateway.New(gcfg, gateway.Deps{Store: rediscache.New(rc.Client), Translator: tr, Logger: log})
+	sec, err := security(cfg, rc)
+	if err != nil {
+		return err
+	}
+	srv := gateway.New(gcfg, gateway.Deps{Store: rediscache.New(rc.Client), Translator: tr, Logger: log, Security: sec.gw})
+	if sec.registry.Demo() {
+		log.Warn("DEMO client registry loaded from " + cfg.DemoDir + ": demo clients and keys are public; never use them with real patient data")
+		printDemoTokens(stdout, sec)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

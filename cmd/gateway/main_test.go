@@ -40,12 +40,13 @@ func startRun(t *testing.T, env map[string]string) (base string, stop func(), do
 	if _, ok := env["GATEWAY_CONCEPTMAPS_DIR"]; !ok {
 		env["GATEWAY_CONCEPTMAPS_DIR"] = filepath.Join("..", "..", "configs", "conceptmaps")
 	}
+	env["GATEWAY_DEMO_DIR"] = filepath.Join("..", "..", "configs", "demo")
 	getenv := func(k string) string { return env[k] }
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	errc := make(chan error, 1)
 	logs = &lockedBuffer{}
-	go func() { errc <- run(ctx, nil, getenv, io.Discard, logs, func(a string) { addr <- a }) }()
+	go func() { errc <- run(ctx, nil, getenv, logs, logs, func(a string) { addr <- a }) }()
 	select {
 	case a := <-addr:
 		base = "http://" + a
@@ -66,7 +67,11 @@ func TestRunEndToEndOnRealRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := http.Post(base+"/fhir", "application/fhir+json", bytes.NewReader(bundle))
+	token := mint(t, "demo-trust-rxa")
+	req, _ := http.NewRequest("POST", base+"/fhir", bytes.NewReader(bundle))
+	req.Header.Set("Content-Type", "application/fhir+json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +90,7 @@ func TestRunEndToEndOnRealRedis(t *testing.T) {
 	go func() {
 		req, _ := http.NewRequest("POST", base+"/fhir/Patient", pr)
 		req.Header.Set("Content-Type", "application/fhir+json")
+		req.Header.Set("Authorization", "Bearer "+token)
 		r, err := http.DefaultClient.Do(req)
 		if err != nil {
 			result <- -1
@@ -151,4 +157,45 @@ func TestSettingsAreValidated(t *testing.T) {
 			t.Fatalf("settings table lacks %s", s.env)
 		}
 	}
+}
+
+// mint runs `gateway token` for a demo client, as an operator would.
+func mint(t *testing.T, client string) string {
+	t.Helper()
+	var out bytes.Buffer
+	env := map[string]string{"GATEWAY_DEMO_DIR": filepath.Join("..", "..", "configs", "demo")}
+	if err := run(context.Background(), []string{"token", "--client", client}, func(k string) string { return env[k] }, &out, io.Discard, nil); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out.String())
+}
+
+func TestDemoModeRefusedInProduction(t *testing.T) {
+	env := map[string]string{"GATEWAY_ENV": "production", "GATEWAY_DEMO_DIR": filepath.Join("..", "..", "configs", "demo"),
+		"GATEWAY_ADDR": "127.0.0.1:0", "GATEWAY_CONCEPTMAPS_DIR": filepath.Join("..", "..", "configs", "conceptmaps")}
+	err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "production") {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+}
+
+func TestDemoTokensArePrintedAndWork(t *testing.T) {
+	base, stop, done, logs := startRun(t, map[string]string{})
+	out := logs.String()
+	for _, c := range []string{"demo-trust-rxa", "demo-trust-rxb", "demo-hub", "demo-care-home-1", "demo-care-home-2", "demo-admin"} {
+		if !strings.Contains(out, c) {
+			t.Fatalf("no demo token for %s in %s", c, out)
+		}
+	}
+	i := strings.Index(out, "export TOKEN_DEMO_TRUST_RXA=")
+	tok := strings.Fields(out[i+len("export TOKEN_DEMO_TRUST_RXA="):])[0]
+	req, _ := http.NewRequest("GET", base+"/fhir/Patient", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("demo token: %v %v", res, err)
+	}
+	res.Body.Close()
+	stop()
+	<-done
 }

@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
+)
+
+// searchAuditEvents is GET /fhir/AuditEvent?agent=&entity=&date=, for the
+// admin role only. Entries are rendered as FHIR AuditEvents: who, what
+// (type and id), when, the outcome and the request id; never content.
+func (s *Server) searchAuditEvents(c echo.Context) error {
+	if p := principal(c); p == nil || p.Role != auth.RoleAdmin {
+		return discharge.E(discharge.KindForbidden, "", "Only the admin role reads the audit trail.")
+	}
+	var q auth.AuditQuery
+	var warns discharge.Issues
+	for name, vals := range c.QueryParams() {
+		v := vals[0]
+		switch name {
+		case "agent":
+			q.Agent = v
+		case "entity":
+			q.Entity = v
+		case "date":
+			for _, d := range vals {
+				prefix, val := "eq", d
+				if len(d) > 2 && d[0] >= 'a' && d[0] <= 'z' {
+					prefix, val = d[:2], d[2:]
+				}
+				lo, hi, err := fhir.ParseFHIRDateRange(val)
+				if err != nil {
+					return discharge.E(discharge.KindValue, "date", "Not a FHIR date.")
+				}
+				from, to := time.Unix(0, int64(lo*1e9)), time.Unix(0, int64(hi*1e9))
+				switch prefix {
+				case "eq":
+					q.From, q.To = from, to
+				case "ge", "gt":
+					q.From = from
+				case "le", "lt":
+					q.To = to
+				default:
+					return discharge.E(discharge.KindNotSupported, "date", "Use eq, ge, gt, le or lt.")
+				}
+			}
+		case "_count":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return discharge.E(discharge.KindValue, "_count", "_count must be a whole number.")
+			}
+			q.Limit = min(n, maxCount)
+		case "_format":
+		default:
+			msg := "Unknown or unsupported search parameter '" + name + "' for AuditEvent; it was not applied."
+			if preferStrict(c) {
+				return discharge.E(discharge.KindNotSupported, name, msg)
+			}
+			warns.Warn(discharge.KindNotSupported, name, msg)
+		}
+	}
+	entries, err := s.sec.Audit.Search(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	base := s.baseURL(c)
+	out := make([]fhir.BundleEntryOut, 0, len(entries)+1)
+	for i, e := range entries {
+		id := "audit-" + e.RequestID + "-" + strconv.Itoa(i)
+		out = append(out, fhir.BundleEntryOut{FullURL: base + "/AuditEvent/" + id, Resource: auditEvent(id, e), SearchMode: "match"})
+	}
+	total := len(entries)
+	if len(warns) > 0 {
+		out = append(out, fhir.BundleEntryOut{SearchMode: "outcome", Resource: fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindNotSupported))})
+	}
+	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, nil, out))
+}
+
+func auditEvent(id string, e auth.AuditEntry) []byte {
+	outcome := "0"
+	switch {
+	case e.Status >= 500:
+		outcome = "8"
+	case e.Status >= 400:
+		outcome = "4"
+	}
+	entity := map[string]any{"what": map[string]any{"reference": e.ResourceType}}
+	if e.ResourceID != "" {
+		entity["what"] = map[string]any{"reference": e.ResourceType + "/" + e.ResourceID}
+	}
+	ev := map[string]any{
+		"resourceType": "AuditEvent",
+		"id":           id,
+		"type":         map[string]any{"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest", "display": "RESTful Operation"},
+		"subtype":      []any{map[string]any{"system": "http://hl7.org/fhir/restful-interaction", "code": e.Interaction}},
+		"action":       e.Action,
+		"recorded":     e.Time.UTC().Format(time.RFC3339Nano),
+		"outcome":      outcome,
+		"outcomeDesc":  "HTTP " + strconv.Itoa(e.Status),
+		"agent": []any{map[string]any{
+			"who":       map[string]any{"identifier": map[string]any{"system": "urn:discharge-gateway:client-id", "value": e.ClientID}},
+			"requestor": true,
+			"role":      []any{map[string]any{"text": string(e.Role)}},
+			"name":      e.Org,
+		}},
+		"source": map[string]any{"observer": map[string]any{"display": "Discharge Gateway"},
+			"type": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "3"}}},
+		"entity": []any{entity, map[string]any{"what": map[string]any{"identifier": map[string]any{
+			"system": "urn:discharge-gateway:request-id", "value": e.RequestID}}}},
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}

@@ -1,0 +1,160 @@
+package gateway
+
+import (
+	"log/slog"
+	"math"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/discharge"
+)
+
+// Security holds what the gateway needs to authenticate and authorise.
+type Security struct {
+	Verifier *auth.Verifier   // client assertions at /oauth2/token
+	Issuer   *auth.Issuer     // the gateway's access tokens
+	Audit    auth.AuditLog    // who touched which patient data
+	Limiter  auth.RateLimiter // per-client request limits; nil for none
+}
+
+const ctxPrincipal = "dg.principal"
+
+// principal returns the authenticated caller.
+func principal(c echo.Context) *auth.Principal {
+	p, _ := c.Get(ctxPrincipal).(*auth.Principal)
+	return p
+}
+
+// authenticate requires a valid bearer token, then applies the caller's
+// rate limit. Unauthenticated requests never reach a handler or the store.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token, err := auth.ParseBearer(c.Request().Header.Get(echo.HeaderAuthorization))
+		if err != nil {
+			return err
+		}
+		p, err := s.sec.Issuer.VerifyAccess(token)
+		if err != nil {
+			return err
+		}
+		c.Set(ctxPrincipal, p)
+		if s.sec.Limiter != nil {
+			ok, wait, err := s.sec.Limiter.Allow(c.Request().Context(), p.ClientID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+				return discharge.E(discharge.KindThrottled, "", "Too many requests for this client: retry after the time in Retry-After.")
+			}
+		}
+		return next(c)
+	}
+}
+
+// requireScope checks the token's SMART scopes for op (c r u d s) on the
+// route's resource type.
+func (s *Server) requireScope(typ string, op byte) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := s.allow(c, typ, op); err != nil {
+				return err
+			}
+			return next(c)
+		}
+	}
+}
+
+func (s *Server) allow(c echo.Context, typ string, op byte) error {
+	p := principal(c)
+	if p == nil || !p.Scopes.Allows(typ, op) {
+		return discharge.E(discharge.KindForbidden, "", "The access token's scopes do not allow "+
+			opName(op)+" on "+typ+": ask for system/"+typ+"."+string(op)+".")
+	}
+	return nil
+}
+
+func opName(op byte) string {
+	switch op {
+	case 'c':
+		return "create"
+	case 'r':
+		return "read"
+	case 'u':
+		return "update"
+	case 'd':
+		return "delete"
+	}
+	return "search"
+}
+
+// writePartition is where the caller's patient data is written: its own
+// organisation. Only trusts write patient data; hubs read their members'.
+func (s *Server) writePartition(c echo.Context) (string, error) {
+	p := principal(c)
+	if p == nil || p.Role != auth.RoleTrust {
+		return "", discharge.E(discharge.KindForbidden, "", "Only a trust's client writes patient data.")
+	}
+	return p.Org, nil
+}
+
+// readPartitions are the organisations whose patient data the caller may
+// read. A resource in any other is answered as if it did not exist.
+func (s *Server) readPartitions(c echo.Context) []string {
+	if p := principal(c); p != nil {
+		return p.ReadableOrgs()
+	}
+	return nil
+}
+
+// audited records an AuditEvent for a patient-data interaction once the
+// handler has answered, whatever the outcome.
+func (s *Server) audited(interaction, action string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			err := next(c)
+			status := c.Response().Status
+			if err != nil {
+				status = statusOf(toError(err).Kind)
+			}
+			id := c.Param("id")
+			if id == "" {
+				if v, ok := c.Get(ctxCreatedID).(string); ok {
+					id = v
+				}
+			}
+			s.audit(c, interaction, action, endpointType(c), id, status)
+			return err
+		}
+	}
+}
+
+const ctxCreatedID = "dg.created_id"
+
+// audit records one entry. A failure to audit is logged, not hidden: the
+// caller's answer has already been decided.
+func (s *Server) audit(c echo.Context, interaction, action, typ, id string, status int) {
+	if s.sec.Audit == nil {
+		return
+	}
+	p := principal(c)
+	e := auth.AuditEntry{Time: s.now().UTC(), Action: action, Interaction: interaction, ResourceType: typ,
+		ResourceID: id, Status: status, RequestID: requestID(c)}
+	if p != nil {
+		e.ClientID, e.Org, e.Role = p.ClientID, p.Org, p.Role
+	}
+	if err := s.sec.Audit.Record(c.Request().Context(), e); err != nil {
+		s.log.Error("audit record failed", slog.String("error", err.Error()), slog.String("request_id", requestID(c)))
+	}
+}
+
+// wwwAuthenticate is the challenge sent with every 401.
+func wwwAuthenticate(de *discharge.Error) string {
+	h := `Bearer realm="discharge-gateway"`
+	if len(de.Issues) > 0 && de.Issues[0].Detail == "invalid_token" {
+		h += `, error="invalid_token"`
+	}
+	return h
+}
