@@ -228,8 +228,10 @@ func ParseFHIRDateRange(s string) (lo, hi float64, err error) {
 		if perr != nil {
 			continue
 		}
-		start := float64(t.UnixNano()) / 1e9
-		end := float64(l.next(t).UnixNano())/1e9 - 1e-3
+		// Seconds, not UnixNano: nanoseconds since 1970 overflow int64 after
+		// the year 2262, and FHIR dates may be later.
+		start := unixSeconds(t)
+		end := unixSeconds(l.next(t)) - 1e-3
 		return start, end, nil
 	}
 	return 0, 0, bad
@@ -319,3 +321,5 @@ func splitValues(raw string) []string {
 	}
 	return append(out, cur.String())
 }
+
+func unixSeconds(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }

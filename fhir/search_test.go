@@ -84,6 +84,10 @@ func TestParseSearchValue(t *testing.T) {
 		if *f.Range.LowAtMost >= day(2026, 3, 1) || *f.Range.LowAtMost < day(2026, 2, 28) || *f.Range.HighAtLeast != day(2026, 2, 1) {
 			t.Fatalf("eq month %+v", f.Range)
 		}
+		f, _ = fhir.ParseSearchValue(param(t, "Encounter", "date"), "ge2999-01-01")
+		if *f.Range.HighAtLeast < day(2998, 12, 31) {
+			t.Fatalf("far-future date overflowed: %v", *f.Range.HighAtLeast)
+		}
 		for _, bad := range []string{"yesterday", "2026-13", "ne2026", "sa2026", "2026,2027"} {
 			if _, err := fhir.ParseSearchValue(param(t, "Encounter", "date"), bad); err == nil {
 				t.Errorf("%s accepted", bad)

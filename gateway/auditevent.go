@@ -39,7 +39,8 @@ func (s *Server) searchAuditEvents(c echo.Context) error {
 				if err != nil {
 					return discharge.E(discharge.KindValue, "date", "Not a FHIR date.")
 				}
-				from, to := time.Unix(0, int64(lo*1e9)), time.Unix(0, int64(hi*1e9))
+				// Whole seconds: nanoseconds since 1970 overflow int64 after 2262.
+				from, to := time.Unix(int64(lo), 0), time.Unix(int64(hi)+1, 0)
 				switch prefix {
 				case "eq":
 					q.From, q.To = from, to

@@ -69,6 +69,13 @@ func (s *syncBuffer) String() string {
 
 func newEnv(t *testing.T, mutate ...func(*gateway.Config)) *env {
 	t.Helper()
+	return newEnvLimited(t, 100000, mutate...)
+}
+
+// newEnvLimited is newEnv with a rate limit of limit requests per client
+// per minute.
+func newEnvLimited(t *testing.T, limit int, mutate ...func(*gateway.Config)) *env {
+	t.Helper()
 	rs := redistest.Start(t)
 	client, err := rediscache.Open(context.Background(), rediscache.Config{URL: rs.URL(), Timeout: 500 * time.Millisecond})
 	if err != nil {
@@ -98,7 +105,7 @@ func newEnv(t *testing.T, mutate ...func(*gateway.Config)) *env {
 			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(client.Client)},
 			Issuer:   issuer,
 			Audit:    rediscache.NewAudit(client.Client, time.Hour),
-			Limiter:  rediscache.NewRateLimit(client.Client, 100000, time.Minute),
+			Limiter:  rediscache.NewRateLimit(client.Client, limit, time.Minute),
 		},
 	})
 	hs := httptest.NewServer(g.Handler())
