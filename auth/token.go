@@ -156,6 +156,7 @@ type Principal struct {
 	Role      Role
 	Members   []string
 	Scopes    Scopes
+	Expires   time.Time
 }
 
 // CanRead reports whether the principal may read patient data held for org:
@@ -249,7 +250,7 @@ func (i *Issuer) VerifyAccess(token string) (*Principal, error) {
 		return nil, oauthErr("invalid_token", "The access token's scope is malformed.")
 	}
 	return &Principal{ClientID: claims.Subject, Org: claims.Org, OrgSystem: claims.OrgSystem, Role: claims.Role,
-		Members: claims.Members, Scopes: scopes}, nil
+		Members: claims.Members, Scopes: scopes, Expires: claims.ExpiresAt.Time}, nil
 }
 
 // ParseBearer extracts the token of an Authorization header: the scheme

@@ -40,6 +40,11 @@ func (s *Server) capabilities() map[string]capability {
 	caps["CodeSystem"] = capability{interactions: []string{"read", "search-type"}, searchParams: urlParam}
 	caps["ConceptMap"] = capability{interactions: []string{"read", "search-type"}, searchParams: urlParam,
 		operations: []operationRef{{"translate", "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate"}}}
+	caps["AuditEvent"] = capability{interactions: []string{"search-type"}, searchParams: []fhir.SearchParam{
+		{Name: "agent", Type: fhir.ParamToken, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-agent", Doc: "Client id or organisation that acted"},
+		{Name: "entity", Type: fhir.ParamReference, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-entity", Doc: "Type/id of the resource touched"},
+		{Name: "date", Type: fhir.ParamDate, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-date", Doc: "When it happened (eq, ge, gt, le, lt)"},
+	}}
 	return caps
 }
 
@@ -118,7 +123,21 @@ func (s *Server) buildCapabilityStatement() []byte {
 			"mode":          "server",
 			"documentation": "JSON only. Unknown search parameters are reported as a warning entry (search.mode=outcome), or rejected with Prefer: handling=strict.",
 			"resource":      resources,
-			"interaction":   []map[string]any{{"code": "transaction"}, {"code": "batch"}},
+			"security": map[string]any{
+				"cors": false,
+				"service": []any{map[string]any{"coding": []any{map[string]any{
+					"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}}}},
+				"description": "Every interaction except this CapabilityStatement needs a bearer access token from POST /oauth2/token " +
+					"(client_credentials grant with a signed JWT client assertion, RS256 or ES384, RFC 7523; " +
+					"discovery at /.well-known/smart-configuration). Scopes are SMART v2 system scopes such as system/Encounter.cruds. " +
+					"A trust reads and writes only its own organisation's data, a hub reads its member trusts', and a resource the " +
+					"caller may not see is answered as 404. AuditEvent search is for the admin role.",
+				"extension": []any{map[string]any{
+					"url":       "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+					"extension": []any{map[string]any{"url": "token", "valueUri": "/oauth2/token"}},
+				}},
+			},
+			"interaction": []map[string]any{{"code": "transaction"}, {"code": "batch"}},
 		}},
 	}
 	if s.cfg.BaseURL != "" {

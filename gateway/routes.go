@@ -7,6 +7,8 @@ package gateway
 import (
 	"log/slog"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -65,7 +67,10 @@ type Server struct {
 	now   func() time.Time
 	echo  *echo.Echo
 	sec   Security
-	types map[string]bool // resource types served by the generic FHIR REST handlers
+	// tokens caches verified access tokens (see verifyCached).
+	tokens     sync.Map
+	tokenCount atomic.Int64
+	types      map[string]bool // resource types served by the generic FHIR REST handlers
 	// codeSystems and conceptMaps are the published terminology.
 	codeSystems, conceptMaps []canonical
 	capCache

@@ -10,7 +10,7 @@ export REDISTEST_REQUIRED=1
 out=bench/results.md
 raw=$(mktemp)
 benchtime=${BENCHTIME:-2s}
-go test -run '^$' -bench . -benchtime "$benchtime" -count 1 ./gateway/ ./adapters/rediscache/ | tee "$raw"
+go test -run "^$" -bench . -benchtime "$benchtime" -count 1 ./gateway/ ./adapters/rediscache/ ./auth/ ./fhir/ | tee "$raw"
 {
   echo "# Benchmark results"
   echo
