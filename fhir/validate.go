@@ -441,3 +441,19 @@ func checkSyntax(raw []byte, maxDepth int, root string) error {
 	}
 	return nil
 }
+
+// Preload compiles the schemas of the given resource types now, so the
+// first request of each type does not pay for it (compiling from the 2.8 MB
+// R4 schema takes a noticeable fraction of a second).
+func Preload(types ...string) error {
+	for _, t := range types {
+		s, err := schemaFor(t)
+		if err != nil {
+			return err
+		}
+		if s == nil {
+			return fmt.Errorf("no R4 schema for %s", t)
+		}
+	}
+	return nil
+}

@@ -89,6 +89,11 @@ func New(cfg Config, d Deps) *Server {
 	for _, t := range clinicalTypes {
 		s.types[t] = true
 	}
+	// Compile the validators of every type the gateway accepts before the
+	// first request, not during it.
+	if err := fhir.Preload(append([]string{"Bundle", "Parameters"}, clinicalTypes...)...); err != nil {
+		s.log.Error("schema preload failed", slog.String("error", err.Error()))
+	}
 	s.codeSystems = publish(mappings.CodeSystems())
 	s.conceptMaps = publish(d.Translator.Maps())
 	e := echo.New()
