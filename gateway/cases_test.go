@@ -1,9 +1,7 @@
 package gateway_test
 
 import (
-	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,15 +9,7 @@ import (
 
 func walkthrough(t *testing.T) map[string]any {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "mappings", "testdata", "walkthrough-bundle.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return loadJSON(t, filepath.Join("..", "mappings", "testdata", "walkthrough-bundle.json"))
 }
 
 func TestCaseFromWalkthroughBundle(t *testing.T) {

@@ -29,16 +29,7 @@ func (o outcome) resource() (typ, id string, version int64, json []byte) {
 // create is the FHIR create interaction, with conditional create when the
 // request carries If-None-Exist.
 func (s *Server) create(c echo.Context) error {
-	typ := endpointType(c)
-	body, err := s.readBody(c, typ)
-	if err != nil {
-		return err
-	}
-	doc, err := s.validate(body, typ)
-	if err != nil {
-		return err
-	}
-	part, err := s.writePartition(c)
+	typ, doc, part, err := s.incoming(c)
 	if err != nil {
 		return err
 	}

@@ -214,7 +214,13 @@ func (r resp) hasIssue(code, expression string) bool {
 
 func fixture(t *testing.T, name string) map[string]any {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", name))
+	return loadJSON(t, filepath.Join("testdata", name))
+}
+
+// loadJSON reads a JSON object from a file.
+func loadJSON(t *testing.T, path string) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,6 +128,21 @@ func (s *Server) baseURL(c echo.Context) string {
 	return c.Scheme() + "://" + c.Request().Host + "/fhir"
 }
 
+// incoming reads, validates and decodes the resource a create or update
+// sends, and names the partition it will be written to.
+func (s *Server) incoming(c echo.Context) (typ string, doc map[string]any, part string, err error) {
+	typ = endpointType(c)
+	body, err := s.readBody(c, typ)
+	if err != nil {
+		return "", nil, "", err
+	}
+	if doc, err = s.validate(body, typ); err != nil {
+		return "", nil, "", err
+	}
+	part, err = s.writePartition(c)
+	return typ, doc, part, err
+}
+
 // validate runs the FHIR validator on one resource body of an expected type.
 func (s *Server) validate(raw []byte, typ string) (map[string]any, error) {
 	if _, err := fhir.Validate(raw, typ, s.cfg.Limits); err != nil {

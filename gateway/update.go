@@ -13,16 +13,7 @@ import (
 // (412 when stale); without it, concurrent updates are serialised by
 // retrying. Updating an id that does not exist creates it (updateCreate).
 func (s *Server) update(c echo.Context) error {
-	typ := endpointType(c)
-	body, err := s.readBody(c, typ)
-	if err != nil {
-		return err
-	}
-	doc, err := s.validate(body, typ)
-	if err != nil {
-		return err
-	}
-	part, err := s.writePartition(c)
+	typ, doc, part, err := s.incoming(c)
 	if err != nil {
 		return err
 	}
