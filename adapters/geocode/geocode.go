@@ -1,0 +1,183 @@
+// Package geocode places UK postcodes on the map from CSV reference tables:
+// the outcode-centroid table shipped in configs/geo (Open Government
+// Licence, OS data) and, optionally, a full-postcode table in the ONS
+// Postcode Directory or Code-Point Open column layout.
+package geocode
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/dischargegateway/gateway/discharge"
+)
+
+// Precision says how exactly a point locates a postcode.
+type Precision string
+
+// Precisions, best first.
+const (
+	PrecisionPostcode Precision = "postcode" // the postcode's own point
+	PrecisionOutcode  Precision = "outcode"  // the centroid of its district: a few km
+)
+
+// Point is a WGS84 position.
+type Point struct {
+	Lat, Lon  float64
+	Precision Precision
+}
+
+// Table geocodes postcodes. It is read-only after loading and safe for
+// concurrent use.
+type Table struct {
+	outcodes  map[string]Point
+	postcodes map[string]Point
+}
+
+// Lookup places a postcode or a bare outcode: a full postcode from the
+// postcode table when one is loaded, else its district's centroid.
+func (t *Table) Lookup(postcode string) (Point, bool) {
+	norm := discharge.NormalisePostcode(postcode)
+	if p, ok := t.postcodes[norm]; ok {
+		return p, true
+	}
+	p, ok := t.outcodes[discharge.Outcode(norm)]
+	return p, ok
+}
+
+// Outcodes returns the number of districts known.
+func (t *Table) Outcodes() int { return len(t.outcodes) }
+
+// EachOutcode calls f for every district centroid, for synthetic data and
+// shard planning.
+func (t *Table) EachOutcode(f func(outcode string, p Point)) {
+	for k, p := range t.outcodes {
+		f(k, p)
+	}
+}
+
+// LoadFiles loads the outcode table and, if postcodesPath is not empty, a
+// full-postcode table.
+func LoadFiles(outcodesPath, postcodesPath string) (*Table, error) {
+	t := &Table{outcodes: map[string]Point{}, postcodes: map[string]Point{}}
+	if err := loadFile(outcodesPath, func(r io.Reader) error { return t.LoadOutcodes(r) }); err != nil {
+		return nil, err
+	}
+	if postcodesPath != "" {
+		if err := loadFile(postcodesPath, func(r io.Reader) error { return t.LoadPostcodes(r) }); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// New returns an empty table.
+func New() *Table { return &Table{outcodes: map[string]Point{}, postcodes: map[string]Point{}} }
+
+func loadFile(path string, load func(io.Reader) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := load(f); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadOutcodes reads a CSV with columns outcode, latitude, longitude (named
+// in a header row, in any order).
+func (t *Table) LoadOutcodes(r io.Reader) error {
+	return readTable(r, []string{"outcode"}, func(key string, p Point) error {
+		key = strings.ToUpper(strings.TrimSpace(key))
+		if !discharge.ValidOutcode(key) {
+			return fmt.Errorf("%q is not an outcode", key)
+		}
+		p.Precision = PrecisionOutcode
+		t.outcodes[key] = p
+		return nil
+	})
+}
+
+// LoadPostcodes reads a full-postcode CSV: a postcode column named pcds, pcd
+// or postcode, and lat/long or latitude/longitude. Rows without coordinates
+// (terminated or non-geographic postcodes) are skipped.
+func (t *Table) LoadPostcodes(r io.Reader) error {
+	return readTable(r, []string{"pcds", "pcd", "postcode"}, func(key string, p Point) error {
+		p.Precision = PrecisionPostcode
+		t.postcodes[discharge.NormalisePostcode(key)] = p
+		return nil
+	})
+}
+
+var errNoCoordinates = errors.New("no coordinates")
+
+func readTable(r io.Reader, keyNames []string, add func(string, Point) error) error {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		return fmt.Errorf("header: %w", err)
+	}
+	col := func(names ...string) int {
+		for _, n := range names {
+			for i, h := range header {
+				if strings.EqualFold(strings.TrimSpace(h), n) {
+					return i
+				}
+			}
+		}
+		return -1
+	}
+	ki, lat, lon := col(keyNames...), col("latitude", "lat"), col("longitude", "long", "lon")
+	if ki < 0 || lat < 0 || lon < 0 {
+		return fmt.Errorf("header must name %s, latitude and longitude columns", strings.Join(keyNames, "/"))
+	}
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if len(rec) <= max(ki, lat, lon) {
+			return fmt.Errorf("line %d: too few columns", line)
+		}
+		p, err := point(rec[lat], rec[lon])
+		if errors.Is(err, errNoCoordinates) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if err := add(rec[ki], p); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+	}
+}
+
+func point(latS, lonS string) (Point, error) {
+	latS, lonS = strings.TrimSpace(latS), strings.TrimSpace(lonS)
+	if latS == "" || lonS == "" {
+		return Point{}, errNoCoordinates
+	}
+	lat, err1 := strconv.ParseFloat(latS, 64)
+	lon, err2 := strconv.ParseFloat(lonS, 64)
+	switch {
+	case err1 != nil || err2 != nil:
+		return Point{}, fmt.Errorf("coordinates are not numbers")
+	case lat == 99.999999 && lon == 0:
+		// ONSPD's placeholder for postcodes without a grid reference.
+		return Point{}, errNoCoordinates
+	case lat < -90 || lat > 90 || lon < -180 || lon > 180:
+		return Point{}, fmt.Errorf("coordinates out of range")
+	}
+	return Point{Lat: lat, Lon: lon}, nil
+}
