@@ -282,3 +282,16 @@ func ParseBearer(header string) (string, error) {
 	}
 	return token, nil
 }
+
+type principalKey struct{}
+
+// WithPrincipal returns a context carrying the authenticated caller.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the caller a context carries, or nil.
+func PrincipalFrom(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}

@@ -3,6 +3,7 @@ package fhir
 import (
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +64,24 @@ var searchParams = map[string][]SearchParam{
 		sp("Encounter", "status", ParamToken, "planned | arrived | triaged | in-progress | onleave | finished | cancelled +", "status"),
 		sp("Encounter", "date", ParamDate, "A date within the period the Encounter lasted (prefixes eq, lt, le, gt, ge)", "period"),
 	},
+	"Organization": {
+		sp("Organization", "identifier", ParamToken, "Any identifier, e.g. https://cqc.org.uk/provider-id|1-101000001", "identifier"),
+		sp("Organization", "active", ParamToken, "Whether the organization's record is still in active use", "active"),
+	},
+	"Location": {
+		sp("Location", "identifier", ParamToken, "An identifier, e.g. https://cqc.org.uk/location-id|1-466088203", "identifier"),
+		withTarget(sp("Location", "organization", ParamReference, "The organization responsible for the location", "managingOrganization"), "Organization"),
+		sp("Location", "status", ParamToken, "active | suspended | inactive", "status"),
+		sp("Location", "address-postalcode", ParamToken, "The postcode, exactly as recorded", "address.postalCode"),
+	},
+	"HealthcareService": {
+		sp("HealthcareService", "identifier", ParamToken, "External identifiers for this item", "identifier"),
+		sp("HealthcareService", "type", ParamToken, "The care setting, from the gateway's care-setting code system", "type"),
+		sp("HealthcareService", "characteristic", ParamToken, "A specialism, from the gateway's requirement code system", "characteristic"),
+		withTarget(sp("HealthcareService", "organization", ParamReference, "The organization that provides the service", "providedBy"), "Organization"),
+		withTarget(sp("HealthcareService", "location", ParamReference, "The location the service is delivered at", "location"), "Location"),
+		sp("HealthcareService", "active", ParamToken, "Whether the service is active", "active"),
+	},
 	"ServiceRequest": {
 		sp("ServiceRequest", "identifier", ParamToken, "Identifiers assigned to this order", "identifier"),
 		withTarget(sp("ServiceRequest", "patient", ParamReference, "Search by subject - a patient; patient:identifier= searches by the Patient's identifier", "subject"), "Patient"),
@@ -89,7 +108,7 @@ func IndexEntries(resourceType string, doc map[string]any) []IndexEntry {
 	var out []IndexEntry
 	for _, p := range searchParams[resourceType] {
 		for _, path := range p.paths {
-			v := doc[path]
+			v := at(doc, path)
 			switch p.Type {
 			case ParamToken:
 				for _, t := range tokenValues(v) {
@@ -113,12 +132,44 @@ func IndexEntries(resourceType string, doc map[string]any) []IndexEntry {
 	return out
 }
 
+// at follows a dotted element path ("address.postalCode") through objects
+// and arrays, collecting every value it reaches.
+func at(doc map[string]any, path string) any {
+	head, rest, nested := strings.Cut(path, ".")
+	v := doc[head]
+	if !nested {
+		return v
+	}
+	var out []any
+	var walk func(any)
+	walk = func(x any) {
+		switch y := x.(type) {
+		case []any:
+			for _, e := range y {
+				walk(e)
+			}
+		case map[string]any:
+			if r := at(y, rest); r != nil {
+				out = append(out, r)
+			}
+		}
+	}
+	walk(v)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 // tokenValues returns the index keys of a code, Coding, CodeableConcept or
 // Identifier (or a list of them).
 func tokenValues(v any) []string {
 	switch x := v.(type) {
 	case string:
 		return []string{x, "|" + x}
+	case bool:
+		s := strconv.FormatBool(x)
+		return []string{s, "|" + s}
 	case []any:
 		var out []string
 		for _, e := range x {

@@ -40,6 +40,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set(ctxPrincipal, p)
+		c.SetRequest(c.Request().WithContext(auth.WithPrincipal(c.Request().Context(), p)))
 		if s.sec.Limiter != nil {
 			ok, wait, err := s.sec.Limiter.Allow(c.Request().Context(), p.ClientID)
 			if err != nil {
@@ -90,19 +91,47 @@ func opName(op byte) string {
 	return "search"
 }
 
-// writePartition is where the caller's patient data is written: its own
-// organisation. Only trusts write patient data; hubs read their members'.
-func (s *Server) writePartition(c echo.Context) (string, error) {
+// directoryPartition holds the provider directory. It is one partition so a
+// provider's Organization, Locations and HealthcareServices can be written
+// in one transaction and searched together; who may write what is decided
+// by ownership (directory.go), not by partition.
+const directoryPartition = "directory"
+
+// isDirectory reports whether typ belongs to the provider directory.
+func isDirectory(typ string) bool {
+	for _, t := range directoryTypes {
+		if t == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// writePartition is where a resource of typ is written for the caller.
+// Patient data goes to the caller's own organisation and only trusts write
+// it (hubs read their members'); directory entries go to the directory and
+// only care providers write them.
+func (s *Server) writePartition(c echo.Context, typ string) (string, error) {
 	p := principal(c)
+	if isDirectory(typ) {
+		if p == nil || p.Role != auth.RoleCareProvider {
+			return "", discharge.E(discharge.KindForbidden, "", "Only a care provider's client writes directory entries.")
+		}
+		return directoryPartition, nil
+	}
 	if p == nil || p.Role != auth.RoleTrust {
 		return "", discharge.E(discharge.KindForbidden, "", "Only a trust's client writes patient data.")
 	}
 	return p.Org, nil
 }
 
-// readPartitions are the organisations whose patient data the caller may
-// read. A resource in any other is answered as if it did not exist.
-func (s *Server) readPartitions(c echo.Context) []string {
+// readPartitions are the partitions the caller may read resources of typ
+// in. A patient-data resource anywhere else is answered as if it did not
+// exist.
+func (s *Server) readPartitions(c echo.Context, typ string) []string {
+	if isDirectory(typ) {
+		return []string{directoryPartition}
+	}
 	if p := principal(c); p != nil {
 		return p.ReadableOrgs()
 	}

@@ -34,7 +34,14 @@ type env struct {
 }
 
 // clinicalScopes is what a trust client is given in tests.
-const clinicalScopes = "system/Patient.cruds system/Encounter.cruds system/ServiceRequest.cruds system/CodeSystem.rs system/ConceptMap.rs"
+const clinicalScopes = "system/Patient.cruds system/Encounter.cruds system/ServiceRequest.cruds system/CodeSystem.rs system/ConceptMap.rs " +
+	"system/Organization.rs system/Location.rs system/HealthcareService.rs"
+
+// directoryScopes is what a care provider client is given in tests.
+const directoryScopes = "system/Organization.cruds system/Location.cruds system/HealthcareService.cruds"
+
+// cqcProvider is the identifier system of care providers' organisations.
+const cqcProvider = "https://cqc.org.uk/provider-id"
 
 // tokenFor mints an access token for a client of the given role and org.
 func (e *env) tokenFor(id string, role auth.Role, org string, scopes string, members ...string) string {
@@ -43,7 +50,11 @@ func (e *env) tokenFor(id string, role auth.Role, org string, scopes string, mem
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	tok, _, err := e.issuer.Issue(&auth.Client{ID: id, Role: role, Org: org, Members: members}, sc)
+	sys := "https://fhir.nhs.uk/Id/ods-organization-code"
+	if role == auth.RoleCareProvider {
+		sys = cqcProvider
+	}
+	tok, _, err := e.issuer.Issue(&auth.Client{ID: id, Role: role, Org: org, OrgSystem: sys, Members: members}, sc)
 	if err != nil {
 		e.t.Fatal(err)
 	}

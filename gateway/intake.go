@@ -17,6 +17,9 @@ func (s *Server) intake(ctx context.Context, part string, cd *candidate, loc loc
 	if err := s.checkRefs(ctx, part, cd, loc); err != nil {
 		return err
 	}
+	if isDirectory(cd.typ) {
+		return s.checkOwnership(ctx, cd, loc)
+	}
 	if cd.typ != "Encounter" && cd.typ != "ServiceRequest" {
 		return nil
 	}

@@ -27,7 +27,7 @@ type operationRef struct{ name, definition string }
 // capabilities returns what each served resource type supports.
 func (s *Server) capabilities() map[string]capability {
 	caps := map[string]capability{}
-	for t := range s.types {
+	for t := range s.types { // clinical and directory types alike
 		caps[t] = capability{
 			interactions: []string{"create", "read", "vread", "update", "search-type"},
 			searchParams: fhir.SearchParams(t),

@@ -55,7 +55,7 @@ func notFoundAt(err error, typ string) error {
 // that holds it. A resource held for any other organisation is not found:
 // its existence does not leak.
 func (s *Server) readAcross(c echo.Context, typ, id string) (fhir.Resource, string, error) {
-	for _, part := range s.readPartitions(c) {
+	for _, part := range s.readPartitions(c, typ) {
 		r, err := s.store.Read(c.Request().Context(), part, typ, id)
 		if err == nil {
 			return r, part, nil

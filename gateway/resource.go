@@ -139,7 +139,7 @@ func (s *Server) incoming(c echo.Context) (typ string, doc map[string]any, part 
 	if doc, err = s.validate(body, typ); err != nil {
 		return "", nil, "", err
 	}
-	part, err = s.writePartition(c)
+	part, err = s.writePartition(c, typ)
 	return typ, doc, part, err
 }
 

@@ -21,6 +21,11 @@ import (
 // handlers (create, read, vread, update, search, transactions).
 var clinicalTypes = []string{"Patient", "Encounter", "ServiceRequest"}
 
+// directoryTypes are the provider directory's resource types: readable by
+// every authenticated caller with the scope, written by care providers for
+// their own organisation only.
+var directoryTypes = []string{"Organization", "Location", "HealthcareService"}
+
 // Config holds the gateway's HTTP settings.
 type Config struct {
 	// BodyLimit is the largest request body accepted, in bytes.
@@ -86,12 +91,12 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security,
 		types: map[string]bool{}}
-	for _, t := range clinicalTypes {
+	for _, t := range append(append([]string(nil), clinicalTypes...), directoryTypes...) {
 		s.types[t] = true
 	}
 	// Compile the validators of every type the gateway accepts before the
 	// first request, not during it.
-	if err := fhir.Preload(append([]string{"Bundle", "Parameters"}, clinicalTypes...)...); err != nil {
+	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters"}, clinicalTypes...), directoryTypes...)...); err != nil {
 		s.log.Error("schema preload failed", slog.String("error", err.Error()))
 	}
 	s.codeSystems = publish(mappings.CodeSystems())
@@ -151,6 +156,15 @@ func (s *Server) routes() {
 		fhirRoute(http.MethodGet, "/"+t+"/:id", s.read, s.requireScope(t, 'r'), s.audited("read", "R"))
 		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'), s.audited("update", "U"))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'), s.audited("vread", "R"))
+	}
+
+	// The provider directory: not patient data, so not audited.
+	for _, t := range directoryTypes {
+		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'))
+		fhirRoute(http.MethodGet, "/"+t, s.search, s.requireScope(t, 's'))
+		fhirRoute(http.MethodGet, "/"+t+"/:id", s.read, s.requireScope(t, 'r'))
+		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'))
+		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'))
 	}
 
 	e.GET("/api/v1/cases/:id", s.getCase, s.negotiateJSON, s.authenticate,

@@ -43,7 +43,7 @@ func (s *Server) search(c echo.Context) error {
 	var warns discharge.Issues
 	var q query
 	total := 0
-	parts := s.readPartitions(c)
+	parts := s.readPartitions(c, typ)
 	// Each organisation the caller may read is searched; a hub's results
 	// are merged in id order, so paging stays stable.
 	for _, part := range parts {

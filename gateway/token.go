@@ -87,6 +87,7 @@ func (s *Server) smartConfiguration(c echo.Context) error {
 		"token_endpoint_auth_methods_supported": []string{"private_key_jwt"},
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES384"},
 		"scopes_supported": []string{"system/Patient.cruds", "system/Encounter.cruds", "system/ServiceRequest.cruds",
+			"system/Organization.cruds", "system/Location.cruds", "system/HealthcareService.cruds",
 			"system/CodeSystem.rs", "system/ConceptMap.rs", "system/AuditEvent.rs"},
 		"capabilities": []string{"client-confidential-asymmetric"},
 	})

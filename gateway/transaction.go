@@ -35,19 +35,27 @@ func (s *Server) transaction(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	part, err := s.writePartition(c)
-	if err != nil {
-		return err
-	}
+	// One Bundle writes one partition: patient data or directory entries.
+	part := ""
 	for i, e := range entries {
 		op := byte('c')
 		if e.Method == http.MethodPut {
 			op = 'u'
 		}
 		typ, _, _ := strings.Cut(strings.TrimPrefix(e.URL, "/"), "/")
+		at := fmt.Sprintf("Bundle.entry[%d].request", i)
 		if err := s.allow(c, typ, op); err != nil {
-			return atExpression(err, fmt.Sprintf("Bundle.entry[%d].request", i))
+			return atExpression(err, at)
 		}
+		p, err := s.writePartition(c, typ)
+		if err != nil {
+			return atExpression(err, at)
+		}
+		if part != "" && p != part {
+			return discharge.E(discharge.KindNotSupported, at+".url",
+				"A Bundle holds patient data or provider directory entries, not both.")
+		}
+		part = p
 	}
 	switch bt, _ := doc["type"].(string); bt {
 	case "transaction":
