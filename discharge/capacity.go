@@ -1,0 +1,187 @@
+package discharge
+
+import (
+	"fmt"
+	"time"
+)
+
+// BedType is a Capacity Tracker bed category.
+type BedType string
+
+// The Capacity Tracker bed categories (DOMAIN.md).
+const (
+	BedResidential             BedType = "residential"
+	BedResidentialDementia     BedType = "residential-dementia"
+	BedNursing                 BedType = "nursing"
+	BedNursingDementia         BedType = "nursing-dementia"
+	BedLearningDisabilityRes   BedType = "learning-disability-residential"
+	BedLearningDisabilityNurs  BedType = "learning-disability-nursing"
+	BedMentalHealthResidential BedType = "mental-health-residential"
+	BedMentalHealthNursing     BedType = "mental-health-nursing"
+	BedTransitional            BedType = "transitional"
+	BedYoungPhysicallyDisabled BedType = "young-physically-disabled"
+)
+
+var bedTypes = []Concept{
+	{string(BedResidential), "Residential", "A residential care home bed for older people without nursing care."},
+	{string(BedResidentialDementia), "Residential (dementia)", "A residential care home bed registered for people living with dementia."},
+	{string(BedNursing), "Nursing", "A nursing home bed with 24-hour registered nursing care."},
+	{string(BedNursingDementia), "Nursing (dementia)", "A nursing home bed registered for people living with dementia."},
+	{string(BedLearningDisabilityRes), "Learning disability (residential)", "A residential bed for adults with a learning disability or autism."},
+	{string(BedLearningDisabilityNurs), "Learning disability (nursing)", "A nursing bed for adults with a learning disability or autism."},
+	{string(BedMentalHealthResidential), "Mental health (residential)", "A residential bed for adults with mental health needs."},
+	{string(BedMentalHealthNursing), "Mental health (nursing)", "A nursing bed for adults with mental health needs."},
+	{string(BedTransitional), "Transitional / short stay", "A short-stay bed: discharge to assess (D2A), intermediate care, reablement or respite."},
+	{string(BedYoungPhysicallyDisabled), "Young physically disabled", "A bed for physically disabled adults aged 18 to 65."},
+}
+
+// BedTypes lists the bed categories with display and definition.
+func BedTypes() []Concept { return clone(bedTypes) }
+
+// Valid reports whether t is a known bed category.
+func (t BedType) Valid() bool { return has(bedTypes, string(t)) }
+
+// BedTypesFor returns the bed categories that can serve a care setting;
+// nil for settings that are not bed-based (home care, reablement at home,
+// virtual ward). Hospice beds are not reported to the Capacity Tracker.
+func BedTypesFor(s CareSetting) []BedType {
+	switch s {
+	case CareResidential:
+		return []BedType{BedResidential, BedResidentialDementia}
+	case CareResidentialDementia:
+		return []BedType{BedResidentialDementia}
+	case CareNursing:
+		return []BedType{BedNursing, BedNursingDementia}
+	case CareNursingDementia:
+		return []BedType{BedNursingDementia}
+	case CareD2ABed, CareIntermediateBed:
+		return []BedType{BedTransitional}
+	}
+	return nil
+}
+
+// BedCapacity is the DHSC mandate's four fields for one bed type, plus
+// whether the home is closed to admissions for it.
+type BedCapacity struct {
+	Type                BedType `json:"type"`
+	MaxCapacity         int     `json:"maxCapacity"`
+	Occupied            int     `json:"occupied"`
+	Reserved            int     `json:"reserved"`
+	AcceptingAdmissions int     `json:"acceptingAdmissions"`
+	ClosedToAdmissions  bool    `json:"closedToAdmissions"`
+}
+
+// HomeCareOffer is home care that can start: hours or packages, by date,
+// for the districts served.
+type HomeCareOffer struct {
+	Outcodes      []string `json:"outcodes"`
+	HoursPerWeek  float64  `json:"hoursPerWeek"`
+	Packages      int      `json:"packages"`
+	EarliestStart Date     `json:"earliestStart"`
+}
+
+// Capacity is one location's current vacancies.
+type Capacity struct {
+	LocationID string          `json:"locationId"`
+	AsOf       time.Time       `json:"asOf"`
+	Version    int64           `json:"version"`
+	Beds       []BedCapacity   `json:"beds,omitempty"`
+	HomeCare   []HomeCareOffer `json:"homeCare,omitempty"`
+}
+
+// MaxFutureSkew is how far ahead of now an as-of time may be.
+const MaxFutureSkew = 5 * time.Minute
+
+// Validate checks a posting. Paths are relative to the posting's JSON
+// (beds[1].occupied); the adapter that decoded it prefixes them.
+func (c Capacity) Validate(now time.Time) Issues {
+	var is Issues
+	switch {
+	case c.AsOf.IsZero():
+		is.Add(KindRequired, "asOf", "asOf, the time the figures were true, is required.")
+	case c.AsOf.After(now.Add(MaxFutureSkew)):
+		is.Add(KindValue, "asOf", "asOf is more than 5 minutes in the future.")
+	}
+	if len(c.Beds) == 0 && len(c.HomeCare) == 0 {
+		is.Add(KindRequired, "beds", "A posting needs beds or homeCare.")
+	}
+	seen := map[BedType]bool{}
+	for i, b := range c.Beds {
+		at := fmt.Sprintf("beds[%d]", i)
+		if !b.Type.Valid() {
+			is.Add(KindCodeInvalid, at+".type", fmt.Sprintf("Unknown bed type %q: use the gateway's bed-type code system.", b.Type))
+		} else if seen[b.Type] {
+			is.Add(KindValue, at+".type", fmt.Sprintf("Bed type %q appears twice.", b.Type))
+		}
+		seen[b.Type] = true
+		for name, n := range map[string]int{"maxCapacity": b.MaxCapacity, "occupied": b.Occupied, "reserved": b.Reserved, "acceptingAdmissions": b.AcceptingAdmissions} {
+			if n < 0 {
+				is.Add(KindValue, at+"."+name, name+" must be 0 or more.")
+			}
+		}
+		if b.Occupied+b.Reserved+b.AcceptingAdmissions > b.MaxCapacity {
+			is.Add(KindValue, at, "occupied + reserved + acceptingAdmissions exceeds maxCapacity.")
+		}
+	}
+	for i, h := range c.HomeCare {
+		at := fmt.Sprintf("homeCare[%d]", i)
+		if len(h.Outcodes) == 0 {
+			is.Add(KindRequired, at+".outcodes", "Home care is posted for the districts it serves.")
+		}
+		for j, o := range h.Outcodes {
+			if !ValidOutcode(o) {
+				is.Add(KindValue, fmt.Sprintf("%s.outcodes[%d]", at, j), "Not a postcode district (outcode).")
+			}
+		}
+		if h.HoursPerWeek < 0 || h.Packages < 0 {
+			is.Add(KindValue, at, "hoursPerWeek and packages must be 0 or more.")
+		}
+		if h.EarliestStart.IsZero() {
+			is.Add(KindRequired, at+".earliestStart", "earliestStart is required.")
+		}
+	}
+	return is
+}
+
+// Vacant returns the vacancies accepting admissions for a bed type; zero
+// when closed to admissions.
+func (c Capacity) Vacant(t BedType) int {
+	for _, b := range c.Beds {
+		if b.Type == t && !b.ClosedToAdmissions {
+			return b.AcceptingAdmissions
+		}
+	}
+	return 0
+}
+
+// Freshness says how far a capacity posting can be trusted.
+type Freshness string
+
+// Freshness states.
+const (
+	Fresh   Freshness = "fresh"
+	Stale   Freshness = "stale"   // older than the stale threshold: shown, flagged
+	Unknown Freshness = "unknown" // older than the expiry, or never posted: treated as no data
+)
+
+// FreshnessPolicy holds the thresholds (GATEWAY_CAPACITY_STALE_AFTER and
+// GATEWAY_CAPACITY_EXPIRE_AFTER).
+type FreshnessPolicy struct {
+	StaleAfter  time.Duration
+	ExpireAfter time.Duration
+}
+
+// DefaultFreshness is 24 hours to stale and 7 days to unknown.
+var DefaultFreshness = FreshnessPolicy{StaleAfter: 24 * time.Hour, ExpireAfter: 7 * 24 * time.Hour}
+
+// Of classifies a posting made at asOf, seen at now.
+func (p FreshnessPolicy) Of(asOf, now time.Time) Freshness {
+	age := now.Sub(asOf)
+	switch {
+	case asOf.IsZero() || age > p.ExpireAfter:
+		return Unknown
+	case age > p.StaleAfter:
+		return Stale
+	}
+	return Fresh
+}
