@@ -43,9 +43,10 @@ func (k keys) high(typ, param string) string { return k.prefix + "hi:" + typ + "
 //	dg:{audit}:events                  STREAM of audit entries, trimmed by MINID to the retention
 const auditKey = "dg:{audit}:events"
 
-func clientTag(id string) string {
-	return "dg:{c:" + strings.NewReplacer("{", "(", "}", ")").Replace(id) + "}:"
-}
+func clientTag(id string) string { return "dg:{c:" + safeTag(id) + "}:" }
+
+// safeTag keeps user-derived text from ending a hash tag early.
+func safeTag(s string) string { return strings.NewReplacer("{", "(", "}", ")").Replace(s) }
 
 func jtiKey(client, jti string) string { return clientTag(client) + "jti:" + jti }
 func rateKey(client string, w int64) string {

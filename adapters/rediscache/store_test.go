@@ -304,3 +304,14 @@ func TestPartitionKeysShareOneSlot(t *testing.T) {
 		}
 	}
 }
+
+// startRedis returns a client of a private redis-server.
+func startRedis(t *testing.T) redis.UniversalClient {
+	rs := redistest.Start(t)
+	c, err := rediscache.Open(context.Background(), rediscache.Config{URL: rs.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c.Client
+}

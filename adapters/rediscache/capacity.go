@@ -1,0 +1,207 @@
+package rediscache
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dischargegateway/gateway/discharge"
+)
+
+// CapacityStore keeps each location's current capacity, its history, and
+// geo indexes of locations per bed type, sharded by postcode area.
+//
+//	dg:{cap:<location>}            HASH asOf (Unix ms), v (version), doc (the posting's JSON)
+//	dg:{cap:<location>}:h          STREAM of applied postings, capped at historyLen
+//	dg:{geo:<bed type>:<area>}     GEO set of location ids (one shard per bed type and postcode area)
+//
+// A posting and its history entry change together (one script, one hash
+// slot per location). The geo shards are separate keys on purpose: one key
+// per bed type would be a national hot key.
+type CapacityStore struct {
+	rdb        redis.UniversalClient
+	historyLen int64
+}
+
+// NewCapacityStore returns the capacity store; history keeps about
+// historyLen postings per location.
+func NewCapacityStore(rdb redis.UniversalClient, historyLen int64) *CapacityStore {
+	if historyLen <= 0 {
+		historyLen = 500
+	}
+	return &CapacityStore{rdb: rdb, historyLen: historyLen}
+}
+
+func capKey(loc string) string        { return "dg:{cap:" + safeTag(loc) + "}" }
+func capHistoryKey(loc string) string { return capKey(loc) + ":h" }
+func geoKey(bed discharge.BedType, area string) string {
+	return "dg:{geo:" + safeTag(string(bed)) + ":" + safeTag(area) + "}"
+}
+
+// putScript applies a posting unless the stored one is newer: an older
+// posting never overwrites newer data. An equal as-of replaces (a
+// correction). Returns {version, applied, current doc}.
+var putScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'asOf')
+if cur and tonumber(cur) > tonumber(ARGV[1]) then
+  return {tonumber(redis.call('HGET', KEYS[1], 'v')), 0, redis.call('HGET', KEYS[1], 'doc')}
+end
+local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
+redis.call('HSET', KEYS[1], 'asOf', ARGV[1], 'doc', ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'v', v, 'doc', ARGV[2])
+return {v, 1, ARGV[2]}
+`)
+
+// Placement is where a location is indexed: its position and postcode area.
+type Placement struct {
+	Lat, Lon float64
+	Area     string
+}
+
+// Put stores a posting. It returns the capacity now current and whether the
+// posting was applied (false: the stored one is newer and was kept).
+func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, at *Placement) (discharge.Capacity, bool, error) {
+	const op = "rediscache.CapacityStore.Put"
+	c.Version = 0
+	doc, err := json.Marshal(c)
+	if err != nil {
+		return c, false, discharge.Wrap(discharge.KindInternal, op, err)
+	}
+	res, err := putScript.Run(ctx, s.rdb, []string{capKey(c.LocationID), capHistoryKey(c.LocationID)},
+		c.AsOf.UnixMilli(), string(doc), s.historyLen).Slice()
+	if err != nil {
+		return c, false, classify(op, err)
+	}
+	cur, err := decodeCapacity(res[2], toInt64(res[0]))
+	if err != nil {
+		return c, false, discharge.Wrap(discharge.KindInternal, op, err)
+	}
+	applied := toInt64(res[1]) == 1
+	if applied && at != nil {
+		pipe := s.rdb.Pipeline()
+		for _, b := range c.Beds {
+			pipe.GeoAdd(ctx, geoKey(b.Type, at.Area), &redis.GeoLocation{Name: c.LocationID, Longitude: at.Lon, Latitude: at.Lat})
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return cur, applied, classify(op, err)
+		}
+	}
+	return cur, applied, nil
+}
+
+func decodeCapacity(v any, version int64) (discharge.Capacity, error) {
+	s, _ := v.(string)
+	var c discharge.Capacity
+	if err := json.Unmarshal([]byte(s), &c); err != nil {
+		return c, err
+	}
+	c.Version = version
+	return c, nil
+}
+
+// Get returns the current capacity of locations; ids without a posting are
+// absent from the map. One round trip.
+func (s *CapacityStore) Get(ctx context.Context, ids ...string) (map[string]discharge.Capacity, error) {
+	const op = "rediscache.CapacityStore.Get"
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HMGet(ctx, capKey(id), "v", "doc")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, classify(op, err)
+	}
+	out := make(map[string]discharge.Capacity, len(ids))
+	for i, c := range cmds {
+		vals := c.Val()
+		if len(vals) < 2 || vals[1] == nil {
+			continue
+		}
+		cp, err := decodeCapacity(vals[1], asInt(vals[0]))
+		if err != nil {
+			return nil, discharge.Wrap(discharge.KindInternal, op, err)
+		}
+		out[ids[i]] = cp
+	}
+	return out, nil
+}
+
+// History returns up to n past postings of a location, newest first.
+func (s *CapacityStore) History(ctx context.Context, loc string, n int64) ([]discharge.Capacity, error) {
+	const op = "rediscache.CapacityStore.History"
+	msgs, err := s.rdb.XRevRangeN(ctx, capHistoryKey(loc), "+", "-", n).Result()
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	out := make([]discharge.Capacity, 0, len(msgs))
+	for _, m := range msgs {
+		v, _ := strconv.ParseInt(toString(m.Values["v"]), 10, 64)
+		c, err := decodeCapacity(m.Values["doc"], v)
+		if err != nil {
+			return nil, discharge.Wrap(discharge.KindInternal, op, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func toString(v any) string { s, _ := v.(string); return s }
+
+// Hit is a location found near a point.
+type Hit struct {
+	LocationID string
+	DistanceKm float64
+	BedType    discharge.BedType
+}
+
+// Near finds locations indexed for any of bedTypes within radiusKm of a
+// point, searching only the given postcode-area shards, nearest first.
+func (s *CapacityStore) Near(ctx context.Context, areas []string, bedTypes []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]Hit, error) {
+	const op = "rediscache.CapacityStore.Near"
+	pipe := s.rdb.Pipeline()
+	type q struct {
+		bed discharge.BedType
+		cmd *redis.GeoSearchLocationCmd
+	}
+	var qs []q
+	for _, bt := range bedTypes {
+		for _, a := range areas {
+			qs = append(qs, q{bt, pipe.GeoSearchLocation(ctx, geoKey(bt, a), &redis.GeoSearchLocationQuery{
+				GeoSearchQuery: redis.GeoSearchQuery{Longitude: lon, Latitude: lat, Radius: radiusKm, RadiusUnit: "km", Sort: "ASC", Count: limit},
+				WithDist:       true})})
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, classify(op, err)
+	}
+	best := map[string]Hit{}
+	for _, x := range qs {
+		for _, l := range x.cmd.Val() {
+			if h, ok := best[l.Name]; !ok || l.Dist < h.DistanceKm {
+				best[l.Name] = Hit{LocationID: l.Name, DistanceKm: l.Dist, BedType: x.bed}
+			}
+		}
+	}
+	out := make([]Hit, 0, len(best))
+	for _, h := range best {
+		out = append(out, h)
+	}
+	sortHits(out)
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// sortHits orders hits nearest first, ties by id, so results are stable.
+func sortHits(h []Hit) {
+	sort.Slice(h, func(i, j int) bool {
+		if h[i].DistanceKm != h[j].DistanceKm {
+			return h[i].DistanceKm < h[j].DistanceKm
+		}
+		return h[i].LocationID < h[j].LocationID
+	})
+}

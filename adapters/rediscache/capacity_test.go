@@ -1,0 +1,112 @@
+package rediscache_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/discharge"
+)
+
+func posting(loc string, asOf time.Time, accepting int) discharge.Capacity {
+	return discharge.Capacity{LocationID: loc, AsOf: asOf, Beds: []discharge.BedCapacity{
+		{Type: discharge.BedNursing, MaxCapacity: 30, Occupied: 30 - accepting, AcceptingAdmissions: accepting}}}
+}
+
+func TestCapacityPutNeverOverwritesNewer(t *testing.T) {
+	both(t, func(t *testing.T, _ *rediscache.Store, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		cs := rediscache.NewCapacityStore(rdb, 10)
+		t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+		at := &rediscache.Placement{Lat: 53.44, Lon: -2.22, Area: "M"}
+		cur, applied, err := cs.Put(ctx, posting("L1", t0, 4), at)
+		if err != nil || !applied || cur.Version != 1 || cur.Vacant(discharge.BedNursing) != 4 {
+			t.Fatalf("%+v %v %v", cur, applied, err)
+		}
+		cur, applied, _ = cs.Put(ctx, posting("L1", t0.Add(time.Hour), 2), at)
+		if !applied || cur.Version != 2 {
+			t.Fatalf("newer: %+v %v", cur, applied)
+		}
+		cur, applied, _ = cs.Put(ctx, posting("L1", t0.Add(30*time.Minute), 9), at)
+		if applied || cur.Version != 2 || cur.Vacant(discharge.BedNursing) != 2 {
+			t.Fatalf("an older posting overwrote newer data: %+v %v", cur, applied)
+		}
+		got, _ := cs.Get(ctx, "L1", "nope")
+		if len(got) != 1 || got["L1"].Vacant(discharge.BedNursing) != 2 || !got["L1"].AsOf.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("%+v", got)
+		}
+		hist, err := cs.History(ctx, "L1", 10)
+		if err != nil || len(hist) != 2 || hist[0].Version != 2 || hist[1].Version != 1 {
+			t.Fatalf("history %+v %v", hist, err)
+		}
+	})
+}
+
+func TestCapacityNearUsesShards(t *testing.T) {
+	both(t, func(t *testing.T, _ *rediscache.Store, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		cs := rediscache.NewCapacityStore(rdb, 10)
+		now := time.Now().UTC()
+		// Two Manchester homes, one Stockport home, one in London.
+		for id, p := range map[string]rediscache.Placement{
+			"M-near": {Lat: 53.445, Lon: -2.22, Area: "M"}, "M-far": {Lat: 53.50, Lon: -2.30, Area: "M"},
+			"SK-1": {Lat: 53.41, Lon: -2.16, Area: "SK"}, "LONDON": {Lat: 51.50, Lon: -0.12, Area: "E"}} {
+			p := p
+			if _, _, err := cs.Put(ctx, posting(id, now, 3), &p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hits, err := cs.Near(ctx, []string{"M", "SK"}, []discharge.BedType{discharge.BedNursing}, 53.44, -2.22, 15, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, h := range hits {
+			ids = append(ids, h.LocationID)
+		}
+		if fmt.Sprint(ids) != "[M-near SK-1 M-far]" || hits[0].DistanceKm > 1 {
+			t.Fatalf("%v %+v", ids, hits)
+		}
+		// Another bed type has no entries.
+		if hits, _ := cs.Near(ctx, []string{"M"}, []discharge.BedType{discharge.BedResidential}, 53.44, -2.22, 15, 10); len(hits) != 0 {
+			t.Fatalf("%+v", hits)
+		}
+	})
+}
+
+// TestCapacityNoTornReads posts from one goroutine while another reads:
+// every read sees one whole posting (its figures agree with each other).
+func TestCapacityNoTornReads(t *testing.T) {
+	rs := startRedis(t)
+	ctx := context.Background()
+	cs := rediscache.NewCapacityStore(rs, 10)
+	base := time.Now().UTC()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 300; i++ {
+			c := posting("L", base.Add(time.Duration(i)*time.Second), i%30)
+			c.Beds[0].Reserved = 0
+			_, _, _ = cs.Put(ctx, c, nil)
+		}
+	}()
+	for i := 0; i < 300; i++ {
+		got, err := cs.Get(ctx, "L")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, ok := got["L"]; ok {
+			b := c.Beds[0]
+			if b.Occupied+b.AcceptingAdmissions != b.MaxCapacity {
+				t.Fatalf("torn read: %+v", b)
+			}
+		}
+	}
+	wg.Wait()
+}
