@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/dischargegateway/gateway/discharge"
 )
@@ -36,6 +39,9 @@ type Point struct {
 type Table struct {
 	outcodes  map[string]Point
 	postcodes map[string]Point
+
+	boxOnce   sync.Once
+	areaBoxes map[string]areaBox
 }
 
 // Lookup places a postcode or a bare outcode: a full postcode from the
@@ -180,4 +186,67 @@ func point(latS, lonS string) (Point, error) {
 		return Point{}, fmt.Errorf("coordinates out of range")
 	}
 	return Point{Lat: lat, Lon: lon}, nil
+}
+
+// Area returns the postcode area of a postcode or outcode: its leading
+// letters ("M" for M14 4AB, "SK" for SK3).
+func Area(postcode string) string {
+	o := discharge.Outcode(discharge.NormalisePostcode(postcode))
+	i := 0
+	for i < len(o) && o[i] >= 'A' && o[i] <= 'Z' {
+		i++
+	}
+	return o[:i]
+}
+
+// areaBox is the bounding box of an area's district centroids.
+type areaBox struct{ minLat, maxLat, minLon, maxLon float64 }
+
+// areaMarginKm widens each area's box: districts reach beyond their
+// centroids, by up to about 15 km in rural areas.
+const areaMarginKm = 20
+
+func (t *Table) boxes() map[string]areaBox {
+	t.boxOnce.Do(func() {
+		t.areaBoxes = map[string]areaBox{}
+		for oc, p := range t.outcodes {
+			a := Area(oc)
+			b, ok := t.areaBoxes[a]
+			if !ok {
+				b = areaBox{p.Lat, p.Lat, p.Lon, p.Lon}
+			}
+			b.minLat, b.maxLat = math.Min(b.minLat, p.Lat), math.Max(b.maxLat, p.Lat)
+			b.minLon, b.maxLon = math.Min(b.minLon, p.Lon), math.Max(b.maxLon, p.Lon)
+			t.areaBoxes[a] = b
+		}
+	})
+	return t.areaBoxes
+}
+
+// AreasNear lists the postcode areas that may hold a point within radiusKm
+// of (lat, lon): the shards a geo search must read.
+func (t *Table) AreasNear(lat, lon, radiusKm float64) []string {
+	dLat := (radiusKm + areaMarginKm) / 111.0
+	dLon := dLat / math.Max(math.Cos(lat*math.Pi/180), 0.1)
+	var out []string
+	for a, b := range t.boxes() {
+		if lat+dLat >= b.minLat && lat-dLat <= b.maxLat && lon+dLon >= b.minLon && lon-dLon <= b.maxLon {
+			out = append(out, a)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// NearestArea returns the area of the district centroid nearest a point,
+// for a location known only by its position.
+func (t *Table) NearestArea(lat, lon float64) string {
+	best, bestD := "", math.Inf(1)
+	for oc, p := range t.outcodes {
+		d := (p.Lat-lat)*(p.Lat-lat) + (p.Lon-lon)*(p.Lon-lon)*math.Cos(lat*math.Pi/180)
+		if d < bestD {
+			best, bestD = oc, d
+		}
+	}
+	return Area(best)
 }

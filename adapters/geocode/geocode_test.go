@@ -81,3 +81,27 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 }
+
+func TestAreas(t *testing.T) {
+	tab := shipped(t)
+	for pc, want := range map[string]string{"M14 4AB": "M", "sk3 0ab": "SK", "SW1A 1AA": "SW", "B1": "B"} {
+		if got := geocode.Area(pc); got != want {
+			t.Errorf("%s: %s", pc, got)
+		}
+	}
+	near := tab.AreasNear(53.44, -2.22, 25) // Fallowfield, Manchester
+	has := func(a string) bool {
+		for _, x := range near {
+			if x == a {
+				return true
+			}
+		}
+		return false
+	}
+	if !has("M") || !has("SK") || !has("OL") || has("SW") || has("AB") || len(near) > 20 {
+		t.Fatalf("areas near Manchester: %v", near)
+	}
+	if a := tab.NearestArea(53.41, -2.16); a != "SK" && a != "M" {
+		t.Fatalf("nearest area %s", a)
+	}
+}
