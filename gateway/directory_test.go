@@ -70,7 +70,7 @@ func TestProviderDirectory(t *testing.T) {
 			"HealthcareService?active=true":                                                                     2,
 			"Location?organization=" + org2:                                                                     1,
 			"Location?identifier=https://cqc.org.uk/location-id|1-466088203":                                    1,
-			"Location?address-postalcode=M14%204AB":                                                               2,
+			"Location?address-postalcode=M14%204AB":                                                             2,
 			"Organization?identifier=" + cqcProvider + "|1-000000002":                                           1,
 		} {
 			s := e.do("GET", "/fhir/"+q, nil).mustStatus(t, http.StatusOK) // as the trust

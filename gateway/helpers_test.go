@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/gateway"
@@ -31,14 +32,43 @@ type env struct {
 	issuer *auth.Issuer
 	conn   *rediscache.Conn
 	token  string // sent unless a request names its own Authorization
+	clock  *testClock
+}
+
+// testClock is the gateway's clock in tests: real time plus an offset a
+// test can move forward.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+func testGeocoder(t *testing.T) *geocode.Table {
+	t.Helper()
+	g, err := geocode.LoadFiles(filepath.Join("..", "configs", "geo", "uk-outcode-centroids.csv"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 // clinicalScopes is what a trust client is given in tests.
-const clinicalScopes = "system/Patient.cruds system/Encounter.cruds system/ServiceRequest.cruds system/CodeSystem.rs system/ConceptMap.rs " +
+const clinicalScopes = "system/Patient.cruds system/Encounter.cruds system/ServiceRequest.cruds system/CodeSystem.rs system/ConceptMap.rs system/MeasureReport.rs " +
 	"system/Organization.rs system/Location.rs system/HealthcareService.rs"
 
 // directoryScopes is what a care provider client is given in tests.
-const directoryScopes = "system/Organization.cruds system/Location.cruds system/HealthcareService.cruds"
+const directoryScopes = "system/Organization.cruds system/Location.cruds system/HealthcareService.cruds system/MeasureReport.cruds"
 
 // cqcProvider is the identifier system of care providers' organisations.
 const cqcProvider = "https://cqc.org.uk/provider-id"
@@ -103,6 +133,7 @@ func newEnvLimited(t *testing.T, limit int, mutate ...func(*gateway.Config)) *en
 		m(&cfg)
 	}
 	logs := &syncBuffer{}
+	clock := &testClock{}
 	keys, err := auth.GenerateKeySet()
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +143,9 @@ func newEnvLimited(t *testing.T, limit int, mutate ...func(*gateway.Config)) *en
 		Store:      rediscache.New(client.Client),
 		Translator: tr,
 		Logger:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Capacity:   rediscache.NewCapacityStore(client.Client, 100),
+		Geocoder:   testGeocoder(t),
+		Now:        func() time.Time { return clock.now() },
 		Security: gateway.Security{
 			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(client.Client)},
 			Issuer:   issuer,
@@ -121,7 +155,7 @@ func newEnvLimited(t *testing.T, limit int, mutate ...func(*gateway.Config)) *en
 	})
 	hs := httptest.NewServer(g.Handler())
 	t.Cleanup(hs.Close)
-	e := &env{t: t, redis: rs, srv: hs, logs: logs, issuer: issuer, conn: client}
+	e := &env{t: t, redis: rs, srv: hs, logs: logs, issuer: issuer, conn: client, clock: clock}
 	e.token = e.tokenFor("trust-a", auth.RoleTrust, "RXA", clinicalScopes)
 	return e
 }

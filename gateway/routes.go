@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
 )
@@ -41,6 +42,8 @@ type Config struct {
 	BaseURL string
 	// Version is the software version shown in the CapabilityStatement.
 	Version string
+	// Freshness says when capacity becomes stale and then unknown.
+	Freshness discharge.FreshnessPolicy
 }
 
 // DefaultConfig returns the settings used when nothing is configured.
@@ -51,6 +54,7 @@ func DefaultConfig() Config {
 		RequestTimeout:    10 * time.Second,
 		RetryAfterSeconds: 5,
 		Version:           "dev",
+		Freshness:         discharge.DefaultFreshness,
 	}
 }
 
@@ -59,19 +63,23 @@ type Deps struct {
 	Store      fhir.Store
 	Translator *mappings.Translator
 	Security   Security
+	Capacity   CapacityStore
+	Geocoder   Geocoder
 	Logger     *slog.Logger
 	Now        func() time.Time
 }
 
 // Server is the HTTP gateway.
 type Server struct {
-	cfg   Config
-	store fhir.Store
-	tr    *mappings.Translator
-	log   *slog.Logger
-	now   func() time.Time
-	echo  *echo.Echo
-	sec   Security
+	cfg      Config
+	store    fhir.Store
+	tr       *mappings.Translator
+	log      *slog.Logger
+	now      func() time.Time
+	echo     *echo.Echo
+	sec      Security
+	capacity CapacityStore
+	geo      Geocoder
 	// tokens caches verified access tokens (see verifyCached).
 	tokens     sync.Map
 	tokenCount atomic.Int64
@@ -90,6 +98,7 @@ func New(cfg Config, d Deps) *Server {
 		d.Now = time.Now
 	}
 	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security,
+		capacity: d.Capacity, geo: d.Geocoder,
 		types: map[string]bool{}}
 	for _, t := range append(append([]string(nil), clinicalTypes...), directoryTypes...) {
 		s.types[t] = true
@@ -166,6 +175,12 @@ func (s *Server) routes() {
 		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'))
 	}
+
+	// Capacity: care providers post for their own Locations (the JSON shape
+	// of a MeasureReport); trusts and hubs read summaries.
+	e.PUT("/api/v1/capacity/:locationId", s.putCapacity, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 'c'))
+	e.GET("/api/v1/capacity/:locationId", s.getCapacity, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 'r'))
+	e.GET("/api/v1/capacity", s.capacitySummary, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 's'))
 
 	e.GET("/api/v1/cases/:id", s.getCase, s.negotiateJSON, s.authenticate,
 		s.requireScope("Encounter", 'r'), s.requireScope("ServiceRequest", 's'), s.audited("case", "R"))

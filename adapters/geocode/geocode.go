@@ -250,3 +250,18 @@ func (t *Table) NearestArea(lat, lon float64) string {
 	}
 	return Area(best)
 }
+
+// Locate places a postcode (gateway.Geocoder).
+func (t *Table) Locate(postcode string) (discharge.Position, bool) {
+	p, ok := t.Lookup(postcode)
+	return discharge.Position{Lat: p.Lat, Lon: p.Lon}, ok
+}
+
+// AreaOf returns the postcode area of a postcode, or, without one, of the
+// district nearest pos (gateway.Geocoder).
+func (t *Table) AreaOf(postcode string, pos discharge.Position) string {
+	if a := Area(postcode); a != "" {
+		return a
+	}
+	return t.NearestArea(pos.Lat, pos.Lon)
+}

@@ -55,15 +55,11 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'v', v, 'doc', ARGV[2])
 return {v, 1, ARGV[2]}
 `)
 
-// Placement is where a location is indexed: its position and postcode area.
-type Placement struct {
-	Lat, Lon float64
-	Area     string
-}
-
 // Put stores a posting. It returns the capacity now current and whether the
 // posting was applied (false: the stored one is newer and was kept).
-func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, at *Placement) (discharge.Capacity, bool, error) {
+// The location is geo-indexed at pos, in the shard of its postcode area,
+// when pos is not nil.
+func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *discharge.Position, area string) (discharge.Capacity, bool, error) {
 	const op = "rediscache.CapacityStore.Put"
 	c.Version = 0
 	doc, err := json.Marshal(c)
@@ -80,10 +76,10 @@ func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, at *Place
 		return c, false, discharge.Wrap(discharge.KindInternal, op, err)
 	}
 	applied := toInt64(res[1]) == 1
-	if applied && at != nil {
+	if applied && pos != nil {
 		pipe := s.rdb.Pipeline()
 		for _, b := range c.Beds {
-			pipe.GeoAdd(ctx, geoKey(b.Type, at.Area), &redis.GeoLocation{Name: c.LocationID, Longitude: at.Lon, Latitude: at.Lat})
+			pipe.GeoAdd(ctx, geoKey(b.Type, area), &redis.GeoLocation{Name: c.LocationID, Longitude: pos.Lon, Latitude: pos.Lat})
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return cur, applied, classify(op, err)
@@ -150,42 +146,31 @@ func (s *CapacityStore) History(ctx context.Context, loc string, n int64) ([]dis
 
 func toString(v any) string { s, _ := v.(string); return s }
 
-// Hit is a location found near a point.
-type Hit struct {
-	LocationID string
-	DistanceKm float64
-	BedType    discharge.BedType
-}
-
 // Near finds locations indexed for any of bedTypes within radiusKm of a
 // point, searching only the given postcode-area shards, nearest first.
-func (s *CapacityStore) Near(ctx context.Context, areas []string, bedTypes []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]Hit, error) {
+func (s *CapacityStore) Near(ctx context.Context, areas []string, bedTypes []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error) {
 	const op = "rediscache.CapacityStore.Near"
 	pipe := s.rdb.Pipeline()
-	type q struct {
-		bed discharge.BedType
-		cmd *redis.GeoSearchLocationCmd
-	}
-	var qs []q
+	var qs []*redis.GeoSearchLocationCmd
 	for _, bt := range bedTypes {
 		for _, a := range areas {
-			qs = append(qs, q{bt, pipe.GeoSearchLocation(ctx, geoKey(bt, a), &redis.GeoSearchLocationQuery{
+			qs = append(qs, pipe.GeoSearchLocation(ctx, geoKey(bt, a), &redis.GeoSearchLocationQuery{
 				GeoSearchQuery: redis.GeoSearchQuery{Longitude: lon, Latitude: lat, Radius: radiusKm, RadiusUnit: "km", Sort: "ASC", Count: limit},
-				WithDist:       true})})
+				WithDist:       true}))
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return nil, classify(op, err)
 	}
-	best := map[string]Hit{}
-	for _, x := range qs {
-		for _, l := range x.cmd.Val() {
+	best := map[string]discharge.Nearby{}
+	for _, cmd := range qs {
+		for _, l := range cmd.Val() {
 			if h, ok := best[l.Name]; !ok || l.Dist < h.DistanceKm {
-				best[l.Name] = Hit{LocationID: l.Name, DistanceKm: l.Dist, BedType: x.bed}
+				best[l.Name] = discharge.Nearby{LocationID: l.Name, DistanceKm: l.Dist}
 			}
 		}
 	}
-	out := make([]Hit, 0, len(best))
+	out := make([]discharge.Nearby, 0, len(best))
 	for _, h := range best {
 		out = append(out, h)
 	}
@@ -197,7 +182,7 @@ func (s *CapacityStore) Near(ctx context.Context, areas []string, bedTypes []dis
 }
 
 // sortHits orders hits nearest first, ties by id, so results are stable.
-func sortHits(h []Hit) {
+func sortHits(h []discharge.Nearby) {
 	sort.Slice(h, func(i, j int) bool {
 		if h[i].DistanceKm != h[j].DistanceKm {
 			return h[i].DistanceKm < h[j].DistanceKm

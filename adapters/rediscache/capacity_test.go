@@ -23,16 +23,16 @@ func TestCapacityPutNeverOverwritesNewer(t *testing.T) {
 		ctx := context.Background()
 		cs := rediscache.NewCapacityStore(rdb, 10)
 		t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
-		at := &rediscache.Placement{Lat: 53.44, Lon: -2.22, Area: "M"}
-		cur, applied, err := cs.Put(ctx, posting("L1", t0, 4), at)
+		at := &discharge.Position{Lat: 53.44, Lon: -2.22}
+		cur, applied, err := cs.Put(ctx, posting("L1", t0, 4), at, "M")
 		if err != nil || !applied || cur.Version != 1 || cur.Vacant(discharge.BedNursing) != 4 {
 			t.Fatalf("%+v %v %v", cur, applied, err)
 		}
-		cur, applied, _ = cs.Put(ctx, posting("L1", t0.Add(time.Hour), 2), at)
+		cur, applied, _ = cs.Put(ctx, posting("L1", t0.Add(time.Hour), 2), at, "M")
 		if !applied || cur.Version != 2 {
 			t.Fatalf("newer: %+v %v", cur, applied)
 		}
-		cur, applied, _ = cs.Put(ctx, posting("L1", t0.Add(30*time.Minute), 9), at)
+		cur, applied, _ = cs.Put(ctx, posting("L1", t0.Add(30*time.Minute), 9), at, "M")
 		if applied || cur.Version != 2 || cur.Vacant(discharge.BedNursing) != 2 {
 			t.Fatalf("an older posting overwrote newer data: %+v %v", cur, applied)
 		}
@@ -53,11 +53,15 @@ func TestCapacityNearUsesShards(t *testing.T) {
 		cs := rediscache.NewCapacityStore(rdb, 10)
 		now := time.Now().UTC()
 		// Two Manchester homes, one Stockport home, one in London.
-		for id, p := range map[string]rediscache.Placement{
-			"M-near": {Lat: 53.445, Lon: -2.22, Area: "M"}, "M-far": {Lat: 53.50, Lon: -2.30, Area: "M"},
-			"SK-1": {Lat: 53.41, Lon: -2.16, Area: "SK"}, "LONDON": {Lat: 51.50, Lon: -0.12, Area: "E"}} {
+		type at struct {
+			pos  discharge.Position
+			area string
+		}
+		for id, p := range map[string]at{
+			"M-near": {discharge.Position{Lat: 53.445, Lon: -2.22}, "M"}, "M-far": {discharge.Position{Lat: 53.50, Lon: -2.30}, "M"},
+			"SK-1": {discharge.Position{Lat: 53.41, Lon: -2.16}, "SK"}, "LONDON": {discharge.Position{Lat: 51.50, Lon: -0.12}, "E"}} {
 			p := p
-			if _, _, err := cs.Put(ctx, posting(id, now, 3), &p); err != nil {
+			if _, _, err := cs.Put(ctx, posting(id, now, 3), &p.pos, p.area); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -93,7 +97,7 @@ func TestCapacityNoTornReads(t *testing.T) {
 		for i := 0; i < 300; i++ {
 			c := posting("L", base.Add(time.Duration(i)*time.Second), i%30)
 			c.Beds[0].Reserved = 0
-			_, _, _ = cs.Put(ctx, c, nil)
+			_, _, _ = cs.Put(ctx, c, nil, "")
 		}
 	}()
 	for i := 0; i < 300; i++ {

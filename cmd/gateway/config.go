@@ -32,6 +32,11 @@ type config struct {
 	TokenTTL          time.Duration
 	RateLimit         int
 	AuditRetention    time.Duration
+	OutcodesCSV       string
+	PostcodesCSV      string
+	StaleAfter        time.Duration
+	ExpireAfter       time.Duration
+	CapacityHistory   int
 	LogLevel          string
 	OTLPEndpoint      string
 	ServiceName       string
@@ -129,6 +134,16 @@ var settingsTable = []setting{
 			}
 			return fmt.Errorf("want debug, info, warn or error")
 		}},
+	{env: "GATEWAY_OUTCODES_CSV", def: "configs/geo/uk-outcode-centroids.csv", doc: "Postcode-district centroid table used to geocode postcodes (OGL, see configs/geo).",
+		set: func(c *config, v string) error { c.OutcodesCSV = v; return nil }},
+	{env: "GATEWAY_POSTCODES_CSV", def: "", doc: "Optional full-postcode table (ONS Postcode Directory or Code-Point Open columns: pcds/pcd/postcode, lat, long) for exact positions.",
+		set: func(c *config, v string) error { c.PostcodesCSV = v; return nil }},
+	{env: "GATEWAY_CAPACITY_STALE_AFTER", def: "24h", doc: "Capacity older than this is shown as stale.",
+		set: durationSetting(func(c *config) *time.Duration { return &c.StaleAfter })},
+	{env: "GATEWAY_CAPACITY_EXPIRE_AFTER", def: "168h", doc: "Capacity older than this counts as unknown (no vacancy).",
+		set: durationSetting(func(c *config) *time.Duration { return &c.ExpireAfter })},
+	{env: "GATEWAY_CAPACITY_HISTORY", def: "500", doc: "Capacity postings kept per location in its history stream (approximate cap).",
+		set: intSetting(func(c *config) *int { return &c.CapacityHistory }, 1)},
 	{env: "OTEL_EXPORTER_OTLP_ENDPOINT", def: "", doc: "OTLP/HTTP collector (e.g. `http://otel-collector:4318`). Unset: traces and metrics are not exported. The other standard `OTEL_*` variables apply too.",
 		set: func(c *config, v string) error { c.OTLPEndpoint = v; return nil }},
 	{env: "OTEL_SERVICE_NAME", def: "discharge-gateway", doc: "Service name on traces and metrics.",

@@ -22,7 +22,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/mappings"
@@ -116,7 +118,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	srv := gateway.New(gcfg, gateway.Deps{Store: rediscache.New(rc.Client), Translator: tr, Logger: log, Security: sec.gw})
+	if cfg.StaleAfter >= cfg.ExpireAfter {
+		return fmt.Errorf("GATEWAY_CAPACITY_STALE_AFTER must be shorter than GATEWAY_CAPACITY_EXPIRE_AFTER")
+	}
+	gcfg.Freshness = discharge.FreshnessPolicy{StaleAfter: cfg.StaleAfter, ExpireAfter: cfg.ExpireAfter}
+	geo, err := geocode.LoadFiles(cfg.OutcodesCSV, cfg.PostcodesCSV)
+	if err != nil {
+		return fmt.Errorf("geocoding tables: %w", err)
+	}
+	srv := gateway.New(gcfg, gateway.Deps{Store: rediscache.New(rc.Client), Translator: tr, Logger: log, Security: sec.gw,
+		Capacity: rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory)), Geocoder: geo})
 	if sec.registry.Demo() {
 		log.Warn("DEMO client registry loaded from " + cfg.DemoDir + ": demo clients and keys are public; never use them with real patient data")
 		printDemoTokens(stdout, sec)

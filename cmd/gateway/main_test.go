@@ -41,6 +41,7 @@ func startRun(t *testing.T, env map[string]string) (base string, stop func(), do
 		env["GATEWAY_CONCEPTMAPS_DIR"] = filepath.Join("..", "..", "configs", "conceptmaps")
 	}
 	env["GATEWAY_DEMO_DIR"] = filepath.Join("..", "..", "configs", "demo")
+	env["GATEWAY_OUTCODES_CSV"] = filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")
 	getenv := func(k string) string { return env[k] }
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)

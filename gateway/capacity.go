@@ -1,0 +1,314 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/discharge"
+)
+
+// CapacityStore keeps current capacity per location (adapters/rediscache).
+type CapacityStore interface {
+	Put(ctx context.Context, c discharge.Capacity, pos *discharge.Position, area string) (discharge.Capacity, bool, error)
+	Get(ctx context.Context, ids ...string) (map[string]discharge.Capacity, error)
+	Near(ctx context.Context, areas []string, beds []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
+}
+
+// Geocoder places postcodes and names the geo shards near a point
+// (adapters/geocode).
+type Geocoder interface {
+	Locate(postcode string) (discharge.Position, bool)
+	AreaOf(postcode string, pos discharge.Position) string
+	AreasNear(lat, lon, radiusKm float64) []string
+}
+
+// postingJSON is the JSON shape of PUT /api/v1/capacity/{locationId}
+// (described in openapi.json).
+type postingJSON struct {
+	AsOf     string                    `json:"asOf"`
+	Beds     []discharge.BedCapacity   `json:"beds"`
+	HomeCare []discharge.HomeCareOffer `json:"homeCare"`
+}
+
+// capacityView is a location's capacity as every read shows it: with its
+// freshness.
+type capacityView struct {
+	discharge.Capacity
+	Freshness discharge.Freshness `json:"freshness"`
+}
+
+// putCapacity is PUT /api/v1/capacity/{locationId}: a care provider posts
+// the vacancies of one of its own Locations.
+func (s *Server) putCapacity(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	if p == nil || p.Role != auth.RoleCareProvider {
+		return discharge.E(discharge.KindForbidden, "", "Only a care provider posts capacity.")
+	}
+	locID := c.Param("locationId")
+	locDoc, err := s.ownLocation(ctx, p, locID)
+	if err != nil {
+		return err
+	}
+	body, err := s.readBody(c, "")
+	if err != nil {
+		return err
+	}
+	var in postingJSON
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return jsonDecodeError(err)
+	}
+	posting := discharge.Capacity{LocationID: locID, Beds: in.Beds, HomeCare: in.HomeCare}
+	if in.AsOf != "" {
+		t, err := time.Parse(time.RFC3339, in.AsOf)
+		if err != nil {
+			return discharge.E(discharge.KindValue, "asOf", "asOf must be an RFC 3339 date-time with a time zone.")
+		}
+		posting.AsOf = t.UTC()
+	}
+	now := s.now()
+	if err := posting.Validate(now).Err(discharge.KindValue, "capacity"); err != nil {
+		return err
+	}
+	pos, area := s.placeLocation(locDoc)
+	cur, applied, err := s.capacity.Put(ctx, posting, pos, area)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"applied": applied, "capacity": capacityView{cur, s.cfg.Freshness.Of(cur.AsOf, now)}}
+	if !applied {
+		out["warnings"] = []map[string]string{{"expression": "asOf",
+			"message": "A newer posting is already stored (as of " + cur.AsOf.Format(time.RFC3339) + "); this one was ignored."}}
+	}
+	b, _ := json.Marshal(out)
+	return c.Blob(http.StatusOK, plainJSON, b)
+}
+
+// getCapacity is GET /api/v1/capacity/{locationId}.
+func (s *Server) getCapacity(c echo.Context) error {
+	id := c.Param("locationId")
+	got, err := s.capacity.Get(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	cp, ok := got[id]
+	if !ok {
+		return discharge.E(discharge.KindNotFound, "locationId", "No capacity has been posted for this location.")
+	}
+	b, _ := json.Marshal(capacityView{cp, s.cfg.Freshness.Of(cp.AsOf, s.now())})
+	return c.Blob(http.StatusOK, plainJSON, b)
+}
+
+// summaryLocation is one location of a capacity summary.
+type summaryLocation struct {
+	LocationID string                  `json:"locationId"`
+	DistanceKm float64                 `json:"distanceKm"`
+	AsOf       *time.Time              `json:"asOf,omitempty"`
+	Freshness  discharge.Freshness     `json:"freshness"`
+	Accepting  int                     `json:"acceptingAdmissions"`
+	Beds       []discharge.BedCapacity `json:"beds,omitempty"`
+}
+
+// maxSummary bounds the locations one summary lists.
+const maxSummary = 200
+
+// capacitySummary is GET /api/v1/capacity?near=lat,long&radiusKm=&setting=&bedType=:
+// the vacancies near a point, each location with its freshness, and totals
+// of beds accepting admissions by freshness. Unknown capacity counts as no
+// vacancy.
+func (s *Server) capacitySummary(c echo.Context) error {
+	q := c.QueryParams()
+	for name := range q {
+		switch name {
+		case "near", "radiusKm", "setting", "bedType":
+		default:
+			return discharge.E(discharge.KindNotSupported, name, "Unknown parameter '"+name+"': use near, radiusKm, setting and bedType.")
+		}
+	}
+	lat, lon, err := parseNear(q.Get("near"))
+	if err != nil {
+		return err
+	}
+	radius := 25.0
+	if v := q.Get("radiusKm"); v != "" {
+		if radius, err = strconv.ParseFloat(v, 64); err != nil || radius <= 0 || radius > 200 {
+			return discharge.E(discharge.KindValue, "radiusKm", "radiusKm must be a number above 0 and at most 200.")
+		}
+	}
+	beds := discharge.BedTypes()
+	var want []discharge.BedType
+	switch {
+	case q.Get("bedType") != "":
+		bt := discharge.BedType(q.Get("bedType"))
+		if !bt.Valid() {
+			return discharge.E(discharge.KindCodeInvalid, "bedType", "Unknown bed type: use the gateway's bed-type code system.")
+		}
+		want = []discharge.BedType{bt}
+	case q.Get("setting") != "":
+		st := discharge.CareSetting(q.Get("setting"))
+		if !st.Valid() {
+			return discharge.E(discharge.KindCodeInvalid, "setting", "Unknown care setting: use the gateway's care-setting code system.")
+		}
+		if want = discharge.BedTypesFor(st); want == nil {
+			return discharge.E(discharge.KindBusinessRule, "setting", "This care setting is not bed-based; home care is summarised by district.")
+		}
+	default:
+		for _, b := range beds {
+			want = append(want, discharge.BedType(b.Code))
+		}
+	}
+	ctx := c.Request().Context()
+	hits, err := s.capacity.Near(ctx, s.geo.AreasNear(lat, lon, radius), want, lat, lon, radius, maxSummary)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.LocationID
+	}
+	caps, err := s.capacity.Get(ctx, ids...)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	totals := map[discharge.Freshness]int{discharge.Fresh: 0, discharge.Stale: 0, discharge.Unknown: 0}
+	counts := map[discharge.Freshness]int{discharge.Fresh: 0, discharge.Stale: 0, discharge.Unknown: 0}
+	locs := make([]summaryLocation, 0, len(hits))
+	for _, h := range hits {
+		sl := summaryLocation{LocationID: h.LocationID, DistanceKm: round2(h.DistanceKm), Freshness: discharge.Unknown}
+		if cp, ok := caps[h.LocationID]; ok {
+			asOf := cp.AsOf
+			sl.AsOf = &asOf
+			sl.Freshness = s.cfg.Freshness.Of(cp.AsOf, now)
+			for _, b := range cp.Beds {
+				for _, w := range want {
+					if b.Type == w {
+						sl.Beds = append(sl.Beds, b)
+						sl.Accepting += cp.Vacant(b.Type)
+					}
+				}
+			}
+			if sl.Freshness == discharge.Unknown {
+				sl.Accepting = 0 // too old to count
+			}
+		}
+		totals[sl.Freshness] += sl.Accepting
+		counts[sl.Freshness]++
+		locs = append(locs, sl)
+	}
+	sort.SliceStable(locs, func(i, j int) bool { return locs[i].DistanceKm < locs[j].DistanceKm })
+	out := map[string]any{
+		"near": map[string]float64{"latitude": lat, "longitude": lon}, "radiusKm": radius, "bedTypes": want,
+		"locations":            locs,
+		"acceptingByFreshness": totals,
+		"locationsByFreshness": counts,
+		"freshnessPolicy":      map[string]string{"staleAfter": s.cfg.Freshness.StaleAfter.String(), "unknownAfter": s.cfg.Freshness.ExpireAfter.String()},
+	}
+	b, _ := json.Marshal(out)
+	return c.Blob(http.StatusOK, plainJSON, b)
+}
+
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
+
+// parseNear reads "lat,long".
+func parseNear(v string) (lat, lon float64, err error) {
+	bad := discharge.E(discharge.KindValue, "near", "near must be latitude,longitude in decimal degrees, e.g. 53.44,-2.22.")
+	a, b, ok := strings.Cut(v, ",")
+	if !ok {
+		if v == "" {
+			return 0, 0, discharge.E(discharge.KindRequired, "near", "near=latitude,longitude is required.")
+		}
+		return 0, 0, bad
+	}
+	lat, err1 := strconv.ParseFloat(strings.TrimSpace(a), 64)
+	lon, err2 := strconv.ParseFloat(strings.TrimSpace(b), 64)
+	if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+		return 0, 0, bad
+	}
+	return lat, lon, nil
+}
+
+// ownLocation returns a directory Location the caller's organisation
+// manages: 404 if there is no such Location, 403 if another provider's.
+func (s *Server) ownLocation(ctx context.Context, p *auth.Principal, id string) (map[string]any, error) {
+	r, err := s.store.Read(ctx, directoryPartition, "Location", id)
+	if err != nil {
+		if discharge.ErrorKind(err) == discharge.KindNotFound {
+			return nil, discharge.E(discharge.KindNotFound, "locationId", "No such Location in the directory: register it first.")
+		}
+		return nil, err
+	}
+	doc, err := decodeDoc(r.JSON)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ownedOrganization(ctx, p, doc["managingOrganization"], "Location.managingOrganization", nil); err != nil {
+		return nil, discharge.E(discharge.KindForbidden, "locationId", "This Location belongs to another provider.")
+	}
+	return doc, nil
+}
+
+// placeLocation finds where a Location is on the map: its position, else
+// its postcode's; and the postcode area whose geo shard holds it.
+func (s *Server) placeLocation(doc map[string]any) (*discharge.Position, string) {
+	postcode := ""
+	if addr, ok := doc["address"].(map[string]any); ok {
+		postcode, _ = addr["postalCode"].(string)
+	}
+	var pos *discharge.Position
+	if p, ok := doc["position"].(map[string]any); ok {
+		lat, err1 := numberOf(p["latitude"])
+		lon, err2 := numberOf(p["longitude"])
+		if err1 == nil && err2 == nil {
+			pos = &discharge.Position{Lat: lat, Lon: lon}
+		}
+	}
+	if pos == nil && postcode != "" {
+		if p, ok := s.geo.Locate(postcode); ok {
+			pos = &p
+		}
+	}
+	if pos == nil {
+		return nil, ""
+	}
+	return pos, s.geo.AreaOf(postcode, *pos)
+}
+
+func numberOf(v any) (float64, error) {
+	switch n := v.(type) {
+	case json.Number:
+		return n.Float64()
+	case float64:
+		return n, nil
+	}
+	return 0, errors.New("not a number")
+}
+
+// jsonDecodeError names the JSON field a decoding error is about.
+func jsonDecodeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return discharge.E(discharge.KindStructure, te.Field, fmt.Sprintf("Wrong JSON type for %s: want %s.", te.Field, te.Type))
+	}
+	// encoding/json reports an unknown field only in its message text; there
+	// is no typed error to test with errors.As.
+	msg := err.Error()
+	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		f = strings.Trim(f, `"`)
+		return discharge.E(discharge.KindStructure, f, "Unknown field '"+f+"'.")
+	}
+	return discharge.E(discharge.KindStructure, "", "The body is not valid JSON for this API.")
+}

@@ -1,0 +1,120 @@
+package gateway_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dischargegateway/gateway/auth"
+)
+
+func capacityBody(asOf time.Time, accepting int) map[string]any {
+	return map[string]any{"asOf": asOf.UTC().Format(time.RFC3339), "beds": []any{
+		map[string]any{"type": "nursing-dementia", "maxCapacity": 30, "occupied": 30 - accepting - 1, "reserved": 1,
+			"acceptingAdmissions": accepting, "closedToAdmissions": false}}}
+}
+
+func TestCapacityPostingAndFreshness(t *testing.T) {
+	e := newEnv(t)
+	home1 := e.tokenFor("home-1", auth.RoleCareProvider, "1-000000001", directoryScopes)
+	home2 := e.tokenFor("home-2", auth.RoleCareProvider, "1-000000002", directoryScopes)
+	as := func(tok string) []string {
+		return []string{"Authorization", "Bearer " + tok, "Content-Type", "application/json"}
+	}
+	r := e.do("POST", "/fhir", providerBundle("1-000000001", "1-466088203", "nursing-dementia"), as(home1)...).mustStatus(t, 200)
+	_, loc1, _ := refsOf(t, r)
+	id := strings.TrimPrefix(loc1, "Location/")
+	now := time.Now()
+
+	put := e.do("PUT", "/api/v1/capacity/"+id, capacityBody(now.Add(-time.Minute), 4), as(home1)...).mustStatus(t, http.StatusOK)
+	if put.json["applied"] != true || str(put.json, "capacity", "freshness") != "fresh" {
+		t.Fatalf("%s", put.body)
+	}
+	older := e.do("PUT", "/api/v1/capacity/"+id, capacityBody(now.Add(-time.Hour), 9), as(home1)...).mustStatus(t, http.StatusOK)
+	if older.json["applied"] != false || !strings.Contains(string(older.body), "ignored") {
+		t.Fatalf("older posting: %s", older.body)
+	}
+	got := e.do("GET", "/api/v1/capacity/"+id, nil).mustStatus(t, http.StatusOK)
+	if !strings.Contains(string(got.body), `"acceptingAdmissions":4`) {
+		t.Fatalf("older posting overwrote newer: %s", got.body)
+	}
+
+	t.Run("validation", func(t *testing.T) {
+		mut := func(f func(m map[string]any)) map[string]any {
+			b := capacityBody(now, 2)
+			f(b)
+			return b
+		}
+		bed := func(m map[string]any) map[string]any { return m["beds"].([]any)[0].(map[string]any) }
+		tests := []struct {
+			name       string
+			body       any
+			code, expr string
+		}{
+			{"negative count", mut(func(m map[string]any) { bed(m)["reserved"] = -1 }), "value", "beds[0].reserved"},
+			{"over capacity", mut(func(m map[string]any) { bed(m)["acceptingAdmissions"] = 40 }), "value", "beds[0]"},
+			{"not an integer", mut(func(m map[string]any) { bed(m)["occupied"] = 2.5 }), "structure", "beds.occupied"},
+			{"unknown bed type", mut(func(m map[string]any) { bed(m)["type"] = "penthouse" }), "code-invalid", "beds[0].type"},
+			{"asOf in the future", mut(func(m map[string]any) { m["asOf"] = now.Add(time.Hour).UTC().Format(time.RFC3339) }), "value", "asOf"},
+			{"asOf missing", mut(func(m map[string]any) { delete(m, "asOf") }), "required", "asOf"},
+			{"asOf without zone", mut(func(m map[string]any) { m["asOf"] = "2026-11-24T10:00:00" }), "value", "asOf"},
+			{"unknown field", mut(func(m map[string]any) { m["vacancies"] = 3 }), "structure", "vacancies"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				r := e.do("PUT", "/api/v1/capacity/"+id, tc.body, as(home1)...).mustStatus(t, http.StatusBadRequest)
+				if !r.hasIssue(tc.code, tc.expr) {
+					t.Fatalf("no %s at %s: %s", tc.code, tc.expr, r.body)
+				}
+			})
+		}
+	})
+	t.Run("only the owner posts, only for known locations", func(t *testing.T) {
+		e.do("PUT", "/api/v1/capacity/"+id, capacityBody(now, 1), as(home2)...).mustStatus(t, http.StatusForbidden)
+		e.do("PUT", "/api/v1/capacity/no-such-location", capacityBody(now, 1), as(home1)...).mustStatus(t, http.StatusNotFound)
+		e.do("PUT", "/api/v1/capacity/"+id, capacityBody(now, 1), "Content-Type", "application/json").mustStatus(t, http.StatusForbidden) // a trust
+	})
+	t.Run("fresh, then stale, then unknown", func(t *testing.T) {
+		summary := func() resp {
+			return e.do("GET", "/api/v1/capacity?near=53.44,-2.22&radiusKm=10&setting=nursing-dementia", nil).mustStatus(t, http.StatusOK)
+		}
+		s := summary()
+		if str(s.json, "locations", 0, "locationId") != id || str(s.json, "locations", 0, "freshness") != "fresh" ||
+			num(s.json["acceptingByFreshness"], "fresh") != 4 {
+			t.Fatalf("fresh: %s", s.body)
+		}
+		e.clock.advance(25 * time.Hour)
+		s = summary()
+		if str(s.json, "locations", 0, "freshness") != "stale" || num(s.json["acceptingByFreshness"], "stale") != 4 {
+			t.Fatalf("stale: %s", s.body)
+		}
+		if g := e.do("GET", "/api/v1/capacity/"+id, nil); str(g.json, "freshness") != "stale" {
+			t.Fatalf("read: %s", g.body)
+		}
+		e.clock.advance(7 * 24 * time.Hour)
+		s = summary()
+		if str(s.json, "locations", 0, "freshness") != "unknown" || num(s.json["acceptingByFreshness"], "unknown") != 0 {
+			t.Fatalf("unknown: %s", s.body)
+		}
+		// Far away: nothing.
+		far := e.do("GET", "/api/v1/capacity?near=51.5,-0.12&radiusKm=20", nil).mustStatus(t, http.StatusOK)
+		if locs, _ := far.json["locations"].([]any); len(locs) != 0 {
+			t.Fatalf("London: %s", far.body)
+		}
+	})
+	t.Run("summary parameters", func(t *testing.T) {
+		for q, want := range map[string][2]string{
+			"radiusKm=5":                       {"required", "near"},
+			"near=north":                       {"value", "near"},
+			"near=53.4,-2.2&bedType=penthouse": {"code-invalid", "bedType"},
+			"near=53.4,-2.2&colour=blue":       {"not-supported", "colour"},
+			"near=53.4,-2.2&radiusKm=900":      {"value", "radiusKm"},
+		} {
+			r := e.do("GET", "/api/v1/capacity?"+q, nil)
+			if r.status != 400 || !r.hasIssue(want[0], want[1]) {
+				t.Errorf("%s: %d %s", q, r.status, r.body)
+			}
+		}
+	})
+}
