@@ -19,6 +19,9 @@ const (
 	ParamReference
 	ParamDate
 	ParamURI
+	// ParamSpecial is a parameter with its own search logic (Location near):
+	// not indexed here; the gateway evaluates it.
+	ParamSpecial
 )
 
 // ParamTypeCode is the FHIR code of a parameter type.
@@ -30,6 +33,8 @@ func ParamTypeCode(t ParamType) string {
 		return "date"
 	case ParamURI:
 		return "uri"
+	case ParamSpecial:
+		return "special"
 	}
 	return "token"
 }
@@ -73,6 +78,7 @@ var searchParams = map[string][]SearchParam{
 		withTarget(sp("Location", "organization", ParamReference, "The organization responsible for the location", "managingOrganization"), "Organization"),
 		sp("Location", "status", ParamToken, "active | suspended | inactive", "status"),
 		sp("Location", "address-postalcode", ParamToken, "The postcode, exactly as recorded", "address.postalCode"),
+		sp("Location", "near", ParamSpecial, "near=[latitude]|[longitude]|[distance]|[units] in the normative order; distance defaults to 25 and units to km (km, m, mi); each match carries the location-distance extension"),
 	},
 	"HealthcareService": {
 		sp("HealthcareService", "identifier", ParamToken, "External identifiers for this item", "identifier"),

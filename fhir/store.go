@@ -53,7 +53,8 @@ type Write struct {
 
 // Filter is one search parameter of a Query. A resource matches when any of
 // AnyOf's tokens is among its entries for Param, or, for a range filter, when
-// its range satisfies both bounds.
+// its range satisfies both bounds. Param "_id" matches resources whose id is
+// in AnyOf.
 type Filter struct {
 	Param string
 	AnyOf []string

@@ -23,6 +23,10 @@ type CapacityStore interface {
 	Put(ctx context.Context, c discharge.Capacity, pos *discharge.Position, area string) (discharge.Capacity, bool, error)
 	Get(ctx context.Context, ids ...string) (map[string]discharge.Capacity, error)
 	Near(ctx context.Context, areas []string, beds []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
+	// IndexLocation and NearLocations keep the geo index of directory
+	// Locations behind Location?near=.
+	IndexLocation(ctx context.Context, id string, pos discharge.Position, area string) error
+	NearLocations(ctx context.Context, areas []string, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
 }
 
 // Geocoder places postcodes and names the geo shards near a point

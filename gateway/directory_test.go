@@ -128,3 +128,59 @@ func TestProviderDirectory(t *testing.T) {
 		}
 	})
 }
+
+func TestLocationNear(t *testing.T) {
+	e := newEnv(t)
+	home1 := e.tokenFor("home-1", auth.RoleCareProvider, "1-000000001", directoryScopes)
+	home2 := e.tokenFor("home-2", auth.RoleCareProvider, "1-000000002", directoryScopes)
+	as := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+	e.do("POST", "/fhir", providerBundle("1-000000001", "1-1", "nursing"), as(home1)...).mustStatus(t, 200)
+	far := providerBundle("1-000000002", "1-2", "residential")
+	loc := far["entry"].([]any)[1].(map[string]any)["resource"].(map[string]any)
+	loc["position"] = map[string]any{"latitude": 53.48, "longitude": -2.24} // Manchester city centre, ~4.5 km north
+	delete(loc, "address")
+	e.do("POST", "/fhir", far, as(home2)...).mustStatus(t, 200)
+
+	tests := []struct {
+		q    string
+		want []string // location identifiers, nearest first
+	}{
+		{"near=53.44|-2.22|2|km", []string{"1-1"}},
+		{"near=53.44|-2.22|10", []string{"1-1", "1-2"}},
+		{"near=53.48|-2.24|10|km", []string{"1-2", "1-1"}},
+		{"near=53.44|-2.22|10000|m", []string{"1-1", "1-2"}},
+		{"near=53.44|-2.22|10|km&organization=Organization/none", nil},
+		{"near=51.5|-0.12|20|km", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.q, func(t *testing.T) {
+			s := e.do("GET", "/fhir/Location?"+tc.q, nil).mustStatus(t, http.StatusOK)
+			var got []string
+			entries, _ := s.json["entry"].([]any)
+			for _, en := range entries {
+				if str(en, "search", "mode") != "match" {
+					continue
+				}
+				got = append(got, str(en, "resource", "identifier", 0, "value"))
+				ext := str(en, "search", "extension", 0, "url")
+				if ext != "http://hl7.org/fhir/StructureDefinition/location-distance" {
+					t.Fatalf("no location-distance extension: %v", en)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") || int(num(s.json, "total")) != len(tc.want) {
+				t.Fatalf("got %v (total %v), want %v", got, s.json["total"], tc.want)
+			}
+		})
+	}
+	r := e.do("GET", "/fhir/Location?near=53.44|-2.22|10|km", nil)
+	d := r.json["entry"].([]any)[1].(map[string]any)["search"].(map[string]any)["extension"].([]any)[0].(map[string]any)["valueDistance"].(map[string]any)
+	if v := d["value"].(float64); v < 4 || v > 5.5 || d["unit"] != "km" {
+		t.Fatalf("distance %v", d)
+	}
+	for _, bad := range []string{"near=53.44", "near=north|west", "near=53.44|-2.22|10|parsecs", "near=95|0"} {
+		r := e.do("GET", "/fhir/Location?"+bad, nil)
+		if r.status != 400 || !r.hasIssue("value", "near") {
+			t.Errorf("%s: %d %s", bad, r.status, r.body)
+		}
+	}
+}

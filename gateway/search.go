@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"sort"
@@ -56,8 +57,12 @@ func (s *Server) search(c echo.Context) error {
 			continue
 		}
 		q.Offset, q.Count = offset, count
-		if len(parts) > 1 {
+		if len(parts) > 1 || q.distances != nil {
+			// Merged or distance-ordered results are paged here.
 			q.Offset, q.Count = 0, offset+count
+			if q.distances != nil {
+				q.Count = len(q.distances)
+			}
 		}
 		page, n, err := s.store.Search(ctx, part, q.Query)
 		if err != nil {
@@ -65,15 +70,23 @@ func (s *Server) search(c echo.Context) error {
 		}
 		found, total = append(found, page...), total+n
 	}
-	if len(parts) > 1 {
-		sort.Slice(found, func(i, j int) bool { return found[i].ID < found[j].ID })
+	if len(parts) > 1 || q.distances != nil {
+		sort.Slice(found, func(i, j int) bool {
+			if q.distances != nil && q.distances[found[i].ID] != q.distances[found[j].ID] {
+				return q.distances[found[i].ID] < q.distances[found[j].ID]
+			}
+			return found[i].ID < found[j].ID
+		})
 		found = found[min(offset, len(found)):min(offset+count, len(found))]
 	}
 	base := s.baseURL(c)
 	entries := make([]fhir.BundleEntryOut, 0, len(found)+1)
 	for _, r := range found {
-		entries = append(entries, fhir.BundleEntryOut{
-			FullURL: base + "/" + r.Type + "/" + r.ID, Resource: r.JSON, SearchMode: "match"})
+		en := fhir.BundleEntryOut{FullURL: base + "/" + r.Type + "/" + r.ID, Resource: r.JSON, SearchMode: "match"}
+		if d, ok := q.distances[r.ID]; ok {
+			en.Extension = []json.RawMessage{locationDistance(d)}
+		}
+		entries = append(entries, en)
 	}
 	if len(warns) > 0 {
 		entries = append(entries, fhir.BundleEntryOut{
@@ -89,6 +102,8 @@ type query struct {
 	fhir.Query
 	used  url.Values // the parameters applied, for self and paging links
 	empty bool       // a chain resolved to nothing: no resource can match
+	// distances holds each candidate's distance in km when near was given.
+	distances map[string]float64
 }
 
 // buildQuery turns query parameters into a store query. Unknown parameters
@@ -118,6 +133,10 @@ func (s *Server) buildQuery(ctx context.Context, part, typ string, vals url.Valu
 		}
 		p, known := params[base]
 		switch {
+		case known && chain == "" && p.Type == fhir.ParamSpecial:
+			if err := s.applyNear(ctx, &q, vals[name]); err != nil {
+				return q, nil, err
+			}
 		case known && chain == "":
 			for _, v := range vals[name] {
 				f, err := fhir.ParseSearchValue(p, v)
@@ -229,4 +248,67 @@ func pageLinks(base string, used url.Values, count, offset, total int) []fhir.Li
 	}
 	links = append(links, fhir.Link{Relation: "last", URL: at(last)})
 	return links
+}
+
+// maxNear bounds how many Locations one near search considers.
+const maxNear = 1000
+
+// applyNear evaluates Location near=[lat]|[long]|[distance]|[units] (the
+// normative order; the R4 worked example swaps them) against the geo index
+// and restricts the query to what it finds.
+func (s *Server) applyNear(ctx context.Context, q *query, vals []string) error {
+	if len(vals) > 1 {
+		return discharge.E(discharge.KindNotSupported, "near", "near may be given once.")
+	}
+	bad := discharge.E(discharge.KindValue, "near", "near must be latitude|longitude|distance|units, e.g. 53.44|-2.22|10|km.")
+	parts := strings.Split(vals[0], "|")
+	if len(parts) < 2 || len(parts) > 4 {
+		return bad
+	}
+	lat, err1 := strconv.ParseFloat(parts[0], 64)
+	lon, err2 := strconv.ParseFloat(parts[1], 64)
+	if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+		return bad
+	}
+	dist, unit := 25.0, "km"
+	if len(parts) > 2 && parts[2] != "" {
+		d, err := strconv.ParseFloat(parts[2], 64)
+		if err != nil || d <= 0 {
+			return bad
+		}
+		dist = d
+	}
+	if len(parts) > 3 && parts[3] != "" {
+		unit = parts[3]
+	}
+	km := map[string]float64{"km": 1, "m": 0.001, "mi": 1.609344, "[mi_i]": 1.609344}[unit]
+	if km == 0 {
+		return discharge.E(discharge.KindValue, "near", "near units must be km, m or mi.")
+	}
+	radius := dist * km
+	if radius > 500 {
+		return discharge.E(discharge.KindValue, "near", "near distance is limited to 500 km.")
+	}
+	hits, err := s.capacity.NearLocations(ctx, s.geo.AreasNear(lat, lon, radius), lat, lon, radius, maxNear)
+	if err != nil {
+		return err
+	}
+	q.distances = make(map[string]float64, len(hits))
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.LocationID
+		q.distances[h.LocationID] = h.DistanceKm
+	}
+	if len(ids) == 0 {
+		q.empty = true
+	}
+	q.Filters = append(q.Filters, fhir.Filter{Param: "_id", AnyOf: ids})
+	return nil
+}
+
+// locationDistance is the location-distance extension of a near match.
+func locationDistance(km float64) json.RawMessage {
+	b, _ := json.Marshal(map[string]any{"url": "http://hl7.org/fhir/StructureDefinition/location-distance",
+		"valueDistance": map[string]any{"value": round2(km), "unit": "km", "system": "http://unitsofmeasure.org", "code": "km"}})
+	return b
 }

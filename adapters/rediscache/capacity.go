@@ -190,3 +190,50 @@ func sortHits(h []discharge.Nearby) {
 		return h[i].LocationID < h[j].LocationID
 	})
 }
+
+// locGeoKey is the geo shard of directory Locations of one postcode area.
+func locGeoKey(area string) string { return "dg:{geo:loc:" + safeTag(area) + "}" }
+
+// IndexLocation places a directory Location in its area's geo shard,
+// leaving the shard it was in before if its area changed.
+func (s *CapacityStore) IndexLocation(ctx context.Context, id string, pos discharge.Position, area string) error {
+	const op = "rediscache.CapacityStore.IndexLocation"
+	old, err := s.rdb.HGet(ctx, capKey(id), "area").Result()
+	if err != nil && err != redis.Nil {
+		return classify(op, err)
+	}
+	pipe := s.rdb.Pipeline()
+	if old != "" && old != area {
+		pipe.ZRem(ctx, locGeoKey(old), id)
+	}
+	pipe.GeoAdd(ctx, locGeoKey(area), &redis.GeoLocation{Name: id, Longitude: pos.Lon, Latitude: pos.Lat})
+	pipe.HSet(ctx, capKey(id), "area", area)
+	_, err = pipe.Exec(ctx)
+	return classify(op, err)
+}
+
+// NearLocations finds directory Locations within radiusKm, nearest first.
+func (s *CapacityStore) NearLocations(ctx context.Context, areas []string, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error) {
+	const op = "rediscache.CapacityStore.NearLocations"
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.GeoSearchLocationCmd, len(areas))
+	for i, a := range areas {
+		cmds[i] = pipe.GeoSearchLocation(ctx, locGeoKey(a), &redis.GeoSearchLocationQuery{
+			GeoSearchQuery: redis.GeoSearchQuery{Longitude: lon, Latitude: lat, Radius: radiusKm, RadiusUnit: "km", Sort: "ASC", Count: limit},
+			WithDist:       true})
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, classify(op, err)
+	}
+	var out []discharge.Nearby
+	for _, c := range cmds {
+		for _, l := range c.Val() {
+			out = append(out, discharge.Nearby{LocationID: l.Name, DistanceKm: l.Dist})
+		}
+	}
+	sortHits(out)
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}

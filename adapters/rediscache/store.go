@@ -257,6 +257,13 @@ local function intersect(ids)
   for id in pairs(set) do if ids[id] then out[id] = true end end
   set = out
 end
+if q.i then
+  local ids = {}
+  for _, id in ipairs(q.i) do
+    if redis.call('ZSCORE', KEYS[q.a], id) then ids[id] = true end
+  end
+  intersect(ids)
+end
 for _, group in ipairs(q.t) do
   local ids = {}
   for _, k in ipairs(group) do
@@ -301,6 +308,7 @@ type rangePlan struct {
 }
 
 type searchPlan struct {
+	I []string    `json:"i,omitempty"` // explicit ids (_id)
 	A int         `json:"a"`
 	T [][]int     `json:"t"`
 	R []rangePlan `json:"r"`
@@ -317,6 +325,13 @@ func (s *Store) Search(ctx context.Context, partition string, q fhir.Query) ([]f
 	add := func(name string) int { keyList = append(keyList, name); return len(keyList) }
 	p := searchPlan{A: 1, T: [][]int{}, R: []rangePlan{}, O: max(q.Offset, 0), N: max(q.Count, 0)}
 	for _, f := range q.Filters {
+		if f.Param == "_id" {
+			if p.I == nil {
+				p.I = []string{}
+			}
+			p.I = append(p.I, f.AnyOf...)
+			continue
+		}
 		if f.Range != nil {
 			rp := rangePlan{Lo: add(k.low(q.Type, f.Param)), Hi: add(k.high(q.Type, f.Param))}
 			if f.Range.LowAtMost != nil {
