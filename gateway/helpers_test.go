@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/auth"
@@ -140,12 +141,13 @@ func newEnvLimited(t *testing.T, limit int, mutate ...func(*gateway.Config)) *en
 	}
 	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:test", Audience: "urn:test", TTL: time.Hour}
 	g := gateway.New(cfg, gateway.Deps{
-		Store:      rediscache.New(client.Client),
-		Translator: tr,
-		Logger:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Capacity:   rediscache.NewCapacityStore(client.Client, 100),
-		Geocoder:   testGeocoder(t),
-		Now:        func() time.Time { return clock.now() },
+		Store:          rediscache.New(client.Client),
+		Translator:     tr,
+		Logger:         slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Capacity:       rediscache.NewCapacityStore(client.Client, 100),
+		Geocoder:       testGeocoder(t),
+		ParseDirectory: cqccsv.Parse,
+		Now:            func() time.Time { return clock.now() },
 		Security: gateway.Security{
 			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(client.Client)},
 			Issuer:   issuer,

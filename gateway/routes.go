@@ -65,21 +65,24 @@ type Deps struct {
 	Security   Security
 	Capacity   CapacityStore
 	Geocoder   Geocoder
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// ParseDirectory reads bulk directory files (CQC-style CSV).
+	ParseDirectory DirectoryParser
+	Logger         *slog.Logger
+	Now            func() time.Time
 }
 
 // Server is the HTTP gateway.
 type Server struct {
-	cfg      Config
-	store    fhir.Store
-	tr       *mappings.Translator
-	log      *slog.Logger
-	now      func() time.Time
-	echo     *echo.Echo
-	sec      Security
-	capacity CapacityStore
-	geo      Geocoder
+	cfg            Config
+	store          fhir.Store
+	tr             *mappings.Translator
+	log            *slog.Logger
+	now            func() time.Time
+	echo           *echo.Echo
+	sec            Security
+	capacity       CapacityStore
+	geo            Geocoder
+	parseDirectory DirectoryParser
 	// tokens caches verified access tokens (see verifyCached).
 	tokens     sync.Map
 	tokenCount atomic.Int64
@@ -98,7 +101,7 @@ func New(cfg Config, d Deps) *Server {
 		d.Now = time.Now
 	}
 	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security,
-		capacity: d.Capacity, geo: d.Geocoder,
+		capacity: d.Capacity, geo: d.Geocoder, parseDirectory: d.ParseDirectory,
 		types: map[string]bool{}}
 	for _, t := range append(append([]string(nil), clinicalTypes...), directoryTypes...) {
 		s.types[t] = true
@@ -181,6 +184,9 @@ func (s *Server) routes() {
 	e.PUT("/api/v1/capacity/:locationId", s.putCapacity, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 'c'))
 	e.GET("/api/v1/capacity/:locationId", s.getCapacity, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 'r'))
 	e.GET("/api/v1/capacity", s.capacitySummary, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 's'))
+
+	e.POST("/api/v1/directory/import", s.importDirectory, s.negotiateJSON, s.authenticate,
+		s.requireScope("Location", 'c'), s.requireScope("HealthcareService", 'c'), s.requireScope("Organization", 'c'))
 
 	e.GET("/api/v1/cases/:id", s.getCase, s.negotiateJSON, s.authenticate,
 		s.requireScope("Encounter", 'r'), s.requireScope("ServiceRequest", 's'), s.audited("case", "R"))

@@ -7,6 +7,8 @@
 //	gateway settings    print every setting as a Markdown table
 //	gateway token --client ID [--scope S] [--ttl D]
 //	                    mint an access token with the gateway's signing key
+//	gateway import directory FILE.csv
+//	                    import a CQC-style care directory into REDIS_URL
 package main
 
 import (
@@ -22,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/discharge"
@@ -55,11 +58,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, getenv, stdout, stderr, onListen)
 	case "token":
 		return mintToken(args, getenv, stdout)
+	case "import":
+		return importCommand(ctx, args, getenv, stdout, stderr)
 	case "settings":
 		printSettings(stdout)
 		return nil
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: gateway [serve | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h]]")
+		fmt.Fprintln(stdout, "usage: gateway [serve | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h] | import directory FILE.csv]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (want serve, settings or token)", cmd)
@@ -127,7 +132,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		return fmt.Errorf("geocoding tables: %w", err)
 	}
 	srv := gateway.New(gcfg, gateway.Deps{Store: rediscache.New(rc.Client), Translator: tr, Logger: log, Security: sec.gw,
-		Capacity: rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory)), Geocoder: geo})
+		Capacity: rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory)), Geocoder: geo, ParseDirectory: cqccsv.Parse})
 	if sec.registry.Demo() {
 		log.Warn("DEMO client registry loaded from " + cfg.DemoDir + ": demo clients and keys are public; never use them with real patient data")
 		printDemoTokens(stdout, sec)

@@ -200,3 +200,21 @@ func TestDemoTokensArePrintedAndWork(t *testing.T) {
 	stop()
 	<-done
 }
+
+func TestImportCommand(t *testing.T) {
+	rs := redistest.Start(t)
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "dir.csv")
+	_ = os.WriteFile(csvPath, []byte("name,cqcLocationId,providerId,services,postcode\nA Home,1-100000001,1-000000001,nursing,M14 6AB\nBad,1-1,1-000000001,nursing,M14 6AB\n"), 0o600)
+	env := map[string]string{"REDIS_URL": rs.URL(), "GATEWAY_OUTCODES_CSV": filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"import", "directory", csvPath}, func(k string) string { return env[k] }, &out, io.Discard, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"created": 1`) || !strings.Contains(out.String(), `"column": "cqcLocationId"`) {
+		t.Fatalf("%s", out.String())
+	}
+	if err := run(context.Background(), []string{"import", "directory", csvPath}, func(string) string { return "" }, io.Discard, io.Discard, nil); err == nil {
+		t.Fatal("import into the embedded store must be refused")
+	}
+}

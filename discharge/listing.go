@@ -1,0 +1,26 @@
+package discharge
+
+// Listing is one care location as a directory import lists it: a CQC
+// registered location of a provider, the care settings it offers and the
+// needs it specialises in.
+type Listing struct {
+	Row         int // the listing's row in its source file, for reports
+	Name        string
+	LocationID  string // CQC location id, e.g. 1-466088203
+	ProviderID  string // CQC provider id, e.g. 1-101000001
+	Services    []CareSetting
+	Specialisms []Requirement
+	Address     string
+	Postcode    string
+	Position    *Position
+	Beds        int    // registered beds
+	Contract    string // block or spot; empty when not known
+	Rating      string // CQC rating; empty when not known
+}
+
+// RowIssue is why one row of a bulk file was rejected.
+type RowIssue struct {
+	Row    int    `json:"row"` // 1-based, the header being row 1
+	Column string `json:"column,omitempty"`
+	Reason string `json:"reason"`
+}
