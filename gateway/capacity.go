@@ -27,6 +27,8 @@ type CapacityStore interface {
 	// Locations behind Location?near=.
 	IndexLocation(ctx context.Context, id string, pos discharge.Position, area string) error
 	NearLocations(ctx context.Context, areas []string, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
+	// History returns past postings of a location, newest first.
+	History(ctx context.Context, loc string, n int64) ([]discharge.Capacity, error)
 }
 
 // Geocoder places postcodes and names the geo shards near a point
@@ -61,10 +63,6 @@ func (s *Server) putCapacity(c echo.Context) error {
 		return discharge.E(discharge.KindForbidden, "", "Only a care provider posts capacity.")
 	}
 	locID := c.Param("locationId")
-	locDoc, err := s.ownLocation(ctx, p, locID)
-	if err != nil {
-		return err
-	}
 	body, err := s.readBody(c, "")
 	if err != nil {
 		return err
@@ -83,22 +81,38 @@ func (s *Server) putCapacity(c echo.Context) error {
 		}
 		posting.AsOf = t.UTC()
 	}
-	now := s.now()
-	if err := posting.Validate(now).Err(discharge.KindValue, "capacity"); err != nil {
-		return err
-	}
-	pos, area := s.placeLocation(locDoc)
-	cur, applied, err := s.capacity.Put(ctx, posting, pos, area)
+	cur, applied, err := s.postCapacity(ctx, p, posting, func(path string) string { return path })
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"applied": applied, "capacity": capacityView{cur, s.cfg.Freshness.Of(cur.AsOf, now)}}
+	out := map[string]any{"applied": applied, "capacity": capacityView{cur, s.cfg.Freshness.Of(cur.AsOf, s.now())}}
 	if !applied {
-		out["warnings"] = []map[string]string{{"expression": "asOf",
-			"message": "A newer posting is already stored (as of " + cur.AsOf.Format(time.RFC3339) + "); this one was ignored."}}
+		out["warnings"] = []map[string]string{{"expression": "asOf", "message": olderMessage(cur)}}
 	}
 	b, _ := json.Marshal(out)
 	return c.Blob(http.StatusOK, plainJSON, b)
+}
+
+func olderMessage(cur discharge.Capacity) string {
+	return "A newer posting is already stored (as of " + cur.AsOf.Format(time.RFC3339) + "); this one was ignored."
+}
+
+// postCapacity is every capacity shape's common path: the Location must be
+// the caller's, the posting valid (paths renamed by at for the shape it
+// came in), then it is stored unless a newer one is.
+func (s *Server) postCapacity(ctx context.Context, p *auth.Principal, posting discharge.Capacity, at func(string) string) (discharge.Capacity, bool, error) {
+	locDoc, err := s.ownLocation(ctx, p, posting.LocationID)
+	if err != nil {
+		return posting, false, err
+	}
+	if issues := posting.Validate(s.now()); len(issues) > 0 {
+		for i := range issues {
+			issues[i].Expression = at(issues[i].Expression)
+		}
+		return posting, false, issues.Err(discharge.KindValue, "capacity")
+	}
+	pos, area := s.placeLocation(locDoc)
+	return s.capacity.Put(ctx, posting, pos, area)
 }
 
 // getCapacity is GET /api/v1/capacity/{locationId}.

@@ -40,6 +40,10 @@ func (s *Server) capabilities() map[string]capability {
 	caps["CodeSystem"] = capability{interactions: []string{"read", "search-type"}, searchParams: urlParam}
 	caps["ConceptMap"] = capability{interactions: []string{"read", "search-type"}, searchParams: urlParam,
 		operations: []operationRef{{"translate", "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate"}}}
+	caps["MeasureReport"] = capability{interactions: []string{"create", "search-type"}, searchParams: []fhir.SearchParam{
+		{Name: "subject", Type: fhir.ParamReference, Definition: "http://hl7.org/fhir/SearchParameter/MeasureReport-subject",
+			Doc: "Location/{id}: that location's capacity postings as MeasureReports, newest first (_sort=-date, _count)"}}}
+	caps["Measure"] = capability{interactions: []string{"read"}}
 	caps["AuditEvent"] = capability{interactions: []string{"search-type"}, searchParams: []fhir.SearchParam{
 		{Name: "agent", Type: fhir.ParamToken, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-agent", Doc: "Client id or organisation that acted"},
 		{Name: "entity", Type: fhir.ParamReference, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-entity", Doc: "Type/id of the resource touched"},

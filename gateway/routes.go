@@ -144,6 +144,7 @@ func (s *Server) routes() {
 	e.GET("/.well-known/jwks.json", s.jwks)
 	e.POST("/oauth2/token", s.token)
 	e.GET("/fhir/metadata", s.metadata, s.negotiate)
+	e.GET("/fhir/Measure/:id", s.readMeasure, s.negotiate)
 
 	// Everything else under /fhir and /api needs a bearer token with the
 	// route's scope. Middleware is attached per route, not per Group: an
@@ -170,6 +171,9 @@ func (s *Server) routes() {
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'), s.audited("vread", "R"))
 	}
 
+	// Capacity as FHIR MeasureReports (see measurereport.go).
+	fhirRoute(http.MethodPost, "/MeasureReport", s.createMeasureReport, s.requireScope("MeasureReport", 'c'))
+	fhirRoute(http.MethodGet, "/MeasureReport", s.searchMeasureReports, s.requireScope("MeasureReport", 's'))
 	// The provider directory: not patient data, so not audited.
 	for _, t := range directoryTypes {
 		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'))

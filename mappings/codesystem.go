@@ -15,6 +15,8 @@ const (
 // The gateway's code systems.
 const (
 	CareSettingSystem = CodeSystemBase + "care-setting"
+	BedTypeSystem     = CodeSystemBase + "bed-type"
+	PopulationSystem  = CodeSystemBase + "capacity-population"
 	RequirementSystem = CodeSystemBase + "requirement"
 	FundingSystem     = CodeSystemBase + "funding"
 	PathwaySystem     = CodeSystemBase + "discharge-pathway"
@@ -39,6 +41,10 @@ type codeSystemDef struct {
 }
 
 var codeSystemDefs = []codeSystemDef{
+	{"bed-type", BedTypeSystem, "BedType", "Capacity Tracker bed type",
+		"The bed categories care homes report vacancies for.", discharge.BedTypes},
+	{"capacity-population", PopulationSystem, "CapacityPopulation", "Capacity posting population",
+		"The figures a capacity MeasureReport reports per bed type: the DHSC mandate's four fields and closed-to-admissions.", CapacityPopulations},
 	{"care-setting", CareSettingSystem, "CareSetting", "Discharge Gateway care setting",
 		"Kinds of post-discharge care a discharge care need asks for.", discharge.CareSettings},
 	{"requirement", RequirementSystem, "Requirement", "Discharge Gateway care requirement",

@@ -103,6 +103,7 @@ func TestCodeSystems(t *testing.T) {
 	lists := map[string][]discharge.Concept{
 		"care-setting": discharge.CareSettings(), "requirement": discharge.Requirements(),
 		"funding": discharge.Fundings(), "discharge-pathway": discharge.Pathways(),
+		"bed-type": discharge.BedTypes(), "capacity-population": mappings.CapacityPopulations(),
 	}
 	for _, name := range mappings.CodeSystemNames() {
 		t.Run(name, func(t *testing.T) {
