@@ -24,3 +24,10 @@ type RowIssue struct {
 	Column string `json:"column,omitempty"`
 	Reason string `json:"reason"`
 }
+
+// BulkPosting is one location's capacity from a bulk file, with the rows it
+// came from so a rejection can name them.
+type BulkPosting struct {
+	Capacity Capacity
+	Rows     []int
+}

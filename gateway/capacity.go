@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"sort"
 	"strconv"
@@ -329,4 +331,67 @@ func jsonDecodeError(err error) error {
 		return discharge.E(discharge.KindStructure, f, "Unknown field '"+f+"'.")
 	}
 	return discharge.E(discharge.KindStructure, "", "The body is not valid JSON for this API.")
+}
+
+// CapacityParser reads a bulk capacity file (adapters/capacitycsv) into
+// postings, each with its source rows.
+type CapacityParser func(io.Reader) ([]discharge.BulkPosting, []discharge.RowIssue, error)
+
+// capacityReport is the answer to a bulk capacity import.
+type capacityReport struct {
+	Rows     int                  `json:"rows"`
+	Accepted int                  `json:"accepted"`
+	Ignored  int                  `json:"ignoredAsOlder"`
+	Rejected []discharge.RowIssue `json:"rejected"`
+}
+
+// importCapacity is POST /api/v1/capacity/import (text/csv): a vendor's
+// batch export, one row per location and bed type. Each location's rows
+// post together; a posting that breaks a rule, or is for a location the
+// caller does not manage, rejects its rows with the reason.
+func (s *Server) importCapacity(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	if p == nil || p.Role != auth.RoleCareProvider {
+		return discharge.E(discharge.KindForbidden, "", "Only a care provider posts capacity.")
+	}
+	if mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType)); mt != "text/csv" {
+		return discharge.E(discharge.KindUnsupportedMedia, "", "The capacity import takes text/csv.")
+	}
+	body, err := s.readBody(c, "")
+	if err != nil {
+		return err
+	}
+	postings, rejected, err := s.parseCapacity(bytes.NewReader(body))
+	if err != nil {
+		return discharge.E(discharge.KindStructure, "", "The CSV cannot be read: "+err.Error())
+	}
+	rep := capacityReport{Rows: len(rejected), Rejected: rejected}
+	for _, pr := range postings {
+		rep.Rows += len(pr.Rows)
+		_, applied, err := s.postCapacity(ctx, p, pr.Capacity, func(path string) string { return path })
+		if err != nil {
+			de := toError(err)
+			if statusOf(de.Kind) >= 500 {
+				return err
+			}
+			reason := de.Kind.String()
+			column := ""
+			if len(de.Issues) > 0 {
+				reason, column = de.Issues[0].Message, de.Issues[0].Expression
+			}
+			for _, row := range pr.Rows {
+				rep.Rejected = append(rep.Rejected, discharge.RowIssue{Row: row, Column: column, Reason: reason})
+			}
+			continue
+		}
+		if applied {
+			rep.Accepted += len(pr.Rows)
+		} else {
+			rep.Ignored += len(pr.Rows)
+		}
+	}
+	sort.Slice(rep.Rejected, func(i, j int) bool { return rep.Rejected[i].Row < rep.Rejected[j].Row })
+	b, _ := json.Marshal(rep)
+	return c.Blob(http.StatusOK, plainJSON, b)
 }

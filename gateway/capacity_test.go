@@ -118,3 +118,43 @@ func TestCapacityPostingAndFreshness(t *testing.T) {
 		}
 	})
 }
+
+func TestCapacityCSVImport(t *testing.T) {
+	e := newEnv(t)
+	home1 := e.tokenFor("home-1", auth.RoleCareProvider, "1-000000001", directoryScopes)
+	home2 := e.tokenFor("home-2", auth.RoleCareProvider, "1-000000002", directoryScopes)
+	r := e.do("POST", "/fhir", providerBundle("1-000000001", "1-466088203", "nursing-dementia"), "Authorization", "Bearer "+home1).mustStatus(t, 200)
+	_, loc1, _ := refsOf(t, r)
+	r = e.do("POST", "/fhir", providerBundle("1-000000002", "1-999999999", "residential"), "Authorization", "Bearer "+home2).mustStatus(t, 200)
+	_, loc2, _ := refsOf(t, r)
+	id1, id2 := strings.TrimPrefix(loc1, "Location/"), strings.TrimPrefix(loc2, "Location/")
+	asOf := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	csv := "locationId,bedType,asOf,maxCapacity,occupied,reserved,acceptingAdmissions,closedToAdmissions\n" +
+		id1 + ",nursing," + asOf + ",20,18,0,2,false\n" + // row 2: ok
+		id1 + ",nursing-dementia," + asOf + ",10,9,0,1,no\n" + // row 3: ok (same posting)
+		id2 + ",residential," + asOf + ",10,9,0,1,false\n" + // row 4: another provider's location
+		"nowhere,nursing," + asOf + ",10,9,0,1,false\n" + // row 5: unknown location
+		id1 + ",nursing,yesterday,10,9,0,1,false\n" + // row 6: bad asOf
+		id1 + ",nursing," + asOf + ",10,lots,0,1,false\n" // row 7: not a number
+	rep := e.do("POST", "/api/v1/capacity/import", csv, "Authorization", "Bearer "+home1, "Content-Type", "text/csv").mustStatus(t, 200)
+	if num(rep.json, "rows") != 6 || num(rep.json, "accepted") != 2 {
+		t.Fatalf("%s", rep.body)
+	}
+	rejected := string(rep.body)
+	for _, want := range []string{`"row":4,"column":"locationId"`, `"row":5,"column":"locationId"`, `"row":6,"column":"asOf"`, `"row":7,"column":"occupied"`} {
+		if !strings.Contains(rejected, want) {
+			t.Fatalf("missing %s in %s", want, rejected)
+		}
+	}
+	got := e.do("GET", "/api/v1/capacity/"+id1, nil).mustStatus(t, 200)
+	if !strings.Contains(string(got.body), `"type":"nursing-dementia"`) || !strings.Contains(string(got.body), `"type":"nursing"`) {
+		t.Fatalf("%s", got.body)
+	}
+	// A rule broken inside a posting rejects its rows with the field.
+	over := "locationId,bedType,asOf,maxCapacity,occupied,reserved,acceptingAdmissions,closedToAdmissions\n" +
+		id1 + ",nursing," + time.Now().UTC().Format(time.RFC3339) + ",5,5,0,3,false\n"
+	rep = e.do("POST", "/api/v1/capacity/import", over, "Authorization", "Bearer "+home1, "Content-Type", "text/csv").mustStatus(t, 200)
+	if num(rep.json, "accepted") != 0 || !strings.Contains(string(rep.body), `"row":2,"column":"beds[0]"`) {
+		t.Fatalf("%s", rep.body)
+	}
+}

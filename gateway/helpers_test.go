@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dischargegateway/gateway/adapters/capacitycsv"
 	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
@@ -147,6 +148,7 @@ func newEnvLimited(t *testing.T, limit int, mutate ...func(*gateway.Config)) *en
 		Capacity:       rediscache.NewCapacityStore(client.Client, 100),
 		Geocoder:       testGeocoder(t),
 		ParseDirectory: cqccsv.Parse,
+		ParseCapacity:  capacitycsv.Parse,
 		Now:            func() time.Time { return clock.now() },
 		Security: gateway.Security{
 			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(client.Client)},

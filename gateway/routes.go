@@ -67,8 +67,10 @@ type Deps struct {
 	Geocoder   Geocoder
 	// ParseDirectory reads bulk directory files (CQC-style CSV).
 	ParseDirectory DirectoryParser
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// ParseCapacity reads bulk capacity files (vendor CSV).
+	ParseCapacity CapacityParser
+	Logger        *slog.Logger
+	Now           func() time.Time
 }
 
 // Server is the HTTP gateway.
@@ -83,6 +85,7 @@ type Server struct {
 	capacity       CapacityStore
 	geo            Geocoder
 	parseDirectory DirectoryParser
+	parseCapacity  CapacityParser
 	// tokens caches verified access tokens (see verifyCached).
 	tokens     sync.Map
 	tokenCount atomic.Int64
@@ -101,7 +104,7 @@ func New(cfg Config, d Deps) *Server {
 		d.Now = time.Now
 	}
 	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security,
-		capacity: d.Capacity, geo: d.Geocoder, parseDirectory: d.ParseDirectory,
+		capacity: d.Capacity, geo: d.Geocoder, parseDirectory: d.ParseDirectory, parseCapacity: d.ParseCapacity,
 		types: map[string]bool{}}
 	for _, t := range append(append([]string(nil), clinicalTypes...), directoryTypes...) {
 		s.types[t] = true
@@ -185,6 +188,7 @@ func (s *Server) routes() {
 
 	// Capacity: care providers post for their own Locations (the JSON shape
 	// of a MeasureReport); trusts and hubs read summaries.
+	e.POST("/api/v1/capacity/import", s.importCapacity, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 'c'))
 	e.PUT("/api/v1/capacity/:locationId", s.putCapacity, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 'c'))
 	e.GET("/api/v1/capacity/:locationId", s.getCapacity, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 'r'))
 	e.GET("/api/v1/capacity", s.capacitySummary, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 's'))

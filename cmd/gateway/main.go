@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dischargegateway/gateway/adapters/capacitycsv"
 	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
@@ -132,7 +133,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		return fmt.Errorf("geocoding tables: %w", err)
 	}
 	srv := gateway.New(gcfg, gateway.Deps{Store: rediscache.New(rc.Client), Translator: tr, Logger: log, Security: sec.gw,
-		Capacity: rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory)), Geocoder: geo, ParseDirectory: cqccsv.Parse})
+		Capacity: rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory)), Geocoder: geo, ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse})
 	if sec.registry.Demo() {
 		log.Warn("DEMO client registry loaded from " + cfg.DemoDir + ": demo clients and keys are public; never use them with real patient data")
 		printDemoTokens(stdout, sec)
