@@ -148,6 +148,7 @@ func (s *Server) routes() {
 	e.POST("/oauth2/token", s.token)
 	e.GET("/fhir/metadata", s.metadata, s.negotiate)
 	e.GET("/fhir/Measure/:id", s.readMeasure, s.negotiate)
+	e.GET("/api/v1/openapi.json", s.openapi)
 
 	// Everything else under /fhir and /api needs a bearer token with the
 	// route's scope. Middleware is attached per route, not per Group: an
