@@ -153,13 +153,20 @@ func (s *Server) capacitySummary(c echo.Context) error {
 	q := c.QueryParams()
 	for name := range q {
 		switch name {
-		case "near", "radiusKm", "setting", "bedType":
+		case "near", "postcode", "radiusKm", "setting", "bedType":
 		default:
-			return discharge.E(discharge.KindNotSupported, name, "Unknown parameter '"+name+"': use near, radiusKm, setting and bedType.")
+			return discharge.E(discharge.KindNotSupported, name, "Unknown parameter '"+name+"': use near or postcode, radiusKm, setting and bedType.")
 		}
 	}
-	lat, lon, err := parseNear(q.Get("near"))
-	if err != nil {
+	var lat, lon float64
+	var err error
+	if pc := q.Get("postcode"); pc != "" && q.Get("near") == "" {
+		p, ok := s.geo.Locate(pc)
+		if !ok {
+			return discharge.E(discharge.KindValue, "postcode", "The postcode (or district) is not known to the geocoder.")
+		}
+		lat, lon = p.Lat, p.Lon
+	} else if lat, lon, err = parseNear(q.Get("near")); err != nil {
 		return err
 	}
 	radius := 25.0
@@ -249,7 +256,7 @@ func parseNear(v string) (lat, lon float64, err error) {
 	a, b, ok := strings.Cut(v, ",")
 	if !ok {
 		if v == "" {
-			return 0, 0, discharge.E(discharge.KindRequired, "near", "near=latitude,longitude is required.")
+			return 0, 0, discharge.E(discharge.KindRequired, "near", "near=latitude,longitude (or postcode=) is required.")
 		}
 		return 0, 0, bad
 	}

@@ -97,6 +97,11 @@ func TestCapacityPostingAndFreshness(t *testing.T) {
 		if str(s.json, "locations", 0, "freshness") != "unknown" || num(s.json["acceptingByFreshness"], "unknown") != 0 {
 			t.Fatalf("unknown: %s", s.body)
 		}
+		byPostcode := e.do("GET", "/api/v1/capacity?postcode=M14%204AB&radiusKm=10&setting=nursing-dementia", nil).mustStatus(t, http.StatusOK)
+		if str(byPostcode.json, "locations", 0, "locationId") != id {
+			t.Fatalf("by postcode: %s", byPostcode.body)
+		}
+		e.do("GET", "/api/v1/capacity?postcode=ZZ99%209ZZ", nil).mustStatus(t, http.StatusBadRequest)
 		// Far away: nothing.
 		far := e.do("GET", "/api/v1/capacity?near=51.5,-0.12&radiusKm=20", nil).mustStatus(t, http.StatusOK)
 		if locs, _ := far.json["locations"].([]any); len(locs) != 0 {

@@ -184,3 +184,23 @@ func TestLocationNear(t *testing.T) {
 		}
 	}
 }
+
+func TestHealthcareServiceInclude(t *testing.T) {
+	e := newEnv(t)
+	home1 := e.tokenFor("home-1", auth.RoleCareProvider, "1-000000001", directoryScopes)
+	r := e.do("POST", "/fhir", providerBundle("1-000000001", "1-1", "nursing"), "Authorization", "Bearer "+home1).mustStatus(t, 200)
+	org, loc, _ := refsOf(t, r)
+	s := e.do("GET", "/fhir/HealthcareService?type=nursing&_include=HealthcareService:location&_include=HealthcareService:organization", nil).mustStatus(t, 200)
+	modes := map[string]string{}
+	for _, en := range s.json["entry"].([]any) {
+		modes[str(en, "resource", "resourceType")+"/"+str(en, "resource", "id")] = str(en, "search", "mode")
+	}
+	if modes[org] != "include" || modes[loc] != "include" || num(s.json, "total") != 1 || len(modes) != 3 {
+		t.Fatalf("%v %s", modes, s.body)
+	}
+	w := e.do("GET", "/fhir/HealthcareService?_include=HealthcareService:endpoint", nil).mustStatus(t, 200)
+	if !strings.Contains(string(w.body), `"mode":"outcome"`) {
+		t.Fatalf("%s", w.body)
+	}
+	e.do("GET", "/fhir/HealthcareService?_include=Patient:link", nil, "Prefer", "handling=strict").mustStatus(t, 400)
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/internal/redistest"
 )
@@ -157,6 +158,46 @@ func BenchmarkCapacitySummary25k(b *testing.B) {
 			rec := httptest.NewRecorder()
 			if err := s.capacitySummary(s.echo.NewContext(req, rec)); err != nil || rec.Code != 200 {
 				b.Fatal(err, rec.Code)
+			}
+		}
+	})
+}
+
+// BenchmarkCapacityPost posts capacity over the JSON handler (validation,
+// ownership check, atomic put with history, geo index; auth middleware
+// excluded, it is measured on its own), against raw HSETs of the same
+// payload in the same run.
+func BenchmarkCapacityPost(b *testing.B) {
+	s, c, geo, _ := importServer(b)
+	ctx := context.Background()
+	l := discharge.Listing{Row: 2, Name: "Bench", LocationID: "1-100000001", ProviderID: "1-000000001", Services: []discharge.CareSetting{discharge.CareNursing},
+		Postcode: "M14 6AB", Position: &discharge.Position{Lat: 53.44, Lon: -2.22}}
+	if _, err := s.ImportDirectory(ctx, []discharge.Listing{l}, ""); err != nil {
+		b.Fatal(err)
+	}
+	_ = geo
+	p := &auth.Principal{ClientID: "bench", Role: auth.RoleCareProvider, Org: "1-000000001", OrgSystem: "https://cqc.org.uk/provider-id"}
+	body := `{"asOf":"%s","beds":[{"type":"nursing","maxCapacity":30,"occupied":26,"reserved":1,"acceptingAdmissions":3,"closedToAdmissions":false}]}`
+	start := time.Now().Add(-time.Hour)
+	b.Run("baseline-raw-HSET", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if err := c.Client.HSet(ctx, "raw:cap", "asOf", i, "doc", body).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("PUT-capacity", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			req := httptest.NewRequest("PUT", "/api/v1/capacity/cqc-1-100000001",
+				strings.NewReader(fmt.Sprintf(body, start.Add(time.Duration(i)*time.Millisecond).UTC().Format(time.RFC3339Nano))))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			ec := s.echo.NewContext(req, rec)
+			ec.SetParamNames("locationId")
+			ec.SetParamValues("cqc-1-100000001")
+			ec.Set(ctxPrincipal, p)
+			if err := s.putCapacity(ec); err != nil || rec.Code != 200 {
+				b.Fatal(err, rec.Code, rec.Body.String())
 			}
 		}
 	})

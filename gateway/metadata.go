@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/labstack/echo/v4"
@@ -96,6 +97,16 @@ func (s *Server) buildCapabilityStatement() []byte {
 		}
 		if len(sps) > 0 {
 			r["searchParam"] = sps
+		}
+		var inc []string
+		for v := range includes {
+			if strings.HasPrefix(v, t+":") {
+				inc = append(inc, v)
+			}
+		}
+		if len(inc) > 0 {
+			sort.Strings(inc)
+			r["searchInclude"] = inc
 		}
 		var ops []map[string]any
 		for _, o := range cp.operations {

@@ -24,7 +24,14 @@ const (
 
 // resultParams are the search result parameters the gateway implements.
 // Anything else beginning with "_" is unknown and never silently ignored.
-var resultParams = map[string]bool{"_count": true, "_offset": true, "_format": true, "_total": true}
+var resultParams = map[string]bool{"_count": true, "_offset": true, "_format": true, "_total": true, "_include": true}
+
+// includes are the _include values supported, and the element each follows.
+var includes = map[string]string{
+	"HealthcareService:location":     "location",
+	"HealthcareService:organization": "providedBy",
+	"Location:organization":          "managingOrganization",
+}
 
 // chainParams are the reference parameters that accept an identifier of the
 // referenced Patient: patient:identifier=system|value (and the chained form
@@ -88,6 +95,12 @@ func (s *Server) search(c echo.Context) error {
 		}
 		entries = append(entries, en)
 	}
+	inc, incWarns, err := s.included(c, typ, vals["_include"], found)
+	if err != nil {
+		return err
+	}
+	warns = append(warns, incWarns...)
+	entries = append(entries, inc...)
 	if len(warns) > 0 {
 		entries = append(entries, fhir.BundleEntryOut{
 			Resource:   fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindNotSupported)),
@@ -311,4 +324,62 @@ func locationDistance(km float64) json.RawMessage {
 	b, _ := json.Marshal(map[string]any{"url": "http://hl7.org/fhir/StructureDefinition/location-distance",
 		"valueDistance": map[string]any{"value": round2(km), "unit": "km", "system": "http://unitsofmeasure.org", "code": "km"}})
 	return b
+}
+
+// included resolves _include for one page of matches: each referenced
+// resource once, as search.mode=include. Only directory resources are
+// includable, so nothing crosses an organisation boundary.
+func (s *Server) included(c echo.Context, typ string, values []string, page []fhir.Resource) ([]fhir.BundleEntryOut, discharge.Issues, error) {
+	var warns discharge.Issues
+	var els []string
+	for _, v := range values {
+		el, ok := includes[v]
+		if !ok || !strings.HasPrefix(v, typ+":") {
+			msg := "Unsupported _include '" + v + "'; it was not applied."
+			if preferStrict(c) {
+				return nil, nil, discharge.E(discharge.KindNotSupported, "_include", msg)
+			}
+			warns.Warn(discharge.KindNotSupported, "_include", msg)
+			continue
+		}
+		els = append(els, el)
+	}
+	if len(els) == 0 {
+		return nil, warns, nil
+	}
+	seen := map[string]bool{}
+	var out []fhir.BundleEntryOut
+	base := s.baseURL(c)
+	for _, r := range page {
+		doc, err := decodeDoc(r.JSON)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, el := range els {
+			var refs []any
+			switch v := doc[el].(type) {
+			case []any:
+				refs = v
+			case map[string]any:
+				refs = []any{v}
+			}
+			for _, ref := range refs {
+				rs, ok := refString(ref)
+				rt, id, ok2 := splitRef(rs)
+				if !ok || !ok2 || seen[rt+"/"+id] || !isDirectory(rt) {
+					continue
+				}
+				seen[rt+"/"+id] = true
+				got, err := s.store.Read(c.Request().Context(), directoryPartition, rt, id)
+				if discharge.ErrorKind(err) == discharge.KindNotFound {
+					continue
+				}
+				if err != nil {
+					return nil, nil, err
+				}
+				out = append(out, fhir.BundleEntryOut{FullURL: base + "/" + rt + "/" + id, Resource: got.JSON, SearchMode: "include"})
+			}
+		}
+	}
+	return out, warns, nil
 }
