@@ -31,6 +31,8 @@ type CapacityStore interface {
 	NearLocations(ctx context.Context, areas []string, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
 	// History returns past postings of a location, newest first.
 	History(ctx context.Context, loc string, n int64) ([]discharge.Capacity, error)
+	// Covering lists locations that have posted home care for a district.
+	Covering(ctx context.Context, outcode string) ([]string, error)
 }
 
 // Geocoder places postcodes and names the geo shards near a point
@@ -39,6 +41,9 @@ type Geocoder interface {
 	Locate(postcode string) (discharge.Position, bool)
 	AreaOf(postcode string, pos discharge.Position) string
 	AreasNear(lat, lon, radiusKm float64) []string
+	// OutcodeAt names the postcode district of a postcode, or the district
+	// whose centroid is nearest a point.
+	OutcodeAt(postcode string, pos discharge.Position) string
 }
 
 // postingJSON is the JSON shape of PUT /api/v1/capacity/{locationId}
@@ -190,7 +195,10 @@ func (s *Server) capacitySummary(c echo.Context) error {
 			return discharge.E(discharge.KindCodeInvalid, "setting", "Unknown care setting: use the gateway's care-setting code system.")
 		}
 		if want = discharge.BedTypesFor(st); want == nil {
-			return discharge.E(discharge.KindBusinessRule, "setting", "This care setting is not bed-based; home care is summarised by district.")
+			if st == discharge.CareHomeCare || st == discharge.CareReablement {
+				return s.homeCareSummary(c, lat, lon, q.Get("postcode"))
+			}
+			return discharge.E(discharge.KindBusinessRule, "setting", "This care setting has no capacity postings to summarise.")
 		}
 	default:
 		for _, b := range beds {
@@ -400,5 +408,52 @@ func (s *Server) importCapacity(c echo.Context) error {
 	}
 	sort.Slice(rep.Rejected, func(i, j int) bool { return rep.Rejected[i].Row < rep.Rejected[j].Row })
 	b, _ := json.Marshal(rep)
+	return c.Blob(http.StatusOK, plainJSON, b)
+}
+
+// homeCareSummary lists the home-care offers posted for the district of the
+// point (or postcode): home care is posted by districts served, not by
+// distance.
+func (s *Server) homeCareSummary(c echo.Context, lat, lon float64, postcode string) error {
+	ctx := c.Request().Context()
+	oc := s.geo.OutcodeAt(postcode, discharge.Position{Lat: lat, Lon: lon})
+	ids, err := s.capacity.Covering(ctx, oc)
+	if err != nil {
+		return err
+	}
+	caps, err := s.capacity.Get(ctx, ids...)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	type offer struct {
+		LocationID string                    `json:"locationId"`
+		AsOf       time.Time                 `json:"asOf"`
+		Freshness  discharge.Freshness       `json:"freshness"`
+		Offers     []discharge.HomeCareOffer `json:"homeCare"`
+	}
+	offers := []offer{}
+	hours := map[discharge.Freshness]float64{discharge.Fresh: 0, discharge.Stale: 0, discharge.Unknown: 0}
+	for _, id := range ids {
+		cp, ok := caps[id]
+		if !ok {
+			continue
+		}
+		o := offer{LocationID: id, AsOf: cp.AsOf, Freshness: s.cfg.Freshness.Of(cp.AsOf, now)}
+		for _, h := range cp.HomeCare {
+			for _, d := range h.Outcodes {
+				if d == oc {
+					o.Offers = append(o.Offers, h)
+					if o.Freshness != discharge.Unknown {
+						hours[o.Freshness] += h.HoursPerWeek
+					}
+				}
+			}
+		}
+		if len(o.Offers) > 0 {
+			offers = append(offers, o)
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"outcode": oc, "setting": "home-care", "providers": offers, "hoursPerWeekByFreshness": hours})
 	return c.Blob(http.StatusOK, plainJSON, b)
 }

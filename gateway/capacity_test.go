@@ -108,6 +108,19 @@ func TestCapacityPostingAndFreshness(t *testing.T) {
 			t.Fatalf("London: %s", far.body)
 		}
 	})
+	t.Run("home care is summarised by district", func(t *testing.T) {
+		hc := map[string]any{"asOf": e.clock.now().UTC().Format(time.RFC3339), "homeCare": []any{
+			map[string]any{"outcodes": []any{"M14", "M20"}, "hoursPerWeek": 40, "packages": 2, "earliestStart": "2026-11-25"}}}
+		e.do("PUT", "/api/v1/capacity/"+id, hc, as(home1)...).mustStatus(t, http.StatusOK)
+		s := e.do("GET", "/api/v1/capacity?postcode=M14%204AB&setting=home-care", nil).mustStatus(t, http.StatusOK)
+		if str(s.json, "outcode") != "M14" || str(s.json, "providers", 0, "locationId") != id || num(s.json["hoursPerWeekByFreshness"], "fresh") != 40 {
+			t.Fatalf("%s", s.body)
+		}
+		other := e.do("GET", "/api/v1/capacity?postcode=SK3%200AB&setting=home-care", nil).mustStatus(t, http.StatusOK)
+		if ps, _ := other.json["providers"].([]any); len(ps) != 0 {
+			t.Fatalf("%s", other.body)
+		}
+	})
 	t.Run("summary parameters", func(t *testing.T) {
 		for q, want := range map[string][2]string{
 			"radiusKm=5":                       {"required", "near"},

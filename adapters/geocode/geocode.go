@@ -241,14 +241,7 @@ func (t *Table) AreasNear(lat, lon, radiusKm float64) []string {
 // NearestArea returns the area of the district centroid nearest a point,
 // for a location known only by its position.
 func (t *Table) NearestArea(lat, lon float64) string {
-	best, bestD := "", math.Inf(1)
-	for oc, p := range t.outcodes {
-		d := (p.Lat-lat)*(p.Lat-lat) + (p.Lon-lon)*(p.Lon-lon)*math.Cos(lat*math.Pi/180)
-		if d < bestD {
-			best, bestD = oc, d
-		}
-	}
-	return Area(best)
+	return Area(t.OutcodeAt("", discharge.Position{Lat: lat, Lon: lon}))
 }
 
 // Locate places a postcode (gateway.Geocoder).
@@ -264,4 +257,22 @@ func (t *Table) AreaOf(postcode string, pos discharge.Position) string {
 		return a
 	}
 	return t.NearestArea(pos.Lat, pos.Lon)
+}
+
+// OutcodeAt names the district of a postcode, or, without a known one, the
+// district whose centroid is nearest pos (gateway.Geocoder).
+func (t *Table) OutcodeAt(postcode string, pos discharge.Position) string {
+	if oc := discharge.Outcode(discharge.NormalisePostcode(postcode)); oc != "" {
+		if _, ok := t.outcodes[oc]; ok {
+			return oc
+		}
+	}
+	best, bestD := "", math.Inf(1)
+	for oc, p := range t.outcodes {
+		d := (p.Lat-pos.Lat)*(p.Lat-pos.Lat) + (p.Lon-pos.Lon)*(p.Lon-pos.Lon)*math.Cos(pos.Lat*math.Pi/180)
+		if d < bestD {
+			best, bestD = oc, d
+		}
+	}
+	return best
 }

@@ -35,8 +35,12 @@ func NewCapacityStore(rdb redis.UniversalClient, historyLen int64) *CapacityStor
 	return &CapacityStore{rdb: rdb, historyLen: historyLen}
 }
 
-func capKey(loc string) string        { return "dg:{cap:" + safeTag(loc) + "}" }
-func capHistoryKey(loc string) string { return capKey(loc) + ":h" }
+func capKey(loc string) string { return "dg:{cap:" + safeTag(loc) + "}" }
+
+// coverageKey is the set of locations that have posted home care for a
+// postcode district: one small key per district.
+func coverageKey(outcode string) string { return "dg:{hc:" + safeTag(outcode) + "}" }
+func capHistoryKey(loc string) string   { return capKey(loc) + ":h" }
 func geoKey(bed discharge.BedType, area string) string {
 	return "dg:{geo:" + safeTag(string(bed)) + ":" + safeTag(area) + "}"
 }
@@ -76,10 +80,17 @@ func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *disc
 		return c, false, discharge.Wrap(discharge.KindInternal, op, err)
 	}
 	applied := toInt64(res[1]) == 1
-	if applied && pos != nil {
+	if applied && (pos != nil || len(c.HomeCare) > 0) {
 		pipe := s.rdb.Pipeline()
-		for _, b := range c.Beds {
-			pipe.GeoAdd(ctx, geoKey(b.Type, area), &redis.GeoLocation{Name: c.LocationID, Longitude: pos.Lon, Latitude: pos.Lat})
+		if pos != nil {
+			for _, b := range c.Beds {
+				pipe.GeoAdd(ctx, geoKey(b.Type, area), &redis.GeoLocation{Name: c.LocationID, Longitude: pos.Lon, Latitude: pos.Lat})
+			}
+		}
+		for _, h := range c.HomeCare {
+			for _, oc := range h.Outcodes {
+				pipe.SAdd(ctx, coverageKey(oc), c.LocationID)
+			}
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return cur, applied, classify(op, err)
@@ -236,4 +247,16 @@ func (s *CapacityStore) NearLocations(ctx context.Context, areas []string, lat, 
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// Covering returns the locations that have posted home care for a district.
+// A location whose latest posting no longer covers it is still listed; the
+// caller reads the current posting and checks.
+func (s *CapacityStore) Covering(ctx context.Context, outcode string) ([]string, error) {
+	ids, err := s.rdb.SMembers(ctx, coverageKey(outcode)).Result()
+	if err != nil {
+		return nil, classify("rediscache.CapacityStore.Covering", err)
+	}
+	sort.Strings(ids)
+	return ids, nil
 }
