@@ -10,6 +10,7 @@ type Listing struct {
 	ProviderID  string // CQC provider id, e.g. 1-101000001
 	Services    []CareSetting
 	Specialisms []Requirement
+	Fundings    []Funding // funding streams accepted
 	Address     string
 	Postcode    string
 	Position    *Position

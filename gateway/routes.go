@@ -44,6 +44,8 @@ type Config struct {
 	Version string
 	// Freshness says when capacity becomes stale and then unknown.
 	Freshness discharge.FreshnessPolicy
+	// Weights weigh the placement score's components.
+	Weights discharge.Weights
 }
 
 // DefaultConfig returns the settings used when nothing is configured.
@@ -55,6 +57,7 @@ func DefaultConfig() Config {
 		RetryAfterSeconds: 5,
 		Version:           "dev",
 		Freshness:         discharge.DefaultFreshness,
+		Weights:           discharge.DefaultWeights,
 	}
 }
 
@@ -174,6 +177,10 @@ func (s *Server) routes() {
 		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'), s.audited("update", "U"))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'), s.audited("vread", "R"))
 	}
+	fhirRoute(http.MethodGet, "/ServiceRequest/:id/$placement-options", s.placementOptions,
+		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
+	fhirRoute(http.MethodPost, "/ServiceRequest/:id/$placement-options", s.placementOptions,
+		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
 
 	// Capacity as FHIR MeasureReports (see measurereport.go).
 	fhirRoute(http.MethodPost, "/MeasureReport", s.createMeasureReport, s.requireScope("MeasureReport", 'c'))

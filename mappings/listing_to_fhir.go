@@ -65,6 +65,13 @@ func ListingToFHIR(l discharge.Listing) (org, loc, svc map[string]any) {
 		}
 		svc["characteristic"] = chars
 	}
+	if len(l.Fundings) > 0 {
+		prog := make([]any, len(l.Fundings))
+		for i, f := range l.Fundings {
+			prog[i] = map[string]any{"coding": []any{map[string]any{"system": FundingSystem, "code": string(f)}}}
+		}
+		svc["program"] = prog
+	}
 	var ext []any
 	if l.Contract != "" {
 		ext = append(ext, map[string]any{"url": ContractTypeURL, "valueCode": l.Contract})

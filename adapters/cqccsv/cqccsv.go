@@ -1,7 +1,7 @@
 // Package cqccsv reads a CQC-style care directory export: one row per
 // registered location, with columns name, cqcLocationId, providerId,
 // services, specialisms, address, postcode, latitude, longitude,
-// registeredBeds, and optionally contract and rating. Services and
+// registeredBeds, and optionally fundings, contract and rating. Services and
 // specialisms are lists separated by ";" of the gateway's care-setting and
 // requirement codes.
 package cqccsv
@@ -113,6 +113,13 @@ func listing(get func(string) string) (discharge.Listing, *RowError) {
 			return fail("specialisms", fmt.Sprintf("unknown specialism %q", s))
 		}
 		l.Specialisms = append(l.Specialisms, r)
+	}
+	for _, s := range split(get("fundings")) {
+		f := discharge.Funding(s)
+		if !f.Valid() {
+			return fail("fundings", fmt.Sprintf("unknown funding %q", s))
+		}
+		l.Fundings = append(l.Fundings, f)
 	}
 	if lat, lon := get("latitude"), get("longitude"); lat != "" || lon != "" {
 		la, err1 := strconv.ParseFloat(lat, 64)

@@ -1,0 +1,351 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/mappings"
+)
+
+// Placement defaults.
+const (
+	defaultPlacementCount = 10
+	maxPlacementCount     = 50
+	// placementCandidates bounds how many nearby locations one request
+	// considers.
+	placementCandidates = 500
+)
+
+// defaultRadiusKm is the search radius per care setting when the caller
+// gives none: care homes 25 km; short-term beds nearer to home.
+var defaultRadiusKm = map[discharge.CareSetting]float64{
+	discharge.CareD2ABed: 20, discharge.CareIntermediateBed: 20,
+}
+
+// placementParams are the operation's parameters.
+type placementParams struct {
+	radius       float64
+	count        int
+	date         *discharge.Date
+	includeStale bool
+	explain      bool
+}
+
+func parsePlacementParams(q url.Values) (placementParams, error) {
+	p := placementParams{count: defaultPlacementCount}
+	for name, vals := range q {
+		v := vals[0]
+		switch name {
+		case "radius":
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f <= 0 || f > 200 {
+				return p, discharge.E(discharge.KindValue, "radius", "radius is kilometres, above 0 and at most 200.")
+			}
+			p.radius = f
+		case "_count":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return p, discharge.E(discharge.KindValue, "_count", "_count is a whole number of 1 or more.")
+			}
+			p.count = min(n, maxPlacementCount)
+		case "date":
+			d, err := discharge.ParseDate(v)
+			if err != nil {
+				return p, discharge.E(discharge.KindValue, "date", "date is YYYY-MM-DD.")
+			}
+			p.date = &d
+		case "includeStale", "explain":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return p, discharge.E(discharge.KindValue, name, name+" is true or false.")
+			}
+			if name == "explain" {
+				p.explain = b
+			} else {
+				p.includeStale = b
+			}
+		case "_format":
+		default:
+			return p, discharge.E(discharge.KindNotSupported, name, "Unknown $placement-options parameter '"+name+"'.")
+		}
+	}
+	return p, nil
+}
+
+// placementOptions is GET or POST /fhir/ServiceRequest/{id}/$placement-options:
+// the providers that can take this patient, ranked and explained, as a
+// searchset Bundle.
+func (s *Server) placementOptions(c echo.Context) error {
+	q := c.QueryParams()
+	if c.Request().Method == http.MethodPost && c.Request().ContentLength != 0 {
+		// Parameters in a FHIR Parameters body, as in any operation.
+		body, err := s.readBody(c, "Parameters")
+		if err != nil {
+			return err
+		}
+		doc, err := s.validate(body, "Parameters")
+		if err != nil {
+			return err
+		}
+		ps, _ := doc["parameter"].([]any)
+		for _, x := range ps {
+			m, _ := x.(map[string]any)
+			name, _ := m["name"].(string)
+			for k, v := range m {
+				if k != "name" {
+					q.Add(name, fmt.Sprint(v))
+				}
+			}
+		}
+	}
+	params, err := parsePlacementParams(q)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	sr, part, err := s.readAcross(c, "ServiceRequest", c.Param("id"))
+	if err != nil {
+		return notFoundAt(err, "ServiceRequest")
+	}
+	srDoc, err := decodeDoc(sr.JSON)
+	if err != nil {
+		return err
+	}
+	patient := s.subjectPatient(ctx, part, srDoc, nil)
+	need, issues, err := mappings.ServiceRequestToNeed(sr.JSON, patient, s.mapOptions(part))
+	if err != nil {
+		return err
+	}
+	if need == nil {
+		return &discharge.Error{Kind: discharge.KindBusinessRule, Issues: rebaseIssues(issues, "ServiceRequest", "ServiceRequest")}
+	}
+	var cs *discharge.Case
+	if ref, ok := refString(srDoc["encounter"]); ok {
+		if enc, err := s.lookup(ctx, part, ref, nil); err == nil {
+			if raw, err := encodeDoc(enc); err == nil {
+				cs, _, _ = mappings.EncounterToCase(raw, patient, s.mapOptions(part))
+			}
+		}
+	}
+	req := discharge.MatchRequest{Need: *need, Case: cs, Now: s.now(), Freshness: s.cfg.Freshness,
+		Weights: s.cfg.Weights, IncludeStale: params.includeStale, Explain: params.explain, Limit: params.count}
+	// The date needed: the parameter, else the request's own start, else
+	// the case's Discharge Ready Date or expected discharge date, else today.
+	switch {
+	case params.date != nil:
+		req.Date = *params.date
+	case need.StartDate != nil:
+		req.Date = *need.StartDate
+	case cs != nil && cs.DischargeReadyDate != nil:
+		req.Date = *cs.DischargeReadyDate
+	case cs != nil && cs.ExpectedDischargeDate != nil:
+		req.Date = *cs.ExpectedDischargeDate
+	default:
+		req.Date = discharge.DateOf(s.now())
+	}
+	origin, outcode, err := s.origin(need)
+	if err != nil {
+		return err
+	}
+	req.PatientOutcode = outcode
+	req.RadiusKm = params.radius
+	if req.RadiusKm == 0 {
+		req.RadiusKm = 25
+		if r, ok := defaultRadiusKm[need.Setting]; ok {
+			req.RadiusKm = r
+		}
+	}
+	cands, err := s.candidates(c, need, origin, outcode, req.RadiusKm)
+	if err != nil {
+		return err
+	}
+	res := discharge.Match(req, cands.list)
+	return respond(c, http.StatusOK, s.placementBundle(c, res, cands, req))
+}
+
+// origin is where the patient is to be placed from: the request's search
+// area, else the patient's home postcode.
+func (s *Server) origin(need *discharge.CareNeed) (discharge.Position, string, error) {
+	a := need.SearchArea
+	if a != nil && a.Latitude != nil && a.Longitude != nil {
+		return discharge.Position{Lat: *a.Latitude, Lon: *a.Longitude}, a.Outcode, nil
+	}
+	if a != nil && a.Outcode != "" {
+		if p, ok := s.geo.Locate(a.Outcode); ok {
+			return p, a.Outcode, nil
+		}
+	}
+	return discharge.Position{}, "", discharge.E(discharge.KindBusinessRule, "Patient.address.postalCode",
+		"The request cannot be matched: no search area and no known home postcode for the patient.")
+}
+
+// candidateSet is what the store found near the patient.
+type candidateSet struct {
+	list      []discharge.Candidate
+	locations map[string]fhir.Resource
+	orgs      map[string]fhir.Resource
+	services  map[string]fhir.Resource
+}
+
+// candidates loads the providers that could serve the need: bed-based ones
+// from the geo shards near the origin, home care from its district's
+// coverage set; then their HealthcareServices, Locations, Organizations and
+// current capacity, a few round trips in all.
+func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin discharge.Position, outcode string, radius float64) (candidateSet, error) {
+	ctx := c.Request().Context()
+	set := candidateSet{locations: map[string]fhir.Resource{}, orgs: map[string]fhir.Resource{}, services: map[string]fhir.Resource{}}
+	distance := map[string]float64{}
+	var locIDs []string
+	if beds := discharge.BedTypesFor(need.Setting); beds != nil {
+		// Search a little wider than the radius so the nearest excluded
+		// providers can be explained.
+		hits, err := s.capacity.Near(ctx, s.geo.AreasNear(origin.Lat, origin.Lon, radius*1.5), beds, origin.Lat, origin.Lon, radius*1.5, placementCandidates)
+		if err != nil {
+			return set, err
+		}
+		for _, h := range hits {
+			distance[h.LocationID] = h.DistanceKm
+			locIDs = append(locIDs, h.LocationID)
+		}
+	} else {
+		ids, err := s.capacity.Covering(ctx, outcode)
+		if err != nil {
+			return set, err
+		}
+		locIDs = ids
+	}
+	if len(locIDs) == 0 {
+		return set, nil
+	}
+	refs := make([]string, len(locIDs))
+	for i, id := range locIDs {
+		refs[i] = "Location/" + id
+	}
+	svcs, _, err := s.store.Search(ctx, directoryPartition, fhir.Query{Type: "HealthcareService", Count: placementCandidates * 4,
+		Filters: []fhir.Filter{{Param: "location", AnyOf: refs}}})
+	if err != nil {
+		return set, err
+	}
+	locs, _, err := s.store.Search(ctx, directoryPartition, fhir.Query{Type: "Location", Count: len(locIDs),
+		Filters: []fhir.Filter{{Param: "_id", AnyOf: locIDs}}})
+	if err != nil {
+		return set, err
+	}
+	for _, l := range locs {
+		set.locations[l.ID] = l
+	}
+	caps, err := s.capacity.Get(ctx, locIDs...)
+	if err != nil {
+		return set, err
+	}
+	var orgIDs []string
+	for _, sv := range svcs {
+		doc, err := decodeDoc(sv.JSON)
+		if err != nil {
+			continue
+		}
+		ls, _ := doc["location"].([]any)
+		for _, lr := range ls {
+			ref, _ := refString(lr)
+			_, lid, ok := splitRef(ref)
+			loc, found := set.locations[lid]
+			if !ok || !found {
+				continue
+			}
+			p, err := mappings.HealthcareServiceToProvider(sv.JSON, loc.JSON)
+			if err != nil {
+				continue
+			}
+			cand := discharge.Candidate{Provider: p}
+			if d, ok := distance[lid]; ok {
+				cand.DistanceKm = &d
+			}
+			if cp, ok := caps[lid]; ok {
+				cp := cp
+				cand.Capacity = &cp
+				for _, h := range cp.HomeCare {
+					cand.Provider.Coverage = append(cand.Provider.Coverage, h.Outcodes...)
+				}
+			}
+			set.list = append(set.list, cand)
+			set.services[sv.ID] = sv
+			orgIDs = append(orgIDs, p.OrganizationID)
+		}
+	}
+	if len(orgIDs) > 0 {
+		orgs, _, err := s.store.Search(ctx, directoryPartition, fhir.Query{Type: "Organization", Count: len(orgIDs),
+			Filters: []fhir.Filter{{Param: "_id", AnyOf: orgIDs}}})
+		if err != nil {
+			return set, err
+		}
+		for _, o := range orgs {
+			set.orgs[o.ID] = o
+		}
+	}
+	return set, nil
+}
+
+// placementBundle renders the answer: one match entry per option with its
+// score, distance and explanation, its Location and Organization as
+// includes, and warnings (and, with explain, the exclusions) in an
+// OperationOutcome entry.
+func (s *Server) placementBundle(c echo.Context, res discharge.Result, set candidateSet, req discharge.MatchRequest) []byte {
+	base := s.baseURL(c)
+	var entries []fhir.BundleEntryOut
+	included := map[string]bool{}
+	for _, o := range res.Matches {
+		sv := set.services[o.Provider.ServiceID]
+		score := o.Score
+		ext := []json.RawMessage{mappings.PlacementExplanation(o)}
+		if o.DistanceKm != nil {
+			ext = append([]json.RawMessage{locationDistance(*o.DistanceKm)}, ext...)
+		}
+		entries = append(entries, fhir.BundleEntryOut{FullURL: base + "/HealthcareService/" + sv.ID, Resource: sv.JSON,
+			SearchMode: "match", SearchScore: &score, Extension: ext})
+	}
+	for _, o := range res.Matches {
+		for _, r := range []struct {
+			typ string
+			res fhir.Resource
+			ok  bool
+		}{{"Location", set.locations[o.Provider.LocationID], set.locations[o.Provider.LocationID].ID != ""},
+			{"Organization", set.orgs[o.Provider.OrganizationID], set.orgs[o.Provider.OrganizationID].ID != ""}} {
+			if !r.ok || included[r.typ+"/"+r.res.ID] {
+				continue
+			}
+			included[r.typ+"/"+r.res.ID] = true
+			entries = append(entries, fhir.BundleEntryOut{FullURL: base + "/" + r.typ + "/" + r.res.ID, Resource: r.res.JSON, SearchMode: "include"})
+		}
+	}
+	var warns discharge.Issues
+	for _, f := range discharge.Filters {
+		if n := res.Counts[f]; n > 0 && (f == "capacity-stale" || f == "capacity-unknown" || f == "closed" || f == "vacancy") {
+			warns.Warn(discharge.KindBusinessRule, "", fmt.Sprintf("%d provider(s) left out: %s.", n, f))
+		}
+	}
+	if len(res.Matches) < 3 {
+		warns.Warn(discharge.KindBusinessRule, "", fmt.Sprintf("Fewer than 3 options within %.0f km.", req.RadiusKm))
+	}
+	for _, x := range res.Excluded {
+		d := ""
+		if x.DistanceKm != nil {
+			d = fmt.Sprintf(" (%.1f km)", *x.DistanceKm)
+		}
+		warns = append(warns, discharge.Issue{Kind: discharge.KindBusinessRule, Severity: discharge.SeverityInformation,
+			Expression: "HealthcareService/" + x.Provider.ServiceID,
+			Message:    "Excluded by " + x.Filter + ": " + x.Detail + d + "."})
+	}
+	if len(warns) > 0 {
+		entries = append(entries, fhir.BundleEntryOut{SearchMode: "outcome", Resource: fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindBusinessRule))})
+	}
+	total := len(res.Matches)
+	self := []fhir.Link{{Relation: "self", URL: base + c.Request().URL.Path}}
+	return fhir.MarshalBundle("searchset", &total, self, entries)
+}

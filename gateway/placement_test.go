@@ -1,0 +1,84 @@
+package gateway_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dischargegateway/gateway/auth"
+)
+
+const placementCSV = `name,cqcLocationId,providerId,services,specialisms,fundings,address,postcode,latitude,longitude,registeredBeds,contract,rating
+Home A,1-100000001,1-000000001,nursing-dementia,dementia;hoist;two-carers,chc;local-authority,x,M14 6AB,53.445,-2.221,40,block,outstanding
+Home B,1-100000002,1-000000001,nursing-dementia,hoist;two-carers,chc,x,M13 9PL,53.470,-2.240,30,spot,good
+Home C,1-100000003,1-000000001,nursing-dementia,hoist,chc,x,M14 5AA,53.446,-2.222,30,spot,good
+Home D,1-100000004,1-000000001,nursing-dementia,hoist;two-carers,local-authority,x,M14 5AB,53.447,-2.223,30,spot,good
+Home E,1-100000005,1-000000001,nursing-dementia,hoist;two-carers,chc,x,E1 6AN,51.515,-0.072,30,block,outstanding
+`
+
+func TestPlacementOptions(t *testing.T) {
+	e := newEnv(t)
+	home := e.tokenFor("home-1", auth.RoleCareProvider, "1-000000001", directoryScopes)
+	e.do("POST", "/api/v1/directory/import", placementCSV, "Authorization", "Bearer "+home, "Content-Type", "text/csv").mustStatus(t, 200)
+	for loc, accepting := range map[string]int{"1-100000001": 2, "1-100000002": 1, "1-100000003": 3, "1-100000004": 3, "1-100000005": 3} {
+		body := map[string]any{"asOf": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), "beds": []any{map[string]any{
+			"type": "nursing-dementia", "maxCapacity": 30, "occupied": 30 - accepting, "reserved": 0, "acceptingAdmissions": accepting}}}
+		e.do("PUT", "/api/v1/capacity/cqc-"+loc, body, "Authorization", "Bearer "+home, "Content-Type", "application/json").mustStatus(t, 200)
+	}
+	r := e.do("POST", "/fhir", walkthrough(t)).mustStatus(t, http.StatusOK)
+	var sr string
+	for _, en := range r.json["entry"].([]any) {
+		if loc := str(en, "response", "location"); strings.HasPrefix(loc, "ServiceRequest/") {
+			sr = strings.Split(loc, "/_history/")[0]
+		}
+	}
+	b := e.do("GET", "/fhir/"+sr+"/$placement-options?explain=true", nil).mustStatus(t, http.StatusOK)
+	if str(b.json, "resourceType") != "Bundle" || str(b.json, "type") != "searchset" {
+		t.Fatalf("%s", b.body)
+	}
+	var matches []string
+	var scores []float64
+	modes := map[string]int{}
+	for _, en := range b.json["entry"].([]any) {
+		mode := str(en, "search", "mode")
+		modes[mode]++
+		if mode != "match" {
+			continue
+		}
+		matches = append(matches, str(en, "resource", "name"))
+		scores = append(scores, num(en.(map[string]any)["search"], "score"))
+		exts := en.(map[string]any)["search"].(map[string]any)["extension"].([]any)
+		if str(exts[0], "url") != "http://hl7.org/fhir/StructureDefinition/location-distance" ||
+			!strings.HasSuffix(str(exts[1], "url"), "placement-explanation") {
+			t.Fatalf("extensions %v", exts)
+		}
+	}
+	// A (near, block, outstanding) before B (further, spot, good); C lacks
+	// two-carers, D does not take CHC funding, E is in London.
+	if strings.Join(matches, ",") != "Home A,Home B" || scores[0] <= scores[1] || num(b.json, "total") != 2 {
+		t.Fatalf("matches %v scores %v: %s", matches, scores, b.body)
+	}
+	if modes["include"] != 3 || modes["outcome"] != 1 { // two Locations, one Organization
+		t.Fatalf("modes %v", modes)
+	}
+	body := string(b.body)
+	for _, want := range []string{"Excluded by requirement", "Excluded by funding", "Fewer than 3 options"} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("missing %q in %s", want, body)
+		}
+	}
+	// POST with Parameters gives the same answer.
+	p := e.do("POST", "/fhir/"+sr+"/$placement-options", map[string]any{"resourceType": "Parameters",
+		"parameter": []any{map[string]any{"name": "radius", "valueDecimal": 10}}}).mustStatus(t, http.StatusOK)
+	if num(p.json, "total") != 2 {
+		t.Fatalf("%s", p.body)
+	}
+	// Errors.
+	bad := e.do("GET", "/fhir/"+sr+"/$placement-options?colour=blue", nil).mustStatus(t, http.StatusBadRequest)
+	if code, ex := bad.issue(t); code != "not-supported" || ex != "colour" {
+		t.Fatalf("%s %s", code, ex)
+	}
+	other := e.tokenFor("trust-b", auth.RoleTrust, "RXB", clinicalScopes+" system/HealthcareService.rs")
+	e.do("GET", "/fhir/"+sr+"/$placement-options", nil, "Authorization", "Bearer "+other).mustStatus(t, http.StatusNotFound)
+}
