@@ -29,7 +29,12 @@ type operationRef struct{ name, definition string }
 func (s *Server) capabilities() map[string]capability {
 	caps := map[string]capability{}
 	for t := range s.types { // clinical and directory types alike
+		var ops []operationRef
+		if t == "ServiceRequest" {
+			ops = []operationRef{{"placement-options", placementOptionsURL}}
+		}
 		caps[t] = capability{
+			operations:   ops,
 			interactions: []string{"create", "read", "vread", "update", "search-type"},
 			searchParams: fhir.SearchParams(t),
 			conditional:  true,
@@ -45,6 +50,7 @@ func (s *Server) capabilities() map[string]capability {
 		{Name: "subject", Type: fhir.ParamReference, Definition: "http://hl7.org/fhir/SearchParameter/MeasureReport-subject",
 			Doc: "Location/{id}: that location's capacity postings as MeasureReports, newest first (_sort=-date, _count)"}}}
 	caps["Measure"] = capability{interactions: []string{"read"}}
+	caps["OperationDefinition"] = capability{interactions: []string{"read"}}
 	caps["AuditEvent"] = capability{interactions: []string{"search-type"}, searchParams: []fhir.SearchParam{
 		{Name: "agent", Type: fhir.ParamToken, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-agent", Doc: "Client id or organisation that acted"},
 		{Name: "entity", Type: fhir.ParamReference, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-entity", Doc: "Type/id of the resource touched"},

@@ -85,24 +85,13 @@ func parsePlacementParams(q url.Values) (placementParams, error) {
 func (s *Server) placementOptions(c echo.Context) error {
 	q := c.QueryParams()
 	if c.Request().Method == http.MethodPost && c.Request().ContentLength != 0 {
-		// Parameters in a FHIR Parameters body, as in any operation.
-		body, err := s.readBody(c, "Parameters")
+		resources, err := s.operationParameters(c, q)
 		if err != nil {
 			return err
 		}
-		doc, err := s.validate(body, "Parameters")
-		if err != nil {
-			return err
-		}
-		ps, _ := doc["parameter"].([]any)
-		for _, x := range ps {
-			m, _ := x.(map[string]any)
-			name, _ := m["name"].(string)
-			for k, v := range m {
-				if k != "name" {
-					q.Add(name, fmt.Sprint(v))
-				}
-			}
+		if len(resources) > 0 {
+			return discharge.E(discharge.KindNotSupported, "Parameters.parameter",
+				"An instance-level call takes the stored ServiceRequest; send resources to ServiceRequest/$placement-options.")
 		}
 	}
 	params, err := parsePlacementParams(q)
@@ -119,13 +108,6 @@ func (s *Server) placementOptions(c echo.Context) error {
 		return err
 	}
 	patient := s.subjectPatient(ctx, part, srDoc, nil)
-	need, issues, err := mappings.ServiceRequestToNeed(sr.JSON, patient, s.mapOptions(part))
-	if err != nil {
-		return err
-	}
-	if need == nil {
-		return &discharge.Error{Kind: discharge.KindBusinessRule, Issues: rebaseIssues(issues, "ServiceRequest", "ServiceRequest")}
-	}
 	var cs *discharge.Case
 	if ref, ok := refString(srDoc["encounter"]); ok {
 		if enc, err := s.lookup(ctx, part, ref, nil); err == nil {
@@ -133,6 +115,84 @@ func (s *Server) placementOptions(c echo.Context) error {
 				cs, _, _ = mappings.EncounterToCase(raw, patient, s.mapOptions(part))
 			}
 		}
+	}
+	return s.place(c, sr.JSON, patient, cs, part, params)
+}
+
+// placementWhatIf is POST /fhir/ServiceRequest/$placement-options with a
+// Parameters resource holding the ServiceRequest (and its Patient) inline:
+// nothing is stored, for "what if" questions and testers.
+func (s *Server) placementWhatIf(c echo.Context) error {
+	q := url.Values{}
+	resources, err := s.operationParameters(c, q)
+	if err != nil {
+		return err
+	}
+	params, err := parsePlacementParams(q)
+	if err != nil {
+		return err
+	}
+	sr, ok := resources["serviceRequest"]
+	if !ok {
+		return discharge.E(discharge.KindRequired, "Parameters.parameter", "A serviceRequest parameter with the ServiceRequest inline is required.")
+	}
+	if _, err := fhir.Validate(sr, "ServiceRequest", s.cfg.Limits); err != nil {
+		return rebaseError(err, "ServiceRequest", "Parameters.parameter.resource")
+	}
+	patient := resources["patient"]
+	if patient != nil {
+		if _, err := fhir.Validate(patient, "Patient", s.cfg.Limits); err != nil {
+			return rebaseError(err, "Patient", "Parameters.parameter.resource")
+		}
+	}
+	part := ""
+	if p := principal(c); p != nil {
+		part = p.Org
+	}
+	return s.place(c, sr, patient, nil, part, params)
+}
+
+// operationParameters reads a Parameters body: primitive values into q,
+// inline resources returned by parameter name.
+func (s *Server) operationParameters(c echo.Context, q url.Values) (map[string][]byte, error) {
+	body, err := s.readBody(c, "Parameters")
+	if err != nil {
+		return nil, err
+	}
+	doc, err := s.validate(body, "Parameters")
+	if err != nil {
+		return nil, err
+	}
+	resources := map[string][]byte{}
+	ps, _ := doc["parameter"].([]any)
+	for _, x := range ps {
+		m, _ := x.(map[string]any)
+		name, _ := m["name"].(string)
+		for k, v := range m {
+			switch {
+			case k == "name":
+			case k == "resource":
+				raw, err := encodeDoc(v.(map[string]any))
+				if err != nil {
+					return nil, err
+				}
+				resources[name] = raw
+			case len(k) > 5 && k[:5] == "value":
+				q.Add(name, fmt.Sprint(v))
+			}
+		}
+	}
+	return resources, nil
+}
+
+// place matches a request and writes the Bundle.
+func (s *Server) place(c echo.Context, srJSON, patient []byte, cs *discharge.Case, part string, params placementParams) error {
+	need, issues, err := mappings.ServiceRequestToNeed(srJSON, patient, s.mapOptions(part))
+	if err != nil {
+		return err
+	}
+	if need == nil {
+		return &discharge.Error{Kind: discharge.KindBusinessRule, Issues: rebaseIssues(issues, "ServiceRequest", "ServiceRequest")}
 	}
 	req := discharge.MatchRequest{Need: *need, Case: cs, Now: s.now(), Freshness: s.cfg.Freshness,
 		Weights: s.cfg.Weights, IncludeStale: params.includeStale, Explain: params.explain, Limit: params.count}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/fhir"
 )
 
 const placementCSV = `name,cqcLocationId,providerId,services,specialisms,fundings,address,postcode,latitude,longitude,registeredBeds,contract,rating
@@ -73,6 +74,37 @@ func TestPlacementOptions(t *testing.T) {
 		"parameter": []any{map[string]any{"name": "radius", "valueDecimal": 10}}}).mustStatus(t, http.StatusOK)
 	if num(p.json, "total") != 2 {
 		t.Fatalf("%s", p.body)
+	}
+	// The answer is valid FHIR R4.
+	if _, err := fhir.Validate(b.body, "Bundle", fhir.DefaultLimits); err != nil {
+		t.Fatalf("the placement Bundle is not valid R4: %v", err)
+	}
+	// Type level: the same request inline, nothing stored.
+	var srRes, patRes map[string]any
+	for _, en := range walkthrough(t)["entry"].([]any) {
+		res := en.(map[string]any)["resource"].(map[string]any)
+		switch res["resourceType"] {
+		case "ServiceRequest":
+			srRes = res
+		case "Patient":
+			patRes = res
+		}
+	}
+	srRes["subject"] = map[string]any{"reference": "Patient/inline"}
+	delete(srRes, "encounter")
+	whatIf := e.do("POST", "/fhir/ServiceRequest/$placement-options", map[string]any{"resourceType": "Parameters", "parameter": []any{
+		map[string]any{"name": "serviceRequest", "resource": srRes}, map[string]any{"name": "patient", "resource": patRes},
+		map[string]any{"name": "explain", "valueBoolean": true}}}).mustStatus(t, http.StatusOK)
+	if num(whatIf.json, "total") != 2 || !strings.Contains(string(whatIf.body), "Home A") {
+		t.Fatalf("what-if: %s", whatIf.body)
+	}
+	if s := e.do("GET", "/fhir/ServiceRequest", nil); num(s.json, "total") != 1 {
+		t.Fatalf("the what-if call stored something: %v", s.json["total"])
+	}
+	e.do("POST", "/fhir/ServiceRequest/$placement-options", map[string]any{"resourceType": "Parameters"}).mustStatus(t, http.StatusBadRequest)
+	od := e.do("GET", "/fhir/OperationDefinition/ServiceRequest-placement-options", nil).mustStatus(t, http.StatusOK)
+	if _, err := fhir.Validate(od.body, "OperationDefinition", fhir.DefaultLimits); err != nil {
+		t.Fatalf("OperationDefinition invalid: %v", err)
 	}
 	// Errors.
 	bad := e.do("GET", "/fhir/"+sr+"/$placement-options?colour=blue", nil).mustStatus(t, http.StatusBadRequest)

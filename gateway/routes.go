@@ -151,6 +151,7 @@ func (s *Server) routes() {
 	e.POST("/oauth2/token", s.token)
 	e.GET("/fhir/metadata", s.metadata, s.negotiate)
 	e.GET("/fhir/Measure/:id", s.readMeasure, s.negotiate)
+	e.GET("/fhir/OperationDefinition/:id", s.readOperationDefinition, s.negotiate)
 	e.GET("/api/v1/openapi.json", s.openapi)
 
 	// Everything else under /fhir and /api needs a bearer token with the
@@ -179,6 +180,8 @@ func (s *Server) routes() {
 	}
 	fhirRoute(http.MethodGet, "/ServiceRequest/:id/$placement-options", s.placementOptions,
 		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
+	fhirRoute(http.MethodPost, "/ServiceRequest/$placement-options", s.placementWhatIf,
+		s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
 	fhirRoute(http.MethodPost, "/ServiceRequest/:id/$placement-options", s.placementOptions,
 		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
 
