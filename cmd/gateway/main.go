@@ -9,6 +9,8 @@
 //	                    mint an access token with the gateway's signing key
 //	gateway import directory FILE.csv
 //	                    import a CQC-style care directory into REDIS_URL
+//	gateway seed [--providers N] [--seed S]
+//	                    load synthetic England into REDIS_URL
 package main
 
 import (
@@ -61,11 +63,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return mintToken(args, getenv, stdout)
 	case "import":
 		return importCommand(ctx, args, getenv, stdout, stderr)
+	case "seed":
+		return seedCommand(ctx, args, getenv, stdout, stderr)
 	case "settings":
 		printSettings(stdout)
 		return nil
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: gateway [serve | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h] | import directory FILE.csv]")
+		fmt.Fprintln(stdout, "usage: gateway [serve | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h] | import directory FILE.csv | seed [--providers N]]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (want serve, settings or token)", cmd)

@@ -218,3 +218,19 @@ func TestImportCommand(t *testing.T) {
 		t.Fatal("import into the embedded store must be refused")
 	}
 }
+
+func TestSeedCommand(t *testing.T) {
+	rs := redistest.Start(t)
+	env := map[string]string{"REDIS_URL": rs.URL(), "GATEWAY_OUTCODES_CSV": filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"seed", "--providers", "300"}, func(k string) string { return env[k] }, &out, io.Discard, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "seeded 300 synthetic locations (300 created") {
+		t.Fatalf("%s", out.String())
+	}
+	n, _ := rs.Client().Keys(context.Background(), "dg:{geo:*").Result()
+	if len(n) == 0 {
+		t.Fatal("no geo shards written")
+	}
+}
