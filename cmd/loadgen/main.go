@@ -1,0 +1,352 @@
+// Command loadgen measures $placement-options under load, with same-run
+// baselines, and writes the figures to a file.
+//
+//	go run ./cmd/loadgen --redis redis://127.0.0.1:PORT/0 --providers 25000 --out bench/placement-25k.md
+//
+// It seeds synthetic England into the given (empty, private) Redis, starts
+// the gateway in-process on a loopback port, posts referrals as a trust,
+// then drives GET ServiceRequest/{id}/$placement-options:
+//
+//  1. closed loop with --workers clients for --duration: saturation
+//     throughput;
+//  2. open loop at half that rate for --duration: p50, p99, errors;
+//  3. the same closed loop against a bare Echo handler returning a fixed
+//     Bundle of the same size (HTTP baseline);
+//  4. the same closed loop of the raw Redis work floor: GEOSEARCH over the
+//     same shards plus HMGET of every candidate's capacity, from Go.
+//
+// Only loopback addresses are used; every loop is bounded in time.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dischargegateway/gateway/adapters/geocode"
+	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/adapters/synthetic"
+	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/gateway"
+	"github.com/dischargegateway/gateway/mappings"
+)
+
+func main() {
+	redisURL := flag.String("redis", "", "an empty Redis to use (required; never a shared one)")
+	providers := flag.Int("providers", 1000, "synthetic care locations to seed")
+	referrals := flag.Int("referrals", 200, "patient referrals to post")
+	workers := flag.Int("workers", 8, "concurrent clients in the closed loops")
+	duration := flag.Duration("duration", 15*time.Second, "length of each measured phase")
+	out := flag.String("out", "", "results file (Markdown); default stdout")
+	root := flag.String("root", ".", "repository root (for configs/)")
+	flag.Parse()
+	if err := run(*redisURL, *providers, *referrals, *workers, *duration, *out, *root); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+type phase struct {
+	name        string
+	requests    int64
+	errors      int64
+	elapsed     time.Duration
+	p50, p99    time.Duration
+	rps         float64
+	description string
+}
+
+func run(redisURL string, providers, referrals, workers int, duration time.Duration, out, root string) error {
+	if redisURL == "" {
+		return fmt.Errorf("--redis is required")
+	}
+	ctx := context.Background()
+	geo, err := geocode.LoadFiles(filepath.Join(root, "configs", "geo", "uk-outcode-centroids.csv"), "")
+	if err != nil {
+		return err
+	}
+	rc, err := rediscache.Open(ctx, rediscache.Config{URL: redisURL, Timeout: 10 * time.Second, PoolSize: 64})
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if n, _ := rc.Client.DBSize(ctx).Result(); n > 0 {
+		return fmt.Errorf("the Redis at --redis is not empty (%d keys): use a private, empty one", n)
+	}
+	tr, err := mappings.LoadTranslator(os.DirFS(filepath.Join(root, "configs", "conceptmaps")))
+	if err != nil {
+		return err
+	}
+	keys, _ := auth.GenerateKeySet()
+	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:loadgen", Audience: "urn:loadgen", TTL: 2 * time.Hour}
+	capStore := rediscache.NewCapacityStore(rc.Client, 100)
+	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rediscache.New(rc.Client), Translator: tr, Capacity: capStore,
+		Geocoder: geo, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Security: gateway.Security{Issuer: issuer, Audit: rediscache.NewAudit(rc.Client, time.Hour),
+			Limiter: rediscache.NewRateLimit(rc.Client, 1<<30, time.Minute)}})
+
+	// Seed.
+	t0 := time.Now()
+	places := synthetic.England(geo)
+	listings, caps := synthetic.Providers(providers, places, time.Now(), 7)
+	if _, err := srv.ImportDirectory(ctx, listings, ""); err != nil {
+		return err
+	}
+	for i, c := range caps {
+		l := listings[i]
+		if _, _, err := capStore.Put(ctx, c, l.Position, geo.AreaOf(l.Postcode, *l.Position)); err != nil {
+			return err
+		}
+	}
+	seedTime := time.Since(t0)
+
+	// Serve on loopback.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler()}
+	go hs.Serve(ln)
+	defer hs.Close()
+	base := "http://" + ln.Addr().String()
+	sc, _ := auth.ParseScopes("system/Patient.cruds system/Encounter.cruds system/ServiceRequest.cruds system/HealthcareService.rs")
+	tok, _, _ := issuer.Issue(&auth.Client{ID: "loadgen", Role: auth.RoleTrust, Org: "RXA"}, sc)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}, Timeout: 10 * time.Second}
+	do := func(method, url string, body []byte) (int, []byte, error) {
+		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/fhir+json")
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b, nil
+	}
+
+	// Referrals, in the districts that hold providers (a patient lives
+	// where people do).
+	var srIDs []string
+	for i, ref := range synthetic.Referrals(referrals, places, 11) {
+		body, _ := json.Marshal(ref.Bundle(i))
+		st, b, err := do("POST", base+"/fhir", body)
+		if err != nil || st != 200 {
+			return fmt.Errorf("posting referral %d: %d %v %s", i, st, err, b)
+		}
+		var resp struct {
+			Entry []struct {
+				Response struct{ Location string } `json:"response"`
+			} `json:"entry"`
+		}
+		_ = json.Unmarshal(b, &resp)
+		for _, e := range resp.Entry {
+			if strings.HasPrefix(e.Response.Location, "ServiceRequest/") {
+				srIDs = append(srIDs, strings.Split(e.Response.Location, "/_history/")[0])
+			}
+		}
+	}
+	// A full response (the largest of the first 30), for the HTTP
+	// baseline's fixed Bundle of the same size.
+	var sample []byte
+	for _, id := range srIDs[:min(30, len(srIDs))] {
+		_, b, err := do("GET", base+"/fhir/"+id+"/$placement-options", nil)
+		if err != nil {
+			return err
+		}
+		if len(b) > len(sample) {
+			sample = b
+		}
+	}
+
+	var matchCount atomic.Int64
+	placement := func(r *rand.Rand) error {
+		st, b, err := do("GET", base+"/fhir/"+srIDs[r.IntN(len(srIDs))]+"/$placement-options", nil)
+		if err != nil {
+			return err
+		}
+		if st != 200 {
+			return fmt.Errorf("status %d", st)
+		}
+		matchCount.Add(int64(bytes.Count(b, []byte(`"mode":"match"`))))
+		return nil
+	}
+	sat := closedLoop("placement-options, closed loop (saturation)", workers, duration, placement)
+	half := openLoop("placement-options at half the saturation rate", sat.rps/2, duration, placement)
+
+	// Baseline 1: bare Echo, fixed Bundle of the same size.
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.GET("/fixed", func(c echo.Context) error { return c.Blob(200, "application/fhir+json", sample) })
+	bl, _ := net.Listen("tcp", "127.0.0.1:0")
+	bs := &http.Server{Handler: e}
+	go bs.Serve(bl)
+	defer bs.Close()
+	bare := closedLoop("bare Echo handler, fixed Bundle of the same size", workers, duration, func(*rand.Rand) error {
+		res, err := client.Get("http://" + bl.Addr().String() + "/fixed")
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return nil
+	})
+
+	// Baseline 2: the raw Redis floor for a typical request.
+	refs := synthetic.Referrals(200, places, 11)
+	floor := closedLoop("raw Redis floor: GEOSEARCH + HMGET of every candidate", workers, duration, func(r *rand.Rand) error {
+		ref := refs[r.IntN(len(refs))]
+		p, _ := geo.Locate(ref.Postcode)
+		beds := discharge.BedTypesFor(ref.Setting)
+		if beds == nil {
+			beds = []discharge.BedType{discharge.BedNursing}
+		}
+		pipe := rc.Client.Pipeline()
+		var cmds []*redis.GeoSearchLocationCmd
+		for _, bt := range beds {
+			for _, a := range geo.AreasNear(p.Lat, p.Lon, 37.5) {
+				cmds = append(cmds, pipe.GeoSearchLocation(ctx, "dg:{geo:"+string(bt)+":"+a+"}", &redis.GeoSearchLocationQuery{
+					GeoSearchQuery: redis.GeoSearchQuery{Longitude: p.Lon, Latitude: p.Lat, Radius: 37.5, RadiusUnit: "km", Sort: "ASC", Count: 500},
+					WithDist:       true}))
+			}
+		}
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+			return err
+		}
+		pipe = rc.Client.Pipeline()
+		n := 0
+		for _, c := range cmds {
+			for _, l := range c.Val() {
+				pipe.HMGet(ctx, "dg:{cap:"+l.Name+"}", "v", "doc")
+				n++
+			}
+		}
+		if n > 0 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	var w io.Writer = os.Stdout
+	if out != "" {
+		_ = os.MkdirAll(filepath.Dir(out), 0o755)
+		f, err := os.Create(out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	fmt.Fprintf(w, "# $placement-options load: %d providers\n\n", providers)
+	fmt.Fprintf(w, "%s, %d cores (GOMAXPROCS %d), %d workers, %s per phase; seeding took %s; %d referrals; responses carried %.1f matches on average; response size %d bytes.\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), workers, duration, seedTime.Round(time.Millisecond),
+		len(srIDs), float64(matchCount.Load())/float64(max(1, sat.requests+half.requests)), len(sample))
+	fmt.Fprintln(w, "| phase | requests | errors | req/s | p50 | p99 |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+	for _, p := range []phase{sat, half, bare, floor} {
+		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s |\n", p.name, p.requests, p.errors, p.rps, ms(p.p50), ms(p.p99))
+	}
+	fmt.Fprintf(w, "\nRatios: saturation throughput is %.1f%% of the bare Echo baseline's and %.1f%% of the raw Redis floor's; p99 at half saturation is %s.\n",
+		100*sat.rps/bare.rps, 100*sat.rps/floor.rps, ms(half.p99))
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+// closedLoop runs f from workers goroutines for d.
+func closedLoop(name string, workers int, d time.Duration, f func(*rand.Rand) error) phase {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var errs, n atomic.Int64
+	stop := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func(seed uint64) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, 3))
+			var mine []time.Duration
+			for time.Now().Before(stop) {
+				t := time.Now()
+				if err := f(r); err != nil {
+					errs.Add(1)
+				}
+				mine = append(mine, time.Since(t))
+				n.Add(1)
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}(uint64(i))
+	}
+	wg.Wait()
+	return summarise(name, lat, n.Load(), errs.Load(), time.Since(start))
+}
+
+// openLoop issues requests at a fixed rate for d, whatever the latency.
+func openLoop(name string, rate float64, d time.Duration, f func(*rand.Rand) error) phase {
+	if rate < 1 {
+		rate = 1
+	}
+	var mu sync.Mutex
+	var lat []time.Duration
+	var errs, n atomic.Int64
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	var wg sync.WaitGroup
+	r := rand.New(rand.NewPCG(9, 9))
+	for next := start; time.Since(start) < d; next = next.Add(interval) {
+		time.Sleep(time.Until(next))
+		seed := r.Uint64()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.Now()
+			if err := f(rand.New(rand.NewPCG(seed, 4))); err != nil {
+				errs.Add(1)
+			}
+			el := time.Since(t)
+			mu.Lock()
+			lat = append(lat, el)
+			mu.Unlock()
+			n.Add(1)
+		}()
+	}
+	wg.Wait()
+	return summarise(name, lat, n.Load(), errs.Load(), time.Since(start))
+}
+
+func summarise(name string, lat []time.Duration, n, errs int64, el time.Duration) phase {
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	q := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	return phase{name: name, requests: n, errors: errs, elapsed: el, p50: q(0.5), p99: q(0.99), rps: float64(n) / el.Seconds()}
+}

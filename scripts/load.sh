@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Load test of $placement-options at 1,000, 25,000 and 100,000 providers,
+# each against its own private redis-server on a free loopback port.
+# Results go to bench/placement-<N>.md.
+#   ./scripts/load.sh                 # all three sizes, 15 s per phase
+#   SIZES="25000" DURATION=30s ./scripts/load.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v redis-server >/dev/null || { echo "redis-server missing: run ./scripts/test.sh once, or apt-get install redis-server"; exit 1; }
+sizes=${SIZES:-"1000 25000 100000"}
+duration=${DURATION:-15s}
+go build -o /tmp/dg-loadgen ./cmd/loadgen
+for n in $sizes; do
+  dir=$(mktemp -d)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize yes --logfile "$dir/redis.log"
+  trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+  sleep 0.3
+  /tmp/dg-loadgen --redis "redis://127.0.0.1:$port/0" --providers "$n" --duration "$duration" --out "bench/placement-$n.md"
+  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  rm -rf "$dir"
+  trap - EXIT
+  cat "bench/placement-$n.md"
+done
