@@ -2,6 +2,7 @@ package discharge
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -43,7 +44,16 @@ func (t BedType) Valid() bool { return has(bedTypes, string(t)) }
 
 // BedTypesFor returns the bed categories that can serve a care setting;
 // nil for settings that are not bed-based (home care, reablement at home,
-// virtual ward). Hospice beds are not reported to the Capacity Tracker.
+// virtual ward), which post HomeCareOffers instead.
+//
+// Hospice is bed-based but also nil: hospice beds are not a Capacity
+// Tracker category, so no posting can show a hospice vacancy and Match
+// excludes hospice providers as capacity-unknown rather than guess.
+// A residential need may take a dementia bed (a home registered for
+// dementia also takes other residents); the reverse is not true. The
+// learning-disability and mental-health categories serve a need only when
+// it names that requirement: see BedTypesForNeed. Young physically disabled
+// beds have no care setting or requirement that asks for them yet.
 func BedTypesFor(s CareSetting) []BedType {
 	switch s {
 	case CareResidential:
@@ -58,6 +68,38 @@ func BedTypesFor(s CareSetting) []BedType {
 		return []BedType{BedTransitional}
 	}
 	return nil
+}
+
+// BedTypesForNeed is BedTypesFor(n.Setting) widened by the specialist
+// categories the need's requirements call for: a residential need with the
+// learning-disability requirement may also take a learning-disability
+// residential bed, and likewise for mental health and for nursing. A need
+// without the requirement never gets a specialist bed. Nil when the setting
+// is not bed-based.
+func BedTypesForNeed(n CareNeed) []BedType {
+	out := BedTypesFor(n.Setting)
+	if out == nil {
+		return nil
+	}
+	residential := slices.Contains(out, BedResidential) || slices.Contains(out, BedResidentialDementia)
+	nursing := slices.Contains(out, BedNursing) || slices.Contains(out, BedNursingDementia)
+	if n.Has(ReqLearningDisability) {
+		if residential {
+			out = append(out, BedLearningDisabilityRes)
+		}
+		if nursing {
+			out = append(out, BedLearningDisabilityNurs)
+		}
+	}
+	if n.Has(ReqMentalHealth) {
+		if residential {
+			out = append(out, BedMentalHealthResidential)
+		}
+		if nursing {
+			out = append(out, BedMentalHealthNursing)
+		}
+	}
+	return out
 }
 
 // BedCapacity is the DHSC mandate's four fields for one bed type, plus
@@ -114,9 +156,14 @@ func (c Capacity) Validate(now time.Time) Issues {
 			is.Add(KindValue, at+".type", fmt.Sprintf("Bed type %q appears twice.", b.Type))
 		}
 		seen[b.Type] = true
-		for name, n := range map[string]int{"maxCapacity": b.MaxCapacity, "occupied": b.Occupied, "reserved": b.Reserved, "acceptingAdmissions": b.AcceptingAdmissions} {
-			if n < 0 {
-				is.Add(KindValue, at+"."+name, name+" must be 0 or more.")
+		// A slice, not a map, so the issues come out in the same order
+		// every time.
+		for _, f := range []struct {
+			name string
+			n    int
+		}{{"maxCapacity", b.MaxCapacity}, {"occupied", b.Occupied}, {"reserved", b.Reserved}, {"acceptingAdmissions", b.AcceptingAdmissions}} {
+			if f.n < 0 {
+				is.Add(KindValue, at+"."+f.name, f.name+" must be 0 or more.")
 			}
 		}
 		if b.Occupied+b.Reserved+b.AcceptingAdmissions > b.MaxCapacity {
@@ -133,7 +180,7 @@ func (c Capacity) Validate(now time.Time) Issues {
 				is.Add(KindValue, fmt.Sprintf("%s.outcodes[%d]", at, j), "Not a postcode district (outcode).")
 			}
 		}
-		if h.HoursPerWeek < 0 || h.Packages < 0 {
+		if !(h.HoursPerWeek >= 0) || h.Packages < 0 { // NaN hours fail too
 			is.Add(KindValue, at, "hoursPerWeek and packages must be 0 or more.")
 		}
 		if h.EarliestStart.IsZero() {
@@ -144,12 +191,43 @@ func (c Capacity) Validate(now time.Time) Issues {
 }
 
 // Vacant returns the vacancies accepting admissions for a bed type; zero
-// when closed to admissions.
+// when closed to admissions. Vacancy tells the two apart.
 func (c Capacity) Vacant(t BedType) int {
+	n, closed := c.Vacancy(t)
+	if closed {
+		return 0
+	}
+	return n
+}
+
+// Vacancy returns the beds of type t posted as vacant and accepting
+// admissions, and whether the home has closed that bed type to admissions.
+// A bed type not posted is (0, false). accepting is as posted even when
+// closed: a closed home's figure is kept for the explanation, never used.
+func (c Capacity) Vacancy(t BedType) (accepting int, closed bool) {
 	for _, b := range c.Beds {
-		if b.Type == t && !b.ClosedToAdmissions {
-			return b.AcceptingAdmissions
+		if b.Type == t {
+			return b.AcceptingAdmissions, b.ClosedToAdmissions
 		}
 	}
-	return 0
+	return 0, false
+}
+
+// Newer reports whether posting c should replace stored, the location's
+// current capacity. Figures that were true earlier never overwrite later
+// ones, so a posting with an older AsOf is ignored. An equal AsOf replaces:
+// it is a correction of the same moment's figures, and the posting that
+// arrives later wins (rediscache applies the same rule atomically). When
+// both carry a store-assigned Version (comparing two stored snapshots), an
+// equal AsOf is decided by the higher Version instead.
+func (c Capacity) Newer(stored Capacity) bool {
+	switch {
+	case c.AsOf.After(stored.AsOf):
+		return true
+	case c.AsOf.Before(stored.AsOf):
+		return false
+	case c.Version != 0 && stored.Version != 0:
+		return c.Version > stored.Version
+	}
+	return true
 }

@@ -1,16 +1,16 @@
 package discharge
 
 import (
+	"cmp"
 	"fmt"
-	"math"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
 
 // Candidate is a provider with its current capacity and its distance from
-// the patient, as the store found it.
+// the patient, as the store found it. DistanceKm may be nil: Match then
+// works it out from MatchRequest.Origin and Provider.Position if it can.
 type Candidate struct {
 	Provider   Provider
 	Capacity   *Capacity
@@ -19,30 +19,45 @@ type Candidate struct {
 
 // MatchRequest is one question: which providers can take this need?
 type MatchRequest struct {
-	Need           CareNeed
-	Case           *Case // for legal status; may be nil
-	Date           Date  // the start date needed
+	Need CareNeed
+	Case *Case // for legal status; may be nil
+	Date Date  // the start date needed
+	// Origin is where distances are measured from, for candidates that
+	// come without one; may be nil.
+	Origin         *Position
 	PatientOutcode string
-	RadiusKm       float64
-	IncludeStale   bool
-	Explain        bool
-	Now            time.Time
-	Freshness      FreshnessPolicy
-	Weights        Weights
-	Limit          int
+	// RadiusKm bounds bed-based settings; it must be positive, as a zero
+	// radius admits only providers at distance 0. Home care is bounded by
+	// coverage of PatientOutcode instead.
+	RadiusKm     float64
+	IncludeStale bool
+	Explain      bool
+	Now          time.Time
+	// Freshness is the policy; the zero value means DefaultFreshness.
+	Freshness FreshnessPolicy
+	// Weights; invalid ones (see Weights.Validate) mean DefaultWeights.
+	Weights Weights
+	// Limit caps Matches and, with Explain, Excluded; 0 means no cap.
+	Limit int
 }
 
 // Option is a provider that passed every hard filter.
 type Option struct {
-	Provider   Provider        `json:"provider"`
-	Score      float64         `json:"score"`
-	Components Components      `json:"components"`
-	Covered    []Requirement   `json:"covered,omitempty"`
-	Vacancies  []BedCapacity   `json:"vacancies,omitempty"`
+	Provider   Provider      `json:"provider"`
+	Score      float64       `json:"score"` // 0..1, 4 decimals
+	Components Components    `json:"components"`
+	Covered    []Requirement `json:"covered,omitempty"`
+	// Vacancies are the fitting bed types open and accepting admissions.
+	Vacancies []BedCapacity `json:"vacancies,omitempty"`
+	// HomeCare are the offers that cover the patient's district, start in
+	// time and are big enough.
 	HomeCare   []HomeCareOffer `json:"homeCare,omitempty"`
 	AsOf       time.Time       `json:"asOf"`
 	Freshness  Freshness       `json:"freshness"`
 	DistanceKm *float64        `json:"distanceKm,omitempty"`
+	// Stale marks figures older than the stale threshold, returned only
+	// because the request asked to include them.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // Exclusion is a provider that failed a hard filter: the first one, in the
@@ -58,23 +73,50 @@ type Exclusion struct {
 type Result struct {
 	Matches  []Option
 	Excluded []Exclusion    // with Explain: the nearest excluded providers
-	Counts   map[string]int // exclusions per filter
+	Counts   map[string]int // exclusions per filter, over all candidates
 }
 
-// Filters are the hard filters' codes, in the order they are applied.
+// Filters are the hard filters' codes, in the order they are applied; an
+// exclusion names the first that fails. Cheap facts about the service come
+// first, then the patient's own constraints, then place and day, and the
+// live capacity last, so an explanation blames the most lasting reason:
+//
+//	inactive          the service is not active
+//	setting           does not provide the care setting
+//	requirement       does not cover every requirement (the detail names the missing)
+//	funding           does not accept the need's funding
+//	excluded          on the need's excluded providers
+//	legal-status      patient detained (see Detained) and the service does not accept it
+//	distance          bed-based: no distance, or further than RadiusKm
+//	coverage          home care: PatientOutcode not in Provider.Coverage
+//	admission-day     no admission window on the date's weekday
+//	not-available     the date falls in a closure
+//	capacity-unknown  no posting, figures past expiry, or hospice (not posted)
+//	capacity-stale    figures past the stale threshold and IncludeStale unset
+//	closed            every fitting bed type is closed to admissions
+//	vacancy           no fitting bed accepting admissions, or no home-care offer
+//	                  covering the district, starting by the date, big enough
 var Filters = []string{"inactive", "setting", "requirement", "funding", "excluded", "legal-status",
 	"distance", "coverage", "admission-day", "not-available", "capacity-unknown", "capacity-stale", "closed", "vacancy"}
 
 // Match applies the hard filters to every candidate and ranks those that
-// pass. No option that fails a filter is ever returned.
+// pass. No option that fails a filter is ever returned. It reads the clock
+// only through req.Now.
 func Match(req MatchRequest, cands []Candidate) Result {
 	res := Result{Counts: map[string]int{}}
-	w := req.Weights
-	if w.Validate() != nil {
-		w = DefaultWeights
+	if req.Weights.Validate() != nil {
+		req.Weights = DefaultWeights
 	}
+	if req.Freshness == (FreshnessPolicy{}) {
+		req.Freshness = DefaultFreshness
+	}
+	bedBased := placeBased(req.Need.Setting)
 	for _, c := range cands {
-		opt, filter, detail := evaluate(req, c)
+		if c.DistanceKm == nil && req.Origin != nil && c.Provider.Position != nil {
+			d := DistanceKm(*req.Origin, *c.Provider.Position)
+			c.DistanceKm = &d
+		}
+		opt, filter, detail := evaluate(req, c, bedBased)
 		if filter != "" {
 			res.Counts[filter]++
 			if req.Explain {
@@ -82,28 +124,15 @@ func Match(req MatchRequest, cands []Candidate) Result {
 			}
 			continue
 		}
-		opt.Components = components(req, c, opt)
-		opt.Score = score(opt.Components, w)
+		opt.Components = components(req, opt, bedBased)
+		opt.Score = score(opt.Components, req.Weights)
 		res.Matches = append(res.Matches, opt)
 	}
-	sort.Slice(res.Matches, func(i, j int) bool {
-		a, b := res.Matches[i], res.Matches[j]
-		if a.Score != b.Score {
-			return a.Score > b.Score
-		}
-		if da, db := dist(a.DistanceKm), dist(b.DistanceKm); da != db {
-			return da < db
-		}
-		if a.Freshness != b.Freshness {
-			return a.Freshness == Fresh // fresh figures before stale ones
-		}
-		return a.Provider.ServiceID < b.Provider.ServiceID
-	})
-	sort.SliceStable(res.Excluded, func(i, j int) bool {
-		if di, dj := dist(res.Excluded[i].DistanceKm), dist(res.Excluded[j].DistanceKm); di != dj {
-			return di < dj
-		}
-		return res.Excluded[i].Provider.ServiceID < res.Excluded[j].Provider.ServiceID
+	rank(res.Matches)
+	slices.SortFunc(res.Excluded, func(a, b Exclusion) int {
+		return cmp.Or(cmp.Compare(dist(a.DistanceKm), dist(b.DistanceKm)),
+			cmp.Compare(a.Provider.ServiceID, b.Provider.ServiceID),
+			cmp.Compare(a.Provider.LocationID, b.Provider.LocationID))
 	})
 	if req.Limit > 0 {
 		if len(res.Matches) > req.Limit {
@@ -116,15 +145,31 @@ func Match(req MatchRequest, cands []Candidate) Result {
 	return res
 }
 
-func dist(d *float64) float64 {
-	if d == nil {
-		return math.Inf(1)
+// placeBased reports whether a setting is a bed in a place, bounded by
+// radius: the Capacity Tracker bed settings and hospice.
+func placeBased(s CareSetting) bool { return BedTypesFor(s) != nil || s == CareHospice }
+
+// refers reports whether ref names the provider: "HealthcareService/<id>",
+// "Location/<id>", "Organization/<id>", or a bare id of any of the three.
+func refers(ref string, p Provider) bool {
+	typ, id, found := strings.Cut(ref, "/")
+	if !found {
+		return id != "" && (ref == p.ServiceID || ref == p.LocationID || ref == p.OrganizationID)
 	}
-	return *d
+	switch typ {
+	case "HealthcareService":
+		return id == p.ServiceID
+	case "Location":
+		return id == p.LocationID
+	case "Organization":
+		return id == p.OrganizationID
+	}
+	return false
 }
 
-// evaluate returns the option, or the first filter the candidate fails.
-func evaluate(req MatchRequest, c Candidate) (Option, string, string) {
+// evaluate returns the option, or the first filter the candidate fails
+// with a detail for the explanation (never patient data).
+func evaluate(req MatchRequest, c Candidate, bedBased bool) (Option, string, string) {
 	p, need := c.Provider, req.Need
 	opt := Option{Provider: p, DistanceKm: c.DistanceKm}
 	if !p.Active {
@@ -148,18 +193,19 @@ func evaluate(req MatchRequest, c Candidate) (Option, string, string) {
 		return opt, "funding", "does not accept " + string(need.Funding) + " funding"
 	}
 	for _, x := range need.ExcludedProviders {
-		if x == p.ServiceID || x == p.LocationID || x == p.OrganizationID ||
-			x == "HealthcareService/"+p.ServiceID || x == "Location/"+p.LocationID || x == "Organization/"+p.OrganizationID {
+		if refers(x, p) {
 			return opt, "excluded", "on the patient's excluded list"
 		}
 	}
-	if req.Case != nil && req.Case.LegalStatus != "" && !p.AcceptsDetained {
+	if req.Case != nil && Detained(req.Case.LegalStatus) && !p.AcceptsDetained {
 		return opt, "legal-status", "does not take patients detained under the Mental Health Act"
 	}
-	bedBased := BedTypesFor(need.Setting) != nil
 	if bedBased {
-		if c.DistanceKm == nil || *c.DistanceKm > req.RadiusKm {
-			return opt, "distance", fmt.Sprintf("further than %.0f km", req.RadiusKm)
+		if c.DistanceKm == nil {
+			return opt, "distance", "no position to measure a distance from"
+		}
+		if !(*c.DistanceKm <= req.RadiusKm) { // NaN fails too
+			return opt, "distance", fmt.Sprintf("%.1f km away, further than %g km", *c.DistanceKm, req.RadiusKm)
 		}
 	} else if !slices.Contains(p.Coverage, req.PatientOutcode) {
 		return opt, "coverage", "does not serve " + req.PatientOutcode
@@ -168,9 +214,16 @@ func evaluate(req MatchRequest, c Candidate) (Option, string, string) {
 		return opt, "admission-day", "does not admit on " + req.Date.Weekday().String()
 	}
 	for _, r := range p.NotAvailable {
-		if !req.Date.Before(r.From) && !req.Date.After(r.To) {
-			return opt, "not-available", "not available from " + r.From.String() + " to " + r.To.String()
+		if r.Contains(req.Date) {
+			to := r.To.String()
+			if r.To.IsZero() {
+				to = "further notice"
+			}
+			return opt, "not-available", "not available from " + r.From.String() + " to " + to
 		}
+	}
+	if need.Setting == CareHospice {
+		return opt, "capacity-unknown", "hospice beds are not posted to the gateway"
 	}
 	if c.Capacity == nil {
 		return opt, "capacity-unknown", "no capacity posted"
@@ -184,10 +237,11 @@ func evaluate(req MatchRequest, c Candidate) (Option, string, string) {
 		if !req.IncludeStale {
 			return opt, "capacity-stale", "capacity last posted " + c.Capacity.AsOf.Format(time.RFC3339)
 		}
+		opt.Stale = true
 	}
 	if bedBased {
 		closed := false
-		for _, bt := range BedTypesFor(need.Setting) {
+		for _, bt := range BedTypesForNeed(need) {
 			for _, b := range c.Capacity.Beds {
 				if b.Type != bt {
 					continue
@@ -211,6 +265,7 @@ func evaluate(req MatchRequest, c Candidate) (Option, string, string) {
 		if !slices.Contains(h.Outcodes, req.PatientOutcode) || req.Date.Before(h.EarliestStart) {
 			continue
 		}
+		// Hours when the need says how many; else any package at all.
 		enough := h.Packages > 0
 		if need.HoursPerWeek != nil {
 			enough = h.HoursPerWeek >= *need.HoursPerWeek

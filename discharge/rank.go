@@ -1,12 +1,14 @@
 package discharge
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Weights weigh the score components. They need not sum to 1: the score is
-// normalised by their sum.
+// divided by their sum, so only their ratios matter.
 type Weights struct {
 	Distance   float64 `json:"distance"`
 	Freshness  float64 `json:"freshness"`
@@ -17,15 +19,20 @@ type Weights struct {
 }
 
 // DefaultWeights favour a near, well-rated provider with fresh figures;
-// block-contracted beds (already paid for) come before spot ones.
+// block-contracted beds (already paid for) come before spot ones. They sum
+// to 1: distance 0.35 (travel for family visits and the hub's first
+// question), quality 0.2 (CQC rating), freshness 0.15 (trust in the
+// vacancy), contract 0.15 (block before spot), preference 0.1 (patient
+// choice, which the hub honours anyway) and acceptance 0.05 (neutral for
+// now). Treat it as read-only; routes.go copies it into the config.
 var DefaultWeights = Weights{Distance: 0.35, Freshness: 0.15, Contract: 0.15, Quality: 0.2, Preference: 0.1, Acceptance: 0.05}
 
-// Validate rejects negative weights and an all-zero set.
+// Validate rejects negative or non-finite weights and an all-zero set.
 func (w Weights) Validate() error {
 	sum := 0.0
-	for _, v := range []float64{w.Distance, w.Freshness, w.Contract, w.Quality, w.Preference, w.Acceptance} {
-		if v < 0 || math.IsNaN(v) {
-			return fmt.Errorf("weights must not be negative")
+	for _, v := range w.list() {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("weights must be finite and not negative")
 		}
 		sum += v
 	}
@@ -33,6 +40,25 @@ func (w Weights) Validate() error {
 		return fmt.Errorf("at least one weight must be positive")
 	}
 	return nil
+}
+
+// Normalised returns w scaled to sum to 1, for display; the score is the
+// same either way. Call it on valid weights only.
+func (w Weights) Normalised() Weights {
+	sum := w.sum()
+	if sum == 0 {
+		return w
+	}
+	return Weights{Distance: w.Distance / sum, Freshness: w.Freshness / sum, Contract: w.Contract / sum,
+		Quality: w.Quality / sum, Preference: w.Preference / sum, Acceptance: w.Acceptance / sum}
+}
+
+func (w Weights) list() []float64 {
+	return []float64{w.Distance, w.Freshness, w.Contract, w.Quality, w.Preference, w.Acceptance}
+}
+
+func (w Weights) sum() float64 {
+	return w.Distance + w.Freshness + w.Contract + w.Quality + w.Preference + w.Acceptance
 }
 
 // Components are an option's score parts, each 0..1.
@@ -45,28 +71,39 @@ type Components struct {
 	Acceptance float64 `json:"acceptance"`
 }
 
-var ratingScore = map[string]float64{"outstanding": 1, "good": 0.75, "requires-improvement": 0.35, "inadequate": 0, "not-rated": 0.5, "": 0.5}
+// ratingScore turns a CQC rating into the quality component. Not rated
+// (new services) and unknown ratings are neutral; requires improvement is
+// nearer inadequate than good, as commissioners treat it.
+var ratingScore = map[string]float64{RatingOutstanding: 1, RatingGood: 0.75, RatingRequiresImprovement: 0.35,
+	RatingInadequate: 0, RatingNotRated: 0.5}
 
-func components(req MatchRequest, c Candidate, o Option) Components {
+// components scores an option that passed every hard filter. Each part is
+// in [0, 1].
+func components(req MatchRequest, o Option, bedBased bool) Components {
 	var cp Components
 	switch {
-	case c.DistanceKm == nil || req.RadiusKm <= 0:
-		cp.Distance = 1 // home care in its coverage area
+	case !bedBased || o.DistanceKm == nil || req.RadiusKm <= 0:
+		// Home care is judged by coverage, not distance: inside it, every
+		// provider is as near as any other.
+		cp.Distance = 1
 	default:
-		cp.Distance = math.Max(0, 1-*c.DistanceKm/req.RadiusKm)
+		cp.Distance = clamp01(1 - *o.DistanceKm/req.RadiusKm)
 	}
+	// Stale figures, when included at all, earn nothing for freshness.
 	if o.Freshness == Fresh && req.Freshness.StaleAfter > 0 {
 		age := req.Now.Sub(o.AsOf)
-		cp.Freshness = math.Max(0, math.Min(1, 1-float64(age)/float64(req.Freshness.StaleAfter)))
+		cp.Freshness = clamp01(1 - float64(age)/float64(req.Freshness.StaleAfter))
 	}
-	if c.Provider.Contract == "block" {
+	if o.Provider.Contract == ContractBlock {
 		cp.Contract = 1
 	}
-	cp.Quality = ratingScore[c.Provider.Rating]
+	if q, ok := ratingScore[o.Provider.Rating]; ok {
+		cp.Quality = q
+	} else {
+		cp.Quality = ratingScore[RatingNotRated]
+	}
 	for _, pref := range req.Need.PreferredProviders {
-		p := c.Provider
-		if pref == p.ServiceID || pref == p.LocationID || pref == p.OrganizationID || pref == "HealthcareService/"+p.ServiceID ||
-			pref == "Location/"+p.LocationID || pref == "Organization/"+p.OrganizationID {
+		if refers(pref, o.Provider) {
 			cp.Preference = 1
 		}
 	}
@@ -74,9 +111,46 @@ func components(req MatchRequest, c Candidate, o Option) Components {
 	return cp
 }
 
+func clamp01(x float64) float64 {
+	if !(x > 0) { // NaN too
+		return 0
+	}
+	return math.Min(1, x)
+}
+
+// score is the weighted mean of the components, rounded to 4 decimals so
+// that equal providers tie exactly and the tie-breaks decide.
 func score(c Components, w Weights) float64 {
-	sum := w.Distance + w.Freshness + w.Contract + w.Quality + w.Preference + w.Acceptance
 	s := (w.Distance*c.Distance + w.Freshness*c.Freshness + w.Contract*c.Contract + w.Quality*c.Quality +
-		w.Preference*c.Preference + w.Acceptance*c.Acceptance) / sum
+		w.Preference*c.Preference + w.Acceptance*c.Acceptance) / w.sum()
 	return math.Round(s*10000) / 10000
+}
+
+// rank sorts options best first: score descending, then distance ascending
+// (unknown last), then fresh before stale, then service id. The order is
+// total, so the input order never shows through.
+func rank(opts []Option) {
+	slices.SortFunc(opts, func(a, b Option) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(dist(a.DistanceKm), dist(b.DistanceKm)); c != 0 {
+			return c
+		}
+		if a.Stale != b.Stale {
+			if b.Stale {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(a.Provider.ServiceID, b.Provider.ServiceID),
+			cmp.Compare(a.Provider.LocationID, b.Provider.LocationID))
+	})
+}
+
+func dist(d *float64) float64 {
+	if d == nil {
+		return math.Inf(1)
+	}
+	return *d
 }
