@@ -154,7 +154,7 @@ func placeBased(s CareSetting) bool { return BedTypesFor(s) != nil || s == CareH
 func refers(ref string, p Provider) bool {
 	typ, id, found := strings.Cut(ref, "/")
 	if !found {
-		return id != "" && (ref == p.ServiceID || ref == p.LocationID || ref == p.OrganizationID)
+		return ref != "" && (ref == p.ServiceID || ref == p.LocationID || ref == p.OrganizationID)
 	}
 	switch typ {
 	case "HealthcareService":

@@ -2,12 +2,16 @@ package discharge
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
 
+// now is a Tuesday.
 var now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
 func km(f float64) *float64 { return &f }
@@ -27,67 +31,258 @@ func nursingRequest() MatchRequest {
 		Date: DateOf(now), RadiusKm: 25, Now: now, Freshness: DefaultFreshness, Weights: DefaultWeights, Explain: true}
 }
 
-// TestRankingFixture: hand-built providers with a known order.
-func TestRankingFixture(t *testing.T) {
-	cands := []Candidate{
-		nursingProvider("far-outstanding-block", 20, 2, "outstanding", "block"),
-		nursingProvider("near-good-spot", 2, 1, "good", "spot"),
-		nursingProvider("near-good-block", 2, 1, "good", "block"),
-		nursingProvider("mid-inadequate-spot", 8, 5, "inadequate", "spot"),
-		nursingProvider("no-vacancy", 1, 0, "outstanding", "block"),
-		nursingProvider("too-far", 30, 3, "outstanding", "block"),
-	}
-	res := Match(nursingRequest(), cands)
-	var got []string
-	for _, m := range res.Matches {
-		got = append(got, m.Provider.ServiceID)
-	}
-	// With the default weights (distance .35, freshness .15, contract .15,
-	// quality .2, preference .1, acceptance .05) and figures an hour old
-	// (freshness 23/24):
-	//   near-good-block       .35*.92 + .15*.958 + .15*1 + .2*.75 + .05*.5 = .79
-	//   near-good-spot        the same without the contract           = .64
-	//   far-outstanding-block .35*.2  + .15*.958 + .15*1 + .2*1  + .025   = .59
-	//   mid-inadequate-spot   .35*.68 + .15*.958                 + .025   = .41
-	want := []string{"near-good-block", "near-good-spot", "far-outstanding-block", "mid-inadequate-spot"}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("order %v, want %v", got, want)
-	}
-	if res.Counts["vacancy"] != 1 || res.Counts["distance"] != 1 || len(res.Excluded) != 2 || res.Excluded[0].Filter != "vacancy" {
-		t.Fatalf("exclusions %+v %+v", res.Counts, res.Excluded)
+func homeCareProvider(id string, hours float64, packages int) Candidate {
+	return Candidate{
+		Provider: Provider{ServiceID: id, LocationID: "L" + id, OrganizationID: "O" + id, Active: true,
+			Settings: []CareSetting{CareHomeCare}, Coverage: []string{"M14", "M20"}, Rating: RatingGood},
+		Capacity: &Capacity{LocationID: "L" + id, AsOf: now.Add(-time.Hour), HomeCare: []HomeCareOffer{
+			{Outcodes: []string{"M14"}, HoursPerWeek: hours, Packages: packages, EarliestStart: DateOf(now)}}},
 	}
 }
 
-// randomWorld builds providers and a request at random, with a fixed seed.
-func randomWorld(r *rand.Rand) (MatchRequest, []Candidate) {
-	settings := []CareSetting{CareNursing, CareResidential, CareNursingDementia, CareHomeCare, CareD2ABed}
-	reqs := []Requirement{ReqDementia, ReqHoist, ReqBariatric, ReqOxygen}
+func homeCareRequest(hours *float64) MatchRequest {
+	return MatchRequest{Need: CareNeed{Setting: CareHomeCare, HoursPerWeek: hours}, Date: DateOf(now), PatientOutcode: "M14",
+		RadiusKm: 10, Now: now, Freshness: DefaultFreshness, Weights: DefaultWeights, Explain: true}
+}
+
+// TestRankingFixture: hand-built providers with a known order.
+func TestRankingFixture(t *testing.T) {
+	cands := []Candidate{
+		nursingProvider("far-outstanding-block", 20, 2, RatingOutstanding, ContractBlock),
+		nursingProvider("near-good-spot", 2, 1, RatingGood, ContractSpot),
+		nursingProvider("near-good-block", 2, 1, RatingGood, ContractBlock),
+		nursingProvider("mid-inadequate-spot", 8, 5, RatingInadequate, ContractSpot),
+		nursingProvider("no-vacancy", 1, 0, RatingOutstanding, ContractBlock),
+		nursingProvider("too-far", 30, 3, RatingOutstanding, ContractBlock),
+		// Same as near-good-spot but the patient prefers it: preference (.1)
+		// outweighs block (.15)? No: .64 + .1 = .74 < .79, so it lands
+		// between near-good-block and near-good-spot.
+		nursingProvider("near-good-spot-preferred", 2, 1, RatingGood, ContractSpot),
+	}
+	req := nursingRequest()
+	req.Need.PreferredProviders = []string{"HealthcareService/near-good-spot-preferred"}
+	res := Match(req, cands)
+	// With the default weights (distance .35, freshness .15, contract .15,
+	// quality .2, preference .1, acceptance .05) and figures an hour old
+	// (freshness 23/24 = .9583), radius 25:
+	//   near-good-block          .35*.92 + .15*.9583 + .15*1 + .2*.75 + .05*.5         = .7907
+	//   near-good-spot-preferred .35*.92 + .15*.9583 + .2*.75 + .1*1 + .05*.5          = .7407
+	//   near-good-spot           .35*.92 + .15*.9583 + .2*.75 + .05*.5                 = .6407
+	//   far-outstanding-block    .35*.2  + .15*.9583 + .15*1 + .2*1  + .05*.5           = .5887
+	//   mid-inadequate-spot      .35*.68 + .15*.9583                 + .05*.5           = .4067
+	// no-vacancy (1 km) fails vacancy; too-far (30 km) fails distance.
+	want := []string{"near-good-block", "near-good-spot-preferred", "near-good-spot", "far-outstanding-block", "mid-inadequate-spot"}
+	if got := ids(res.Matches); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+	wantScores := []float64{0.7907, 0.7408, 0.6408, 0.5888, 0.4068}
+	for i, m := range res.Matches {
+		if math.Abs(m.Score-wantScores[i]) > 0.0002 {
+			t.Errorf("%s: score %v, want about %v (%+v)", m.Provider.ServiceID, m.Score, wantScores[i], m.Components)
+		}
+	}
+	if res.Counts["vacancy"] != 1 || res.Counts["distance"] != 1 || len(res.Excluded) != 2 ||
+		res.Excluded[0].Filter != "vacancy" || res.Excluded[1].Filter != "distance" {
+		t.Fatalf("exclusions %+v %+v", res.Counts, res.Excluded)
+	}
+	// Without Explain only the counts remain; Limit truncates.
+	req.Explain, req.Limit = false, 2
+	res = Match(req, cands)
+	if len(res.Excluded) != 0 || res.Counts["vacancy"] != 1 || fmt.Sprint(ids(res.Matches)) != fmt.Sprint(want[:2]) {
+		t.Fatalf("no explain, limit 2: %v %+v %+v", ids(res.Matches), res.Excluded, res.Counts)
+	}
+}
+
+// TestFilters: one candidate per row, changed from a passing one so that it
+// fails exactly the named filter (or, where two fail, the earlier one).
+func TestFilters(t *testing.T) {
+	tuesday := DateOf(now)
+	tests := []struct {
+		name   string
+		home   bool // start from the home-care pair instead of nursing
+		mutReq func(*MatchRequest)
+		mutC   func(*Candidate)
+		filter string // "" = matches
+	}{
+		{name: "passes", filter: ""},
+		{name: "inactive", mutC: func(c *Candidate) { c.Provider.Active = false }, filter: "inactive"},
+		{name: "inactive before setting", mutC: func(c *Candidate) { c.Provider.Active = false; c.Provider.Settings = nil }, filter: "inactive"},
+		{name: "setting", mutC: func(c *Candidate) { c.Provider.Settings = []CareSetting{CareResidential} }, filter: "setting"},
+		{name: "requirement missing", mutReq: func(r *MatchRequest) { r.Need.Requirements = append(r.Need.Requirements, ReqBariatric) }, filter: "requirement"},
+		{name: "funding", mutReq: func(r *MatchRequest) { r.Need.Funding = FundSelf }, filter: "funding"},
+		{name: "no funding named", mutReq: func(r *MatchRequest) { r.Need.Funding = "" }, filter: ""},
+		{name: "excluded by service reference", mutReq: func(r *MatchRequest) { r.Need.ExcludedProviders = []string{"HealthcareService/a"} }, filter: "excluded"},
+		{name: "excluded by location reference", mutReq: func(r *MatchRequest) { r.Need.ExcludedProviders = []string{"Location/La"} }, filter: "excluded"},
+		{name: "excluded by organization reference", mutReq: func(r *MatchRequest) { r.Need.ExcludedProviders = []string{"Organization/Oa"} }, filter: "excluded"},
+		{name: "excluded by bare id", mutReq: func(r *MatchRequest) { r.Need.ExcludedProviders = []string{"Oa"} }, filter: "excluded"},
+		{name: "wrong type of reference", mutReq: func(r *MatchRequest) { r.Need.ExcludedProviders = []string{"Location/a", "Organization/La", ""} }, filter: ""},
+		{name: "detained s2", mutReq: func(r *MatchRequest) { r.Case = &Case{LegalStatus: "02"} }, filter: "legal-status"},
+		{name: "detained, accepted", mutReq: func(r *MatchRequest) { r.Case = &Case{LegalStatus: "03"} }, mutC: func(c *Candidate) { c.Provider.AcceptsDetained = true }, filter: ""},
+		{name: "informal", mutReq: func(r *MatchRequest) { r.Case = &Case{LegalStatus: "01"} }, filter: ""},
+		{name: "not known counts as detained", mutReq: func(r *MatchRequest) { r.Case = &Case{LegalStatus: "99"} }, filter: "legal-status"},
+		{name: "too far", mutC: func(c *Candidate) { c.DistanceKm = km(25.01) }, filter: "distance"},
+		{name: "at the radius", mutC: func(c *Candidate) { c.DistanceKm = km(25) }, filter: ""},
+		{name: "no distance", mutC: func(c *Candidate) { c.DistanceKm = nil }, filter: "distance"},
+		{name: "distance from origin", mutReq: func(r *MatchRequest) { r.Origin = &Position{Lat: 53.4808, Lon: -2.2426} },
+			mutC: func(c *Candidate) { c.DistanceKm = nil; c.Provider.Position = &Position{Lat: 53.4106, Lon: -2.1575} }, filter: ""},
+		{name: "origin too far", mutReq: func(r *MatchRequest) { r.Origin = &Position{Lat: 51.5074, Lon: -0.1278} },
+			mutC: func(c *Candidate) { c.DistanceKm = nil; c.Provider.Position = &Position{Lat: 53.4106, Lon: -2.1575} }, filter: "distance"},
+		{name: "admission weekdays only, on a Saturday", mutReq: func(r *MatchRequest) { r.Date = Date{2026, 11, 28} },
+			mutC: func(c *Candidate) {
+				c.Provider.Admission = []AdmissionWindow{{Days: []time.Weekday{time.Monday, time.Friday}, AllDay: true}}
+			}, filter: "admission-day"},
+		{name: "admission second window", mutC: func(c *Candidate) {
+			c.Provider.Admission = []AdmissionWindow{{Days: []time.Weekday{time.Monday}}, {Days: []time.Weekday{time.Tuesday}, Start: "10:00", End: "16:00"}}
+		}, filter: ""},
+		{name: "closure covers the date", mutC: func(c *Candidate) { c.Provider.NotAvailable = []DateRange{{From: Date{2026, 11, 20}, To: tuesday}} }, filter: "not-available"},
+		{name: "closure ended the day before", mutC: func(c *Candidate) {
+			c.Provider.NotAvailable = []DateRange{{From: Date{2026, 11, 20}, To: Date{2026, 11, 23}}}
+		}, filter: ""},
+		{name: "open-ended closure", mutC: func(c *Candidate) { c.Provider.NotAvailable = []DateRange{{From: Date{2026, 11, 1}}} }, filter: "not-available"},
+		{name: "no capacity", mutC: func(c *Candidate) { c.Capacity = nil }, filter: "capacity-unknown"},
+		{name: "capacity expired", mutC: func(c *Candidate) { c.Capacity.AsOf = now.Add(-8 * 24 * time.Hour) }, filter: "capacity-unknown"},
+		{name: "capacity stale", mutC: func(c *Candidate) { c.Capacity.AsOf = now.Add(-25 * time.Hour) }, filter: "capacity-stale"},
+		{name: "stale included", mutReq: func(r *MatchRequest) { r.IncludeStale = true }, mutC: func(c *Candidate) { c.Capacity.AsOf = now.Add(-25 * time.Hour) }, filter: ""},
+		{name: "closed", mutC: func(c *Candidate) { c.Capacity.Beds[0].ClosedToAdmissions = true }, filter: "closed"},
+		{name: "no vacancy", mutC: func(c *Candidate) { c.Capacity.Beds[0].AcceptingAdmissions = 0 }, filter: "vacancy"},
+		{name: "vacancy in the wrong bed type", mutC: func(c *Candidate) { c.Capacity.Beds[0].Type = BedResidential }, filter: "vacancy"},
+		{name: "dementia nursing bed serves nursing", mutC: func(c *Candidate) { c.Capacity.Beds[0].Type = BedNursingDementia }, filter: ""},
+		{name: "mental-health bed without the requirement", mutC: func(c *Candidate) { c.Capacity.Beds[0].Type = BedMentalHealthNursing }, filter: "vacancy"},
+		{name: "mental-health bed with the requirement", mutReq: func(r *MatchRequest) { r.Need.Requirements = append(r.Need.Requirements, ReqMentalHealth) },
+			mutC: func(c *Candidate) {
+				c.Capacity.Beds[0].Type = BedMentalHealthNursing
+				c.Provider.Specialisms = append(c.Provider.Specialisms, ReqMentalHealth)
+			}, filter: ""},
+		{name: "hospice", mutReq: func(r *MatchRequest) { r.Need.Setting = CareHospice }, mutC: func(c *Candidate) { c.Provider.Settings = []CareSetting{CareHospice} }, filter: "capacity-unknown"},
+
+		{name: "home care passes", home: true, filter: ""},
+		{name: "home care outside coverage", home: true, mutReq: func(r *MatchRequest) { r.PatientOutcode = "SK3" }, filter: "coverage"},
+		{name: "home care ignores distance", home: true, mutC: func(c *Candidate) { c.DistanceKm = km(500) }, filter: ""},
+		{name: "home care too few hours", home: true, mutReq: func(r *MatchRequest) { h := 21.0; r.Need.HoursPerWeek = &h }, filter: "vacancy"},
+		{name: "home care offer for another district", home: true, mutReq: func(r *MatchRequest) { r.PatientOutcode = "M20" }, filter: "vacancy"},
+		{name: "home care starts too late", home: true, mutC: func(c *Candidate) { c.Capacity.HomeCare[0].EarliestStart = Date{2026, 11, 25} }, filter: "vacancy"},
+		{name: "home care starts early enough", home: true, mutReq: func(r *MatchRequest) { r.Date = Date{2026, 11, 30} }, filter: ""},
+		{name: "home care no hours, packages", home: true, mutReq: func(r *MatchRequest) { r.Need.HoursPerWeek = nil }, filter: ""},
+		{name: "home care no hours, no packages", home: true, mutReq: func(r *MatchRequest) { r.Need.HoursPerWeek = nil },
+			mutC: func(c *Candidate) { c.Capacity.HomeCare[0].Packages = 0 }, filter: "vacancy"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, c := nursingRequest(), nursingProvider("a", 10, 2, RatingGood, ContractSpot)
+			if tc.home {
+				h := 20.0
+				req, c = homeCareRequest(&h), homeCareProvider("a", 20, 1)
+			}
+			if tc.mutReq != nil {
+				tc.mutReq(&req)
+			}
+			if tc.mutC != nil {
+				tc.mutC(&c)
+			}
+			res := Match(req, []Candidate{c})
+			if tc.filter == "" {
+				if len(res.Matches) != 1 {
+					t.Fatalf("excluded: %+v", res.Excluded)
+				}
+				return
+			}
+			if len(res.Matches) != 0 || len(res.Excluded) != 1 || res.Excluded[0].Filter != tc.filter || res.Counts[tc.filter] != 1 {
+				t.Fatalf("want %s, got %+v %+v", tc.filter, res.Excluded, res.Counts)
+			}
+			if !slices.Contains(Filters, res.Excluded[0].Filter) || res.Excluded[0].Detail == "" {
+				t.Fatalf("exclusion %+v", res.Excluded[0])
+			}
+		})
+	}
+}
+
+func TestRequirementDetailNamesTheMissing(t *testing.T) {
+	req := nursingRequest()
+	req.Need.Requirements = []Requirement{ReqDementia, ReqOxygen, ReqBariatric}
+	res := Match(req, []Candidate{nursingProvider("a", 1, 1, "", "")})
+	if d := res.Excluded[0].Detail; !strings.Contains(d, "oxygen") || !strings.Contains(d, "bariatric") || strings.Contains(d, "dementia") {
+		t.Fatalf("detail %q", d)
+	}
+}
+
+func TestMatchOptionContents(t *testing.T) {
+	req := nursingRequest()
+	req.IncludeStale = true
+	c := nursingProvider("a", 5, 3, RatingGood, ContractBlock)
+	c.Capacity.AsOf = now.Add(-30 * time.Hour)
+	c.Capacity.Beds = append(c.Capacity.Beds, BedCapacity{Type: BedNursingDementia, MaxCapacity: 4, AcceptingAdmissions: 1},
+		BedCapacity{Type: BedResidential, MaxCapacity: 4, AcceptingAdmissions: 4})
+	res := Match(req, []Candidate{c})
+	o := res.Matches[0]
+	if !o.Stale || o.Freshness != Stale || o.Components.Freshness != 0 || !o.AsOf.Equal(c.Capacity.AsOf) ||
+		len(o.Vacancies) != 2 || o.Vacancies[0].Type != BedNursing || o.Vacancies[1].Type != BedNursingDementia ||
+		fmt.Sprint(o.Covered) != "[dementia]" || *o.DistanceKm != 5 {
+		t.Fatalf("%+v", o)
+	}
+	// Home care in coverage scores full distance whatever the distance.
+	h := 10.0
+	hc := homeCareProvider("h", 20, 0)
+	hc.DistanceKm = km(9)
+	res = Match(homeCareRequest(&h), []Candidate{hc})
+	if res.Matches[0].Components.Distance != 1 || len(res.Matches[0].HomeCare) != 1 {
+		t.Fatalf("%+v", res.Matches[0])
+	}
+}
+
+// TestMatchDefaults: a zero freshness policy and invalid weights fall back
+// to the defaults instead of excluding or scoring everything as zero.
+func TestMatchDefaults(t *testing.T) {
+	req := nursingRequest()
+	req.Freshness = FreshnessPolicy{}
+	req.Weights = Weights{Distance: -1}
+	a := Match(req, []Candidate{nursingProvider("a", 5, 1, RatingGood, ContractSpot)})
+	b := Match(nursingRequest(), []Candidate{nursingProvider("a", 5, 1, RatingGood, ContractSpot)})
+	if len(a.Matches) != 1 || a.Matches[0].Score != b.Matches[0].Score {
+		t.Fatalf("%+v vs %+v", a.Matches, b.Matches)
+	}
+}
+
+// randomWorld builds providers and a request at random.
+func randomWorld(r *rand.Rand, n int) (MatchRequest, []Candidate) {
+	settings := []CareSetting{CareNursing, CareResidential, CareNursingDementia, CareResidentialDementia, CareHomeCare, CareD2ABed, CareReablement}
+	reqs := []Requirement{ReqDementia, ReqHoist, ReqBariatric, ReqOxygen, ReqMentalHealth, ReqLearningDisability}
 	funds := []Funding{FundLocalAuthority, FundCHC, FundSelf}
+	outcodes := []string{"M14", "M20", "SK3"}
 	pick := func(n int) int { return r.IntN(n) }
-	need := CareNeed{Setting: settings[pick(len(settings))], Funding: funds[pick(len(funds))]}
+	need := CareNeed{Setting: settings[pick(len(settings))]}
+	if r.IntN(4) > 0 {
+		need.Funding = funds[pick(len(funds))]
+	}
 	for _, q := range reqs {
-		if r.IntN(3) == 0 {
+		if r.IntN(4) == 0 {
 			need.Requirements = append(need.Requirements, q)
 		}
 	}
-	if need.Setting == CareHomeCare {
+	if BedTypesFor(need.Setting) == nil && r.IntN(4) > 0 {
 		h := float64(5 + r.IntN(30))
 		need.HoursPerWeek = &h
 	}
-	req := MatchRequest{Need: need, Date: DateOf(now.AddDate(0, 0, r.IntN(7))), PatientOutcode: "M14", RadiusKm: float64(5 + r.IntN(40)),
-		IncludeStale: r.IntN(2) == 0, Now: now, Freshness: DefaultFreshness, Weights: DefaultWeights, Explain: true}
+	origin := Position{Lat: 53.45, Lon: -2.22}
+	req := MatchRequest{Need: need, Date: DateOf(now.AddDate(0, 0, r.IntN(7))), PatientOutcode: outcodes[pick(3)], RadiusKm: float64(5 + r.IntN(40)),
+		IncludeStale: r.IntN(2) == 0, Now: now, Freshness: DefaultFreshness, Weights: DefaultWeights, Explain: r.IntN(2) == 0, Limit: r.IntN(3) * 10}
+	if r.IntN(2) == 0 {
+		req.Origin = &origin
+	}
+	if r.IntN(3) == 0 {
+		req.Case = &Case{LegalStatus: []string{"", "01", "02", "03", "35", "99", "zz"}[pick(7)]}
+	}
 	var cands []Candidate
-	for i := 0; i < 30; i++ {
-		p := Provider{ServiceID: fmt.Sprintf("s%02d", i), LocationID: fmt.Sprintf("l%02d", i), OrganizationID: fmt.Sprintf("o%02d", i),
-			Active: r.IntN(10) > 0, Rating: []string{"outstanding", "good", "requires-improvement", "inadequate", "not-rated"}[pick(5)],
-			Contract: []string{"block", "spot"}[pick(2)], Coverage: []string{[]string{"M14", "M20", "SK3"}[pick(3)]}}
+	for i := range n {
+		p := Provider{ServiceID: fmt.Sprintf("s%03d", i), LocationID: fmt.Sprintf("l%03d", i), OrganizationID: fmt.Sprintf("o%02d", i/3),
+			Active: r.IntN(10) > 0, Rating: []string{RatingOutstanding, RatingGood, RatingRequiresImprovement, RatingInadequate, RatingNotRated, ""}[pick(6)],
+			Contract: []string{ContractBlock, ContractSpot, ""}[pick(3)], Coverage: []string{outcodes[pick(3)]}, AcceptsDetained: r.IntN(3) == 0}
 		for _, s := range settings {
 			if r.IntN(2) == 0 {
 				p.Settings = append(p.Settings, s)
 			}
 		}
 		for _, q := range reqs {
-			if r.IntN(4) > 0 {
+			if r.IntN(5) > 0 {
 				p.Specialisms = append(p.Specialisms, q)
 			}
 		}
@@ -97,15 +292,43 @@ func randomWorld(r *rand.Rand) (MatchRequest, []Candidate) {
 			}
 		}
 		if r.IntN(4) == 0 {
-			p.Admission = []AdmissionWindow{{Days: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}, AllDay: true}}
+			p.Admission = []AdmissionWindow{{Days: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday}, AllDay: true}}
+			if r.IntN(2) == 0 {
+				p.Admission = append(p.Admission, AdmissionWindow{Days: []time.Weekday{time.Saturday}, Start: "09:00", End: "12:00"})
+			}
+		}
+		if r.IntN(8) == 0 {
+			from := DateOf(now.AddDate(0, 0, r.IntN(7)-2))
+			p.NotAvailable = []DateRange{{From: from, To: DateOf(now.AddDate(0, 0, r.IntN(7)))}}
+		}
+		if r.IntN(10) == 0 {
+			switch r.IntN(3) {
+			case 0:
+				req.Need.ExcludedProviders = append(req.Need.ExcludedProviders, "HealthcareService/"+p.ServiceID)
+			case 1:
+				req.Need.ExcludedProviders = append(req.Need.ExcludedProviders, "Organization/"+p.OrganizationID)
+			default:
+				req.Need.ExcludedProviders = append(req.Need.ExcludedProviders, p.LocationID)
+			}
+		}
+		if r.IntN(10) == 0 {
+			req.Need.PreferredProviders = append(req.Need.PreferredProviders, "Location/"+p.LocationID)
 		}
 		c := Candidate{Provider: p}
-		if r.IntN(6) > 0 {
+		switch r.IntN(6) {
+		case 0: // no distance, maybe a position
+			if r.IntN(2) == 0 {
+				c.Provider.Position = &Position{Lat: origin.Lat + (r.Float64()-0.5)*0.8, Lon: origin.Lon + (r.Float64()-0.5)*1.2}
+			}
+		default:
 			d := r.Float64() * 50
 			c.DistanceKm = &d
 		}
-		if r.IntN(6) > 0 {
-			age := time.Duration(r.IntN(10*24)) * time.Hour
+		if r.IntN(8) > 0 {
+			age := time.Duration(r.IntN(10*24*60)) * time.Minute
+			if r.IntN(2) == 0 {
+				age = time.Duration(r.IntN(24*60)) * time.Minute
+			}
 			cp := &Capacity{LocationID: p.LocationID, AsOf: now.Add(-age)}
 			for _, bt := range BedTypes() {
 				if r.IntN(2) == 0 {
@@ -113,7 +336,10 @@ func randomWorld(r *rand.Rand) (MatchRequest, []Candidate) {
 					cp.Beds = append(cp.Beds, BedCapacity{Type: BedType(bt.Code), MaxCapacity: 10, Occupied: 10 - acc, AcceptingAdmissions: acc, ClosedToAdmissions: r.IntN(8) == 0})
 				}
 			}
-			cp.HomeCare = []HomeCareOffer{{Outcodes: []string{"M14"}, HoursPerWeek: float64(r.IntN(40)), Packages: r.IntN(2), EarliestStart: DateOf(now.AddDate(0, 0, r.IntN(5)))}}
+			for range r.IntN(3) {
+				cp.HomeCare = append(cp.HomeCare, HomeCareOffer{Outcodes: []string{outcodes[pick(3)]}, HoursPerWeek: float64(r.IntN(40)),
+					Packages: r.IntN(2), EarliestStart: DateOf(now.AddDate(0, 0, r.IntN(5)))})
+			}
 			c.Capacity = cp
 		}
 		cands = append(cands, c)
@@ -121,33 +347,121 @@ func randomWorld(r *rand.Rand) (MatchRequest, []Candidate) {
 	return req, cands
 }
 
-// violates re-checks every hard filter independently of Match.
-func violates(req MatchRequest, o Option, c Candidate) string {
-	p := c.Provider
-	switch {
-	case !p.Active:
-		return "inactive"
-	case !slices.Contains(p.Settings, req.Need.Setting):
-		return "setting"
-	case req.Need.Funding != "" && !slices.Contains(p.Fundings, req.Need.Funding):
-		return "funding"
-	case c.Capacity == nil:
-		return "no capacity"
+// oracleDistance is the spherical law of cosines: a different formula from
+// the haversine Match uses, so a wrong distance cannot agree with itself.
+func oracleDistance(a, b Position) float64 {
+	r := math.Pi / 180
+	x := math.Sin(a.Lat*r)*math.Sin(b.Lat*r) + math.Cos(a.Lat*r)*math.Cos(b.Lat*r)*math.Cos((b.Lon-a.Lon)*r)
+	return 6371.0088 * math.Acos(math.Max(-1, math.Min(1, x)))
+}
+
+// oracleBeds spells out which bed types serve which need, independently of
+// BedTypesFor and BedTypesForNeed.
+func oracleBeds(n CareNeed) []BedType {
+	ld, mh := slices.Contains(n.Requirements, ReqLearningDisability), slices.Contains(n.Requirements, ReqMentalHealth)
+	var out []BedType
+	switch n.Setting {
+	case CareResidential:
+		out = []BedType{BedResidential, BedResidentialDementia}
+	case CareResidentialDementia:
+		out = []BedType{BedResidentialDementia}
+	case CareNursing:
+		out = []BedType{BedNursing, BedNursingDementia}
+	case CareNursingDementia:
+		out = []BedType{BedNursingDementia}
+	case CareD2ABed, CareIntermediateBed:
+		return []BedType{BedTransitional}
+	default:
+		return nil
 	}
-	for _, q := range req.Need.Requirements {
+	residential := n.Setting == CareResidential || n.Setting == CareResidentialDementia
+	if ld && residential {
+		out = append(out, BedLearningDisabilityRes)
+	}
+	if ld && !residential {
+		out = append(out, BedLearningDisabilityNurs)
+	}
+	if mh && residential {
+		out = append(out, BedMentalHealthResidential)
+	}
+	if mh && !residential {
+		out = append(out, BedMentalHealthNursing)
+	}
+	return out
+}
+
+// violates re-checks every hard filter on a returned option, written out
+// again here rather than calling Match's helpers. It returns the broken
+// rule, or "".
+func violates(req MatchRequest, c Candidate) string {
+	p, need := c.Provider, req.Need
+	if !p.Active {
+		return "inactive"
+	}
+	if !slices.Contains(p.Settings, need.Setting) {
+		return "setting"
+	}
+	for _, q := range need.Requirements {
 		if !slices.Contains(p.Specialisms, q) {
 			return "requirement"
 		}
 	}
+	if need.Funding != "" && !slices.Contains(p.Fundings, need.Funding) {
+		return "funding"
+	}
+	for _, x := range need.ExcludedProviders {
+		if x == "HealthcareService/"+p.ServiceID || x == "Location/"+p.LocationID || x == "Organization/"+p.OrganizationID ||
+			x == p.ServiceID || x == p.LocationID || x == p.OrganizationID {
+			return "excluded"
+		}
+	}
+	if req.Case != nil && !p.AcceptsDetained {
+		switch req.Case.LegalStatus {
+		case "", "01", "35", "36", "98":
+		default:
+			return "legal-status"
+		}
+	}
+	if len(p.Admission) > 0 {
+		day := time.Date(req.Date.Year, req.Date.Month, req.Date.Day, 0, 0, 0, 0, time.UTC).Weekday()
+		ok := false
+		for _, w := range p.Admission {
+			ok = ok || slices.Contains(w.Days, day)
+		}
+		if !ok {
+			return "admission-day"
+		}
+	}
+	key := func(d Date) int { return d.Year*10000 + int(d.Month)*100 + d.Day }
+	for _, r := range p.NotAvailable {
+		if key(r.From) <= key(req.Date) && (r.To.IsZero() || key(req.Date) <= key(r.To)) {
+			return "not-available"
+		}
+	}
+	if c.Capacity == nil || c.Capacity.AsOf.IsZero() {
+		return "capacity-unknown"
+	}
 	age := req.Now.Sub(c.Capacity.AsOf)
-	if age > req.Freshness.ExpireAfter || (age > req.Freshness.StaleAfter && !req.IncludeStale) {
-		return "freshness"
+	if age > req.Freshness.ExpireAfter {
+		return "capacity-unknown"
 	}
-	if len(p.Admission) > 0 && !slices.Contains(p.Admission[0].Days, req.Date.Weekday()) {
-		return "admission"
+	if age > req.Freshness.StaleAfter && !req.IncludeStale {
+		return "capacity-stale"
 	}
-	if beds := BedTypesFor(req.Need.Setting); beds != nil {
-		if c.DistanceKm == nil || *c.DistanceKm > req.RadiusKm {
+	if beds := oracleBeds(need); beds != nil {
+		var d float64
+		switch {
+		case c.DistanceKm != nil:
+			d = *c.DistanceKm
+		case req.Origin != nil && p.Position != nil:
+			d = oracleDistance(*req.Origin, *p.Position)
+			if math.Abs(d-req.RadiusKm) < 1e-6 {
+				d = 0 // too close to the edge to judge by another formula
+			}
+		default:
+			return "distance (none)"
+		}
+		if d > req.RadiusKm {
 			return "distance"
 		}
 		ok := false
@@ -157,54 +471,155 @@ func violates(req MatchRequest, o Option, c Candidate) string {
 			}
 		}
 		if !ok {
-			return "vacancy"
+			return "vacancy (beds)"
 		}
-	} else {
-		if !slices.Contains(p.Coverage, req.PatientOutcode) {
-			return "coverage"
+		return ""
+	}
+	if need.Setting == CareHospice {
+		return "hospice"
+	}
+	if !slices.Contains(p.Coverage, req.PatientOutcode) {
+		return "coverage"
+	}
+	for _, h := range c.Capacity.HomeCare {
+		if !slices.Contains(h.Outcodes, req.PatientOutcode) || key(h.EarliestStart) > key(req.Date) {
+			continue
 		}
-		ok := false
-		for _, h := range c.Capacity.HomeCare {
-			if slices.Contains(h.Outcodes, req.PatientOutcode) && !req.Date.Before(h.EarliestStart) && h.HoursPerWeek >= *req.Need.HoursPerWeek {
-				ok = true
-			}
-		}
-		if !ok {
-			return "home care"
+		if (need.HoursPerWeek != nil && h.HoursPerWeek >= *need.HoursPerWeek) || (need.HoursPerWeek == nil && h.Packages > 0) {
+			return ""
 		}
 	}
-	return ""
+	return "vacancy (home care)"
 }
 
+// TestMatchProperties checks, over random directories and requests: (a) no
+// returned option violates a hard filter; (d) scores are in [0, 1] and
+// sorted; (e) shuffling the input changes nothing; and that every
+// candidate is accounted for once, as a match or an exclusion.
 func TestMatchProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(2026, 11))
-	matched := 0
-	for iter := 0; iter < 3000; iter++ {
-		req, cands := randomWorld(r)
+	matched, excluded := 0, map[string]int{}
+	for iter := range 3000 {
+		req, cands := randomWorld(r, 30)
 		res := Match(req, cands)
 		byID := map[string]Candidate{}
 		for _, c := range cands {
 			byID[c.Provider.ServiceID] = c
 		}
+		total := len(res.Matches)
+		for f, n := range res.Counts {
+			if !slices.Contains(Filters, f) {
+				t.Fatalf("iteration %d: unknown filter %q", iter, f)
+			}
+			excluded[f] += n
+			total += n
+		}
+		if req.Limit == 0 && total != len(cands) {
+			t.Fatalf("iteration %d: %d matches and exclusions for %d candidates", iter, total, len(cands))
+		}
+		if req.Limit > 0 && (len(res.Matches) > req.Limit || len(res.Excluded) > req.Limit) {
+			t.Fatalf("iteration %d: limit %d not applied", iter, req.Limit)
+		}
+		if !req.Explain && len(res.Excluded) != 0 {
+			t.Fatalf("iteration %d: exclusions listed without explain", iter)
+		}
 		for i, o := range res.Matches {
-			if v := violates(req, o, byID[o.Provider.ServiceID]); v != "" {
+			if v := violates(req, byID[o.Provider.ServiceID]); v != "" {
 				t.Fatalf("iteration %d: %s returned but violates %s", iter, o.Provider.ServiceID, v)
 			}
-			if o.Score < 0 || o.Score > 1 || (i > 0 && o.Score > res.Matches[i-1].Score) {
-				t.Fatalf("iteration %d: scores out of range or order", iter)
+			if o.Score < 0 || o.Score > 1 || math.IsNaN(o.Score) || (i > 0 && o.Score > res.Matches[i-1].Score) {
+				t.Fatalf("iteration %d: score %v out of range or order", iter, o.Score)
+			}
+			if o.Stale != (o.Freshness == Stale) || (o.Stale && !req.IncludeStale) {
+				t.Fatalf("iteration %d: stale flag %+v", iter, o)
 			}
 			matched++
 		}
-		// Determinism under shuffling.
+		for i := 1; i < len(res.Excluded); i++ {
+			if dist(res.Excluded[i].DistanceKm) < dist(res.Excluded[i-1].DistanceKm) {
+				t.Fatalf("iteration %d: exclusions not nearest first", iter)
+			}
+		}
 		shuffled := slices.Clone(cands)
 		r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 		again := Match(req, shuffled)
-		if fmt.Sprint(ids(again.Matches)) != fmt.Sprint(ids(res.Matches)) {
-			t.Fatalf("iteration %d: order depends on input order", iter)
+		if !reflect.DeepEqual(again, res) {
+			t.Fatalf("iteration %d: result depends on input order\n%v\n%v", iter, ids(res.Matches), ids(again.Matches))
 		}
 	}
-	if matched < 500 {
-		t.Fatalf("only %d matches over all iterations: the generator rarely produces matches", matched)
+	// The generator must exercise both outcomes, and every filter.
+	if matched < 1000 {
+		t.Fatalf("only %d matches over all iterations", matched)
+	}
+	for _, f := range Filters {
+		if excluded[f] == 0 {
+			t.Errorf("filter %s never fired", f)
+		}
+	}
+}
+
+// TestNearerNeverRanksLower (b): a copy of a matched option moved nearer,
+// all else equal, never ranks below the original.
+func TestNearerNeverRanksLower(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	checked := 0
+	for iter := 0; checked < 2000 && iter < 50000; iter++ {
+		req, cands := randomWorld(r, 20)
+		if BedTypesFor(req.Need.Setting) == nil {
+			continue
+		}
+		req.Limit = 0
+		res := Match(req, cands)
+		if len(res.Matches) == 0 {
+			continue
+		}
+		o := res.Matches[r.IntN(len(res.Matches))]
+		var orig Candidate
+		for _, c := range cands {
+			if c.Provider.ServiceID == o.Provider.ServiceID {
+				orig = c
+			}
+		}
+		near := orig
+		near.Provider.ServiceID = "~nearer" // sorts after every sNNN id: the id tie-break cannot help it
+		near.Provider.Position = nil
+		near.DistanceKm = km(*o.DistanceKm * r.Float64())
+		res = Match(req, append(cands, near))
+		pos := map[string]int{}
+		for i, m := range res.Matches {
+			pos[m.Provider.ServiceID] = i
+		}
+		if pos["~nearer"] > pos[o.Provider.ServiceID] {
+			t.Fatalf("iteration %d: nearer copy (%.3f km) ranked %d, original (%.3f km) %d",
+				iter, *near.DistanceKm, pos["~nearer"], *o.DistanceKm, pos[o.Provider.ServiceID])
+		}
+		checked++
+	}
+	if checked < 2000 {
+		t.Fatalf("only %d checks", checked)
+	}
+}
+
+// TestStaleNeverOutranksFresh (c): the same provider with stale figures,
+// included, never ranks above itself with fresh figures, whatever the
+// weights (freshness weight zero included).
+func TestStaleNeverOutranksFresh(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for i := range 2000 {
+		fresh := nursingProvider("z-fresh", 1+r.Float64()*20, 2, RatingGood, ContractSpot)
+		stale := fresh
+		stale.Provider.ServiceID = "a-stale"
+		cp := *fresh.Capacity
+		stale.Capacity = &cp
+		fresh.Capacity.AsOf = now.Add(-time.Duration(r.IntN(24*60)) * time.Minute)
+		stale.Capacity.AsOf = now.Add(-time.Duration(24*60+1+r.IntN(5*24*60)) * time.Minute)
+		req := nursingRequest()
+		req.IncludeStale = true
+		req.Weights = Weights{Distance: r.Float64(), Freshness: r.Float64() * float64(i%2), Contract: r.Float64(), Quality: r.Float64(), Preference: r.Float64(), Acceptance: r.Float64()}
+		res := Match(req, []Candidate{stale, fresh})
+		if len(res.Matches) != 2 || res.Matches[0].Provider.ServiceID != "z-fresh" || !res.Matches[1].Stale {
+			t.Fatalf("stale outranked fresh: %+v", res.Matches)
+		}
 	}
 }
 
@@ -216,48 +631,19 @@ func ids(os []Option) []string {
 	return out
 }
 
-func TestNearerNeverRanksLower(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 7))
-	for i := 0; i < 2000; i++ {
-		a, b := 1+r.Float64()*20, 1+r.Float64()*20
-		near, far := min(a, b), max(a, b)
-		// Identical providers but for distance, named so the id tie-break
-		// would favour the far one.
-		x := nursingProvider("a-far", far, 2, "good", "spot")
-		y := nursingProvider("z-near", near, 2, "good", "spot")
-		res := Match(nursingRequest(), []Candidate{x, y})
-		if near < far && res.Matches[0].Provider.ServiceID != "z-near" {
-			t.Fatalf("near %.3f ranked below far %.3f", near, far)
-		}
-	}
-}
-
-func TestStaleNeverOutranksFresh(t *testing.T) {
-	r := rand.New(rand.NewPCG(9, 9))
-	for i := 0; i < 2000; i++ {
-		fresh := nursingProvider("z-fresh", 5, 2, "good", "spot")
-		stale := nursingProvider("a-stale", 5, 2, "good", "spot")
-		fresh.Capacity.AsOf = now.Add(-time.Duration(r.IntN(24*60)) * time.Minute)
-		stale.Capacity.AsOf = now.Add(-time.Duration(24*60+1+r.IntN(5*24*60)) * time.Minute)
-		req := nursingRequest()
-		req.IncludeStale = true
-		res := Match(req, []Candidate{stale, fresh})
-		if len(res.Matches) != 2 || res.Matches[0].Provider.ServiceID != "z-fresh" || res.Matches[1].Freshness != Stale {
-			t.Fatalf("stale outranked fresh: %+v", res.Matches)
-		}
-	}
-}
-
-func BenchmarkMatch500(b *testing.B) {
+func BenchmarkMatch(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
-	req, _ := randomWorld(r)
-	var cands []Candidate
-	for len(cands) < 500 {
-		_, more := randomWorld(r)
-		cands = append(cands, more...)
+	var req MatchRequest
+	for {
+		req, _ = randomWorld(r, 0)
+		if BedTypesFor(req.Need.Setting) != nil {
+			break
+		}
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		Match(req, cands[:500])
+	req.RadiusKm, req.Explain, req.Limit = 40, true, 20
+	_, cands := randomWorld(r, 500)
+	b.ReportAllocs()
+	for b.Loop() {
+		Match(req, cands)
 	}
 }
