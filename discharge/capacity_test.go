@@ -1,6 +1,8 @@
 package discharge
 
 import (
+	"fmt"
+	"math"
 	"testing"
 	"time"
 )
@@ -25,7 +27,20 @@ func TestCapacityValidate(t *testing.T) {
 		{"nothing posted", func(c *Capacity) { c.Beds = nil }, KindRequired, "beds"},
 		{"unknown bed type", func(c *Capacity) { c.Beds[0].Type = "luxury" }, KindCodeInvalid, "beds[0].type"},
 		{"duplicate bed type", func(c *Capacity) { c.Beds = append(c.Beds, c.Beds[0]) }, KindValue, "beds[1].type"},
-		{"negative count", func(c *Capacity) { c.Beds[0].Occupied = -1 }, KindValue, "beds[0].occupied"},
+		{"negative maxCapacity", func(c *Capacity) { c.Beds[0].MaxCapacity = -1 }, KindValue, "beds[0].maxCapacity"},
+		{"negative occupied", func(c *Capacity) { c.Beds[0].Occupied = -1 }, KindValue, "beds[0].occupied"},
+		{"negative reserved", func(c *Capacity) { c.Beds[0].Reserved = -1 }, KindValue, "beds[0].reserved"},
+		{"negative accepting", func(c *Capacity) { c.Beds[0].AcceptingAdmissions = -1 }, KindValue, "beds[0].acceptingAdmissions"},
+		{"empty bed type", func(c *Capacity) { c.Beds[0].Type = "" }, KindCodeInvalid, "beds[0].type"},
+		{"home care negative hours", func(c *Capacity) {
+			c.HomeCare = []HomeCareOffer{{Outcodes: []string{"M14"}, HoursPerWeek: -1, EarliestStart: DateOf(now)}}
+		}, KindValue, "homeCare[0]"},
+		{"home care NaN hours", func(c *Capacity) {
+			c.HomeCare = []HomeCareOffer{{Outcodes: []string{"M14"}, HoursPerWeek: math.NaN(), EarliestStart: DateOf(now)}}
+		}, KindValue, "homeCare[0]"},
+		{"home care without start", func(c *Capacity) {
+			c.HomeCare = []HomeCareOffer{{Outcodes: []string{"M14"}, HoursPerWeek: 10}}
+		}, KindRequired, "homeCare[0].earliestStart"},
 		{"over capacity", func(c *Capacity) { c.Beds[0].AcceptingAdmissions = 5 }, KindValue, "beds[0]"},
 		{"home care without districts", func(c *Capacity) {
 			c.HomeCare = []HomeCareOffer{{HoursPerWeek: 10, EarliestStart: DateOf(now)}}
@@ -50,10 +65,67 @@ func TestCapacityValidate(t *testing.T) {
 		})
 	}
 	// Five minutes ahead is tolerated (clock skew), not more.
+	for _, ahead := range []time.Duration{4 * time.Minute, 5 * time.Minute} {
+		c := good()
+		c.AsOf = now.Add(ahead)
+		if is := c.Validate(now); len(is) != 0 {
+			t.Fatalf("%v ahead: %+v", ahead, is)
+		}
+	}
+	// Exactly full is fine; every count zero is fine.
 	c := good()
-	c.AsOf = now.Add(4 * time.Minute)
+	c.Beds = append(c.Beds, BedCapacity{Type: BedResidential, MaxCapacity: 3, Occupied: 1, Reserved: 1, AcceptingAdmissions: 1},
+		BedCapacity{Type: BedTransitional})
+	c.HomeCare = []HomeCareOffer{{Outcodes: []string{"M14", "SK3"}, Packages: 2, EarliestStart: DateOf(now)}}
 	if is := c.Validate(now); len(is) != 0 {
 		t.Fatalf("%+v", is)
+	}
+	// Several faults come out in the same order every time.
+	bad := good()
+	bad.Beds[0] = BedCapacity{Type: BedNursing, MaxCapacity: -1, Occupied: -2, Reserved: -3, AcceptingAdmissions: -4}
+	first := fmt.Sprint(bad.Validate(now))
+	for range 50 {
+		if got := fmt.Sprint(bad.Validate(now)); got != first {
+			t.Fatalf("order changed:\n%s\n%s", first, got)
+		}
+	}
+}
+
+func TestVacancy(t *testing.T) {
+	c := Capacity{Beds: []BedCapacity{{Type: BedNursing, MaxCapacity: 5, AcceptingAdmissions: 2},
+		{Type: BedResidential, MaxCapacity: 5, AcceptingAdmissions: 3, ClosedToAdmissions: true}}}
+	for _, tc := range []struct {
+		t          BedType
+		n, vacant  int
+		wantClosed bool
+	}{{BedNursing, 2, 2, false}, {BedResidential, 3, 0, true}, {BedTransitional, 0, 0, false}} {
+		n, closed := c.Vacancy(tc.t)
+		if n != tc.n || closed != tc.wantClosed || c.Vacant(tc.t) != tc.vacant {
+			t.Errorf("%s: Vacancy = %d, %v; Vacant = %d", tc.t, n, closed, c.Vacant(tc.t))
+		}
+	}
+}
+
+func TestNewer(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	at := func(d time.Duration, v int64) Capacity { return Capacity{AsOf: t0.Add(d), Version: v} }
+	for _, tc := range []struct {
+		name           string
+		posting, store Capacity
+		want           bool
+	}{
+		{"later figures", at(time.Minute, 0), at(0, 3), true},
+		{"earlier figures are ignored", at(-time.Minute, 0), at(0, 3), false},
+		{"same moment: a correction replaces", at(0, 0), at(0, 3), true},
+		{"same moment, both versioned: higher wins", at(0, 4), at(0, 3), true},
+		{"same moment, both versioned: lower loses", at(0, 2), at(0, 3), false},
+		{"same moment, same version: no change", at(0, 3), at(0, 3), false},
+		{"nothing stored", at(0, 0), Capacity{}, true},
+		{"other zone, same instant", Capacity{AsOf: t0.In(time.FixedZone("BST", 3600))}, at(0, 0), true},
+	} {
+		if got := tc.posting.Newer(tc.store); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 
@@ -63,7 +135,8 @@ func TestFreshness(t *testing.T) {
 	for _, tc := range []struct {
 		after time.Duration
 		want  Freshness
-	}{{0, Fresh}, {23 * time.Hour, Fresh}, {25 * time.Hour, Stale}, {6 * 24 * time.Hour, Stale}, {8 * 24 * time.Hour, Unknown}} {
+	}{{-time.Minute, Fresh}, {0, Fresh}, {23 * time.Hour, Fresh}, {24 * time.Hour, Fresh}, {24*time.Hour + time.Second, Stale},
+		{6 * 24 * time.Hour, Stale}, {7 * 24 * time.Hour, Stale}, {7*24*time.Hour + time.Second, Unknown}, {8 * 24 * time.Hour, Unknown}} {
 		if got := p.Of(asOf, asOf.Add(tc.after)); got != tc.want {
 			t.Errorf("after %v: %s, want %s", tc.after, got, tc.want)
 		}
@@ -73,16 +146,35 @@ func TestFreshness(t *testing.T) {
 	}
 }
 
-func TestVacantAndBedTypesFor(t *testing.T) {
-	c := Capacity{Beds: []BedCapacity{{Type: BedNursing, MaxCapacity: 5, AcceptingAdmissions: 2}, {Type: BedResidential, MaxCapacity: 5, AcceptingAdmissions: 3, ClosedToAdmissions: true}}}
-	if c.Vacant(BedNursing) != 2 || c.Vacant(BedResidential) != 0 || c.Vacant(BedTransitional) != 0 {
-		t.Fatal("vacant")
-	}
+func TestBedTypes(t *testing.T) {
 	if got := BedTypesFor(CareNursingDementia); len(got) != 1 || got[0] != BedNursingDementia {
 		t.Fatalf("%v", got)
 	}
-	if BedTypesFor(CareHomeCare) != nil {
-		t.Fatal("home care is not bed-based")
+	for _, s := range []CareSetting{CareHomeCare, CareReablement, CareVirtualWard, CareHospice} {
+		if BedTypesFor(s) != nil {
+			t.Fatalf("%s has no Capacity Tracker bed type", s)
+		}
+	}
+	for _, s := range CareSettings() {
+		for _, b := range BedTypesFor(CareSetting(s.Code)) {
+			if !b.Valid() {
+				t.Fatalf("%s: %s", s.Code, b)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		need CareNeed
+		want string
+	}{
+		{CareNeed{Setting: CareResidential}, "[residential residential-dementia]"},
+		{CareNeed{Setting: CareResidential, Requirements: []Requirement{ReqLearningDisability}}, "[residential residential-dementia learning-disability-residential]"},
+		{CareNeed{Setting: CareNursingDementia, Requirements: []Requirement{ReqMentalHealth}}, "[nursing-dementia mental-health-nursing]"},
+		{CareNeed{Setting: CareD2ABed, Requirements: []Requirement{ReqMentalHealth}}, "[transitional]"},
+		{CareNeed{Setting: CareHomeCare, Requirements: []Requirement{ReqMentalHealth}}, "[]"},
+	} {
+		if got := fmt.Sprint(BedTypesForNeed(tc.need)); got != tc.want {
+			t.Errorf("%+v: %s, want %s", tc.need, got, tc.want)
+		}
 	}
 	for _, b := range BedTypes() {
 		if b.Display == "" || b.Definition == "" || !BedType(b.Code).Valid() {

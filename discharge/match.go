@@ -156,6 +156,9 @@ func refers(ref string, p Provider) bool {
 	if !found {
 		return ref != "" && (ref == p.ServiceID || ref == p.LocationID || ref == p.OrganizationID)
 	}
+	if id == "" {
+		return false
+	}
 	switch typ {
 	case "HealthcareService":
 		return id == p.ServiceID
