@@ -111,6 +111,9 @@ func Match(req MatchRequest, cands []Candidate) Result {
 		req.Freshness = DefaultFreshness
 	}
 	bedBased := placeBased(req.Need.Setting)
+	if req.Explain {
+		res.Excluded = make([]Exclusion, 0, len(cands))
+	}
 	for _, c := range cands {
 		if c.DistanceKm == nil && req.Origin != nil && c.Provider.Position != nil {
 			d := DistanceKm(*req.Origin, *c.Provider.Position)
@@ -129,20 +132,38 @@ func Match(req MatchRequest, cands []Candidate) Result {
 		res.Matches = append(res.Matches, opt)
 	}
 	rank(res.Matches)
-	slices.SortFunc(res.Excluded, func(a, b Exclusion) int {
+	if req.Limit > 0 && len(res.Matches) > req.Limit {
+		res.Matches = res.Matches[:req.Limit]
+	}
+	res.Excluded = nearest(res.Excluded, req.Limit)
+	return res
+}
+
+// nearest returns the exclusions nearest first (ties by id), at most limit
+// of them when limit > 0. It sorts indexes, not the large structs, since
+// most of a few hundred exclusions are then cut.
+func nearest(ex []Exclusion, limit int) []Exclusion {
+	if len(ex) == 0 {
+		return ex
+	}
+	idx := make([]int, len(ex))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(i, j int) int {
+		a, b := &ex[i], &ex[j]
 		return cmp.Or(cmp.Compare(dist(a.DistanceKm), dist(b.DistanceKm)),
 			cmp.Compare(a.Provider.ServiceID, b.Provider.ServiceID),
 			cmp.Compare(a.Provider.LocationID, b.Provider.LocationID))
 	})
-	if req.Limit > 0 {
-		if len(res.Matches) > req.Limit {
-			res.Matches = res.Matches[:req.Limit]
-		}
-		if len(res.Excluded) > req.Limit {
-			res.Excluded = res.Excluded[:req.Limit]
-		}
+	if limit > 0 && len(idx) > limit {
+		idx = idx[:limit]
 	}
-	return res
+	out := make([]Exclusion, len(idx))
+	for k, i := range idx {
+		out[k] = ex[i]
+	}
+	return out
 }
 
 // placeBased reports whether a setting is a bed in a place, bounded by
