@@ -263,7 +263,7 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 	set := candidateSet{locations: map[string]fhir.Resource{}, orgs: map[string]fhir.Resource{}, services: map[string]fhir.Resource{}}
 	distance := map[string]float64{}
 	var locIDs []string
-	if beds := discharge.BedTypesFor(need.Setting); beds != nil {
+	if beds := discharge.BedTypesForNeed(*need); beds != nil {
 		// Search a little wider than the radius so the nearest excluded
 		// providers can be explained.
 		hits, err := s.capacity.Near(ctx, s.geo.AreasNear(origin.Lat, origin.Lon, radius*1.5), beds, origin.Lat, origin.Lon, radius*1.5, placementCandidates)

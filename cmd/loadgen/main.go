@@ -32,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -58,12 +59,17 @@ func main() {
 	duration := flag.Duration("duration", 15*time.Second, "length of each measured phase")
 	out := flag.String("out", "", "results file (Markdown); default stdout")
 	root := flag.String("root", ".", "repository root (for configs/)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the saturation phase to this file")
 	flag.Parse()
+	profile = *cpuprofile
 	if err := run(*redisURL, *providers, *referrals, *workers, *duration, *out, *root); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
 }
+
+// profile names the CPU profile file, if any.
+var profile string
 
 type phase struct {
 	name        string
@@ -192,7 +198,19 @@ func run(redisURL string, providers, referrals, workers int, duration time.Durat
 		matchCount.Add(int64(bytes.Count(b, []byte(`"mode":"match"`))))
 		return nil
 	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	sat := closedLoop("placement-options, closed loop (saturation)", workers, duration, placement)
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
 	half := openLoop("placement-options at half the saturation rate", sat.rps/2, duration, placement)
 
 	// Baseline 1: bare Echo, fixed Bundle of the same size.
