@@ -114,3 +114,53 @@ func TestPlacementOptions(t *testing.T) {
 	other := e.tokenFor("trust-b", auth.RoleTrust, "RXB", clinicalScopes+" system/HealthcareService.rs")
 	e.do("GET", "/fhir/"+sr+"/$placement-options", nil, "Authorization", "Bearer "+other).mustStatus(t, http.StatusNotFound)
 }
+
+// TestPlacementDuringPostings posts capacity while placement searches run:
+// every answer shows one whole posting per provider (its vacancy figures
+// agree with a posting that was actually made), never a mix.
+func TestPlacementDuringPostings(t *testing.T) {
+	e := newEnv(t)
+	home := e.tokenFor("home-1", auth.RoleCareProvider, "1-000000001", directoryScopes)
+	e.do("POST", "/api/v1/directory/import", placementCSV, "Authorization", "Bearer "+home, "Content-Type", "text/csv").mustStatus(t, 200)
+	r := e.do("POST", "/fhir", walkthrough(t)).mustStatus(t, http.StatusOK)
+	var sr string
+	for _, en := range r.json["entry"].([]any) {
+		if loc := str(en, "response", "location"); strings.HasPrefix(loc, "ServiceRequest/") {
+			sr = strings.Split(loc, "/_history/")[0]
+		}
+	}
+	base := time.Now().Add(-time.Hour)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 60; i++ {
+			acc := 1 + i%5 // each posting: accepting = acc, occupied = 30 - acc
+			body := map[string]any{"asOf": base.Add(time.Duration(i) * time.Second).UTC().Format(time.RFC3339), "beds": []any{map[string]any{
+				"type": "nursing-dementia", "maxCapacity": 30, "occupied": 30 - acc, "reserved": 0, "acceptingAdmissions": acc}}}
+			e.do("PUT", "/api/v1/capacity/cqc-1-100000001", body, "Authorization", "Bearer "+home, "Content-Type", "application/json")
+		}
+	}()
+	for i := 0; i < 40; i++ {
+		b := e.do("GET", "/fhir/"+sr+"/$placement-options", nil).mustStatus(t, http.StatusOK)
+		entries, ok := b.json["entry"].([]any)
+		if !ok {
+			t.Fatalf("no entries: %s", b.body)
+		}
+		for _, en := range entries {
+			if str(en, "resource", "name") != "Home A" || str(en, "search", "mode") != "match" {
+				continue
+			}
+			exts := en.(map[string]any)["search"].(map[string]any)["extension"].([]any)
+			for _, x := range exts[1].(map[string]any)["extension"].([]any) {
+				if str(x, "url") != "vacancy" {
+					continue
+				}
+				n := x.(map[string]any)["extension"].([]any)[1].(map[string]any)["valueInteger"].(float64)
+				if n < 1 || n > 5 {
+					t.Fatalf("a vacancy figure no posting made: %v", n)
+				}
+			}
+		}
+	}
+	<-done
+}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dischargegateway/gateway/discharge"
 )
 
 // config is every setting of the gateway. Each is read from one environment
@@ -37,6 +39,7 @@ type config struct {
 	StaleAfter        time.Duration
 	ExpireAfter       time.Duration
 	CapacityHistory   int
+	Weights           discharge.Weights
 	LogLevel          string
 	OTLPEndpoint      string
 	ServiceName       string
@@ -144,6 +147,27 @@ var settingsTable = []setting{
 		set: durationSetting(func(c *config) *time.Duration { return &c.ExpireAfter })},
 	{env: "GATEWAY_CAPACITY_HISTORY", def: "500", doc: "Capacity postings kept per location in its history stream (approximate cap).",
 		set: intSetting(func(c *config) *int { return &c.CapacityHistory }, 1)},
+	{env: "GATEWAY_PLACEMENT_WEIGHTS", def: "distance=0.35,freshness=0.15,contract=0.15,quality=0.2,preference=0.1,acceptance=0.05",
+		doc: "Weights of the placement score's components (normalised by their sum).",
+		set: func(c *config, v string) error {
+			w := discharge.Weights{}
+			fields := map[string]*float64{"distance": &w.Distance, "freshness": &w.Freshness, "contract": &w.Contract,
+				"quality": &w.Quality, "preference": &w.Preference, "acceptance": &w.Acceptance}
+			for _, part := range strings.Split(v, ",") {
+				k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+				f, err := strconv.ParseFloat(val, 64)
+				dst, known := fields[k]
+				if !ok || !known || err != nil {
+					return fmt.Errorf("want name=number pairs for distance, freshness, contract, quality, preference, acceptance")
+				}
+				*dst = f
+			}
+			if err := w.Validate(); err != nil {
+				return err
+			}
+			c.Weights = w
+			return nil
+		}},
 	{env: "OTEL_EXPORTER_OTLP_ENDPOINT", def: "", doc: "OTLP/HTTP collector (e.g. `http://otel-collector:4318`). Unset: traces and metrics are not exported. The other standard `OTEL_*` variables apply too.",
 		set: func(c *config, v string) error { c.OTLPEndpoint = v; return nil }},
 	{env: "OTEL_SERVICE_NAME", def: "discharge-gateway", doc: "Service name on traces and metrics.",

@@ -132,6 +132,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		return fmt.Errorf("GATEWAY_CAPACITY_STALE_AFTER must be shorter than GATEWAY_CAPACITY_EXPIRE_AFTER")
 	}
 	gcfg.Freshness = discharge.FreshnessPolicy{StaleAfter: cfg.StaleAfter, ExpireAfter: cfg.ExpireAfter}
+	gcfg.Weights = cfg.Weights
 	geo, err := geocode.LoadFiles(cfg.OutcodesCSV, cfg.PostcodesCSV)
 	if err != nil {
 		return fmt.Errorf("geocoding tables: %w", err)

@@ -144,9 +144,10 @@ func TestRunEmbeddedStoreSaysNothingPersists(t *testing.T) {
 
 func TestSettingsAreValidated(t *testing.T) {
 	_, err := loadConfig(func(k string) string {
-		return map[string]string{"GATEWAY_BODY_LIMIT": "lots", "GATEWAY_REQUEST_TIMEOUT": "-1s"}[k]
+		return map[string]string{"GATEWAY_BODY_LIMIT": "lots", "GATEWAY_REQUEST_TIMEOUT": "-1s", "GATEWAY_PLACEMENT_WEIGHTS": "distance=-1"}[k]
 	})
-	if err == nil || !strings.Contains(err.Error(), "GATEWAY_BODY_LIMIT") || !strings.Contains(err.Error(), "GATEWAY_REQUEST_TIMEOUT") {
+	if err == nil || !strings.Contains(err.Error(), "GATEWAY_BODY_LIMIT") || !strings.Contains(err.Error(), "GATEWAY_REQUEST_TIMEOUT") ||
+		!strings.Contains(err.Error(), "GATEWAY_PLACEMENT_WEIGHTS") {
 		t.Fatalf("want both settings named: %v", err)
 	}
 	var out bytes.Buffer
