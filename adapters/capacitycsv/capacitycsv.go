@@ -6,15 +6,14 @@
 package capacitycsv
 
 import (
-	"encoding/csv"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/internal/csvrows"
 )
 
 var columns = []string{"locationid", "bedtype", "asof", "maxcapacity", "occupied", "reserved", "acceptingadmissions", "closedtoadmissions"}
@@ -23,39 +22,24 @@ var columns = []string{"locationid", "bedtype", "asof", "maxcapacity", "occupied
 // row it cannot read. Rule checks (counts, bed types, asOf) are the
 // posting's own Validate; this only reads the shape.
 func Parse(r io.Reader) ([]discharge.BulkPosting, []discharge.RowIssue, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	header, err := cr.Read()
+	cr, err := csvrows.New(r, columns...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("header: %w", err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
-	}
-	for _, c := range columns {
-		if _, ok := col[c]; !ok {
-			return nil, nil, fmt.Errorf("header: missing column %q", c)
-		}
+		return nil, nil, err
 	}
 	var out []discharge.BulkPosting
 	var rejected []discharge.RowIssue
 	index := map[string]int{}
-	for row := 2; ; row++ {
-		rec, err := cr.Read()
+	for {
+		rec, err := cr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		row := rec.Number
 		if err != nil {
 			rejected = append(rejected, discharge.RowIssue{Row: row, Reason: "not valid CSV"})
 			continue
 		}
-		get := func(name string) string {
-			if i := col[name]; i < len(rec) {
-				return strings.TrimSpace(rec[i])
-			}
-			return ""
-		}
+		get := rec.Get
 		fail := func(column, reason string) {
 			rejected = append(rejected, discharge.RowIssue{Row: row, Column: column, Reason: reason})
 		}

@@ -7,7 +7,6 @@
 package cqccsv
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/internal/csvrows"
 )
 
 // RowError is why a row was rejected.
@@ -29,40 +29,24 @@ var cqcID = regexp.MustCompile(`^1-[0-9]{6,12}$`)
 // each rejected row. A file whose header lacks a required column is an
 // error of its own.
 func Parse(r io.Reader) ([]discharge.Listing, []RowError, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	header, err := cr.Read()
+	cr, err := csvrows.New(r, required...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("header: %w", err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
-	}
-	for _, c := range required {
-		if _, ok := col[c]; !ok {
-			return nil, nil, fmt.Errorf("header: missing column %q", c)
-		}
+		return nil, nil, err
 	}
 	var out []discharge.Listing
 	var rejected []RowError
 	seen := map[string]int{}
-	for row := 2; ; row++ {
-		rec, err := cr.Read()
+	for {
+		rec, err := cr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		row := rec.Number
 		if err != nil {
 			rejected = append(rejected, RowError{Row: row, Reason: "not valid CSV"})
 			continue
 		}
-		get := func(name string) string {
-			i, ok := col[name]
-			if !ok || i >= len(rec) {
-				return ""
-			}
-			return strings.TrimSpace(rec[i])
-		}
+		get := rec.Get
 		l, rerr := listing(get)
 		l.Row = row
 		if rerr != nil {
