@@ -222,7 +222,12 @@ func (s *Server) place(c echo.Context, srJSON, patient []byte, cs *discharge.Cas
 			req.RadiusKm = r
 		}
 	}
-	cands, err := s.candidates(c, need, origin, outcode, req.RadiusKm)
+	// Only an explanation needs the providers just beyond the radius.
+	reach := req.RadiusKm
+	if params.explain {
+		reach *= 1.5
+	}
+	cands, err := s.candidates(c, need, origin, outcode, reach)
 	if err != nil {
 		return err
 	}
@@ -264,9 +269,7 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 	distance := map[string]float64{}
 	var locIDs []string
 	if beds := discharge.BedTypesForNeed(*need); beds != nil {
-		// Search a little wider than the radius so the nearest excluded
-		// providers can be explained.
-		hits, err := s.capacity.Near(ctx, s.geo.AreasNear(origin.Lat, origin.Lon, radius*1.5), beds, origin.Lat, origin.Lon, radius*1.5, placementCandidates)
+		hits, err := s.capacity.Near(ctx, s.geo.AreasNear(origin.Lat, origin.Lon, radius), beds, origin.Lat, origin.Lon, radius, placementCandidates)
 		if err != nil {
 			return set, err
 		}

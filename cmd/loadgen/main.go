@@ -243,9 +243,9 @@ func run(redisURL string, providers, referrals, workers int, duration time.Durat
 		pipe := rc.Client.Pipeline()
 		var cmds []*redis.GeoSearchLocationCmd
 		for _, bt := range beds {
-			for _, a := range geo.AreasNear(p.Lat, p.Lon, 37.5) {
+			for _, a := range geo.AreasNear(p.Lat, p.Lon, 25) {
 				cmds = append(cmds, pipe.GeoSearchLocation(ctx, "dg:{geo:"+string(bt)+":"+a+"}", &redis.GeoSearchLocationQuery{
-					GeoSearchQuery: redis.GeoSearchQuery{Longitude: p.Lon, Latitude: p.Lat, Radius: 37.5, RadiusUnit: "km", Sort: "ASC", Count: 500},
+					GeoSearchQuery: redis.GeoSearchQuery{Longitude: p.Lon, Latitude: p.Lat, Radius: 25, RadiusUnit: "km", Sort: "ASC", Count: 500},
 					WithDist:       true}))
 			}
 		}
