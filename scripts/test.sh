@@ -22,6 +22,11 @@ if ! command -v redis-server >/dev/null 2>&1; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
+if ! command -v npm >/dev/null 2>&1; then
+  log "node/npm not found: installing them with apt-get (the Postman collection runs under newman)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
 if ! command -v go >/dev/null 2>&1; then
   if [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; else
     log "Go is not installed: install Go 1.26 or newer (https://go.dev/doc/install)"; exit 1; fi
@@ -38,3 +43,6 @@ go vet ./...
 export REDISTEST_REQUIRED=1
 log "go test (unit, golden, integration against real redis-server, fuzz seed corpora)"
 go test -race -count=1 -timeout 15m ./...
+
+log "Postman collection under newman, against the embedded store and a real redis-server"
+./scripts/interop.sh
