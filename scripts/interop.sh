@@ -43,3 +43,16 @@ redis-server --port "$rport" --bind 127.0.0.1 --dir "$rdir" --save "" --appendon
 pids+=($!)
 for _ in $(seq 1 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
 run_against redis "redis://127.0.0.1:$rport/0"
+
+# One plain summary line from the JUnit reports of both runs.
+python3 - <<'PY'
+import glob, xml.etree.ElementTree as ET
+tests = failures = 0
+for f in glob.glob("postman/reports/newman-*.xml"):
+    root = ET.parse(f).getroot()
+    suites = [root] if root.tag == "testsuite" else root.iter("testsuite")
+    for s in suites:
+        tests += int(s.get("tests", 0))
+        failures += int(s.get("failures", 0)) + int(s.get("errors", 0))
+print(f"newman: {tests - failures} passed, {failures} failed")
+PY
