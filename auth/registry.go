@@ -7,16 +7,20 @@
 package auth
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // Role is what kind of organisation a client acts for.
@@ -44,9 +48,12 @@ type Client struct {
 
 // PublicKey is one of a client's verification keys.
 type PublicKey struct {
-	KID string
-	Alg string // RS256 or ES384, from the key type
-	Key crypto.PublicKey
+	// KID is the JWK's kid, or its RFC 7638 thumbprint when it has none,
+	// so an assertion header's kid can always name it.
+	KID        string
+	Alg        string // RS256 or ES384, from the key type
+	Key        crypto.PublicKey
+	Thumbprint string // RFC 7638 SHA-256 thumbprint, whatever the kid
 }
 
 // Registry holds the registered clients.
@@ -73,98 +80,149 @@ func (r *Registry) Clients() []*Client {
 // Demo reports whether any client is a demo client.
 func (r *Registry) Demo() bool { return r.demo }
 
+// registryFile is the JSON form of a registry (configs/clients.example.json
+// documents it). Unknown members are refused so a misspelt "memberTrusts"
+// or "jwksFile" fails at start-up instead of silently loosening or
+// emptying a client; members whose names start with "_" are comments.
 type registryFile struct {
-	Clients []struct {
-		ID        string          `json:"clientId"`
-		Org       string          `json:"organization"`
-		OrgSystem string          `json:"organizationSystem"`
-		Role      Role            `json:"role"`
-		Members   []string        `json:"memberTrusts"`
-		Scopes    []string        `json:"scopes"`
-		JWKS      json.RawMessage `json:"jwks"`
-		JWKSFile  string          `json:"jwksFile"`
-		Demo      bool            `json:"demo"`
-	} `json:"clients"`
+	Comment string       `json:"_comment"`
+	Clients []clientFile `json:"clients"`
 }
 
+type clientFile struct {
+	Comment     string          `json:"_comment"`
+	Description string          `json:"_description"`
+	ID          string          `json:"clientId"`
+	Org         string          `json:"organization"`
+	OrgSystem   string          `json:"organizationSystem"`
+	Role        Role            `json:"role"`
+	Members     []string        `json:"memberTrusts"`
+	Scopes      []string        `json:"scopes"`
+	JWKS        json.RawMessage `json:"jwks"`
+	JWKSFile    string          `json:"jwksFile"`
+	Demo        bool            `json:"demo"`
+}
+
+// The default identifier systems of Client.OrgSystem.
+const (
+	SystemODS = "https://fhir.nhs.uk/Id/ods-organization-code"
+	SystemCQC = "https://cqc.org.uk/provider-id"
+)
+
 // LoadRegistry reads a client registry file (format: configs/clients.example.json).
+// It refuses the whole file on the first bad client: a registry that loads
+// is one where every client has a usable key, a known role and parseable
+// scopes. Relative jwksFile paths are resolved against the registry's folder.
 func LoadRegistry(path string) (*Registry, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
 	var f registryFile
-	if err := json.Unmarshal(raw, &f); err != nil {
+	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%s: trailing data after the registry object", path)
 	}
 	reg := &Registry{clients: map[string]*Client{}}
 	for i, fc := range f.Clients {
-		at := fmt.Sprintf("%s: clients[%d]", path, i)
-		switch {
-		case fc.ID == "":
-			return nil, fmt.Errorf("%s: clientId is required", at)
-		case reg.clients[fc.ID] != nil:
-			return nil, fmt.Errorf("%s: clientId %q is repeated", at, fc.ID)
-		case fc.Org == "":
-			return nil, fmt.Errorf("%s: organization is required", at)
-		}
-		switch fc.Role {
-		case RoleTrust, RoleCareProvider, RoleAdmin:
-		case RoleHub:
-			if len(fc.Members) == 0 {
-				return nil, fmt.Errorf("%s: a hub needs memberTrusts", at)
-			}
-		default:
-			return nil, fmt.Errorf("%s: role %q is not trust, hub, care-provider or admin", at, fc.Role)
-		}
-		jwks := fc.JWKS
-		if fc.JWKSFile != "" {
-			p := fc.JWKSFile
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(filepath.Dir(path), p)
-			}
-			if jwks, err = os.ReadFile(p); err != nil {
-				return nil, fmt.Errorf("%s: %w", at, err)
-			}
-		}
-		keys, err := ParseJWKS(jwks)
+		c, err := loadClient(filepath.Dir(path), fc)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", at, err)
+			return nil, fmt.Errorf("%s: clients[%d]: %w", path, i, err)
 		}
-		if len(keys) == 0 {
-			return nil, fmt.Errorf("%s: at least one public key (jwks or jwksFile) is required", at)
+		if reg.clients[c.ID] != nil {
+			return nil, fmt.Errorf("%s: clients[%d]: clientId %q is repeated", path, i, c.ID)
 		}
-		if _, err := ParseScopes(joinScopes(fc.Scopes)); err != nil {
-			return nil, fmt.Errorf("%s: %w", at, err)
-		}
-		sys := fc.OrgSystem
-		if sys == "" {
-			sys = "https://fhir.nhs.uk/Id/ods-organization-code"
-			if fc.Role == RoleCareProvider {
-				sys = "https://cqc.org.uk/provider-id"
-			}
-		}
-		reg.clients[fc.ID] = &Client{ID: fc.ID, Org: fc.Org, OrgSystem: sys, Role: fc.Role, Members: fc.Members,
-			Scopes: fc.Scopes, Keys: keys, Demo: fc.Demo}
-		reg.demo = reg.demo || fc.Demo
+		reg.clients[c.ID] = c
+		reg.demo = reg.demo || c.Demo
 	}
 	return reg, nil
 }
 
-func joinScopes(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += " "
-		}
-		out += x
+func loadClient(dir string, fc clientFile) (*Client, error) {
+	switch {
+	case fc.ID == "":
+		return nil, fmt.Errorf("clientId is required")
+	case strings.TrimSpace(fc.ID) != fc.ID || strings.ContainsFunc(fc.ID, isControl):
+		return nil, fmt.Errorf("clientId %q has spaces or control characters", fc.ID)
+	case fc.Org == "":
+		return nil, fmt.Errorf("organization is required")
 	}
-	return out
+	switch fc.Role {
+	case RoleHub:
+		if len(fc.Members) == 0 {
+			return nil, fmt.Errorf("a hub needs memberTrusts")
+		}
+		for j, m := range fc.Members {
+			if m == "" || slices.Index(fc.Members, m) != j {
+				return nil, fmt.Errorf("memberTrusts[%d] is empty or repeated", j)
+			}
+		}
+	case RoleTrust, RoleCareProvider, RoleAdmin:
+		// Only a hub reads for others: members anywhere else would be
+		// ignored, so they are a mistake worth stopping on.
+		if len(fc.Members) > 0 {
+			return nil, fmt.Errorf("only a hub has memberTrusts")
+		}
+	default:
+		return nil, fmt.Errorf("role %q is not trust, hub, care-provider or admin", fc.Role)
+	}
+	if len(fc.JWKS) > 0 && fc.JWKSFile != "" {
+		return nil, fmt.Errorf("give jwks or jwksFile, not both")
+	}
+	jwks := fc.JWKS
+	if fc.JWKSFile != "" {
+		p := fc.JWKSFile
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		var err error
+		if jwks, err = os.ReadFile(p); err != nil {
+			return nil, err
+		}
+	}
+	keys, err := ParseJWKS(jwks)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("at least one public key (jwks or jwksFile) is required")
+	}
+	if _, err := ParseScopes(strings.Join(fc.Scopes, " ")); err != nil {
+		return nil, err
+	}
+	sys := fc.OrgSystem
+	if sys == "" {
+		sys = SystemODS
+		if fc.Role == RoleCareProvider {
+			sys = SystemCQC
+		}
+	}
+	return &Client{ID: fc.ID, Org: fc.Org, OrgSystem: sys, Role: fc.Role, Members: slices.Clone(fc.Members),
+		Scopes: slices.Clone(fc.Scopes), Keys: keys, Demo: fc.Demo}, nil
 }
 
-// ParseJWKS reads the public keys of a JWK Set: RSA (RS256, at least 2048
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// Key size limits. 2048 bits is NHS England's and NIST's floor; the ceiling
+// stops a registry entry from making every verification needlessly slow.
+const (
+	minRSABits = 2048
+	maxRSABits = 8192
+)
+
+// privateMembers are the JWK members that carry private key material
+// (RFC 7518 section 6.2.2 and 6.3.2; "k" is a symmetric key).
+var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+
+// ParseJWKS reads the public keys of a JWK Set: RSA (RS256, 2048 to 8192
 // bits) and EC P-384 (ES384). jwt/v5 verifies signatures but does not parse
-// JWKs, and the standard library has the primitives.
+// JWKs, and the standard library has the primitives. A set holding any
+// private or symmetric member is refused outright: it means a private key
+// was pasted where only the public half belongs.
 func ParseJWKS(raw []byte) ([]PublicKey, error) {
 	if len(raw) == 0 {
 		return nil, nil
@@ -177,52 +235,111 @@ func ParseJWKS(raw []byte) ([]PublicKey, error) {
 	}
 	var out []PublicKey
 	for i, k := range set.Keys {
-		if _, private := k["d"]; private {
-			return nil, fmt.Errorf("jwks key %d holds a private key: register public keys only", i)
+		pk, err := parseJWK(k)
+		if err != nil {
+			return nil, fmt.Errorf("jwks key %d: %w", i, err)
 		}
-		kid, _ := k["kid"].(string)
-		b := func(name string) (*big.Int, error) {
-			s, _ := k[name].(string)
-			v, err := base64.RawURLEncoding.DecodeString(s)
-			if err != nil || len(v) == 0 {
-				return nil, fmt.Errorf("jwks key %d: bad %s", i, name)
+		for _, prev := range out {
+			if prev.KID == pk.KID {
+				return nil, fmt.Errorf("jwks key %d: kid %q is repeated", i, pk.KID)
 			}
-			return new(big.Int).SetBytes(v), nil
 		}
-		switch k["kty"] {
-		case "RSA":
-			n, err := b("n")
-			if err != nil {
-				return nil, err
-			}
-			e, err := b("e")
-			if err != nil {
-				return nil, err
-			}
-			if n.BitLen() < 2048 {
-				return nil, fmt.Errorf("jwks key %d: RSA keys must have at least 2048 bits", i)
-			}
-			out = append(out, PublicKey{KID: kid, Alg: "RS256", Key: &rsa.PublicKey{N: n, E: int(e.Int64())}})
-		case "EC":
-			if k["crv"] != "P-384" {
-				return nil, fmt.Errorf("jwks key %d: EC keys must be P-384 (ES384)", i)
-			}
-			x, err := b("x")
-			if err != nil {
-				return nil, err
-			}
-			y, err := b("y")
-			if err != nil {
-				return nil, err
-			}
-			pub := &ecdsa.PublicKey{Curve: elliptic.P384(), X: x, Y: y}
-			if !pub.Curve.IsOnCurve(x, y) {
-				return nil, fmt.Errorf("jwks key %d: point is not on P-384", i)
-			}
-			out = append(out, PublicKey{KID: kid, Alg: "ES384", Key: pub})
-		default:
-			return nil, fmt.Errorf("jwks key %d: kty must be RSA or EC", i)
-		}
+		out = append(out, pk)
 	}
 	return out, nil
+}
+
+func parseJWK(k map[string]any) (PublicKey, error) {
+	for _, m := range privateMembers {
+		if _, ok := k[m]; ok {
+			return PublicKey{}, fmt.Errorf("holds private or symmetric key material (%q): register public keys only", m)
+		}
+	}
+	str := func(name string) (string, bool) {
+		v, present := k[name]
+		s, isStr := v.(string)
+		return s, !present || isStr
+	}
+	if use, ok := str("use"); !ok || use != "" && use != "sig" {
+		return PublicKey{}, fmt.Errorf("use must be \"sig\"")
+	}
+	kid, ok := str("kid")
+	if !ok {
+		return PublicKey{}, fmt.Errorf("kid must be a string")
+	}
+	alg, ok := str("alg")
+	if !ok {
+		return PublicKey{}, fmt.Errorf("alg must be a string")
+	}
+	b := func(name string) ([]byte, error) {
+		s, _ := k[name].(string)
+		v, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil || len(v) == 0 {
+			return nil, fmt.Errorf("bad %s: want unpadded base64url", name)
+		}
+		return v, nil
+	}
+	var pk PublicKey
+	switch k["kty"] {
+	case "RSA":
+		if alg != "" && alg != "RS256" {
+			return PublicKey{}, fmt.Errorf("an RSA key's alg must be RS256")
+		}
+		nb, err := b("n")
+		if err != nil {
+			return PublicKey{}, err
+		}
+		eb, err := b("e")
+		if err != nil {
+			return PublicKey{}, err
+		}
+		n, e := new(big.Int).SetBytes(nb), new(big.Int).SetBytes(eb)
+		if n.BitLen() < minRSABits || n.BitLen() > maxRSABits {
+			return PublicKey{}, fmt.Errorf("RSA keys must have %d to %d bits", minRSABits, maxRSABits)
+		}
+		// RFC 7518 6.3.1: no leading zero octets; e small, odd and > 1.
+		if nb[0] == 0 || eb[0] == 0 || e.BitLen() > 31 || e.Int64() < 3 || e.Bit(0) == 0 || n.Bit(0) == 0 {
+			return PublicKey{}, fmt.Errorf("not a valid RSA public key")
+		}
+		pub := &rsa.PublicKey{N: n, E: int(e.Int64())}
+		pk = PublicKey{Alg: "RS256", Key: pub,
+			Thumbprint: sha256b64(`{"e":"` + b64(eb) + `","kty":"RSA","n":"` + b64(nb) + `"}`)}
+	case "EC":
+		if k["crv"] != "P-384" {
+			return PublicKey{}, fmt.Errorf("EC keys must be P-384 (ES384)")
+		}
+		if alg != "" && alg != "ES384" {
+			return PublicKey{}, fmt.Errorf("an EC P-384 key's alg must be ES384")
+		}
+		x, err := b("x")
+		if err != nil {
+			return PublicKey{}, err
+		}
+		y, err := b("y")
+		if err != nil {
+			return PublicKey{}, err
+		}
+		// RFC 7518 6.2.1.2: coordinates are the full size of the curve.
+		if len(x) != 48 || len(y) != 48 {
+			return PublicKey{}, fmt.Errorf("P-384 coordinates must be 48 octets")
+		}
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P384(), append(append([]byte{4}, x...), y...))
+		if err != nil {
+			return PublicKey{}, fmt.Errorf("not a point on P-384")
+		}
+		pk = PublicKey{Alg: "ES384", Key: pub,
+			Thumbprint: sha256b64(`{"crv":"P-384","kty":"EC","x":"` + b64(x) + `","y":"` + b64(y) + `"}`)}
+	default:
+		return PublicKey{}, fmt.Errorf("kty must be RSA or EC")
+	}
+	pk.KID = kid
+	if pk.KID == "" {
+		pk.KID = pk.Thumbprint
+	}
+	return pk, nil
+}
+
+func sha256b64(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return b64(sum[:])
 }

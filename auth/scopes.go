@@ -23,7 +23,7 @@ func ParseScopes(s string) (Scopes, error) {
 			return nil, fmt.Errorf("scope %q: only system/ scopes are supported", sc)
 		}
 		typ, perm, ok := strings.Cut(rest, ".")
-		if !ok || typ == "" || perm == "" {
+		if !ok || !validType(typ) || perm == "" {
 			return nil, fmt.Errorf("scope %q: want system/<Type>.<cruds>", sc)
 		}
 		switch perm {
@@ -51,6 +51,25 @@ func ParseScopes(s string) (Scopes, error) {
 	return out, nil
 }
 
+// validType reports whether typ is "*" or shaped like a FHIR resource type
+// name (an upper-case letter, then letters and digits), so no scope can
+// smuggle a separator or wildcard pattern into the token.
+func validType(typ string) bool {
+	if typ == "*" {
+		return true
+	}
+	if typ == "" || len(typ) > 64 || typ[0] < 'A' || typ[0] > 'Z' {
+		return false
+	}
+	for i := 1; i < len(typ); i++ {
+		c := typ[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
 func union(a, b string) string {
 	var out strings.Builder
 	for _, ch := range "cruds" {
@@ -66,21 +85,45 @@ func (s Scopes) Allows(typ string, op byte) bool {
 	return strings.IndexByte(s[typ], op) >= 0 || strings.IndexByte(s["*"], op) >= 0
 }
 
-// Intersect keeps only what allowed also grants.
+// Intersect keeps only what allowed also grants. A wildcard request
+// (system/*.rs) narrows to the types allowed names, so a client allowed
+// system/Patient.cruds asking for system/*.rs gets system/Patient.rs.
 func (s Scopes) Intersect(allowed Scopes) Scopes {
 	out := Scopes{}
-	for typ, perm := range s {
-		var keep strings.Builder
-		for _, ch := range perm {
-			if allowed.Allows(typ, byte(ch)) {
-				keep.WriteRune(ch)
-			}
+	add := func(typ, perm string) {
+		if perm != "" {
+			out[typ] = union(out[typ], perm)
 		}
-		if keep.Len() > 0 {
-			out[typ] = keep.String()
+	}
+	for typ, perm := range s {
+		if typ == "*" {
+			for at, ap := range allowed {
+				add(at, common(perm, ap))
+			}
+			continue
+		}
+		add(typ, common(perm, union(allowed[typ], allowed["*"])))
+	}
+	// A type whose letters the wildcard already grants adds nothing.
+	if all, ok := out["*"]; ok {
+		for typ, perm := range out {
+			if typ != "*" && common(perm, all) == perm {
+				delete(out, typ)
+			}
 		}
 	}
 	return out
+}
+
+// common returns the letters of cruds in both a and b, in cruds order.
+func common(a, b string) string {
+	var out strings.Builder
+	for _, ch := range "cruds" {
+		if strings.ContainsRune(a, ch) && strings.ContainsRune(b, ch) {
+			out.WriteRune(ch)
+		}
+	}
+	return out.String()
 }
 
 // String renders the scopes as SMART v2 system scopes, sorted.
@@ -94,10 +137,13 @@ func (s Scopes) String() string {
 }
 
 // Grant computes the scopes a client gets for a request: the requested
-// scopes it is allowed (all its allowed scopes when none are requested). No
-// scope left is an invalid_scope error.
+// scopes it is allowed (all its allowed scopes when none are requested, as
+// NHS England's platform grants by registration, not by request). Requested
+// scopes outside the allowed ones are dropped, as RFC 6749 section 3.3
+// permits, and the token response's scope says what was granted. No scope
+// left, or a malformed one, is an invalid_scope error.
 func Grant(c *Client, requested string) (Scopes, error) {
-	allowed, err := ParseScopes(joinScopes(c.Scopes))
+	allowed, err := ParseScopes(strings.Join(c.Scopes, " "))
 	if err != nil {
 		return nil, err
 	}

@@ -14,121 +14,6 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 )
 
-// AssertionType is the only client_assertion_type accepted (RFC 7523).
-const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-// Limits of a client assertion.
-const (
-	MaxAssertionBytes = 8 << 10
-	// MaxAssertionLifetime is how far ahead exp may be, as NHS England and
-	// SMART Backend Services require.
-	MaxAssertionLifetime = 5 * time.Minute
-	// ClockSkew is tolerated on exp, nbf and iat.
-	ClockSkew = 30 * time.Second
-)
-
-// ReplayCache remembers assertion ids (jti) until they expire.
-type ReplayCache interface {
-	// Remember records jti for clientID until until; fresh is false when it
-	// was already recorded (a replay).
-	Remember(ctx context.Context, clientID, jti string, until time.Time) (fresh bool, err error)
-}
-
-// Verifier checks client assertions at the token endpoint.
-type Verifier struct {
-	Registry *Registry
-	TokenURL string // the aud a client assertion must name
-	Replay   ReplayCache
-	Now      func() time.Time
-}
-
-// VerifyAssertion authenticates a client by its signed JWT assertion:
-// RS256 or ES384 only; iss = sub = a registered client id; aud the token
-// URL; exp present and at most 5 minutes ahead; jti unique (kept in Redis).
-// Every failure is a *discharge.Error whose Detail is the OAuth error code;
-// no message echoes the token.
-func (v *Verifier) VerifyAssertion(ctx context.Context, assertionType, assertion string) (*Client, error) {
-	now := v.now()
-	switch {
-	case assertionType != AssertionType:
-		return nil, oauthErr("invalid_request", "client_assertion_type must be "+AssertionType+".")
-	case assertion == "":
-		return nil, oauthErr("invalid_request", "client_assertion is required.")
-	case len(assertion) > MaxAssertionBytes:
-		return nil, oauthErr("invalid_request", "client_assertion is too large.")
-	}
-	var client *Client
-	claims := jwt.RegisteredClaims{}
-	parser := jwt.NewParser(
-		jwt.WithValidMethods([]string{"RS256", "ES384"}),
-		jwt.WithAudience(v.TokenURL),
-		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(ClockSkew),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-	)
-	_, err := parser.ParseWithClaims(assertion, &claims, func(t *jwt.Token) (any, error) {
-		c, ok := v.Registry.Client(claims.Issuer)
-		if !ok || claims.Subject != claims.Issuer {
-			return nil, errUnknownClient
-		}
-		client = c
-		kid, _ := t.Header["kid"].(string)
-		var keys jwt.VerificationKeySet
-		for _, k := range c.Keys {
-			if k.Alg == t.Method.Alg() && (kid == "" || k.KID == kid) {
-				keys.Keys = append(keys.Keys, k.Key)
-			}
-		}
-		if len(keys.Keys) == 0 {
-			return nil, errUnknownKey
-		}
-		return keys, nil
-	})
-	if err != nil {
-		switch {
-		case errors.Is(err, errUnknownClient):
-			return nil, oauthErr("invalid_client", "Unknown client, or iss and sub differ.")
-		case errors.Is(err, jwt.ErrTokenExpired):
-			return nil, oauthErr("invalid_client", "The client assertion has expired.")
-		case errors.Is(err, jwt.ErrTokenInvalidAudience):
-			return nil, oauthErr("invalid_client", "The client assertion's aud must be the token endpoint URL.")
-		case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-			return nil, oauthErr("invalid_client", "The client assertion lacks a required claim (exp).")
-		case errors.Is(err, jwt.ErrTokenMalformed):
-			return nil, oauthErr("invalid_request", "The client assertion is not a well-formed JWT.")
-		}
-		return nil, oauthErr("invalid_client", "The client assertion's signature or algorithm is not accepted.")
-	}
-	if claims.ExpiresAt.Time.After(now.Add(MaxAssertionLifetime + ClockSkew)) {
-		return nil, oauthErr("invalid_client", "The client assertion's exp is more than 5 minutes ahead.")
-	}
-	if claims.ID == "" {
-		return nil, oauthErr("invalid_client", "The client assertion needs a jti.")
-	}
-	if v.Replay != nil {
-		fresh, err := v.Replay.Remember(ctx, client.ID, claims.ID, claims.ExpiresAt.Time.Add(ClockSkew))
-		if err != nil {
-			return nil, err
-		}
-		if !fresh {
-			return nil, oauthErr("invalid_client", "The client assertion's jti was already used.")
-		}
-	}
-	return client, nil
-}
-
-var (
-	errUnknownClient = errors.New("unknown client")
-	errUnknownKey    = errors.New("no matching key")
-)
-
-func (v *Verifier) now() time.Time {
-	if v.Now != nil {
-		return v.Now()
-	}
-	return time.Now()
-}
-
 // Issuer signs and verifies the gateway's access tokens.
 type Issuer struct {
 	Keys     *KeySet
@@ -159,10 +44,16 @@ type Principal struct {
 	Expires   time.Time
 }
 
-// CanRead reports whether the principal may read patient data held for org:
-// a trust its own, a hub its member trusts'. Care providers and admins read
-// no patient data.
-func (p *Principal) CanRead(org string) bool {
+// CanSee reports whether the principal may see patient data held for org:
+// a trust its own organisation's, a hub its member trusts'. Care providers
+// see no patient data through this check (what reaches them is decided per
+// referral elsewhere), and neither do admins: an operator reads the audit
+// trail, never patient records, so a stolen admin credential discloses who
+// looked at what but not what they saw.
+func (p *Principal) CanSee(org string) bool {
+	if p == nil || org == "" {
+		return false
+	}
 	switch p.Role {
 	case RoleTrust:
 		return org == p.Org
@@ -172,14 +63,19 @@ func (p *Principal) CanRead(org string) bool {
 	return false
 }
 
+// CanRead is CanSee.
+//
+// Deprecated: use CanSee.
+func (p *Principal) CanRead(org string) bool { return p.CanSee(org) }
+
 // ReadableOrgs lists the organisations whose patient data the principal may
-// read.
+// see (CanSee), for partitioned reads.
 func (p *Principal) ReadableOrgs() []string {
 	switch p.Role {
 	case RoleTrust:
 		return []string{p.Org}
 	case RoleHub:
-		return p.Members
+		return slices.Clone(p.Members)
 	}
 	return nil
 }
@@ -191,11 +87,24 @@ func (i *Issuer) now() time.Time {
 	return time.Now()
 }
 
-// Issue signs an access token for a client with granted scopes.
+// DefaultTTL is an access token's lifetime when Issuer.TTL is zero: short,
+// because a bearer token cannot be revoked before it expires.
+const DefaultTTL = 5 * time.Minute
+
+// Issue signs an access token for a client with granted scopes, with the
+// current key, its kid in the header. Claims: iss, sub (the client id),
+// aud, iat, nbf, exp, jti (random), scope, org, org_system, role, and
+// members for a hub.
 func (i *Issuer) Issue(c *Client, scopes Scopes) (token string, expiresIn int, err error) {
+	if err := i.configured(); err != nil {
+		return "", 0, err
+	}
+	if c == nil || c.ID == "" || len(scopes) == 0 {
+		return "", 0, discharge.Wrap(discharge.KindInternal, "auth.Issue", errors.New("a token needs a client and scopes"))
+	}
 	ttl := i.TTL
 	if ttl <= 0 {
-		ttl = 5 * time.Minute
+		ttl = DefaultTTL
 	}
 	now := i.now()
 	var jti [16]byte
@@ -206,7 +115,10 @@ func (i *Issuer) Issue(c *Client, scopes Scopes) (token string, expiresIn int, e
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)), ID: hex.EncodeToString(jti[:]),
 		},
-		Scope: scopes.String(), Org: c.Org, OrgSystem: c.OrgSystem, Role: c.Role, Members: c.Members,
+		Scope: scopes.String(), Org: c.Org, OrgSystem: c.OrgSystem, Role: c.Role,
+	}
+	if c.Role == RoleHub {
+		claims.Members = c.Members
 	}
 	key := i.Keys.current()
 	t := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
@@ -218,15 +130,42 @@ func (i *Issuer) Issue(c *Client, scopes Scopes) (token string, expiresIn int, e
 	return s, int(ttl / time.Second), nil
 }
 
-// VerifyAccess checks a gateway access token: ES256 only, a kid of the
-// current key set, the right iss and aud, within its lifetime.
+// configured refuses an Issuer missing what verification depends on: jwt/v5
+// skips the iss check when the expected issuer is empty.
+func (i *Issuer) configured() error {
+	if i.Keys == nil || len(i.Keys.keys) == 0 || i.Issuer == "" || i.Audience == "" {
+		return discharge.Wrap(discharge.KindInternal, "auth.Issuer", errors.New("issuer needs Keys, Issuer and Audience"))
+	}
+	return nil
+}
+
+// MaxAccessTokenBytes bounds an access token: ours are under 1 KiB, a hub
+// with many members a little more.
+const MaxAccessTokenBytes = 8 << 10
+
+// VerifyAccess checks a gateway access token: ES256 only (the gateway's
+// own keys' algorithm), a kid naming a key of the current set (current or
+// previous), the right iss and aud, exp present and nbf/iat reached (with
+// ClockSkew), and a subject and role. Every failure is KindUnauthorized
+// with Detail "invalid_token" (RFC 6750 section 3.1): answer 401 with
+// WWW-Authenticate: Bearer error="invalid_token".
 func (i *Issuer) VerifyAccess(token string) (*Principal, error) {
+	if err := i.configured(); err != nil {
+		return nil, err
+	}
+	invalid := func(msg string) error {
+		return oauthErr("invalid_token", msg)
+	}
+	if len(token) > MaxAccessTokenBytes {
+		return nil, invalid("The access token is not valid.")
+	}
 	var claims AccessClaims
 	_, err := jwt.NewParser(
-		jwt.WithValidMethods([]string{"ES256"}),
+		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
 		jwt.WithIssuer(i.Issuer),
 		jwt.WithAudience(i.Audience),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
 		jwt.WithLeeway(ClockSkew),
 		jwt.WithTimeFunc(i.now),
 	).ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
@@ -238,29 +177,41 @@ func (i *Issuer) VerifyAccess(token string) (*Principal, error) {
 		return k, nil
 	})
 	if err != nil {
-		detail := "The access token is not valid."
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			detail = "The access token has expired."
+			return nil, invalid("The access token has expired.")
 		}
-		return nil, &discharge.Error{Kind: discharge.KindUnauthorized, Issues: []discharge.Issue{{
-			Kind: discharge.KindUnauthorized, Detail: "invalid_token", Message: detail}}}
+		return nil, invalid("The access token is not valid.")
+	}
+	switch claims.Role {
+	case RoleTrust, RoleHub, RoleCareProvider, RoleAdmin:
+	default:
+		return nil, invalid("The access token is not valid.")
+	}
+	if claims.Subject == "" || claims.Org == "" || claims.ExpiresAt == nil {
+		return nil, invalid("The access token is not valid.")
 	}
 	scopes, err := ParseScopes(claims.Scope)
 	if err != nil {
-		return nil, oauthErr("invalid_token", "The access token's scope is malformed.")
+		return nil, invalid("The access token's scope is malformed.")
 	}
 	return &Principal{ClientID: claims.Subject, Org: claims.Org, OrgSystem: claims.OrgSystem, Role: claims.Role,
 		Members: claims.Members, Scopes: scopes, Expires: claims.ExpiresAt.Time}, nil
 }
 
-// ParseBearer extracts the token of an Authorization header: the scheme
-// "Bearer" in any letter case, one or more spaces, and a token of the
-// RFC 6750 token68 characters with nothing after it.
+// ParseBearer extracts the token of an Authorization header (RFC 6750
+// section 2.1): the scheme "Bearer" in any letter case, one run of spaces,
+// and a b64token (letters, digits, - . _ ~ + /, then only = padding) with
+// nothing after it. Other schemes, tabs, control characters, a second
+// token, and tokens over MaxAccessTokenBytes are refused.
+//
+// A missing header is KindUnauthorized with no Detail: RFC 6750 section
+// 3.1 says to send a bare challenge when the request had no credentials.
+// A malformed one has Detail "invalid_request"; answer 401 for both, with
+// WWW-Authenticate: Bearer (RFC 6750 suggests 400 for invalid_request, but
+// for a header the client cannot parse a 401 challenge is more useful and
+// discloses nothing more).
 func ParseBearer(header string) (string, error) {
-	fail := func(msg string) error {
-		return &discharge.Error{Kind: discharge.KindUnauthorized, Issues: []discharge.Issue{{
-			Kind: discharge.KindUnauthorized, Detail: "invalid_request", Message: msg}}}
-	}
+	fail := func(msg string) error { return oauthErr("invalid_request", msg) }
 	if header == "" {
 		return "", &discharge.Error{Kind: discharge.KindUnauthorized, Issues: []discharge.Issue{{
 			Kind: discharge.KindUnauthorized, Message: "A bearer access token is required."}}}
@@ -273,9 +224,17 @@ func ParseBearer(header string) (string, error) {
 	if token == "" {
 		return "", fail("The bearer token is empty.")
 	}
-	for _, r := range token {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
-			strings.ContainsRune("-._~+/=", r)
+	if len(token) > MaxAccessTokenBytes {
+		return "", fail("The bearer token is too long.")
+	}
+	body := strings.TrimRight(token, "=")
+	if body == "" {
+		return "", fail("The bearer token has characters a token cannot have.")
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
 		if !ok {
 			return "", fail("The bearer token has characters a token cannot have.")
 		}
