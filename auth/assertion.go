@@ -108,6 +108,7 @@ func (v *Verifier) VerifyAssertion(ctx context.Context, assertionType, assertion
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(ClockSkew),
+		jwt.WithStrictDecoding(), // one encoding per token: no malleable base64 tails
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
 	// jwt/v5 decodes the claims before it calls the key function, and

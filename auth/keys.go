@@ -37,10 +37,15 @@ func GenerateKeySet() (*KeySet, error) {
 	return &KeySet{keys: []signingKey{{kid: thumbprint(&priv.PublicKey), priv: priv}}}, nil
 }
 
-// LoadKeySet reads every *.pem file in dir (P-256 EC private keys, SEC 1 or
-// PKCS#8). Files sort by name: the last signs, the others only verify. To
-// rotate, add a file whose name sorts last (e.g. 2026-12-01.pem), restart,
-// and remove the old file once its tokens have expired (5 minutes).
+// LoadKeySet reads every *.pem file in dir (GATEWAY_SIGNING_KEYS_DIR): P-256
+// EC private keys, SEC 1 or PKCS#8, unencrypted. Files sort by name, so
+// name them by date (2026-12-01.pem): the last signs, the others only
+// verify, and all are published in JWKS. To rotate: add a file whose name
+// sorts last and restart every instance (JWKS consumers see the new key as
+// soon as one instance has it; tokens of the old key still verify
+// everywhere); once the longest token TTL has passed, delete the old file
+// and restart again. A key that appears twice is an error, as is an empty
+// folder: the gateway never falls back to an ephemeral key by itself.
 func LoadKeySet(dir string) (*KeySet, error) {
 	names, err := filepath.Glob(filepath.Join(dir, "*.pem"))
 	if err != nil {
@@ -60,7 +65,11 @@ func LoadKeySet(dir string) (*KeySet, error) {
 		if priv.Curve != elliptic.P256() {
 			return nil, fmt.Errorf("%s: the gateway signs with ES256: use a P-256 key", n)
 		}
-		ks.keys = append(ks.keys, signingKey{kid: thumbprint(&priv.PublicKey), priv: priv})
+		kid := thumbprint(&priv.PublicKey)
+		if _, dup := ks.public(kid); dup {
+			return nil, fmt.Errorf("%s: the same key is in another file", n)
+		}
+		ks.keys = append(ks.keys, signingKey{kid: kid, priv: priv})
 	}
 	if len(ks.keys) == 0 {
 		return nil, fmt.Errorf("no *.pem signing keys in %s", dir)
@@ -73,6 +82,9 @@ func ParseECPrivateKey(raw []byte) (*ecdsa.PrivateKey, error) {
 	block, _ := pem.Decode(raw)
 	if block == nil {
 		return nil, fmt.Errorf("not PEM")
+	}
+	if block.Type != "EC PRIVATE KEY" && block.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("PEM type %q: want an unencrypted EC PRIVATE KEY or PRIVATE KEY", block.Type)
 	}
 	if k, err := x509.ParseECPrivateKey(block.Bytes); err == nil {
 		return k, nil
@@ -100,6 +112,15 @@ func (ks *KeySet) public(kid string) (*ecdsa.PublicKey, bool) {
 		}
 	}
 	return nil, false
+}
+
+// KIDs lists the kids of the set, oldest first; the last one signs.
+func (ks *KeySet) KIDs() []string {
+	out := make([]string, len(ks.keys))
+	for i, k := range ks.keys {
+		out[i] = k.kid
+	}
+	return out
 }
 
 // Without returns the set without the key kid: what remains after an old
@@ -137,7 +158,9 @@ func thumbprint(pub *ecdsa.PublicKey) string {
 	return b64(sum[:])
 }
 
-// JWKS publishes the public halves of every key in the set.
+// JWKS publishes the public halves of every key in the set, as the body of
+// /.well-known/jwks.json. It is built from the public key alone, field by
+// field, so no private member can leak into it.
 func (ks *KeySet) JWKS() []byte {
 	type jwk struct {
 		Kty string `json:"kty"`

@@ -167,6 +167,7 @@ func (i *Issuer) VerifyAccess(token string) (*Principal, error) {
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(ClockSkew),
+		jwt.WithStrictDecoding(), // one encoding per token: no malleable base64 tails
 		jwt.WithTimeFunc(i.now),
 	).ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
