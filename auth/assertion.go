@@ -116,6 +116,9 @@ func (v *Verifier) VerifyAssertion(ctx context.Context, assertionType, assertion
 	// found by iss first and only its own keys, of the header's alg, can
 	// verify the signature.
 	_, err := parser.ParseWithClaims(assertion, &claims, func(t *jwt.Token) (any, error) {
+		if err := checkHeader(t); err != nil {
+			return nil, err
+		}
 		c, ok := v.Registry.Client(claims.Issuer)
 		if !ok || claims.Subject != claims.Issuer {
 			return nil, errUnknownClient
@@ -183,7 +186,20 @@ func (v *Verifier) VerifyAssertion(ctx context.Context, assertionType, assertion
 var (
 	errUnknownClient = errors.New("unknown client")
 	errUnknownKey    = errors.New("no matching key")
+	errCritical      = errors.New("crit header")
 )
+
+// checkHeader refuses a JWS header with "crit" (RFC 7515 section 4.1.11:
+// a recipient that does not understand a listed extension, and we
+// understand none, must reject it; jwt/v5 does not look). Key-carrying
+// headers (jwk, jku, x5u, x5c) are never used: keys come only from the
+// registry or the gateway's own key set.
+func checkHeader(t *jwt.Token) error {
+	if _, ok := t.Header["crit"]; ok {
+		return errCritical
+	}
+	return nil
+}
 
 func (v *Verifier) now() time.Time {
 	if v.Now != nil {

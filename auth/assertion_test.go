@@ -179,6 +179,12 @@ func TestVerifyAssertion(t *testing.T) {
 			hub, _ := reg.Client("demo-hub")
 			return sign(t, es, rxa, good("demo-trust-rxa"), map[string]any{"kid": hub.Keys[0].KID})
 		}, detail: "invalid_client"},
+		{name: "crit header", assertion: func() string {
+			return sign(t, es, rxa, good("demo-trust-rxa"), map[string]any{"crit": []string{"b64"}, "b64": false})
+		}, detail: "invalid_client"},
+		{name: "jwk header carrying the attacker's key", assertion: func() string {
+			return sign(t, es, otherEC, good("demo-trust-rxa"), map[string]any{"jwk": map[string]any{"kty": "EC"}})
+		}, detail: "invalid_client"},
 		{name: "kid not a string", assertion: func() string {
 			return sign(t, es, rxa, good("demo-trust-rxa"), map[string]any{"kid": 7})
 		}, detail: "invalid_client"},
@@ -395,4 +401,21 @@ func TestDemoClientsSign(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzVerifyAssertion(f *testing.F) {
+	rxa := demoKey(f, "demo-trust-rxa")
+	f.Add(sign(f, jwt.SigningMethodES384, rxa, good("demo-trust-rxa"), nil))
+	f.Add("a.b.c")
+	f.Add(b64(`{"alg":"none"}`) + "." + b64(`{"iss":"demo-trust-rxa"}`) + ".")
+	f.Fuzz(func(t *testing.T, s string) {
+		v := newVerifier(t)
+		c, err := v.VerifyAssertion(context.Background(), auth.AssertionType, s)
+		if err == nil && c.ID != "demo-trust-rxa" {
+			t.Fatalf("authenticated %s from %q", c.ID, s)
+		}
+		if err != nil && discharge.ErrorKind(err) != discharge.KindUnauthorized {
+			t.Fatalf("kind %v", err)
+		}
+	})
 }

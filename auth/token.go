@@ -170,6 +170,9 @@ func (i *Issuer) VerifyAccess(token string) (*Principal, error) {
 		jwt.WithStrictDecoding(), // one encoding per token: no malleable base64 tails
 		jwt.WithTimeFunc(i.now),
 	).ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		if err := checkHeader(t); err != nil {
+			return nil, err
+		}
 		kid, _ := t.Header["kid"].(string)
 		k, ok := i.Keys.public(kid)
 		if !ok {

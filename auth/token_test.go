@@ -215,6 +215,18 @@ func TestVerifyAccessHostile(t *testing.T) {
 			wantAuthErr(t, err, discharge.KindUnauthorized, "invalid_token")
 		})
 	}
+	t.Run("crit header, signed with our own key", func(t *testing.T) {
+		priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		v := *iss
+		v.Keys = (&auth.KeySet{}).With(priv)
+		tok, _, _ := v.Issue(trustRXA, sc)
+		if _, err := v.VerifyAccess(tok); err != nil {
+			t.Fatal(err)
+		}
+		crit := resign(t, tok, jwt.SigningMethodES256, priv, map[string]any{"kid": v.Keys.CurrentKID(), "crit": []string{"exp"}}, nil)
+		_, err := v.VerifyAccess(crit)
+		wantAuthErr(t, err, discharge.KindUnauthorized, "invalid_token")
+	})
 	t.Run("within clock skew after exp", func(t *testing.T) {
 		v := *iss
 		v.Now = func() time.Time { return t0.Add(5*time.Minute + 20*time.Second) }
