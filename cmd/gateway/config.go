@@ -19,6 +19,8 @@ type config struct {
 	RedisAddrs        []string
 	RedisMaster       string
 	RedisTimeout      time.Duration
+	RedisWaitReplicas int
+	RedisWaitTimeout  time.Duration
 	BodyLimit         int64
 	MaxDepth          int
 	MaxBundleEntries  int
@@ -91,6 +93,10 @@ var settingsTable = []setting{
 		set: func(c *config, v string) error { c.RedisMaster = v; return nil }},
 	{env: "REDIS_TIMEOUT", def: "2s", doc: "Deadline of each Redis command; also bounds connection dials.",
 		set: durationSetting(func(c *config) *time.Duration { return &c.RedisTimeout })},
+	{env: "REDIS_WAIT_REPLICAS", def: "0", doc: "Replicas that must hold a write before it is acknowledged (Redis `WAIT` after each commit). 0: acknowledged once the master has it. With 1 and `appendfsync always`, an acknowledged write survives the loss of its master.",
+		set: intSetting(func(c *config) *int { return &c.RedisWaitReplicas }, 0)},
+	{env: "REDIS_WAIT_TIMEOUT", def: "1s", doc: "How long a commit waits for REDIS_WAIT_REPLICAS; short of them the caller gets 503 `transient` and should retry (the write may have landed: retry with conditional create or If-Match).",
+		set: durationSetting(func(c *config) *time.Duration { return &c.RedisWaitTimeout })},
 	{env: "GATEWAY_BODY_LIMIT", def: "1048576", doc: "Largest request body in bytes; larger gets 413.",
 		set: func(c *config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
