@@ -93,4 +93,13 @@ type Store interface {
 	// Search returns one page of matching resources and the total count.
 	Search(ctx context.Context, partition string, q Query) ([]Resource, int, error)
 	Ping(ctx context.Context) error
+	// ReadMany returns the current versions of several resources at once,
+	// keyed "Type/id"; absent ones are left out.
+	ReadMany(ctx context.Context, partition string, refs []Ref) (map[string]Resource, error)
+	// Generation is a counter that grows with every Commit to the partition,
+	// for caches of what is derived from it.
+	Generation(ctx context.Context, partition string) (int64, error)
 }
+
+// Ref names one resource.
+type Ref struct{ Type, ID string }

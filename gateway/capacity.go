@@ -24,6 +24,8 @@ import (
 type CapacityStore interface {
 	Put(ctx context.Context, c discharge.Capacity, pos *discharge.Position, area string) (discharge.Capacity, bool, error)
 	Get(ctx context.Context, ids ...string) (map[string]discharge.Capacity, error)
+	// Versions returns each location's current posting version (0: none).
+	Versions(ctx context.Context, ids ...string) ([]int64, error)
 	Near(ctx context.Context, areas []string, beds []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
 	// IndexLocation and NearLocations keep the geo index of directory
 	// Locations behind Location?near=.

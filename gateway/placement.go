@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -231,8 +232,12 @@ func (s *Server) place(c echo.Context, srJSON, patient []byte, cs *discharge.Cas
 	if err != nil {
 		return err
 	}
-	res := discharge.Match(req, cands.list)
-	return respond(c, http.StatusOK, s.placementBundle(c, res, cands, req))
+	res := discharge.Match(req, cands)
+	docs, err := s.matchedResources(c.Request().Context(), res.Matches)
+	if err != nil {
+		return err
+	}
+	return respond(c, http.StatusOK, s.placementBundle(c, res, docs, req))
 }
 
 // origin is where the patient is to be placed from: the request's search
@@ -251,27 +256,18 @@ func (s *Server) origin(need *discharge.CareNeed) (discharge.Position, string, e
 		"The request cannot be matched: no search area and no known home postcode for the patient.")
 }
 
-// candidateSet is what the store found near the patient.
-type candidateSet struct {
-	list      []discharge.Candidate
-	locations map[string]fhir.Resource
-	orgs      map[string]fhir.Resource
-	services  map[string]fhir.Resource
-}
-
 // candidates loads the providers that could serve the need: bed-based ones
 // from the geo shards near the origin, home care from its district's
-// coverage set; then their HealthcareServices, Locations, Organizations and
-// current capacity, a few round trips in all.
-func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin discharge.Position, outcode string, radius float64) (candidateSet, error) {
+// coverage set; then their projections (cached per directory generation)
+// and current capacity (cached per posting version).
+func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin discharge.Position, outcode string, radius float64) ([]discharge.Candidate, error) {
 	ctx := c.Request().Context()
-	set := candidateSet{locations: map[string]fhir.Resource{}, orgs: map[string]fhir.Resource{}, services: map[string]fhir.Resource{}}
 	distance := map[string]float64{}
 	var locIDs []string
 	if beds := discharge.BedTypesForNeed(*need); beds != nil {
 		hits, err := s.capacity.Near(ctx, s.geo.AreasNear(origin.Lat, origin.Lon, radius), beds, origin.Lat, origin.Lon, radius, placementCandidates)
 		if err != nil {
-			return set, err
+			return nil, err
 		}
 		for _, h := range hits {
 			distance[h.LocationID] = h.DistanceKm
@@ -280,91 +276,75 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 	} else {
 		ids, err := s.capacity.Covering(ctx, outcode)
 		if err != nil {
-			return set, err
+			return nil, err
 		}
 		locIDs = ids
 	}
 	if len(locIDs) == 0 {
-		return set, nil
+		return nil, nil
 	}
-	refs := make([]string, len(locIDs))
-	for i, id := range locIDs {
-		refs[i] = "Location/" + id
-	}
-	svcs, _, err := s.store.Search(ctx, directoryPartition, fhir.Query{Type: "HealthcareService", Count: placementCandidates * 4,
-		Filters: []fhir.Filter{{Param: "location", AnyOf: refs}}})
+	providers, err := s.providersAt(ctx, locIDs)
 	if err != nil {
-		return set, err
+		return nil, err
 	}
-	locs, _, err := s.store.Search(ctx, directoryPartition, fhir.Query{Type: "Location", Count: len(locIDs),
-		Filters: []fhir.Filter{{Param: "_id", AnyOf: locIDs}}})
+	caps, err := s.capacityAt(ctx, locIDs)
 	if err != nil {
-		return set, err
+		return nil, err
 	}
-	for _, l := range locs {
-		set.locations[l.ID] = l
-	}
-	caps, err := s.capacity.Get(ctx, locIDs...)
-	if err != nil {
-		return set, err
-	}
-	var orgIDs []string
-	for _, sv := range svcs {
-		doc, err := decodeDoc(sv.JSON)
-		if err != nil {
-			continue
+	var list []discharge.Candidate
+	for _, lid := range locIDs {
+		var cp *discharge.Capacity
+		if c, ok := caps[lid]; ok {
+			cp = &c
 		}
-		ls, _ := doc["location"].([]any)
-		for _, lr := range ls {
-			ref, _ := refString(lr)
-			_, lid, ok := splitRef(ref)
-			loc, found := set.locations[lid]
-			if !ok || !found {
-				continue
-			}
-			p, err := mappings.HealthcareServiceToProvider(sv.JSON, loc.JSON)
-			if err != nil {
-				continue
-			}
-			cand := discharge.Candidate{Provider: p}
+		for _, p := range providers[lid] {
+			cand := discharge.Candidate{Provider: withCoverage(p, cp), Capacity: cp}
 			if d, ok := distance[lid]; ok {
 				cand.DistanceKm = &d
 			}
-			if cp, ok := caps[lid]; ok {
-				cp := cp
-				cand.Capacity = &cp
-				for _, h := range cp.HomeCare {
-					cand.Provider.Coverage = append(cand.Provider.Coverage, h.Outcodes...)
-				}
-			}
-			set.list = append(set.list, cand)
-			set.services[sv.ID] = sv
-			orgIDs = append(orgIDs, p.OrganizationID)
+			list = append(list, cand)
 		}
 	}
-	if len(orgIDs) > 0 {
-		orgs, _, err := s.store.Search(ctx, directoryPartition, fhir.Query{Type: "Organization", Count: len(orgIDs),
-			Filters: []fhir.Filter{{Param: "_id", AnyOf: orgIDs}}})
-		if err != nil {
-			return set, err
-		}
-		for _, o := range orgs {
-			set.orgs[o.ID] = o
+	return list, nil
+}
+
+// matchedResources reads what the answer shows: each match's
+// HealthcareService, Location and Organization, in one round trip.
+func (s *Server) matchedResources(ctx context.Context, matches []discharge.Option) (map[string]fhir.Resource, error) {
+	var refs []fhir.Ref
+	seen := map[fhir.Ref]bool{}
+	add := func(typ, id string) {
+		r := fhir.Ref{Type: typ, ID: id}
+		if id != "" && !seen[r] {
+			seen[r] = true
+			refs = append(refs, r)
 		}
 	}
-	return set, nil
+	for _, o := range matches {
+		add("HealthcareService", o.Provider.ServiceID)
+		add("Location", o.Provider.LocationID)
+		add("Organization", o.Provider.OrganizationID)
+	}
+	return s.store.ReadMany(ctx, directoryPartition, refs)
 }
 
 // placementBundle renders the answer: one match entry per option with its
 // score, distance and explanation, its Location and Organization as
 // includes, and warnings (and, with explain, the exclusions) in an
 // OperationOutcome entry.
-func (s *Server) placementBundle(c echo.Context, res discharge.Result, set candidateSet, req discharge.MatchRequest) []byte {
+func (s *Server) placementBundle(c echo.Context, res discharge.Result, docs map[string]fhir.Resource, req discharge.MatchRequest) []byte {
 	base := s.baseURL(c)
 	var entries []fhir.BundleEntryOut
 	included := map[string]bool{}
+	var matches []discharge.Option
 	for _, o := range res.Matches {
-		sv := set.services[o.Provider.ServiceID]
+		sv, ok := docs["HealthcareService/"+o.Provider.ServiceID]
+		if !ok {
+			// Deleted since the projection was read: leave it out rather
+			// than show an option that no longer exists.
+			continue
+		}
+		matches = append(matches, o)
 		score := o.Score
 		ext := []json.RawMessage{mappings.PlacementExplanation(o)}
 		if o.DistanceKm != nil {
@@ -373,18 +353,14 @@ func (s *Server) placementBundle(c echo.Context, res discharge.Result, set candi
 		entries = append(entries, fhir.BundleEntryOut{FullURL: base + "/HealthcareService/" + sv.ID, Resource: sv.JSON,
 			SearchMode: "match", SearchScore: &score, Extension: ext})
 	}
-	for _, o := range res.Matches {
-		for _, r := range []struct {
-			typ string
-			res fhir.Resource
-			ok  bool
-		}{{"Location", set.locations[o.Provider.LocationID], set.locations[o.Provider.LocationID].ID != ""},
-			{"Organization", set.orgs[o.Provider.OrganizationID], set.orgs[o.Provider.OrganizationID].ID != ""}} {
-			if !r.ok || included[r.typ+"/"+r.res.ID] {
+	for _, o := range matches {
+		for _, ref := range []string{"Location/" + o.Provider.LocationID, "Organization/" + o.Provider.OrganizationID} {
+			r, ok := docs[ref]
+			if !ok || included[ref] {
 				continue
 			}
-			included[r.typ+"/"+r.res.ID] = true
-			entries = append(entries, fhir.BundleEntryOut{FullURL: base + "/" + r.typ + "/" + r.res.ID, Resource: r.res.JSON, SearchMode: "include"})
+			included[ref] = true
+			entries = append(entries, fhir.BundleEntryOut{FullURL: base + "/" + ref, Resource: r.JSON, SearchMode: "include"})
 		}
 	}
 	var warns discharge.Issues
@@ -393,7 +369,7 @@ func (s *Server) placementBundle(c echo.Context, res discharge.Result, set candi
 			warns.Warn(discharge.KindBusinessRule, "", fmt.Sprintf("%d provider(s) left out: %s.", n, f))
 		}
 	}
-	if len(res.Matches) < 3 {
+	if len(matches) < 3 {
 		warns.Warn(discharge.KindBusinessRule, "", fmt.Sprintf("Fewer than 3 options within %.0f km.", req.RadiusKm))
 	}
 	for _, x := range res.Excluded {
@@ -408,7 +384,7 @@ func (s *Server) placementBundle(c echo.Context, res discharge.Result, set candi
 	if len(warns) > 0 {
 		entries = append(entries, fhir.BundleEntryOut{SearchMode: "outcome", Resource: fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindBusinessRule))})
 	}
-	total := len(res.Matches)
+	total := len(matches)
 	self := []fhir.Link{{Relation: "self", URL: base + c.Request().URL.Path}}
 	return fhir.MarshalBundle("searchset", &total, self, entries)
 }

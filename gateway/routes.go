@@ -96,6 +96,9 @@ type Server struct {
 	// codeSystems and conceptMaps are the published terminology.
 	codeSystems, conceptMaps []canonical
 	capCache
+	// placement caches provider projections and decoded capacity for
+	// $placement-options (placementindex.go).
+	placement *placementIndex
 }
 
 // New builds the gateway and its routes.
@@ -108,7 +111,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security,
 		capacity: d.Capacity, geo: d.Geocoder, parseDirectory: d.ParseDirectory, parseCapacity: d.ParseCapacity,
-		types: map[string]bool{}}
+		types: map[string]bool{}, placement: newPlacementIndex(0)}
 	for _, t := range append(append([]string(nil), clinicalTypes...), directoryTypes...) {
 		s.types[t] = true
 	}

@@ -3,6 +3,7 @@ package rediscache
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 
@@ -24,15 +25,22 @@ import (
 type CapacityStore struct {
 	rdb        redis.UniversalClient
 	historyLen int64
+	durable    durability
 }
 
 // NewCapacityStore returns the capacity store; history keeps about
 // historyLen postings per location.
-func NewCapacityStore(rdb redis.UniversalClient, historyLen int64) *CapacityStore {
+// Options: WithWait (the posting itself waits for replicas; the geo and
+// coverage index entries that follow it do not).
+func NewCapacityStore(rdb redis.UniversalClient, historyLen int64, opts ...Option) *CapacityStore {
 	if historyLen <= 0 {
 		historyLen = 500
 	}
-	return &CapacityStore{rdb: rdb, historyLen: historyLen}
+	s := &CapacityStore{rdb: rdb, historyLen: historyLen}
+	for _, o := range opts {
+		o(&s.durable)
+	}
+	return s
 }
 
 func capKey(loc string) string { return "dg:{cap:" + safeTag(loc) + "}" }
@@ -70,10 +78,14 @@ func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *disc
 	if err != nil {
 		return c, false, discharge.Wrap(discharge.KindInternal, op, err)
 	}
-	res, err := putScript.Run(ctx, s.rdb, []string{capKey(c.LocationID), capHistoryKey(c.LocationID)},
-		c.AsOf.UnixMilli(), string(doc), s.historyLen).Slice()
+	out, err := s.durable.run(ctx, s.rdb, putScript, []string{capKey(c.LocationID), capHistoryKey(c.LocationID)},
+		c.AsOf.UnixMilli(), string(doc), s.historyLen)
 	if err != nil {
 		return c, false, classify(op, err)
+	}
+	res, ok := out.([]any)
+	if !ok || len(res) < 3 {
+		return c, false, discharge.Wrap(discharge.KindInternal, op, fmt.Errorf("unexpected reply %T from the capacity script", out))
 	}
 	cur, err := decodeCapacity(res[2], toInt64(res[0]))
 	if err != nil {
@@ -132,6 +144,28 @@ func (s *CapacityStore) Get(ctx context.Context, ids ...string) (map[string]disc
 			return nil, discharge.Wrap(discharge.KindInternal, op, err)
 		}
 		out[ids[i]] = cp
+	}
+	return out, nil
+}
+
+// Versions returns the current posting version of each location, 0 for
+// one that has never posted: one round trip of small replies, so a caller
+// that keeps decoded postings fetches only those that changed.
+func (s *CapacityStore) Versions(ctx context.Context, ids ...string) ([]int64, error) {
+	const op = "rediscache.CapacityStore.Versions"
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGet(ctx, capKey(id), "v")
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+			return nil, classify(op, err)
+		}
+	}
+	out := make([]int64, len(ids))
+	for i, c := range cmds {
+		out[i], _ = c.Int64()
 	}
 	return out, nil
 }

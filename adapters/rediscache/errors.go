@@ -17,9 +17,12 @@ import (
 // absent (KindNotFound), a deadline is KindTimeout, anything that says the
 // server cannot be reached is KindUnavailable, and the rest is internal.
 func classify(op string, err error) error {
+	var de *discharge.Error
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &de):
+		return err
 	case errors.Is(err, redis.Nil):
 		return discharge.Wrap(discharge.KindNotFound, op, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

@@ -18,6 +18,7 @@ import (
 //	dg:{p:P}:t:<Type>:<param>:<token>   SET of ids whose param has the token value
 //	dg:{p:P}:lo:<Type>:<param>          ZSET id → low end of the indexed range (date parameters)
 //	dg:{p:P}:hi:<Type>:<param>          ZSET id → high end of the indexed range
+//	dg:{p:P}:gen                        counter: one more per Commit (cache invalidation)
 type keys struct{ prefix string }
 
 func keysFor(partition string) keys {
@@ -32,6 +33,7 @@ func (k keys) all(typ string) string          { return k.prefix + "all:" + typ }
 func (k keys) token(typ, param, token string) string {
 	return k.prefix + "t:" + typ + ":" + param + ":" + token
 }
+func (k keys) generation() string { return k.prefix + "gen" }
 func (k keys) low(typ, param string) string  { return k.prefix + "lo:" + typ + ":" + param }
 func (k keys) high(typ, param string) string { return k.prefix + "hi:" + typ + ":" + param }
 

@@ -16,13 +16,25 @@ import (
 
 // Store keeps versioned FHIR resources in Redis.
 type Store struct {
-	rdb redis.UniversalClient
+	rdb     redis.UniversalClient
+	durable durability
 }
 
 var _ fhir.Store = (*Store)(nil)
 
-// New returns a Store over an open client.
-func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
+// New returns a Store over an open client. Options: WithWait.
+func New(rdb redis.UniversalClient, opts ...Option) *Store {
+	s := &Store{rdb: rdb}
+	for _, o := range opts {
+		o(&s.durable)
+	}
+	return s
+}
+
+// runScript runs a write script, waiting for replicas when configured.
+func (s *Store) runScript(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
+	return s.durable.run(ctx, s.rdb, sc, keys, args...)
+}
 
 // membership is one index entry a resource currently has, kept on the
 // resource so the next version can remove it.
@@ -57,6 +69,7 @@ for _, w in ipairs(plan.w) do
   redis.call('HSET', KEYS[w.h], tostring(w.v), j, tostring(w.v) .. ':lu', w.lu)
   redis.call('ZADD', KEYS[w.a], 0, w.id)
 end
+redis.call('INCR', KEYS[plan.n])
 return 'ok'
 `)
 
@@ -79,6 +92,7 @@ type planWrite struct {
 type plan struct {
 	G []int       `json:"g"`
 	W []planWrite `json:"w"`
+	N int         `json:"n"` // the partition's generation counter
 }
 
 // Commit stores all writes atomically, or nothing. It first reads each
@@ -107,6 +121,7 @@ func (s *Store) Commit(ctx context.Context, partition string, writes []fhir.Writ
 		return classify(op, err)
 	}
 	p := plan{G: []int{}}
+	p.N = key(k.generation())
 	argv := []any{nil}
 	for _, g := range guards {
 		p.G = append(p.G, key(k.token(g.Type, g.Param, g.Token)))
@@ -177,10 +192,11 @@ func (s *Store) Commit(ctx context.Context, partition string, writes []fhir.Writ
 		return discharge.Wrap(discharge.KindInternal, op, err)
 	}
 	argv[0] = string(pj)
-	res, err := commitScript.Run(ctx, s.rdb, keyList, argv...).Text()
+	out, err := s.runScript(ctx, commitScript, keyList, argv...)
 	if err != nil {
 		return classify(op, err)
 	}
+	res, _ := out.(string)
 	if res != "ok" {
 		return &discharge.Error{Kind: discharge.KindRetry, Op: op, Message: res + " check failed"}
 	}
@@ -397,6 +413,45 @@ func toInt64(v any) int64 {
 		return x
 	}
 	return 0
+}
+
+// Generation is the partition's change counter: every Commit to it adds
+// one, so a cache of anything derived from the partition is current while
+// the generation it was built at is.
+func (s *Store) Generation(ctx context.Context, partition string) (int64, error) {
+	n, err := s.rdb.Get(ctx, keysFor(partition).generation()).Int64()
+	if err == redis.Nil {
+		return 0, nil
+	}
+	return n, classify("rediscache.Generation", err)
+}
+
+// ReadMany returns the current versions of several resources in one round
+// trip, keyed "Type/id"; absent ones are left out.
+func (s *Store) ReadMany(ctx context.Context, partition string, refs []fhir.Ref) (map[string]fhir.Resource, error) {
+	const op = "rediscache.ReadMany"
+	k := keysFor(partition)
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(refs))
+	for i, r := range refs {
+		cmds[i] = pipe.HMGet(ctx, k.resource(r.Type, r.ID), "v", "j", "lu")
+	}
+	if len(refs) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+			return nil, classify(op, err)
+		}
+	}
+	out := make(map[string]fhir.Resource, len(refs))
+	for i, c := range cmds {
+		vals := c.Val()
+		j, ok := vals[1].(string)
+		if !ok {
+			continue
+		}
+		r := refs[i]
+		out[r.Type+"/"+r.ID] = fhir.Resource{Type: r.Type, ID: r.ID, VersionID: asInt(vals[0]), LastUpdated: unixNano(vals[2]), JSON: []byte(j)}
+	}
+	return out, nil
 }
 
 // Ping checks that Redis answers.

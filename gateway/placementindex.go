@@ -1,0 +1,205 @@
+package gateway
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/mappings"
+)
+
+// placementIndex is each gateway process's cache of what $placement-options
+// would otherwise decode from Redis on every request:
+//
+//   - per directory Location, the matching projection (discharge.Provider)
+//     of each HealthcareService there. It is valid for one generation of
+//     the directory partition: any directory write moves the generation on
+//     (in the same Lua script as the write), and the next request that sees
+//     the new generation drops the projections. Every gateway replica reads
+//     the generation per request, so a directory change is seen by all of
+//     them at once, never a request late.
+//   - per Location, its decoded capacity posting at one version. A request
+//     reads the current version of every candidate (a few bytes each) and
+//     fetches and decodes only the postings that changed.
+//
+// Redis stays the one source of truth: nothing here is ever written back,
+// and a cold or dropped cache only costs time. Each map is bounded by
+// maxEntries; past it the map is emptied and refilled by later requests
+// (directory churn is rare, so a simple bound beats an LRU's bookkeeping).
+type placementIndex struct {
+	mu         sync.Mutex
+	gen        int64
+	providers  map[string][]discharge.Provider // Location id → projections; empty: no service there
+	capacity   map[string]discharge.Capacity   // Location id → decoded posting (with its Version)
+	maxEntries int
+}
+
+func newPlacementIndex(maxEntries int) *placementIndex {
+	if maxEntries <= 0 {
+		maxEntries = 250000
+	}
+	return &placementIndex{providers: map[string][]discharge.Provider{}, capacity: map[string]discharge.Capacity{}, maxEntries: maxEntries}
+}
+
+// providersAt returns the projections of the given locations, loading the
+// ones not cached at the directory's current generation.
+func (s *Server) providersAt(ctx context.Context, locIDs []string) (map[string][]discharge.Provider, error) {
+	gen, err := s.store.Generation(ctx, directoryPartition)
+	if err != nil {
+		return nil, err
+	}
+	idx := s.placement
+	out := make(map[string][]discharge.Provider, len(locIDs))
+	var missing []string
+	idx.mu.Lock()
+	if gen != idx.gen {
+		idx.gen = gen
+		clear(idx.providers)
+	}
+	for _, id := range locIDs {
+		if ps, ok := idx.providers[id]; ok {
+			out[id] = ps
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	idx.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	loaded, err := s.loadProviders(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	idx.mu.Lock()
+	// Keep what was loaded only if no newer generation was seen meanwhile:
+	// it was read after gen was, so it is at least as new as gen.
+	keep := idx.gen == gen
+	if keep && len(idx.providers)+len(loaded) > idx.maxEntries {
+		clear(idx.providers)
+	}
+	for id, ps := range loaded {
+		out[id] = ps
+		if keep {
+			idx.providers[id] = ps
+		}
+	}
+	idx.mu.Unlock()
+	return out, nil
+}
+
+// loadProviders reads the HealthcareServices at the locations and the
+// Locations themselves, two round trips, and projects them for matching.
+// A location with no (valid) service maps to an empty list, so it is not
+// read again until the directory changes.
+func (s *Server) loadProviders(ctx context.Context, locIDs []string) (map[string][]discharge.Provider, error) {
+	refs := make([]string, len(locIDs))
+	lrefs := make([]fhir.Ref, len(locIDs))
+	for i, id := range locIDs {
+		refs[i] = "Location/" + id
+		lrefs[i] = fhir.Ref{Type: "Location", ID: id}
+	}
+	locs, err := s.store.ReadMany(ctx, directoryPartition, lrefs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]discharge.Provider, len(locIDs))
+	for _, id := range locIDs {
+		out[id] = []discharge.Provider{}
+	}
+	// Services are paged in case a location has many.
+	const page = 1000
+	for offset := 0; ; offset += page {
+		svcs, total, err := s.store.Search(ctx, directoryPartition, fhir.Query{Type: "HealthcareService", Count: page, Offset: offset,
+			Filters: []fhir.Filter{{Param: "location", AnyOf: refs}}})
+		if err != nil {
+			return nil, err
+		}
+		for _, sv := range svcs {
+			doc, err := decodeDoc(sv.JSON)
+			if err != nil {
+				continue
+			}
+			ls, _ := doc["location"].([]any)
+			for _, lr := range ls {
+				ref, _ := refString(lr)
+				_, lid, ok := splitRef(ref)
+				loc, found := locs["Location/"+lid]
+				if _, asked := out[lid]; !ok || !found || !asked {
+					continue
+				}
+				p, err := mappings.HealthcareServiceToProvider(sv.JSON, loc.JSON)
+				if err != nil {
+					continue
+				}
+				out[lid] = append(out[lid], p)
+			}
+		}
+		if offset+page >= total {
+			break
+		}
+	}
+	return out, nil
+}
+
+// capacityAt returns the current capacity postings of locations: their
+// versions in one round trip, and the postings that changed since cached in
+// one more.
+func (s *Server) capacityAt(ctx context.Context, locIDs []string) (map[string]discharge.Capacity, error) {
+	versions, err := s.capacity.Versions(ctx, locIDs...)
+	if err != nil {
+		return nil, err
+	}
+	idx := s.placement
+	out := make(map[string]discharge.Capacity, len(locIDs))
+	var stale []string
+	idx.mu.Lock()
+	for i, id := range locIDs {
+		v := versions[i]
+		if v == 0 {
+			continue
+		}
+		if c, ok := idx.capacity[id]; ok && c.Version == v {
+			out[id] = c
+		} else {
+			stale = append(stale, id)
+		}
+	}
+	idx.mu.Unlock()
+	if len(stale) == 0 {
+		return out, nil
+	}
+	fresh, err := s.capacity.Get(ctx, stale...)
+	if err != nil {
+		return nil, err
+	}
+	idx.mu.Lock()
+	if len(idx.capacity)+len(fresh) > idx.maxEntries {
+		clear(idx.capacity)
+	}
+	for id, c := range fresh {
+		out[id] = c
+		// A newer posting may have been cached by a concurrent request.
+		if cur, ok := idx.capacity[id]; !ok || cur.Version < c.Version {
+			idx.capacity[id] = c
+		}
+	}
+	idx.mu.Unlock()
+	return out, nil
+}
+
+// withCoverage copies a cached provider for one request, adding the
+// districts its current home-care posting covers without touching the
+// cached slice.
+func withCoverage(p discharge.Provider, c *discharge.Capacity) discharge.Provider {
+	if c == nil || len(c.HomeCare) == 0 {
+		return p
+	}
+	p.Coverage = slices.Clip(p.Coverage)
+	for _, h := range c.HomeCare {
+		p.Coverage = append(p.Coverage, h.Outcodes...)
+	}
+	return p
+}
