@@ -33,7 +33,7 @@ func (k keys) all(typ string) string          { return k.prefix + "all:" + typ }
 func (k keys) token(typ, param, token string) string {
 	return k.prefix + "t:" + typ + ":" + param + ":" + token
 }
-func (k keys) generation() string { return k.prefix + "gen" }
+func (k keys) generation() string            { return k.prefix + "gen" }
 func (k keys) low(typ, param string) string  { return k.prefix + "lo:" + typ + ":" + param }
 func (k keys) high(typ, param string) string { return k.prefix + "hi:" + typ + ":" + param }
 
