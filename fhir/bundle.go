@@ -3,6 +3,7 @@ package fhir
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/dischargegateway/gateway/discharge"
 )
@@ -46,27 +47,99 @@ type entryJSON struct {
 }
 
 // MarshalBundle renders a Bundle of type typ. total is left out when nil.
+//
+// Resources and extensions are copied in as they are: they are the
+// gateway's own JSON (stored after validation, or built by json.Marshal),
+// so scanning and compacting them again, as json.Marshal does with a
+// RawMessage, would only cost time on the largest answers. The field order
+// and encoding otherwise match encoding/json's for entryJSON
+// (TestMarshalBundleMatchesEncodingJSON).
 func MarshalBundle(typ string, total *int, links []Link, entries []BundleEntryOut) []byte {
-	b := struct {
-		ResourceType string      `json:"resourceType"`
-		Type         string      `json:"type"`
-		Total        *int        `json:"total,omitempty"`
-		Link         []Link      `json:"link,omitempty"`
-		Entry        []entryJSON `json:"entry,omitempty"`
-	}{ResourceType: "Bundle", Type: typ, Total: total, Link: links}
+	size := 96
 	for _, e := range entries {
-		ej := entryJSON{FullURL: e.FullURL, Resource: e.Resource, Response: e.Response}
-		if e.SearchMode != "" || e.SearchScore != nil {
-			ej.Search = &struct {
-				Extension []json.RawMessage `json:"extension,omitempty"`
-				Mode      string            `json:"mode,omitempty"`
-				Score     *float64          `json:"score,omitempty"`
-			}{Extension: e.Extension, Mode: e.SearchMode, Score: e.SearchScore}
+		size += len(e.FullURL) + len(e.Resource) + 96
+		for _, x := range e.Extension {
+			size += len(x) + 1
 		}
-		b.Entry = append(b.Entry, ej)
 	}
-	out, _ := json.Marshal(b)
-	return out
+	b := make([]byte, 0, size)
+	b = append(b, `{"resourceType":"Bundle","type":`...)
+	b = appendJSON(b, typ)
+	if total != nil {
+		b = append(b, `,"total":`...)
+		b = strconv.AppendInt(b, int64(*total), 10)
+	}
+	if len(links) > 0 {
+		b = append(b, `,"link":`...)
+		b = appendJSON(b, links)
+	}
+	if len(entries) > 0 {
+		b = append(b, `,"entry":[`...)
+		for i, e := range entries {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendEntry(b, e)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+func appendEntry(b []byte, e BundleEntryOut) []byte {
+	b = append(b, '{')
+	sep := func() {
+		if b[len(b)-1] != '{' {
+			b = append(b, ',')
+		}
+	}
+	if e.FullURL != "" {
+		b = append(b, `"fullUrl":`...)
+		b = appendJSON(b, e.FullURL)
+	}
+	if len(e.Resource) > 0 {
+		sep()
+		b = append(b, `"resource":`...)
+		b = append(b, e.Resource...)
+	}
+	if e.SearchMode != "" || e.SearchScore != nil {
+		sep()
+		b = append(b, `"search":{`...)
+		if len(e.Extension) > 0 {
+			b = append(b, `"extension":[`...)
+			for i, x := range e.Extension {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, x...)
+			}
+			b = append(b, ']')
+		}
+		if e.SearchMode != "" {
+			sep()
+			b = append(b, `"mode":`...)
+			b = appendJSON(b, e.SearchMode)
+		}
+		if e.SearchScore != nil {
+			sep()
+			b = append(b, `"score":`...)
+			b = appendJSON(b, *e.SearchScore)
+		}
+		b = append(b, '}')
+	}
+	if e.Response != nil {
+		sep()
+		b = append(b, `"response":`...)
+		b = appendJSON(b, e.Response)
+	}
+	return append(b, '}')
+}
+
+// appendJSON appends v as encoding/json writes it; v is a string, number or
+// one of this file's own types, which always encode.
+func appendJSON(b []byte, v any) []byte {
+	out, _ := json.Marshal(v)
+	return append(b, out...)
 }
 
 // InEntry is one entry of a transaction or batch Bundle.

@@ -263,6 +263,7 @@ func (s *Server) origin(need *discharge.CareNeed) (discharge.Position, string, e
 func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin discharge.Position, outcode string, radius float64) ([]discharge.Candidate, error) {
 	ctx := c.Request().Context()
 	distance := map[string]float64{}
+	hints := map[string]int64{}
 	var locIDs []string
 	if beds := discharge.BedTypesForNeed(*need); beds != nil {
 		hits, err := s.capacity.Near(ctx, s.geo.AreasNear(origin.Lat, origin.Lon, radius), beds, origin.Lat, origin.Lon, radius, placementCandidates)
@@ -271,6 +272,7 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 		}
 		for _, h := range hits {
 			distance[h.LocationID] = h.DistanceKm
+			hints[h.LocationID] = h.CapacityVersion
 			locIDs = append(locIDs, h.LocationID)
 		}
 	} else {
@@ -287,7 +289,7 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 	if err != nil {
 		return nil, err
 	}
-	caps, err := s.capacityAt(ctx, locIDs)
+	caps, err := s.capacityAt(ctx, locIDs, hints)
 	if err != nil {
 		return nil, err
 	}

@@ -144,13 +144,30 @@ func (s *Server) loadProviders(ctx context.Context, locIDs []string) (map[string
 	return out, nil
 }
 
-// capacityAt returns the current capacity postings of locations: their
-// versions in one round trip, and the postings that changed since cached in
-// one more.
-func (s *Server) capacityAt(ctx context.Context, locIDs []string) (map[string]discharge.Capacity, error) {
-	versions, err := s.capacity.Versions(ctx, locIDs...)
-	if err != nil {
-		return nil, err
+// capacityAt returns the current capacity postings of locations. hints
+// holds versions the geo index reported with its hits; the versions of the
+// others are read in one round trip. Only postings whose version differs
+// from the cached copy are fetched and decoded, in one more.
+func (s *Server) capacityAt(ctx context.Context, locIDs []string, hints map[string]int64) (map[string]discharge.Capacity, error) {
+	versions := make([]int64, len(locIDs))
+	var unknown []string
+	var at []int
+	for i, id := range locIDs {
+		if v := hints[id]; v > 0 {
+			versions[i] = v
+		} else {
+			unknown = append(unknown, id)
+			at = append(at, i)
+		}
+	}
+	if len(unknown) > 0 {
+		vs, err := s.capacity.Versions(ctx, unknown...)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range at {
+			versions[i] = vs[j]
+		}
 	}
 	idx := s.placement
 	out := make(map[string]discharge.Capacity, len(locIDs))

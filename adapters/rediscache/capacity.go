@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -18,6 +19,7 @@ import (
 //	dg:{cap:<location>}            HASH asOf (Unix ms), v (version), doc (the posting's JSON)
 //	dg:{cap:<location>}:h          STREAM of applied postings, capped at historyLen
 //	dg:{geo:<bed type>:<area>}     GEO set of location ids (one shard per bed type and postcode area)
+//	dg:{geo:<bed type>:<area>}:v   HASH location id → capacity version the shard last saw (same slot as the shard)
 //
 // A posting and its history entry change together (one script, one hash
 // slot per location). The geo shards are separate keys on purpose: one key
@@ -52,6 +54,35 @@ func capHistoryKey(loc string) string   { return capKey(loc) + ":h" }
 func geoKey(bed discharge.BedType, area string) string {
 	return "dg:{geo:" + safeTag(string(bed)) + ":" + safeTag(area) + "}"
 }
+func geoVersionKey(bed discharge.BedType, area string) string { return geoKey(bed, area) + ":v" }
+
+// shardPutScript places a location in a geo shard and records the capacity
+// version the shard has seen, never moving it back: postings racing for one
+// location leave the newest version, whatever order their index updates
+// arrive in. KEYS: shard, its version hash. ARGV: lon, lat, id, version.
+var shardPutScript = redis.NewScript(`
+redis.call('GEOADD', KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0')
+if tonumber(ARGV[4]) > cur then redis.call('HSET', KEYS[2], ARGV[3], ARGV[4]) end
+return 1
+`)
+
+// shardNearScript searches one geo shard and returns, per hit, its id,
+// distance and the capacity version the shard has seen, so one round trip
+// tells a caller which of its cached postings are still current.
+// KEYS: shard, its version hash. ARGV: lon, lat, radius km, count.
+var shardNearScript = redis.NewScript(`
+local hits = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', ARGV[3], 'km', 'ASC', 'COUNT', ARGV[4], 'WITHDIST')
+local out = {}
+if #hits == 0 then return out end
+local ids = {}
+for i, h in ipairs(hits) do ids[i] = h[1] end
+local vs = redis.call('HMGET', KEYS[2], unpack(ids))
+for i, h in ipairs(hits) do
+  out[#out+1] = h[1]; out[#out+1] = h[2]; out[#out+1] = vs[i] or '0'
+end
+return out
+`)
 
 // putScript applies a posting unless the stored one is newer: an older
 // posting never overwrites newer data. An equal as-of replaces (a
@@ -96,7 +127,8 @@ func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *disc
 		pipe := s.rdb.Pipeline()
 		if pos != nil {
 			for _, b := range c.Beds {
-				pipe.GeoAdd(ctx, geoKey(b.Type, area), &redis.GeoLocation{Name: c.LocationID, Longitude: pos.Lon, Latitude: pos.Lat})
+				shardPutScript.Eval(ctx, pipe, []string{geoKey(b.Type, area), geoVersionKey(b.Type, area)},
+					pos.Lon, pos.Lat, c.LocationID, cur.Version)
 			}
 		}
 		for _, h := range c.HomeCare {
@@ -192,27 +224,52 @@ func (s *CapacityStore) History(ctx context.Context, loc string, n int64) ([]dis
 func toString(v any) string { s, _ := v.(string); return s }
 
 // Near finds locations indexed for any of bedTypes within radiusKm of a
-// point, searching only the given postcode-area shards, nearest first.
+// point, searching only the given postcode-area shards, nearest first. Each
+// hit carries the capacity version its shard last saw. One round trip: a
+// script per shard, all pipelined.
 func (s *CapacityStore) Near(ctx context.Context, areas []string, bedTypes []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error) {
 	const op = "rediscache.CapacityStore.Near"
-	pipe := s.rdb.Pipeline()
-	var qs []*redis.GeoSearchLocationCmd
-	for _, bt := range bedTypes {
-		for _, a := range areas {
-			qs = append(qs, pipe.GeoSearchLocation(ctx, geoKey(bt, a), &redis.GeoSearchLocationQuery{
-				GeoSearchQuery: redis.GeoSearchQuery{Longitude: lon, Latitude: lat, Radius: radiusKm, RadiusUnit: "km", Sort: "ASC", Count: limit},
-				WithDist:       true}))
-		}
+	if limit <= 0 {
+		limit = 1000
 	}
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return nil, classify(op, err)
+	var qs []*redis.Cmd
+	run := func() error {
+		qs = qs[:0]
+		pipe := s.rdb.Pipeline()
+		for _, bt := range bedTypes {
+			for _, a := range areas {
+				qs = append(qs, shardNearScript.EvalSha(ctx, pipe, []string{geoKey(bt, a), geoVersionKey(bt, a)}, lon, lat, radiusKm, limit))
+			}
+		}
+		_, err := pipe.Exec(ctx)
+		return err
+	}
+	if err := run(); err != nil && err != redis.Nil {
+		if !isNoScript(err) {
+			return nil, classify(op, err)
+		}
+		// First use on this server (or after SCRIPT FLUSH or a failover):
+		// load the script on every master, then run again.
+		if err := loadEverywhere(ctx, s.rdb, shardNearScript); err != nil {
+			return nil, classify(op, err)
+		}
+		if err := run(); err != nil && err != redis.Nil {
+			return nil, classify(op, err)
+		}
 	}
 	best := map[string]discharge.Nearby{}
 	for _, cmd := range qs {
-		for _, l := range cmd.Val() {
-			if h, ok := best[l.Name]; !ok || l.Dist < h.DistanceKm {
-				best[l.Name] = discharge.Nearby{LocationID: l.Name, DistanceKm: l.Dist}
+		vals, _ := cmd.Val().([]any)
+		for i := 0; i+2 < len(vals); i += 3 {
+			id, _ := vals[i].(string)
+			dist, _ := strconv.ParseFloat(toString(vals[i+1]), 64)
+			v := asInt(vals[i+2])
+			h, ok := best[id]
+			if !ok || dist < h.DistanceKm {
+				h.LocationID, h.DistanceKm = id, dist
 			}
+			h.CapacityVersion = max(h.CapacityVersion, v)
+			best[id] = h
 		}
 	}
 	out := make([]discharge.Nearby, 0, len(best))
@@ -220,10 +277,25 @@ func (s *CapacityStore) Near(ctx context.Context, areas []string, bedTypes []dis
 		out = append(out, h)
 	}
 	sortHits(out)
-	if limit > 0 && len(out) > limit {
+	if len(out) > limit {
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+func isNoScript(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
+}
+
+// loadEverywhere loads a script on every master (a pipeline sends EVALSHA
+// without go-redis's EVAL fallback).
+func loadEverywhere(ctx context.Context, rdb redis.UniversalClient, sc *redis.Script) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			return sc.Load(ctx, c).Err()
+		})
+	}
+	return sc.Load(ctx, rdb).Err()
 }
 
 // sortHits orders hits nearest first, ties by id, so results are stable.
