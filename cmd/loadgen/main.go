@@ -34,6 +34,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,6 +80,7 @@ type phase struct {
 	p50, p99    time.Duration
 	rps         float64
 	description string
+	redisCPU    time.Duration // Redis server CPU (user+sys) per request in this phase
 }
 
 func run(redisURL string, providers, referrals, workers int, duration time.Duration, out, root string) error {
@@ -211,11 +213,39 @@ func run(redisURL string, providers, referrals, workers int, duration time.Durat
 			return err
 		}
 	}
-	sat := closedLoop("placement-options, closed loop (saturation)", workers, duration, placement)
+	// Redis's own CPU per request: the share of the work the store does,
+	// which on one machine competes with the gateway for the same cores.
+	redisCPU := func() time.Duration {
+		info, _ := rc.Client.Info(ctx, "cpu").Result()
+		var total float64
+		for _, line := range strings.Split(info, "\n") {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+			if k == "used_cpu_user" || k == "used_cpu_sys" {
+				f, _ := strconv.ParseFloat(v, 64)
+				total += f
+			}
+		}
+		return time.Duration(total * float64(time.Second))
+	}
+	measured := func(f func() phase) phase {
+		c0 := redisCPU()
+		p := f()
+		if p.requests > 0 {
+			p.redisCPU = (redisCPU() - c0) / time.Duration(p.requests)
+		}
+		return p
+	}
+	_ = rc.Client.ConfigResetStat(ctx).Err()
+	sat := measured(func() phase {
+		return closedLoop("placement-options, closed loop (saturation)", workers, duration, placement)
+	})
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
-	half := openLoop("placement-options at half the saturation rate", sat.rps/2, duration, placement)
+	satStats, _ := rc.Client.Info(ctx, "commandstats").Result()
+	half := measured(func() phase {
+		return openLoop("placement-options at half the saturation rate", sat.rps/2, duration, placement)
+	})
 
 	// Baseline 1: bare Echo, fixed Bundle of the same size.
 	e := echo.New()
@@ -237,39 +267,41 @@ func run(redisURL string, providers, referrals, workers int, duration time.Durat
 
 	// Baseline 2: the raw Redis floor for a typical request.
 	refs := synthetic.Referrals(200, places, 11)
-	floor := closedLoop("raw Redis floor: GEOSEARCH + HMGET of every candidate", workers, duration, func(r *rand.Rand) error {
-		ref := refs[r.IntN(len(refs))]
-		p, _ := geo.Locate(ref.Postcode)
-		beds := discharge.BedTypesFor(ref.Setting)
-		if beds == nil {
-			beds = []discharge.BedType{discharge.BedNursing}
-		}
-		pipe := rc.Client.Pipeline()
-		var cmds []*redis.GeoSearchLocationCmd
-		for _, bt := range beds {
-			for _, a := range geo.AreasNear(p.Lat, p.Lon, 25) {
-				cmds = append(cmds, pipe.GeoSearchLocation(ctx, "dg:{geo:"+string(bt)+":"+a+"}", &redis.GeoSearchLocationQuery{
-					GeoSearchQuery: redis.GeoSearchQuery{Longitude: p.Lon, Latitude: p.Lat, Radius: 25, RadiusUnit: "km", Sort: "ASC", Count: 500},
-					WithDist:       true}))
+	floor := measured(func() phase {
+		return closedLoop("raw Redis floor: GEOSEARCH + HMGET of every candidate", workers, duration, func(r *rand.Rand) error {
+			ref := refs[r.IntN(len(refs))]
+			p, _ := geo.Locate(ref.Postcode)
+			beds := discharge.BedTypesFor(ref.Setting)
+			if beds == nil {
+				beds = []discharge.BedType{discharge.BedNursing}
 			}
-		}
-		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-			return err
-		}
-		pipe = rc.Client.Pipeline()
-		n := 0
-		for _, c := range cmds {
-			for _, l := range c.Val() {
-				pipe.HMGet(ctx, "dg:{cap:"+l.Name+"}", "v", "doc")
-				n++
+			pipe := rc.Client.Pipeline()
+			var cmds []*redis.GeoSearchLocationCmd
+			for _, bt := range beds {
+				for _, a := range geo.AreasNear(p.Lat, p.Lon, 25) {
+					cmds = append(cmds, pipe.GeoSearchLocation(ctx, "dg:{geo:"+string(bt)+":"+a+"}", &redis.GeoSearchLocationQuery{
+						GeoSearchQuery: redis.GeoSearchQuery{Longitude: p.Lon, Latitude: p.Lat, Radius: 25, RadiusUnit: "km", Sort: "ASC", Count: 500},
+						WithDist:       true}))
+				}
 			}
-		}
-		if n > 0 {
-			if _, err := pipe.Exec(ctx); err != nil {
+			if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 				return err
 			}
-		}
-		return nil
+			pipe = rc.Client.Pipeline()
+			n := 0
+			for _, c := range cmds {
+				for _, l := range c.Val() {
+					pipe.HMGet(ctx, "dg:{cap:"+l.Name+"}", "v", "doc")
+					n++
+				}
+			}
+			if n > 0 {
+				if _, err := pipe.Exec(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	})
 
 	var w io.Writer = os.Stdout
@@ -286,10 +318,35 @@ func run(redisURL string, providers, referrals, workers int, duration time.Durat
 	fmt.Fprintf(w, "%s, %d cores (GOMAXPROCS %d), %d workers, %s per phase; seeding took %s; %d referrals, one unmeasured warm-up pass over them took %s; responses carried %.1f matches on average; response size %d bytes.\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), workers, duration, seedTime.Round(time.Millisecond),
 		len(srIDs), warmTime.Round(time.Millisecond), float64(matchCount.Load())/float64(max(1, sat.requests+half.requests)), len(sample))
-	fmt.Fprintln(w, "| phase | requests | errors | req/s | p50 | p99 |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| phase | requests | errors | req/s | p50 | p99 | Redis CPU per request |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	for _, p := range []phase{sat, half, bare, floor} {
-		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s |\n", p.name, p.requests, p.errors, p.rps, ms(p.p50), ms(p.p99))
+		rc := "–"
+		if p.redisCPU > 0 {
+			rc = fmt.Sprintf("%.0f µs", float64(p.redisCPU.Nanoseconds())/1000)
+		}
+		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %s |\n", p.name, p.requests, p.errors, p.rps, ms(p.p50), ms(p.p99), rc)
+	}
+	fmt.Fprintf(w, "\nRedis commands during the saturation phase (INFO commandstats), per placement request:\n\n| command | calls per request | µs per call | µs per request |\n|---|---:|---:|---:|\n")
+	for _, line := range strings.Split(satStats, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		var calls, usec float64
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			f, _ := strconv.ParseFloat(v, 64)
+			switch k {
+			case "calls":
+				calls = f
+			case "usec":
+				usec = f
+			}
+		}
+		if n := float64(sat.requests); n > 0 && calls > 0 && name != "cmdstat_info" && name != "cmdstat_config|resetstat" {
+			fmt.Fprintf(w, "| %s | %.1f | %.1f | %.0f |\n", strings.TrimPrefix(name, "cmdstat_"), calls/n, usec/calls, usec/n)
+		}
 	}
 	fmt.Fprintf(w, "\nRatios: saturation throughput is %.1f%% of the bare Echo baseline's and %.1f%% of the raw Redis floor's; p99 at half saturation is %s.\n",
 		100*sat.rps/bare.rps, 100*sat.rps/floor.rps, ms(half.p99))
