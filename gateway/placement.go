@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -387,6 +388,12 @@ func (s *Server) placementBundle(c echo.Context, res discharge.Result, docs map[
 		entries = append(entries, fhir.BundleEntryOut{SearchMode: "outcome", Resource: fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindBusinessRule))})
 	}
 	total := len(matches)
-	self := []fhir.Link{{Relation: "self", URL: base + c.Request().URL.Path}}
-	return fhir.MarshalBundle("searchset", &total, self, entries)
+	// The operation's own URL below the base, with the query that shaped
+	// the answer (a POST's Parameters are not repeated).
+	self := base + strings.TrimPrefix(c.Request().URL.Path, "/fhir")
+	if q := c.Request().URL.RawQuery; q != "" {
+		self += "?" + q
+	}
+	links := []fhir.Link{{Relation: "self", URL: self}}
+	return fhir.MarshalBundle("searchset", &total, links, entries)
 }

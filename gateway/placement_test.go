@@ -63,6 +63,9 @@ func TestPlacementOptions(t *testing.T) {
 	if modes["include"] != 3 || modes["outcome"] != 1 { // two Locations, one Organization
 		t.Fatalf("modes %v", modes)
 	}
+	if self := str(b.json["link"].([]any)[0], "url"); self != e.srv.URL+"/fhir/"+sr+"/$placement-options?explain=true" {
+		t.Fatalf("self link %s", self)
+	}
 	body := string(b.body)
 	for _, want := range []string{"Excluded by requirement", "Excluded by funding", "Fewer than 3 options"} {
 		if !strings.Contains(body, want) {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dischargegateway/gateway/adapters/capacitycsv"
+	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/gateway"
@@ -19,8 +21,8 @@ import (
 )
 
 // replica is a second gateway process over the same Redis as e: its own
-// placement cache, the same token issuer.
-func (e *env) replica(t *testing.T) *env {
+// placement cache, the same token issuer; now, if given, is its clock.
+func (e *env) replica(t *testing.T, now ...func() time.Time) *env {
 	t.Helper()
 	tr, err := mappings.LoadTranslator(os.DirFS(filepath.Join("..", "configs", "conceptmaps")))
 	if err != nil {
@@ -29,7 +31,8 @@ func (e *env) replica(t *testing.T) *env {
 	cfg := gateway.DefaultConfig()
 	g := gateway.New(cfg, gateway.Deps{
 		Store: rediscache.New(e.conn.Client), Translator: tr, Capacity: rediscache.NewCapacityStore(e.conn.Client, 100),
-		Geocoder: testGeocoder(t), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Geocoder: testGeocoder(t), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: clockOf(now),
+		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
 		Security: gateway.Security{
 			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(e.conn.Client)},
 			Issuer:   e.issuer, Audit: rediscache.NewAudit(e.conn.Client, time.Hour),
@@ -40,6 +43,13 @@ func (e *env) replica(t *testing.T) *env {
 	r := *e
 	r.srv = hs
 	return &r
+}
+
+func clockOf(now []func() time.Time) func() time.Time {
+	if len(now) > 0 {
+		return now[0]
+	}
+	return nil
 }
 
 func matchNames(t *testing.T, r resp) []string {
