@@ -137,8 +137,13 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("geocoding tables: %w", err)
 	}
-	srv := gateway.New(gcfg, gateway.Deps{Store: rediscache.New(rc.Client), Translator: tr, Logger: log, Security: sec.gw,
-		Capacity: rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory)), Geocoder: geo, ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse})
+	var storeOpts []rediscache.Option
+	if cfg.RedisWaitReplicas > 0 {
+		storeOpts = append(storeOpts, rediscache.WithWait(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout))
+		log.Info("writes are acknowledged once replicated", slog.Int("replicas", cfg.RedisWaitReplicas))
+	}
+	srv := gateway.New(gcfg, gateway.Deps{Store: rediscache.New(rc.Client, storeOpts...), Translator: tr, Logger: log, Security: sec.gw,
+		Capacity: rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory), storeOpts...), Geocoder: geo, ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse})
 	if sec.registry.Demo() {
 		log.Warn("DEMO client registry loaded from " + cfg.DemoDir + ": demo clients and keys are public; never use them with real patient data")
 		printDemoTokens(stdout, sec)
