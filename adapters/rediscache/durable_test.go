@@ -3,7 +3,6 @@ package rediscache_test
 import (
 	"context"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,17 +19,18 @@ func TestWaitForReplicas(t *testing.T) {
 	ctx := context.Background()
 	master := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always", "--repl-diskless-sync-delay", "0")
 	replica := redistest.Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
-	mc := master.Client()
+	// Ready means a write on the master is acknowledged by the replica.
+	probe := master.Client().Conn()
+	defer probe.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		info, _ := mc.Info(ctx, "replication").Result()
-		if strings.Contains(info, "connected_slaves:1") && strings.Contains(info, "state=online") {
+		probe.Set(ctx, "probe", "1", 0)
+		if n, _ := probe.Do(ctx, "WAIT", 1, 200).Int(); n == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("replica never came online: %s", info)
+			t.Fatal("the replica never acknowledged a write")
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	conn, err := rediscache.Open(ctx, rediscache.Config{URL: master.URL(), Timeout: 2 * time.Second})
 	if err != nil {
