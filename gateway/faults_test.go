@@ -1,0 +1,218 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/gateway"
+	"github.com/dischargegateway/gateway/internal/redistest"
+	"github.com/dischargegateway/gateway/mappings"
+)
+
+// faultEnv is a gateway over a redis-server the test controls (so it can
+// make it slow, kill it and restart it), with the usual test principal.
+func faultEnv(t *testing.T, rs *redistest.Server, redisTimeout, requestTimeout time.Duration) (*env, *rediscache.Conn) {
+	t.Helper()
+	conn, err := rediscache.Open(context.Background(), rediscache.Config{URL: rs.URL(), Timeout: redisTimeout, PoolSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	tr, err := mappings.LoadTranslator(os.DirFS(filepath.Join("..", "configs", "conceptmaps")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := auth.GenerateKeySet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:test", Audience: "urn:test", TTL: time.Hour}
+	cfg := gateway.DefaultConfig()
+	cfg.RequestTimeout = requestTimeout
+	g := gateway.New(cfg, gateway.Deps{
+		Store: rediscache.New(conn.Client), Translator: tr, Capacity: rediscache.NewCapacityStore(conn.Client, 100),
+		Geocoder: testGeocoder(t), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Security: gateway.Security{
+			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(conn.Client)},
+			Issuer:   issuer, Audit: rediscache.NewAudit(conn.Client, time.Hour),
+			Limiter: rediscache.NewRateLimit(conn.Client, 1000000, time.Minute)},
+	})
+	hs := httptest.NewServer(g.Handler())
+	t.Cleanup(hs.Close)
+	e := &env{t: t, srv: hs, issuer: issuer, conn: conn, clock: &testClock{}}
+	e.token = e.tokenFor("trust-a", auth.RoleTrust, "RXA", clinicalScopes)
+	return e, conn
+}
+
+// TestSlowRedisUnderLoad makes Redis sleep (DEBUG SLEEP) while 40 clients
+// send requests: each gets 503 with issue code timeout by the configured
+// deadline, none hangs, and once Redis answers again the goroutines the
+// requests used are gone and requests succeed.
+func TestSlowRedisUnderLoad(t *testing.T) {
+	rs := redistest.Start(t, "--enable-debug-command", "yes")
+	e, _ := faultEnv(t, rs, 300*time.Millisecond, 400*time.Millisecond)
+	e.do("POST", "/fhir/Patient", map[string]any{"resourceType": "Patient", "active": true}).mustStatus(t, http.StatusCreated)
+	http.DefaultClient.CloseIdleConnections()
+	before := runtime.NumGoroutine()
+
+	sleeper := rs.Client()
+	go sleeper.Do(context.Background(), "DEBUG", "SLEEP", "2")
+	time.Sleep(100 * time.Millisecond)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[string]int{}
+	var slowest time.Duration
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			start := time.Now()
+			var r resp
+			if i%2 == 0 {
+				r = e.do("GET", "/fhir/Patient?active=true", nil)
+			} else {
+				r = e.do("POST", "/fhir/Patient", map[string]any{"resourceType": "Patient", "active": true})
+			}
+			took := time.Since(start)
+			code := fmt.Sprint(r.status)
+			if r.status == http.StatusServiceUnavailable {
+				c, _ := r.issue(t)
+				code += " " + c
+			}
+			mu.Lock()
+			codes[code]++
+			slowest = max(slowest, took)
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	if codes["503 timeout"] != 40 {
+		t.Fatalf("want 40 × 503 timeout while Redis sleeps, got %v", codes)
+	}
+	// The request deadline is 400 ms; allow for a loaded machine, but not
+	// for waiting out Redis's 2 s sleep.
+	if slowest > 1500*time.Millisecond {
+		t.Fatalf("a request took %v: the deadline was not applied", slowest)
+	}
+	time.Sleep(2 * time.Second) // Redis wakes up
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := e.do("GET", "/fhir/Patient?active=true", nil)
+		if r.status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery after Redis woke: %d %s", r.status, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	var after int
+	for i := 0; i < 50; i++ {
+		if after = runtime.NumGoroutine(); after <= before+5 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	t.Fatalf("goroutines piled up: %d before, %d after\n%s", before, after, buf[:n])
+}
+
+// TestAOFRestartKeepsAcknowledgedWrites: with appendfsync always, every
+// write the gateway acknowledged (201 or a transaction's 200) is there
+// after Redis is killed (SIGKILL, as a crash) and restarted from its AOF.
+// Writes in flight at the kill get 503 and are not counted.
+func TestAOFRestartKeepsAcknowledgedWrites(t *testing.T) {
+	rs := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	e, _ := faultEnv(t, rs, time.Second, 3*time.Second)
+	var mu sync.Mutex
+	var acked []string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var locs []string
+				if i%3 == 0 {
+					r := e.do("POST", "/fhir", walkthrough(t))
+					if r.status != http.StatusOK {
+						continue
+					}
+					for _, en := range r.json["entry"].([]any) {
+						locs = append(locs, str(en, "response", "location"))
+					}
+				} else {
+					r := e.do("POST", "/fhir/Patient", map[string]any{"resourceType": "Patient", "active": true,
+						"identifier": []any{map[string]any{"system": "urn:test", "value": fmt.Sprintf("w%d-%d", w, i)}}})
+					if r.status != http.StatusCreated {
+						continue
+					}
+					locs = append(locs, strings.TrimPrefix(r.header.Get("Location"), e.srv.URL+"/fhir/"))
+				}
+				mu.Lock()
+				acked = append(acked, locs...)
+				mu.Unlock()
+			}
+		}(w)
+	}
+	time.Sleep(700 * time.Millisecond)
+	rs.Kill() // mid-load, as a crash
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	rs.Restart()
+	if len(acked) < 20 {
+		t.Fatalf("only %d writes acknowledged before the kill: the load did not run", len(acked))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.do("GET", "/fhir/Patient?_count=1", nil).status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("gateway did not recover after the restart")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	lost := 0
+	for _, ref := range acked {
+		if r := e.do("GET", "/fhir/"+ref, nil); r.status != http.StatusOK {
+			lost++
+			t.Errorf("acknowledged %s is gone after the restart: %d", ref, r.status)
+		}
+	}
+	t.Logf("%d acknowledged writes, %d lost after kill -9 and AOF restart", len(acked), lost)
+	// The history of what was acknowledged is intact too: nothing half-written.
+	var total struct {
+		Total int `json:"total"`
+	}
+	r := e.do("GET", "/fhir/Encounter?_count=0", nil)
+	_ = json.Unmarshal(r.body, &total)
+	s := e.do("GET", "/fhir/ServiceRequest?_count=0", nil)
+	var totalSR struct {
+		Total int `json:"total"`
+	}
+	_ = json.Unmarshal(s.body, &totalSR)
+	if total.Total != totalSR.Total {
+		t.Fatalf("transactions half-applied: %d Encounters but %d ServiceRequests", total.Total, totalSR.Total)
+	}
+}
