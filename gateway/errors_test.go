@@ -122,6 +122,9 @@ func TestRequestAndCorrelationIDs(t *testing.T) {
 
 func TestRedisDownThenBack(t *testing.T) {
 	e := newEnv(t)
+	if e.redis == nil {
+		t.Skip("kills a standalone server; on a cluster, a killed master is the soak's fault scenario (scripts/soak.sh FAULT=1)")
+	}
 	e.do("GET", "/readyz", nil).mustStatus(t, http.StatusOK)
 	e.redis.Kill()
 
@@ -155,8 +158,10 @@ func TestLogsCarryNoPatientData(t *testing.T) {
 	e.do("POST", "/fhir", fixture(t, "bundle.json")).mustStatus(t, http.StatusOK)
 	e.do("GET", "/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9476719931", nil).mustStatus(t, 200)
 	e.do("POST", "/fhir/Patient", `{"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9476719932"}],"name":[{"family":"Testpatient"}]}`)
-	e.redis.Kill()
-	e.do("GET", "/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9476719931", nil)
+	if e.redis != nil { // the store failing must not make the logs leak either
+		e.redis.Kill()
+		e.do("GET", "/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9476719931", nil)
+	}
 	logs := e.logs.String()
 	if !strings.Contains(logs, `"route"`) {
 		t.Fatalf("no access log captured: %q", logs)

@@ -28,7 +28,7 @@ import (
 // env is one gateway over its own real redis-server.
 type env struct {
 	t      *testing.T
-	redis  *redistest.Server
+	redis  *redistest.Server // nil on a cluster (REDISTEST_MODE=cluster)
 	srv    *httptest.Server
 	logs   *syncBuffer
 	issuer *auth.Issuer
@@ -119,8 +119,8 @@ func newEnv(t *testing.T, mutate ...func(*gateway.Config)) *env {
 // per minute.
 func newEnvLimited(t *testing.T, limit int, mutate ...func(*gateway.Config)) *env {
 	t.Helper()
-	rs := redistest.Start(t)
-	client, err := rediscache.Open(context.Background(), rediscache.Config{URL: rs.URL(), Timeout: 500 * time.Millisecond})
+	target := redistest.Open(t)
+	client, err := rediscache.Open(context.Background(), rediscache.Config{URL: target.URL, Addrs: target.Addrs, Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func newEnvLimited(t *testing.T, limit int, mutate ...func(*gateway.Config)) *en
 	})
 	hs := httptest.NewServer(g.Handler())
 	t.Cleanup(hs.Close)
-	e := &env{t: t, redis: rs, srv: hs, logs: logs, issuer: issuer, conn: client, clock: clock}
+	e := &env{t: t, redis: target.Server, srv: hs, logs: logs, issuer: issuer, conn: client, clock: clock}
 	e.token = e.tokenFor("trust-a", auth.RoleTrust, "RXA", clinicalScopes)
 	return e
 }

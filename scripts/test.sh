@@ -44,5 +44,8 @@ export REDISTEST_REQUIRED=1
 log "go test (unit, golden, integration against real redis-server, fuzz seed corpora)"
 go test -race -count=1 -timeout 15m ./...
 
+log "integration suites again on a Redis Cluster of 3 masters and 3 replicas that the tests start (REDISTEST_MODE=cluster)"
+REDISTEST_MODE=cluster go test -count=1 -timeout 10m ./adapters/rediscache/ ./gateway/ ./cmd/gateway/
+
 log "Postman collection under newman, against the embedded store and a real redis-server"
 ./scripts/interop.sh

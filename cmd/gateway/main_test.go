@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/dischargegateway/gateway/internal/redistest"
 )
@@ -61,8 +64,8 @@ func startRun(t *testing.T, env map[string]string) (base string, stop func(), do
 }
 
 func TestRunEndToEndOnRealRedis(t *testing.T) {
-	rs := redistest.Start(t)
-	base, stop, done, logs := startRun(t, map[string]string{"REDIS_URL": rs.URL()})
+	rs := redistest.Open(t) // a cluster with REDISTEST_MODE=cluster
+	base, stop, done, logs := startRun(t, rs.Env())
 
 	bundle, err := os.ReadFile(filepath.Join("..", "..", "gateway", "testdata", "bundle.json"))
 	if err != nil {
@@ -81,7 +84,7 @@ func TestRunEndToEndOnRealRedis(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(body), "transaction-response") {
 		t.Fatalf("transaction: %d %s", res.StatusCode, body)
 	}
-	if n, _ := rs.Client().DBSize(context.Background()).Result(); n == 0 {
+	if n, _ := rs.Client.DBSize(context.Background()).Result(); n == 0 {
 		t.Fatal("nothing written to the real Redis")
 	}
 
@@ -203,11 +206,12 @@ func TestDemoTokensArePrintedAndWork(t *testing.T) {
 }
 
 func TestImportCommand(t *testing.T) {
-	rs := redistest.Start(t)
+	rs := redistest.Open(t)
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "dir.csv")
 	_ = os.WriteFile(csvPath, []byte("name,cqcLocationId,providerId,services,postcode\nA Home,1-100000001,1-000000001,nursing,M14 6AB\nBad,1-1,1-000000001,nursing,M14 6AB\n"), 0o600)
-	env := map[string]string{"REDIS_URL": rs.URL(), "GATEWAY_OUTCODES_CSV": filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")}
+	env := rs.Env()
+	env["GATEWAY_OUTCODES_CSV"] = filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"import", "directory", csvPath}, func(k string) string { return env[k] }, &out, io.Discard, nil); err != nil {
 		t.Fatal(err)
@@ -221,8 +225,9 @@ func TestImportCommand(t *testing.T) {
 }
 
 func TestSeedCommand(t *testing.T) {
-	rs := redistest.Start(t)
-	env := map[string]string{"REDIS_URL": rs.URL(), "GATEWAY_OUTCODES_CSV": filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")}
+	rs := redistest.Open(t)
+	env := rs.Env()
+	env["GATEWAY_OUTCODES_CSV"] = filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"seed", "--providers", "300"}, func(k string) string { return env[k] }, &out, io.Discard, nil); err != nil {
 		t.Fatal(err)
@@ -230,8 +235,18 @@ func TestSeedCommand(t *testing.T) {
 	if !strings.Contains(out.String(), "seeded 300 synthetic locations (300 created") {
 		t.Fatalf("%s", out.String())
 	}
-	n, _ := rs.Client().Keys(context.Background(), "dg:{geo:*").Result()
-	if len(n) == 0 {
+	var n atomic.Int64 // ForEachMaster runs on every master at once
+	if cc, ok := rs.Client.(*redis.ClusterClient); ok {
+		_ = cc.ForEachMaster(context.Background(), func(ctx context.Context, m *redis.Client) error {
+			keys, err := m.Keys(ctx, "dg:{geo:*").Result()
+			n.Add(int64(len(keys)))
+			return err
+		})
+	} else {
+		keys, _ := rs.Client.Keys(context.Background(), "dg:{geo:*").Result()
+		n.Add(int64(len(keys)))
+	}
+	if n.Load() == 0 {
 		t.Fatal("no geo shards written")
 	}
 }
