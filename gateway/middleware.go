@@ -49,8 +49,10 @@ func (s *Server) routeTelemetry(next echo.HandlerFunc) echo.HandlerFunc {
 			attribute.String("dg.correlation_id", c.Response().Header().Get(headerCorrelationID)),
 		}
 		span.SetAttributes(attrs...)
+		interaction := fhirInteraction(c.Request().Method, route)
+		span.SetAttributes(attribute.String("fhir.interaction", interaction))
 		if l, ok := otelhttp.LabelerFromContext(ctx); ok {
-			l.Add(attribute.String("http.route", route))
+			l.Add(attribute.String("http.route", route), attribute.String("fhir.interaction", interaction))
 		}
 		return next(c)
 	}

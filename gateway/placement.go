@@ -238,7 +238,9 @@ func (s *Server) place(c echo.Context, srJSON, patient []byte, cs *discharge.Cas
 	if err != nil {
 		return err
 	}
-	return respond(c, http.StatusOK, s.placementBundle(c, res, docs, req))
+	body, shown := s.placementBundle(c, res, docs, req)
+	s.metrics.placementReturned(c.Request().Context(), shown)
+	return respond(c, http.StatusOK, body)
 }
 
 // origin is where the patient is to be placed from: the request's search
@@ -335,7 +337,7 @@ func (s *Server) matchedResources(ctx context.Context, matches []discharge.Optio
 // score, distance and explanation, its Location and Organization as
 // includes, and warnings (and, with explain, the exclusions) in an
 // OperationOutcome entry.
-func (s *Server) placementBundle(c echo.Context, res discharge.Result, docs map[string]fhir.Resource, req discharge.MatchRequest) []byte {
+func (s *Server) placementBundle(c echo.Context, res discharge.Result, docs map[string]fhir.Resource, req discharge.MatchRequest) ([]byte, int) {
 	base := s.baseURL(c)
 	var entries []fhir.BundleEntryOut
 	included := map[string]bool{}
@@ -395,5 +397,5 @@ func (s *Server) placementBundle(c echo.Context, res discharge.Result, docs map[
 		self += "?" + q
 	}
 	links := []fhir.Link{{Relation: "self", URL: self}}
-	return fhir.MarshalBundle("searchset", &total, links, entries)
+	return fhir.MarshalBundle("searchset", &total, links, entries), total
 }

@@ -99,6 +99,7 @@ type Server struct {
 	// placement caches provider projections and decoded capacity for
 	// $placement-options (placementindex.go).
 	placement *placementIndex
+	metrics   *metrics
 }
 
 // New builds the gateway and its routes.
@@ -120,6 +121,7 @@ func New(cfg Config, d Deps) *Server {
 	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters"}, clinicalTypes...), directoryTypes...)...); err != nil {
 		s.log.Error("schema preload failed", slog.String("error", err.Error()))
 	}
+	s.metrics = s.newMetrics()
 	s.codeSystems = publish(mappings.CodeSystems())
 	s.conceptMaps = publish(d.Translator.Maps())
 	e := echo.New()

@@ -105,8 +105,9 @@ func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *disc
 		return c, false, discharge.Wrap(discharge.KindInternal, op, err)
 	}
 	applied := toInt64(res[1]) == 1
-	if applied && (pos != nil || len(c.HomeCare) > 0) {
+	if applied {
 		pipe := s.rdb.Pipeline()
+		noteAsOf(ctx, pipe, c.LocationID, cur.AsOf)
 		if pos != nil {
 			for _, b := range c.Beds {
 				shardPutScript.Eval(ctx, pipe, []string{geoKey(b.Type, area), geoVersionKey(b.Type, area)},

@@ -114,3 +114,37 @@ func TestCapacityNoTornReads(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestFreshnessCounts: the freshness index counts each location once, by
+// its newest posting, whatever order postings arrive in.
+func TestFreshnessCounts(t *testing.T) {
+	both(t, func(t *testing.T, _ *rediscache.Store, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		cs := rediscache.NewCapacityStore(rdb, 10)
+		now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+		post := func(loc string, age time.Duration) {
+			c := discharge.Capacity{LocationID: loc, AsOf: now.Add(-age),
+				Beds: []discharge.BedCapacity{{Type: discharge.BedNursing, MaxCapacity: 5, Occupied: 4, AcceptingAdmissions: 1}}}
+			if _, _, err := cs.Put(ctx, c, nil, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 0; i < 5; i++ {
+			post(fmt.Sprintf("fresh-%d", i), time.Hour)
+		}
+		for i := 0; i < 3; i++ {
+			post(fmt.Sprintf("stale-%d", i), 30*time.Hour)
+		}
+		post("old", 200*time.Hour)
+		post("revived", 300*time.Hour)
+		post("revived", 2*time.Hour)   // newer: fresh now
+		post("revived", 250*time.Hour) // older: ignored
+		f, s, u, err := cs.FreshnessCounts(ctx, now, 24*time.Hour, 168*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f != 6 || s != 3 || u != 1 {
+			t.Fatalf("fresh %d stale %d unknown %d; want 6 3 1", f, s, u)
+		}
+	})
+}

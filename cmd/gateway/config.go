@@ -45,6 +45,7 @@ type config struct {
 	LogLevel          string
 	OTLPEndpoint      string
 	ServiceName       string
+	MetricsAddr       string
 }
 
 type setting struct {
@@ -176,6 +177,8 @@ var settingsTable = []setting{
 		}},
 	{env: "OTEL_EXPORTER_OTLP_ENDPOINT", def: "", doc: "OTLP/HTTP collector (e.g. `http://otel-collector:4318`). Unset: traces and metrics are not exported. The other standard `OTEL_*` variables apply too.",
 		set: func(c *config, v string) error { c.OTLPEndpoint = v; return nil }},
+	{env: "GATEWAY_METRICS_ADDR", def: "", doc: "Address of a separate listener serving Prometheus metrics at `/metrics` (e.g. `:9464`). Unset: no scrape endpoint.",
+		set: func(c *config, v string) error { c.MetricsAddr = v; return nil }},
 	{env: "OTEL_SERVICE_NAME", def: "discharge-gateway", doc: "Service name on traces and metrics.",
 		set: func(c *config, v string) error { c.ServiceName = v; return nil }},
 }

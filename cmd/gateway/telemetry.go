@@ -3,6 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
@@ -18,9 +25,11 @@ import (
 //
 // Spans are always created, so every log line and every 5xx can quote a
 // trace id; they are exported only when OTEL_EXPORTER_OTLP_ENDPOINT (or a
-// signal-specific OTEL_EXPORTER_OTLP_*_ENDPOINT) is set. Metrics likewise
-// stay in the no-op provider unless an endpoint is set. The exporters read
-// the standard OTEL_* variables themselves.
+// signal-specific OTEL_EXPORTER_OTLP_*_ENDPOINT) is set. Metrics are pushed
+// over OTLP when an endpoint is set and served for Prometheus on
+// GATEWAY_METRICS_ADDR when that is set; with neither they stay in the
+// no-op provider. The exporters read the standard OTEL_* variables
+// themselves.
 func setupTelemetry(ctx context.Context, cfg config, version string) (shutdown func(context.Context) error, err error) {
 	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
 		semconv.ServiceName(cfg.ServiceName), semconv.ServiceVersion(version)))
@@ -30,7 +39,7 @@ func setupTelemetry(ctx context.Context, cfg config, version string) (shutdown f
 		res = resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(cfg.ServiceName))
 	}
 	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	var mp *sdkmetric.MeterProvider
+	var readers []sdkmetric.Option
 	if cfg.OTLPEndpoint != "" {
 		texp, err := otlptracehttp.New(ctx)
 		if err != nil {
@@ -41,8 +50,30 @@ func setupTelemetry(ctx context.Context, cfg config, version string) (shutdown f
 		if err != nil {
 			return nil, err
 		}
-		mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(res),
-			sdkmetric.WithReader(sdkmetric.NewPeriodicReader(mexp)))
+		readers = append(readers, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(mexp)))
+	}
+	// The Prometheus endpoint is a second reader of the same instruments,
+	// on its own listener so /metrics is never on the public API port.
+	var metricsSrv *http.Server
+	if cfg.MetricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		pexp, err := otelprom.New(otelprom.WithRegisterer(reg))
+		if err != nil {
+			return nil, err
+		}
+		readers = append(readers, sdkmetric.WithReader(pexp))
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return nil, err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = metricsSrv.Serve(ln) }()
+	}
+	var mp *sdkmetric.MeterProvider
+	if len(readers) > 0 {
+		mp = sdkmetric.NewMeterProvider(append(readers, sdkmetric.WithResource(res))...)
 		otel.SetMeterProvider(mp)
 	}
 	tp := sdktrace.NewTracerProvider(topts...)
@@ -50,6 +81,9 @@ func setupTelemetry(ctx context.Context, cfg config, version string) (shutdown f
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	return func(ctx context.Context) error {
 		err := tp.Shutdown(ctx)
+		if metricsSrv != nil {
+			err = errors.Join(err, metricsSrv.Shutdown(ctx))
+		}
 		if mp != nil {
 			err = errors.Join(err, mp.Shutdown(ctx))
 		}
