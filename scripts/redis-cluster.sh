@@ -54,7 +54,9 @@ stop)
 keys)
   while read -r p; do
     role=$(redis-cli -p "$p" role 2>/dev/null | head -1) || continue
-    [ "$role" = master ] && echo "127.0.0.1:$p master keys=$(redis-cli -p "$p" dbsize) used_memory=$(redis-cli -p "$p" info memory | grep '^used_memory_human' | cut -d: -f2 | tr -d '\r')"
+    if [ "$role" = master ]; then
+      echo "127.0.0.1:$p master keys=$(redis-cli -p "$p" dbsize) used_memory=$(redis-cli -p "$p" info memory | grep '^used_memory_human' | cut -d: -f2 | tr -d '\r')"
+    fi
   done < "$dir/ports"
   ;;
 *) echo "unknown command $cmd" >&2; exit 2 ;;
