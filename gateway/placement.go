@@ -269,9 +269,20 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 	hints := map[string]int64{}
 	var locIDs []string
 	if beds := discharge.BedTypesForNeed(*need); beds != nil {
-		hits, err := s.capacity.Near(ctx, s.geo.AreasNear(origin.Lat, origin.Lon, radius), beds, origin.Lat, origin.Lon, radius, placementCandidates)
-		if err != nil {
-			return nil, err
+		// Search a quarter, then half, then all of the radius: once a
+		// smaller circle holds placementCandidates locations, they are the
+		// nearest ones in the whole radius, and dense areas never pay for
+		// scanning (and merging) every shard out to 25 km.
+		var hits []discharge.Nearby
+		for _, r := range searchSteps(radius) {
+			var err error
+			hits, err = s.capacity.Near(ctx, s.geo.AreasNear(origin.Lat, origin.Lon, r), beds, origin.Lat, origin.Lon, r, placementCandidates)
+			if err != nil {
+				return nil, err
+			}
+			if len(hits) >= placementCandidates {
+				break
+			}
 		}
 		for _, h := range hits {
 			distance[h.LocationID] = h.DistanceKm
@@ -311,6 +322,14 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 		}
 	}
 	return list, nil
+}
+
+// searchSteps are the radii candidates are looked for in, smallest first.
+func searchSteps(radius float64) []float64 {
+	if radius < 8 {
+		return []float64{radius}
+	}
+	return []float64{radius / 4, radius / 2, radius}
 }
 
 // matchedResources reads what the answer shows: each match's

@@ -3,6 +3,7 @@ package rediscache_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -145,6 +146,54 @@ func TestFreshnessCounts(t *testing.T) {
 		}
 		if f != 6 || s != 3 || u != 1 {
 			t.Fatalf("fresh %d stale %d unknown %d; want 6 3 1", f, s, u)
+		}
+	})
+}
+
+// TestNearSmallerCircleFirst backs the placement search's shortcut: when a
+// smaller circle already holds limit locations, they are exactly the limit
+// nearest of the whole radius, versions included.
+func TestNearSmallerCircleFirst(t *testing.T) {
+	both(t, func(t *testing.T, _ *rediscache.Store, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		cs := rediscache.NewCapacityStore(rdb, 10)
+		r := rand.New(rand.NewPCG(5, 6))
+		const lat0, lon0 = 53.45, -2.22
+		areas := []string{"M", "SK", "OL"}
+		for i := 0; i < 400; i++ {
+			// Dense near the origin, sparse further out, over three shards.
+			d := 0.3 * r.ExpFloat64()
+			pos := discharge.Position{Lat: lat0 + d*(r.Float64()-0.5), Lon: lon0 + d*(r.Float64()-0.5)}
+			bt := []discharge.BedType{discharge.BedNursing, discharge.BedResidential}[i%2]
+			c := discharge.Capacity{LocationID: fmt.Sprintf("loc-%03d", i), AsOf: time.Now().Add(-time.Hour),
+				Beds: []discharge.BedCapacity{{Type: bt, MaxCapacity: 5, Occupied: 4, AcceptingAdmissions: 1}}}
+			if _, _, err := cs.Put(ctx, c, &pos, areas[i%3]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		beds := []discharge.BedType{discharge.BedNursing, discharge.BedResidential}
+		const limit = 60
+		full, err := cs.Near(ctx, areas, beds, lat0, lon0, 25, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		small, err := cs.Near(ctx, areas, beds, lat0, lon0, 25.0/4, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(small) < limit {
+			t.Fatalf("fixture: only %d within a quarter of the radius", len(small))
+		}
+		if len(full) != limit {
+			t.Fatalf("full search returned %d", len(full))
+		}
+		for i := range full {
+			if full[i] != small[i] {
+				t.Fatalf("hit %d: %+v from the full radius, %+v from the quarter", i, full[i], small[i])
+			}
+			if full[i].CapacityVersion != 1 {
+				t.Fatalf("hit %d has version %d, want 1", i, full[i].CapacityVersion)
+			}
 		}
 	})
 }
