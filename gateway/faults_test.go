@@ -4,12 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -18,9 +13,7 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/auth"
-	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/internal/redistest"
-	"github.com/dischargegateway/gateway/mappings"
 )
 
 // faultEnv is a gateway over a redis-server the test controls (so it can
@@ -32,27 +25,12 @@ func faultEnv(t *testing.T, rs *redistest.Server, redisTimeout, requestTimeout t
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	tr, err := mappings.LoadTranslator(os.DirFS(filepath.Join("..", "configs", "conceptmaps")))
-	if err != nil {
-		t.Fatal(err)
-	}
 	keys, err := auth.GenerateKeySet()
 	if err != nil {
 		t.Fatal(err)
 	}
 	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:test", Audience: "urn:test", TTL: time.Hour}
-	cfg := gateway.DefaultConfig()
-	cfg.RequestTimeout = requestTimeout
-	g := gateway.New(cfg, gateway.Deps{
-		Store: rediscache.New(conn.Client), Translator: tr, Capacity: rediscache.NewCapacityStore(conn.Client, 100),
-		Geocoder: testGeocoder(t), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Security: gateway.Security{
-			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(conn.Client)},
-			Issuer:   issuer, Audit: rediscache.NewAudit(conn.Client, time.Hour),
-			Limiter: rediscache.NewRateLimit(conn.Client, 1000000, time.Minute)},
-	})
-	hs := httptest.NewServer(g.Handler())
-	t.Cleanup(hs.Close)
+	hs := serverOn(t, conn, issuer, requestTimeout, nil)
 	e := &env{t: t, srv: hs, issuer: issuer, conn: conn, clock: &testClock{}}
 	e.token = e.tokenFor("trust-a", auth.RoleTrust, "RXA", clinicalScopes)
 	return e, conn

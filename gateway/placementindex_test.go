@@ -24,25 +24,36 @@ import (
 // placement cache, the same token issuer; now, if given, is its clock.
 func (e *env) replica(t *testing.T, now ...func() time.Time) *env {
 	t.Helper()
+	r := *e
+	r.srv = serverOn(t, e.conn, e.issuer, 0, clockOf(now))
+	return &r
+}
+
+// serverOn serves a gateway over an open connection, with the test client
+// registry and issuer. requestTimeout 0 keeps the default; now nil keeps
+// the real clock.
+func serverOn(t *testing.T, conn *rediscache.Conn, issuer *auth.Issuer, requestTimeout time.Duration, now func() time.Time) *httptest.Server {
+	t.Helper()
 	tr, err := mappings.LoadTranslator(os.DirFS(filepath.Join("..", "configs", "conceptmaps")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := gateway.DefaultConfig()
+	if requestTimeout > 0 {
+		cfg.RequestTimeout = requestTimeout
+	}
 	g := gateway.New(cfg, gateway.Deps{
-		Store: rediscache.New(e.conn.Client), Translator: tr, Capacity: rediscache.NewCapacityStore(e.conn.Client, 100),
-		Geocoder: testGeocoder(t), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: clockOf(now),
+		Store: rediscache.New(conn.Client), Translator: tr, Capacity: rediscache.NewCapacityStore(conn.Client, 100),
+		Geocoder: testGeocoder(t), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: now,
 		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
 		Security: gateway.Security{
-			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(e.conn.Client)},
-			Issuer:   e.issuer, Audit: rediscache.NewAudit(e.conn.Client, time.Hour),
-			Limiter: rediscache.NewRateLimit(e.conn.Client, 100000, time.Minute)},
+			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(conn.Client)},
+			Issuer:   issuer, Audit: rediscache.NewAudit(conn.Client, time.Hour),
+			Limiter: rediscache.NewRateLimit(conn.Client, 1000000, time.Minute)},
 	})
 	hs := httptest.NewServer(g.Handler())
 	t.Cleanup(hs.Close)
-	r := *e
-	r.srv = hs
-	return &r
+	return hs
 }
 
 func clockOf(now []func() time.Time) func() time.Time {
