@@ -274,14 +274,20 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 		// nearest ones in the whole radius, and dense areas never pay for
 		// scanning (and merging) every shard out to 25 km.
 		var hits []discharge.Nearby
-		for _, r := range searchSteps(radius) {
+		for r := searchStart(radius); ; r = min(2*r, radius) {
 			var err error
 			hits, err = s.capacity.Near(ctx, s.geo.AreasNear(origin.Lat, origin.Lon, r), beds, origin.Lat, origin.Lon, r, placementCandidates)
 			if err != nil {
 				return nil, err
 			}
-			if len(hits) >= placementCandidates {
+			if len(hits) >= placementCandidates || r >= radius {
 				break
+			}
+			// Doubling the radius quadruples the area: when even that
+			// would not reach the cap, go straight to the whole radius
+			// (sparse areas then pay two searches, not three).
+			if 4*len(hits) < placementCandidates {
+				r = radius / 2
 			}
 		}
 		for _, h := range hits {
@@ -324,12 +330,13 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 	return list, nil
 }
 
-// searchSteps are the radii candidates are looked for in, smallest first.
-func searchSteps(radius float64) []float64 {
+// searchStart is the first radius candidates are looked for in: a quarter
+// of the whole, unless the whole is small.
+func searchStart(radius float64) float64 {
 	if radius < 8 {
-		return []float64{radius}
+		return radius
 	}
-	return []float64{radius / 4, radius / 2, radius}
+	return radius / 4
 }
 
 // matchedResources reads what the answer shows: each match's
