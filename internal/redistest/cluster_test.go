@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"os"
+	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -31,12 +32,12 @@ func TestClusterStarts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	masters := 0
+	var masters atomic.Int32 // ForEachMaster calls back on every master at once
 	_ = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-		masters++
+		masters.Add(1)
 		return nil
 	})
-	if masters != 3 {
+	if masters := masters.Load(); masters != 3 {
 		t.Fatalf("%d masters", masters)
 	}
 	if n, _ := cc.DBSize(ctx).Result(); n != 5 {
