@@ -103,3 +103,19 @@ type Store interface {
 
 // Ref names one resource.
 type Ref struct{ Type, ID string }
+
+type partialCommitKey struct{}
+
+// WithPartialCommit marks a context whose Commits may be applied in parts
+// where a store spreads a partition over several slots: each part atomic,
+// not all of them together. Only for idempotent bulk loads (the directory
+// import), whose rows stand alone and are retried as a whole.
+func WithPartialCommit(ctx context.Context) context.Context {
+	return context.WithValue(ctx, partialCommitKey{}, true)
+}
+
+// PartialCommit reports whether ctx allows a partial commit.
+func PartialCommit(ctx context.Context) bool {
+	v, _ := ctx.Value(partialCommitKey{}).(bool)
+	return v
+}

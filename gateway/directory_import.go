@@ -149,7 +149,9 @@ func (s *Server) importBatch(ctx context.Context, batch []discharge.Listing) (Im
 		changed[ref] = true
 	}
 	if len(cds) > 0 {
-		if err := s.commit(ctx, directoryPartition, cds, nil); err != nil {
+		// Rows stand alone and the import is idempotent, so a batch may be
+		// stored shard by shard where the directory is sharded.
+		if err := s.commit(fhir.WithPartialCommit(ctx), directoryPartition, cds, nil); err != nil {
 			return rep, err
 		}
 	}

@@ -37,11 +37,7 @@ func NewCapacityStore(rdb redis.UniversalClient, historyLen int64, opts ...Optio
 	if historyLen <= 0 {
 		historyLen = 500
 	}
-	s := &CapacityStore{rdb: rdb, historyLen: historyLen}
-	for _, o := range opts {
-		o(&s.durable)
-	}
-	return s
+	return &CapacityStore{rdb: rdb, historyLen: historyLen, durable: applyOptions(opts).durable}
 }
 
 func capKey(loc string) string { return "dg:{cap:" + safeTag(loc) + "}" }

@@ -11,7 +11,22 @@ import (
 )
 
 // Option configures a Store or CapacityStore.
-type Option func(*durability)
+type Option func(*options)
+
+type options struct {
+	durable durability
+	// shards maps a partition to the number of slots its data is spread
+	// over (shards.go); a partition not named here is one slot.
+	shards map[string]int
+}
+
+func applyOptions(opts []Option) options {
+	o := options{shards: map[string]int{DirectoryPartition: DirectoryShards}}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
 
 // WithWait makes every write wait until replicas replicas hold it (Redis
 // WAIT) before it is acknowledged; short of them within timeout, the write
@@ -28,9 +43,9 @@ type Option func(*durability)
 // not lose it. Redis replication is asynchronous, so this is not strong
 // consistency: a write that timed out waiting may still be applied.
 func WithWait(replicas int, timeout time.Duration) Option {
-	return func(d *durability) {
-		d.replicas = replicas
-		d.timeout = timeout
+	return func(o *options) {
+		o.durable.replicas = replicas
+		o.durable.timeout = timeout
 	}
 }
 

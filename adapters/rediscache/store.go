@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,17 +19,16 @@ import (
 type Store struct {
 	rdb     redis.UniversalClient
 	durable durability
+	shards  map[string]int
+	routes  sync.Map // "partition|Type/id" → shard, for sharded partitions (routes never change)
 }
 
 var _ fhir.Store = (*Store)(nil)
 
 // New returns a Store over an open client. Options: WithWait.
 func New(rdb redis.UniversalClient, opts ...Option) *Store {
-	s := &Store{rdb: rdb}
-	for _, o := range opts {
-		o(&s.durable)
-	}
-	return s
+	o := applyOptions(opts)
+	return &Store{rdb: rdb, durable: o.durable, shards: o.shards}
 }
 
 // runScript runs a write script, waiting for replicas when configured.
@@ -98,7 +98,7 @@ type plan struct {
 // Commit stores all writes atomically, or nothing. It first reads each
 // resource's current index memberships (to declare the keys it will leave);
 // the script's version check makes that read safe.
-func (s *Store) Commit(ctx context.Context, partition string, writes []fhir.Write, guards []fhir.Guard) error {
+func (s *Store) commitOne(ctx context.Context, partition string, writes []fhir.Write, guards []fhir.Guard) error {
 	const op = "rediscache.Commit"
 	k := keysFor(partition)
 	var keyList []string
@@ -225,7 +225,7 @@ func asInt(v any) int64 {
 }
 
 // Read returns the current version of a resource.
-func (s *Store) Read(ctx context.Context, partition, typ, id string) (fhir.Resource, error) {
+func (s *Store) readOne(ctx context.Context, partition, typ, id string) (fhir.Resource, error) {
 	const op = "rediscache.Read"
 	vals, err := s.rdb.HMGet(ctx, keysFor(partition).resource(typ, id), "v", "j", "lu").Result()
 	if err != nil {
@@ -239,7 +239,7 @@ func (s *Store) Read(ctx context.Context, partition, typ, id string) (fhir.Resou
 }
 
 // ReadVersion returns one version from the history.
-func (s *Store) ReadVersion(ctx context.Context, partition, typ, id string, version int64) (fhir.Resource, error) {
+func (s *Store) readVersionOne(ctx context.Context, partition, typ, id string, version int64) (fhir.Resource, error) {
 	const op = "rediscache.ReadVersion"
 	v := strconv.FormatInt(version, 10)
 	vals, err := s.rdb.HMGet(ctx, keysFor(partition).history(typ, id), v, v+":lu").Result()
@@ -334,7 +334,7 @@ type searchPlan struct {
 
 // Search returns one page of matching resources, ordered by id, and the
 // total number of matches.
-func (s *Store) Search(ctx context.Context, partition string, q fhir.Query) ([]fhir.Resource, int, error) {
+func (s *Store) searchIDs(ctx context.Context, partition string, q fhir.Query) ([]string, int, error) {
 	const op = "rediscache.Search"
 	k := keysFor(partition)
 	keyList := []string{k.all(q.Type)}
@@ -380,16 +380,24 @@ func (s *Store) Search(ctx context.Context, partition string, q fhir.Query) ([]f
 			ids = append(ids, s)
 		}
 	}
+	return ids, total, nil
+}
+
+// fetch reads the current version of each id, in order, leaving out any
+// that vanished since its index was read.
+func (s *Store) fetch(ctx context.Context, partition, typ string, ids []string) ([]fhir.Resource, error) {
+	const op = "rediscache.Search"
 	if len(ids) == 0 {
-		return nil, total, nil
+		return nil, nil
 	}
+	k := keysFor(partition)
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.HMGet(ctx, k.resource(q.Type, id), "v", "j", "lu")
+		cmds[i] = pipe.HMGet(ctx, k.resource(typ, id), "v", "j", "lu")
 	}
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return nil, 0, classify(op, err)
+		return nil, classify(op, err)
 	}
 	out := make([]fhir.Resource, 0, len(ids))
 	for i, c := range cmds {
@@ -398,10 +406,10 @@ func (s *Store) Search(ctx context.Context, partition string, q fhir.Query) ([]f
 		if !ok {
 			continue // vanished between the index read and now
 		}
-		out = append(out, fhir.Resource{Type: q.Type, ID: ids[i], VersionID: asInt(vals[0]),
+		out = append(out, fhir.Resource{Type: typ, ID: ids[i], VersionID: asInt(vals[0]),
 			LastUpdated: unixNano(vals[2]), JSON: []byte(j)})
 	}
-	return out, total, nil
+	return out, nil
 }
 
 func toInt64(v any) int64 {
@@ -418,7 +426,7 @@ func toInt64(v any) int64 {
 // Generation is the partition's change counter: every Commit to it adds
 // one, so a cache of anything derived from the partition is current while
 // the generation it was built at is.
-func (s *Store) Generation(ctx context.Context, partition string) (int64, error) {
+func (s *Store) generationOne(ctx context.Context, partition string) (int64, error) {
 	n, err := s.rdb.Get(ctx, keysFor(partition).generation()).Int64()
 	if err == redis.Nil {
 		return 0, nil
@@ -428,7 +436,7 @@ func (s *Store) Generation(ctx context.Context, partition string) (int64, error)
 
 // ReadMany returns the current versions of several resources in one round
 // trip, keyed "Type/id"; absent ones are left out.
-func (s *Store) ReadMany(ctx context.Context, partition string, refs []fhir.Ref) (map[string]fhir.Resource, error) {
+func (s *Store) readManyOne(ctx context.Context, partition string, refs []fhir.Ref) (map[string]fhir.Resource, error) {
 	const op = "rediscache.ReadMany"
 	k := keysFor(partition)
 	pipe := s.rdb.Pipeline()
