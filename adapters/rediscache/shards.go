@@ -322,13 +322,14 @@ func (s *Store) Search(ctx context.Context, partition string, q fhir.Query) ([]f
 		id    string
 		shard int
 	}
+	replies, err := s.searchShards(ctx, partition, n, sub)
+	if err != nil {
+		return nil, 0, err
+	}
 	var all []idIn
 	total := 0
-	for k := 0; k < n; k++ {
-		ids, t, err := s.searchIDs(ctx, shardName(partition, k), sub)
-		if err != nil {
-			return nil, 0, err
-		}
+	for k, res := range replies {
+		ids, t := parseSearch(res)
 		total += t
 		for _, id := range ids {
 			all = append(all, idIn{id, k})
@@ -361,6 +362,48 @@ func (s *Store) Search(ctx context.Context, partition string, q fhir.Query) ([]f
 		}
 	}
 	return out, total, nil
+}
+
+// searchShards runs the search script in every shard in one pipeline
+// (EVALSHA; on NOSCRIPT the script is loaded on every master and the
+// pipeline sent again).
+func (s *Store) searchShards(ctx context.Context, partition string, n int, q fhir.Query) ([][]any, error) {
+	const op = "rediscache.Search"
+	run := func() ([]*redis.Cmd, error) {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, n)
+		for k := 0; k < n; k++ {
+			keys, arg := searchPlanFor(shardName(partition, k), q)
+			cmds[k] = searchScript.EvalSha(ctx, pipe, keys, arg)
+		}
+		_, err := pipe.Exec(ctx)
+		return cmds, err
+	}
+	cmds, err := run()
+	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		if err := loadEverywhere(ctx, s.rdb, searchScript); err != nil {
+			return nil, classify(op, err)
+		}
+		cmds, err = run()
+	}
+	if err != nil && err != redis.Nil {
+		return nil, classify(op, err)
+	}
+	out := make([][]any, n)
+	for k, c := range cmds {
+		out[k], _ = c.Slice()
+	}
+	return out, nil
+}
+
+// loadEverywhere loads a script on every master, for pipelines of EVALSHA.
+func loadEverywhere(ctx context.Context, rdb redis.UniversalClient, sc *redis.Script) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			return sc.Load(ctx, c).Err()
+		})
+	}
+	return sc.Load(ctx, rdb).Err()
 }
 
 // Generation is the partition's change counter (see fhir.Store); for a

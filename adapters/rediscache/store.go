@@ -335,7 +335,17 @@ type searchPlan struct {
 // Search returns one page of matching resources, ordered by id, and the
 // total number of matches.
 func (s *Store) searchIDs(ctx context.Context, partition string, q fhir.Query) ([]string, int, error) {
-	const op = "rediscache.Search"
+	keyList, arg := searchPlanFor(partition, q)
+	res, err := searchScript.Run(ctx, s.rdb, keyList, arg).Slice()
+	if err != nil {
+		return nil, 0, classify("rediscache.Search", err)
+	}
+	ids, total := parseSearch(res)
+	return ids, total, nil
+}
+
+// searchPlanFor is the search script's keys and plan for a query.
+func searchPlanFor(partition string, q fhir.Query) ([]string, string) {
 	k := keysFor(partition)
 	keyList := []string{k.all(q.Type)}
 	add := func(name string) int { keyList = append(keyList, name); return len(keyList) }
@@ -366,12 +376,13 @@ func (s *Store) searchIDs(ctx context.Context, partition string, q fhir.Query) (
 		p.T = append(p.T, group)
 	}
 	pj, _ := json.Marshal(p)
-	res, err := searchScript.Run(ctx, s.rdb, keyList, string(pj)).Slice()
-	if err != nil {
-		return nil, 0, classify(op, err)
-	}
+	return keyList, string(pj)
+}
+
+// parseSearch reads the search script's reply: the total, then a page of ids.
+func parseSearch(res []any) ([]string, int) {
 	if len(res) == 0 {
-		return nil, 0, nil
+		return nil, 0
 	}
 	total := int(toInt64(res[0]))
 	ids := make([]string, 0, len(res)-1)
@@ -380,7 +391,7 @@ func (s *Store) searchIDs(ctx context.Context, partition string, q fhir.Query) (
 			ids = append(ids, s)
 		}
 	}
-	return ids, total, nil
+	return ids, total
 }
 
 // fetch reads the current version of each id, in order, leaving out any
