@@ -12,7 +12,8 @@ import (
 
 // TestSpansNamedByRouteWithRedisChildren checks the server span carries the
 // route pattern (not the URL, so no ids or query values) and that Redis
-// commands appear as child spans without their arguments.
+// commands appear as child spans without their arguments; the server span
+// carries the request and correlation ids, and no span carries patient data.
 func TestSpansNamedByRouteWithRedisChildren(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
@@ -22,7 +23,7 @@ func TestSpansNamedByRouteWithRedisChildren(t *testing.T) {
 
 	e := newEnv(t)
 	r := e.do("POST", "/fhir/Patient", fixture(t, "patient.json")).mustStatus(t, http.StatusCreated)
-	e.do("GET", "/fhir/Patient/"+str(r.json, "id"), nil).mustStatus(t, http.StatusOK)
+	read := e.do("GET", "/fhir/Patient/"+str(r.json, "id"), nil, "X-Correlation-Id", "corr-4711").mustStatus(t, http.StatusOK)
 	e.do("GET", "/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9476719931", nil).mustStatus(t, http.StatusOK)
 
 	var server, redisSpans int
@@ -35,6 +36,17 @@ func TestSpansNamedByRouteWithRedisChildren(t *testing.T) {
 			v := a.Value.Emit()
 			if strings.Contains(v, "9476719931") || strings.Contains(v, "Testpatient") || strings.Contains(v, "1941-03-02") {
 				t.Fatalf("span %q attribute %s carries patient data", name, a.Key)
+			}
+		}
+		if name == "GET /fhir/Patient/:id" {
+			// The read's span carries the ids the caller saw, so support can
+			// find it from either.
+			got := map[string]string{}
+			for _, a := range s.Attributes() {
+				got[string(a.Key)] = a.Value.Emit()
+			}
+			if got["dg.correlation_id"] != "corr-4711" || got["dg.request_id"] == "" || got["dg.request_id"] != read.header.Get("X-Request-Id") {
+				t.Fatalf("read span ids %v, response request id %q", got, read.header.Get("X-Request-Id"))
 			}
 		}
 		switch {
