@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Soak: 2 gateway processes over a local 3-master/3-replica Redis Cluster
 # (AOF, appendfsync always, writes acknowledged after WAIT for 1 replica),
-# a mixed load from cmd/soak for DURATION, then every acknowledged write
+# a mixed load from `loadgen soak` (cmd/loadgen, the placement load generator) for DURATION, then every acknowledged write
 # read back. Results: bench/soak.md (or OUT).
 #   ./scripts/soak.sh                          # 10 minutes, 25,000 providers, no fault
 #   FAULT=1 ./scripts/soak.sh                  # also kill -9 a master half way, restart it 30 s later
@@ -17,7 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 go build -o "$work/gateway" ./cmd/gateway
-go build -o "$work/soak" ./cmd/soak
+go build -o "$work/loadgen" ./cmd/loadgen
 addrs=$(scripts/redis-cluster.sh start "$work/redis" | sed -n 's/^REDIS_ADDRS=//p')
 echo "== cluster: $addrs"
 export REDIS_ADDRS=$addrs GATEWAY_BASE_URL=http://gateway.soak/fhir GATEWAY_RATE_LIMIT=0 REDIS_WAIT_REPLICAS=1 REDIS_TIMEOUT=2s GATEWAY_LOG_LEVEL=warn
@@ -66,7 +66,7 @@ if [ "${FAULT:-0}" = 1 ]; then
 fi
 note="2 gateways (pids ${pids[*]}), Redis Cluster 3 masters + 3 replicas on loopback, AOF appendfsync always, REDIS_WAIT_REPLICAS=1; $providers synthetic providers; offered rate $rate req/s."
 status=0
-"$work/soak" --gateways "$(IFS=,; echo "${urls[*]}")" --pids "$(IFS=,; echo "${pids[*]}")" --trust-token "$trust" --provider-token "$prov" \
+"$work/loadgen" soak --gateways "$(IFS=,; echo "${urls[*]}")" --pids "$(IFS=,; echo "${pids[*]}")" --trust-token "$trust" --provider-token "$prov" \
   --locations "$(IFS=,; echo "${locs[*]}")" --duration "$duration" --rate "$rate" --out "$out" --note "$note" "${fault_args[@]}" || status=$?
 {
   echo

@@ -53,6 +53,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "soak" {
+		soakMain(os.Args[2:])
+		return
+	}
 	redisURL := flag.String("redis", "", "an empty Redis to use (required; never a shared one)")
 	providers := flag.Int("providers", 1000, "synthetic care locations to seed")
 	referrals := flag.Int("referrals", 200, "patient referrals to post")

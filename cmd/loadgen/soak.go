@@ -1,4 +1,4 @@
-// Command soak drives a mixed load at one or more running gateway processes
+// `loadgen soak` drives a mixed load at one or more running gateway processes
 // for a long time and records, per interval, throughput, p50/p99 and errors
 // by class, and each process's memory; at the end it reads back every write
 // a gateway acknowledged and counts any that are lost.
@@ -9,12 +9,13 @@
 // acknowledged earlier. scripts/soak.sh starts the Redis Cluster and the
 // gateways, and calls this.
 //
-//	soak --gateways http://127.0.0.1:8081,http://127.0.0.1:8082 --pids 123,456 \
+//	loadgen soak --gateways http://127.0.0.1:8081,http://127.0.0.1:8082 --pids 123,456 \
 //	     --trust-token T --provider-token P --locations cqc-1-1,cqc-1-2 --duration 10m --out bench/soak.md
 //
 // A fault window (--fault-from/--fault-to, offsets from the start) marks
 // the intervals in which a fault was injected on purpose; 5xx inside it are
 // reported apart from those outside, which must be zero.
+
 package main
 
 import (
@@ -73,24 +74,25 @@ type soak struct {
 	writeAttempts atomic.Int64
 }
 
-func main() {
-	gws := flag.String("gateways", "", "comma-separated gateway base URLs (required)")
-	pids := flag.String("pids", "", "comma-separated gateway process ids, for memory figures")
-	trust := flag.String("trust-token", "", "access token of a trust client (intake, reads, placement)")
-	prov := flag.String("provider-token", "", "access token of a care-provider client (capacity postings)")
-	locs := flag.String("locations", "", "comma-separated Location ids the provider owns")
-	workers := flag.Int("workers", 8, "concurrent clients")
-	rate := flag.Float64("rate", 100, "requests per second in total (open loop)")
-	duration := flag.Duration("duration", 10*time.Minute, "length of the run")
-	every := flag.Duration("interval", 30*time.Second, "reporting interval")
-	faultFrom := flag.Duration("fault-from", -1, "start of an injected-fault window, from the start of the run")
-	faultTo := flag.Duration("fault-to", -1, "end of the injected-fault window")
-	root := flag.String("root", ".", "repository root (for configs/)")
-	out := flag.String("out", "", "results file (Markdown); default stdout")
-	note := flag.String("note", "", "a line describing the setup, printed in the results")
-	flag.Parse()
+func soakMain(args []string) {
+	fs := flag.NewFlagSet("soak", flag.ExitOnError)
+	gws := fs.String("gateways", "", "comma-separated gateway base URLs (required)")
+	pids := fs.String("pids", "", "comma-separated gateway process ids, for memory figures")
+	trust := fs.String("trust-token", "", "access token of a trust client (intake, reads, placement)")
+	prov := fs.String("provider-token", "", "access token of a care-provider client (capacity postings)")
+	locs := fs.String("locations", "", "comma-separated Location ids the provider owns")
+	workers := fs.Int("workers", 8, "concurrent clients")
+	rate := fs.Float64("rate", 100, "requests per second in total (open loop)")
+	duration := fs.Duration("duration", 10*time.Minute, "length of the run")
+	every := fs.Duration("interval", 30*time.Second, "reporting interval")
+	faultFrom := fs.Duration("fault-from", -1, "start of an injected-fault window, from the start of the run")
+	faultTo := fs.Duration("fault-to", -1, "end of the injected-fault window")
+	root := fs.String("root", ".", "repository root (for configs/)")
+	out := fs.String("out", "", "results file (Markdown); default stdout")
+	note := fs.String("note", "", "a line describing the setup, printed in the results")
+	_ = fs.Parse(args)
 	if *gws == "" || *trust == "" || *prov == "" || *locs == "" {
-		fmt.Fprintln(os.Stderr, "soak: --gateways, --trust-token, --provider-token and --locations are required")
+		fmt.Fprintln(os.Stderr, "loadgen soak: --gateways, --trust-token, --provider-token and --locations are required")
 		os.Exit(2)
 	}
 	s := &soak{gateways: strings.Split(*gws, ","), trust: *trust, prov: *prov, locations: strings.Split(*locs, ","),
@@ -381,7 +383,7 @@ func quantile(l []time.Duration, q float64) time.Duration {
 	return l[min(len(l)-1, int(q*float64(len(l))))]
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
+func msNum(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
 
 func (s *soak) report(out, note string, ivs []*interval, every, elapsed, faultFrom, faultTo time.Duration, pids []int, memStart, memEnd []int64, acked, checked int, lost []string) error {
 	var w io.Writer = os.Stdout
@@ -434,7 +436,7 @@ func (s *soak) report(out, note string, ivs []*interval, every, elapsed, faultFr
 		}
 		span := min(every, elapsed-from) // the last interval may be short
 		fmt.Fprintf(w, "| %d | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | %s | %s |\n", int(from.Seconds()), n, float64(n)/span.Seconds(),
-			ms(quantile(all, 0.5)), ms(quantile(all, 0.99)), ms(quantile(iv.lat[kPlacement], 0.99)), ms(quantile(iv.lat[kIntake], 0.99)),
+			msNum(quantile(all, 0.5)), msNum(quantile(all, 0.99)), msNum(quantile(iv.lat[kPlacement], 0.99)), msNum(quantile(iv.lat[kIntake], 0.99)),
 			s4, s5, fail, fw, strings.Join(mem, " / "))
 	}
 	fmt.Fprintln(w)
