@@ -308,16 +308,11 @@ func run(redisURL string, providers, referrals, workers int, duration time.Durat
 		})
 	})
 
-	var w io.Writer = os.Stdout
-	if out != "" {
-		_ = os.MkdirAll(filepath.Dir(out), 0o755)
-		f, err := os.Create(out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
+	w, done, err := openOut(out)
+	if err != nil {
+		return err
 	}
+	defer done()
 	fmt.Fprintf(w, "# $placement-options load: %d providers\n\n", providers)
 	fmt.Fprintf(w, "%s, %d cores (GOMAXPROCS %d), %d workers, %s per phase; seeding took %s; %d referrals, one unmeasured warm-up pass over them took %s; responses carried %.1f matches on average; response size %d bytes.\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), workers, duration, seedTime.Round(time.Millisecond),
@@ -355,6 +350,19 @@ func run(redisURL string, providers, referrals, workers int, duration time.Durat
 	fmt.Fprintf(w, "\nRatios: saturation throughput is %.1f%% of the bare Echo baseline's and %.1f%% of the raw Redis floor's; p99 at half saturation is %s.\n",
 		100*sat.rps/bare.rps, 100*sat.rps/floor.rps, ms(half.p99))
 	return nil
+}
+
+// openOut is the results file (its directory made), or stdout for "".
+func openOut(out string) (io.Writer, func(), error) {
+	if out == "" {
+		return os.Stdout, func() {}, nil
+	}
+	_ = os.MkdirAll(filepath.Dir(out), 0o755)
+	f, err := os.Create(out)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }

@@ -266,6 +266,16 @@ func pick(r *rand.Rand) kind {
 	}
 }
 
+// anyOf picks one of a growing list shared by the workers ("" while empty).
+func (s *soak) anyOf(r *rand.Rand, list *[]string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(*list) == 0 {
+		return ""
+	}
+	return (*list)[r.IntN(len(*list))]
+}
+
 func (s *soak) gateway(r *rand.Rand) string { return s.gateways[r.IntN(len(s.gateways))] }
 
 func (s *soak) one(k kind, refs []synthetic.Referral, r *rand.Rand, i int) (int, error) {
@@ -280,23 +290,17 @@ func (s *soak) one(k kind, refs []synthetic.Referral, r *rand.Rand, i int) (int,
 		st, _, err := s.do("PUT", s.gateway(r)+"/api/v1/capacity/"+loc, s.prov, body)
 		return st, err
 	case kPlacement:
-		s.mu.Lock()
-		if len(s.serviceReqs) == 0 {
-			s.mu.Unlock()
+		sr := s.anyOf(r, &s.serviceReqs)
+		if sr == "" {
 			return s.intake(refs, r, i)
 		}
-		sr := s.serviceReqs[r.IntN(len(s.serviceReqs))]
-		s.mu.Unlock()
 		st, _, err := s.do("GET", s.gateway(r)+"/fhir/"+sr+"/$placement-options", s.trust, nil)
 		return st, err
 	default:
-		s.mu.Lock()
-		if len(s.acknowledged) == 0 {
-			s.mu.Unlock()
+		ref := s.anyOf(r, &s.acknowledged)
+		if ref == "" {
 			return s.intake(refs, r, i)
 		}
-		ref := s.acknowledged[r.IntN(len(s.acknowledged))]
-		s.mu.Unlock()
 		st, _, err := s.do("GET", s.gateway(r)+"/fhir/"+ref, s.trust, nil)
 		return st, err
 	}
@@ -386,16 +390,11 @@ func quantile(l []time.Duration, q float64) time.Duration {
 func msNum(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
 
 func (s *soak) report(out, note string, ivs []*interval, every, elapsed, faultFrom, faultTo time.Duration, pids []int, memStart, memEnd []int64, acked, checked int, lost []string) error {
-	var w io.Writer = os.Stdout
-	if out != "" {
-		_ = os.MkdirAll(filepath.Dir(out), 0o755)
-		f, err := os.Create(out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
+	w, done, err := openOut(out)
+	if err != nil {
+		return err
 	}
+	defer done()
 	fmt.Fprintf(w, "# Soak: mixed load over %d gateway processes\n\n", len(s.gateways))
 	fmt.Fprintf(w, "%s; ran %s; %d-second intervals. %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), elapsed.Round(time.Second), int(every.Seconds()), note)
 	fmt.Fprintln(w, "Mix: 20 % intake transactions, 20 % capacity postings, 40 % $placement-options, 20 % reads; latency is from when a request was due (open loop), so queueing counts.")
