@@ -1,8 +1,10 @@
-// Package deploy holds the deployable artefacts; its test is their schema
-// check: every Kubernetes manifest is decoded strictly (an unknown or
-// misspelt field, or a wrong type, is an error) into the official API types
-// of its kind, the kustomization names exactly the files that exist, and
-// the Redis configuration is one redis-server accepts.
+// Package deploy holds the deployable artefacts; its test is a schema check
+// that needs nothing beyond the module: every Kubernetes manifest is decoded
+// strictly (an unknown or misspelt field, or a wrong type, is an error) into
+// the official API types of its kind, each kustomization names exactly the
+// files beside it, and the Redis configuration is one redis-server accepts.
+// scripts/deploy-check.sh adds kustomize and kubeconform on the built
+// output.
 package deploy
 
 import (
@@ -19,6 +21,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -41,6 +44,8 @@ func typed(apiVersion, kind string) (any, bool) {
 		return &appsv1.Deployment{}, true
 	case "apps/v1/StatefulSet":
 		return &appsv1.StatefulSet{}, true
+	case "batch/v1/Job":
+		return &batchv1.Job{}, true
 	case "policy/v1/PodDisruptionBudget":
 		return &policyv1.PodDisruptionBudget{}, true
 	case "autoscaling/v2/HorizontalPodAutoscaler":
@@ -76,55 +81,66 @@ func stripComments(b []byte) []byte {
 	return bytes.Join(out, []byte("\n"))
 }
 
+// kustomizations are the folders with a kustomization.yaml.
+var kustomizations = []string{filepath.Join("k8s"), filepath.Join("k8s", "base"), filepath.Join("k8s", "example")}
+
 func TestManifestsMatchTheKubernetesAPI(t *testing.T) {
-	var kust struct {
-		Resources []string `json:"resources"`
-	}
-	k, err := os.ReadFile(filepath.Join("k8s", "kustomization.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(k, &kust); err != nil {
-		t.Fatal(err)
-	}
-	files, _ := filepath.Glob(filepath.Join("k8s", "*.yaml"))
-	listed := map[string]bool{}
-	for _, r := range kust.Resources {
-		listed[r] = true
-	}
 	kinds := map[string]int{}
-	for _, f := range files {
-		base := filepath.Base(f)
-		if base == "kustomization.yaml" {
-			continue
+	for _, dir := range kustomizations {
+		var kust struct {
+			Resources []string `json:"resources"`
 		}
-		if !listed[base] {
-			t.Errorf("%s is not in kustomization.yaml", base)
+		k, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		delete(listed, base)
-		for i, doc := range documents(t, f) {
-			var head struct {
-				APIVersion string `json:"apiVersion"`
-				Kind       string `json:"kind"`
+		if err := yaml.Unmarshal(k, &kust); err != nil {
+			t.Fatal(err)
+		}
+		listed := map[string]bool{}
+		for _, r := range kust.Resources {
+			if !strings.HasSuffix(r, ".yaml") {
+				if fi, err := os.Stat(filepath.Join(dir, r)); err != nil || !fi.IsDir() {
+					t.Errorf("%s: resource %s is neither a file nor a folder here", dir, r)
+				}
+				continue
 			}
-			if err := yaml.Unmarshal(doc, &head); err != nil {
-				t.Fatalf("%s document %d: %v", base, i, err)
+			listed[r] = true
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+		for _, f := range files {
+			base := filepath.Base(f)
+			if base == "kustomization.yaml" {
+				continue
 			}
-			obj, ok := typed(head.APIVersion, head.Kind)
-			if !ok {
-				t.Fatalf("%s document %d: no schema for %s %s", base, i, head.APIVersion, head.Kind)
+			if !listed[base] {
+				t.Errorf("%s is not in %s/kustomization.yaml", base, dir)
 			}
-			if err := yaml.UnmarshalStrict(doc, obj); err != nil {
-				t.Errorf("%s document %d (%s): %v", base, i, head.Kind, err)
+			delete(listed, base)
+			for i, doc := range documents(t, f) {
+				var head struct {
+					APIVersion string `json:"apiVersion"`
+					Kind       string `json:"kind"`
+				}
+				if err := yaml.Unmarshal(doc, &head); err != nil {
+					t.Fatalf("%s document %d: %v", f, i, err)
+				}
+				obj, ok := typed(head.APIVersion, head.Kind)
+				if !ok {
+					t.Fatalf("%s document %d: no schema for %s %s", f, i, head.APIVersion, head.Kind)
+				}
+				if err := yaml.UnmarshalStrict(doc, obj); err != nil {
+					t.Errorf("%s document %d (%s): %v", f, i, head.Kind, err)
+				}
+				kinds[head.Kind]++
+				check(t, base, obj)
 			}
-			kinds[head.Kind]++
-			check(t, base, obj)
+		}
+		for r := range listed {
+			t.Errorf("%s/kustomization.yaml lists %s, which does not exist", dir, r)
 		}
 	}
-	for r := range listed {
-		t.Errorf("kustomization.yaml lists %s, which does not exist", r)
-	}
-	for _, want := range []string{"Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ConfigMap", "Secret", "NetworkPolicy", "StatefulSet"} {
+	for _, want := range []string{"Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ConfigMap", "Secret", "NetworkPolicy", "StatefulSet", "ServiceAccount"} {
 		if kinds[want] == 0 {
 			t.Errorf("no %s among the manifests", want)
 		}
@@ -135,19 +151,28 @@ func TestManifestsMatchTheKubernetesAPI(t *testing.T) {
 func check(t *testing.T, file string, obj any) {
 	t.Helper()
 	var spec *corev1.PodSpec
+	long := true // long-running: needs probes
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		spec = &o.Spec.Template.Spec
 	case *appsv1.StatefulSet:
 		spec = &o.Spec.Template.Spec
+	case *batchv1.Job:
+		spec, long = &o.Spec.Template.Spec, false
 	default:
 		return
 	}
 	if spec.SecurityContext == nil || spec.SecurityContext.RunAsNonRoot == nil || !*spec.SecurityContext.RunAsNonRoot {
 		t.Errorf("%s: pods must run as non-root", file)
 	}
+	if spec.SecurityContext == nil || spec.SecurityContext.SeccompProfile == nil || spec.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("%s: pods must use the RuntimeDefault seccomp profile", file)
+	}
+	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+		t.Errorf("%s: pods must not mount a service account token", file)
+	}
 	for _, c := range spec.Containers {
-		if c.ReadinessProbe == nil || c.LivenessProbe == nil {
+		if long && (c.ReadinessProbe == nil || c.LivenessProbe == nil) {
 			t.Errorf("%s/%s: readiness and liveness probes are required", file, c.Name)
 		}
 		if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
@@ -155,6 +180,9 @@ func check(t *testing.T, file string, obj any) {
 		}
 		if c.SecurityContext == nil || c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem {
 			t.Errorf("%s/%s: the root filesystem must be read-only", file, c.Name)
+		}
+		if c.SecurityContext == nil || c.SecurityContext.Capabilities == nil || len(c.SecurityContext.Capabilities.Drop) != 1 || c.SecurityContext.Capabilities.Drop[0] != "ALL" {
+			t.Errorf("%s/%s: every capability must be dropped", file, c.Name)
 		}
 	}
 }
@@ -170,7 +198,7 @@ func TestRedisConfigIsAccepted(t *testing.T) {
 		t.Skip("redis-server not on PATH")
 	}
 	var conf string
-	for _, doc := range documents(t, filepath.Join("k8s", "redis-cluster.yaml")) {
+	for _, doc := range documents(t, filepath.Join("k8s", "base", "redis-cluster.yaml")) {
 		var cm struct {
 			Kind string            `json:"kind"`
 			Data map[string]string `json:"data"`
