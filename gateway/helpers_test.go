@@ -120,7 +120,8 @@ func newEnv(t *testing.T, mutate ...func(*gateway.Config)) *env {
 func newEnvLimited(t *testing.T, limit int, mutate ...func(*gateway.Config)) *env {
 	t.Helper()
 	target := redistest.Open(t)
-	client, err := rediscache.Open(context.Background(), rediscache.Config{URL: target.URL, Addrs: target.Addrs, Timeout: 500 * time.Millisecond})
+	client, err := rediscache.Open(context.Background(), rediscache.Config{URL: target.URL, Addrs: target.Addrs,
+		SentinelMaster: target.SentinelMaster, Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

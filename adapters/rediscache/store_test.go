@@ -22,8 +22,9 @@ import (
 // miniredis, which must behave the same for everything the store uses.
 func both(t *testing.T, f func(t *testing.T, s *rediscache.Store, rdb redis.UniversalClient)) {
 	t.Run("redis-server", func(t *testing.T) {
-		target := redistest.Open(t) // a cluster with REDISTEST_MODE=cluster
-		c, err := rediscache.Open(context.Background(), rediscache.Config{URL: target.URL, Addrs: target.Addrs, Timeout: time.Second})
+		target := redistest.Open(t) // a cluster or Sentinel with REDISTEST_MODE
+		c, err := rediscache.Open(context.Background(), rediscache.Config{URL: target.URL, Addrs: target.Addrs,
+			SentinelMaster: target.SentinelMaster, Timeout: time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
