@@ -14,7 +14,8 @@ import (
 // Sharded over freshnessShards keys (each its own slot), so neither the
 // postings that update it nor the counts that read it meet on one node.
 //
-//	dg:{capfresh:<n>}   ZSET location id → as-of (Unix seconds)
+//	dg:{capfresh~<n>…}   ZSET location id → as-of (Unix seconds); the tags are
+//	                     spread evenly over the slots (slots.go)
 const freshnessShards = 16
 
 func freshnessKey(loc string) string {
@@ -23,7 +24,9 @@ func freshnessKey(loc string) string {
 	return freshnessShardKey(int(h.Sum32() % freshnessShards))
 }
 
-func freshnessShardKey(n int) string { return "dg:{capfresh:" + strconv.Itoa(n) + "}" }
+func freshnessShardKey(n int) string {
+	return "dg:{" + spreadTags("capfresh", freshnessShards)[n] + "}"
+}
 
 // noteAsOf records a location's as-of time; GT keeps the newest, whatever
 // order racing postings arrive in.

@@ -63,7 +63,11 @@ func WithShards(partition string, n int) Option {
 	}
 }
 
-func shardName(partition string, k int) string { return partition + "~" + strconv.Itoa(k) }
+// shardName is the storage partition of shard k of a sharded partition
+// (slots.go spreads the shards' slots evenly).
+func (s *Store) shardName(partition string, k int) string {
+	return ShardPartitions(partition, s.shards[partition])[k]
+}
 
 func hashOf(s string) uint32 {
 	h := fnv.New32a()
@@ -224,7 +228,7 @@ func (s *Store) Commit(ctx context.Context, partition string, writes []fhir.Writ
 		if len(groups) > 1 {
 			g = nil // guards go with single-shard commits only
 		}
-		if err := s.commitOne(ctx, shardName(partition, k), groups[k], g); err != nil {
+		if err := s.commitOne(ctx, s.shardName(partition, k), groups[k], g); err != nil {
 			return err
 		}
 	}
@@ -263,7 +267,7 @@ func (s *Store) home(ctx context.Context, partition, typ, id string) (string, er
 	if !ok {
 		return "", discharge.Wrap(discharge.KindNotFound, "rediscache.Read", redis.Nil)
 	}
-	return shardName(partition, k), nil
+	return s.shardName(partition, k), nil
 }
 
 // ReadMany returns the current versions of several resources, keyed
@@ -288,7 +292,7 @@ func (s *Store) ReadMany(ctx context.Context, partition string, refs []fhir.Ref)
 	}
 	out := make(map[string]fhir.Resource, len(refs))
 	for k, rs := range byShard {
-		got, err := s.readManyOne(ctx, shardName(partition, k), rs)
+		got, err := s.readManyOne(ctx, s.shardName(partition, k), rs)
 		if err != nil {
 			return nil, err
 		}
@@ -347,7 +351,7 @@ func (s *Store) Search(ctx context.Context, partition string, q fhir.Query) ([]f
 	}
 	found := map[string]fhir.Resource{}
 	for k, ids := range byShard {
-		rs, err := s.fetch(ctx, shardName(partition, k), q.Type, ids)
+		rs, err := s.fetch(ctx, s.shardName(partition, k), q.Type, ids)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -373,7 +377,7 @@ func (s *Store) searchShards(ctx context.Context, partition string, n int, q fhi
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, n)
 		for k := 0; k < n; k++ {
-			keys, arg := searchPlanFor(shardName(partition, k), q)
+			keys, arg := searchPlanFor(s.shardName(partition, k), q)
 			cmds[k] = searchScript.EvalSha(ctx, pipe, keys, arg)
 		}
 		_, err := pipe.Exec(ctx)
@@ -417,7 +421,7 @@ func (s *Store) Generation(ctx context.Context, partition string) (int64, error)
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.StringCmd, n)
 	for k := 0; k < n; k++ {
-		cmds[k] = pipe.Get(ctx, keysFor(shardName(partition, k)).generation())
+		cmds[k] = pipe.Get(ctx, keysFor(s.shardName(partition, k)).generation())
 	}
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return 0, classify("rediscache.Generation", err)

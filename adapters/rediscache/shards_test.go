@@ -32,8 +32,8 @@ func provider(org string, locs int) []fhir.Write {
 func shardsHolding(t *testing.T, rdb redis.UniversalClient, typ, id string) []string {
 	t.Helper()
 	var out []string
-	for k := 0; k < rediscache.DirectoryShards; k++ {
-		key := fmt.Sprintf("dg:{p:directory~%d}:r:%s:%s", k, typ, id)
+	for k, name := range rediscache.ShardPartitions(rediscache.DirectoryPartition, rediscache.DirectoryShards) {
+		key := fmt.Sprintf("dg:{p:%s}:r:%s:%s", name, typ, id)
 		if n, _ := rdb.Exists(context.Background(), key).Result(); n == 1 {
 			out = append(out, fmt.Sprint(k))
 		}
