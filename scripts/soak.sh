@@ -64,16 +64,46 @@ if [ "${FAULT:-0}" = 1 ]; then
     echo "== $(date -u +%T) FAULT: restarted 127.0.0.1:$port; it rejoins as a replica" | tee -a "$work/fault.log"
   ) &
 fi
+# Every 10 s: CPU seconds of each gateway and Redis node, and each node's
+# role and replication state, to explain latency changes (summarised below).
+(
+  tick=$(getconf CLK_TCK)
+  while sleep 10; do
+    now=$(date +%s)
+    for g in "${!pids[@]}"; do
+      echo "$now gateway-$((g + 1)) $(awk -v t="$tick" '{printf "%.2f", ($14 + $15) / t}' /proc/"${pids[$g]}"/stat 2>/dev/null || echo -)"
+    done
+    while read -r p; do
+      info=$(redis-cli -p "$p" info everything 2>/dev/null | tr -d '\r') || continue
+      f() { printf '%s\n' "$info" | sed -n "s/^$1:\(.*\)/\1/p" | head -1; }
+      echo "$now $p $(f used_cpu_sys) $(f used_cpu_user) $(f role) $(f sync_full) $(f rdb_bgsave_in_progress) $(f aof_rewrite_in_progress) $(f master_link_status)"
+    done < "$work/redis/ports"
+  done > "$work/samples.txt"
+) &
+sampler=$!
 note="2 gateways (pids ${pids[*]}), Redis Cluster 3 masters + 3 replicas on loopback, AOF appendfsync always, REDIS_WAIT_REPLICAS=1; $providers synthetic providers; offered rate $rate req/s."
 status=0
 "$work/loadgen" soak --gateways "$(IFS=,; echo "${urls[*]}")" --pids "$(IFS=,; echo "${pids[*]}")" --trust-token "$trust" --provider-token "$prov" \
   --locations "$(IFS=,; echo "${locs[*]}")" --duration "$duration" --rate "$rate" --out "$out" --note "$note" "${fault_args[@]}" || status=$?
+kill "$sampler" 2>/dev/null || true
 {
   echo
   if [ -f "$work/fault.log" ]; then echo "Injected fault:"; echo; sed 's/^== /- /' "$work/fault.log"; echo; fi
   echo "Keys and memory per master after the run (synthetic England loaded):"
   echo
   scripts/redis-cluster.sh keys "$work/redis" | sed 's/^/- /'
+  echo
+  echo
+  echo "CPU per minute (share of one core) and replication state, sampled every 10 s:"
+  echo
+  python3 scripts/soak-samples.py "$work/samples.txt"
+  echo
+  echo "Replication and persistence events in the Redis node logs after the fault:"
+  echo
+  if [ -f "$work/fault.log" ]; then
+    grep -hE 'Full resync|MASTER <-> REPLICA sync: Finished|Synchronization with replica .* succeeded|Failover election won|Background AOF rewrite (finished|terminated)|Background RDB transfer|output buffer|scheduled to be closed|Starting BGSAVE|Loading the AOF|DB loaded from' "$work"/redis/*/redis.log \
+      | sort -k5,5 | sed 's|^.*/redis/\([0-9]*\)/redis.log:|    \1 |' | tail -40
+  fi
   echo
   echo "Gateway error log lines: $(cat "$work"/gateway-*.log | grep -c '"level":"ERROR"' || true)"
 } >> "$out"

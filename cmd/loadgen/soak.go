@@ -22,10 +22,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,6 +36,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/dischargegateway/gateway/adapters/geocode"
@@ -60,7 +63,10 @@ type interval struct {
 	s4xx     [nKinds]int
 	s5xx     [nKinds]int
 	failures [nKinds]int // transport errors (no HTTP answer)
-	rssKB    []int64
+	// errors counts error answers by kind, status and the OperationOutcome's
+	// first issue code ("placement 503 transient"), or the transport error.
+	errors map[string]int
+	rssKB  []int64
 }
 
 type soak struct {
@@ -107,6 +113,49 @@ func soakMain(args []string) {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
+}
+
+// outcomeCode is the first issue code of an OperationOutcome answer, or
+// "not an OperationOutcome" (which every error answer should be).
+func outcomeCode(b []byte) string {
+	var oo struct {
+		ResourceType string `json:"resourceType"`
+		Issue        []struct {
+			Code string `json:"code"`
+		} `json:"issue"`
+	}
+	if json.Unmarshal(b, &oo) != nil || oo.ResourceType != "OperationOutcome" || len(oo.Issue) == 0 {
+		return "not an OperationOutcome"
+	}
+	return oo.Issue[0].Code
+}
+
+// transportError names a request that got no HTTP answer, without the URL.
+func transportError(err error) string {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return "client timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed"
+	}
+	return "transport error"
+}
+
+// answer is what one request got: the status, and for an error answer the
+// OperationOutcome's issue code.
+type answer struct {
+	status int
+	code   string
+}
+
+func answerOf(st int, b []byte) answer {
+	if st >= 400 {
+		return answer{st, outcomeCode(b)}
+	}
+	return answer{status: st}
 }
 
 func (s *soak) do(method, url, token string, body []byte) (int, []byte, error) {
@@ -216,12 +265,23 @@ func (s *soak) run(workers int, rate float64, duration, every, faultFrom, faultT
 			r := rand.New(rand.NewPCG(uint64(w), 77))
 			for due := range tickets {
 				k := pick(r)
-				st, err := s.one(k, refs, r, int(seq.Add(1))+100)
+				a, err := s.one(k, refs, r, int(seq.Add(1))+100)
+				st := a.status
 				lat := time.Since(due)
 				i := min(int(time.Since(start)/every), nIntervals-1)
 				iv := ivs[i]
 				iv.mu.Lock()
 				iv.lat[k] = append(iv.lat[k], lat)
+				if err != nil || st >= 400 {
+					key := fmt.Sprintf("%s %d %s", kindNames[k], st, a.code)
+					if err != nil {
+						key = kindNames[k] + " no answer: " + transportError(err)
+					}
+					if iv.errors == nil {
+						iv.errors = map[string]int{}
+					}
+					iv.errors[key]++
+				}
 				switch {
 				case err != nil:
 					iv.failures[k]++
@@ -278,7 +338,7 @@ func (s *soak) anyOf(r *rand.Rand, list *[]string) string {
 
 func (s *soak) gateway(r *rand.Rand) string { return s.gateways[r.IntN(len(s.gateways))] }
 
-func (s *soak) one(k kind, refs []synthetic.Referral, r *rand.Rand, i int) (int, error) {
+func (s *soak) one(k kind, refs []synthetic.Referral, r *rand.Rand, i int) (answer, error) {
 	switch k {
 	case kIntake:
 		return s.intake(refs, r, i)
@@ -287,28 +347,28 @@ func (s *soak) one(k kind, refs []synthetic.Referral, r *rand.Rand, i int) (int,
 		acc := r.IntN(4)
 		body, _ := json.Marshal(map[string]any{"asOf": time.Now().UTC().Format(time.RFC3339Nano), "beds": []any{map[string]any{
 			"type": "nursing", "maxCapacity": 30, "occupied": 30 - acc, "reserved": 0, "acceptingAdmissions": acc}}})
-		st, _, err := s.do("PUT", s.gateway(r)+"/api/v1/capacity/"+loc, s.prov, body)
-		return st, err
+		st, b, err := s.do("PUT", s.gateway(r)+"/api/v1/capacity/"+loc, s.prov, body)
+		return answerOf(st, b), err
 	case kPlacement:
 		sr := s.anyOf(r, &s.serviceReqs)
 		if sr == "" {
 			return s.intake(refs, r, i)
 		}
-		st, _, err := s.do("GET", s.gateway(r)+"/fhir/"+sr+"/$placement-options", s.trust, nil)
-		return st, err
+		st, b, err := s.do("GET", s.gateway(r)+"/fhir/"+sr+"/$placement-options", s.trust, nil)
+		return answerOf(st, b), err
 	default:
 		ref := s.anyOf(r, &s.acknowledged)
 		if ref == "" {
 			return s.intake(refs, r, i)
 		}
-		st, _, err := s.do("GET", s.gateway(r)+"/fhir/"+ref, s.trust, nil)
-		return st, err
+		st, b, err := s.do("GET", s.gateway(r)+"/fhir/"+ref, s.trust, nil)
+		return answerOf(st, b), err
 	}
 }
 
 // intake posts one referral as a transaction and records what the gateway
 // acknowledged (the entries' response locations).
-func (s *soak) intake(refs []synthetic.Referral, r *rand.Rand, i int) (int, error) {
+func (s *soak) intake(refs []synthetic.Referral, r *rand.Rand, i int) (answer, error) {
 	ref := refs[r.IntN(len(refs))]
 	bundle := ref.Bundle(i)
 	// A unique patient identifier per request, so every transaction is a
@@ -317,7 +377,7 @@ func (s *soak) intake(refs []synthetic.Referral, r *rand.Rand, i int) (int, erro
 	s.writeAttempts.Add(1)
 	st, b, err := s.do("POST", s.gateway(r)+"/fhir", s.trust, body)
 	if err != nil || st != http.StatusOK {
-		return st, err
+		return answerOf(st, b), err
 	}
 	var resp struct {
 		Entry []struct {
@@ -325,7 +385,7 @@ func (s *soak) intake(refs []synthetic.Referral, r *rand.Rand, i int) (int, erro
 		} `json:"entry"`
 	}
 	if err := json.Unmarshal(b, &resp); err != nil {
-		return 0, fmt.Errorf("transaction response: %w", err)
+		return answer{}, fmt.Errorf("transaction response: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -339,7 +399,7 @@ func (s *soak) intake(refs []synthetic.Referral, r *rand.Rand, i int) (int, erro
 			s.serviceReqs = append(s.serviceReqs, strings.Split(loc, "/_history/")[0])
 		}
 	}
-	return st, nil
+	return answer{status: st}, nil
 }
 
 // readBack vreads every acknowledged version; one that is not there (after
@@ -441,6 +501,40 @@ func (s *soak) report(out, note string, ivs []*interval, every, elapsed, faultFr
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "- Requests: %d; 4xx: %d; 5xx or no answer outside injected faults: **%d**; inside: %d; offered but dropped (all workers busy): %d.\n",
 		total, t4, t5out, t5in, dropped.Load())
+	// Every error answer, by request kind, status and issue code, inside and
+	// outside the fault window: a 5xx must be a 503 transient or timeout.
+	in, outside := map[string]int{}, map[string]int{}
+	for i, iv := range ivs {
+		from := time.Duration(i) * every
+		inFault := faultFrom >= 0 && from+every > faultFrom && from < faultTo
+		for key, n := range iv.errors {
+			if inFault {
+				in[key] += n
+			} else {
+				outside[key] += n
+			}
+		}
+	}
+	if len(in)+len(outside) > 0 {
+		keys := make([]string, 0, len(in)+len(outside))
+		for key := range in {
+			keys = append(keys, key)
+		}
+		for key := range outside {
+			if _, dup := in[key]; !dup {
+				keys = append(keys, key)
+			}
+		}
+		sort.Strings(keys)
+		fmt.Fprintln(w, "- Error answers by request, status and OperationOutcome issue code:")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "  | request, status, issue code | in the fault window | outside it |")
+		fmt.Fprintln(w, "  |---|---:|---:|")
+		for _, key := range keys {
+			fmt.Fprintf(w, "  | %s | %d | %d |\n", key, in[key], outside[key])
+		}
+		fmt.Fprintln(w)
+	}
 	for i, p := range pids {
 		fmt.Fprintf(w, "- Gateway process %d (pid %d): RSS %.0f MB at start, %.0f MB at end.\n", i+1, p, float64(memStart[i])/1024, float64(memEnd[i])/1024)
 	}
