@@ -47,5 +47,8 @@ go test -race -count=1 -timeout 15m ./...
 log "integration suites again on a Redis Cluster of 3 masters and 3 replicas that the tests start (REDISTEST_MODE=cluster)"
 REDISTEST_MODE=cluster go test -count=1 -timeout 10m ./adapters/rediscache/ ./gateway/ ./cmd/gateway/
 
+log "deploy/: kustomize build, kubeconform -strict (Kubernetes 1.30 and 1.34), collector config, alert rules, Redis configs, Dockerfile"
+./scripts/deploy-check.sh
+
 log "Postman collection under newman, against the embedded store and a real redis-server"
 ./scripts/interop.sh
