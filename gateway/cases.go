@@ -50,7 +50,10 @@ func (s *Server) getCase(c echo.Context) error {
 	opt := s.mapOptions(part)
 	view := caseView{ID: id, Encounter: "Encounter/" + id, Version: enc.VersionID,
 		CareNeeds: []*discharge.CareNeed{}, Warnings: []caseWarning{}}
-	pat := s.subjectPatient(ctx, part, encDoc, nil)
+	pat, err := s.subjectPatient(ctx, part, encDoc, nil)
+	if err != nil {
+		return err
+	}
 	cs, issues, err := mappings.EncounterToCase(enc.JSON, pat, opt)
 	if err != nil {
 		return err

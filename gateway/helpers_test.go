@@ -20,6 +20,7 @@ import (
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/internal/redistest"
 	"github.com/dischargegateway/gateway/mappings"
@@ -119,6 +120,13 @@ func newEnv(t *testing.T, mutate ...func(*gateway.Config)) *env {
 // per minute.
 func newEnvLimited(t *testing.T, limit int, mutate ...func(*gateway.Config)) *env {
 	t.Helper()
+	return newEnvFull(t, limit, nil, mutate...)
+}
+
+// newEnvFull is newEnvLimited whose gateway reaches the real store through
+// wrap (when not nil): fault injection over a real redis-server.
+func newEnvFull(t *testing.T, limit int, wrap func(fhir.Store) fhir.Store, mutate ...func(*gateway.Config)) *env {
+	t.Helper()
 	target := redistest.Open(t)
 	client, err := rediscache.Open(context.Background(), rediscache.Config{URL: target.URL, Addrs: target.Addrs,
 		SentinelMaster: target.SentinelMaster, Timeout: 500 * time.Millisecond})
@@ -142,8 +150,12 @@ func newEnvLimited(t *testing.T, limit int, mutate ...func(*gateway.Config)) *en
 		t.Fatal(err)
 	}
 	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:test", Audience: "urn:test", TTL: time.Hour}
+	var store fhir.Store = rediscache.New(client.Client)
+	if wrap != nil {
+		store = wrap(store)
+	}
 	g := gateway.New(cfg, gateway.Deps{
-		Store:          rediscache.New(client.Client),
+		Store:          store,
 		Translator:     tr,
 		Logger:         slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Capacity:       rediscache.NewCapacityStore(client.Client, 100),

@@ -28,7 +28,10 @@ func (s *Server) intake(ctx context.Context, part string, cd *candidate, loc loc
 	if err != nil {
 		return err
 	}
-	pat := s.subjectPatient(ctx, part, cd.doc, loc)
+	pat, err := s.subjectPatient(ctx, part, cd.doc, loc)
+	if err != nil {
+		return err
+	}
 	var issues discharge.Issues
 	switch cd.typ {
 	case "Encounter":
@@ -49,21 +52,31 @@ func (s *Server) mapOptions(part string) mappings.Options {
 }
 
 // subjectPatient returns the JSON of the Patient a resource's subject
-// names, from the transaction or the store, or nil.
-func (s *Server) subjectPatient(ctx context.Context, part string, doc map[string]any, loc local) []byte {
+// names, from the transaction or the store, or nil when there is none to
+// be seen. A store failure is returned, never taken for a missing Patient:
+// that would turn an outage into a different answer (a placement refused
+// for want of a home postcode, a case without the patient's details).
+func (s *Server) subjectPatient(ctx context.Context, part string, doc map[string]any, loc local) ([]byte, error) {
 	ref, ok := refString(doc["subject"])
 	if !ok || !strings.Contains(ref, "Patient/") {
-		return nil
+		return nil, nil
 	}
-	p, err := s.lookup(ctx, part, ref, loc)
-	if err != nil {
-		return nil
+	p, err := s.lookupIfAny(ctx, part, ref, loc)
+	if err != nil || p == nil {
+		return nil, err
 	}
-	raw, err := encodeDoc(p)
-	if err != nil {
-		return nil
+	return encodeDoc(p)
+}
+
+// lookupIfAny is lookup, with nil for a reference that resolves to nothing
+// the caller may see; other failures (Redis unavailable, a deadline) are
+// returned.
+func (s *Server) lookupIfAny(ctx context.Context, part, ref string, loc local) (map[string]any, error) {
+	d, err := s.lookup(ctx, part, ref, loc)
+	if err != nil && discharge.ErrorKind(err) == discharge.KindNotFound {
+		return nil, nil
 	}
-	return raw
+	return d, err
 }
 
 // rebaseIssues rewrites expressions rooted at the resource type ("Encounter.

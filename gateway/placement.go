@@ -109,10 +109,20 @@ func (s *Server) placementOptions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	patient := s.subjectPatient(ctx, part, srDoc, nil)
+	// The Patient (home postcode) and the Encounter (discharge dates) shape
+	// the answer: a store failure reading them is the caller's 503, never a
+	// quietly different shortlist.
+	patient, err := s.subjectPatient(ctx, part, srDoc, nil)
+	if err != nil {
+		return err
+	}
 	var cs *discharge.Case
 	if ref, ok := refString(srDoc["encounter"]); ok {
-		if enc, err := s.lookup(ctx, part, ref, nil); err == nil {
+		enc, err := s.lookupIfAny(ctx, part, ref, nil)
+		if err != nil {
+			return err
+		}
+		if enc != nil {
 			if raw, err := encodeDoc(enc); err == nil {
 				cs, _, _ = mappings.EncounterToCase(raw, patient, s.mapOptions(part))
 			}

@@ -1,12 +1,16 @@
 package gateway_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 )
 
@@ -166,4 +170,67 @@ func TestPlacementDuringPostings(t *testing.T) {
 		}
 	}
 	<-done
+}
+
+// failingReads is the real store whose Read of one resource type fails as
+// Redis does when it cannot be reached, while failing is set.
+type failingReads struct {
+	fhir.Store
+	typ     string
+	failing atomic.Bool
+}
+
+func (f *failingReads) Read(ctx context.Context, part, typ, id string) (fhir.Resource, error) {
+	if f.failing.Load() && typ == f.typ {
+		return fhir.Resource{}, discharge.Wrap(discharge.KindUnavailable, "test", errors.New("injected: connection refused"))
+	}
+	return f.Store.Read(ctx, part, typ, id)
+}
+
+// A store failure while reading the request's Patient (its home postcode)
+// or Encounter (its discharge dates) is a 503 the caller retries, never a
+// 422 "no postcode" or a shortlist for a different date.
+func TestPlacementStoreFailureIsUnavailable(t *testing.T) {
+	for _, typ := range []string{"Patient", "Encounter"} {
+		t.Run(typ, func(t *testing.T) {
+			f := &failingReads{typ: typ}
+			e := newEnvFull(t, 100000, func(s fhir.Store) fhir.Store { f.Store = s; return f })
+			r := e.do("POST", "/fhir", walkthrough(t)).mustStatus(t, http.StatusOK)
+			var sr string
+			for _, en := range r.json["entry"].([]any) {
+				if loc := str(en, "response", "location"); strings.HasPrefix(loc, "ServiceRequest/") {
+					sr = strings.Split(loc, "/_history/")[0]
+				}
+			}
+			e.do("GET", "/fhir/"+sr+"/$placement-options", nil).mustStatus(t, http.StatusOK)
+			f.failing.Store(true)
+			b := e.do("GET", "/fhir/"+sr+"/$placement-options", nil).mustStatus(t, http.StatusServiceUnavailable)
+			if got := str(b.json["issue"].([]any)[0], "code"); got != "transient" {
+				t.Fatalf("issue code %q: %s", got, b.body)
+			}
+			if typ == "Patient" {
+				// The discharge case view maps the Encounter with its Patient.
+				var enc string
+				for _, en := range r.json["entry"].([]any) {
+					if loc := str(en, "response", "location"); strings.HasPrefix(loc, "Encounter/") {
+						enc = strings.Split(strings.TrimPrefix(loc, "Encounter/"), "/_history/")[0]
+					}
+				}
+				e.do("GET", "/api/v1/cases/"+enc, nil, "Accept", "application/json").mustStatus(t, http.StatusServiceUnavailable)
+				// Intake maps a new ServiceRequest with its stored Patient:
+				// nothing may be stored on a guess while that read fails.
+				f.failing.Store(false)
+				again := e.do("GET", "/fhir/"+sr, nil).mustStatus(t, http.StatusOK).json
+				delete(again, "id")
+				delete(again, "meta")
+				f.failing.Store(true)
+				e.do("POST", "/fhir/ServiceRequest", again).mustStatus(t, http.StatusServiceUnavailable)
+				f.failing.Store(false)
+				e.do("POST", "/fhir/ServiceRequest", again).mustStatus(t, http.StatusCreated)
+				e.do("GET", "/api/v1/cases/"+enc, nil, "Accept", "application/json").mustStatus(t, http.StatusOK)
+			}
+			f.failing.Store(false)
+			e.do("GET", "/fhir/"+sr+"/$placement-options", nil).mustStatus(t, http.StatusOK)
+		})
+	}
 }
