@@ -145,6 +145,16 @@ func (s *Sentinel) ready(ctx context.Context) error {
 	if err != nil || !strings.Contains(rep, "master_link_status:up\r\n") {
 		return fmt.Errorf("replica not in sync: %v", err)
 	}
+	// The replica's link being up comes before the master counts its acks:
+	// a write must be acknowledged by WAIT 1 before tests rely on WAIT.
+	m := s.Master.admin()
+	_ = m.Set(ctx, "redistest:probe", time.Now().UnixNano(), 0).Err()
+	n, err := m.Do(ctx, "WAIT", 1, 200).Int()
+	_ = m.Del(ctx, "redistest:probe").Err()
+	m.Close()
+	if err != nil || n < 1 {
+		return fmt.Errorf("the master's writes are not acknowledged by the replica yet (WAIT 1: %d, %v)", n, err)
+	}
 	for _, sn := range s.Sentinels {
 		c := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr(), MaxRetries: -1})
 		m, err := c.Master(ctx, SentinelMaster).Result()
