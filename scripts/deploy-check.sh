@@ -182,7 +182,7 @@ command -v redis-cli >/dev/null || fail "redis-cli not on PATH"
 free_port() { # a port free on loopback, with port+10000 (cluster bus) free too
   local p
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 10000))
+    p=$((10000 + RANDOM % 12000)) # p and p+10000 below the ephemeral range (32768+)
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$((p + 10000))") 2>/dev/null; then
       echo "$p"
       return
@@ -192,24 +192,32 @@ free_port() { # a port free on loopback, with port+10000 (cluster bus) free too
 }
 
 # redis_accepts NAME CONF PORT [redis-server args...]: starts it, waits for
-# PONG, and leaves its port in $port for the checks.
+# PONG, and leaves its port in $port for the checks. A port (or its cluster
+# bus port) taken between free_port and the start, e.g. as the source port of
+# a client connection, is retried on a fresh port; any other refusal fails.
 redis_accepts() {
-  local name=$1 conf=$2
+  local name=$1 conf=$2 attempt pid
   port=$3
   shift 3
-  redis-server "$conf" --port "$port" "$@" >"$WORK/$name.log" 2>&1 &
-  local pid=$!
-  PIDS+=("$pid")
-  for _ in $(seq 100); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      cat "$WORK/$name.log" >&2
-      fail "redis-server refused $name"
-    fi
-    [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return
-    sleep 0.1
+  for attempt in 1 2 3 4 5; do
+    redis-server "$conf" --port "$port" "$@" >"$WORK/$name.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 100); do
+      if ! kill -0 "$pid" 2>/dev/null; then
+        if grep -q 'Failed listening on port' "$WORK/$name.log" && [ "$attempt" -lt 5 ]; then
+          port=$(free_port)
+          continue 2
+        fi
+        cat "$WORK/$name.log" >&2
+        fail "redis-server refused $name"
+      fi
+      [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return
+      sleep 0.1
+    done
+    cat "$WORK/$name.log" >&2
+    fail "redis-server did not answer with $name within 10 s"
   done
-  cat "$WORK/$name.log" >&2
-  fail "redis-server did not answer with $name within 10 s"
 }
 # expect_config NAME directive value…
 expect_config() {

@@ -12,7 +12,7 @@ cmd=${1:?start, stop or keys}; dir=${2:?a directory for the nodes}
 free_port() { python3 - <<'PY'
 import random, socket
 while True:
-    p = random.randint(20000, 45000)
+    p = random.randint(10000, 22000)  # p and p+10000 below the ephemeral range (32768+)
     try:
         for q in (p, p + 10000):
             s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
