@@ -47,6 +47,9 @@ go test -race -count=1 -timeout 15m ./...
 log "integration suites again on a Redis Cluster of 3 masters and 3 replicas that the tests start (REDISTEST_MODE=cluster)"
 REDISTEST_MODE=cluster go test -count=1 -timeout 10m ./adapters/rediscache/ ./gateway/ ./cmd/gateway/
 
+log "integration suites again through Sentinel (a master, a replica and 3 Sentinels that the tests start; REDISTEST_MODE=sentinel)"
+REDISTEST_MODE=sentinel go test -count=1 -timeout 10m ./adapters/rediscache/ ./gateway/ ./cmd/gateway/
+
 log "deploy/: kustomize build, kubeconform -strict (Kubernetes 1.30 and 1.34), collector config, alert rules, Redis configs, Dockerfile"
 ./scripts/deploy-check.sh
 
