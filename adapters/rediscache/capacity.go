@@ -54,32 +54,54 @@ func geoVersionKey(bed discharge.BedType, area string) string { return geoKey(be
 // shardPutScript places a location in a geo shard and records the capacity
 // version the shard has seen, never moving it back: postings racing for one
 // location leave the newest version, whatever order their index updates
-// arrive in. KEYS: shard, its version hash. ARGV: lon, lat, id, version.
+// arrive in. An update older than the version recorded (including a newer
+// posting's removal, below) changes nothing. KEYS: shard, its version hash.
+// ARGV: lon, lat, id, version.
 var shardPutScript = redis.NewScript(`
-redis.call('GEOADD', KEYS[1], ARGV[1], ARGV[2], ARGV[3])
 local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0')
-if tonumber(ARGV[4]) > cur then redis.call('HSET', KEYS[2], ARGV[3], ARGV[4]) end
+if tonumber(ARGV[4]) < cur then return 0 end
+redis.call('GEOADD', KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+return 1
+`)
+
+// shardDelScript takes a location out of a geo shard when its posting at
+// version no longer offers that bed type (or moved area), unless the shard
+// has already seen a newer posting. The version stays recorded (a
+// tombstone), so an older posting's late update cannot put the location
+// back. KEYS: shard, its version hash. ARGV: id, version.
+var shardDelScript = redis.NewScript(`
+local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if tonumber(ARGV[2]) < cur then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 1
 `)
 
 // putScript applies a posting unless the stored one is newer: an older
 // posting never overwrites newer data. An equal as-of replaces (a
-// correction). Returns {version, applied, current doc}.
+// correction). It records the postcode area the posting is geo-indexed in
+// (ARGV[4], "" when it is not). Returns {version, applied, current doc,
+// the replaced doc or "", the replaced posting's area or ""}.
 var putScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'asOf')
 if cur and tonumber(cur) > tonumber(ARGV[1]) then
-  return {tonumber(redis.call('HGET', KEYS[1], 'v')), 0, redis.call('HGET', KEYS[1], 'doc')}
+  return {tonumber(redis.call('HGET', KEYS[1], 'v')), 0, redis.call('HGET', KEYS[1], 'doc'), '', ''}
 end
+local prev = redis.call('HGET', KEYS[1], 'doc') or ''
+local prevArea = redis.call('HGET', KEYS[1], 'garea') or ''
 local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
-redis.call('HSET', KEYS[1], 'asOf', ARGV[1], 'doc', ARGV[2])
+redis.call('HSET', KEYS[1], 'asOf', ARGV[1], 'doc', ARGV[2], 'garea', ARGV[4])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'v', v, 'doc', ARGV[2])
-return {v, 1, ARGV[2]}
+return {v, 1, ARGV[2], prev, prevArea}
 `)
 
 // Put stores a posting. It returns the capacity now current and whether the
 // posting was applied (false: the stored one is newer and was kept).
 // The location is geo-indexed at pos, in the shard of its postcode area,
-// when pos is not nil.
+// when pos is not nil; it leaves the shards of bed types, and the coverage
+// sets of home-care districts, that the posting it replaces had and this
+// one has not.
 func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *discharge.Position, area string) (discharge.Capacity, bool, error) {
 	const op = "rediscache.CapacityStore.Put"
 	c.Version = 0
@@ -87,13 +109,17 @@ func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *disc
 	if err != nil {
 		return c, false, discharge.Wrap(discharge.KindInternal, op, err)
 	}
+	garea := ""
+	if pos != nil {
+		garea = area
+	}
 	out, err := s.durable.run(ctx, s.rdb, putScript, []string{capKey(c.LocationID), capHistoryKey(c.LocationID)},
-		c.AsOf.UnixMilli(), string(doc), s.historyLen)
+		c.AsOf.UnixMilli(), string(doc), s.historyLen, garea)
 	if err != nil {
 		return c, false, classify(op, err)
 	}
 	res, ok := out.([]any)
-	if !ok || len(res) < 3 {
+	if !ok || len(res) < 5 {
 		return c, false, discharge.Wrap(discharge.KindInternal, op, fmt.Errorf("unexpected reply %T from the capacity script", out))
 	}
 	cur, err := decodeCapacity(res[2], toInt64(res[0]))
@@ -104,15 +130,50 @@ func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *disc
 	if applied {
 		pipe := s.rdb.Pipeline()
 		noteAsOf(ctx, pipe, c.LocationID, cur.AsOf)
+		type shard struct {
+			bed  discharge.BedType
+			area string
+		}
+		now := map[shard]bool{}
 		if pos != nil {
 			for _, b := range c.Beds {
+				now[shard{b.Type, area}] = true
 				shardPutScript.Eval(ctx, pipe, []string{geoKey(b.Type, area), geoVersionKey(b.Type, area)},
 					pos.Lon, pos.Lat, c.LocationID, cur.Version)
 			}
 		}
+		covered := map[string]bool{}
 		for _, h := range c.HomeCare {
 			for _, oc := range h.Outcodes {
+				covered[oc] = true
 				pipe.SAdd(ctx, coverageKey(oc), c.LocationID)
+			}
+		}
+		// What the replaced posting offered and this one does not. Its area
+		// is recorded with it; postings stored before that was recorded
+		// were indexed in the location's area, the one given now.
+		if prev, err := decodeCapacity(res[3], 0); err == nil {
+			prevArea := toString(res[4])
+			if prevArea == "" {
+				prevArea = area
+			}
+			for _, b := range prev.Beds {
+				if sh := (shard{b.Type, prevArea}); prevArea != "" && !now[sh] {
+					now[sh] = true // once per shard
+					shardDelScript.Eval(ctx, pipe, []string{geoKey(b.Type, prevArea), geoVersionKey(b.Type, prevArea)},
+						c.LocationID, cur.Version)
+				}
+			}
+			// A district set has no versions: an older posting's late SADD
+			// can put a location back, and placement then drops it by the
+			// current posting, as before.
+			for _, h := range prev.HomeCare {
+				for _, oc := range h.Outcodes {
+					if !covered[oc] {
+						covered[oc] = true
+						pipe.SRem(ctx, coverageKey(oc), c.LocationID)
+					}
+				}
 			}
 		}
 		if _, err := pipe.Exec(ctx); err != nil {

@@ -197,3 +197,82 @@ func TestNearSmallerCircleFirst(t *testing.T) {
 		}
 	})
 }
+
+// A location leaves the geo shards of bed types its new posting no longer
+// offers (and of the area it moved from), and the coverage sets of
+// districts it no longer serves.
+func TestCapacityPostingLeavesDroppedShards(t *testing.T) {
+	both(t, func(t *testing.T, _ *rediscache.Store, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		cs := rediscache.NewCapacityStore(rdb, 10)
+		t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+		m := &discharge.Position{Lat: 53.445, Lon: -2.22}
+		near := func(bed discharge.BedType, area string) []string {
+			t.Helper()
+			hits, err := cs.Near(ctx, []string{area}, []discharge.BedType{bed}, 53.44, -2.22, 50, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, h := range hits {
+				ids = append(ids, h.LocationID)
+			}
+			return ids
+		}
+		covering := func(oc string) string {
+			t.Helper()
+			ids, err := cs.Covering(ctx, oc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Sprint(ids)
+		}
+		both := discharge.Capacity{LocationID: "L1", AsOf: t0, Beds: []discharge.BedCapacity{
+			{Type: discharge.BedNursing, MaxCapacity: 10, AcceptingAdmissions: 1},
+			{Type: discharge.BedResidential, MaxCapacity: 10, AcceptingAdmissions: 1}},
+			HomeCare: []discharge.HomeCareOffer{{Outcodes: []string{"M14", "M15"}, HoursPerWeek: 10, EarliestStart: discharge.DateOf(t0)}}}
+		if _, _, err := cs.Put(ctx, both, m, "M"); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(near(discharge.BedNursing, "M"), near(discharge.BedResidential, "M"))+" "+covering("M15") != "[L1] [L1] [L1]" {
+			t.Fatal("first posting not indexed:", near(discharge.BedNursing, "M"), near(discharge.BedResidential, "M"), covering("M15"))
+		}
+		one := discharge.Capacity{LocationID: "L1", AsOf: t0.Add(time.Hour), Beds: []discharge.BedCapacity{
+			{Type: discharge.BedResidential, MaxCapacity: 10, AcceptingAdmissions: 1}},
+			HomeCare: []discharge.HomeCareOffer{{Outcodes: []string{"M14"}, HoursPerWeek: 10, EarliestStart: discharge.DateOf(t0)}}}
+		if _, _, err := cs.Put(ctx, one, m, "M"); err != nil {
+			t.Fatal(err)
+		}
+		if got := near(discharge.BedNursing, "M"); len(got) != 0 {
+			t.Errorf("still in the nursing shard after nursing was dropped: %v", got)
+		}
+		if got := near(discharge.BedResidential, "M"); fmt.Sprint(got) != "[L1]" {
+			t.Errorf("residential shard: %v", got)
+		}
+		if got := covering("M15"); got != "[]" {
+			t.Errorf("still covering M15: %s", got)
+		}
+		if got := covering("M14"); got != "[L1]" {
+			t.Errorf("M14 coverage: %s", got)
+		}
+		// The location moves to another postcode area: it leaves the old
+		// area's shard.
+		one.AsOf = t0.Add(2 * time.Hour)
+		if _, _, err := cs.Put(ctx, one, &discharge.Position{Lat: 53.41, Lon: -2.16}, "SK"); err != nil {
+			t.Fatal(err)
+		}
+		if got := near(discharge.BedResidential, "M"); len(got) != 0 {
+			t.Errorf("still in the old area's shard: %v", got)
+		}
+		if got := near(discharge.BedResidential, "SK"); fmt.Sprint(got) != "[L1]" {
+			t.Errorf("new area's shard: %v", got)
+		}
+		// An older posting is refused, and touches no shard.
+		if _, applied, _ := cs.Put(ctx, both, m, "M"); applied {
+			t.Fatal("an older posting was applied")
+		}
+		if got := near(discharge.BedNursing, "M"); len(got) != 0 {
+			t.Errorf("a refused posting re-indexed the location: %v", got)
+		}
+	})
+}
