@@ -250,6 +250,25 @@ func run(redisURL string, providers, referrals, workers int, duration time.Durat
 	half := measured(func() phase {
 		return openLoop("placement-options at half the saturation rate", sat.rps/2, duration, placement)
 	})
+	// Service time: one client, every referral three times in turn, so no
+	// request waits for another. Its p99 against the open loop's tells the
+	// work of the heaviest requests from queueing behind others.
+	service := measured(func() phase {
+		var lat []time.Duration
+		var errs int64
+		start := time.Now()
+		for range 3 {
+			for _, id := range srIDs {
+				t := time.Now()
+				st, _, err := do("GET", base+"/fhir/"+id+"/$placement-options", nil)
+				if err != nil || st != 200 {
+					errs++
+				}
+				lat = append(lat, time.Since(t))
+			}
+		}
+		return summarise("placement-options, one client, each referral 3 times in turn (service time)", lat, int64(len(lat)), errs, time.Since(start))
+	})
 
 	// Baseline 1: bare Echo, fixed Bundle of the same size.
 	e := echo.New()
@@ -319,7 +338,7 @@ func run(redisURL string, providers, referrals, workers int, duration time.Durat
 		len(srIDs), warmTime.Round(time.Millisecond), float64(matchCount.Load())/float64(max(1, sat.requests+half.requests)), len(sample))
 	fmt.Fprintln(w, "| phase | requests | errors | req/s | p50 | p99 | Redis CPU per request |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
-	for _, p := range []phase{sat, half, bare, floor} {
+	for _, p := range []phase{sat, half, service, bare, floor} {
 		rc := "–"
 		if p.redisCPU > 0 {
 			rc = fmt.Sprintf("%.0f µs", float64(p.redisCPU.Nanoseconds())/1000)
