@@ -239,12 +239,12 @@ func (s *Server) place(c echo.Context, srJSON, patient []byte, cs *discharge.Cas
 	if params.explain {
 		reach *= 1.5
 	}
-	cands, err := s.candidates(c, need, origin, outcode, reach)
+	cands, gen, err := s.candidates(c, need, origin, outcode, reach)
 	if err != nil {
 		return err
 	}
 	res := discharge.Match(req, cands)
-	docs, err := s.matchedResources(c.Request().Context(), res.Matches)
+	docs, err := s.matchedResources(c.Request().Context(), gen, res.Matches)
 	if err != nil {
 		return err
 	}
@@ -273,7 +273,9 @@ func (s *Server) origin(need *discharge.CareNeed) (discharge.Position, string, e
 // from the geo shards near the origin, home care from its district's
 // coverage set; then their projections (cached per directory generation)
 // and current capacity (cached per posting version).
-func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin discharge.Position, outcode string, radius float64) ([]discharge.Candidate, error) {
+// It returns the directory generation the projections are at (0 when there
+// were no candidates).
+func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin discharge.Position, outcode string, radius float64) ([]discharge.Candidate, int64, error) {
 	ctx := c.Request().Context()
 	distance := map[string]float64{}
 	hints := map[string]int64{}
@@ -288,7 +290,7 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 			var err error
 			hits, err = s.capacity.Near(ctx, s.geo.AreasNear(origin.Lat, origin.Lon, r), beds, origin.Lat, origin.Lon, r, placementCandidates)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			if len(hits) >= placementCandidates || r >= radius {
 				break
@@ -308,20 +310,20 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 	} else {
 		ids, err := s.capacity.Covering(ctx, outcode)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		locIDs = ids
 	}
 	if len(locIDs) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
-	providers, err := s.providersAt(ctx, locIDs)
+	providers, gen, err := s.providersAt(ctx, locIDs)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	caps, err := s.capacityAt(ctx, locIDs, hints)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var list []discharge.Candidate
 	for _, lid := range locIDs {
@@ -337,7 +339,7 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 			list = append(list, cand)
 		}
 	}
-	return list, nil
+	return list, gen, nil
 }
 
 // searchStart is the first radius candidates are looked for in: a quarter
@@ -351,7 +353,7 @@ func searchStart(radius float64) float64 {
 
 // matchedResources reads what the answer shows: each match's
 // HealthcareService, Location and Organization, in one round trip.
-func (s *Server) matchedResources(ctx context.Context, matches []discharge.Option) (map[string]fhir.Resource, error) {
+func (s *Server) matchedResources(ctx context.Context, gen int64, matches []discharge.Option) (map[string]fhir.Resource, error) {
 	var refs []fhir.Ref
 	seen := map[fhir.Ref]bool{}
 	add := func(typ, id string) {
@@ -366,7 +368,10 @@ func (s *Server) matchedResources(ctx context.Context, matches []discharge.Optio
 		add("Location", o.Provider.LocationID)
 		add("Organization", o.Provider.OrganizationID)
 	}
-	return s.store.ReadMany(ctx, directoryPartition, refs)
+	if len(refs) == 0 {
+		return map[string]fhir.Resource{}, nil
+	}
+	return s.directoryDocs(ctx, gen, refs)
 }
 
 // placementBundle renders the answer: one match entry per option with its

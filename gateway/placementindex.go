@@ -23,6 +23,10 @@ import (
 //   - per Location, its decoded capacity posting at one version. A request
 //     reads the current version of every candidate (a few bytes each) and
 //     fetches and decodes only the postings that changed.
+//   - the stored JSON of the HealthcareServices, Locations and
+//     Organizations that answers have shown, valid for one generation of
+//     the directory like the projections, so rendering an answer reads
+//     nothing more from Redis.
 //
 // Redis stays the one source of truth: nothing here is ever written back,
 // and a cold or dropped cache only costs time. Each map is bounded by
@@ -33,6 +37,7 @@ type placementIndex struct {
 	gen        int64
 	providers  map[string][]discharge.Provider // Location id → projections; empty: no service there
 	capacity   map[string]discharge.Capacity   // Location id → decoded posting (with its Version)
+	docs       map[fhir.Ref]fhir.Resource      // directory resources shown in answers, at gen
 	maxEntries int
 }
 
@@ -40,15 +45,17 @@ func newPlacementIndex(maxEntries int) *placementIndex {
 	if maxEntries <= 0 {
 		maxEntries = 250000
 	}
-	return &placementIndex{providers: map[string][]discharge.Provider{}, capacity: map[string]discharge.Capacity{}, maxEntries: maxEntries}
+	return &placementIndex{providers: map[string][]discharge.Provider{}, capacity: map[string]discharge.Capacity{},
+		docs: map[fhir.Ref]fhir.Resource{}, maxEntries: maxEntries}
 }
 
 // providersAt returns the projections of the given locations, loading the
-// ones not cached at the directory's current generation.
-func (s *Server) providersAt(ctx context.Context, locIDs []string) (map[string][]discharge.Provider, error) {
+// ones not cached at the directory's current generation, and that
+// generation.
+func (s *Server) providersAt(ctx context.Context, locIDs []string) (map[string][]discharge.Provider, int64, error) {
 	gen, err := s.store.Generation(ctx, directoryPartition)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	idx := s.placement
 	out := make(map[string][]discharge.Provider, len(locIDs))
@@ -57,6 +64,7 @@ func (s *Server) providersAt(ctx context.Context, locIDs []string) (map[string][
 	if gen != idx.gen {
 		idx.gen = gen
 		clear(idx.providers)
+		clear(idx.docs)
 	}
 	for _, id := range locIDs {
 		if ps, ok := idx.providers[id]; ok {
@@ -67,11 +75,11 @@ func (s *Server) providersAt(ctx context.Context, locIDs []string) (map[string][
 	}
 	idx.mu.Unlock()
 	if len(missing) == 0 {
-		return out, nil
+		return out, gen, nil
 	}
 	loaded, err := s.loadProviders(ctx, missing)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	idx.mu.Lock()
 	// Keep what was loaded only if no newer generation was seen meanwhile:
@@ -84,6 +92,52 @@ func (s *Server) providersAt(ctx context.Context, locIDs []string) (map[string][
 		out[id] = ps
 		if keep {
 			idx.providers[id] = ps
+		}
+	}
+	idx.mu.Unlock()
+	return out, gen, nil
+}
+
+// directoryDocs returns the stored directory resources refs name, as of
+// generation gen (the one the request's projections were read at): from
+// the cache while the directory is still at gen, the rest in one read.
+// A resource deleted since is absent.
+func (s *Server) directoryDocs(ctx context.Context, gen int64, refs []fhir.Ref) (map[string]fhir.Resource, error) {
+	idx := s.placement
+	out := make(map[string]fhir.Resource, len(refs))
+	var missing []fhir.Ref
+	idx.mu.Lock()
+	current := idx.gen == gen
+	for _, r := range refs {
+		if d, ok := idx.docs[r]; ok && current {
+			out[r.Type+"/"+r.ID] = d
+		} else {
+			missing = append(missing, r)
+		}
+	}
+	idx.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	got, err := s.store.ReadMany(ctx, directoryPartition, missing)
+	if err != nil {
+		return nil, err
+	}
+	idx.mu.Lock()
+	// Read after gen was, so at least as new: keep it only while the
+	// directory is still at gen.
+	keep := idx.gen == gen
+	if keep && len(idx.docs)+len(got) > idx.maxEntries {
+		clear(idx.docs)
+	}
+	for _, r := range missing {
+		d, ok := got[r.Type+"/"+r.ID]
+		if !ok {
+			continue
+		}
+		out[r.Type+"/"+r.ID] = d
+		if keep {
+			idx.docs[r] = d
 		}
 	}
 	idx.mu.Unlock()

@@ -143,6 +143,16 @@ func TestPlacementCacheFollowsTheStore(t *testing.T) {
 			t.Fatalf("after Home D took CHC funding: %q", got)
 		}
 	}
+
+	// Home A's service is renamed (through e): the answers show stored
+	// JSON each replica has cached, and other must show the new name.
+	a = e.do("GET", "/fhir/HealthcareService?location=Location/cqc-1-100000001", nil, "Authorization", "Bearer "+home).mustStatus(t, 200)
+	svc = a.json["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)
+	svc["name"] = "Home A (renamed)"
+	e.do("PUT", "/fhir/HealthcareService/"+str(svc, "id"), svc, "Authorization", "Bearer "+home).mustStatus(t, 200)
+	if got := strings.Join(matchNames(t, other.do("GET", path, nil).mustStatus(t, 200)), ","); got != "Home A (renamed),Home D" {
+		t.Fatalf("after Home A's service was renamed, replica answered %q", got)
+	}
 }
 
 func mustJSON(t *testing.T, v any) string {
