@@ -277,8 +277,8 @@ func (s *Server) origin(need *discharge.CareNeed) (discharge.Position, string, e
 // were no candidates).
 func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin discharge.Position, outcode string, radius float64) ([]discharge.Candidate, int64, error) {
 	ctx := c.Request().Context()
-	distance := map[string]float64{}
-	hints := map[string]int64{}
+	var distance map[string]float64
+	var hints map[string]int64
 	var locIDs []string
 	if beds := discharge.BedTypesForNeed(*need); beds != nil {
 		// Search a quarter, then half, then all of the radius: once a
@@ -302,6 +302,9 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 				r = radius / 2
 			}
 		}
+		distance = make(map[string]float64, len(hits))
+		hints = make(map[string]int64, len(hits))
+		locIDs = make([]string, 0, len(hits))
 		for _, h := range hits {
 			distance[h.LocationID] = h.DistanceKm
 			hints[h.LocationID] = h.CapacityVersion
@@ -325,7 +328,7 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 	if err != nil {
 		return nil, 0, err
 	}
-	var list []discharge.Candidate
+	list := make([]discharge.Candidate, 0, len(locIDs))
 	for _, lid := range locIDs {
 		var cp *discharge.Capacity
 		if c, ok := caps[lid]; ok {

@@ -299,7 +299,11 @@ func (s *CapacityStore) Near(ctx context.Context, areas []string, bedTypes []dis
 		discharge.Nearby
 		shard int
 	}
-	best := map[string]hit{}
+	n := 0
+	for _, sh := range shards {
+		n += len(sh.cmd.Val())
+	}
+	best := make(map[string]hit, n)
 	for i, sh := range shards {
 		for _, l := range sh.cmd.Val() {
 			if h, ok := best[l.Name]; !ok || l.Dist < h.DistanceKm {
