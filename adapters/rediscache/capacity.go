@@ -1,11 +1,14 @@
 package rediscache
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"math"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -19,6 +22,7 @@ import (
 //	dg:{cap:<location>}:h          STREAM of applied postings, capped at historyLen
 //	dg:{geo:<bed type>:<area>}     GEO set of location ids (one shard per bed type and postcode area)
 //	dg:{geo:<bed type>:<area>}:v   HASH location id → capacity version the shard last saw (same slot as the shard)
+//	dg:{geo:<bed type>:<area>}:g   the shard's generation, moved by every change to the two above (geocache.go)
 //
 // A posting and its history entry change together (one script, one hash
 // slot per location). The geo shards are separate keys on purpose: one key
@@ -27,6 +31,7 @@ type CapacityStore struct {
 	rdb        redis.UniversalClient
 	historyLen int64
 	durable    durability
+	geo        geoCache // this process's copy of the geo shards
 }
 
 // NewCapacityStore returns the capacity store; history keeps about
@@ -55,13 +60,16 @@ func geoVersionKey(bed discharge.BedType, area string) string { return geoKey(be
 // version the shard has seen, never moving it back: postings racing for one
 // location leave the newest version, whatever order their index updates
 // arrive in. An update older than the version recorded (including a newer
-// posting's removal, below) changes nothing. KEYS: shard, its version hash.
-// ARGV: lon, lat, id, version.
+// posting's removal, below) changes nothing. Every change moves the shard's
+// generation, which the process copies of the shard are checked against
+// (geocache.go). KEYS: shard, its version hash, its generation. ARGV: lon,
+// lat, id, version.
 var shardPutScript = redis.NewScript(`
 local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0')
 if tonumber(ARGV[4]) < cur then return 0 end
 redis.call('GEOADD', KEYS[1], ARGV[1], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+redis.call('INCR', KEYS[3])
 return 1
 `)
 
@@ -69,12 +77,13 @@ return 1
 // version no longer offers that bed type (or moved area), unless the shard
 // has already seen a newer posting. The version stays recorded (a
 // tombstone), so an older posting's late update cannot put the location
-// back. KEYS: shard, its version hash. ARGV: id, version.
+// back. KEYS: shard, its version hash, its generation. ARGV: id, version.
 var shardDelScript = redis.NewScript(`
 local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 if tonumber(ARGV[2]) < cur then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('INCR', KEYS[3])
 return 1
 `)
 
@@ -138,7 +147,7 @@ func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *disc
 		if pos != nil {
 			for _, b := range c.Beds {
 				now[shard{b.Type, area}] = true
-				shardPutScript.Eval(ctx, pipe, []string{geoKey(b.Type, area), geoVersionKey(b.Type, area)},
+				shardPutScript.Eval(ctx, pipe, []string{geoKey(b.Type, area), geoVersionKey(b.Type, area), geoGenKey(b.Type, area)},
 					pos.Lon, pos.Lat, c.LocationID, cur.Version)
 			}
 		}
@@ -160,7 +169,7 @@ func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *disc
 			for _, b := range prev.Beds {
 				if sh := (shard{b.Type, prevArea}); prevArea != "" && !now[sh] {
 					now[sh] = true // once per shard
-					shardDelScript.Eval(ctx, pipe, []string{geoKey(b.Type, prevArea), geoVersionKey(b.Type, prevArea)},
+					shardDelScript.Eval(ctx, pipe, []string{geoKey(b.Type, prevArea), geoVersionKey(b.Type, prevArea), geoGenKey(b.Type, prevArea)},
 						c.LocationID, cur.Version)
 				}
 			}
@@ -264,98 +273,63 @@ func (s *CapacityStore) History(ctx context.Context, loc string, n int64) ([]dis
 func toString(v any) string { s, _ := v.(string); return s }
 
 // Near finds locations indexed for any of bedTypes within radiusKm of a
-// point, searching only the given postcode-area shards, nearest first. Each
-// hit carries the capacity version its shard last saw. Two round trips: the
-// searches, then, for the nearest limit only, one HMGET of versions per
-// shard that holds one of them (a command per shard, not per location; a
-// Lua script doing both in one call was measured at 60 % more Redis CPU per
-// request).
+// point, searching only the given postcode-area shards, nearest first, at
+// most limit of them. Each hit carries the capacity version its shard last
+// saw (the highest, when it is in several bed-type shards). It reads the
+// shards through the process's copy (geocache.go): one round trip of
+// generation GETs, and one more only for shards that changed since.
 func (s *CapacityStore) Near(ctx context.Context, areas []string, bedTypes []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error) {
 	const op = "rediscache.CapacityStore.Near"
 	if limit <= 0 {
 		limit = 1000
 	}
-	type shard struct {
-		bed  discharge.BedType
-		area string
-		cmd  *redis.GeoSearchLocationCmd
-	}
-	var shards []shard
-	pipe := s.rdb.Pipeline()
-	for _, bt := range bedTypes {
-		for _, a := range areas {
-			shards = append(shards, shard{bed: bt, area: a, cmd: pipe.GeoSearchLocation(ctx, geoKey(bt, a), &redis.GeoSearchLocationQuery{
-				GeoSearchQuery: redis.GeoSearchQuery{Longitude: lon, Latitude: lat, Radius: radiusKm, RadiusUnit: "km", Sort: "ASC", Count: limit},
-				WithDist:       true})})
-		}
-	}
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+	shards, err := s.shardsAt(ctx, bedTypes, areas)
+	if err != nil {
 		return nil, classify(op, err)
 	}
-	// Merge (a location may be in several bed-type shards), keep the
-	// nearest limit, and only then read their versions: one HMGET per shard
-	// that holds a survivor.
-	type hit struct {
-		discharge.Nearby
-		shard int
-	}
+	radiusM := radiusKm * 1000
+	dLat, dLon := degreesBox(lat, radiusM)
 	n := 0
 	for _, sh := range shards {
-		n += len(sh.cmd.Val())
+		n += len(sh.members)
 	}
-	best := make(map[string]hit, n)
-	for i, sh := range shards {
-		for _, l := range sh.cmd.Val() {
-			if h, ok := best[l.Name]; !ok || l.Dist < h.DistanceKm {
-				best[l.Name] = hit{discharge.Nearby{LocationID: l.Name, DistanceKm: l.Dist}, i}
+	// Most members of the shards are outside the circle: let these grow.
+	best := make(map[string]int, min(n, limit)) // id → index into out
+	out := make([]discharge.Nearby, 0, min(n, limit))
+	for _, sh := range shards {
+		for i := range sh.members {
+			m := &sh.members[i]
+			if math.Abs(m.lat-lat) > dLat {
+				continue
 			}
+			if dl := math.Abs(m.lon - lon); dLon < 180 && math.Min(dl, 360-dl) > dLon {
+				continue
+			}
+			d := redisDistanceM(lon, lat, m.lon, m.lat)
+			if d > radiusM {
+				continue
+			}
+			if j, ok := best[m.id]; ok {
+				out[j].CapacityVersion = max(out[j].CapacityVersion, m.version)
+				continue
+			}
+			// As GEOSEARCH WITHDIST replies: the unit's distance to 4 decimals.
+			km, _ := strconv.ParseFloat(strconv.FormatFloat(d/1000, 'f', 4, 64), 64)
+			best[m.id] = len(out)
+			out = append(out, discharge.Nearby{LocationID: m.id, DistanceKm: km, CapacityVersion: m.version})
 		}
-	}
-	out := make([]discharge.Nearby, 0, len(best))
-	for _, h := range best {
-		out = append(out, h.Nearby)
 	}
 	sortHits(out)
 	if len(out) > limit {
 		out = out[:limit]
-	}
-	byShard := map[int][]int{} // shard → indexes into out
-	for i, h := range out {
-		sh := best[h.LocationID].shard
-		byShard[sh] = append(byShard[sh], i)
-	}
-	if len(byShard) > 0 {
-		pipe = s.rdb.Pipeline()
-		cmds := map[int]*redis.SliceCmd{}
-		for sh, idx := range byShard {
-			ids := make([]string, len(idx))
-			for j, i := range idx {
-				ids[j] = out[i].LocationID
-			}
-			cmds[sh] = pipe.HMGet(ctx, geoVersionKey(shards[sh].bed, shards[sh].area), ids...)
-		}
-		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-			return nil, classify(op, err)
-		}
-		for sh, idx := range byShard {
-			vs := cmds[sh].Val()
-			for j, i := range idx {
-				if j < len(vs) {
-					out[i].CapacityVersion = asInt(vs[j])
-				}
-			}
-		}
 	}
 	return out, nil
 }
 
 // sortHits orders hits nearest first, ties by id, so results are stable.
 func sortHits(h []discharge.Nearby) {
-	sort.Slice(h, func(i, j int) bool {
-		if h[i].DistanceKm != h[j].DistanceKm {
-			return h[i].DistanceKm < h[j].DistanceKm
-		}
-		return h[i].LocationID < h[j].LocationID
+	slices.SortFunc(h, func(a, b discharge.Nearby) int {
+		return cmp.Or(cmp.Compare(a.DistanceKm, b.DistanceKm), strings.Compare(a.LocationID, b.LocationID))
 	})
 }
 
@@ -414,6 +388,6 @@ func (s *CapacityStore) Covering(ctx context.Context, outcode string) ([]string,
 	if err != nil {
 		return nil, classify("rediscache.CapacityStore.Covering", err)
 	}
-	sort.Strings(ids)
+	slices.Sort(ids)
 	return ids, nil
 }
