@@ -129,11 +129,20 @@ func Match(req MatchRequest, cands []Candidate) Result {
 		}
 		opt.Components = components(req, opt, bedBased)
 		opt.Score = score(opt.Components, req.Weights)
+		if req.Limit > 0 {
+			// Keep only the Limit best as they come: a wide search passes
+			// dozens of options of a few hundred bytes each, and only
+			// Limit are ever returned.
+			if res.Matches == nil {
+				res.Matches = make([]Option, 0, min(req.Limit, len(cands)))
+			}
+			res.Matches = keepBest(res.Matches, opt, req.Limit)
+			continue
+		}
 		res.Matches = append(res.Matches, opt)
 	}
-	rank(res.Matches)
-	if req.Limit > 0 && len(res.Matches) > req.Limit {
-		res.Matches = res.Matches[:req.Limit]
+	if req.Limit <= 0 {
+		rank(res.Matches)
 	}
 	res.Excluded = nearest(res.Excluded, req.Limit)
 	return res

@@ -498,7 +498,7 @@ func violates(req MatchRequest, c Candidate) string {
 // candidate is accounted for once, as a match or an exclusion.
 func TestMatchProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(2026, 11))
-	matched, excluded := 0, map[string]int{}
+	matched, excluded, cut := 0, map[string]int{}, 0
 	for iter := range 3000 {
 		req, cands := randomWorld(r, 30)
 		res := Match(req, cands)
@@ -540,6 +540,20 @@ func TestMatchProperties(t *testing.T) {
 				t.Fatalf("iteration %d: exclusions not nearest first", iter)
 			}
 		}
+		// A limit keeps the best as they come; it must give exactly the
+		// first Limit of the whole ranking (small limits, so it cuts).
+		{
+			whole, limited := req, req
+			whole.Limit, limited.Limit = 0, 1+iter%5
+			all, some := Match(whole, cands), Match(limited, cands)
+			want := all.Matches[:min(len(all.Matches), limited.Limit)]
+			if len(all.Matches) > limited.Limit {
+				cut++
+			}
+			if !reflect.DeepEqual(some.Matches, want) || !reflect.DeepEqual(some.Counts, all.Counts) {
+				t.Fatalf("iteration %d: limit %d kept %v, the whole ranking starts %v", iter, limited.Limit, ids(some.Matches), ids(want))
+			}
+		}
 		shuffled := slices.Clone(cands)
 		r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 		again := Match(req, shuffled)
@@ -550,6 +564,9 @@ func TestMatchProperties(t *testing.T) {
 	// The generator must exercise both outcomes, and every filter.
 	if matched < 1000 {
 		t.Fatalf("only %d matches over all iterations", matched)
+	}
+	if cut < 50 {
+		t.Fatalf("the limit cut the ranking in only %d iterations", cut)
 	}
 	for _, f := range Filters {
 		if excluded[f] == 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 )
 
 // Weights weigh the score components. They need not sum to 1: the score is
@@ -130,22 +131,41 @@ func score(c Components, w Weights) float64 {
 // (unknown last), then fresh before stale, then service id. The order is
 // total, so the input order never shows through.
 func rank(opts []Option) {
-	slices.SortFunc(opts, func(a, b Option) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
-			return c
+	slices.SortFunc(opts, func(a, b Option) int { return compareOptions(&a, &b) })
+}
+
+// compareOptions is rank's order: negative when a ranks before b.
+func compareOptions(a, b *Option) int {
+	if c := cmp.Compare(b.Score, a.Score); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(dist(a.DistanceKm), dist(b.DistanceKm)); c != 0 {
+		return c
+	}
+	if a.Stale != b.Stale {
+		if b.Stale {
+			return -1
 		}
-		if c := cmp.Compare(dist(a.DistanceKm), dist(b.DistanceKm)); c != 0 {
-			return c
-		}
-		if a.Stale != b.Stale {
-			if b.Stale {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Or(cmp.Compare(a.Provider.ServiceID, b.Provider.ServiceID),
-			cmp.Compare(a.Provider.LocationID, b.Provider.LocationID))
-	})
+		return 1
+	}
+	return cmp.Or(cmp.Compare(a.Provider.ServiceID, b.Provider.ServiceID),
+		cmp.Compare(a.Provider.LocationID, b.Provider.LocationID))
+}
+
+// keepBest inserts o into best, which is ranked and holds at most k
+// options, keeping the k best: what ranking every option and cutting at k
+// gives, without holding (or growing a slice of) every match.
+func keepBest(best []Option, o Option, k int) []Option {
+	i := sort.Search(len(best), func(i int) bool { return compareOptions(&o, &best[i]) < 0 })
+	if i >= k {
+		return best
+	}
+	if len(best) < k {
+		best = append(best, Option{})
+	}
+	copy(best[i+1:], best[i:len(best)-1])
+	best[i] = o
+	return best
 }
 
 func dist(d *float64) float64 {
