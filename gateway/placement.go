@@ -281,26 +281,12 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 	var hints map[string]int64
 	var locIDs []string
 	if beds := discharge.BedTypesForNeed(*need); beds != nil {
-		// Search a quarter, then half, then all of the radius: once a
-		// smaller circle holds placementCandidates locations, they are the
-		// nearest ones in the whole radius, and dense areas never pay for
-		// scanning (and merging) every shard out to 25 km.
-		var hits []discharge.Nearby
-		for r := searchStart(radius); ; r = min(2*r, radius) {
-			var err error
-			hits, err = s.capacity.Near(ctx, s.geo.AreasNear(origin.Lat, origin.Lon, r), beds, origin.Lat, origin.Lon, r, placementCandidates)
-			if err != nil {
-				return nil, 0, err
-			}
-			if len(hits) >= placementCandidates || r >= radius {
-				break
-			}
-			// Doubling the radius quadruples the area: when even that
-			// would not reach the cap, go straight to the whole radius
-			// (sparse areas then pay two searches, not three).
-			if 4*len(hits) < placementCandidates {
-				r = radius / 2
-			}
+		// Near looks in a quarter of the radius first, in its copy of the
+		// shards, and in the whole only when that does not hold
+		// placementCandidates: one round trip either way.
+		hits, err := s.capacity.Near(ctx, s.geo.AreasNear(origin.Lat, origin.Lon, radius), beds, origin.Lat, origin.Lon, radius, placementCandidates)
+		if err != nil {
+			return nil, 0, err
 		}
 		distance = make(map[string]float64, len(hits))
 		hints = make(map[string]int64, len(hits))
@@ -349,15 +335,6 @@ func (s *Server) candidates(c echo.Context, need *discharge.CareNeed, origin dis
 		}
 	}
 	return list, gen, nil
-}
-
-// searchStart is the first radius candidates are looked for in: a quarter
-// of the whole, unless the whole is small.
-func searchStart(radius float64) float64 {
-	if radius < 8 {
-		return radius
-	}
-	return radius / 4
 }
 
 // matchedResources reads what the answer shows: each match's

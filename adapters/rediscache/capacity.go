@@ -287,15 +287,29 @@ func (s *CapacityStore) Near(ctx context.Context, areas []string, bedTypes []dis
 	if err != nil {
 		return nil, classify(op, err)
 	}
+	// Dense areas hold the limit well inside the radius: look in a quarter
+	// of it first. When that circle holds limit locations they are the
+	// nearest limit of the whole circle (everything outside is further).
+	if radiusKm >= 8 {
+		if out := nearIn(shards, lat, lon, radiusKm/4); len(out) >= limit {
+			return out[:limit], nil
+		}
+	}
+	out := nearIn(shards, lat, lon, radiusKm)
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// nearIn returns the shards' members within radiusKm of a point, each
+// location once (its nearest entry, the highest version any shard
+// recorded), nearest first.
+func nearIn(shards []*geoShard, lat, lon, radiusKm float64) []discharge.Nearby {
 	radiusM := radiusKm * 1000
 	dLat, dLon := degreesBox(lat, radiusM)
-	n := 0
-	for _, sh := range shards {
-		n += len(sh.members)
-	}
-	// Most members of the shards are outside the circle: let these grow.
-	best := make(map[string]int, min(n, limit)) // id → index into out
-	out := make([]discharge.Nearby, 0, min(n, limit))
+	var out []discharge.Nearby
+	best := map[string]int{} // id → index into out
 	for _, sh := range shards {
 		for i := range sh.members {
 			m := &sh.members[i]
@@ -309,21 +323,19 @@ func (s *CapacityStore) Near(ctx context.Context, areas []string, bedTypes []dis
 			if d > radiusM {
 				continue
 			}
+			// As GEOSEARCH WITHDIST replies: the unit's distance to 4 decimals.
+			km, _ := strconv.ParseFloat(strconv.FormatFloat(d/1000, 'f', 4, 64), 64)
 			if j, ok := best[m.id]; ok {
+				out[j].DistanceKm = min(out[j].DistanceKm, km)
 				out[j].CapacityVersion = max(out[j].CapacityVersion, m.version)
 				continue
 			}
-			// As GEOSEARCH WITHDIST replies: the unit's distance to 4 decimals.
-			km, _ := strconv.ParseFloat(strconv.FormatFloat(d/1000, 'f', 4, 64), 64)
 			best[m.id] = len(out)
 			out = append(out, discharge.Nearby{LocationID: m.id, DistanceKm: km, CapacityVersion: m.version})
 		}
 	}
 	sortHits(out)
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return out
 }
 
 // sortHits orders hits nearest first, ties by id, so results are stable.
