@@ -192,8 +192,15 @@ func CapacityMeasure() []byte {
 	for _, bt := range discharge.BedTypes() {
 		var pops []any
 		for _, p := range CapacityPopulations() {
+			// Measure.group.population.criteria is required (1..1). The
+			// figures are counted and posted by the location, not computed
+			// from records the gateway holds, so no CQL or FHIRPath can
+			// state them: the criteria is the population's definition as
+			// plain text, which tells a measure engine there is nothing to
+			// evaluate (ExpressionLanguage is an extensible binding).
 			pops = append(pops, map[string]any{"code": map[string]any{"coding": []any{map[string]any{"system": PopulationSystem, "code": p.Code}}},
-				"description": p.Definition})
+				"description": p.Definition,
+				"criteria":    map[string]any{"language": "text/plain", "expression": "Reported by the location: " + p.Definition}})
 		}
 		groups = append(groups, map[string]any{"code": map[string]any{"coding": []any{map[string]any{"system": BedTypeSystem, "code": bt.Code, "display": bt.Display}}},
 			"population": pops})

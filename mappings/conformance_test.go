@@ -1,0 +1,78 @@
+package mappings_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/dischargegateway/gateway/mappings"
+)
+
+// The FHIRPath invariants below are not in the HL7 JSON Schema the gateway
+// validates with, so these tests state them for the conformance resources
+// the gateway publishes. scripts/validate-outputs.sh checks every invariant
+// with an independent validator; these catch the known ones in go test.
+
+// TestShippedMapsCommentLooseTargets checks R4 invariant cmd-1 on every
+// shipped ConceptMap: "If the map is narrower or inexact, there SHALL be some
+// comments" (comment.exists() or equivalence.empty() or (equivalence !=
+// 'narrower' and equivalence != 'inexact')).
+func TestShippedMapsCommentLooseTargets(t *testing.T) {
+	for _, b := range translator(t).Maps() {
+		var cm struct {
+			URL   string
+			Group []struct {
+				Element []struct {
+					Code   string
+					Target []struct{ Code, Equivalence, Comment string }
+				}
+			}
+		}
+		if err := json.Unmarshal(b, &cm); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(cm.URL, func(t *testing.T) {
+			for gi, g := range cm.Group {
+				for ei, e := range g.Element {
+					for ti, tg := range e.Target {
+						if (tg.Equivalence == "narrower" || tg.Equivalence == "inexact") && tg.Comment == "" {
+							t.Errorf("group[%d].element[%d].target[%d] (%s -> %s, %s): cmd-1 needs a comment",
+								gi, ei, ti, e.Code, tg.Code, tg.Equivalence)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestCapacityMeasurePopulationCriteria checks that every population of the
+// published Measure has its required criteria (Measure.group.population
+// .criteria 1..1), an Expression with its required language and, by
+// invariant exp-1, an expression or a reference.
+func TestCapacityMeasurePopulationCriteria(t *testing.T) {
+	var m struct {
+		Group []struct {
+			Population []struct {
+				Criteria *struct{ Language, Expression, Reference string }
+			}
+		}
+	}
+	if err := json.Unmarshal(mappings.CapacityMeasure(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Group) == 0 {
+		t.Fatal("Measure without groups")
+	}
+	for gi, g := range m.Group {
+		for pi, p := range g.Population {
+			switch c := p.Criteria; {
+			case c == nil:
+				t.Errorf("group[%d].population[%d].criteria is missing", gi, pi)
+			case c.Language == "":
+				t.Errorf("group[%d].population[%d].criteria.language is missing", gi, pi)
+			case c.Expression == "" && c.Reference == "":
+				t.Errorf("group[%d].population[%d].criteria breaks exp-1: no expression or reference", gi, pi)
+			}
+		}
+	}
+}
