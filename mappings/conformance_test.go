@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
 )
 
@@ -45,6 +46,10 @@ func TestShippedMapsCommentLooseTargets(t *testing.T) {
 	}
 }
 
+// expressionLanguages are the R4 ExpressionLanguage codes, the only ones
+// HL7's R4 JSON Schema accepts in Expression.language.
+var expressionLanguages = map[string]bool{"text/cql": true, "text/fhirpath": true, "application/x-fhir-query": true}
+
 // TestCapacityMeasurePopulationCriteria checks that every population of the
 // published Measure has its required criteria (Measure.group.population
 // .criteria 1..1), an Expression with its required language and, by
@@ -60,6 +65,9 @@ func TestCapacityMeasurePopulationCriteria(t *testing.T) {
 	if err := json.Unmarshal(mappings.CapacityMeasure(), &m); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := fhir.Validate(mappings.CapacityMeasure(), "Measure", fhir.DefaultLimits); err != nil {
+		t.Errorf("the Measure fails the R4 JSON Schema: %v", err)
+	}
 	if len(m.Group) == 0 {
 		t.Fatal("Measure without groups")
 	}
@@ -68,8 +76,8 @@ func TestCapacityMeasurePopulationCriteria(t *testing.T) {
 			switch c := p.Criteria; {
 			case c == nil:
 				t.Errorf("group[%d].population[%d].criteria is missing", gi, pi)
-			case c.Language == "":
-				t.Errorf("group[%d].population[%d].criteria.language is missing", gi, pi)
+			case !expressionLanguages[c.Language]:
+				t.Errorf("group[%d].population[%d].criteria.language %q is not an R4 ExpressionLanguage code", gi, pi, c.Language)
 			case c.Expression == "" && c.Reference == "":
 				t.Errorf("group[%d].population[%d].criteria breaks exp-1: no expression or reference", gi, pi)
 			}

@@ -192,15 +192,18 @@ func CapacityMeasure() []byte {
 	for _, bt := range discharge.BedTypes() {
 		var pops []any
 		for _, p := range CapacityPopulations() {
-			// Measure.group.population.criteria is required (1..1). The
+			// Measure.group.population.criteria is required (1..1), and an
+			// Expression needs a language and, by exp-1, an expression. The
 			// figures are counted and posted by the location, not computed
-			// from records the gateway holds, so no CQL or FHIRPath can
-			// state them: the criteria is the population's definition as
-			// plain text, which tells a measure engine there is nothing to
-			// evaluate (ExpressionLanguage is an extensible binding).
+			// from records the gateway holds, so no expression can state
+			// them: the criteria is FHIRPath's empty collection, and its
+			// description says so. (text/plain would say it more directly,
+			// but HL7's R4 JSON Schema closes the language to the three
+			// ExpressionLanguage codes, so schema validators refuse it.)
 			pops = append(pops, map[string]any{"code": map[string]any{"coding": []any{map[string]any{"system": PopulationSystem, "code": p.Code}}},
 				"description": p.Definition,
-				"criteria":    map[string]any{"language": "text/plain", "expression": "Reported by the location: " + p.Definition}})
+				"criteria": map[string]any{"language": "text/fhirpath", "expression": "{}",
+					"description": p.Definition + " Counted and posted by the location; nothing is computed, so the expression is empty."}})
 		}
 		groups = append(groups, map[string]any{"code": map[string]any{"coding": []any{map[string]any{"system": BedTypeSystem, "code": bt.Code, "display": bt.Display}}},
 			"population": pops})
