@@ -2,8 +2,10 @@ package mappings_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
+	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
 )
@@ -83,4 +85,55 @@ func TestCapacityMeasurePopulationCriteria(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestGatewaySystemsArePublished checks that every code system under the
+// gateway's own base that a rendered resource names is published at
+// /fhir/CodeSystem, so a validator or client can resolve its codes.
+func TestGatewaySystemsArePublished(t *testing.T) {
+	published := map[string]bool{}
+	for _, b := range mappings.CodeSystems() {
+		var cs struct{ URL string }
+		if err := json.Unmarshal(b, &cs); err != nil {
+			t.Fatal(err)
+		}
+		published[cs.URL] = true
+	}
+	rendered := map[string][]byte{
+		"Measure": mappings.CapacityMeasure(),
+		"MeasureReport": mappings.CapacityToMeasureReport(discharge.Capacity{LocationID: "l1", Version: 1,
+			Beds: []discharge.BedCapacity{{Type: "nursing", MaxCapacity: 2, Occupied: 1, AcceptingAdmissions: 1}}}, discharge.Fresh),
+	}
+	for name, b := range rendered {
+		t.Run(name, func(t *testing.T) {
+			var v any
+			if err := json.Unmarshal(b, &v); err != nil {
+				t.Fatal(err)
+			}
+			for _, sys := range systems(v) {
+				if strings.HasPrefix(sys, mappings.CodeSystemBase) && !published[sys] {
+					t.Errorf("%s names %s, which is not published", name, sys)
+				}
+			}
+		})
+	}
+}
+
+// systems returns every "system" string in a JSON value.
+func systems(v any) []string {
+	var out []string
+	switch x := v.(type) {
+	case map[string]any:
+		if s, ok := x["system"].(string); ok {
+			out = append(out, s)
+		}
+		for _, e := range x {
+			out = append(out, systems(e)...)
+		}
+	case []any:
+		for _, e := range x {
+			out = append(out, systems(e)...)
+		}
+	}
+	return out
 }

@@ -34,6 +34,19 @@ func CapacityPopulations() []discharge.Concept {
 	}
 }
 
+// CapacityFreshnessSystem codes how far a capacity MeasureReport can be
+// trusted; it is the system of the report's meta.tag.
+const CapacityFreshnessSystem = CodeSystemBase + "capacity-freshness"
+
+// CapacityFreshnesses lists the codes of CapacityFreshnessSystem.
+func CapacityFreshnesses() []discharge.Concept {
+	return []discharge.Concept{
+		{Code: string(discharge.Fresh), Display: "Fresh", Definition: "Posted within the stale threshold (GATEWAY_CAPACITY_STALE_AFTER): placement uses it as it is."},
+		{Code: string(discharge.Stale), Display: "Stale", Definition: "Older than the stale threshold: shown and flagged, used by placement only with includeStale."},
+		{Code: string(discharge.Unknown), Display: "Unknown", Definition: "Older than the expiry (GATEWAY_CAPACITY_EXPIRE_AFTER), or never posted: treated as no data."},
+	}
+}
+
 // MeasureReportToCapacity maps a capacity MeasureReport (already valid R4)
 // to a posting: subject is the Location, date (else period.end) the as-of
 // time, one group per bed type with the populations above. The location id
@@ -177,7 +190,7 @@ func CapacityToMeasureReport(c discharge.Capacity, freshness discharge.Freshness
 				pop(PopAccepting, b.AcceptingAdmissions), pop(PopClosed, closed)}})
 	}
 	mr := map[string]any{"resourceType": "MeasureReport", "id": c.LocationID + "-v" + strconv.FormatInt(c.Version, 10),
-		"meta":   map[string]any{"tag": []any{map[string]any{"system": CodeSystemBase + "capacity-freshness", "code": string(freshness)}}},
+		"meta":   map[string]any{"tag": []any{map[string]any{"system": CapacityFreshnessSystem, "code": string(freshness)}}},
 		"status": "complete", "type": "summary", "measure": CapacityMeasureURL,
 		"subject": map[string]any{"reference": "Location/" + c.LocationID},
 		"date":    c.AsOf.UTC().Format(time.RFC3339), "period": map[string]any{"end": c.AsOf.UTC().Format(time.RFC3339)},
