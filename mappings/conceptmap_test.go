@@ -81,6 +81,7 @@ func TestLoadErrorsNameTheFile(t *testing.T) {
 		"not-a-map.json":   `{"resourceType":"ValueSet","url":"u"}`,
 		"no-target.json":   `{"resourceType":"ConceptMap","url":"u","group":[{"source":"s"}]}`,
 		"bad-equiv.json":   strings.Replace(good, "equivalent", "same-ish", 1),
+		"uncommented.json": strings.Replace(good, "equivalent", "inexact", 1),
 		"duplicate-2.json": good,
 	} {
 		t.Run(name, func(t *testing.T) {
