@@ -19,9 +19,9 @@
 // and the exit status is 1 if any file has an error, 2 if the validator
 // itself is broken. Before looking at the files, the script checks that the
 // validator still rejects resources known to be invalid (a cmd-1 violation, a
-// missing required element, an invariant broken inside a Bundle entry) and
-// accepts a valid one: a validator that silently accepts everything would
-// otherwise make the whole check pass.
+// missing required element, element, data type and resource invariants
+// broken inside a Bundle entry) and accepts a valid one: a validator that
+// silently accepted everything would otherwise make the whole check pass.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
@@ -150,6 +150,16 @@ const canaries = [
       resourceType: 'Bundle', type: 'collection',
       entry: [{ fullUrl: 'urn:uuid:8a4c9b2e-0f1d-4c3b-9a8e-7d6c5b4a3f21',
         resource: { resourceType: 'HealthcareService', telecom: [{ value: '0161 000 0000' }] } }],
+    },
+  },
+  {
+    name: 'root invariant of a resource nested in a Bundle (cpb-1)',
+    want: { key: 'cpb-1', expression: 'Bundle.entry[0].resource' },
+    resource: {
+      resourceType: 'Bundle', type: 'collection',
+      entry: [{ fullUrl: 'urn:uuid:8a4c9b2e-0f1d-4c3b-9a8e-7d6c5b4a3f21',
+        resource: { resourceType: 'CapabilityStatement', status: 'active', date: '2026-11-29', kind: 'instance',
+          fhirVersion: '4.0.1', format: ['json'], implementation: { description: 'no rest, messaging or document' } } }],
     },
   },
   {
