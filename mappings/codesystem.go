@@ -45,6 +45,8 @@ var codeSystemDefs = []codeSystemDef{
 		"The bed categories care homes report vacancies for.", discharge.BedTypes},
 	{"capacity-population", PopulationSystem, "CapacityPopulation", "Capacity posting population",
 		"The figures a capacity MeasureReport reports per bed type: the DHSC mandate's four fields and closed-to-admissions.", CapacityPopulations},
+	{"capacity-freshness", CapacityFreshnessSystem, "CapacityFreshness", "Capacity posting freshness",
+		"How far a capacity MeasureReport can be trusted, by the age of its figures; the system of its meta.tag.", CapacityFreshnesses},
 	{"care-setting", CareSettingSystem, "CareSetting", "Discharge Gateway care setting",
 		"Kinds of post-discharge care a discharge care need asks for.", discharge.CareSettings},
 	{"requirement", RequirementSystem, "Requirement", "Discharge Gateway care requirement",

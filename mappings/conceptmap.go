@@ -133,6 +133,10 @@ func (t *Translator) add(name string, b []byte) error {
 				if !equivalences[tg.Equivalence] {
 					return fmt.Errorf("ConceptMap.group[%d].element[%d].target[%d].equivalence %q is not an R4 equivalence", gi, ei, ti, tg.Equivalence)
 				}
+				if (tg.Equivalence == "narrower" || tg.Equivalence == "inexact") && tg.Comment == "" {
+					// R4 invariant cmd-1: the map is published as loaded.
+					return fmt.Errorf("ConceptMap.group[%d].element[%d].target[%d] is %s and needs a comment (R4 invariant cmd-1)", gi, ei, ti, tg.Equivalence)
+				}
 				if tg.Code == "" && tg.Equivalence != "unmatched" {
 					return fmt.Errorf("ConceptMap.group[%d].element[%d].target[%d].code is missing", gi, ei, ti)
 				}

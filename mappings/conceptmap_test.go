@@ -81,6 +81,7 @@ func TestLoadErrorsNameTheFile(t *testing.T) {
 		"not-a-map.json":   `{"resourceType":"ValueSet","url":"u"}`,
 		"no-target.json":   `{"resourceType":"ConceptMap","url":"u","group":[{"source":"s"}]}`,
 		"bad-equiv.json":   strings.Replace(good, "equivalent", "same-ish", 1),
+		"uncommented.json": strings.Replace(good, "equivalent", "inexact", 1),
 		"duplicate-2.json": good,
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -104,6 +105,7 @@ func TestCodeSystems(t *testing.T) {
 		"care-setting": discharge.CareSettings(), "requirement": discharge.Requirements(),
 		"funding": discharge.Fundings(), "discharge-pathway": discharge.Pathways(),
 		"bed-type": discharge.BedTypes(), "capacity-population": mappings.CapacityPopulations(),
+		"capacity-freshness": mappings.CapacityFreshnesses(),
 	}
 	for _, name := range mappings.CodeSystemNames() {
 		t.Run(name, func(t *testing.T) {

@@ -34,6 +34,19 @@ func CapacityPopulations() []discharge.Concept {
 	}
 }
 
+// CapacityFreshnessSystem codes how far a capacity MeasureReport can be
+// trusted; it is the system of the report's meta.tag.
+const CapacityFreshnessSystem = CodeSystemBase + "capacity-freshness"
+
+// CapacityFreshnesses lists the codes of CapacityFreshnessSystem.
+func CapacityFreshnesses() []discharge.Concept {
+	return []discharge.Concept{
+		{Code: string(discharge.Fresh), Display: "Fresh", Definition: "Posted within the stale threshold (GATEWAY_CAPACITY_STALE_AFTER): placement uses it as it is."},
+		{Code: string(discharge.Stale), Display: "Stale", Definition: "Older than the stale threshold: shown and flagged, used by placement only with includeStale."},
+		{Code: string(discharge.Unknown), Display: "Unknown", Definition: "Older than the expiry (GATEWAY_CAPACITY_EXPIRE_AFTER), or never posted: treated as no data."},
+	}
+}
+
 // MeasureReportToCapacity maps a capacity MeasureReport (already valid R4)
 // to a posting: subject is the Location, date (else period.end) the as-of
 // time, one group per bed type with the populations above. The location id
@@ -177,7 +190,7 @@ func CapacityToMeasureReport(c discharge.Capacity, freshness discharge.Freshness
 				pop(PopAccepting, b.AcceptingAdmissions), pop(PopClosed, closed)}})
 	}
 	mr := map[string]any{"resourceType": "MeasureReport", "id": c.LocationID + "-v" + strconv.FormatInt(c.Version, 10),
-		"meta":   map[string]any{"tag": []any{map[string]any{"system": CodeSystemBase + "capacity-freshness", "code": string(freshness)}}},
+		"meta":   map[string]any{"tag": []any{map[string]any{"system": CapacityFreshnessSystem, "code": string(freshness)}}},
 		"status": "complete", "type": "summary", "measure": CapacityMeasureURL,
 		"subject": map[string]any{"reference": "Location/" + c.LocationID},
 		"date":    c.AsOf.UTC().Format(time.RFC3339), "period": map[string]any{"end": c.AsOf.UTC().Format(time.RFC3339)},
@@ -192,8 +205,18 @@ func CapacityMeasure() []byte {
 	for _, bt := range discharge.BedTypes() {
 		var pops []any
 		for _, p := range CapacityPopulations() {
+			// Measure.group.population.criteria is required (1..1), and an
+			// Expression needs a language and, by exp-1, an expression. The
+			// figures are counted and posted by the location, not computed
+			// from records the gateway holds, so no expression can state
+			// them: the criteria is FHIRPath's empty collection, and its
+			// description says so. (text/plain would say it more directly,
+			// but HL7's R4 JSON Schema closes the language to the three
+			// ExpressionLanguage codes, so schema validators refuse it.)
 			pops = append(pops, map[string]any{"code": map[string]any{"coding": []any{map[string]any{"system": PopulationSystem, "code": p.Code}}},
-				"description": p.Definition})
+				"description": p.Definition,
+				"criteria": map[string]any{"language": "text/fhirpath", "expression": "{}",
+					"description": p.Definition + " Counted and posted by the location; nothing is computed, so the expression is empty."}})
 		}
 		groups = append(groups, map[string]any{"code": map[string]any{"coding": []any{map[string]any{"system": BedTypeSystem, "code": bt.Code, "display": bt.Display}}},
 			"population": pops})

@@ -53,5 +53,8 @@ REDISTEST_MODE=sentinel go test -count=1 -timeout 10m ./adapters/rediscache/ ./g
 log "deploy/: kustomize build, kubeconform -strict (Kubernetes 1.30 and 1.34), collector config, alert rules, Redis configs, Dockerfile"
 ./scripts/deploy-check.sh
 
+log "every published conformance resource and every kind of output under two FHIR validators (HL7 JSON Schema; Medplum, with FHIRPath invariants)"
+./scripts/validate-outputs.sh
+
 log "Postman collection under newman, against the embedded store and a real redis-server"
 ./scripts/interop.sh
