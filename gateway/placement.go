@@ -411,7 +411,7 @@ func (s *Server) placementBundle(c echo.Context, res discharge.Result, docs map[
 		}
 		warns = append(warns, discharge.Issue{Kind: discharge.KindBusinessRule, Severity: discharge.SeverityInformation,
 			Expression: "HealthcareService/" + x.Provider.ServiceID,
-			Message:    "Excluded by " + x.Filter + ": " + x.Detail + d + "."})
+			Message:    "Excluded by " + string(x.Filter) + ": " + x.Detail + d + "."})
 	}
 	if len(warns) > 0 {
 		entries = append(entries, fhir.BundleEntryOut{SearchMode: "outcome", Resource: fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindBusinessRule))})
