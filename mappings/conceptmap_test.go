@@ -104,6 +104,7 @@ func TestCodeSystems(t *testing.T) {
 		"care-setting": discharge.CareSettings(), "requirement": discharge.Requirements(),
 		"funding": discharge.Fundings(), "discharge-pathway": discharge.Pathways(),
 		"bed-type": discharge.BedTypes(), "capacity-population": mappings.CapacityPopulations(),
+		"placement-exclusion-reason": discharge.ExclusionReasons(),
 	}
 	for _, name := range mappings.CodeSystemNames() {
 		t.Run(name, func(t *testing.T) {
