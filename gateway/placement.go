@@ -167,7 +167,8 @@ func (s *Server) readPlacementInput(c echo.Context) (placementInput, error) {
 			return in, discharge.E(discharge.KindNotSupported, at+".part", "$placement-options has no parameter with parts.")
 		}
 		if res, ok := m["resource"].(map[string]any); ok {
-			if _, dup := in.resources[name]; dup {
+			_, dup := in.resources[name]
+			if _, asValue := in.vals[name]; dup || asValue {
 				return in, twice(name)
 			}
 			raw, err := encodeDoc(res)
@@ -182,7 +183,8 @@ func (s *Server) readPlacementInput(c echo.Context) (placementInput, error) {
 		if err != nil {
 			return in, err
 		}
-		if prev, given := in.vals[name]; given && prev[0] != v {
+		_, asResource := in.resources[name]
+		if prev, given := in.vals[name]; asResource || (given && prev[0] != v) {
 			return in, twice(name)
 		}
 		in.vals.Set(name, v)
@@ -421,7 +423,7 @@ func (s *Server) place(c echo.Context, srJSON, patient []byte, cs *discharge.Cas
 		return err
 	}
 	res := discharge.Match(req, cands.list)
-	page := res.Matches[min(params.offset, len(res.Matches)):]
+	page := res.Matches[min(params.offset, len(res.Matches)):min(params.offset+params.count, len(res.Matches))]
 	docs, err := s.matchedResources(c.Request().Context(), cands.gen, page)
 	if err != nil {
 		return err
