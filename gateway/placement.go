@@ -57,7 +57,7 @@ type placementParams struct {
 
 // placementResourceParams are the parameters that carry a resource, at the
 // type level only.
-var placementResourceParams = map[string]string{"serviceRequest": "ServiceRequest", "patient": "Patient"}
+var placementResourceParams = map[string]bool{"serviceRequest": true, "patient": true}
 
 // parsePlacementParams reads the operation's primitive parameters, one
 // value each (placementInput has merged the URL and the body). An unknown
@@ -320,7 +320,7 @@ func (s *Server) placementWhatIf(c echo.Context) error {
 		return err
 	}
 	for _, name := range sortedKeys(in.resources) {
-		if _, ok := placementResourceParams[name]; !ok {
+		if !placementResourceParams[name] {
 			return discharge.E(discharge.KindNotSupported, in.at[name],
 				"Unknown $placement-options resource parameter '"+name+"': the resources are serviceRequest and patient.")
 		}
