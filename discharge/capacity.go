@@ -21,6 +21,10 @@ const (
 	BedMentalHealthNursing     BedType = "mental-health-nursing"
 	BedTransitional            BedType = "transitional"
 	BedYoungPhysicallyDisabled BedType = "young-physically-disabled"
+	// BedHospice is not a Capacity Tracker category: hospices are outside
+	// the mandate, so the gateway takes their in-patient beds as its own
+	// bed type, posted like any other.
+	BedHospice BedType = "hospice"
 )
 
 var bedTypes = []Concept{
@@ -34,6 +38,7 @@ var bedTypes = []Concept{
 	{string(BedMentalHealthNursing), "Mental health (nursing)", "A nursing bed for adults with mental health needs."},
 	{string(BedTransitional), "Transitional / short stay", "A short-stay bed: discharge to assess (D2A), intermediate care, reablement or respite."},
 	{string(BedYoungPhysicallyDisabled), "Young physically disabled", "A bed for physically disabled adults aged 18 to 65."},
+	{string(BedHospice), "Hospice", "A hospice in-patient bed for specialist palliative or end-of-life care. Not a Capacity Tracker category: the gateway's own, posted by hospices directly."},
 }
 
 // BedTypes lists the bed categories with display and definition.
@@ -46,10 +51,9 @@ func (t BedType) Valid() bool { return has(bedTypes, string(t)) }
 // nil for settings that are not bed-based (home care, reablement at home,
 // virtual ward), which post HomeCareOffers instead.
 //
-// Hospice is bed-based but also nil: hospice beds are not a Capacity
-// Tracker category, so no posting can show a hospice vacancy and Match
-// excludes hospice providers as capacity-unknown rather than guess.
-// A residential need may take a dementia bed (a home registered for
+// Hospice beds are the gateway's own category (BedHospice), since the
+// Capacity Tracker does not collect them; only a hospice bed serves a
+// hospice need. A residential need may take a dementia bed (a home registered for
 // dementia also takes other residents); the reverse is not true. The
 // learning-disability and mental-health categories serve a need only when
 // it names that requirement: see BedTypesForNeed. Young physically disabled
@@ -66,6 +70,8 @@ func BedTypesFor(s CareSetting) []BedType {
 		return []BedType{BedNursingDementia}
 	case CareD2ABed, CareIntermediateBed:
 		return []BedType{BedTransitional}
+	case CareHospice:
+		return []BedType{BedHospice}
 	}
 	return nil
 }

@@ -150,10 +150,20 @@ func TestBedTypes(t *testing.T) {
 	if got := BedTypesFor(CareNursingDementia); len(got) != 1 || got[0] != BedNursingDementia {
 		t.Fatalf("%v", got)
 	}
-	for _, s := range []CareSetting{CareHomeCare, CareReablement, CareVirtualWard, CareHospice} {
+	for _, s := range []CareSetting{CareHomeCare, CareReablement, CareVirtualWard} {
 		if BedTypesFor(s) != nil {
 			t.Fatalf("%s has no Capacity Tracker bed type", s)
 		}
+	}
+	// Hospice beds are the gateway's own bed type, so a hospice need can
+	// match a posting (it was always capacity-unknown before).
+	if got := BedTypesFor(CareHospice); len(got) != 1 || got[0] != BedHospice {
+		t.Fatalf("hospice: %v", got)
+	}
+	hospice := Capacity{LocationID: "h", AsOf: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC),
+		Beds: []BedCapacity{{Type: BedHospice, MaxCapacity: 12, Occupied: 10, AcceptingAdmissions: 2}}}
+	if is := hospice.Validate(hospice.AsOf); len(is) != 0 {
+		t.Fatalf("a hospice posting is refused: %+v", is)
 	}
 	for _, s := range CareSettings() {
 		for _, b := range BedTypesFor(CareSetting(s.Code)) {
@@ -171,6 +181,7 @@ func TestBedTypes(t *testing.T) {
 		{CareNeed{Setting: CareNursingDementia, Requirements: []Requirement{ReqMentalHealth}}, "[nursing-dementia mental-health-nursing]"},
 		{CareNeed{Setting: CareD2ABed, Requirements: []Requirement{ReqMentalHealth}}, "[transitional]"},
 		{CareNeed{Setting: CareHomeCare, Requirements: []Requirement{ReqMentalHealth}}, "[]"},
+		{CareNeed{Setting: CareHospice, Requirements: []Requirement{ReqMentalHealth}}, "[hospice]"},
 	} {
 		if got := fmt.Sprint(BedTypesForNeed(tc.need)); got != tc.want {
 			t.Errorf("%+v: %s, want %s", tc.need, got, tc.want)

@@ -15,6 +15,11 @@ type Candidate struct {
 	Provider   Provider
 	Capacity   *Capacity
 	DistanceKm *float64
+	// ExplainOnly marks a candidate found only to explain what was left
+	// out (a nearby provider of another care setting or bed type): it is
+	// never returned as an option nor counted in Total or Counts, so an
+	// explanation cannot change the answer it explains.
+	ExplainOnly bool
 }
 
 // MatchRequest is one question: which providers can take this need?
@@ -37,7 +42,8 @@ type MatchRequest struct {
 	Freshness FreshnessPolicy
 	// Weights; invalid ones (see Weights.Validate) mean DefaultWeights.
 	Weights Weights
-	// Limit caps Matches and, with Explain, Excluded; 0 means no cap.
+	// Limit caps Matches (a page at offset k of n options needs k+n);
+	// 0 means no cap. Total counts every option either way.
 	Limit int
 }
 
@@ -65,45 +71,90 @@ type Option struct {
 type Exclusion struct {
 	Provider   Provider `json:"provider"`
 	DistanceKm *float64 `json:"distanceKm,omitempty"`
-	Filter     string   `json:"filter"`
+	Filter     Filter   `json:"filter"`
 	Detail     string   `json:"detail"`
 }
 
 // Result is a match's answer.
 type Result struct {
-	Matches  []Option
-	Excluded []Exclusion    // with Explain: the nearest excluded providers
-	Counts   map[string]int // exclusions per filter, over all candidates
+	// Matches are the best options, ranked, at most Limit of them.
+	Matches []Option
+	// Total counts every option that passed all the hard filters, Limit or
+	// not: what a FHIR searchset's total means.
+	Total int
+	// Excluded are, with Explain, the MaxExplained nearest excluded
+	// providers, ExplainOnly candidates included.
+	Excluded []Exclusion
+	// Counts are the exclusions per filter over all candidates except the
+	// ExplainOnly ones, so that asking for an explanation never changes them.
+	Counts map[Filter]int
 }
+
+// MaxExplained caps Result.Excluded: an explanation lists at most this many
+// excluded providers, the nearest first.
+const MaxExplained = 10
+
+// Filter is the code of one hard filter. The codes are published as the
+// gateway's placement-exclusion-reason CodeSystem, so software can act on
+// an exclusion: a code, once published, is never renamed or reused.
+type Filter string
+
+// The hard filters, in the order they are applied.
+const (
+	FilterInactive        Filter = "inactive"
+	FilterSetting         Filter = "setting"
+	FilterRequirement     Filter = "requirement"
+	FilterFunding         Filter = "funding"
+	FilterExcluded        Filter = "excluded"
+	FilterLegalStatus     Filter = "legal-status"
+	FilterDistance        Filter = "distance"
+	FilterCoverage        Filter = "coverage"
+	FilterAdmissionDay    Filter = "admission-day"
+	FilterNotAvailable    Filter = "not-available"
+	FilterCapacityUnknown Filter = "capacity-unknown"
+	FilterCapacityStale   Filter = "capacity-stale"
+	FilterClosed          Filter = "closed"
+	FilterVacancy         Filter = "vacancy"
+)
 
 // Filters are the hard filters' codes, in the order they are applied; an
 // exclusion names the first that fails. Cheap facts about the service come
 // first, then the patient's own constraints, then place and day, and the
-// live capacity last, so an explanation blames the most lasting reason:
-//
-//	inactive          the service is not active
-//	setting           does not provide the care setting
-//	requirement       does not cover every requirement (the detail names the missing)
-//	funding           does not accept the need's funding
-//	excluded          on the need's excluded providers
-//	legal-status      patient detained (see Detained) and the service does not accept it
-//	distance          bed-based: no distance, or further than RadiusKm
-//	coverage          home care: PatientOutcode not in Provider.Coverage
-//	admission-day     no admission window on the date's weekday
-//	not-available     the date falls in a closure
-//	capacity-unknown  no posting, figures past expiry, or hospice (not posted)
-//	capacity-stale    figures past the stale threshold and IncludeStale unset
-//	closed            every fitting bed type is closed to admissions
-//	vacancy           no fitting bed accepting admissions, or no home-care offer
-//	                  covering the district, starting by the date, big enough
-var Filters = []string{"inactive", "setting", "requirement", "funding", "excluded", "legal-status",
-	"distance", "coverage", "admission-day", "not-available", "capacity-unknown", "capacity-stale", "closed", "vacancy"}
+// live capacity last, so an explanation blames the most lasting reason.
+// ExclusionReasons says what each means.
+var Filters = []Filter{FilterInactive, FilterSetting, FilterRequirement, FilterFunding, FilterExcluded, FilterLegalStatus,
+	FilterDistance, FilterCoverage, FilterAdmissionDay, FilterNotAvailable, FilterCapacityUnknown, FilterCapacityStale,
+	FilterClosed, FilterVacancy}
+
+var exclusionReasons = []Concept{
+	{string(FilterInactive), "Service not active", "The HealthcareService is not active."},
+	{string(FilterSetting), "Care setting or bed type not provided", "The service does not provide the care setting the need asks for, and so none of the bed types that serve it."},
+	{string(FilterRequirement), "Requirement not covered", "The service does not cover every requirement of the need; the issue's text names the ones missing."},
+	{string(FilterFunding), "Funding not accepted", "The service does not accept the funding stream the need names."},
+	{string(FilterExcluded), "Excluded by the request", "The request names the service, its location or its organisation as a provider not to offer."},
+	{string(FilterLegalStatus), "Detained patients not accepted", "The patient is detained under the Mental Health Act and the service does not accept detained patients."},
+	{string(FilterDistance), "Outside the radius", "A bed-based service further from the patient than the search radius, or with no position to measure from."},
+	{string(FilterCoverage), "District not covered", "A home-care service that does not serve the patient's postcode district."},
+	{string(FilterAdmissionDay), "No admissions that day", "The service takes no admissions on the weekday of the date needed."},
+	{string(FilterNotAvailable), "Not available on the date", "The date needed falls in a period the service is not available (a closure)."},
+	{string(FilterCapacityUnknown), "Capacity unknown", "The service's location has posted no capacity, or its latest posting is past expiry."},
+	{string(FilterCapacityStale), "Capacity stale", "The latest posting is older than the stale threshold and the request did not ask to include stale figures."},
+	{string(FilterClosed), "Closed to admissions", "Every fitting bed type is posted as closed to admissions."},
+	{string(FilterVacancy), "No vacancy", "No fitting bed type posted as vacant and accepting admissions, or no home-care offer for the district that can start by the date and is big enough."},
+}
+
+// ExclusionReasons lists the filters with display and definition, in the
+// order of Filters.
+func ExclusionReasons() []Concept { return clone(exclusionReasons) }
+
+// Valid reports whether f is one of Filters.
+func (f Filter) Valid() bool { return has(exclusionReasons, string(f)) }
 
 // Match applies the hard filters to every candidate and ranks those that
 // pass. No option that fails a filter is ever returned. It reads the clock
 // only through req.Now.
 func Match(req MatchRequest, cands []Candidate) Result {
-	res := Result{Counts: map[string]int{}}
+	res := Result{Counts: map[Filter]int{}}
 	if req.Weights.Validate() != nil {
 		req.Weights = DefaultWeights
 	}
@@ -121,18 +172,24 @@ func Match(req MatchRequest, cands []Candidate) Result {
 		}
 		opt, filter, detail := evaluate(req, c, bedBased)
 		if filter != "" {
-			res.Counts[filter]++
+			if !c.ExplainOnly {
+				res.Counts[filter]++
+			}
 			if req.Explain {
 				res.Excluded = append(res.Excluded, Exclusion{Provider: c.Provider, DistanceKm: c.DistanceKm, Filter: filter, Detail: detail})
 			}
 			continue
 		}
+		if c.ExplainOnly {
+			continue
+		}
+		res.Total++
 		opt.Components = components(req, opt, bedBased)
 		opt.Score = score(opt.Components, req.Weights)
 		if req.Limit > 0 {
 			// Keep only the Limit best as they come: a wide search passes
 			// dozens of options of a few hundred bytes each, and only
-			// Limit are ever returned.
+			// Limit are ever returned. Total still counts every one.
 			if res.Matches == nil {
 				res.Matches = make([]Option, 0, min(req.Limit, len(cands)))
 			}
@@ -144,7 +201,7 @@ func Match(req MatchRequest, cands []Candidate) Result {
 	if req.Limit <= 0 {
 		rank(res.Matches)
 	}
-	res.Excluded = nearest(res.Excluded, req.Limit)
+	res.Excluded = nearest(res.Excluded, MaxExplained)
 	return res
 }
 
@@ -176,8 +233,8 @@ func nearest(ex []Exclusion, limit int) []Exclusion {
 }
 
 // placeBased reports whether a setting is a bed in a place, bounded by
-// radius: the Capacity Tracker bed settings and hospice.
-func placeBased(s CareSetting) bool { return BedTypesFor(s) != nil || s == CareHospice }
+// radius: the settings that have bed types (hospice included).
+func placeBased(s CareSetting) bool { return BedTypesFor(s) != nil }
 
 // refers reports whether ref names the provider: "HealthcareService/<id>",
 // "Location/<id>", "Organization/<id>", or a bare id of any of the three.
@@ -202,14 +259,14 @@ func refers(ref string, p Provider) bool {
 
 // evaluate returns the option, or the first filter the candidate fails
 // with a detail for the explanation (never patient data).
-func evaluate(req MatchRequest, c Candidate, bedBased bool) (Option, string, string) {
+func evaluate(req MatchRequest, c Candidate, bedBased bool) (Option, Filter, string) {
 	p, need := c.Provider, req.Need
 	opt := Option{Provider: p, DistanceKm: c.DistanceKm}
 	if !p.Active {
-		return opt, "inactive", "the service is not active"
+		return opt, FilterInactive, "the service is not active"
 	}
 	if !slices.Contains(p.Settings, need.Setting) {
-		return opt, "setting", "does not provide " + string(need.Setting)
+		return opt, FilterSetting, "does not provide " + string(need.Setting)
 	}
 	var missing []string
 	for _, r := range need.Requirements {
@@ -220,31 +277,31 @@ func evaluate(req MatchRequest, c Candidate, bedBased bool) (Option, string, str
 		}
 	}
 	if len(missing) > 0 {
-		return opt, "requirement", "does not cover " + strings.Join(missing, ", ")
+		return opt, FilterRequirement, "does not cover " + strings.Join(missing, ", ")
 	}
 	if need.Funding != "" && !slices.Contains(p.Fundings, need.Funding) {
-		return opt, "funding", "does not accept " + string(need.Funding) + " funding"
+		return opt, FilterFunding, "does not accept " + string(need.Funding) + " funding"
 	}
 	for _, x := range need.ExcludedProviders {
 		if refers(x, p) {
-			return opt, "excluded", "on the patient's excluded list"
+			return opt, FilterExcluded, "on the patient's excluded list"
 		}
 	}
 	if req.Case != nil && Detained(req.Case.LegalStatus) && !p.AcceptsDetained {
-		return opt, "legal-status", "does not take patients detained under the Mental Health Act"
+		return opt, FilterLegalStatus, "does not take patients detained under the Mental Health Act"
 	}
 	if bedBased {
 		if c.DistanceKm == nil {
-			return opt, "distance", "no position to measure a distance from"
+			return opt, FilterDistance, "no position to measure a distance from"
 		}
 		if !(*c.DistanceKm <= req.RadiusKm) { // NaN fails too
-			return opt, "distance", fmt.Sprintf("%.1f km away, further than %g km", *c.DistanceKm, req.RadiusKm)
+			return opt, FilterDistance, fmt.Sprintf("%.1f km away, further than %g km", *c.DistanceKm, req.RadiusKm)
 		}
 	} else if !slices.Contains(p.Coverage, req.PatientOutcode) {
-		return opt, "coverage", "does not serve " + req.PatientOutcode
+		return opt, FilterCoverage, "does not serve " + req.PatientOutcode
 	}
 	if !admits(p.Admission, req.Date) {
-		return opt, "admission-day", "does not admit on " + req.Date.Weekday().String()
+		return opt, FilterAdmissionDay, "does not admit on " + req.Date.Weekday().String()
 	}
 	for _, r := range p.NotAvailable {
 		if r.Contains(req.Date) {
@@ -252,33 +309,32 @@ func evaluate(req MatchRequest, c Candidate, bedBased bool) (Option, string, str
 			if r.To.IsZero() {
 				to = "further notice"
 			}
-			return opt, "not-available", "not available from " + r.From.String() + " to " + to
+			return opt, FilterNotAvailable, "not available from " + r.From.String() + " to " + to
 		}
 	}
-	if need.Setting == CareHospice {
-		return opt, "capacity-unknown", "hospice beds are not posted to the gateway"
-	}
 	if c.Capacity == nil {
-		return opt, "capacity-unknown", "no capacity posted"
+		return opt, FilterCapacityUnknown, "no capacity posted"
 	}
 	opt.AsOf = c.Capacity.AsOf
 	opt.Freshness = req.Freshness.Of(c.Capacity.AsOf, req.Now)
 	switch opt.Freshness {
 	case Unknown:
-		return opt, "capacity-unknown", "capacity last posted " + c.Capacity.AsOf.Format(time.RFC3339)
+		return opt, FilterCapacityUnknown, "capacity last posted " + c.Capacity.AsOf.Format(time.RFC3339)
 	case Stale:
 		if !req.IncludeStale {
-			return opt, "capacity-stale", "capacity last posted " + c.Capacity.AsOf.Format(time.RFC3339)
+			return opt, FilterCapacityStale, "capacity last posted " + c.Capacity.AsOf.Format(time.RFC3339)
 		}
 		opt.Stale = true
 	}
 	if bedBased {
-		closed := false
-		for _, bt := range BedTypesForNeed(need) {
+		closed, posted := false, false
+		fitting := BedTypesForNeed(need)
+		for _, bt := range fitting {
 			for _, b := range c.Capacity.Beds {
 				if b.Type != bt {
 					continue
 				}
+				posted = true
 				if b.ClosedToAdmissions {
 					closed = true
 				} else if b.AcceptingAdmissions > 0 {
@@ -287,10 +343,19 @@ func evaluate(req MatchRequest, c Candidate, bedBased bool) (Option, string, str
 			}
 		}
 		if len(opt.Vacancies) == 0 {
-			if closed {
-				return opt, "closed", "closed to admissions"
+			switch {
+			case closed:
+				return opt, FilterClosed, "closed to admissions"
+			case !posted:
+				// Tell "full" from "never posted that kind of bed": the
+				// second is for the provider to put right.
+				names := make([]string, len(fitting))
+				for i, bt := range fitting {
+					names[i] = string(bt)
+				}
+				return opt, FilterVacancy, "posts no " + strings.Join(names, " or ") + " beds"
 			}
-			return opt, "vacancy", "no bed accepting admissions"
+			return opt, FilterVacancy, "no bed accepting admissions"
 		}
 		return opt, "", ""
 	}
@@ -308,7 +373,7 @@ func evaluate(req MatchRequest, c Candidate, bedBased bool) (Option, string, str
 		}
 	}
 	if len(opt.HomeCare) == 0 {
-		return opt, "vacancy", "no home care that can start by " + req.Date.String()
+		return opt, FilterVacancy, "no home care that can start by " + req.Date.String()
 	}
 	return opt, "", ""
 }

@@ -102,7 +102,7 @@ func TestFilters(t *testing.T) {
 		home   bool // start from the home-care pair instead of nursing
 		mutReq func(*MatchRequest)
 		mutC   func(*Candidate)
-		filter string // "" = matches
+		filter Filter // "" = matches
 	}{
 		{name: "passes", filter: ""},
 		{name: "inactive", mutC: func(c *Candidate) { c.Provider.Active = false }, filter: "inactive"},
@@ -153,7 +153,19 @@ func TestFilters(t *testing.T) {
 				c.Capacity.Beds[0].Type = BedMentalHealthNursing
 				c.Provider.Specialisms = append(c.Provider.Specialisms, ReqMentalHealth)
 			}, filter: ""},
-		{name: "hospice", mutReq: func(r *MatchRequest) { r.Need.Setting = CareHospice }, mutC: func(c *Candidate) { c.Provider.Settings = []CareSetting{CareHospice} }, filter: "capacity-unknown"},
+		{name: "hospice with a hospice bed", mutReq: func(r *MatchRequest) { r.Need.Setting = CareHospice },
+			mutC: func(c *Candidate) {
+				c.Provider.Settings = []CareSetting{CareHospice}
+				c.Capacity.Beds[0].Type = BedHospice
+			}, filter: ""},
+		{name: "hospice with only nursing beds", mutReq: func(r *MatchRequest) { r.Need.Setting = CareHospice },
+			mutC: func(c *Candidate) { c.Provider.Settings = []CareSetting{CareHospice} }, filter: "vacancy"},
+		{name: "hospice too far", mutReq: func(r *MatchRequest) { r.Need.Setting = CareHospice },
+			mutC: func(c *Candidate) {
+				c.Provider.Settings = []CareSetting{CareHospice}
+				c.Capacity.Beds[0].Type = BedHospice
+				c.DistanceKm = km(40)
+			}, filter: "distance"},
 
 		{name: "home care passes", home: true, filter: ""},
 		{name: "home care outside coverage", home: true, mutReq: func(r *MatchRequest) { r.PatientOutcode = "SK3" }, filter: "coverage"},
@@ -244,7 +256,7 @@ func TestMatchDefaults(t *testing.T) {
 
 // randomWorld builds providers and a request at random.
 func randomWorld(r *rand.Rand, n int) (MatchRequest, []Candidate) {
-	settings := []CareSetting{CareNursing, CareResidential, CareNursingDementia, CareResidentialDementia, CareHomeCare, CareD2ABed, CareReablement}
+	settings := []CareSetting{CareNursing, CareResidential, CareNursingDementia, CareResidentialDementia, CareHomeCare, CareD2ABed, CareReablement, CareHospice}
 	reqs := []Requirement{ReqDementia, ReqHoist, ReqBariatric, ReqOxygen, ReqMentalHealth, ReqLearningDisability}
 	funds := []Funding{FundLocalAuthority, FundCHC, FundSelf}
 	outcodes := []string{"M14", "M20", "SK3"}
@@ -371,6 +383,8 @@ func oracleBeds(n CareNeed) []BedType {
 		out = []BedType{BedNursingDementia}
 	case CareD2ABed, CareIntermediateBed:
 		return []BedType{BedTransitional}
+	case CareHospice:
+		return []BedType{BedHospice}
 	default:
 		return nil
 	}
@@ -475,9 +489,6 @@ func violates(req MatchRequest, c Candidate) string {
 		}
 		return ""
 	}
-	if need.Setting == CareHospice {
-		return "hospice"
-	}
 	if !slices.Contains(p.Coverage, req.PatientOutcode) {
 		return "coverage"
 	}
@@ -498,7 +509,7 @@ func violates(req MatchRequest, c Candidate) string {
 // candidate is accounted for once, as a match or an exclusion.
 func TestMatchProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(2026, 11))
-	matched, excluded, cut := 0, map[string]int{}, 0
+	matched, excluded, cut := 0, map[Filter]int{}, 0
 	for iter := range 3000 {
 		req, cands := randomWorld(r, 30)
 		res := Match(req, cands)
@@ -506,19 +517,27 @@ func TestMatchProperties(t *testing.T) {
 		for _, c := range cands {
 			byID[c.Provider.ServiceID] = c
 		}
-		total := len(res.Matches)
+		// Every candidate is an option (counted in Total, whatever the
+		// limit) or an exclusion (counted under its filter).
+		accounted := res.Total
 		for f, n := range res.Counts {
 			if !slices.Contains(Filters, f) {
 				t.Fatalf("iteration %d: unknown filter %q", iter, f)
 			}
 			excluded[f] += n
-			total += n
+			accounted += n
 		}
-		if req.Limit == 0 && total != len(cands) {
-			t.Fatalf("iteration %d: %d matches and exclusions for %d candidates", iter, total, len(cands))
+		if accounted != len(cands) {
+			t.Fatalf("iteration %d: total %d and exclusions for %d candidates", iter, res.Total, len(cands))
 		}
-		if req.Limit > 0 && (len(res.Matches) > req.Limit || len(res.Excluded) > req.Limit) {
-			t.Fatalf("iteration %d: limit %d not applied", iter, req.Limit)
+		if req.Limit == 0 && res.Total != len(res.Matches) {
+			t.Fatalf("iteration %d: total %d, but %d options with no limit", iter, res.Total, len(res.Matches))
+		}
+		if req.Limit > 0 && (len(res.Matches) > req.Limit || len(res.Matches) != min(req.Limit, res.Total)) {
+			t.Fatalf("iteration %d: limit %d not applied: %d of %d", iter, req.Limit, len(res.Matches), res.Total)
+		}
+		if len(res.Excluded) > MaxExplained {
+			t.Fatalf("iteration %d: %d exclusions listed, more than %d", iter, len(res.Excluded), MaxExplained)
 		}
 		if !req.Explain && len(res.Excluded) != 0 {
 			t.Fatalf("iteration %d: exclusions listed without explain", iter)
@@ -550,7 +569,7 @@ func TestMatchProperties(t *testing.T) {
 			if len(all.Matches) > limited.Limit {
 				cut++
 			}
-			if !reflect.DeepEqual(some.Matches, want) || !reflect.DeepEqual(some.Counts, all.Counts) {
+			if !reflect.DeepEqual(some.Matches, want) || !reflect.DeepEqual(some.Counts, all.Counts) || some.Total != all.Total {
 				t.Fatalf("iteration %d: limit %d kept %v, the whole ranking starts %v", iter, limited.Limit, ids(some.Matches), ids(want))
 			}
 		}
@@ -662,5 +681,96 @@ func BenchmarkMatch(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Match(req, cands)
+	}
+}
+
+// TestExplainOnlyNeverChangesTheAnswer: candidates found only to explain
+// (other care settings nearby) never become options and never move Total
+// or Counts, but an explanation lists them.
+func TestExplainOnlyNeverChangesTheAnswer(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 17))
+	listed := 0
+	for iter := range 1000 {
+		req, cands := randomWorld(r, 20)
+		req.Explain = true
+		var kept []Candidate
+		marked := slices.Clone(cands)
+		for i := range marked {
+			if r.IntN(3) == 0 {
+				marked[i].ExplainOnly = true
+			} else {
+				kept = append(kept, marked[i])
+			}
+		}
+		got, want := Match(req, marked), Match(req, kept)
+		if !reflect.DeepEqual(got.Matches, want.Matches) || got.Total != want.Total || !reflect.DeepEqual(got.Counts, want.Counts) {
+			t.Fatalf("iteration %d: explain-only candidates changed the answer: %v (%d) vs %v (%d)",
+				iter, ids(got.Matches), got.Total, ids(want.Matches), want.Total)
+		}
+		for _, x := range got.Excluded {
+			for _, c := range marked {
+				if c.ExplainOnly && c.Provider.ServiceID == x.Provider.ServiceID {
+					listed++
+				}
+			}
+		}
+	}
+	if listed == 0 {
+		t.Fatal("no explain-only candidate was ever listed")
+	}
+}
+
+// TestExplainListsTheNearestWhateverTheReason: the nearest excluded
+// provider is listed even when it offers another care setting and many
+// further ones fail only the radius; the list stops at MaxExplained.
+func TestExplainListsTheNearestWhateverTheReason(t *testing.T) {
+	var cands []Candidate
+	for i := range 15 {
+		cands = append(cands, nursingProvider(fmt.Sprintf("far-%02d", i), 26+float64(i), 2, RatingGood, ContractSpot))
+	}
+	wrong := nursingProvider("near-residential", 0.8, 2, RatingGood, ContractSpot)
+	wrong.Provider.Settings = []CareSetting{CareResidential}
+	wrong.Capacity.Beds[0].Type = BedResidential
+	wrong.ExplainOnly = true
+	cands = append(cands, wrong)
+	res := Match(nursingRequest(), cands)
+	if len(res.Excluded) != MaxExplained {
+		t.Fatalf("%d exclusions listed, want %d", len(res.Excluded), MaxExplained)
+	}
+	if x := res.Excluded[0]; x.Provider.ServiceID != "near-residential" || x.Filter != FilterSetting || !strings.Contains(x.Detail, "nursing") {
+		t.Fatalf("first exclusion %+v", x)
+	}
+	if res.Counts[FilterSetting] != 0 || res.Counts[FilterDistance] != 15 {
+		t.Fatalf("counts %+v", res.Counts)
+	}
+}
+
+// TestExclusionReasons: every filter is published with words, in order.
+func TestExclusionReasons(t *testing.T) {
+	rs := ExclusionReasons()
+	if len(rs) != len(Filters) {
+		t.Fatalf("%d reasons for %d filters", len(rs), len(Filters))
+	}
+	for i, f := range Filters {
+		if rs[i].Code != string(f) || rs[i].Display == "" || rs[i].Definition == "" || !f.Valid() {
+			t.Errorf("filter %s: %+v", f, rs[i])
+		}
+	}
+	if Filter("bogus").Valid() {
+		t.Error("bogus filter valid")
+	}
+}
+
+// TestHospiceMatchesPostedBeds: a hospice need is served by a posted
+// hospice bed (before, every hospice was capacity-unknown), and only by one.
+func TestHospiceMatchesPostedBeds(t *testing.T) {
+	req := nursingRequest()
+	req.Need = CareNeed{Setting: CareHospice}
+	h := nursingProvider("hospice", 3, 1, RatingGood, ContractSpot)
+	h.Provider.Settings = []CareSetting{CareHospice}
+	h.Capacity.Beds = []BedCapacity{{Type: BedHospice, MaxCapacity: 10, Occupied: 9, AcceptingAdmissions: 1}}
+	res := Match(req, []Candidate{h})
+	if res.Total != 1 || len(res.Matches) != 1 || res.Matches[0].Vacancies[0].Type != BedHospice {
+		t.Fatalf("%+v", res)
 	}
 }

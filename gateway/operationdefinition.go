@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/mappings"
 )
 
 // placementOptionsURL is the canonical URL of the $placement-options
@@ -26,17 +28,29 @@ func placementOptionsDefinition() []byte {
 		"description": "Returns the providers that can take the patient now, ranked 0..1 and explained, as a searchset Bundle: " +
 			"HealthcareService matches (search.mode=match, search.score, location-distance and placement-explanation extensions), " +
 			"their Locations and Organizations (search.mode=include), and an OperationOutcome (search.mode=outcome) with warnings " +
-			"and, with explain=true, each nearby provider that was excluded and the filter that excluded it. Hard filters: care setting " +
-			"and bed type, every requirement, funding, vacancy accepting admissions and not closed, radius (home care: coverage of the " +
-			"patient's district), admission day, availability, excluded providers, legal status, capacity freshness.",
+			"and, with explain=true, the nearest excluded providers. Bundle.total counts every option that passes the hard filters, " +
+			"not only the page; _count and _offset page through them with self, first, previous, next and last links that carry the " +
+			"parameters (at the type level, POST the same resources to them). Hard filters: care setting and bed type, every " +
+			"requirement, funding, vacancy accepting admissions and not closed, radius (home care: coverage of the patient's district), " +
+			"admission day, availability, excluded providers, legal status, capacity freshness; each exclusion is coded in " +
+			"OperationOutcome.issue.details.coding from " + mappings.ExclusionReasonSystem + ". " +
+			"Parameters may be sent in the URL, in a Parameters body (POST), or both: each may be given once, and one given twice " +
+			"with different values is refused (400, invalid, naming it). An unknown parameter is refused (400, not-supported), " +
+			"or with Prefer: handling=lenient reported as a warning and ignored. " +
+			"Refused with 422 business-rule: a ServiceRequest whose status is revoked, completed or entered-in-error " +
+			"(expression ServiceRequest.status); a stored request whose inpatient Encounter is finished, cancelled or entered-in-error " +
+			"(Encounter.status); a date parameter before today in England (Europe/London) (date). A start date taken from the " +
+			"request or the case that has passed means as soon as possible: today. Hospice needs match the hospice beds that " +
+			"hospices post (bed type hospice).",
 		"parameter": []any{
 			in("serviceRequest", "ServiceRequest", "Type level only: the request to match, inline; nothing is stored.", 0, "1"),
 			in("patient", "Patient", "Type level only: the patient, for the home postcode when the request has no search area.", 0, "1"),
-			in("radius", "decimal", "Kilometres. Default 25 for care homes, 20 for short-term beds; home care uses coverage instead.", 0, "1"),
-			in("_count", "integer", "How many options, default 10, at most 50.", 0, "1"),
-			in("date", "date", "The start date needed. Default: the request's occurrence, then the Discharge Ready Date, then the expected discharge date.", 0, "1"),
+			in("radius", "decimal", "Kilometres, above 0 and at most 200. Default 25 for care homes, 20 for short-term beds; home care uses coverage instead.", 0, "1"),
+			in("_count", "integer", fmt.Sprintf("How many options per page, default %d, at most %d; 0 returns only the total.", defaultPlacementCount, maxPlacementCount), 0, "1"),
+			in("_offset", "integer", fmt.Sprintf("How many of the ranked options to skip, 0 to %d; past the end is an empty page.", maxPlacementOffset), 0, "1"),
+			in("date", "date", "The start date needed, today or later in England (an earlier date is refused). Default: the request's occurrence, then the Discharge Ready Date, then the expected discharge date, then today; a default that has passed becomes today.", 0, "1"),
 			in("includeStale", "boolean", "Include providers whose capacity is stale, flagged as such.", 0, "1"),
-			in("explain", "boolean", "List the nearest excluded providers with the filter that excluded each.", 0, "1"),
+			in("explain", "boolean", fmt.Sprintf("List the %d nearest excluded providers (within 1.5 times the radius, any care setting or bed type), each with the filter that excluded it, coded from %s.", discharge.MaxExplained, mappings.ExclusionReasonSystem), 0, "1"),
 			map[string]any{"name": "return", "use": "out", "min": 1, "max": "1", "type": "Bundle", "documentation": "A searchset Bundle."},
 		},
 	}

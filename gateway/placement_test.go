@@ -67,7 +67,7 @@ func TestPlacementOptions(t *testing.T) {
 	if modes["include"] != 3 || modes["outcome"] != 1 { // two Locations, one Organization
 		t.Fatalf("modes %v", modes)
 	}
-	if self := str(b.json["link"].([]any)[0], "url"); self != e.srv.URL+"/fhir/"+sr+"/$placement-options?explain=true" {
+	if self := str(b.json["link"].([]any)[0], "url"); self != e.srv.URL+"/fhir/"+sr+"/$placement-options?_count=10&_offset=0&explain=true" {
 		t.Fatalf("self link %s", self)
 	}
 	body := string(b.body)

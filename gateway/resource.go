@@ -309,14 +309,18 @@ func preferReturn(c echo.Context) string {
 	return ""
 }
 
-func preferStrict(c echo.Context) bool {
+func preferStrict(c echo.Context) bool { return preferHandling(c) == "strict" }
+
+// preferHandling is the Prefer header's handling preference in lower case
+// ("strict", "lenient"), or "" when the request states none.
+func preferHandling(c echo.Context) string {
 	for _, p := range strings.Split(c.Request().Header.Get("Prefer"), ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
 		if strings.EqualFold(k, "handling") {
-			return strings.EqualFold(strings.Trim(v, `"`), "strict")
+			return strings.ToLower(strings.Trim(v, `"`))
 		}
 	}
-	return false
+	return ""
 }
 
 // warningHeader summarises warnings in an RFC 7234 Warning header, for

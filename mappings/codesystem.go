@@ -21,6 +21,9 @@ const (
 	FundingSystem     = CodeSystemBase + "funding"
 	PathwaySystem     = CodeSystemBase + "discharge-pathway"
 	DelayReasonSystem = CodeSystemBase + "delay-reason"
+	// ExclusionReasonSystem codes why $placement-options left a provider
+	// out: OperationOutcome.issue.details.coding of each exclusion.
+	ExclusionReasonSystem = CodeSystemBase + "placement-exclusion-reason"
 )
 
 // External systems the mappings read.
@@ -55,6 +58,9 @@ var codeSystemDefs = []codeSystemDef{
 		"Who pays for post-discharge care.", discharge.Fundings},
 	{"discharge-pathway", PathwaySystem, "DischargePathway", "Hospital Discharge Service pathway",
 		"Discharge pathways 0 to 3 of the Hospital Discharge Service (England).", discharge.Pathways},
+	{"placement-exclusion-reason", ExclusionReasonSystem, "PlacementExclusionReason", "Placement exclusion reason",
+		"The hard filters of $placement-options: why a provider was left out of the options. The code of each exclusion " +
+			"in the answer's OperationOutcome (issue.details.coding), in the order the filters are applied.", discharge.ExclusionReasons},
 }
 
 // CodeSystemNames lists the ids accepted by CodeSystemJSON, in order.
@@ -66,9 +72,9 @@ func CodeSystemNames() []string {
 	return out
 }
 
-// CodeSystemJSON renders the gateway code system with id name
-// ("care-setting", "requirement", "funding", "discharge-pathway") as an R4
-// CodeSystem resource, or nil if there is none by that name.
+// CodeSystemJSON renders the gateway code system with id name (one of
+// CodeSystemNames) as an R4 CodeSystem resource, or nil if there is none by
+// that name.
 func CodeSystemJSON(name string) []byte {
 	for _, d := range codeSystemDefs {
 		if d.id == name {

@@ -105,7 +105,8 @@ func TestCodeSystems(t *testing.T) {
 		"care-setting": discharge.CareSettings(), "requirement": discharge.Requirements(),
 		"funding": discharge.Fundings(), "discharge-pathway": discharge.Pathways(),
 		"bed-type": discharge.BedTypes(), "capacity-population": mappings.CapacityPopulations(),
-		"capacity-freshness": mappings.CapacityFreshnesses(),
+		"capacity-freshness":         mappings.CapacityFreshnesses(),
+		"placement-exclusion-reason": discharge.ExclusionReasons(),
 	}
 	for _, name := range mappings.CodeSystemNames() {
 		t.Run(name, func(t *testing.T) {

@@ -213,4 +213,11 @@ func PlacementExplanation(o discharge.Option) json.RawMessage {
 	return b
 }
 
+// ExclusionReasonCoding is the coding of a placement exclusion reason, for
+// OperationOutcome.issue.details.coding: the filter's code in the
+// placement-exclusion-reason CodeSystem.
+func ExclusionReasonCoding(f discharge.Filter) (system, code string) {
+	return ExclusionReasonSystem, string(f)
+}
+
 func round4(f float64) float64 { return float64(int64(f*10000+0.5)) / 10000 }
