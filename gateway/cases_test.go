@@ -1,12 +1,17 @@
 package gateway_test
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/fhir"
 )
 
 func walkthrough(t *testing.T) map[string]any {
@@ -344,5 +349,27 @@ func TestOverseasVisitorIsAcceptedAndPlacementSaysWhatToSend(t *testing.T) {
 	}
 	if !strings.Contains(string(p.body), "search-area") {
 		t.Fatalf("the 422 does not say what to send: %s", p.body)
+	}
+}
+
+// An Encounter stored before the serviceProvider rule (naming another
+// trust) is still readable as a case: no case, and a warning saying why,
+// never a 4xx on a read.
+func TestCaseReadOfAnEncounterStoredBeforeTheRule(t *testing.T) {
+	e := newEnv(t)
+	enc := walkthroughWith(t, "RXX")["entry"].([]any)[1].(map[string]any)["resource"].(map[string]any)
+	delete(enc, "subject")
+	enc["id"] = "legacy-1"
+	raw, err := json.Marshal(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := fhir.Write{Resource: fhir.Resource{Type: "Encounter", ID: "legacy-1", VersionID: 1, LastUpdated: time.Now().UTC(), JSON: raw}}
+	if err := rediscache.New(e.conn.Client).Commit(context.Background(), "RXA", []fhir.Write{w}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := e.do("GET", "/api/v1/cases/legacy-1", nil).mustStatus(t, http.StatusOK)
+	if c.json["case"] != nil || !strings.Contains(string(c.body), `"expression":"Encounter.serviceProvider"`) {
+		t.Fatalf("%s", c.body)
 	}
 }
