@@ -173,8 +173,15 @@ func TestIssuesPointIntoTheRequest(t *testing.T) {
 	}
 	_, is, err := mappings.EncounterToCase(read(t, "encounter-inpatient.json"), badNHS, mappings.Options{Translator: tr, AsOf: asOf, Trust: "RXX"})
 	collect("Encounter", is, err)
-	_, is, err = mappings.ServiceRequestToNeed(read(t, "servicerequest-nursing-dementia.json"), []byte(geo), mappings.Options{Translator: tr, AsOf: asOf})
+	_, is, err = mappings.EncounterToCase(read(t, "encounter-inpatient.json"), []byte(geo), mappings.Options{Translator: tr, AsOf: asOf, Trust: "RXX"})
+	collect("Encounter", is, err)
+	// A Patient's point off the globe does not refuse the care request: the
+	// postcode places the patient.
+	need, is, err := mappings.ServiceRequestToNeed(read(t, "servicerequest-nursing-dementia.json"), []byte(geo), mappings.Options{Translator: tr, AsOf: asOf})
 	collect("ServiceRequest", is, err)
+	if err != nil || need.SearchArea == nil || need.SearchArea.Outcode != "M14" || need.SearchArea.Latitude != nil {
+		t.Fatalf("need %+v, err %v", need, err)
+	}
 	_, is, err = mappings.ServiceRequestToNeed(home(strings.Replace(sa, "%s", "not a postcode", 1), `{"value":2,"code":"h/wk"}`), nil, mappings.Options{Translator: tr, AsOf: asOf})
 	collect("ServiceRequest", is, err)
 	_, is, err = mappings.ServiceRequestToNeed(home(strings.Replace(sa, "%s", "M14", 1), `{"value":30,"code":"h/d"}`), nil, mappings.Options{Translator: tr, AsOf: asOf})

@@ -162,6 +162,16 @@ func PatientToFacts(p *r4.Patient, asOf time.Time) (PatientFacts, discharge.Issu
 				}
 			}
 		}
+		// A point off the globe, or half a point, is the Patient's data
+		// problem: placement falls back to the postcode, and nothing that
+		// refers to the Patient is refused for it.
+		if (f.Latitude == nil) != (f.Longitude == nil) ||
+			f.Latitude != nil && !(discharge.Position{Lat: *f.Latitude, Lon: *f.Longitude}).Valid() {
+			is.Warn(discharge.KindValue, at+".extension", "the geolocation is not a latitude and longitude in range and was ignored; the postcode places the patient")
+			f.Latitude, f.Longitude = nil, nil
+			delete(f.Origins, "latitude")
+			delete(f.Origins, "longitude")
+		}
 	}
 	return f, is
 }
