@@ -350,6 +350,13 @@ func TestOverseasVisitorIsAcceptedAndPlacementSaysWhatToSend(t *testing.T) {
 	if !strings.Contains(string(p.body), "search-area") {
 		t.Fatalf("the 422 does not say what to send: %s", p.body)
 	}
+
+	// Sending what the 422 asks for is enough: a search area on the request.
+	sr := e.do("GET", "/fhir/ServiceRequest/"+srID, nil).mustStatus(t, http.StatusOK).json
+	sr["extension"] = append(sr["extension"].([]any), map[string]any{
+		"url": "https://fhir.discharge-gateway.example/StructureDefinition/search-area", "valueString": "M14"})
+	e.do("PUT", "/fhir/ServiceRequest/"+srID, sr).mustStatus(t, http.StatusOK)
+	e.do("GET", "/fhir/ServiceRequest/"+srID+"/$placement-options", nil).mustStatus(t, http.StatusOK)
 }
 
 // An Encounter stored before the serviceProvider rule (naming another

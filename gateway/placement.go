@@ -265,8 +265,8 @@ func (s *Server) origin(need *discharge.CareNeed) (discharge.Position, string, e
 			return p, a.Outcode, nil
 		}
 		return discharge.Position{}, "", discharge.E(discharge.KindBusinessRule, "Patient.address.postalCode",
-			"No UK position for the patient: the gateway does not know the postcode district "+a.Outcode+
-				". Send a UK postcode in Patient.address.postalCode, or a postcode district in the ServiceRequest's search-area extension ("+mappings.SearchAreaURL+").")
+			"No UK position for the patient: the gateway does not know the postcode district of the search area. "+
+				"Send a UK postcode in Patient.address.postalCode, or a postcode district in the ServiceRequest's search-area extension ("+mappings.SearchAreaURL+").")
 	}
 	// An overseas visitor's case is accepted at intake (case.noUKPosition);
 	// placement cannot rank by distance from nowhere, so it says what to send.
