@@ -32,6 +32,12 @@ type Case struct {
 	// Status is the Encounter status: planned, arrived, in-progress,
 	// finished and so on.
 	Status string `json:"status"`
+	// NoUKPosition is set when the gateway holds the patient but has no UK
+	// position for them: the home address is outside the UK (an overseas
+	// visitor) or has no UK postcode. The case is accepted all the same;
+	// placement then needs a search area or a UK postcode before it can
+	// rank anyone.
+	NoUKPosition bool `json:"noUKPosition,omitempty"`
 }
 
 // Patient holds only what placement needs to know about the person: no

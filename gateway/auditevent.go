@@ -3,6 +3,8 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,21 +16,31 @@ import (
 )
 
 // searchAuditEvents is GET /fhir/AuditEvent?agent=&entity=&date=, for the
-// admin role only. Entries are rendered as FHIR AuditEvents: who, what
-// (type and id), when, the outcome and the request id; never content.
+// admin role only, paged with _count and _offset like every search. Entries
+// are rendered as FHIR AuditEvents: who, what (type and id), when, the
+// outcome and the request id; never content. total counts every match (see
+// rediscache.Audit.Search for what that costs, and its bound).
 func (s *Server) searchAuditEvents(c echo.Context) error {
 	if p := principal(c); p == nil || p.Role != auth.RoleAdmin {
 		return discharge.E(discharge.KindForbidden, "", "Only the admin role reads the audit trail.")
 	}
-	var q auth.AuditQuery
+	vals := c.QueryParams()
+	count, offset, err := pageParams(vals)
+	if err != nil {
+		return err
+	}
+	q := auth.AuditQuery{Offset: offset, Count: count}
+	used := url.Values{} // the filters applied, for the paging links
 	var warns discharge.Issues
-	for name, vals := range c.QueryParams() {
+	for name, vals := range vals {
 		v := vals[0]
 		switch name {
 		case "agent":
 			q.Agent = v
+			used[name] = vals[:1]
 		case "entity":
 			q.Entity = v
+			used[name] = vals[:1]
 		case "date":
 			for _, d := range vals {
 				prefix, val := "eq", d
@@ -52,13 +64,9 @@ func (s *Server) searchAuditEvents(c echo.Context) error {
 					return discharge.E(discharge.KindNotSupported, "date", "Use eq, ge, gt, le or lt.")
 				}
 			}
-		case "_count":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return discharge.E(discharge.KindValue, "_count", "_count must be a whole number.")
-			}
-			q.Limit = min(n, maxCount)
-		case "_format":
+			used[name] = vals
+		case "_count", "_offset", "_total", "_format":
+			// pageParams read and checked them; a total is always counted.
 		default:
 			msg := "Unknown or unsupported search parameter '" + name + "' for AuditEvent; it was not applied."
 			if preferStrict(c) {
@@ -67,21 +75,47 @@ func (s *Server) searchAuditEvents(c echo.Context) error {
 			warns.Warn(discharge.KindNotSupported, name, msg)
 		}
 	}
-	entries, err := s.sec.Audit.Search(c.Request().Context(), q)
+	page, err := s.sec.Audit.Search(c.Request().Context(), q)
 	if err != nil {
 		return err
 	}
 	base := s.baseURL(c)
-	out := make([]fhir.BundleEntryOut, 0, len(entries)+1)
-	for i, e := range entries {
-		id := "audit-" + e.RequestID + "-" + strconv.Itoa(i)
+	out := make([]fhir.BundleEntryOut, 0, len(page.Entries)+1)
+	for i, e := range page.Entries {
+		id := e.ID
+		if id == "" {
+			id = "audit-" + e.RequestID + "-" + strconv.Itoa(offset+i)
+		}
 		out = append(out, fhir.BundleEntryOut{FullURL: base + "/AuditEvent/" + id, Resource: auditEvent(id, e), SearchMode: "match"})
 	}
-	total := len(entries)
+	if page.Truncated {
+		// Not an error: the newest matches are right, and the bound keeps one
+		// admin query from reading a month of stream.
+		msg := "The audit search read its limit of entries before the start of the date range: older entries are not shown"
+		if page.Total < 0 {
+			msg += " or counted, so the Bundle has no total"
+		}
+		warns.Warn(discharge.KindTooLarge, "date", msg+". Narrow the search with date=ge and date=le.")
+	}
 	if len(warns) > 0 {
 		out = append(out, fhir.BundleEntryOut{SearchMode: "outcome", Resource: fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindNotSupported))})
 	}
-	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, nil, out))
+	var total *int
+	known := page.Total
+	if known >= 0 {
+		total = &known
+	} else {
+		// Not known: a next link while the page is full.
+		known = offset + len(page.Entries)
+		if count > 0 && len(page.Entries) == count {
+			known++
+		}
+	}
+	links := pageLinks(base+"/AuditEvent", used, count, offset, known)
+	if total == nil {
+		links = slices.DeleteFunc(links, func(l fhir.Link) bool { return l.Relation == "last" })
+	}
+	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", total, links, out))
 }
 
 func auditEvent(id string, e auth.AuditEntry) []byte {

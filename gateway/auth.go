@@ -139,8 +139,18 @@ func (s *Server) readPartitions(c echo.Context, typ string) []string {
 }
 
 // audited records an AuditEvent for a patient-data interaction once the
-// handler has answered, whatever the outcome.
+// handler has answered, whatever the outcome. The entry names the FHIR
+// resource the route serves: its type from the /fhir path, and the :id (or
+// the id a create assigned); a type-level call names the type alone.
 func (s *Server) audited(interaction, action string) echo.MiddlewareFunc {
+	return s.auditedAs("", interaction, action)
+}
+
+// auditedAs is audited for a route whose path is not a FHIR one, naming the
+// resource type its :id belongs to: /api/v1/cases/{id} shows the Encounter
+// {id} (the case is the Encounter), so an audit search by Encounter/{id}
+// finds who read the case and the NHS number in it.
+func (s *Server) auditedAs(typ, interaction, action string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			err := next(c)
@@ -154,7 +164,11 @@ func (s *Server) audited(interaction, action string) echo.MiddlewareFunc {
 					id = v
 				}
 			}
-			s.audit(c, interaction, action, endpointType(c), id, status)
+			t := typ
+			if t == "" {
+				t = endpointType(c)
+			}
+			s.audit(c, interaction, action, t, id, status)
 			return err
 		}
 	}

@@ -56,7 +56,16 @@ func (s *Server) getCase(c echo.Context) error {
 	}
 	cs, issues, err := mappings.EncounterToCase(enc.JSON, pat, opt)
 	if err != nil {
-		return err
+		de := toError(err)
+		if statusOf(de.Kind) >= 500 {
+			return err
+		}
+		// Stored before a rule tightened (a serviceProvider naming another
+		// trust was once accepted): the Encounter is readable, so the case
+		// read says why there is no case rather than failing.
+		for _, is := range de.Issues {
+			view.Warnings = append(view.Warnings, caseWarning{Resource: view.Encounter, Expression: is.Expression, Message: is.Message})
+		}
 	}
 	view.Case = cs
 	for _, w := range issues.Warnings() {

@@ -1,10 +1,17 @@
 package gateway_test
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/fhir"
 )
 
 func walkthrough(t *testing.T) map[string]any {
@@ -33,7 +40,7 @@ func TestCaseFromWalkthroughBundle(t *testing.T) {
 	if cs == nil {
 		t.Fatalf("no case: %s", c.body)
 	}
-	if str(cs, "trust") != "RXX" || str(cs, "patient", "nhsNumber") != "9476719931" || str(cs, "patient", "homeOutcode") != "M14" {
+	if str(cs, "trust") != "RXA" || str(cs, "patient", "nhsNumber") != "9476719931" || str(cs, "patient", "homeOutcode") != "M14" {
 		t.Fatalf("case %v", cs)
 	}
 	if cs["pathway"] != float64(3) || str(cs, "dischargeReadyDate") != "2026-11-18" || str(cs, "expectedDischargeDate") != "2026-11-20" {
@@ -190,5 +197,186 @@ func TestCapabilityStatementListsOnlyWhatExists(t *testing.T) {
 				t.Fatalf("%s?%s listed but rejected as unknown", typ, name)
 			}
 		}
+	}
+}
+
+// walkthroughWith is the walkthrough Bundle with the Encounter's
+// serviceProvider set to the ODS code ods (removed when ods is "").
+func walkthroughWith(t *testing.T, ods string) map[string]any {
+	t.Helper()
+	b := walkthrough(t)
+	for _, en := range b["entry"].([]any) {
+		res := en.(map[string]any)["resource"].(map[string]any)
+		if res["resourceType"] != "Encounter" {
+			continue
+		}
+		delete(res, "serviceProvider")
+		if ods != "" {
+			res["serviceProvider"] = map[string]any{"identifier": map[string]any{
+				"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": ods}}
+		}
+	}
+	return b
+}
+
+// createdID returns the id of the first created resource of typ in a
+// transaction-response.
+func createdID(t *testing.T, r resp, typ string) string {
+	t.Helper()
+	for _, en := range r.json["entry"].([]any) {
+		if loc := str(en, "response", "location"); strings.HasPrefix(loc, typ+"/") {
+			return strings.Split(strings.TrimPrefix(loc, typ+"/"), "/")[0]
+		}
+	}
+	t.Fatalf("no %s in %s", typ, r.body)
+	return ""
+}
+
+// The case belongs to the trust that sent it: trust RXA posting an
+// Encounter whose serviceProvider names RXX is refused, by REST and in a
+// transaction, and never makes a case owned by RXX.
+func TestCaseBelongsToTheSendingTrust(t *testing.T) {
+	e := newEnv(t) // the caller is trust RXA
+	encounterOf := func(b map[string]any) map[string]any {
+		return b["entry"].([]any)[1].(map[string]any)["resource"].(map[string]any)
+	}
+	pat := e.do("POST", "/fhir/Patient", fixture(t, "patient.json")).mustStatus(t, http.StatusCreated)
+	rest := func(ods string) map[string]any {
+		enc := encounterOf(walkthroughWith(t, ods))
+		enc["subject"] = map[string]any{"reference": "Patient/" + str(pat.json, "id")}
+		return enc
+	}
+
+	t.Run("REST create naming another trust", func(t *testing.T) {
+		r := e.do("POST", "/fhir/Encounter", rest("RXX")).mustStatus(t, http.StatusUnprocessableEntity)
+		if code, ex := r.issue(t); code != "business-rule" || ex != "Encounter.serviceProvider" {
+			t.Fatalf("%s at %s: %s", code, ex, r.body)
+		}
+	})
+	t.Run("transaction naming another trust", func(t *testing.T) {
+		r := e.do("POST", "/fhir", walkthroughWith(t, "RXX")).mustStatus(t, http.StatusUnprocessableEntity)
+		if !r.hasIssue("business-rule", "Bundle.entry[1].resource.serviceProvider") {
+			t.Fatalf("%s", r.body)
+		}
+	})
+	t.Run("update naming another trust", func(t *testing.T) {
+		c := e.do("POST", "/fhir/Encounter", rest("RXA")).mustStatus(t, http.StatusCreated)
+		enc := rest("RXX")
+		enc["id"] = str(c.json, "id")
+		e.do("PUT", "/fhir/Encounter/"+str(c.json, "id"), enc).mustStatus(t, http.StatusUnprocessableEntity)
+	})
+	// Nothing refused was stored: every Encounter held belongs to RXA and
+	// none names RXX.
+	s := e.do("GET", "/fhir/Encounter", nil).mustStatus(t, http.StatusOK)
+	if strings.Contains(string(s.body), `"RXX"`) {
+		t.Fatalf("an Encounter naming RXX was stored: %s", s.body)
+	}
+
+	for _, tc := range []struct{ name, ods string }{{"own code", "RXA"}, {"own site", "RXA01"}, {"no serviceProvider", ""}} {
+		t.Run("transaction with "+tc.name, func(t *testing.T) {
+			r := e.do("POST", "/fhir", walkthroughWith(t, tc.ods)).mustStatus(t, http.StatusOK)
+			id := createdID(t, r, "Encounter")
+			c := e.do("GET", "/api/v1/cases/"+id, nil).mustStatus(t, http.StatusOK)
+			if got := str(c.json, "case", "trust"); got != "RXA" {
+				t.Fatalf("trust %q, want RXA: %s", got, c.body)
+			}
+			// Another trust cannot see it at all.
+			rxb := e.tokenFor("trust-b", auth.RoleTrust, "RXB", clinicalScopes)
+			e.do("GET", "/api/v1/cases/"+id, nil, "Authorization", "Bearer "+rxb).mustStatus(t, http.StatusNotFound)
+		})
+	}
+	t.Run("REST create with own code", func(t *testing.T) {
+		r := e.do("POST", "/fhir/Encounter", rest("RXA")).mustStatus(t, http.StatusCreated)
+		c := e.do("GET", "/api/v1/cases/"+str(r.json, "id"), nil).mustStatus(t, http.StatusOK)
+		if got := str(c.json, "case", "trust"); got != "RXA" {
+			t.Fatalf("trust %q: %s", got, c.body)
+		}
+	})
+}
+
+// frenchPatient lives in Paris: an overseas visitor admitted in England.
+func frenchPatient() map[string]any {
+	return map[string]any{"resourceType": "Patient",
+		"identifier": []any{map[string]any{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9476719931"}},
+		"birthDate":  "1950-06-01",
+		"address": []any{map[string]any{"use": "home", "line": []any{"1 rue de Rivoli"}, "city": "Paris",
+			"postalCode": "75001", "country": "FR"}}}
+}
+
+// An overseas visitor's stay is accepted at intake; the case says there is
+// no UK position; placement answers 422 saying what to send, never naming a
+// model field.
+func TestOverseasVisitorIsAcceptedAndPlacementSaysWhatToSend(t *testing.T) {
+	e := newEnv(t)
+	b := walkthrough(t)
+	b["entry"].([]any)[0].(map[string]any)["resource"] = frenchPatient()
+	r := e.do("POST", "/fhir", b).mustStatus(t, http.StatusOK)
+	encID, srID := createdID(t, r, "Encounter"), createdID(t, r, "ServiceRequest")
+	// The Encounter entry says why there will be no distance ranking, at an
+	// element the entry holds.
+	if out := r.json["entry"].([]any)[1].(map[string]any)["response"].(map[string]any)["outcome"]; out == nil ||
+		!(resp{json: out.(map[string]any)}).hasIssue("business-rule", "Bundle.entry[1].resource.subject") {
+		t.Fatalf("no warning on the Encounter entry: %s", r.body)
+	}
+
+	// By REST too, a single Encounter for the same patient.
+	enc := b["entry"].([]any)[1].(map[string]any)["resource"].(map[string]any)
+	enc["subject"] = map[string]any{"reference": "Patient/" + createdID(t, r, "Patient")}
+	rest := e.do("POST", "/fhir/Encounter", enc, "Prefer", "return=OperationOutcome").mustStatus(t, http.StatusCreated)
+	if !rest.hasIssue("business-rule", "Encounter.subject") {
+		t.Fatalf("%s", rest.body)
+	}
+
+	c := e.do("GET", "/api/v1/cases/"+encID, nil).mustStatus(t, http.StatusOK)
+	if c.json["case"].(map[string]any)["noUKPosition"] != true {
+		t.Fatalf("case does not record the missing UK position: %s", c.body)
+	}
+	if str(c.json, "case", "patient", "homeOutcode") != "" || !strings.Contains(string(c.body), "outside the UK") {
+		t.Fatalf("%s", c.body)
+	}
+	if len(c.json["careNeeds"].([]any)) != 1 {
+		t.Fatalf("care need not accepted: %s", c.body)
+	}
+
+	p := e.do("GET", "/fhir/ServiceRequest/"+srID+"/$placement-options", nil).mustStatus(t, http.StatusUnprocessableEntity)
+	if code, ex := p.issue(t); code != "business-rule" || ex != "Patient.address.postalCode" {
+		t.Fatalf("%s at %s: %s", code, ex, p.body)
+	}
+	for _, internal := range []string{"homeOutcode", "searchArea", "outcode "} {
+		if strings.Contains(string(p.body), internal) || strings.Contains(string(r.body), internal) {
+			t.Fatalf("a message names the internal field %q: %s %s", internal, p.body, r.body)
+		}
+	}
+	if !strings.Contains(string(p.body), "search-area") {
+		t.Fatalf("the 422 does not say what to send: %s", p.body)
+	}
+
+	// Sending what the 422 asks for is enough: a search area on the request.
+	sr := e.do("GET", "/fhir/ServiceRequest/"+srID, nil).mustStatus(t, http.StatusOK).json
+	sr["extension"] = append(sr["extension"].([]any), map[string]any{
+		"url": "https://fhir.discharge-gateway.example/StructureDefinition/search-area", "valueString": "M14"})
+	e.do("PUT", "/fhir/ServiceRequest/"+srID, sr).mustStatus(t, http.StatusOK)
+	e.do("GET", "/fhir/ServiceRequest/"+srID+"/$placement-options", nil).mustStatus(t, http.StatusOK)
+}
+
+// An Encounter stored before the serviceProvider rule (naming another
+// trust) is still readable as a case: no case, and a warning saying why,
+// never a 4xx on a read.
+func TestCaseReadOfAnEncounterStoredBeforeTheRule(t *testing.T) {
+	e := newEnv(t)
+	enc := walkthroughWith(t, "RXX")["entry"].([]any)[1].(map[string]any)["resource"].(map[string]any)
+	delete(enc, "subject")
+	enc["id"] = "legacy-1"
+	raw, err := json.Marshal(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := fhir.Write{Resource: fhir.Resource{Type: "Encounter", ID: "legacy-1", VersionID: 1, LastUpdated: time.Now().UTC(), JSON: raw}}
+	if err := rediscache.New(e.conn.Client).Commit(context.Background(), "RXA", []fhir.Write{w}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := e.do("GET", "/api/v1/cases/legacy-1", nil).mustStatus(t, http.StatusOK)
+	if c.json["case"] != nil || !strings.Contains(string(c.body), `"expression":"Encounter.serviceProvider"`) {
+		t.Fatalf("%s", c.body)
 	}
 }

@@ -450,9 +450,15 @@ func (s *Server) origin(need *discharge.CareNeed) (discharge.Position, string, e
 		if p, ok := s.geo.Locate(a.Outcode); ok {
 			return p, a.Outcode, nil
 		}
+		return discharge.Position{}, "", discharge.E(discharge.KindBusinessRule, "Patient.address.postalCode",
+			"No UK position for the patient: the gateway does not know the postcode district of the search area. "+
+				"Send a UK postcode in Patient.address.postalCode, or a postcode district in the ServiceRequest's search-area extension ("+mappings.SearchAreaURL+").")
 	}
+	// An overseas visitor's case is accepted at intake (case.noUKPosition);
+	// placement cannot rank by distance from nowhere, so it says what to send.
 	return discharge.Position{}, "", discharge.E(discharge.KindBusinessRule, "Patient.address.postalCode",
-		"The request cannot be matched: no search area and no known home postcode for the patient.")
+		"No UK position for the patient: the ServiceRequest has no search area and its subject Patient has no UK postcode (an address outside the UK, or none). "+
+			"Send a UK postcode in Patient.address.postalCode, or a postcode district in the ServiceRequest's search-area extension ("+mappings.SearchAreaURL+").")
 }
 
 // candidateSet is what candidates found.

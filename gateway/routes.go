@@ -213,5 +213,5 @@ func (s *Server) routes() {
 		s.requireScope("Location", 'c'), s.requireScope("HealthcareService", 'c'), s.requireScope("Organization", 'c'))
 
 	e.GET("/api/v1/cases/:id", s.getCase, s.negotiateJSON, s.authenticate,
-		s.requireScope("Encounter", 'r'), s.requireScope("ServiceRequest", 's'), s.audited("case", "R"))
+		s.requireScope("Encounter", 'r'), s.requireScope("ServiceRequest", 's'), s.auditedAs("Encounter", "read", "R"))
 }

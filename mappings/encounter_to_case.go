@@ -3,6 +3,7 @@ package mappings
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dischargegateway/gateway/discharge"
@@ -36,8 +37,11 @@ type Options struct {
 	Translator *Translator
 	// AsOf is the day age bands are computed on; zero means now.
 	AsOf time.Time
-	// Trust is the ODS code to use when Encounter.serviceProvider carries
-	// none: the trust partition the request came in on.
+	// Trust is the ODS code of the organisation that owns the data: the
+	// partition the request came in on, which is the calling trust's. A
+	// case's trust is always this, never Encounter.serviceProvider (see
+	// EncounterToCase). Empty (a mapping outside any request) checks no
+	// serviceProvider.
 	Trust string
 }
 
@@ -72,14 +76,19 @@ func EncounterToCase(encounter, patient []byte, opt Options) (*discharge.Case, d
 		return nil, is, nil
 	}
 
-	c := &discharge.Case{ID: str(enc.Id), Status: enc.Status.Code()}
+	// The case belongs to the organisation that sent the Encounter (the
+	// partition, opt.Trust), never to the one Encounter.serviceProvider
+	// names: that is the sender's claim, and taking it let trust RXA file a
+	// case under RXX. A serviceProvider naming another organisation by ODS
+	// code is refused, so no stored Encounter claims a stay at a trust that
+	// did not send it; one naming the sender or one of its sites, or naming
+	// an organisation by reference or display only, is kept as data.
+	c := &discharge.Case{ID: str(enc.Id), Status: enc.Status.Code(), Trust: opt.Trust}
 	origins := Origins{}
-	if sp := enc.ServiceProvider; sp != nil && sp.Identifier != nil && str(sp.Identifier.System) == ODSSystem {
-		c.Trust = str(sp.Identifier.Value)
-		origins["trust"] = "Encounter.serviceProvider.identifier.value"
-	}
-	if c.Trust == "" {
-		c.Trust = opt.Trust
+	if sp := enc.ServiceProvider; sp != nil && sp.Identifier != nil && str(sp.Identifier.System) == ODSSystem &&
+		opt.Trust != "" && !sameTrust(str(sp.Identifier.Value), opt.Trust) {
+		is.Add(discharge.KindBusinessRule, "Encounter.serviceProvider",
+			"the serviceProvider's ODS code names another organisation than the trust sending the Encounter: a trust sends only its own stays, so give its own ODS code (or a site's) or leave serviceProvider out")
 	}
 	if enc.Period != nil {
 		c.AdmissionDate = datePtr(enc.Period.Start, "Encounter.period.start", &is)
@@ -146,16 +155,27 @@ func EncounterToCase(encounter, patient []byte, opt Options) (*discharge.Case, d
 		f, pis := PatientToFacts(p, opt.asOf())
 		is = append(is, pis...)
 		c.Patient = f.Patient
+		c.NoUKPosition = f.NoUKPosition
 		for k, v := range f.Origins {
 			origins["patient."+k] = v
 		}
 	}
 
 	is = append(is, modelValidator().Validate(c, "Encounter", origins)...)
+	is = aboutSubject(is, "Encounter")
 	if err := issuesErr(is, op); err != nil {
 		return nil, is.Warnings(), err
 	}
 	return c, is, nil
+}
+
+// sameTrust reports whether the ODS code ods is trust's own code or one of
+// its sites' (an NHS trust's site codes are its three-character code and two
+// more characters, e.g. RXA01 for RXA). ODS codes are upper case; the
+// comparison ignores case.
+func sameTrust(ods, trust string) bool {
+	ods, trust = strings.ToUpper(strings.TrimSpace(ods)), strings.ToUpper(trust)
+	return ods == trust || (len(trust) == 3 && len(ods) == 5 && strings.HasPrefix(ods, trust))
 }
 
 // ward names the ward from the active location, else the last one listed:

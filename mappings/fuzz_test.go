@@ -25,7 +25,7 @@ func FuzzEncounterToCase(f *testing.F) {
 	tr := translator(f)
 	pat, enc := read(f, "patient.json"), read(f, "encounter-inpatient.json")
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		_, _, err := mappings.EncounterToCase(raw, pat, mappings.Options{Translator: tr, AsOf: asOf})
+		_, _, err := mappings.EncounterToCase(raw, pat, mappings.Options{Translator: tr, AsOf: asOf, Trust: "RXA"})
 		checkErr(t, err)
 		// The same bytes as the subject Patient.
 		_, _, err = mappings.EncounterToCase(enc, raw, mappings.Options{Translator: tr, AsOf: asOf})

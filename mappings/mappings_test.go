@@ -123,7 +123,7 @@ func TestEncounterToCase(t *testing.T) {
 			if tc.patient != "" {
 				pat = read(t, tc.patient)
 			}
-			c, is, err := mappings.EncounterToCase(read(t, tc.encounter), pat, mappings.Options{Translator: tr, AsOf: asOf, Trust: "RPART"})
+			c, is, err := mappings.EncounterToCase(read(t, tc.encounter), pat, mappings.Options{Translator: tr, AsOf: asOf, Trust: "RXX"})
 			if err == nil && c == nil && len(is.Warnings()) == 0 {
 				t.Fatal("no case and no warning")
 			}
@@ -133,7 +133,7 @@ func TestEncounterToCase(t *testing.T) {
 }
 
 func TestEncounterToCaseDetails(t *testing.T) {
-	c, _, err := mappings.EncounterToCase(read(t, "encounter-inpatient.json"), read(t, "patient.json"), mappings.Options{Translator: translator(t), AsOf: asOf})
+	c, _, err := mappings.EncounterToCase(read(t, "encounter-inpatient.json"), read(t, "patient.json"), mappings.Options{Translator: translator(t), AsOf: asOf, Trust: "RXX"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,6 +69,7 @@ func ServiceRequestToNeed(serviceRequest, patient []byte, opt Options) (*dischar
 	}
 	if sr.Priority != nil {
 		n.Priority = discharge.Priority(sr.Priority.Code())
+		origins["priority"] = "ServiceRequest.priority"
 	}
 	if sr.Encounter != nil && str(sr.Encounter.Reference) != "" {
 		n.CaseID = refID(*sr.Encounter.Reference, "Encounter")
@@ -93,6 +94,7 @@ func ServiceRequestToNeed(serviceRequest, patient []byte, opt Options) (*dischar
 	// says nothing the setting does not.
 	if q := sr.QuantityQuantity; q != nil && (n.Setting == discharge.CareHomeCare || n.Setting == discharge.CareReablement) {
 		hours(q, n, &is)
+		origins["hoursPerWeek"] = "ServiceRequest.quantityQuantity.value"
 	}
 	switch {
 	case sr.OccurrenceDateTime != nil:
@@ -144,12 +146,15 @@ func ServiceRequestToNeed(serviceRequest, patient []byte, opt Options) (*dischar
 		if n.SearchArea == nil && f.Patient.HomeOutcode != "" {
 			n.SearchArea = &discharge.SearchArea{Outcode: f.Patient.HomeOutcode, Latitude: f.Latitude, Longitude: f.Longitude}
 			origins["searchArea.outcode"] = f.Origins["homeOutcode"]
+			origins["searchArea.latitude"], origins["searchArea.longitude"] = f.Origins["latitude"], f.Origins["longitude"]
 		} else if n.SearchArea == nil {
-			is.Warn(discharge.KindRequired, "Patient.address", "no search area: the ServiceRequest has none and the Patient has no postcode")
+			is.Warn(discharge.KindRequired, "ServiceRequest.subject",
+				"no search area: the ServiceRequest has none and the subject Patient has no UK postcode (an address outside the UK, or none); "+sendPosition)
 		}
 	}
 
 	is = append(is, modelValidator().Validate(n, "ServiceRequest", origins)...)
+	is = aboutSubject(is, "ServiceRequest")
 	if err := issuesErr(is, op); err != nil {
 		return nil, is.Warnings(), err
 	}

@@ -94,7 +94,7 @@ func (v *Validator) Validate(s any, root string, origins Origins) discharge.Issu
 			Kind:       discharge.KindValue,
 			Expression: origins.lookup(field, root),
 			Detail:     detailFor(fe.Tag()),
-			Message:    messageFor(field, fe.Tag(), fe.Param()),
+			Message:    messageFor(fe.Tag(), fe.Param()),
 		})
 	}
 	return out
@@ -119,20 +119,29 @@ func detailFor(tag string) string {
 	return ""
 }
 
-func messageFor(field, tag, param string) string {
+// messageFor says what is wrong in the sender's terms. It never names the
+// model field (patient.homeOutcode, searchArea.outcode): the issue's
+// expression names the FHIR element, and the model is internal.
+func messageFor(tag, param string) string {
 	switch tag {
 	case "nhsnumber":
 		return "the NHS number is not 10 digits with a valid modulus-11 check digit"
 	case "pathway":
 		return "the discharge pathway must be 0, 1, 2 or 3"
 	case "outcode":
-		return field + " is not a UK postcode district (outward code)"
+		return "the value is not a UK postcode or postcode district (outward code, e.g. M14)"
 	case "caresetting", "requirement", "funding":
-		return field + " is not a code of the gateway " + tag + " code system"
+		return "the code is not in the gateway " + tag + " code system"
 	case "required":
-		return field + " is required"
+		return "a value is required"
 	case "oneof":
-		return field + " must be one of: " + param
+		return "the value must be one of: " + param
+	case "gt", "gte", "lt", "lte":
+		return "the value must be " + map[string]string{"gt": "above", "gte": "at least", "lt": "below", "lte": "at most"}[tag] + " " + param
+	case "latitude", "longitude":
+		return "the " + tag + " is out of range"
+	case "alphanum", "max":
+		return "the value is not a valid code"
 	}
-	return field + " fails the " + tag + " rule"
+	return "the value is not valid (" + tag + ")"
 }

@@ -82,8 +82,17 @@ func NewAudit(rdb redis.UniversalClient, retention time.Duration) *Audit {
 	return &Audit{rdb: rdb, retention: retention}
 }
 
-// maxAuditScan bounds how many entries one audit search reads.
-const maxAuditScan = 20000
+// An audit search reads the stream backwards in chunks of auditChunk
+// entries, and reads at most maxAuditScan of them: the newest 200,000
+// entries in the date range. Reading and counting them costs 1.6 to 2.7 µs
+// an entry on the 2-core machine: 0.32 s at the bound for a date-only
+// search, 0.46 s by entity, 0.53 s by agent (BenchmarkAuditSearchFullStream),
+// most of it Redis's reply; only entries that may match are decoded. The
+// trail moves to PostgreSQL, where an indexed count replaces the scan.
+const (
+	auditChunk   = 2000
+	maxAuditScan = 200000
+)
 
 // Record implements auth.AuditLog.
 func (a *Audit) Record(ctx context.Context, e auth.AuditEntry) error {
@@ -93,8 +102,16 @@ func (a *Audit) Record(ctx context.Context, e auth.AuditEntry) error {
 	return classify("rediscache.Audit", err)
 }
 
-// Search implements auth.AuditLog, newest first.
-func (a *Audit) Search(ctx context.Context, q auth.AuditQuery) ([]auth.AuditEntry, error) {
+// Search implements auth.AuditLog. It counts every match in the date range
+// by reading it through, up to maxAuditScan entries; a query with no date,
+// agent or entity is counted by XLEN instead, so its total is exact however
+// long the stream.
+func (a *Audit) Search(ctx context.Context, q auth.AuditQuery) (auth.AuditPage, error) {
+	return a.search(ctx, q, maxAuditScan, auditChunk)
+}
+
+func (a *Audit) search(ctx context.Context, q auth.AuditQuery, bound, chunk int) (auth.AuditPage, error) {
+	page := auth.AuditPage{Entries: []auth.AuditEntry{}}
 	hi, lo := "+", "-"
 	if !q.To.IsZero() {
 		hi = strconv.FormatInt(q.To.UnixMilli(), 10)
@@ -102,34 +119,127 @@ func (a *Audit) Search(ctx context.Context, q auth.AuditQuery) ([]auth.AuditEntr
 	if !q.From.IsZero() {
 		lo = strconv.FormatInt(q.From.UnixMilli(), 10)
 	}
-	msgs, err := a.rdb.XRevRangeN(ctx, auditKey, hi, lo, maxAuditScan).Result()
-	if err != nil {
-		return nil, classify("rediscache.Audit", err)
-	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	var out []auth.AuditEntry
-	for _, m := range msgs {
-		s, _ := m.Values["e"].(string)
-		var e auth.AuditEntry
-		if json.Unmarshal([]byte(s), &e) != nil {
-			continue
+	f := newAuditFilter(q)
+	whole := f.all && q.From.IsZero() && q.To.IsZero()
+	if whole {
+		n, err := a.rdb.XLen(ctx, auditKey).Result()
+		if err != nil {
+			return page, classify("rediscache.Audit", err)
 		}
-		if q.Agent != "" && q.Agent != e.ClientID && q.Agent != e.Org {
-			continue
-		}
-		if q.Entity != "" {
-			ref := e.ResourceType + "/" + e.ResourceID
-			if q.Entity != ref && q.Entity != e.ResourceType && !strings.HasSuffix(q.Entity, "/"+ref) {
-				continue
+		page.Total = int(n)
+	}
+	matched := 0
+	for read := 0; !(whole && q.Count == 0); {
+		if read >= bound {
+			// Is there more in the range than the bound let us read?
+			more, err := a.rdb.XRevRangeN(ctx, auditKey, hi, lo, 1).Result()
+			if err != nil {
+				return page, classify("rediscache.Audit", err)
 			}
-		}
-		out = append(out, e)
-		if len(out) == limit {
+			page.Truncated = len(more) > 0
 			break
 		}
+		n := min(chunk, bound-read)
+		msgs, err := a.rdb.XRevRangeN(ctx, auditKey, hi, lo, int64(n)).Result()
+		if err != nil {
+			return page, classify("rediscache.Audit", err)
+		}
+		read += len(msgs)
+		for _, m := range msgs {
+			raw, _ := m.Values["e"].(string)
+			inPage := matched >= q.Offset && len(page.Entries) < q.Count
+			if f.all && !inPage {
+				// Every entry matches: count it without decoding it.
+				matched++
+				continue
+			}
+			if !f.mayMatch(raw) {
+				continue
+			}
+			var e auth.AuditEntry
+			if json.Unmarshal([]byte(raw), &e) != nil || !f.match(e) {
+				continue
+			}
+			if inPage {
+				e.ID = m.ID
+				page.Entries = append(page.Entries, e)
+			}
+			matched++
+		}
+		if len(msgs) < n || (whole && len(page.Entries) == q.Count) {
+			break // the start of the range, or (XLEN counted) the page is full
+		}
+		// Exclusive start (Redis 6.2): the next chunk begins after this one.
+		hi = "(" + msgs[len(msgs)-1].ID
 	}
-	return out, nil
+	switch {
+	case whole:
+	case page.Truncated:
+		page.Total = -1
+	default:
+		page.Total = matched
+	}
+	return page, nil
+}
+
+// auditFilter is an AuditQuery's agent and entity test. mayMatch is a cheap
+// test on the raw JSON that lets most non-matching entries skip decoding.
+type auditFilter struct {
+	q         auth.AuditQuery
+	all       bool // no agent and no entity: every entry matches
+	typ, id   string
+	needles   []string // mayMatch: the raw entry must hold each
+	agentJSON string
+}
+
+func newAuditFilter(q auth.AuditQuery) auditFilter {
+	f := auditFilter{q: q, all: q.Agent == "" && q.Entity == ""}
+	if q.Entity != "" {
+		// "Type/id", "Type", or either after a base URL.
+		parts := strings.Split(strings.TrimSuffix(q.Entity, "/"), "/")
+		last := parts[len(parts)-1]
+		if len(parts) >= 2 && isResourceType(parts[len(parts)-2]) {
+			f.typ, f.id = parts[len(parts)-2], last
+		} else {
+			f.typ = last
+		}
+		f.needles = append(f.needles, jsonPair("type", f.typ))
+		if f.id != "" {
+			f.needles = append(f.needles, jsonPair("id", f.id))
+		}
+	}
+	if q.Agent != "" {
+		b, _ := json.Marshal(q.Agent)
+		f.agentJSON = string(b)
+	}
+	return f
+}
+
+// isResourceType reports whether s looks like a FHIR resource type name.
+func isResourceType(s string) bool {
+	return s != "" && s[0] >= 'A' && s[0] <= 'Z'
+}
+
+func jsonPair(k, v string) string {
+	b, _ := json.Marshal(v)
+	return `"` + k + `":` + string(b)
+}
+
+func (f auditFilter) mayMatch(raw string) bool {
+	for _, n := range f.needles {
+		if !strings.Contains(raw, n) {
+			return false
+		}
+	}
+	return f.agentJSON == "" || strings.Contains(raw, f.agentJSON)
+}
+
+func (f auditFilter) match(e auth.AuditEntry) bool {
+	if f.q.Agent != "" && f.q.Agent != e.ClientID && f.q.Agent != e.Org {
+		return false
+	}
+	if f.typ != "" && (e.ResourceType != f.typ || (f.id != "" && e.ResourceID != f.id)) {
+		return false
+	}
+	return true
 }
