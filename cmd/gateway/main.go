@@ -3,7 +3,9 @@
 //
 // Usage:
 //
-//	gateway [serve]     run the HTTP gateway (the default)
+//	gateway [serve [--empty]]
+//	                    run the HTTP gateway (the default); on the embedded
+//	                    store it loads the demo world unless --empty
 //	gateway settings    print every setting as a Markdown table
 //	gateway token --client ID [--scope S] [--ttl D]
 //	                    mint an access token with the gateway's signing key
@@ -16,6 +18,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -58,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, getenv, stdout, stderr, onListen)
+		return serve(ctx, args, getenv, stdout, stderr, onListen)
 	case "token":
 		return mintToken(args, getenv, stdout)
 	case "import":
@@ -69,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		printSettings(stdout)
 		return nil
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: gateway [serve | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h] | import directory FILE.csv | seed [--providers N]]")
+		fmt.Fprintln(stdout, "usage: gateway [serve [--empty] | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h] | import directory FILE.csv | seed [--providers N]]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (want serve, settings or token)", cmd)
@@ -81,7 +84,12 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, onListen func(string)) error {
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, onListen func(string)) error {
+	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
+	empty := fset.Bool("empty", false, "on the embedded store, start without the demo world (as GATEWAY_DEMO_WORLD=off)")
+	if err := fset.Parse(args); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -142,8 +150,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		storeOpts = append(storeOpts, rediscache.WithWait(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout))
 		log.Info("writes are acknowledged once replicated", slog.Int("replicas", cfg.RedisWaitReplicas))
 	}
+	capStore := rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory), storeOpts...)
 	srv := gateway.New(gcfg, gateway.Deps{Store: rediscache.New(rc.Client, storeOpts...), Translator: tr, Logger: log, Security: sec.gw,
-		Capacity: rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory), storeOpts...), Geocoder: geo, ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse})
+		Capacity: capStore, Geocoder: geo, ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse})
+	// Only the embedded store gets the demo world: a real Redis holds the
+	// operator's directory, which demo homes must never join.
+	if rc.Embedded && !*empty && cfg.DemoWorld != "off" {
+		if err := loadDemoWorld(ctx, cfg, srv, capStore, geo, log); err != nil {
+			return err
+		}
+	}
 	if sec.registry.Demo() {
 		log.Warn("DEMO client registry loaded from " + cfg.DemoDir + ": demo clients and keys are public; never use them with real patient data")
 		printDemoTokens(stdout, sec)

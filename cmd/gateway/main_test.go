@@ -42,6 +42,9 @@ func startRun(t *testing.T, env map[string]string) (base string, stop func(), do
 	}
 	env["GATEWAY_DEMO_DIR"] = filepath.Join("..", "..", "configs", "demo")
 	env["GATEWAY_OUTCODES_CSV"] = filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")
+	if _, ok := env["GATEWAY_DEMO_WORLD"]; !ok {
+		env["GATEWAY_DEMO_WORLD"] = filepath.Join("..", "..", defaultDemoWorld)
+	}
 	getenv := func(k string) string { return env[k] }
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
