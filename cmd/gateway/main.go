@@ -10,7 +10,9 @@
 //	gateway token --client ID [--scope S] [--ttl D]
 //	                    mint an access token with the gateway's signing key
 //	gateway import directory FILE.csv
-//	                    import a CQC-style care directory into REDIS_URL
+//	                    import a directory in the gateway's columns into REDIS_URL
+//	gateway import cqc HSCA_Active_Locations.csv
+//	                    import the CQC's care directory with filters into REDIS_URL
 //	gateway seed [--providers N] [--seed S]
 //	                    load synthetic England into REDIS_URL
 package main
@@ -72,7 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		printSettings(stdout)
 		return nil
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: gateway [serve [--empty] | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h] | import directory FILE.csv | seed [--providers N]]")
+		fmt.Fprintln(stdout, "usage: gateway [serve [--empty] | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h] | import directory FILE.csv | import cqc FILE.csv | seed [--providers N]]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (want serve, settings or token)", cmd)
