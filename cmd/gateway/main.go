@@ -9,6 +9,9 @@
 //	gateway settings    print every setting as a Markdown table
 //	gateway token --client ID [--scope S] [--ttl D]
 //	                    mint an access token with the gateway's signing key
+//	gateway client-assertion --client ID --key key.pem [--kid K] [--token-url URL] [--scope S] [--fetch]
+//	                    sign an RFC 7523 client assertion with a client's key
+//	                    (and with --fetch exchange it for an access token)
 //	gateway import directory FILE.csv
 //	                    import a directory in the gateway's columns into REDIS_URL
 //	gateway import cqc HSCA_Active_Locations.csv
@@ -66,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr, onListen)
 	case "token":
 		return mintToken(args, getenv, stdout, stderr)
+	case "client-assertion":
+		return clientAssertion(ctx, args, getenv, stdout, stderr)
 	case "import":
 		return importCommand(ctx, args, getenv, stdout, stderr)
 	case "seed":
@@ -74,10 +79,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		printSettings(stdout)
 		return nil
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: gateway [serve [--empty] | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h] | import directory FILE.csv | import cqc FILE.csv | seed [--providers N]]")
+		fmt.Fprintln(stdout, "usage: gateway [serve [--empty] | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h] | client-assertion --client ID --key key.pem [--fetch] | import directory FILE.csv | import cqc FILE.csv | seed [--providers N]]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want serve, settings or token)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, settings, token, client-assertion, import or seed; see gateway help)", cmd)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
