@@ -70,6 +70,6 @@ func loadDemoWorld(ctx context.Context, cfg config, srv *gateway.Server, capStor
 		return fmt.Errorf("demo world: %w", err)
 	}
 	log.Info("demo world loaded: real Greater Manchester care homes with SYNTHETIC vacancies and specialisms (GATEWAY_DEMO_WORLD=off to start empty)",
-		slog.Int("providers", len(listings)), slog.Duration("took", time.Since(start).Round(time.Millisecond)))
+		slog.Int("providers", len(listings)), slog.String("took", time.Since(start).Round(time.Millisecond).String()))
 	return nil
 }

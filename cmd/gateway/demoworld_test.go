@@ -117,6 +117,7 @@ func TestFirstTenMinutes(t *testing.T) {
 			if err := json.Unmarshal(do(t, "GET", base+"/fhir/ServiceRequest/"+sr+"/$placement-options", token, nil), &b); err != nil {
 				t.Fatal(err)
 			}
+			t.Logf("%d placement options", b.Total)
 			if b.Total < tc.atLeast || b.Total > tc.atMost {
 				t.Fatalf("total %d, want %d to %d\n%s", b.Total, tc.atLeast, tc.atMost, logs)
 			}
@@ -177,5 +178,36 @@ func TestSeedOnTheEmbeddedStoreSaysServeLoadsTheDemoWorld(t *testing.T) {
 	err := run(context.Background(), []string{"seed"}, func(string) string { return "" }, io.Discard, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "demo world") {
 		t.Fatalf("want a refusal that points at serve's demo world, got %v", err)
+	}
+}
+
+// TestServeEmpty: `serve --empty` starts without the demo world even on the
+// embedded store.
+func TestServeEmpty(t *testing.T) {
+	env := map[string]string{"GATEWAY_ADDR": "127.0.0.1:0", "GATEWAY_DEMO_WORLD": filepath.Join("..", "..", defaultDemoWorld),
+		"GATEWAY_DEMO_DIR":        filepath.Join("..", "..", "configs", "demo"),
+		"GATEWAY_CONCEPTMAPS_DIR": filepath.Join("..", "..", "configs", "conceptmaps"),
+		"GATEWAY_OUTCODES_CSV":    filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &lockedBuffer{}
+	listening := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--empty"}, func(k string) string { return env[k] }, logs, logs, func(a string) { listening <- a })
+	}()
+	select {
+	case <-listening:
+	case err := <-done:
+		t.Fatalf("run: %v\n%s", err, logs)
+	case <-time.After(20 * time.Second):
+		t.Fatal("gateway did not start")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "demo world loaded") {
+		t.Fatal("serve --empty loaded the demo world")
 	}
 }
