@@ -100,7 +100,7 @@ func TestFirstTenMinutes(t *testing.T) {
 		atLeast int
 		atMost  int
 	}{
-		{"demo world", map[string]string{}, nil, 3, 1 << 30},
+		{"demo world", map[string]string{"GATEWAY_DEMO_WORLD": filepath.Join("..", "..", defaultDemoWorld)}, nil, 3, 1 << 30},
 		{"off", map[string]string{"GATEWAY_DEMO_WORLD": "off"}, nil, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,5 +209,35 @@ func TestServeEmpty(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "demo world loaded") {
 		t.Fatal("serve --empty loaded the demo world")
+	}
+}
+
+// TestDemoWorldFileMissing: the default file absent (a binary run outside
+// the repository, the container image) warns and starts empty; a file the
+// operator named that is absent stops start-up.
+func TestDemoWorldFileMissing(t *testing.T) {
+	// From cmd/gateway the default relative path does not resolve.
+	base, stop, done, logs := startRun(t, map[string]string{"GATEWAY_DEMO_WORLD": ""})
+	if res, err := http.Get(base + "/healthz"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", res, err)
+	}
+	stop()
+	<-done
+	if !strings.Contains(logs.String(), "no demo world") {
+		t.Fatalf("no warning about the missing demo world: %s", logs)
+	}
+
+	env := map[string]string{"GATEWAY_ADDR": "127.0.0.1:0", "GATEWAY_DEMO_WORLD": filepath.Join(t.TempDir(), "nope.csv"),
+		"GATEWAY_DEMO_DIR":        filepath.Join("..", "..", "configs", "demo"),
+		"GATEWAY_CONCEPTMAPS_DIR": filepath.Join("..", "..", "configs", "conceptmaps"),
+		"GATEWAY_OUTCODES_CSV":    filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := run(ctx, nil, func(k string) string { return env[k] }, io.Discard, io.Discard, func(string) {
+		t.Error("started without the demo world file it was told to load")
+		cancel()
+	})
+	if err == nil || !strings.Contains(err.Error(), "GATEWAY_DEMO_WORLD") {
+		t.Fatalf("want an error naming GATEWAY_DEMO_WORLD, got %v", err)
 	}
 }
