@@ -10,6 +10,7 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
 )
 
@@ -141,6 +142,9 @@ func TestCQCConceptMap(t *testing.T) {
 	}
 	if err := json.Unmarshal(b, &cm); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := fhir.Validate(b, "ConceptMap", fhir.Limits{MaxDepth: 64, MaxBundleEntries: 10}); err != nil {
+		t.Fatalf("not a valid R4 ConceptMap: %v", err)
 	}
 	targets := map[string]bool{}
 	for _, g := range cm.Group {
