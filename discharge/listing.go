@@ -17,6 +17,8 @@ type Listing struct {
 	Beds        int    // registered beds
 	Contract    string // block or spot; empty when not known
 	Rating      string // CQC rating; empty when not known
+	Telephone   string // the location's public telephone number; empty when not known
+	Website     string // the location's public website URL; empty when not known
 }
 
 // RowIssue is why one row of a bulk file was rejected.

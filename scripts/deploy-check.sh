@@ -20,6 +20,7 @@
 #     values', Sentinel's) started with redis-server, which must accept it and
 #     then report the durability settings in force.
 #  6. deploy/Dockerfile: parsed by dockerfile-utils, and hadolint-style rules.
+#  7. deploy/compose.yaml: docker compose config -q, or the strict Go check.
 #
 # Any check that cannot run is a failure, never a skip. Tools are pinned and
 # cached in DEPLOY_CHECK_CACHE (default ~/.cache/discharge-gateway-deploy-check);
@@ -305,5 +306,17 @@ awk '
     exit bad
   }' "$df" || fail "$df breaks the rules above"
 pass "$df: parses (dockerfile-utils $DOCKERFILE_UTILS_VERSION); pinned tagged bases, non-root USER, exec form, static build"
+
+# --- 7. Compose file ----------------------------------------------------------
+# deploy/compose.yaml: Compose's own parser where Docker Compose is installed;
+# otherwise the strict Go check (also part of step 1), run here by name so
+# this step is never a silent skip.
+if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+  POSTGRES_PASSWORD=deploy-check docker compose -f deploy/compose.yaml config -q || fail "docker compose config deploy/compose.yaml"
+  pass "deploy/compose.yaml: docker compose config -q"
+else
+  go test -count=1 -run '^TestCompose$' ./deploy/ || fail "go test -run TestCompose ./deploy/"
+  pass "deploy/compose.yaml: strict decoding and references (no docker compose here: go test -run TestCompose)"
+fi
 
 echo "deploy-check: $passed passed, 0 failed"
