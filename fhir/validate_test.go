@@ -39,6 +39,8 @@ func TestValidate(t *testing.T) {
 	}{
 		{"valid patient", `{"resourceType":"Patient","birthDate":"1941-03-02","_birthDate":{"extension":[{"url":"http://x","valueString":"y"}]}}`, "Patient", 0, ""},
 		{"valid encounter", enc, "Encounter", 0, ""},
+		{"tab, CR, LF and escaped backslashes are fine", `{"resourceType":"Patient","name":[{"text":"a\tb\r\nc\u0009\u000A\u000D \\u0001 \\b \\uD800"}]}`, "Patient", 0, ""},
+		{"surrogate pair and raw non-ASCII are fine", `{"resourceType":"Patient","name":[{"family":"\uD83D\uDE00 Zoë 😀 \u00e9"}]}`, "Patient", 0, ""},
 		{"malformed", `{"resourceType":"Patient"`, "Patient", discharge.KindStructure, ""},
 		{"trailing value", `{"resourceType":"Patient"} {}`, "Patient", discharge.KindStructure, ""},
 		{"not an object", `[1,2]`, "Patient", discharge.KindStructure, ""},
@@ -61,6 +63,24 @@ func TestValidate(t *testing.T) {
 		{"NHS number in a reference", `{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"identifier":{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"1234567890"}}}`, "Encounter", discharge.KindValue, "Encounter.subject.identifier.value"},
 		{"bundle entry path", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},{"resource":{"resourceType":"Encounter","class":{"code":"IMP"},"subject":{"reference":"Patient/1"}},"request":{"method":"POST","url":"Encounter"}}]}`, "Bundle", discharge.KindRequired, "Bundle.entry[1].resource.status"},
 		{"bundle entry unknown element", `{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient","colour":1},"request":{"method":"POST","url":"Patient"}}]}`, "Bundle", discharge.KindStructure, "Bundle.entry[0].resource.colour"},
+		{"bogus encounter status", `{"resourceType":"Encounter","status":"bogus","class":{"code":"IMP"},"subject":{"reference":"Patient/1"}}`, "Encounter", discharge.KindCodeInvalid, "Encounter.status"},
+		{"bogus status history", `{"resourceType":"Encounter","status":"finished","statusHistory":[{"status":"bogus","period":{"start":"2026"}}],"class":{"code":"IMP"},"subject":{"reference":"Patient/1"}}`, "Encounter", discharge.KindCodeInvalid, "Encounter.statusHistory[0].status"},
+		{"bogus identifier use", `{"resourceType":"Patient","identifier":[{"use":"bogus","value":"x"}]}`, "Patient", discharge.KindCodeInvalid, "Patient.identifier[0].use"},
+		{"bogus code in bundle entry", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","gender":"bogus"},"request":{"method":"POST","url":"Patient"}}]}`, "Bundle", discharge.KindCodeInvalid, "Bundle.entry[0].resource.gender"},
+		{"bogus code in a parameter resource", `{"resourceType":"Parameters","parameter":[{"name":"p","resource":{"resourceType":"Patient","gender":"bogus"}}]}`, "Parameters", discharge.KindCodeInvalid, "Parameters.parameter[0].resource.gender"},
+		{"bogus code in a parameter part resource", `{"resourceType":"Parameters","parameter":[{"name":"p","part":[{"name":"q","resource":{"resourceType":"Encounter","status":"bogus","class":{"code":"IMP"},"subject":{"reference":"Patient/1"}}}]}]}`, "Parameters", discharge.KindCodeInvalid, "Parameters.parameter[0].part[0].resource.status"},
+		{"bogus code in a response outcome", `{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"400","outcome":{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"bogus"}]}}}]}`, "Bundle", discharge.KindCodeInvalid, "Bundle.entry[0].response.outcome.issue[0].code"},
+		{"control character escape", `{"resourceType":"Patient","name":[{"family":"a\u0001b"}]}`, "Patient", discharge.KindValue, "Patient.name[0].family"},
+		{"backspace escape", `{"resourceType":"Patient","name":[{"given":["x","a\bb"]}]}`, "Patient", discharge.KindValue, "Patient.name[0].given[1]"},
+		{"form feed escape", `{"resourceType":"Patient","gender":"male","name":[{"text":"\f"}]}`, "Patient", discharge.KindValue, "Patient.name[0].text"},
+		{"lone high surrogate", `{"resourceType":"Patient","name":[{"family":"a\uD800b"}]}`, "Patient", discharge.KindValue, "Patient.name[0].family"},
+		{"lone low surrogate", `{"resourceType":"Patient","name":[{"family":"\uDC00"}]}`, "Patient", discharge.KindValue, "Patient.name[0].family"},
+		{"reversed surrogates", `{"resourceType":"Patient","name":[{"family":"\uDC00\uD800"}]}`, "Patient", discharge.KindValue, "Patient.name[0].family"},
+		{"high surrogate at the end", `{"resourceType":"Patient","name":[{"family":"x\uD83D"}]}`, "Patient", discharge.KindValue, "Patient.name[0].family"},
+		{"invalid UTF-8", "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"a\xffb\"}]}", "Patient", discharge.KindValue, "Patient.name[0].family"},
+		{"control character in a key", `{"resourceType":"Patient","name":[{"fam\u0002ily":"x"}]}`, "Patient", discharge.KindValue, "Patient.name[0]"},
+		{"control character in a bundle entry", `{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient","name":[{"family":"\u001f"}]},"request":{"method":"POST","url":"Patient"}}]}`, "Bundle", discharge.KindValue, "Bundle.entry[0].resource.name[0].family"},
+		{"control character without a wanted type", `{"resourceType":"Patient","id":"x","name":[{"family":"\u0000"}]}`, "", discharge.KindValue, "Patient.name[0].family"},
 		{"bad bundle method", `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"FETCH","url":"Patient"}}]}`, "Bundle", discharge.KindCodeInvalid, "Bundle.entry[0].request.method"},
 	}
 	for _, tc := range tests {
@@ -83,6 +103,28 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+	t.Run("invalid code lists the allowed codes", func(t *testing.T) {
+		_, err := fhir.Validate([]byte(`{"resourceType":"Encounter","status":"bogus","class":{"code":"IMP"},"subject":{"reference":"Patient/1"}}`), "Encounter", fhir.DefaultLimits)
+		is := issuesOf(t, err)
+		if len(is) != 1 || is[0].Kind != discharge.KindCodeInvalid || is[0].Expression != "Encounter.status" {
+			t.Fatalf("want exactly one code-invalid issue at Encounter.status: %+v", is)
+		}
+		// R4 EncounterStatus, the required binding of Encounter.status.
+		for _, code := range []string{"planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled", "entered-in-error", "unknown"} {
+			if !strings.Contains(is[0].Message, code) {
+				t.Errorf("diagnostics do not list %q: %s", code, is[0].Message)
+			}
+		}
+		if strings.Contains(is[0].Message, "bogus") {
+			t.Errorf("diagnostics echo the value sent: %s", is[0].Message)
+		}
+	})
+	t.Run("one issue per bad code", func(t *testing.T) {
+		_, err := fhir.Validate([]byte(`{"resourceType":"Parameters","parameter":[{"name":"p","resource":{"resourceType":"Patient","gender":"bogus"}}]}`), "Parameters", fhir.DefaultLimits)
+		if is := issuesOf(t, err); len(is) != 1 {
+			t.Fatalf("want one issue, got %d: %+v", len(is), is)
+		}
+	})
 	t.Run("NHS number detail code and no echo", func(t *testing.T) {
 		_, err := fhir.Validate([]byte(`{"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9476719932"}]}`), "Patient", fhir.DefaultLimits)
 		is := issuesOf(t, err)
