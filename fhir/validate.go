@@ -269,6 +269,7 @@ func validateResource(obj map[string]any, rt, path string, issues *discharge.Iss
 	}
 	checkRequired(obj, rt, path, issues)
 	checkNHSNumbers(obj, path, issues)
+	*issues = append(*issues, CheckReferenceTypes(obj, rt, path)...)
 	for _, n := range inner {
 		t, _ := n.obj["resourceType"].(string)
 		if err := validateResource(n.obj, t, n.path, issues); err != nil {
