@@ -267,6 +267,7 @@ func validateResource(obj map[string]any, rt, path string, issues *discharge.Iss
 		}
 		collect(ve, path, issues)
 	}
+	checkCodes(obj, rt, path, issues)
 	checkRequired(obj, rt, path, issues)
 	checkNHSNumbers(obj, path, issues)
 	*issues = append(*issues, CheckReferenceTypes(obj, rt, path)...)
@@ -441,31 +442,35 @@ func checkSyntax(raw []byte, maxDepth int, root string) (bad []string, err error
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	type frame struct {
-		obj   bool
-		keys  map[string]bool
-		key   bool   // next string token in an object is a key
-		label string // how the parent reaches this value: ".name" or "[2]"
-		name  string // the current key, in an object
-		idx   int    // the next index, in an array
+		obj  bool
+		keys map[string]bool
+		key  bool   // next string token in an object is a key
+		name string // the current key, in an object
+		idx  int    // how many values an array has begun
 	}
 	var stack []*frame
-	// elem is the label of the next value inside top.
-	elem := func(top *frame) string {
-		switch {
-		case top == nil:
-			return ""
-		case top.obj:
-			return "." + top.name
+	// next notes that a value begins inside top.
+	next := func(top *frame) {
+		if top != nil && !top.obj {
+			top.idx++
 		}
-		top.idx++
-		return "[" + strconv.Itoa(top.idx-1) + "]"
 	}
-	where := func(last string) string {
+	// where renders the path of the current value (of the current object,
+	// for a key), only when a bad string needs it: each frame is reached
+	// by its parent's current key or index.
+	where := func(key bool) string {
 		var b strings.Builder
-		for _, f := range stack {
-			b.WriteString(f.label)
+		n := len(stack)
+		if key {
+			n-- // a key is reported at its object
 		}
-		b.WriteString(last)
+		for _, f := range stack[:n] {
+			if f.obj {
+				b.WriteString("." + f.name)
+			} else {
+				b.WriteString("[" + strconv.Itoa(f.idx-1) + "]")
+			}
+		}
 		return b.String()
 	}
 	values := 0
@@ -499,7 +504,7 @@ func checkSyntax(raw []byte, maxDepth int, root string) (bad []string, err error
 		case json.Delim:
 			switch t {
 			case '{', '[':
-				label := elem(top)
+				next(top)
 				if top != nil && top.obj {
 					top.key = true
 				}
@@ -507,7 +512,7 @@ func checkSyntax(raw []byte, maxDepth int, root string) (bad []string, err error
 					return nil, discharge.E(discharge.KindTooLarge, root,
 						fmt.Sprintf("The JSON is nested deeper than %d levels.", maxDepth))
 				}
-				stack = append(stack, &frame{obj: t == '{', keys: map[string]bool{}, key: t == '{', label: label})
+				stack = append(stack, &frame{obj: t == '{', keys: map[string]bool{}, key: t == '{'})
 			case '}', ']':
 				stack = stack[:len(stack)-1]
 			}
@@ -521,22 +526,22 @@ func checkSyntax(raw []byte, maxDepth int, root string) (bad []string, err error
 						"The JSON repeats the key '"+t+"' in one object.")
 				}
 				if badText(lit) && len(bad) < maxIssues {
-					bad = append(bad, where(""))
+					bad = append(bad, where(true))
 				}
 				top.keys[t] = true
 				top.key = false
 				top.name = t
 				continue
 			}
-			at := elem(top)
+			next(top)
 			if badText(lit) && len(bad) < maxIssues {
-				bad = append(bad, where(at))
+				bad = append(bad, where(false))
 			}
 			if top != nil && top.obj {
 				top.key = true
 			}
 		default:
-			elem(top)
+			next(top)
 			if top != nil && top.obj {
 				top.key = true
 			}

@@ -95,6 +95,12 @@ func TestValidate(t *testing.T) {
 		{"managing organization is a location", `{"resourceType":"Location","managingOrganization":{"reference":"Location/1"}}`, "Location", discharge.KindValue, "Location.managingOrganization.reference"},
 		{"healthcare service location is an organization", `{"resourceType":"HealthcareService","providedBy":{"reference":"Organization/1"},"location":[{"reference":"Organization/1"}]}`, "HealthcareService", discharge.KindValue, "HealthcareService.location[0].reference"},
 		{"patient managing organization in a bundle", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","managingOrganization":{"reference":"Patient/1"}},"request":{"method":"POST","url":"Patient"}}]}`, "Bundle", discharge.KindValue, "Bundle.entry[0].resource.managingOrganization.reference"},
+		// Required bindings HL7's JSON Schema leaves without an enum.
+		{"bogus service request status", `{"resourceType":"ServiceRequest","status":"bogus","intent":"order","subject":{"reference":"Patient/1"}}`, "ServiceRequest", discharge.KindCodeInvalid, "ServiceRequest.status"},
+		{"bogus service request intent", `{"resourceType":"ServiceRequest","status":"active","intent":"bogus","subject":{"reference":"Patient/1"}}`, "ServiceRequest", discharge.KindCodeInvalid, "ServiceRequest.intent"},
+		{"bogus service request priority", `{"resourceType":"ServiceRequest","status":"active","intent":"order","priority":"bogus","subject":{"reference":"Patient/1"}}`, "ServiceRequest", discharge.KindCodeInvalid, "ServiceRequest.priority"},
+		{"bogus service request status in a bundle", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},{"resource":{"resourceType":"ServiceRequest","status":"x","intent":"order","subject":{"reference":"Patient/1"}},"request":{"method":"POST","url":"ServiceRequest"}}]}`, "Bundle", discharge.KindCodeInvalid, "Bundle.entry[1].resource.status"},
+		{"bogus code in a contained resource", `{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"reference":"Patient/1"},"contained":[{"resourceType":"ServiceRequest","id":"s","status":"x","intent":"order","subject":{"reference":"Patient/1"}}]}`, "Encounter", discharge.KindCodeInvalid, "Encounter.contained[0].status"},
 		{"bad bundle method", `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"FETCH","url":"Patient"}}]}`, "Bundle", discharge.KindCodeInvalid, "Bundle.entry[0].request.method"},
 	}
 	for _, tc := range tests {
@@ -134,9 +140,24 @@ func TestValidate(t *testing.T) {
 		}
 	})
 	t.Run("one issue per bad code", func(t *testing.T) {
-		_, err := fhir.Validate([]byte(`{"resourceType":"Parameters","parameter":[{"name":"p","resource":{"resourceType":"Patient","gender":"bogus"}}]}`), "Parameters", fhir.DefaultLimits)
-		if is := issuesOf(t, err); len(is) != 1 {
-			t.Fatalf("want one issue, got %d: %+v", len(is), is)
+		for _, body := range []string{
+			`{"resourceType":"Parameters","parameter":[{"name":"p","resource":{"resourceType":"Patient","gender":"bogus"}}]}`,
+			`{"resourceType":"Parameters","parameter":[{"name":"p","resource":{"resourceType":"ServiceRequest","status":"x","intent":"order","subject":{"reference":"Patient/1"}}}]}`,
+			`{"resourceType":"Patient","gender":"bogus","telecom":[{"system":"phone","value":"1"}]}`,
+		} {
+			_, err := fhir.Validate([]byte(body), "", fhir.DefaultLimits)
+			if is := issuesOf(t, err); len(is) != 1 || is[0].Kind != discharge.KindCodeInvalid {
+				t.Fatalf("want one code-invalid issue, got %d: %+v", len(is), is)
+			}
+		}
+	})
+	t.Run("service request status lists RequestStatus", func(t *testing.T) {
+		_, err := fhir.Validate([]byte(`{"resourceType":"ServiceRequest","status":"bogus","intent":"order","subject":{"reference":"Patient/1"}}`), "ServiceRequest", fhir.DefaultLimits)
+		is := issuesOf(t, err)
+		for _, code := range []string{"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"} {
+			if !strings.Contains(is[0].Message, code) {
+				t.Errorf("diagnostics do not list %q: %s", code, is[0].Message)
+			}
 		}
 	})
 	t.Run("NHS number detail code and no echo", func(t *testing.T) {

@@ -117,3 +117,32 @@ func TestReferenceTypes(t *testing.T) {
 		t.Fatal("a reference reached the logs")
 	}
 }
+
+// TestInvalidCodePrecise: a bad code is one code-invalid issue at its
+// element, inside a Bundle entry or a Parameters resource too, never a
+// vague issue at the root or one per alternative resource type.
+func TestInvalidCodePrecise(t *testing.T) {
+	e := newEnv(t)
+	const sr = `{"resourceType":"ServiceRequest","status":"bogus","intent":"order","subject":{"reference":"Patient/1"}}`
+	tests := []struct {
+		name, path, body, expr string
+	}{
+		{"create", "/fhir/Encounter", `{"resourceType":"Encounter","status":"bogus","class":{"code":"IMP"},"subject":{"reference":"Patient/1"}}`, "Encounter.status"},
+		{"service request status (no enum in HL7's schema)", "/fhir/ServiceRequest", sr, "ServiceRequest.status"},
+		{"status history", "/fhir/Encounter", `{"resourceType":"Encounter","status":"finished","statusHistory":[{"status":"bogus","period":{"start":"2026-01-01"}}],"class":{"code":"IMP"},"subject":{"reference":"Patient/1"}}`, "Encounter.statusHistory[0].status"},
+		{"transaction entry", "/fhir", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","gender":"bogus"},"request":{"method":"POST","url":"Patient"}}]}`, "Bundle.entry[0].resource.gender"},
+		{"operation parameter", "/fhir/ServiceRequest/$placement-options", `{"resourceType":"Parameters","parameter":[{"name":"serviceRequest","resource":` + sr + `}]}`, "Parameters.parameter[0].resource.status"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do("POST", tc.path, tc.body).mustStatus(t, http.StatusBadRequest)
+			issues, _ := r.json["issue"].([]any)
+			if len(issues) != 1 || !r.hasIssue("code-invalid", tc.expr) {
+				t.Fatalf("want one code-invalid issue at %s: %s", tc.expr, r.body)
+			}
+			if !strings.Contains(str(r.json, "issue", 0, "diagnostics"), "allowed codes are") {
+				t.Fatalf("the allowed codes are not listed: %s", r.body)
+			}
+		})
+	}
+}
