@@ -32,7 +32,9 @@ func seedFiles(f *testing.F) {
 		`{"resourceType":"Parameters","parameter":[{"name":"p","resource":{"resourceType":"Patient","gender":"x"},"part":[{"resource":5},{"resource":{}}]}]}`,
 		`{"resourceType":"Bundle","entry":[{"resource":7,"response":{"outcome":{"resourceType":"OperationOutcome"}}},{"response":{"outcome":[]}}]}`,
 		`{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"reference":"Encounter/1"},"serviceProvider":{"reference":"http://x/fhir/Patient/2"}}`,
-		`{"resourceType":"ServiceRequest","status":"active","intent":"order","subject":{"reference":"#p"},"encounter":{"reference":"Patient/x/_history/1"}}`} {
+		`{"resourceType":"ServiceRequest","status":"active","intent":"order","subject":{"reference":"#p"},"encounter":{"reference":"Patient/x/_history/1"}}`,
+		`{"resourceType":"ServiceRequest","status":"x","intent":["order"],"priority":{"a":1},"subject":{"reference":"#","type":"Patient/"},"requester":{"reference":"?x"}}`,
+		`{"resourceType":"MeasureReport","status":"bogus","type":"summary","contained":[{"resourceType":"ServiceRequest","status":"x"}]}`} {
 		f.Add([]byte(s))
 	}
 }

@@ -150,8 +150,12 @@ func Validate(raw []byte, wantType string, lim Limits) (*Parsed, error) {
 		}
 	}
 	var issues discharge.Issues
+	base := rt
+	if !typeShaped(base) {
+		base = root
+	}
 	for _, at := range badStrings {
-		issues.Add(discharge.KindValue, rt+at, "The string holds a control character (below U+0020, other than tab, CR and LF), "+
+		issues.Add(discharge.KindValue, base+at, "The string holds a control character (below U+0020, other than tab, CR and LF), "+
 			"an unpaired UTF-16 surrogate, or bytes that are not UTF-8; FHIR strings may not.")
 	}
 	if err := validateResource(obj, rt, rt, &issues); err != nil {
