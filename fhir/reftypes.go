@@ -84,6 +84,13 @@ var datatypeTargets = map[string][]string{
 // transaction calls it again once urn:uuid references are rewritten.
 // Resource types outside the gateway's own are not checked.
 func CheckReferenceTypes(doc map[string]any, rt, path string) discharge.Issues {
+	return checkReferenceTypes(doc, rt, path, nil)
+}
+
+// checkReferenceTypes is CheckReferenceTypes for a resource that may be
+// contained in another (container, else nil): there "#" and "#id" are
+// resolved in the container, as R4 says.
+func checkReferenceTypes(doc map[string]any, rt, path string, container map[string]any) discharge.Issues {
 	table, ok := referenceTargets[rt]
 	if !ok {
 		return nil
@@ -102,7 +109,7 @@ func CheckReferenceTypes(doc map[string]any, rt, path string) discharge.Issues {
 				allowed, ok = datatypeTargets[el[strings.LastIndexByte(el, '.')+1:]]
 			}
 			if ok {
-				checkReference(x, doc, rt, at, allowed, &issues)
+				checkReference(x, doc, rt, at, allowed, container, &issues)
 			}
 			for k, e := range x {
 				if el == "" && (k == "contained" || k == "resourceType") {
@@ -119,10 +126,16 @@ func CheckReferenceTypes(doc map[string]any, rt, path string) discharge.Issues {
 }
 
 // checkReference checks one Reference's reference and type against allowed.
-func checkReference(ref, doc map[string]any, rt, at string, allowed []string, issues *discharge.Issues) {
+func checkReference(ref, doc map[string]any, rt, at string, allowed []string, container map[string]any, issues *discharge.Issues) {
 	want := strings.Join(allowed, " or ")
 	if s, ok := ref["reference"].(string); ok {
-		if typ, ok := targetType(s, doc, rt); ok && !slices.Contains(allowed, typ) {
+		// In a contained resource, "#" and "#id" point into its container.
+		owner, ownerType := doc, rt
+		if container != nil {
+			owner = container
+			ownerType, _ = container["resourceType"].(string)
+		}
+		if typ, ok := targetType(s, owner, ownerType); ok && !slices.Contains(allowed, typ) {
 			issues.Add(discharge.KindValue, at+".reference",
 				fmt.Sprintf("This element must reference %s, not %s.", want, typ))
 		}
@@ -139,14 +152,14 @@ func checkReference(ref, doc map[string]any, rt, at string, allowed []string, is
 
 // targetType returns the resource type a literal reference names: "Type/id"
 // or an absolute URL ending so (with or without /_history/vid), a
-// conditional "Type?search" as transactions allow, or "#id" for a contained
-// resource ("#" alone is the resource itself). ok is false when the
+// conditional "Type?search" as transactions allow, or "#id" for a resource
+// contained in owner ("#" alone is owner itself, of type rt). ok is false when the
 // reference does not say (urn:uuid, urn:oid, an unknown #id, a URL that is
 // not a FHIR RESTful one).
 func targetType(ref string, doc map[string]any, rt string) (string, bool) {
 	switch {
 	case ref == "#":
-		return rt, true
+		return rt, rt != ""
 	case strings.HasPrefix(ref, "#"):
 		cs, _ := doc["contained"].([]any)
 		for _, c := range cs {

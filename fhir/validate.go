@@ -158,7 +158,7 @@ func Validate(raw []byte, wantType string, lim Limits) (*Parsed, error) {
 		issues.Add(discharge.KindValue, base+at, "The string holds a control character (below U+0020, other than tab, CR and LF), "+
 			"an unpaired UTF-16 surrogate, or bytes that are not UTF-8; FHIR strings may not.")
 	}
-	if err := validateResource(obj, rt, rt, &issues); err != nil {
+	if err := validateResource(obj, rt, rt, nil, &issues); err != nil {
 		return nil, err
 	}
 	if len(issues) > maxIssues {
@@ -178,10 +178,11 @@ func kindOf(issues discharge.Issues) discharge.Kind {
 	return discharge.KindInvalid
 }
 
-// validateResource validates obj as resource type rt, reporting at path.
-// Nested resources (Bundle.entry.resource, contained) are validated as their
-// own types, not through the schema's oneOf over every resource type.
-func validateResource(obj map[string]any, rt, path string, issues *discharge.Issues) error {
+// validateResource validates obj as resource type rt, reporting at path;
+// container is the resource obj is contained in, if it is. Nested resources
+// (Bundle.entry.resource, contained) are validated as their own types, not
+// through the schema's oneOf over every resource type.
+func validateResource(obj map[string]any, rt, path string, container map[string]any, issues *discharge.Issues) error {
 	sch, err := schemaFor(rt)
 	if err != nil {
 		return discharge.Wrap(discharge.KindInternal, "fhir schema", err)
@@ -194,8 +195,9 @@ func validateResource(obj map[string]any, rt, path string, issues *discharge.Iss
 	// each as its own type: the schema's oneOf over every resource type
 	// would otherwise report a failure for each of the 140 alternatives.
 	type nested struct {
-		obj  map[string]any
-		path string
+		obj       map[string]any
+		path      string
+		container map[string]any
 	}
 	var inner []nested
 	stub := func(v any, at string) any {
@@ -208,7 +210,7 @@ func validateResource(obj map[string]any, rt, path string, issues *discharge.Iss
 			issues.Add(discharge.KindRequired, pathJoin(at, "resourceType"), "The nested resource has no resourceType.")
 			return v
 		}
-		inner = append(inner, nested{m, at})
+		inner = append(inner, nested{obj: m, path: at})
 		return nil
 	}
 	shallow := make(map[string]any, len(obj))
@@ -216,8 +218,12 @@ func validateResource(obj map[string]any, rt, path string, issues *discharge.Iss
 		shallow[k] = v
 	}
 	if cs, ok := obj["contained"].([]any); ok {
+		first := len(inner)
 		for i, c := range cs {
 			stub(c, fmt.Sprintf("%s.contained[%d]", path, i))
+		}
+		for i := first; i < len(inner); i++ {
+			inner[i].container = obj
 		}
 		delete(shallow, "contained")
 	}
@@ -274,10 +280,10 @@ func validateResource(obj map[string]any, rt, path string, issues *discharge.Iss
 	checkCodes(obj, rt, path, issues)
 	checkRequired(obj, rt, path, issues)
 	checkNHSNumbers(obj, path, issues)
-	*issues = append(*issues, CheckReferenceTypes(obj, rt, path)...)
+	*issues = append(*issues, checkReferenceTypes(obj, rt, path, container)...)
 	for _, n := range inner {
 		t, _ := n.obj["resourceType"].(string)
-		if err := validateResource(n.obj, t, n.path, issues); err != nil {
+		if err := validateResource(n.obj, t, n.path, n.container, issues); err != nil {
 			return err
 		}
 	}
