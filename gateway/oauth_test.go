@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,12 +138,17 @@ func TestTokenRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var seen []string
-	refuse := ""
+	var (
+		mu     sync.Mutex // the fake runs on the server's goroutines
+		seen   []string
+		refuse string
+	)
 	g := gateway.New(gateway.DefaultConfig(), gateway.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Security: gateway.Security{
 		Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: &auth.MemoryReplay{}},
 		Issuer:   &auth.Issuer{Keys: keys, Issuer: "urn:test", Audience: "urn:test"},
 		Limiter: limiterFunc(func(key string) bool {
+			mu.Lock()
+			defer mu.Unlock()
 			seen = append(seen, key)
 			return key != refuse
 		}),
@@ -161,10 +167,15 @@ func TestTokenRateLimit(t *testing.T) {
 		{"forged", "", grantForm(e.sign(t, assertion{client: "demo-trust-rxa", key: demoKey(t, "demo-hub")}), ""), []string{"token-addr 127.0.0.1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
 			seen, refuse = nil, tc.refuse
+			mu.Unlock()
 			r := e.tokenRequest(t, tc.form)
-			if !slices.Equal(seen, tc.keys) {
-				t.Fatalf("counted %q, want %q", seen, tc.keys)
+			mu.Lock()
+			got := slices.Clone(seen)
+			mu.Unlock()
+			if !slices.Equal(got, tc.keys) {
+				t.Fatalf("counted %q, want %q", got, tc.keys)
 			}
 			if tc.refuse == "" {
 				return
