@@ -176,6 +176,11 @@ func (s *Server) runTransaction(ctx context.Context, part string, entries []fhir
 	for _, p := range plan {
 		fhir.RewriteReferences(p.cd.doc, alias)
 		loc[p.cd.typ+"/"+p.cd.id] = p.cd.doc
+		// A urn:uuid reference has a type only now: check it like a literal one.
+		problems = append(problems, fhir.CheckReferenceTypes(p.cd.doc, p.cd.typ, p.cd.path)...)
+	}
+	if err := problems.Err(discharge.KindValue, "transaction"); err != nil {
+		return nil, err
 	}
 	var failures []discharge.Issue
 	kind := discharge.KindInvalid
