@@ -24,6 +24,13 @@ type EntryResponse struct {
 	Outcome      json.RawMessage `json:"outcome,omitempty"`
 }
 
+// EntryRequest is a history entry's request: what was done to make the
+// version (Bundle.entry.request, required in history Bundles).
+type EntryRequest struct {
+	Method string `json:"method"`
+	URL    string `json:"url"`
+}
+
 // BundleEntryOut is one entry of a Bundle the gateway writes. Resource is
 // raw JSON, so stored resources are not decoded and encoded again.
 type BundleEntryOut struct {
@@ -31,6 +38,7 @@ type BundleEntryOut struct {
 	Resource    json.RawMessage
 	SearchMode  string
 	SearchScore *float64
+	Request     *EntryRequest
 	Response    *EntryResponse
 	Extension   []json.RawMessage // on the entry's search element
 }
@@ -43,6 +51,7 @@ type entryJSON struct {
 		Mode      string            `json:"mode,omitempty"`
 		Score     *float64          `json:"score,omitempty"`
 	} `json:"search,omitempty"`
+	Request  *EntryRequest  `json:"request,omitempty"`
 	Response *EntryResponse `json:"response,omitempty"`
 }
 
@@ -126,6 +135,11 @@ func appendEntry(b []byte, e BundleEntryOut) []byte {
 			b = appendJSON(b, *e.SearchScore)
 		}
 		b = append(b, '}')
+	}
+	if e.Request != nil {
+		sep()
+		b = append(b, `"request":`...)
+		b = appendJSON(b, e.Request)
 	}
 	if e.Response != nil {
 		sep()

@@ -7,6 +7,7 @@ package gateway
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,7 +142,7 @@ func (s *Server) Echo() *echo.Echo { return s.echo }
 
 func (s *Server) routes() {
 	e := s.echo
-	e.Pre(s.recoverPanics, s.requestIDs, s.accessLog)
+	e.Pre(s.recoverPanics, s.requestIDs, s.accessLog, trimTrailingSlash)
 	e.Use(s.routeTelemetry, s.deadline)
 
 	e.GET("/healthz", s.healthz)
@@ -155,6 +156,7 @@ func (s *Server) routes() {
 	e.GET("/.well-known/jwks.json", s.jwks)
 	e.POST("/oauth2/token", s.token)
 	e.GET("/fhir/metadata", s.metadata, s.negotiate)
+	e.HEAD("/fhir/metadata", s.metadata, s.negotiate)
 	e.GET("/fhir/Measure/:id", s.readMeasure, s.negotiate)
 	e.GET("/fhir/OperationDefinition/:id", s.readOperationDefinition, s.negotiate)
 	e.GET("/api/v1/openapi.json", s.openapi)
@@ -167,6 +169,7 @@ func (s *Server) routes() {
 		e.Add(method, "/fhir"+path, h, append([]echo.MiddlewareFunc{s.negotiate, s.authenticate}, m...)...)
 	}
 	fhirRoute(http.MethodPost, "", s.transaction)
+	fhirRoute(http.MethodGet, "/_history", s.historyNotSupported)
 	// Terminology the gateway publishes.
 	fhirRoute(http.MethodGet, "/CodeSystem", s.searchCodeSystems, s.requireScope("CodeSystem", 's'))
 	fhirRoute(http.MethodGet, "/CodeSystem/:id", s.readCodeSystem, s.requireScope("CodeSystem", 'r'))
@@ -180,8 +183,12 @@ func (s *Server) routes() {
 		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'), s.audited("create", "C"))
 		fhirRoute(http.MethodGet, "/"+t, s.search, s.requireScope(t, 's'), s.audited("search-type", "E"))
 		fhirRoute(http.MethodGet, "/"+t+"/:id", s.read, s.requireScope(t, 'r'), s.audited("read", "R"))
+		fhirRoute(http.MethodHead, "/"+t+"/:id", s.read, s.requireScope(t, 'r'), s.audited("read", "R"))
 		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'), s.audited("update", "U"))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'), s.audited("vread", "R"))
+		fhirRoute(http.MethodHead, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'), s.audited("vread", "R"))
+		fhirRoute(http.MethodGet, "/"+t+"/:id/_history", s.history, s.requireScope(t, 'r'), s.audited("history-instance", "R"))
+		fhirRoute(http.MethodGet, "/"+t+"/_history", s.historyNotSupported, s.requireScope(t, 'r'))
 	}
 	fhirRoute(http.MethodGet, "/ServiceRequest/:id/$placement-options", s.placementOptions,
 		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
@@ -198,8 +205,12 @@ func (s *Server) routes() {
 		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'))
 		fhirRoute(http.MethodGet, "/"+t, s.search, s.requireScope(t, 's'))
 		fhirRoute(http.MethodGet, "/"+t+"/:id", s.read, s.requireScope(t, 'r'))
+		fhirRoute(http.MethodHead, "/"+t+"/:id", s.read, s.requireScope(t, 'r'))
 		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'))
+		fhirRoute(http.MethodHead, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'))
+		fhirRoute(http.MethodGet, "/"+t+"/:id/_history", s.history, s.requireScope(t, 'r'))
+		fhirRoute(http.MethodGet, "/"+t+"/_history", s.historyNotSupported, s.requireScope(t, 'r'))
 	}
 
 	// Capacity: care providers post for their own Locations (the JSON shape
@@ -214,4 +225,24 @@ func (s *Server) routes() {
 
 	e.GET("/api/v1/cases/:id", s.getCase, s.negotiateJSON, s.authenticate,
 		s.requireScope("Encounter", 'r'), s.requireScope("ServiceRequest", 's'), s.audited("case", "R"))
+}
+
+// trimTrailingSlash routes "[base]/" and "[base]/Patient/" like "[base]" and
+// "[base]/Patient": FHIR clients post transactions and batches to "[base]/"
+// and some build every URL with a trailing slash. One slash is removed,
+// from the path echo routes on (RawPath too, when the path has escapes);
+// the route and its middleware are then exactly those of the bare path, so
+// 404 and 405 stay OperationOutcomes.
+func trimTrailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u := c.Request().URL
+		if len(u.Path) > 1 && strings.HasSuffix(u.Path, "/") {
+			u.Path = u.Path[:len(u.Path)-1]
+			if len(u.RawPath) > 1 && strings.HasSuffix(u.RawPath, "/") {
+				u.RawPath = u.RawPath[:len(u.RawPath)-1]
+			}
+			c.Request().RequestURI = u.RequestURI()
+		}
+		return next(c)
+	}
 }

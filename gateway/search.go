@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
@@ -16,8 +17,10 @@ import (
 )
 
 const (
-	defaultCount = 20
-	maxCount     = 500
+	// defaultCount and maxCount are the paging bounds of plain searches
+	// (fhir.ParsePaging documents them).
+	defaultCount = fhir.DefaultCount
+	maxCount     = fhir.MaxCount
 	// maxChain bounds how many Patients a chained identifier may resolve to.
 	maxChain = 1000
 )
@@ -66,7 +69,7 @@ func (s *Server) search(c echo.Context) error {
 		q.Offset, q.Count = offset, count
 		if len(parts) > 1 || q.distances != nil {
 			// Merged or distance-ordered results are paged here.
-			q.Offset, q.Count = 0, offset+count
+			q.Offset, q.Count = 0, addSat(offset, count)
 			if q.distances != nil {
 				q.Count = len(q.distances)
 			}
@@ -84,7 +87,7 @@ func (s *Server) search(c echo.Context) error {
 			}
 			return found[i].ID < found[j].ID
 		})
-		found = found[min(offset, len(found)):min(offset+count, len(found))]
+		found = found[min(offset, len(found)):min(addSat(offset, count), len(found))]
 	}
 	base := s.baseURL(c)
 	entries := make([]fhir.BundleEntryOut, 0, len(found)+1)
@@ -108,6 +111,15 @@ func (s *Server) search(c echo.Context) error {
 	}
 	links := pageLinks(base+"/"+typ, q.used, count, offset, total)
 	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, links, entries))
+}
+
+// addSat is a+b for non-negative ints, saturating instead of overflowing
+// (an _offset may be as large as fhir.MaxOffset).
+func addSat(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
 }
 
 // query is a store query plus what the gateway needs to render links.
@@ -135,7 +147,17 @@ func (s *Server) buildQuery(ctx context.Context, part, typ string, vals url.Valu
 	sort.Strings(names)
 	for _, name := range names {
 		if resultParams[name] {
-			if name != "_format" {
+			// The links repeat only what was applied: _count and _offset
+			// they set themselves; _format is the caller's rendering;
+			// _total is a hint (every match is always counted); an
+			// _include the gateway does not support was not applied.
+			switch name {
+			case "_include":
+				if inc := appliedIncludes(typ, vals[name]); len(inc) > 0 {
+					q.used[name] = inc
+				}
+			case "_count", "_offset", "_format", "_total":
+			default:
 				q.used[name] = vals[name]
 			}
 			continue
@@ -209,58 +231,17 @@ func (s *Server) patientsByIdentifier(ctx context.Context, part, value string) (
 	return refs, nil
 }
 
-// pageParams reads _count and _offset.
+// pageParams reads _count, _offset and _total with the plain search
+// bounds (fhir.ParsePaging).
 func pageParams(vals url.Values) (count, offset int, err error) {
-	count = defaultCount
-	if v := vals.Get("_count"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 0 {
-			return 0, 0, discharge.E(discharge.KindValue, "_count", "_count must be a whole number of 0 or more.")
-		}
-		count = min(n, maxCount)
-	}
-	if v := vals.Get("_offset"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 0 {
-			return 0, 0, discharge.E(discharge.KindValue, "_offset", "_offset must be a whole number of 0 or more.")
-		}
-		offset = n
-	}
-	if v := vals.Get("_total"); v != "" && v != "accurate" && v != "estimate" && v != "none" {
-		return 0, 0, discharge.E(discharge.KindValue, "_total", "_total must be none, estimate or accurate.")
-	}
-	return count, offset, nil
+	p, err := fhir.ParsePaging(vals, defaultCount, maxCount)
+	return p.Count, p.Offset, err
 }
 
-// pageLinks builds self, first, previous, next and last links.
+// pageLinks builds self, first, previous, next and last links
+// (fhir.PageLinks).
 func pageLinks(base string, used url.Values, count, offset, total int) []fhir.Link {
-	at := func(off int) string {
-		v := url.Values{}
-		for k, vs := range used {
-			if k != "_count" && k != "_offset" {
-				v[k] = vs
-			}
-		}
-		v.Set("_count", strconv.Itoa(count))
-		v.Set("_offset", strconv.Itoa(off))
-		return base + "?" + v.Encode()
-	}
-	links := []fhir.Link{{Relation: "self", URL: at(offset)}, {Relation: "first", URL: at(0)}}
-	if count == 0 {
-		return links
-	}
-	if offset > 0 {
-		links = append(links, fhir.Link{Relation: "previous", URL: at(max(0, offset-count))})
-	}
-	if offset+count < total {
-		links = append(links, fhir.Link{Relation: "next", URL: at(offset + count)})
-	}
-	last := 0
-	if total > 0 {
-		last = ((total - 1) / count) * count
-	}
-	links = append(links, fhir.Link{Relation: "last", URL: at(last)})
-	return links
+	return fhir.PageLinks(base, used, fhir.Paging{Count: count, Offset: offset}, total)
 }
 
 // maxNear bounds how many Locations one near search considers.
@@ -326,6 +307,18 @@ func locationDistance(km float64) json.RawMessage {
 	return b
 }
 
+// appliedIncludes are the _include values of a search of typ that the
+// gateway applies.
+func appliedIncludes(typ string, values []string) []string {
+	var out []string
+	for _, v := range values {
+		if _, ok := includes[v]; ok && strings.HasPrefix(v, typ+":") {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // included resolves _include for one page of matches: each referenced
 // resource once, as search.mode=include. Only directory resources are
 // includable, so nothing crosses an organisation boundary.
@@ -333,8 +326,8 @@ func (s *Server) included(c echo.Context, typ string, values []string, page []fh
 	var warns discharge.Issues
 	var els []string
 	for _, v := range values {
-		el, ok := includes[v]
-		if !ok || !strings.HasPrefix(v, typ+":") {
+		el := includes[v]
+		if len(appliedIncludes(typ, []string{v})) == 0 {
 			msg := "Unsupported _include '" + v + "'; it was not applied."
 			if preferStrict(c) {
 				return nil, nil, discharge.E(discharge.KindNotSupported, "_include", msg)
