@@ -473,3 +473,47 @@ func TestHeadAndConditionalRead(t *testing.T) {
 		t.Fatal("no Patient in the CapabilityStatement")
 	})
 }
+
+func TestNumericSearchValuesAreValidated(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct{ query, code, expr string }{
+		{"/fhir/Location?near=NaN|0|10", "value", "near"},
+		{"/fhir/Location?near=53|NaN|10", "value", "near"},
+		{"/fhir/Location?near=53|-2|NaN", "value", "near"},
+		{"/fhir/Location?near=53|-2|Inf", "value", "near"},
+		{"/fhir/Location?near=53|-2|-1", "value", "near"},
+		{"/fhir/Location?near=91|-2|1", "value", "near"},
+		{"/fhir/Patient/x/_history/99999999999999999999", "not-found", "Patient.meta.versionId"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			r := e.do("GET", tc.query, nil)
+			if r.status < 400 || r.status >= 500 || !r.hasIssue(tc.code, tc.expr) {
+				t.Fatalf("want %s at %s: %d %s", tc.code, tc.expr, r.status, r.body)
+			}
+		})
+	}
+}
+
+func TestConditionalCreateNeedsASearchParameter(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/fhir/Patient", fixture(t, "patient.json")).mustStatus(t, 201)
+	other := fixture(t, "patient.json")
+	other["identifier"] = []any{map[string]any{"system": nhsSystem13, "value": "9434765919"}}
+	// A condition of result parameters alone has no filter: it would match
+	// the unrelated Patient above instead of creating this one.
+	for _, cond := range []string{"_count=1", "_offset=0", "_total=none"} {
+		t.Run(cond, func(t *testing.T) {
+			r := e.do("POST", "/fhir/Patient", other, "If-None-Exist", cond).mustStatus(t, http.StatusBadRequest)
+			if code, _ := r.issue(t); code != "invalid" {
+				t.Fatalf("code %q", code)
+			}
+			b := map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": []any{map[string]any{
+				"resource": other, "request": map[string]any{"method": "POST", "url": "Patient", "ifNoneExist": cond}}}}
+			tr := e.do("POST", "/fhir", b).mustStatus(t, http.StatusBadRequest)
+			if !tr.hasIssue("invalid", "Bundle.entry[0].request.ifNoneExist") {
+				t.Fatalf("transaction: %s", tr.body)
+			}
+		})
+	}
+}

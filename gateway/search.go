@@ -261,13 +261,14 @@ func (s *Server) applyNear(ctx context.Context, q *query, vals []string) error {
 	}
 	lat, err1 := strconv.ParseFloat(parts[0], 64)
 	lon, err2 := strconv.ParseFloat(parts[1], 64)
-	if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+	// !(x >= lo && x <= hi) also refuses NaN, which ParseFloat accepts.
+	if err1 != nil || err2 != nil || !(lat >= -90 && lat <= 90) || !(lon >= -180 && lon <= 180) {
 		return bad
 	}
 	dist, unit := 25.0, "km"
 	if len(parts) > 2 && parts[2] != "" {
 		d, err := strconv.ParseFloat(parts[2], 64)
-		if err != nil || d <= 0 {
+		if err != nil || !(d > 0) || math.IsInf(d, 1) {
 			return bad
 		}
 		dist = d
