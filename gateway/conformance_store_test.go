@@ -517,3 +517,42 @@ func TestConditionalCreateNeedsASearchParameter(t *testing.T) {
 		})
 	}
 }
+
+func TestNearSaysWhenItConsideredOnlyTheNearest(t *testing.T) {
+	e := newEnv(t)
+	admin := e.tokenFor("ops", auth.RoleAdmin, "DGADMIN", directoryScopes)
+	csv := syntheticCSV(1001, [][3]any{{"M14", 53.445, -2.221}})
+	r := e.do("POST", "/api/v1/directory/import", csv, "Authorization", "Bearer "+admin, "Content-Type", "text/csv").mustStatus(t, http.StatusOK)
+	if num(r.json, "accepted") != 1001 {
+		t.Fatalf("import: %.300s", r.body)
+	}
+	lenient := e.do("GET", "/fhir/Location?near=53.44|-2.22|5|km&_count=1", nil).mustStatus(t, http.StatusOK)
+	if num(lenient.json, "total") != 1000 || !strings.Contains(string(lenient.body), `"mode":"outcome"`) ||
+		!strings.Contains(string(lenient.body), `"expression":["near"]`) {
+		t.Fatalf("no warning that only 1000 were considered: total %v %.600s", lenient.json["total"], lenient.body)
+	}
+	strict := e.do("GET", "/fhir/Location?near=53.44|-2.22|5|km&_count=1", nil, "Prefer", "handling=strict").mustStatus(t, http.StatusBadRequest)
+	if !strict.hasIssue("not-supported", "near") {
+		t.Fatalf("strict: %s", strict.body)
+	}
+}
+
+func TestChainedIdentifierRefusesWhatItCannotCountInFull(t *testing.T) {
+	e := newEnv(t)
+	for batch := 0; batch < 2; batch++ {
+		var entries []any
+		for i := 0; i < 501; i++ {
+			entries = append(entries, map[string]any{
+				"resource": map[string]any{"resourceType": "Patient",
+					"identifier": []any{map[string]any{"system": "https://trust.example/mrn", "value": "shared"}}},
+				"request": map[string]any{"method": "POST", "url": "Patient"}})
+		}
+		e.do("POST", "/fhir", map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": entries}).mustStatus(t, http.StatusOK)
+	}
+	for _, param := range []string{"patient:identifier", "subject.identifier"} {
+		r := e.do("GET", "/fhir/ServiceRequest?"+param+"=https://trust.example/mrn|shared", nil).mustStatus(t, http.StatusBadRequest)
+		if !r.hasIssue("not-supported", param) {
+			t.Fatalf("%s: %s", param, r.body)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -169,8 +170,19 @@ func (s *Server) buildQuery(ctx context.Context, part, typ string, vals url.Valu
 		p, known := params[base]
 		switch {
 		case known && chain == "" && p.Type == fhir.ParamSpecial:
-			if err := s.applyNear(ctx, &q, vals[name]); err != nil {
+			capped, err := s.applyNear(ctx, &q, vals[name])
+			if err != nil {
 				return q, nil, err
+			}
+			if capped {
+				// The total can only count matches among the Locations
+				// considered: say so, never silently.
+				msg := fmt.Sprintf("near found more than %d Locations; only the nearest %d were considered, and total counts matches among them. Use a smaller distance.", maxNear, maxNear)
+				if strict {
+					errs.Add(discharge.KindNotSupported, name, msg)
+				} else {
+					warns.Warn(discharge.KindNotSupported, name, msg)
+				}
 			}
 		case known && chain == "":
 			for _, v := range vals[name] {
@@ -182,7 +194,7 @@ func (s *Server) buildQuery(ctx context.Context, part, typ string, vals url.Valu
 			}
 		case known && chainParams[base] && (chain == "identifier" || chain == "Patient.identifier"):
 			for _, v := range vals[name] {
-				refs, err := s.patientsByIdentifier(ctx, part, v)
+				refs, err := s.patientsByIdentifier(ctx, part, name, v)
 				if err != nil {
 					return q, nil, err
 				}
@@ -208,8 +220,9 @@ func (s *Server) buildQuery(ctx context.Context, part, typ string, vals url.Valu
 	return q, warns, nil
 }
 
-// patientsByIdentifier resolves patient:identifier to Patient references.
-func (s *Server) patientsByIdentifier(ctx context.Context, part, value string) ([]string, error) {
+// patientsByIdentifier resolves patient:identifier (the parameter name) to
+// Patient references.
+func (s *Server) patientsByIdentifier(ctx context.Context, part, name, value string) ([]string, error) {
 	var idp fhir.SearchParam
 	for _, p := range fhir.SearchParams("Patient") {
 		if p.Name == "identifier" {
@@ -220,9 +233,14 @@ func (s *Server) patientsByIdentifier(ctx context.Context, part, value string) (
 	if err != nil {
 		return nil, err
 	}
-	found, _, err := s.store.Search(ctx, part, fhir.Query{Type: "Patient", Filters: []fhir.Filter{f}, Count: maxChain})
+	found, total, err := s.store.Search(ctx, part, fhir.Query{Type: "Patient", Filters: []fhir.Filter{f}, Count: maxChain})
 	if err != nil {
 		return nil, err
+	}
+	if total > maxChain {
+		// Resolving only some of them would undercount the search's total.
+		return nil, discharge.E(discharge.KindNotSupported, name,
+			fmt.Sprintf("The identifier matches more than %d Patients; give system|value.", maxChain))
 	}
 	refs := make([]string, len(found))
 	for i, r := range found {
@@ -250,26 +268,29 @@ const maxNear = 1000
 // applyNear evaluates Location near=[lat]|[long]|[distance]|[units] (the
 // normative order; the R4 worked example swaps them) against the geo index
 // and restricts the query to what it finds.
-func (s *Server) applyNear(ctx context.Context, q *query, vals []string) error {
+//
+// capped reports that more than maxNear Locations are in range, of which
+// only the nearest maxNear were considered.
+func (s *Server) applyNear(ctx context.Context, q *query, vals []string) (capped bool, err error) {
 	if len(vals) > 1 {
-		return discharge.E(discharge.KindNotSupported, "near", "near may be given once.")
+		return false, discharge.E(discharge.KindNotSupported, "near", "near may be given once.")
 	}
 	bad := discharge.E(discharge.KindValue, "near", "near must be latitude|longitude|distance|units, e.g. 53.44|-2.22|10|km.")
 	parts := strings.Split(vals[0], "|")
 	if len(parts) < 2 || len(parts) > 4 {
-		return bad
+		return false, bad
 	}
 	lat, err1 := strconv.ParseFloat(parts[0], 64)
 	lon, err2 := strconv.ParseFloat(parts[1], 64)
 	// !(x >= lo && x <= hi) also refuses NaN, which ParseFloat accepts.
 	if err1 != nil || err2 != nil || !(lat >= -90 && lat <= 90) || !(lon >= -180 && lon <= 180) {
-		return bad
+		return false, bad
 	}
 	dist, unit := 25.0, "km"
 	if len(parts) > 2 && parts[2] != "" {
 		d, err := strconv.ParseFloat(parts[2], 64)
 		if err != nil || !(d > 0) || math.IsInf(d, 1) {
-			return bad
+			return false, bad
 		}
 		dist = d
 	}
@@ -278,15 +299,18 @@ func (s *Server) applyNear(ctx context.Context, q *query, vals []string) error {
 	}
 	km := map[string]float64{"km": 1, "m": 0.001, "mi": 1.609344, "[mi_i]": 1.609344}[unit]
 	if km == 0 {
-		return discharge.E(discharge.KindValue, "near", "near units must be km, m or mi.")
+		return false, discharge.E(discharge.KindValue, "near", "near units must be km, m or mi.")
 	}
 	radius := dist * km
 	if radius > 500 {
-		return discharge.E(discharge.KindValue, "near", "near distance is limited to 500 km.")
+		return false, discharge.E(discharge.KindValue, "near", "near distance is limited to 500 km.")
 	}
-	hits, err := s.capacity.NearLocations(ctx, s.geo.AreasNear(lat, lon, radius), lat, lon, radius, maxNear)
+	hits, err := s.capacity.NearLocations(ctx, s.geo.AreasNear(lat, lon, radius), lat, lon, radius, maxNear+1)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if len(hits) > maxNear {
+		hits, capped = hits[:maxNear], true
 	}
 	q.distances = make(map[string]float64, len(hits))
 	ids := make([]string, len(hits))
@@ -298,7 +322,7 @@ func (s *Server) applyNear(ctx context.Context, q *query, vals []string) error {
 		q.empty = true
 	}
 	q.Filters = append(q.Filters, fhir.Filter{Param: "_id", AnyOf: ids})
-	return nil
+	return capped, nil
 }
 
 // locationDistance is the location-distance extension of a near match.
