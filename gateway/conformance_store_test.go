@@ -418,20 +418,28 @@ func TestHeadAndConditionalRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/fhir/Patient/" + id, "/fhir/Patient/" + id + "/_history/1", "/fhir/metadata"} {
+	for _, path := range []string{"/fhir/Patient/" + id, "/fhir/Patient/" + id + "/_history/1", "/fhir/metadata", "/fhir/metadata/",
+		"/fhir/Patient/" + id + "/_history", "/fhir/Patient?_count=1", "/fhir/CodeSystem/care-setting", "/fhir/Measure/care-home-capacity"} {
 		t.Run("HEAD "+path, func(t *testing.T) {
 			g := e.do("GET", path, nil).mustStatus(t, 200)
 			h := e.do("HEAD", path, nil).mustStatus(t, 200)
 			if len(h.body) != 0 {
 				t.Fatalf("HEAD has a body: %s", h.body)
 			}
-			for _, k := range []string{"Content-Type", "ETag", "Last-Modified"} {
+			for _, k := range []string{"Content-Type", "ETag", "Last-Modified", "Content-Length"} {
 				if h.header.Get(k) != g.header.Get(k) {
 					t.Fatalf("%s: HEAD %q, GET %q", k, h.header.Get(k), g.header.Get(k))
 				}
 			}
 		})
 	}
+	t.Run("HEAD where GET is not routed", func(t *testing.T) {
+		r := e.do("HEAD", "/oauth2/token", nil).mustStatus(t, http.StatusMethodNotAllowed)
+		if len(r.body) != 0 {
+			t.Fatalf("HEAD has a body: %s", r.body)
+		}
+		e.do("HEAD", "/fhir/Patient/nope", nil).mustStatus(t, http.StatusNotFound)
+	})
 	tests := []struct {
 		name    string
 		headers []string

@@ -142,8 +142,8 @@ func (s *Server) Echo() *echo.Echo { return s.echo }
 
 func (s *Server) routes() {
 	e := s.echo
-	e.Pre(s.recoverPanics, s.requestIDs, s.accessLog, trimTrailingSlash)
-	e.Use(s.routeTelemetry, s.deadline)
+	e.Pre(s.recoverPanics, s.requestIDs, s.accessLog, trimTrailingSlash, headAsGet)
+	e.Use(restoreHead, s.routeTelemetry, s.deadline)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -156,7 +156,6 @@ func (s *Server) routes() {
 	e.GET("/.well-known/jwks.json", s.jwks)
 	e.POST("/oauth2/token", s.token)
 	e.GET("/fhir/metadata", s.metadata, s.negotiate)
-	e.HEAD("/fhir/metadata", s.metadata, s.negotiate)
 	e.GET("/fhir/Measure/:id", s.readMeasure, s.negotiate)
 	e.GET("/fhir/OperationDefinition/:id", s.readOperationDefinition, s.negotiate)
 	e.GET("/api/v1/openapi.json", s.openapi)
@@ -183,10 +182,8 @@ func (s *Server) routes() {
 		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'), s.audited("create", "C"))
 		fhirRoute(http.MethodGet, "/"+t, s.search, s.requireScope(t, 's'), s.audited("search-type", "E"))
 		fhirRoute(http.MethodGet, "/"+t+"/:id", s.read, s.requireScope(t, 'r'), s.audited("read", "R"))
-		fhirRoute(http.MethodHead, "/"+t+"/:id", s.read, s.requireScope(t, 'r'), s.audited("read", "R"))
 		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'), s.audited("update", "U"))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'), s.audited("vread", "R"))
-		fhirRoute(http.MethodHead, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'), s.audited("vread", "R"))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history", s.history, s.requireScope(t, 'r'), s.audited("history-instance", "R"))
 		fhirRoute(http.MethodGet, "/"+t+"/_history", s.historyNotSupported, s.requireScope(t, 'r'))
 	}
@@ -205,10 +202,8 @@ func (s *Server) routes() {
 		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'))
 		fhirRoute(http.MethodGet, "/"+t, s.search, s.requireScope(t, 's'))
 		fhirRoute(http.MethodGet, "/"+t+"/:id", s.read, s.requireScope(t, 'r'))
-		fhirRoute(http.MethodHead, "/"+t+"/:id", s.read, s.requireScope(t, 'r'))
 		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'))
-		fhirRoute(http.MethodHead, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history", s.history, s.requireScope(t, 'r'))
 		fhirRoute(http.MethodGet, "/"+t+"/_history", s.historyNotSupported, s.requireScope(t, 'r'))
 	}
@@ -246,3 +241,33 @@ func trimTrailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
+
+// headAsGet routes HEAD as GET, so every GET route answers HEAD (RFC 9110
+// §9.3.2: the same headers, no body): reads, vreads, metadata, searches.
+// echo routes on the request's method, and net/http decides whether to
+// send a body from the same request's method when the handler writes; so
+// the method is GET only for routing, and restoreHead (the first
+// middleware after routing) puts HEAD back before any handler runs. The
+// handler then writes as for GET, and net/http sends the headers, with
+// Content-Length, and no body.
+func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if r := c.Request(); r.Method == http.MethodHead {
+			r.Method = http.MethodGet
+			c.Set(ctxHead, true)
+		}
+		return next(c)
+	}
+}
+
+// restoreHead undoes headAsGet once the route is found.
+func restoreHead(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if head, _ := c.Get(ctxHead).(bool); head {
+			c.Request().Method = http.MethodHead
+		}
+		return next(c)
+	}
+}
+
+const ctxHead = "dg.head"
