@@ -564,3 +564,43 @@ func TestChainedIdentifierRefusesWhatItCannotCountInFull(t *testing.T) {
 		}
 	}
 }
+
+func TestHubSearchPagesThroughEveryMember(t *testing.T) {
+	e := newEnv(t)
+	tokB := e.tokenFor("trust-b", auth.RoleTrust, "RXB", clinicalScopes)
+	hub := e.tokenFor("hub", auth.RoleHub, "QXH", "system/Patient.rs system/Encounter.rs system/ServiceRequest.rs", "RXA", "RXB")
+	var aID string
+	for i := 0; i < 3; i++ {
+		aID = str(e.do("POST", "/fhir/Patient", fixture(t, "patient.json")).mustStatus(t, 201).json, "id")
+		e.do("POST", "/fhir/Patient", fixture(t, "patient.json"), "Authorization", "Bearer "+tokB).mustStatus(t, 201)
+	}
+	asHub := []string{"Authorization", "Bearer " + hub}
+	seen := map[string]bool{}
+	next := "/fhir/Patient?_count=4"
+	for pages := 0; next != ""; pages++ {
+		r := e.do("GET", next, nil, asHub...).mustStatus(t, 200)
+		if num(r.json, "total") != 6 || pages > 2 {
+			t.Fatalf("page %d: total %v", pages, r.json["total"])
+		}
+		for _, id := range matchIDs(r) {
+			seen[id] = true
+		}
+		next = ""
+		if n := links(t, r)["next"]; n != "" {
+			next = e.pathOf(n)
+		}
+	}
+	if len(seen) != 6 {
+		t.Fatalf("hub paged through %d of 6", len(seen))
+	}
+	for _, off := range []string{"6", "600", "100000000000000000"} {
+		r := e.do("GET", "/fhir/Patient?_offset="+off, nil, asHub...).mustStatus(t, 200)
+		if num(r.json, "total") != 6 || len(matchIDs(r)) != 0 || links(t, r)["next"] != "" {
+			t.Fatalf("_offset=%s: %s", off, r.body)
+		}
+	}
+	h := e.do("GET", "/fhir/Patient/"+aID+"/_history", nil, asHub...).mustStatus(t, 200)
+	if num(h.json, "total") != 1 {
+		t.Fatalf("hub history: %s", h.body)
+	}
+}

@@ -58,30 +58,57 @@ func (s *Server) search(c echo.Context) error {
 	parts := s.readPartitions(c, typ)
 	// Each organisation the caller may read is searched; a hub's results
 	// are merged in id order, so paging stays stable.
+	type partQuery struct {
+		part string
+		q    fhir.Query
+	}
+	var queries []partQuery
 	for _, part := range parts {
 		var err error
 		q, warns, err = s.buildQuery(ctx, part, typ, vals, preferStrict(c))
 		if err != nil {
 			return err
 		}
-		if q.empty {
-			continue
+		if !q.empty {
+			queries = append(queries, partQuery{part, q.Query})
 		}
-		q.Offset, q.Count = offset, count
-		if len(parts) > 1 || q.distances != nil {
+	}
+	merged := len(parts) > 1 || q.distances != nil
+	if merged && offset > maxCount {
+		// Merged results are paged here, from each organisation's first
+		// offset+count matches: count first, so a page far past the end
+		// does not read every match of every organisation to find nothing.
+		sum := 0
+		for _, pq := range queries {
+			cq := pq.q
+			cq.Offset, cq.Count = 0, 0
+			_, n, err := s.store.Search(ctx, pq.part, cq)
+			if err != nil {
+				return err
+			}
+			sum += n
+		}
+		if offset >= sum {
+			queries, total = nil, sum
+		}
+	}
+	for _, pq := range queries {
+		sq := pq.q
+		sq.Offset, sq.Count = offset, count
+		if merged {
 			// Merged or distance-ordered results are paged here.
-			q.Offset, q.Count = 0, addSat(offset, count)
+			sq.Offset, sq.Count = 0, addSat(offset, count)
 			if q.distances != nil {
-				q.Count = len(q.distances)
+				sq.Count = len(q.distances)
 			}
 		}
-		page, n, err := s.store.Search(ctx, part, q.Query)
+		page, n, err := s.store.Search(ctx, pq.part, sq)
 		if err != nil {
 			return err
 		}
 		found, total = append(found, page...), total+n
 	}
-	if len(parts) > 1 || q.distances != nil {
+	if merged {
 		sort.Slice(found, func(i, j int) bool {
 			if q.distances != nil && q.distances[found[i].ID] != q.distances[found[j].ID] {
 				return q.distances[found[i].ID] < q.distances[found[j].ID]
