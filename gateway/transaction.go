@@ -109,6 +109,7 @@ func (s *Server) runTransaction(ctx context.Context, part string, entries []fhir
 	conds := map[string]int{}       // "Type?query" -> first entry
 	var sameAs [][2]int             // {entry, the earlier entry it resolves to}
 	refPaths := map[string]string{} // "Type/id" -> Bundle.entry[n].resource
+	entryRef := map[int]string{}    // entry -> the "Type/id" it writes or matched
 
 	// Plan: decide every entry's id and version first, so references can be
 	// rewritten before anything is validated against the store.
@@ -137,7 +138,7 @@ func (s *Server) runTransaction(ctx context.Context, part string, entries []fhir
 				if j, dup := conds[key]; dup {
 					sameAs = append(sameAs, [2]int{i, j})
 					if e.FullURL != "" {
-						alias[e.FullURL] = alias[entryKey(j)]
+						alias[e.FullURL] = entryRef[j]
 					}
 					continue
 				}
@@ -148,7 +149,7 @@ func (s *Server) runTransaction(ctx context.Context, part string, entries []fhir
 				}
 				if existing != nil {
 					results[i].o = outcome{status: http.StatusOK, existing: existing}
-					alias[entryKey(i)] = typ + "/" + existing.ID
+					entryRef[i] = typ + "/" + existing.ID
 					if e.FullURL != "" {
 						alias[e.FullURL] = typ + "/" + existing.ID
 					}
@@ -188,14 +189,9 @@ func (s *Server) runTransaction(ctx context.Context, part string, entries []fhir
 		}
 		seen[ref] = i
 		refPaths[ref] = rpath
-		alias[entryKey(i)] = ref
+		entryRef[i] = ref
 		if e.FullURL != "" {
 			alias[e.FullURL] = ref
-		}
-	}
-	for k := range alias {
-		if strings.HasPrefix(k, entryKeyPrefix) {
-			delete(alias, k) // only for sameAs above; never a reference
 		}
 	}
 	if err := problems.Err(discharge.KindInvalid, "transaction"); err != nil {
@@ -252,12 +248,6 @@ func (s *Server) runTransaction(ctx context.Context, part string, entries []fhir
 	}
 	return results, nil
 }
-
-// entryKeyPrefix marks alias keys that name an entry by position while a
-// transaction is planned; no fullUrl or reference can start with it.
-const entryKeyPrefix = "\x00entry:"
-
-func entryKey(i int) string { return entryKeyPrefix + strconv.Itoa(i) }
 
 // conditionKey identifies a conditional create's condition: its type and
 // its query, parsed and re-encoded in a canonical order.
