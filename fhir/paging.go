@@ -61,8 +61,9 @@ func ParsePaging(vals url.Values, defaultCount, maxCount int) (Paging, error) {
 		if err != nil || !given {
 			return 0, false, err
 		}
+		// FHIR's integer syntax, unsigned: no sign, no leading zero.
 		n, perr := strconv.ParseInt(v, 10, 64)
-		if perr != nil || n < 0 || n > limit {
+		if perr != nil || n < 0 || n > limit || v[0] < '0' || v[0] > '9' || (v[0] == '0' && len(v) > 1) {
 			return 0, false, discharge.E(discharge.KindValue, name,
 				name+" must be a whole number from 0 to "+strconv.FormatInt(limit, 10)+".")
 		}
