@@ -36,7 +36,7 @@ func (s *Server) capabilities() map[string]capability {
 		}
 		caps[t] = capability{
 			operations:   ops,
-			interactions: []string{"create", "read", "vread", "update", "search-type"},
+			interactions: []string{"create", "read", "vread", "update", "history-instance", "search-type"},
 			searchParams: fhir.SearchParams(t),
 			conditional:  true,
 			versioned:    true,
@@ -85,6 +85,8 @@ func (s *Server) buildCapabilityStatement() []byte {
 			r["versioning"] = "versioned"
 			r["readHistory"] = true
 			r["updateCreate"] = true
+			// read answers If-Modified-Since and If-None-Match with 304 (read.go).
+			r["conditionalRead"] = "full-support"
 		}
 		if cp.conditional {
 			r["conditionalCreate"] = true
