@@ -185,7 +185,7 @@ func (s *Server) routes() {
 		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'), s.audited("update", "U"))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'), s.audited("vread", "R"))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history", s.history, s.requireScope(t, 'r'), s.audited("history-instance", "R"))
-		fhirRoute(http.MethodGet, "/"+t+"/_history", s.historyNotSupported, s.requireScope(t, 'r'))
+		fhirRoute(http.MethodGet, "/"+t+"/_history", s.historyNotSupported, s.requireScope(t, 'r'), s.audited("history-type", "R"))
 	}
 	fhirRoute(http.MethodGet, "/ServiceRequest/:id/$placement-options", s.placementOptions,
 		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
