@@ -34,8 +34,11 @@ type Limits struct {
 // DefaultLimits are used when nothing is configured.
 var DefaultLimits = Limits{MaxDepth: 64, MaxBundleEntries: 1000}
 
-// maxIssues caps how many problems one response reports.
-const maxIssues = 100
+// MaxIssues caps how many problems one response reports: a caller given
+// exactly MaxIssues may not have been told of them all.
+const MaxIssues = 100
+
+const maxIssues = MaxIssues
 
 // Parsed is a validated resource.
 type Parsed struct {

@@ -128,11 +128,11 @@ func (s *Server) writePartition(c echo.Context, typ string) (string, error) {
 // readPartitions are the partitions the caller may read resources of typ
 // in. A patient-data resource anywhere else is answered as if it did not
 // exist.
-func (s *Server) readPartitions(c echo.Context, typ string) []string {
+func readPartitions(p *auth.Principal, typ string) []string {
 	if isDirectory(typ) {
 		return []string{directoryPartition}
 	}
-	if p := principal(c); p != nil {
+	if p != nil {
 		return p.ReadableOrgs()
 	}
 	return nil

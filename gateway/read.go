@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 )
@@ -95,8 +97,13 @@ func notFoundAt(err error, typ string) error {
 // that holds it. A resource held for any other organisation is not found:
 // its existence does not leak.
 func (s *Server) readAcross(c echo.Context, typ, id string) (fhir.Resource, string, error) {
-	for _, part := range s.readPartitions(c, typ) {
-		r, err := s.store.Read(c.Request().Context(), part, typ, id)
+	return s.readFor(c.Request().Context(), principal(c), typ, id)
+}
+
+// readFor is readAcross for a caller outside a request's context.
+func (s *Server) readFor(ctx context.Context, p *auth.Principal, typ, id string) (fhir.Resource, string, error) {
+	for _, part := range readPartitions(p, typ) {
+		r, err := s.store.Read(ctx, part, typ, id)
 		if err == nil {
 			return r, part, nil
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 )
@@ -44,18 +45,25 @@ var chainParams = map[string]bool{"patient": true, "subject": true}
 
 // search is the FHIR search-type interaction.
 func (s *Server) search(c echo.Context) error {
-	typ := endpointType(c)
-	ctx := c.Request().Context()
-	vals := c.QueryParams()
-	count, offset, err := pageParams(vals)
+	body, err := s.searchBundle(c.Request().Context(), principal(c), endpointType(c), c.QueryParams(), preferStrict(c), s.baseURL(c))
 	if err != nil {
 		return err
+	}
+	return respond(c, http.StatusOK, body)
+}
+
+// searchBundle runs a search of typ for the caller and renders the
+// searchset Bundle, with links under base.
+func (s *Server) searchBundle(ctx context.Context, p *auth.Principal, typ string, vals url.Values, strict bool, base string) ([]byte, error) {
+	count, offset, err := pageParams(vals)
+	if err != nil {
+		return nil, err
 	}
 	var found []fhir.Resource
 	var warns discharge.Issues
 	var q query
 	total := 0
-	parts := s.readPartitions(c, typ)
+	parts := readPartitions(p, typ)
 	// Each organisation the caller may read is searched; a hub's results
 	// are merged in id order, so paging stays stable.
 	type partQuery struct {
@@ -65,9 +73,9 @@ func (s *Server) search(c echo.Context) error {
 	var queries []partQuery
 	for _, part := range parts {
 		var err error
-		q, warns, err = s.buildQuery(ctx, part, typ, vals, preferStrict(c))
+		q, warns, err = s.buildQuery(ctx, part, typ, vals, strict)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !q.empty {
 			queries = append(queries, partQuery{part, q.Query})
@@ -84,7 +92,7 @@ func (s *Server) search(c echo.Context) error {
 			cq.Offset, cq.Count = 0, 0
 			_, n, err := s.store.Search(ctx, pq.part, cq)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			sum += n
 		}
@@ -104,7 +112,7 @@ func (s *Server) search(c echo.Context) error {
 		}
 		page, n, err := s.store.Search(ctx, pq.part, sq)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		found, total = append(found, page...), total+n
 	}
@@ -117,7 +125,6 @@ func (s *Server) search(c echo.Context) error {
 		})
 		found = found[min(offset, len(found)):min(addSat(offset, count), len(found))]
 	}
-	base := s.baseURL(c)
 	entries := make([]fhir.BundleEntryOut, 0, len(found)+1)
 	for _, r := range found {
 		en := fhir.BundleEntryOut{FullURL: base + "/" + r.Type + "/" + r.ID, Resource: r.JSON, SearchMode: "match"}
@@ -126,9 +133,9 @@ func (s *Server) search(c echo.Context) error {
 		}
 		entries = append(entries, en)
 	}
-	inc, incWarns, err := s.included(c, typ, vals["_include"], found)
+	inc, incWarns, err := s.included(ctx, typ, vals["_include"], found, strict, base)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	warns = append(warns, incWarns...)
 	entries = append(entries, inc...)
@@ -138,7 +145,7 @@ func (s *Server) search(c echo.Context) error {
 			SearchMode: "outcome"})
 	}
 	links := pageLinks(base+"/"+typ, q.used, count, offset, total)
-	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, links, entries))
+	return fhir.MarshalBundle("searchset", &total, links, entries), nil
 }
 
 // addSat is a+b for non-negative ints, saturating instead of overflowing
@@ -374,14 +381,14 @@ func appliedIncludes(typ string, values []string) []string {
 // included resolves _include for one page of matches: each referenced
 // resource once, as search.mode=include. Only directory resources are
 // includable, so nothing crosses an organisation boundary.
-func (s *Server) included(c echo.Context, typ string, values []string, page []fhir.Resource) ([]fhir.BundleEntryOut, discharge.Issues, error) {
+func (s *Server) included(ctx context.Context, typ string, values []string, page []fhir.Resource, strict bool, base string) ([]fhir.BundleEntryOut, discharge.Issues, error) {
 	var warns discharge.Issues
 	var els []string
 	for _, v := range values {
 		el := includes[v]
 		if len(appliedIncludes(typ, []string{v})) == 0 {
 			msg := "Unsupported _include '" + v + "'; it was not applied."
-			if preferStrict(c) {
+			if strict {
 				return nil, nil, discharge.E(discharge.KindNotSupported, "_include", msg)
 			}
 			warns.Warn(discharge.KindNotSupported, "_include", msg)
@@ -394,7 +401,6 @@ func (s *Server) included(c echo.Context, typ string, values []string, page []fh
 	}
 	seen := map[string]bool{}
 	var out []fhir.BundleEntryOut
-	base := s.baseURL(c)
 	for _, r := range page {
 		doc, err := decodeDoc(r.JSON)
 		if err != nil {
@@ -415,7 +421,7 @@ func (s *Server) included(c echo.Context, typ string, values []string, page []fh
 					continue
 				}
 				seen[rt+"/"+id] = true
-				got, err := s.store.Read(c.Request().Context(), directoryPartition, rt, id)
+				got, err := s.store.Read(ctx, directoryPartition, rt, id)
 				if discharge.ErrorKind(err) == discharge.KindNotFound {
 					continue
 				}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 )
@@ -27,7 +28,13 @@ func (s *Server) transaction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	doc, err := s.validate(body, "Bundle")
+	return s.runBundle(c, body)
+}
+
+// runBundle validates, authorizes and runs a transaction or batch Bundle
+// and writes the response Bundle.
+func (s *Server) runBundle(c echo.Context, body []byte) error {
+	doc, failed, err := s.validateBundle(body)
 	if err != nil {
 		return err
 	}
@@ -39,14 +46,16 @@ func (s *Server) transaction(c echo.Context) error {
 	// One Bundle writes one partition: patient data or directory entries.
 	part := ""
 	for i, e := range entries {
-		op := byte('c')
-		if e.Method == http.MethodPut {
-			op = 'u'
+		if failed[i] != nil {
+			continue
 		}
-		typ, _, _ := strings.Cut(strings.TrimPrefix(e.URL, "/"), "/")
+		typ, _, op := entryAccess(e)
 		at := fmt.Sprintf("Bundle.entry[%d].request", i)
 		if err := s.allow(c, typ, op); err != nil {
 			return atExpression(err, at)
+		}
+		if op == 'r' || op == 's' {
+			continue // reads: each entry reads where the caller may read
 		}
 		p, err := s.writePartition(c, typ)
 		if err != nil {
@@ -68,12 +77,12 @@ func (s *Server) transaction(c echo.Context) error {
 			if err != nil {
 				return err
 			}
-			s.auditEntries(c, "transaction", out)
+			s.auditEntries(c, "transaction", entries, out)
 			return respond(c, http.StatusOK, s.responseBundle(c, "transaction-response", out))
 		}
 	case "batch":
-		out := s.runBatch(ctx, part, entries)
-		s.auditEntries(c, "batch", out)
+		out := s.runBatch(ctx, principal(c), part, entries, failed, s.baseURL(c))
+		s.auditEntries(c, "batch", entries, out)
 		return respond(c, http.StatusOK, s.responseBundle(c, "batch-response", out))
 	default:
 		return discharge.E(discharge.KindValue, "Bundle.type",
@@ -81,10 +90,92 @@ func (s *Server) transaction(c echo.Context) error {
 	}
 }
 
+// validateBundle validates a transaction or batch Bundle. In a batch each
+// entry stands alone: when every problem lies within entries, the Bundle
+// is taken, and each entry with a problem gets its own error (at its place
+// in the Bundle) instead of failing the others. A transaction, and a batch
+// whose Bundle itself is at fault, fail whole.
+func (s *Server) validateBundle(body []byte) (map[string]any, map[int]error, error) {
+	doc, err := s.validate(body, "Bundle")
+	if err == nil {
+		return doc, nil, nil
+	}
+	var de *discharge.Error
+	// At the cap, issues may have been left out: there is no telling which
+	// entries are sound.
+	if !asError(err, &de) || statusOf(de.Kind) != http.StatusBadRequest || len(de.Issues) == 0 || len(de.Issues) >= fhir.MaxIssues {
+		return nil, nil, err
+	}
+	d, derr := decodeDoc(body)
+	if derr != nil || d["type"] != "batch" {
+		return nil, nil, err
+	}
+	es, _ := d["entry"].([]any)
+	byEntry := map[int]discharge.Issues{}
+	for _, is := range de.Issues {
+		n, ok := entryIndex(is.Expression)
+		if !ok || n >= len(es) {
+			return nil, nil, err
+		}
+		byEntry[n] = append(byEntry[n], is)
+	}
+	failed := make(map[int]error, len(byEntry))
+	for n, issues := range byEntry {
+		failed[n] = &discharge.Error{Kind: issues[0].Kind, Op: "batch entry", Issues: issues}
+	}
+	return d, failed, nil
+}
+
+// entryIndex reads n from an expression within Bundle.entry[n].
+func entryIndex(expr string) (int, bool) {
+	const prefix = "Bundle.entry["
+	if !strings.HasPrefix(expr, prefix) {
+		return 0, false
+	}
+	rest := expr[len(prefix):]
+	end := strings.IndexByte(rest, ']')
+	if end <= 0 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest[:end])
+	if err != nil || n < 0 || (len(rest) > end+1 && rest[end+1] != '.') {
+		return 0, false
+	}
+	return n, true
+}
+
+// entryAccess is what an entry asks of the resource its request.url names:
+// its type, its id when the url names one, and the scope operation (c for
+// POST, u for PUT, r for a GET of one resource, s for a GET search).
+func entryAccess(e fhir.InEntry) (typ, id string, op byte) {
+	u, _, hasQuery := strings.Cut(strings.TrimPrefix(e.URL, "/"), "?")
+	parts := strings.Split(u, "/")
+	typ = parts[0]
+	if len(parts) > 1 {
+		id = parts[1]
+	}
+	switch e.Method {
+	case http.MethodPost:
+		return typ, "", 'c'
+	case http.MethodPut:
+		return typ, id, 'u'
+	case http.MethodGet, http.MethodHead:
+		if len(parts) == 1 || hasQuery {
+			return typ, "", 's'
+		}
+		return typ, id, 'r'
+	}
+	return typ, id, 'c'
+}
+
 // entryResult is one entry's outcome for the response Bundle.
 type entryResult struct {
 	o   outcome
 	err error
+	// read is the resource a GET entry of a batch read; searchset is the
+	// Bundle a GET search entry found.
+	read      *fhir.Resource
+	searchset []byte
 	// sameAs is set on a conditional create whose ifNoneExist repeats an
 	// earlier entry's: it names that resource and is not audited again.
 	sameAs bool
@@ -178,10 +269,6 @@ func (s *Server) runTransaction(ctx context.Context, part string, entries []fhir
 			}
 			cd := &candidate{typ: typ, id: id, doc: doc, expect: current, version: current + 1, path: rpath, now: now}
 			plan = append(plan, planned{i, cd})
-		default:
-			problems.Add(discharge.KindNotSupported, path+".request.method",
-				"Transactions here support POST and PUT entries only.")
-			continue
 		}
 		ref := typ + "/" + id
 		if j, dup := seen[ref]; dup {
@@ -305,11 +392,21 @@ func entryIssues(issues discharge.Issues, cd *candidate, refPaths map[string]str
 	return out
 }
 
-// runBatch runs each entry independently.
-func (s *Server) runBatch(ctx context.Context, part string, entries []fhir.InEntry) []entryResult {
+// runBatch runs each entry independently: entries already failed (by
+// validation) keep their error, GET entries are read or searched where the
+// caller may read, and the rest are created or updated in part.
+func (s *Server) runBatch(ctx context.Context, p *auth.Principal, part string, entries []fhir.InEntry, failed map[int]error, base string) []entryResult {
 	results := make([]entryResult, len(entries))
 	for i, e := range entries {
+		if err := failed[i]; err != nil {
+			results[i].err = err
+			continue
+		}
 		path := fmt.Sprintf("Bundle.entry[%d]", i)
+		if e.Method == http.MethodGet {
+			results[i] = s.batchRead(ctx, p, e, path, base)
+			continue
+		}
 		typ, id, err := s.entryTarget(e, path)
 		if err != nil {
 			results[i].err = err
@@ -326,12 +423,58 @@ func (s *Server) runBatch(ctx context.Context, part string, entries []fhir.InEnt
 			results[i].o, results[i].err = s.doCreate(ctx, part, typ, doc, e.IfNoneExist, rpath)
 		case http.MethodPut:
 			results[i].o, results[i].err = s.doUpdate(ctx, part, typ, id, doc, e.IfMatch, rpath)
-		default:
-			results[i].err = discharge.E(discharge.KindNotSupported, path+".request.method",
-				"Batches here support POST and PUT entries only.")
 		}
 	}
 	return results
+}
+
+// batchRead runs a batch's GET entry: Type/id is a read, Type/id/_history/n
+// a vread, and Type or Type?query a search, each as the REST interaction
+// would answer it for the caller.
+func (s *Server) batchRead(ctx context.Context, p *auth.Principal, e fhir.InEntry, path, base string) entryResult {
+	u, query, _ := strings.Cut(strings.TrimPrefix(e.URL, "/"), "?")
+	parts := strings.Split(u, "/")
+	typ := parts[0]
+	bad := func() entryResult {
+		return entryResult{err: discharge.E(discharge.KindNotSupported, path+".request.url",
+			"A GET entry's url is Type/id, Type/id/_history/version or a search: Type?parameters.")}
+	}
+	if !s.types[typ] {
+		return entryResult{err: discharge.E(discharge.KindNotSupported, path+".request.url",
+			"This server does not serve "+strconv.Quote(typ)+".")}
+	}
+	switch {
+	case len(parts) == 1:
+		vals, err := url.ParseQuery(query)
+		if err != nil {
+			return entryResult{err: discharge.E(discharge.KindValue, path+".request.url", "The search query does not parse.")}
+		}
+		b, err := s.searchBundle(ctx, p, typ, vals, false, base)
+		return entryResult{searchset: b, err: err}
+	case query != "":
+		return bad()
+	case len(parts) == 2 && parts[1] != "":
+		r, _, err := s.readFor(ctx, p, typ, parts[1])
+		if err != nil {
+			return entryResult{err: notFoundAt(err, typ)}
+		}
+		return entryResult{read: &r}
+	case len(parts) == 4 && parts[1] != "" && parts[2] == "_history":
+		v, err := strconv.ParseInt(parts[3], 10, 64)
+		if err != nil || v < 1 {
+			return entryResult{err: discharge.E(discharge.KindNotFound, typ+".meta.versionId", "No such version.")}
+		}
+		_, part, err := s.readFor(ctx, p, typ, parts[1])
+		if err != nil {
+			return entryResult{err: notFoundAt(err, typ)}
+		}
+		r, err := s.store.ReadVersion(ctx, part, typ, parts[1], v)
+		if err != nil {
+			return entryResult{err: notFoundAt(err, typ)}
+		}
+		return entryResult{read: &r}
+	}
+	return bad()
 }
 
 // entryTarget reads an entry's request.url: "Type" for POST, "Type/id" for
@@ -348,6 +491,9 @@ func (s *Server) entryTarget(e fhir.InEntry, path string) (typ, id string, err e
 			"This server does not accept "+strconv.Quote(typ)+" in a transaction.")
 	}
 	switch {
+	case e.Method != http.MethodPost && e.Method != http.MethodPut:
+		return "", "", discharge.E(discharge.KindNotSupported, path+".request.method",
+			"Transactions here support POST and PUT entries only; batches also GET.")
 	case e.Method == http.MethodPost && len(parts) != 1:
 		return "", "", discharge.E(discharge.KindValue, path+".request.url", "A POST entry's url is the resource type alone.")
 	case e.Method == http.MethodPut && len(parts) != 2:
@@ -377,6 +523,17 @@ func (s *Server) responseBundle(c echo.Context, typ string, results []entryResul
 				Status:  strconv.Itoa(statusOf(de.Kind)) + " " + http.StatusText(statusOf(de.Kind)),
 				Outcome: fhir.OperationOutcome(outcomeIssues(de, "")),
 			}
+			continue
+		}
+		if r.searchset != nil {
+			entries[i] = fhir.BundleEntryOut{Resource: r.searchset, Response: &fhir.EntryResponse{Status: "200 OK"}}
+			continue
+		}
+		if r.read != nil {
+			entries[i] = fhir.BundleEntryOut{FullURL: base + "/" + r.read.Type + "/" + r.read.ID, Resource: r.read.JSON,
+				Response: &fhir.EntryResponse{Status: "200 OK", Etag: etag(r.read.VersionID),
+					Location:     fmt.Sprintf("%s/%s/_history/%d", r.read.Type, r.read.ID, r.read.VersionID),
+					LastModified: r.read.LastUpdated.UTC().Format("2006-01-02T15:04:05.000Z07:00")}}
 			continue
 		}
 		rt, id, v, _ := r.o.resource()
@@ -413,20 +570,29 @@ func atExpression(err error, expression string) error {
 	return &cp
 }
 
-// auditEntries records one audit entry per written or matched resource.
-func (s *Server) auditEntries(c echo.Context, interaction string, results []entryResult) {
-	for _, r := range results {
-		if r.err != nil || r.sameAs || (r.o.cd == nil && r.o.existing == nil) {
-			continue
-		}
-		typ, id, _, _ := r.o.resource()
-		action := "C"
-		if r.o.status == http.StatusOK {
-			action = "U"
-			if r.o.existing != nil {
-				action = "R"
+// auditEntries records one audit entry per entry of a Bundle that ran: the
+// resource written, matched or read, or, for an entry that failed, the
+// resource its request named, with the entry's status.
+func (s *Server) auditEntries(c echo.Context, interaction string, entries []fhir.InEntry, results []entryResult) {
+	for i, r := range results {
+		switch {
+		case r.sameAs:
+		case r.err != nil:
+		case r.searchset != nil:
+			typ, _, _ := entryAccess(entries[i])
+			s.audit(c, interaction, "E", typ, "", http.StatusOK)
+		case r.read != nil:
+			s.audit(c, interaction, "R", r.read.Type, r.read.ID, http.StatusOK)
+		case r.o.cd != nil || r.o.existing != nil:
+			typ, id, _, _ := r.o.resource()
+			action := "C"
+			if r.o.status == http.StatusOK {
+				action = "U"
+				if r.o.existing != nil {
+					action = "R"
+				}
 			}
+			s.audit(c, interaction, action, typ, id, r.o.status)
 		}
-		s.audit(c, interaction, action, typ, id, r.o.status)
 	}
 }
