@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/dischargegateway/gateway/auth"
 )
 
 // In a batch each entry stands alone: an entry that is not valid FHIR gets
@@ -111,5 +113,53 @@ func TestBatchWithABrokenBundleIsRefused(t *testing.T) {
 	e.do("POST", "/fhir", b).mustStatus(t, http.StatusBadRequest)
 	if n := num(e.do("GET", "/fhir/Patient", nil).json, "total"); n != 0 {
 		t.Fatalf("%v Patients stored by a refused batch", n)
+	}
+}
+
+// Failed accesses are audited: a refused transaction records each entry
+// with its status, and so does each failed entry of a batch.
+func TestFailedTransactionsAndBatchEntriesAreAudited(t *testing.T) {
+	e := newEnv(t)
+	admin := e.tokenFor("ops", auth.RoleAdmin, "DGADMIN", "system/AuditEvent.rs")
+	stored := e.do("POST", "/fhir/Patient", fixture(t, "patient.json")).mustStatus(t, http.StatusCreated)
+	id := str(stored.json, "id")
+	pat := fixture(t, "patient.json")
+	pat["id"] = id
+	bogus := fixture(t, "patient.json")
+	bogus["gender"] = "bogus"
+	entries := []any{
+		map[string]any{"resource": pat, "request": map[string]any{"method": "PUT", "url": "Patient/" + id, "ifMatch": `W/"9"`}},
+		map[string]any{"resource": bogus, "request": map[string]any{"method": "POST", "url": "Patient"}},
+	}
+	for _, typ := range []string{"transaction", "batch"} {
+		e.do("POST", "/fhir", map[string]any{"resourceType": "Bundle", "type": typ, "entry": entries}, "X-Request-Id", "failed-"+typ)
+	}
+	trail, first := e.auditTrail(t, admin, "")
+	want := []string{"Patient/" + id, "Patient"}
+	for _, typ := range []string{"transaction", "batch"} {
+		got := trail["failed-"+typ]
+		if len(got) != len(want) {
+			t.Errorf("%s: audited %v, want %v", typ, got, want)
+			continue
+		}
+		for _, w := range want {
+			found := false
+			for _, g := range got {
+				found = found || g == w
+			}
+			if !found {
+				t.Errorf("%s: audited %v, want %s among them", typ, got, w)
+			}
+		}
+	}
+	// Each failed entry is recorded with a failure status, never as a success.
+	for _, en := range first.json["entry"].([]any) {
+		res, _ := en.(map[string]any)["resource"].(map[string]any)
+		if res == nil || !strings.HasPrefix(str(res, "entity", 1, "what", "identifier", "value"), "failed-") {
+			continue
+		}
+		if out := str(res, "outcome"); out == "0" {
+			t.Errorf("a failed entry is audited as a success: %v", res)
+		}
 	}
 }

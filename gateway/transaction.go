@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -22,13 +23,18 @@ import (
 // resources are committed by the store in one atomic step. If any entry
 // fails, nothing is stored and the caller gets one OperationOutcome naming
 // each failing element by its Bundle path. A batch runs each entry on its
-// own and reports each entry's status.
+// own and reports each entry's status. A refused Bundle is audited entry
+// by entry, like the entries of one that ran.
 func (s *Server) transaction(c echo.Context) error {
 	body, err := s.readBody(c, "Bundle")
 	if err != nil {
 		return err
 	}
-	return s.runBundle(c, body)
+	if err := s.runBundle(c, body); err != nil {
+		s.auditRefused(c, body, statusOf(toError(err).Kind))
+		return err
+	}
+	return nil
 }
 
 // runBundle validates, authorizes and runs a transaction or batch Bundle
@@ -578,6 +584,12 @@ func (s *Server) auditEntries(c echo.Context, interaction string, entries []fhir
 		switch {
 		case r.sameAs:
 		case r.err != nil:
+			if i < len(entries) {
+				typ, id, action := s.entryAudit(entries[i].Method, entries[i].URL)
+				if typ != "" {
+					s.audit(c, interaction, action, typ, id, statusOf(toError(r.err).Kind))
+				}
+			}
 		case r.searchset != nil:
 			typ, _, _ := entryAccess(entries[i])
 			s.audit(c, interaction, "E", typ, "", http.StatusOK)
@@ -596,3 +608,46 @@ func (s *Server) auditEntries(c echo.Context, interaction string, entries []fhir
 		}
 	}
 }
+
+// auditRefused records a refused transaction or batch: one entry per entry
+// of the Bundle whose request names a resource type the gateway serves,
+// each with the Bundle's status. A body that is not a Bundle names nothing
+// and is not recorded.
+func (s *Server) auditRefused(c echo.Context, body []byte, status int) {
+	doc, err := decodeDoc(body)
+	if err != nil {
+		return
+	}
+	interaction, _ := doc["type"].(string)
+	if interaction != "batch" {
+		interaction = "transaction"
+	}
+	es, _ := doc["entry"].([]any)
+	for _, e := range es {
+		em, _ := e.(map[string]any)
+		req, _ := em["request"].(map[string]any)
+		method, _ := req["method"].(string)
+		u, _ := req["url"].(string)
+		if typ, id, action := s.entryAudit(method, u); typ != "" {
+			s.audit(c, interaction, action, typ, id, status)
+		}
+	}
+}
+
+// entryAudit is what an entry's request names for the audit trail: a type
+// the gateway serves (else nothing), an id when the url names a well-formed
+// one, and the action its method asks for.
+func (s *Server) entryAudit(method, u string) (typ, id, action string) {
+	typ, id, op := entryAccess(fhir.InEntry{Method: method, URL: u})
+	if !s.types[typ] {
+		return "", "", ""
+	}
+	if !fhirID.MatchString(id) {
+		id = ""
+	}
+	action = map[byte]string{'c': "C", 'u': "U", 'r': "R", 's': "E"}[op]
+	return typ, id, action
+}
+
+// fhirID is the FHIR id syntax.
+var fhirID = regexp.MustCompile(`^[A-Za-z0-9.-]{1,64}$`)
