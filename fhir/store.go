@@ -123,3 +123,9 @@ func PartialCommit(ctx context.Context) bool {
 	v, _ := ctx.Value(partialCommitKey{}).(bool)
 	return v
 }
+
+// DirectoryPartition is the partition holding the provider directory
+// (Organization, Location, HealthcareService): one partition, so a
+// provider's entries can be written in one transaction and searched
+// together. Who may write what is decided by ownership, not by partition.
+const DirectoryPartition = "directory"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/records"
 )
 
 // Security holds what the gateway needs to authenticate and authorise.
@@ -69,73 +70,7 @@ func (s *Server) requireScope(typ string, op byte) echo.MiddlewareFunc {
 }
 
 func (s *Server) allow(c echo.Context, typ string, op byte) error {
-	p := principal(c)
-	if p == nil || !p.Scopes.Allows(typ, op) {
-		return discharge.E(discharge.KindForbidden, "", "The access token's scopes do not allow "+
-			opName(op)+" on "+typ+": ask for system/"+typ+"."+string(op)+".")
-	}
-	return nil
-}
-
-func opName(op byte) string {
-	switch op {
-	case 'c':
-		return "create"
-	case 'r':
-		return "read"
-	case 'u':
-		return "update"
-	case 'd':
-		return "delete"
-	}
-	return "search"
-}
-
-// directoryPartition holds the provider directory. It is one partition so a
-// provider's Organization, Locations and HealthcareServices can be written
-// in one transaction and searched together; who may write what is decided
-// by ownership (directory.go), not by partition.
-const directoryPartition = "directory"
-
-// isDirectory reports whether typ belongs to the provider directory.
-func isDirectory(typ string) bool {
-	for _, t := range directoryTypes {
-		if t == typ {
-			return true
-		}
-	}
-	return false
-}
-
-// writePartition is where a resource of typ is written for the caller.
-// Patient data goes to the caller's own organisation and only trusts write
-// it (hubs read their members'); directory entries go to the directory and
-// only care providers write them.
-func (s *Server) writePartition(c echo.Context, typ string) (string, error) {
-	p := principal(c)
-	if isDirectory(typ) {
-		if p == nil || p.Role != auth.RoleCareProvider {
-			return "", discharge.E(discharge.KindForbidden, "", "Only a care provider's client writes directory entries.")
-		}
-		return directoryPartition, nil
-	}
-	if p == nil || p.Role != auth.RoleTrust {
-		return "", discharge.E(discharge.KindForbidden, "", "Only a trust's client writes patient data.")
-	}
-	return p.Org, nil
-}
-
-// readPartitions are the partitions the caller may read resources of typ
-// in. A patient-data resource anywhere else is answered as if it did not
-// exist.
-func readPartitions(p *auth.Principal, typ string) []string {
-	if isDirectory(typ) {
-		return []string{directoryPartition}
-	}
-	if p != nil {
-		return p.ReadableOrgs()
-	}
-	return nil
+	return records.Allow(principal(c), typ, op)
 }
 
 // audited records an AuditEvent for a patient-data interaction once the

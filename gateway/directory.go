@@ -5,6 +5,7 @@ import (
 
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/records"
 )
 
 // checkOwnership lets a care provider write only its own directory
@@ -13,16 +14,15 @@ import (
 // one and delivered at its Locations. An update must also own the version it
 // replaces, so nobody can take over another provider's entry by re-pointing
 // it. References resolve in the same transaction or the directory.
-func (s *Server) checkOwnership(ctx context.Context, cd *candidate, loc local) error {
-	p := auth.PrincipalFrom(ctx)
+func (s *Server) checkOwnership(ctx context.Context, p *auth.Principal, w records.DirectoryWrite) error {
 	if p == nil {
 		return discharge.E(discharge.KindForbidden, "", "No caller.")
 	}
-	if err := s.ownsDoc(ctx, p, cd.typ, cd.path, cd.doc, loc); err != nil {
+	if err := s.ownsDoc(ctx, p, w.Type, w.Path, w.Doc, w.Pending); err != nil {
 		return err
 	}
-	if cd.expect > 0 {
-		cur, err := s.store.Read(ctx, directoryPartition, cd.typ, cd.id)
+	if w.Replaces {
+		cur, err := s.store.Read(ctx, directoryPartition, w.Type, w.ID)
 		if err != nil {
 			return err
 		}
@@ -30,8 +30,8 @@ func (s *Server) checkOwnership(ctx context.Context, cd *candidate, loc local) e
 		if err != nil {
 			return err
 		}
-		if err := s.ownsDoc(ctx, p, cd.typ, cd.path, doc, nil); err != nil {
-			return discharge.E(discharge.KindForbidden, cd.path, "This directory entry belongs to another provider.")
+		if err := s.ownsDoc(ctx, p, w.Type, w.Path, doc, nil); err != nil {
+			return discharge.E(discharge.KindForbidden, w.Path, "This directory entry belongs to another provider.")
 		}
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/records"
 )
 
 // DirectoryParser reads a bulk directory file (adapters/cqccsv).
@@ -129,29 +130,21 @@ func (s *Server) importBatch(ctx context.Context, batch []discharge.Listing) (Im
 			current[typ+"/"+r.ID] = r
 		}
 	}
-	now := s.now()
 	changed := map[string]bool{}
-	var cds []*candidate
+	var drafts []records.Draft
 	for ref, d := range docs {
 		typ, id, _ := splitRef(ref)
 		cur, exists := current[ref]
 		if exists && sameContent(cur.JSON, d) {
 			continue
 		}
-		cd := &candidate{typ: typ, id: id, doc: d, version: 1, path: typ, now: now}
-		if exists {
-			cd.expect, cd.version = cur.VersionID, cur.VersionID+1
-		}
-		if err := cd.finish(); err != nil {
-			return rep, err
-		}
-		cds = append(cds, cd)
+		drafts = append(drafts, records.Draft{Type: typ, ID: id, Doc: d, Expect: cur.VersionID})
 		changed[ref] = true
 	}
-	if len(cds) > 0 {
+	if len(drafts) > 0 {
 		// Rows stand alone and the import is idempotent, so a batch may be
 		// stored shard by shard where the directory is sharded.
-		if err := s.commit(fhir.WithPartialCommit(ctx), directoryPartition, cds, nil); err != nil {
+		if err := s.records.CommitDrafts(fhir.WithPartialCommit(ctx), directoryPartition, drafts); err != nil {
 			return rep, err
 		}
 	}

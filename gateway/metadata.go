@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/records"
 )
 
 // capability describes one resource type in the CapabilityStatement. It is
@@ -108,7 +109,7 @@ func (s *Server) buildCapabilityStatement() []byte {
 			r["searchParam"] = sps
 		}
 		var inc []string
-		for v := range includes {
+		for _, v := range records.Includes() {
 			if strings.HasPrefix(v, t+":") {
 				inc = append(inc, v)
 			}

@@ -1,17 +1,12 @@
 package gateway
 
 import (
-	"context"
-	"fmt"
 	"net/http"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 )
@@ -20,35 +15,27 @@ import (
 // and If-Modified-Since answer 304 when the caller's copy is current.
 // HEAD is routed here too; net/http sends its headers without the body.
 func (s *Server) read(c echo.Context) error {
-	typ := endpointType(c)
-	r, _, err := s.readAcross(c, typ, c.Param("id"))
+	r, _, err := s.records.Read(c.Request().Context(), principal(c), endpointType(c), c.Param("id"))
 	if err != nil {
-		return notFoundAt(err, typ)
+		return err
 	}
-	s.writeHeaders(c, typ, r.ID, r.VersionID, r.LastUpdated, false)
-	if notModified(c.Request(), r) {
-		return c.NoContent(http.StatusNotModified)
-	}
-	return respond(c, http.StatusOK, r.JSON)
+	return s.replyRead(c, r)
 }
 
 // vread is the FHIR vread interaction. A version never changes, so the
 // same conditional headers apply.
 func (s *Server) vread(c echo.Context) error {
-	typ := endpointType(c)
-	v, err := strconv.ParseInt(c.Param("vid"), 10, 64)
-	if err != nil || v < 1 {
-		return discharge.E(discharge.KindNotFound, typ+".meta.versionId", "No such version.")
-	}
-	_, part, err := s.readAcross(c, typ, c.Param("id"))
+	r, err := s.records.VRead(c.Request().Context(), principal(c), endpointType(c), c.Param("id"), c.Param("vid"))
 	if err != nil {
-		return notFoundAt(err, typ)
+		return err
 	}
-	r, err := s.store.ReadVersion(c.Request().Context(), part, typ, c.Param("id"), v)
-	if err != nil {
-		return notFoundAt(err, typ)
-	}
-	s.writeHeaders(c, typ, r.ID, r.VersionID, r.LastUpdated, false)
+	return s.replyRead(c, r)
+}
+
+// replyRead answers a read or vread: 304 when the caller's copy is
+// current, else the version with its ETag and Last-Modified.
+func (s *Server) replyRead(c echo.Context, r fhir.Resource) error {
+	s.writeHeaders(c, r.Type, r.ID, r.VersionID, r.LastUpdated, false)
 	if notModified(c.Request(), r) {
 		return c.NoContent(http.StatusNotModified)
 	}
@@ -68,7 +55,7 @@ func notModified(req *http.Request, r fhir.Resource) bool {
 			if tag == "*" {
 				return true
 			}
-			if v, ok := parseETag(tag); ok && v == r.VersionID {
+			if v, ok := fhir.ParseETag(tag); ok && v == r.VersionID {
 				return true
 			}
 		}
@@ -85,105 +72,15 @@ func notModified(req *http.Request, r fhir.Resource) bool {
 	return !r.LastUpdated.Truncate(time.Second).After(since)
 }
 
-// notFoundAt gives a store's not-found an issue naming the resource type.
-func notFoundAt(err error, typ string) error {
-	if discharge.ErrorKind(err) == discharge.KindNotFound {
-		return discharge.E(discharge.KindNotFound, typ, "No "+typ+" with that id.")
-	}
-	return err
-}
-
-// readAcross reads typ/id from the first organisation the caller may read
-// that holds it. A resource held for any other organisation is not found:
-// its existence does not leak.
-func (s *Server) readAcross(c echo.Context, typ, id string) (fhir.Resource, string, error) {
-	return s.readFor(c.Request().Context(), principal(c), typ, id)
-}
-
-// readFor is readAcross for a caller outside a request's context.
-func (s *Server) readFor(ctx context.Context, p *auth.Principal, typ, id string) (fhir.Resource, string, error) {
-	for _, part := range readPartitions(p, typ) {
-		r, err := s.store.Read(ctx, part, typ, id)
-		if err == nil {
-			return r, part, nil
-		}
-		if discharge.ErrorKind(err) != discharge.KindNotFound {
-			return fhir.Resource{}, "", err
-		}
-	}
-	return fhir.Resource{}, "", discharge.KindOf(discharge.KindNotFound)
-}
-
-// historyParams are the parameters instance history accepts. A history
-// Bundle has no place for a search outcome entry, so anything else (_since,
-// _at, _list) is refused rather than silently ignored.
-var historyParams = map[string]bool{"_count": true, "_offset": true, "_format": true}
-
-// history is the FHIR history-instance interaction: a history Bundle of
-// every version of one resource, newest first, paged with _count and
-// _offset. It is read like read is (same partitions, same scope, same
-// audit), so a resource another organisation holds is not found.
+// history is the FHIR history-instance interaction
+// (records.Service.History): a history Bundle of every version of one
+// resource, newest first, read like read is.
 func (s *Server) history(c echo.Context) error {
-	typ, id := endpointType(c), c.Param("id")
-	vals := c.QueryParams()
-	names := make([]string, 0, len(vals))
-	for name := range vals {
-		if !historyParams[name] {
-			names = append(names, name)
-		}
-	}
-	if len(names) > 0 {
-		sort.Strings(names)
-		var errs discharge.Issues
-		for _, n := range names {
-			errs.Add(discharge.KindNotSupported, n, "History here supports _count and _offset only; '"+n+"' is not supported.")
-		}
-		return errs.Err(discharge.KindNotSupported, "history")
-	}
-	page, err := fhir.ParsePaging(vals, defaultCount, maxCount)
+	body, err := s.records.History(c.Request().Context(), principal(c), endpointType(c), c.Param("id"), c.QueryParams(), s.baseURL(c))
 	if err != nil {
 		return err
 	}
-	_, part, err := s.readAcross(c, typ, id)
-	if err != nil {
-		return notFoundAt(err, typ)
-	}
-	versions, total, err := s.store.History(c.Request().Context(), part, typ, id, page.Offset, page.Count)
-	if err != nil {
-		return notFoundAt(err, typ)
-	}
-	base := s.baseURL(c)
-	entries := make([]fhir.BundleEntryOut, len(versions))
-	for i, r := range versions {
-		entries[i] = historyEntry(base, r)
-	}
-	links := fhir.PageLinks(fmt.Sprintf("%s/%s/%s/_history", base, typ, id), nil, page, total)
-	return respond(c, http.StatusOK, fhir.MarshalBundle("history", &total, links, entries))
-}
-
-// historyEntry is one version in a history Bundle, with the request and
-// response FHIR requires of history entries (Bundle.entry.request,
-// Bundle.entry.response). The store keeps versions, not how each was
-// made, so version 1 is shown as the create (POST Type, 201) and every
-// later one as an update (PUT Type/id, 200).
-func historyEntry(base string, r fhir.Resource) fhir.BundleEntryOut {
-	req := &fhir.EntryRequest{Method: http.MethodPut, URL: r.Type + "/" + r.ID}
-	status := http.StatusOK
-	if r.VersionID == 1 {
-		req = &fhir.EntryRequest{Method: http.MethodPost, URL: r.Type}
-		status = http.StatusCreated
-	}
-	return fhir.BundleEntryOut{
-		FullURL:  base + "/" + r.Type + "/" + r.ID,
-		Resource: r.JSON,
-		Request:  req,
-		Response: &fhir.EntryResponse{
-			Status:       strconv.Itoa(status) + " " + http.StatusText(status),
-			Location:     fmt.Sprintf("%s/%s/_history/%d", r.Type, r.ID, r.VersionID),
-			Etag:         etag(r.VersionID),
-			LastModified: r.LastUpdated.UTC().Format(time.RFC3339Nano),
-		},
-	}
+	return respond(c, http.StatusOK, body)
 }
 
 // historyNotSupported answers type-level and system-level history: the

@@ -17,16 +17,12 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/records"
 )
 
-// clinicalTypes are the resource types served by the generic FHIR REST
-// handlers (create, read, vread, update, search, transactions).
-var clinicalTypes = []string{"Patient", "Encounter", "ServiceRequest"}
-
-// directoryTypes are the provider directory's resource types: readable by
-// every authenticated caller with the scope, written by care providers for
-// their own organisation only.
-var directoryTypes = []string{"Organization", "Location", "HealthcareService"}
+// clinicalTypes and directoryTypes are the resource types served by the
+// generic FHIR REST handlers (records.ClinicalTypes, records.DirectoryTypes).
+var clinicalTypes, directoryTypes = records.ClinicalTypes, records.DirectoryTypes
 
 // Config holds the gateway's HTTP settings.
 type Config struct {
@@ -101,6 +97,9 @@ type Server struct {
 	// $placement-options (placementindex.go).
 	placement *placementIndex
 	metrics   *metrics
+	// records is the FHIR record service: create, update, read, search,
+	// history, transactions and batches.
+	records *records.Service
 }
 
 // New builds the gateway and its routes.
@@ -114,9 +113,12 @@ func New(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security,
 		capacity: d.Capacity, geo: d.Geocoder, parseDirectory: d.ParseDirectory, parseCapacity: d.ParseCapacity,
 		types: map[string]bool{}, placement: newPlacementIndex(0)}
-	for _, t := range append(append([]string(nil), clinicalTypes...), directoryTypes...) {
+	for _, t := range records.Types() {
 		s.types[t] = true
 	}
+	s.records = records.New(records.Config{Limits: cfg.Limits, BaseURL: cfg.BaseURL}, records.Deps{
+		Store: d.Store, Near: d.Capacity, Areas: d.Geocoder, Translator: d.Translator, Logger: d.Logger, Now: d.Now, NewID: newID,
+		Directory: records.DirectoryFuncs{CheckWriteFunc: s.checkOwnership, IndexLocationFunc: s.indexLocation}})
 	// Compile the validators of every type the gateway accepts before the
 	// first request, not during it.
 	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters"}, clinicalTypes...), directoryTypes...)...); err != nil {
