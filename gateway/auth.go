@@ -69,6 +69,31 @@ func (s *Server) requireScope(typ string, op byte) echo.MiddlewareFunc {
 	}
 }
 
+// requireWriter admits only the role that writes typ (records.CheckWriter):
+// the route table declares it on every create and update route.
+func requireWriter(typ string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := records.CheckWriter(principal(c), typ); err != nil {
+				return err
+			}
+			return next(c)
+		}
+	}
+}
+
+// requireRole admits only callers of the given role.
+func requireRole(role auth.Role, why string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if p := principal(c); p == nil || p.Role != role {
+				return discharge.E(discharge.KindForbidden, "", why)
+			}
+			return next(c)
+		}
+	}
+}
+
 func (s *Server) allow(c echo.Context, typ string, op byte) error {
 	return records.Allow(principal(c), typ, op)
 }

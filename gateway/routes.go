@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
@@ -178,13 +179,14 @@ func (s *Server) routes() {
 	fhirRoute(http.MethodGet, "/ConceptMap/$translate", s.translate, s.requireScope("ConceptMap", 'r'))
 	fhirRoute(http.MethodPost, "/ConceptMap/$translate", s.translate, s.requireScope("ConceptMap", 'r'))
 	fhirRoute(http.MethodGet, "/ConceptMap/:id", s.readConceptMap, s.requireScope("ConceptMap", 'r'))
-	fhirRoute(http.MethodGet, "/AuditEvent", s.searchAuditEvents, s.requireScope("AuditEvent", 's'))
+	fhirRoute(http.MethodGet, "/AuditEvent", s.searchAuditEvents, s.requireScope("AuditEvent", 's'),
+		requireRole(auth.RoleAdmin, "Only the admin role reads the audit trail."))
 	// Clinical resources: every interaction is audited.
 	for _, t := range clinicalTypes {
-		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'), s.audited("create", "C"))
+		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'), s.audited("create", "C"), requireWriter(t))
 		fhirRoute(http.MethodGet, "/"+t, s.search, s.requireScope(t, 's'), s.audited("search-type", "E"))
 		fhirRoute(http.MethodGet, "/"+t+"/:id", s.read, s.requireScope(t, 'r'), s.audited("read", "R"))
-		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'), s.audited("update", "U"))
+		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'), s.audited("update", "U"), requireWriter(t))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'), s.audited("vread", "R"))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history", s.history, s.requireScope(t, 'r'), s.audited("history-instance", "R"))
 		fhirRoute(http.MethodGet, "/"+t+"/_history", s.historyNotSupported, s.requireScope(t, 'r'), s.audited("history-type", "R"))
@@ -201,10 +203,10 @@ func (s *Server) routes() {
 	fhirRoute(http.MethodGet, "/MeasureReport", s.searchMeasureReports, s.requireScope("MeasureReport", 's'))
 	// The provider directory: not patient data, so not audited.
 	for _, t := range directoryTypes {
-		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'))
+		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'), requireWriter(t))
 		fhirRoute(http.MethodGet, "/"+t, s.search, s.requireScope(t, 's'))
 		fhirRoute(http.MethodGet, "/"+t+"/:id", s.read, s.requireScope(t, 'r'))
-		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'))
+		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'), requireWriter(t))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history", s.history, s.requireScope(t, 'r'))
 		fhirRoute(http.MethodGet, "/"+t+"/_history", s.historyNotSupported, s.requireScope(t, 'r'))

@@ -30,16 +30,30 @@ func IsDirectory(typ string) bool { return slices.Contains(DirectoryTypes, typ) 
 // it (hubs read their members'); directory entries go to the directory and
 // only care providers write them.
 func WritePartition(p *auth.Principal, typ string) (string, error) {
+	if err := CheckWriter(p, typ); err != nil {
+		return "", err
+	}
 	if IsDirectory(typ) {
-		if p == nil || p.Role != auth.RoleCareProvider {
-			return "", discharge.E(discharge.KindForbidden, "", "Only a care provider's client writes directory entries.")
-		}
 		return fhir.DirectoryPartition, nil
 	}
-	if p == nil || p.Role != auth.RoleTrust {
-		return "", discharge.E(discharge.KindForbidden, "", "Only a trust's client writes patient data.")
-	}
 	return p.Org, nil
+}
+
+// CheckWriter is the role rule of writes: only a trust's client writes
+// patient data, and only a care provider's client writes directory
+// entries. The gateway's route table applies it to the create and update
+// routes; WritePartition applies it to every write, a Bundle's entries too.
+func CheckWriter(p *auth.Principal, typ string) error {
+	if IsDirectory(typ) {
+		if p == nil || p.Role != auth.RoleCareProvider {
+			return discharge.E(discharge.KindForbidden, "", "Only a care provider's client writes directory entries.")
+		}
+		return nil
+	}
+	if p == nil || p.Role != auth.RoleTrust {
+		return discharge.E(discharge.KindForbidden, "", "Only a trust's client writes patient data.")
+	}
+	return nil
 }
 
 // ReadPartitions are the partitions the caller may read resources of typ
