@@ -207,8 +207,13 @@ func entryIndex(expr string) (int, bool) {
 	if end <= 0 {
 		return 0, false
 	}
-	n, err := strconv.Atoi(rest[:end])
-	if err != nil || n < 0 || (len(rest) > end+1 && rest[end+1] != '.') {
+	digits := rest[:end]
+	// The validator writes indexes as plain decimals: no sign, no leading zero.
+	if (len(digits) > 1 && digits[0] == '0') || strings.TrimLeft(digits, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || (len(rest) > end+1 && rest[end+1] != '.') {
 		return 0, false
 	}
 	return n, true

@@ -1,6 +1,8 @@
 package records
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/dischargegateway/gateway/discharge"
@@ -58,4 +60,41 @@ func TestConditionKeyIgnoresSpellingAndOrder(t *testing.T) {
 	if conditionKey("Patient", "identifier=a|1") == conditionKey("Patient", "identifier=a|2") {
 		t.Fatal("values not kept apart")
 	}
+}
+
+func TestEntryIndex(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		n    int
+		ok   bool
+	}{
+		{"Bundle.entry[3].resource.status", 3, true},
+		{"Bundle.entry[0]", 0, true},
+		{"Bundle.entry[12].request.url", 12, true},
+		{"Bundle.entry", 0, false},
+		{"Bundle.entry[]", 0, false},
+		{"Bundle.entry[-1].resource", 0, false},
+		{"Bundle.entry[1]x", 0, false},
+		{"Bundle.type", 0, false},
+		{"Patient.entry[1]", 0, false},
+		{"", 0, false},
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			n, ok := entryIndex(tc.expr)
+			if ok != tc.ok || (ok && n != tc.n) {
+				t.Fatalf("entryIndex(%q) = %d, %v", tc.expr, n, ok)
+			}
+		})
+	}
+}
+
+func FuzzEntryIndex(f *testing.F) {
+	for _, s := range []string{"Bundle.entry[3].resource", "Bundle.entry[", "Bundle.entry[99999999999999999999]", "Bundle.entry[1]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, expr string) {
+		if n, ok := entryIndex(expr); ok && (n < 0 || !strings.HasPrefix(expr, "Bundle.entry["+strconv.Itoa(n)+"]")) {
+			t.Fatalf("entryIndex(%q) = %d", expr, n)
+		}
+	})
 }
