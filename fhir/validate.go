@@ -44,6 +44,9 @@ const maxIssues = MaxIssues
 type Parsed struct {
 	ResourceType string
 	Raw          []byte
+	// Doc is the resource decoded as the validator read it, numbers kept
+	// exact (as DecodeDoc decodes), so a caller need not decode it again.
+	Doc map[string]any
 }
 
 var (
@@ -170,7 +173,7 @@ func Validate(raw []byte, wantType string, lim Limits) (*Parsed, error) {
 	if err := issues.Err(kindOf(issues), "fhir.Validate"); err != nil {
 		return nil, err
 	}
-	return &Parsed{ResourceType: rt, Raw: raw}, nil
+	return &Parsed{ResourceType: rt, Raw: raw, Doc: obj}, nil
 }
 
 // kindOf picks the error's overall kind: all issues are 400-class.

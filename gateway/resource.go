@@ -24,10 +24,11 @@ func (s *Server) baseURL(c echo.Context) string {
 // validate runs the FHIR validator on one resource body of an expected type
 // and decodes it once.
 func (s *Server) validate(raw []byte, typ string) (map[string]any, error) {
-	if _, err := fhir.Validate(raw, typ, s.cfg.Limits); err != nil {
+	parsed, err := fhir.Validate(raw, typ, s.cfg.Limits)
+	if err != nil {
 		return nil, err
 	}
-	return fhir.DecodeDoc(raw)
+	return parsed.Doc, nil
 }
 
 // writeHeaders sets the ETag, Location and Last-Modified of a stored version.

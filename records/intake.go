@@ -118,27 +118,33 @@ func (s *Service) Resolve(ctx context.Context, partition, ref string, pending ma
 	return s.lookup(ctx, partition, ref, pending)
 }
 
-// lookupIfAny is lookup, with nil for a reference that resolves to nothing
-// the caller may see; other failures (Redis unavailable, a deadline) are
-// returned.
-func (s *Service) lookupIfAny(ctx context.Context, part, ref string, loc local) (map[string]any, error) {
-	d, err := s.lookup(ctx, part, ref, loc)
-	if err != nil && discharge.ErrorKind(err) == discharge.KindNotFound {
-		return nil, nil
-	}
-	return d, err
-}
-
 // ReadReference returns the stored JSON of the resource a reference
 // ("Patient/1") names in partition, or nil when there is none the caller
 // may see. Any other failure is returned: an outage is never taken for a
 // missing record.
 func (s *Service) ReadReference(ctx context.Context, partition, ref string) ([]byte, error) {
-	d, err := s.lookupIfAny(ctx, partition, ref, nil)
-	if err != nil || d == nil {
+	return s.referencedJSON(ctx, partition, ref, nil)
+}
+
+// referencedJSON is the JSON of the resource a reference names, from the
+// transaction or the store, or nil when there is none to be seen. A stored
+// resource is returned as stored, not decoded and encoded again.
+func (s *Service) referencedJSON(ctx context.Context, part, ref string, loc local) ([]byte, error) {
+	if d, ok := loc[ref]; ok {
+		return fhir.EncodeDoc(d)
+	}
+	typ, id, ok := SplitRef(ref)
+	if !ok || !s.types[typ] {
+		return nil, nil
+	}
+	r, err := s.store.Read(ctx, part, typ, id)
+	if discharge.ErrorKind(err) == discharge.KindNotFound {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	return fhir.EncodeDoc(d)
+	return r.JSON, nil
 }
 
 // SubjectPatient returns the JSON of the Patient a resource's subject
@@ -157,11 +163,7 @@ func (s *Service) subjectPatient(ctx context.Context, part string, doc map[strin
 	if !ok || !strings.Contains(ref, "Patient/") {
 		return nil, nil
 	}
-	p, err := s.lookupIfAny(ctx, part, ref, loc)
-	if err != nil || p == nil {
-		return nil, err
-	}
-	return fhir.EncodeDoc(p)
+	return s.referencedJSON(ctx, part, ref, loc)
 }
 
 // SplitRef splits a relative reference "Type/id" (any base URL stripped,

@@ -85,10 +85,11 @@ func (s *Service) incoming(p *auth.Principal, typ string, body []byte) (map[stri
 // validate runs the FHIR validator on one resource body of an expected type
 // and decodes it.
 func (s *Service) validate(raw []byte, typ string) (map[string]any, error) {
-	if _, err := fhir.Validate(raw, typ, s.cfg.Limits); err != nil {
+	parsed, err := fhir.Validate(raw, typ, s.cfg.Limits)
+	if err != nil {
 		return nil, err
 	}
-	return fhir.DecodeDoc(raw)
+	return parsed.Doc, nil
 }
 
 // Create is the FHIR create interaction, a conditional create when
