@@ -60,3 +60,9 @@ func OperationOutcome(issues []OutcomeIssue) []byte {
 	b, _ := json.Marshal(out)
 	return b
 }
+
+// OutcomeEntry is a searchset's outcome entry (Bundle.entry.search.mode
+// outcome): an OperationOutcome of the search's warnings and remarks.
+func OutcomeEntry(issues []OutcomeIssue) BundleEntryOut {
+	return BundleEntryOut{Resource: OperationOutcome(issues), SearchMode: "outcome"}
+}

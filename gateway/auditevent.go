@@ -95,7 +95,7 @@ func (s *Server) searchAuditEvents(c echo.Context) error {
 		warns.Warn(discharge.KindTooLarge, "date", msg+". Narrow the search with date=ge and date=le.")
 	}
 	if len(warns) > 0 {
-		out = append(out, fhir.BundleEntryOut{SearchMode: "outcome", Resource: fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindNotSupported))})
+		out = append(out, warningsEntry(warns))
 	}
 	var total *int
 	known := page.Total

@@ -38,10 +38,11 @@ func searchsetBundle(ss records.Searchset) []byte {
 	return fhir.MarshalBundle("searchset", &ss.Total, ss.Links, entries)
 }
 
-// warningsEntry is a searchset's outcome entry: an OperationOutcome of
-// the warnings, with the table's issue codes.
+// warningsEntry is a searchset's outcome entry (fhir.OutcomeEntry) of
+// warnings, with the table's issue codes: every searchset of the gateway
+// renders its warnings here.
 func warningsEntry(warns discharge.Issues) fhir.BundleEntryOut {
-	return fhir.BundleEntryOut{Resource: fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindNotSupported)), SearchMode: "outcome"}
+	return fhir.OutcomeEntry(issuesToOutcome(warns, discharge.KindNotSupported))
 }
 
 // addSat is a+b for non-negative ints, saturating instead of overflowing

@@ -112,8 +112,7 @@ func (s *Server) searchCanonical(c echo.Context, typ string, all []canonical) er
 		}
 	}
 	if len(warns) > 0 {
-		entries = append(entries, fhir.BundleEntryOut{SearchMode: "outcome",
-			Resource: fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindNotSupported))})
+		entries = append(entries, warningsEntry(warns))
 	}
 	links := fhir.PageLinks(base+"/"+typ, used, page, total)
 	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, links, entries))
