@@ -130,10 +130,6 @@ func New(cfg Config, d Deps) *Service {
 	return s
 }
 
-// Serves reports whether typ is one of the resource types the record
-// service keeps.
-func (s *Service) Serves(typ string) bool { return s.types[typ] }
-
 // MapOptions are the mapping options for resources held in a partition.
 func (s *Service) MapOptions(partition string) mappings.Options {
 	return mappings.Options{Translator: s.tr, AsOf: s.now(), Trust: partition}
