@@ -1,7 +1,8 @@
 // Package gateway is the Echo HTTP gateway: FHIR REST at /fhir, the JSON API
 // at /api/v1, health endpoints, and the middleware that makes every error an
-// OperationOutcome. Handlers stay thin: decode, map, call the domain or the
-// store, map back, encode.
+// OperationOutcome. Handlers stay thin: decode the request, call one
+// service method (the FHIR record path is records.Service), encode the
+// answer; the route table declares each route's scope and role.
 package gateway
 
 import (

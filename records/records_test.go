@@ -182,3 +182,62 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 }
+
+// In a batch an invalid entry fails alone and GET entries read; a refused
+// transaction names what each entry asked for, for the audit trail.
+func TestBundleEntries(t *testing.T) {
+	st := &fakeStore{res: map[string]map[string]fhir.Resource{
+		"RXA": {"Patient/p1": {Type: "Patient", ID: "p1", VersionID: 1, JSON: []byte(`{"resourceType":"Patient","id":"p1"}`)}}}}
+	n := 0
+	s := records.New(records.Config{}, records.Deps{Store: st, NewID: func() string { n++; return "new" + strconv.Itoa(n) }})
+	ctx := context.Background()
+	batch := `{"resourceType":"Bundle","type":"%s","entry":[
+		{"resource":{"resourceType":"Patient","gender":"female"},"request":{"method":"POST","url":"Patient"}},
+		{"resource":{"resourceType":"Patient","gender":"bogus"},"request":{"method":"POST","url":"Patient"}},
+		{"request":{"method":"GET","url":"Patient/p1"}}]}`
+	res, err := s.Bundle(ctx, trust("RXA"), []byte(strings.Replace(batch, "%s", "batch", 1)), "https://gw/fhir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Entries) != 3 || res.Interaction != "batch" {
+		t.Fatalf("%+v", res)
+	}
+	for i, want := range []struct {
+		status int
+		kind   discharge.Kind
+		access records.Access
+	}{
+		{201, 0, records.Access{Action: "C", Type: "Patient", ID: "new1"}},
+		{0, discharge.KindCodeInvalid, records.Access{Action: "C", Type: "Patient"}},
+		{200, 0, records.Access{Action: "R", Type: "Patient", ID: "p1"}},
+	} {
+		r := res.Entries[i]
+		if want.kind != 0 {
+			if discharge.ErrorKind(r.Err) != want.kind {
+				t.Errorf("entry %d: %v, want %v", i, r.Err, want.kind)
+			}
+		} else if r.Err != nil || r.Status != want.status {
+			t.Errorf("entry %d: status %d, %v; want %d", i, r.Status, r.Err, want.status)
+		}
+		if r.Access != want.access {
+			t.Errorf("entry %d: access %+v, want %+v", i, r.Access, want.access)
+		}
+	}
+	stored := len(st.res["RXA"])
+	res, err = s.Bundle(ctx, trust("RXA"), []byte(strings.Replace(batch, "%s", "transaction", 1)), "https://gw/fhir")
+	if discharge.ErrorKind(err) != discharge.KindCodeInvalid {
+		t.Fatalf("transaction: %v, want code-invalid", err)
+	}
+	if len(st.res["RXA"]) != stored {
+		t.Fatal("a refused transaction stored something")
+	}
+	want := []records.Access{{Action: "C", Type: "Patient"}, {Action: "C", Type: "Patient"}, {Action: "R", Type: "Patient", ID: "p1"}}
+	if res.Interaction != "transaction" || len(res.Refused) != len(want) {
+		t.Fatalf("refused %+v", res)
+	}
+	for i := range want {
+		if res.Refused[i] != want[i] {
+			t.Errorf("refused[%d] %+v, want %+v", i, res.Refused[i], want[i])
+		}
+	}
+}
