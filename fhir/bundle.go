@@ -236,3 +236,30 @@ func IsUUID(s string) bool {
 	}
 	return true
 }
+
+// BundleType reads Bundle.type from a decoded Bundle, "" when absent.
+func BundleType(doc map[string]any) string {
+	t, _ := doc["type"].(string)
+	return t
+}
+
+// BundleEntryCount is how many entries (Bundle.entry) a decoded Bundle has.
+func BundleEntryCount(doc map[string]any) int {
+	es, _ := doc["entry"].([]any)
+	return len(es)
+}
+
+// EntryRequests reads each entry's request.method and request.url from a
+// decoded Bundle that may not be valid, for naming what its entries asked
+// for; an entry without them reads as empty.
+func EntryRequests(doc map[string]any) []EntryRequest {
+	es, _ := doc["entry"].([]any)
+	out := make([]EntryRequest, len(es))
+	for i, e := range es {
+		em, _ := e.(map[string]any)
+		req, _ := em["request"].(map[string]any)
+		out[i].Method, _ = req["method"].(string)
+		out[i].URL, _ = req["url"].(string)
+	}
+	return out
+}

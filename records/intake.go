@@ -35,7 +35,7 @@ func (s *Service) intake(ctx context.Context, p *auth.Principal, part string, cd
 	if cd.typ != "Encounter" && cd.typ != "ServiceRequest" {
 		return nil
 	}
-	cd.doc["id"] = cd.id
+	fhir.SetID(cd.doc, cd.id)
 	raw, err := fhir.EncodeDoc(cd.doc)
 	if err != nil {
 		return err

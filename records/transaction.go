@@ -103,7 +103,7 @@ func (s *Service) bundle(ctx context.Context, p *auth.Principal, body []byte, ba
 		part = wp
 	}
 	var out []EntryResult
-	switch bt, _ := doc["type"].(string); bt {
+	switch fhir.BundleType(doc) {
 	case "transaction":
 		for attempt := 0; ; attempt++ {
 			out, err = s.runTransaction(ctx, p, part, entries)
@@ -124,7 +124,7 @@ func (s *Service) bundle(ctx context.Context, p *auth.Principal, body []byte, ba
 	for i := range out {
 		out[i].Access = s.access(entries[i], out[i])
 	}
-	return BundleResult{Interaction: doc["type"].(string), Entries: out}, nil
+	return BundleResult{Interaction: fhir.BundleType(doc), Entries: out}, nil
 }
 
 // access is what an entry touched: the resource written, matched or read,
@@ -166,14 +166,14 @@ func (s *Service) validateBundle(body []byte) (map[string]any, map[int]error, er
 		return nil, nil, err
 	}
 	d, derr := fhir.DecodeDoc(body)
-	if derr != nil || d["type"] != "batch" {
+	if derr != nil || fhir.BundleType(d) != "batch" {
 		return nil, nil, err
 	}
-	es, _ := d["entry"].([]any)
+	entries := fhir.BundleEntryCount(d)
 	byEntry := map[int]discharge.Issues{}
 	for _, is := range de.Issues {
 		n, ok := entryIndex(is.Expression)
-		if !ok || n >= len(es) {
+		if !ok || n >= entries {
 			return nil, nil, err
 		}
 		byEntry[n] = append(byEntry[n], is)
@@ -253,17 +253,12 @@ func (s *Service) refused(body []byte) (string, []Access) {
 		return "transaction", nil
 	}
 	interaction := "transaction"
-	if doc["type"] == "batch" {
+	if fhir.BundleType(doc) == "batch" {
 		interaction = "batch"
 	}
-	es, _ := doc["entry"].([]any)
 	var out []Access
-	for _, e := range es {
-		em, _ := e.(map[string]any)
-		req, _ := em["request"].(map[string]any)
-		method, _ := req["method"].(string)
-		u, _ := req["url"].(string)
-		if a := s.entryAudit(method, u); a.Type != "" {
+	for _, req := range fhir.EntryRequests(doc) {
+		if a := s.entryAudit(req.Method, req.URL); a.Type != "" {
 			out = append(out, a)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/dischargegateway/gateway/auth"
@@ -46,14 +45,7 @@ type candidate struct {
 // finish stamps id, meta.versionId and meta.lastUpdated on the candidate,
 // encodes it and computes its index entries.
 func (cd *candidate) finish() error {
-	cd.doc["id"] = cd.id
-	meta, _ := cd.doc["meta"].(map[string]any)
-	if meta == nil {
-		meta = map[string]any{}
-	}
-	meta["versionId"] = strconv.FormatInt(cd.version, 10)
-	meta["lastUpdated"] = cd.now.UTC().Format(time.RFC3339Nano)
-	cd.doc["meta"] = meta
+	fhir.Stamp(cd.doc, cd.id, cd.version, cd.now)
 	raw, err := fhir.EncodeDoc(cd.doc)
 	if err != nil {
 		return err
