@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
@@ -115,26 +119,57 @@ func (s *Store) tryTx(ctx context.Context, partition string, readOnly bool, f fu
 
 // Read returns the current version of a resource.
 func (s *Store) Read(ctx context.Context, partition, typ, id string) (fhir.Resource, error) {
-	const op = "sqlstore.Read"
 	r := fhir.Resource{Type: typ, ID: id}
-	err := s.inTx(ctx, op, partition, true, func(tx *sql.Tx) error {
-		return scanResource(tx.QueryRowContext(ctx,
-			"SELECT version, last_updated, body FROM resources WHERE partition = $1 AND type = $2 AND id = $3",
-			partition, typ, id), &r)
-	})
+	err := s.readRow(ctx, "sqlstore.Read", partition,
+		"SELECT version, last_updated, body FROM resources WHERE partition = $1 AND type = $2 AND id = $3",
+		[]any{partition, typ, id}, func(row scanner) error { return scanResource(row, &r) })
 	return r, err
 }
 
 // ReadVersion returns one version from the history.
 func (s *Store) ReadVersion(ctx context.Context, partition, typ, id string, version int64) (fhir.Resource, error) {
-	const op = "sqlstore.ReadVersion"
 	r := fhir.Resource{Type: typ, ID: id}
-	err := s.inTx(ctx, op, partition, true, func(tx *sql.Tx) error {
-		return scanResource(tx.QueryRowContext(ctx,
-			"SELECT version, last_updated, body FROM resource_history WHERE partition = $1 AND type = $2 AND id = $3 AND version = $4",
-			partition, typ, id, version), &r)
-	})
+	err := s.readRow(ctx, "sqlstore.ReadVersion", partition,
+		"SELECT version, last_updated, body FROM resource_history WHERE partition = $1 AND type = $2 AND id = $3 AND version = $4",
+		[]any{partition, typ, id, version}, func(row scanner) error { return scanResource(row, &r) })
 	return r, err
+}
+
+// readRow runs a query of one row in a transaction scoped to partition.
+// On PostgreSQL the partition setting and the query go as one pipelined
+// batch, which pgx runs as one implicit transaction: one round trip
+// instead of four (BEGIN, set_config, SELECT, COMMIT), with the same SQL.
+func (s *Store) readRow(ctx context.Context, op, partition, q string, args []any, scan func(scanner) error) error {
+	if s.eng != enginePostgres {
+		return s.inTx(ctx, op, partition, true, func(tx *sql.Tx) error {
+			return scan(tx.QueryRowContext(ctx, q, args...))
+		})
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return classify(op, err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		b := &pgx.Batch{}
+		b.Queue("SELECT set_config('app.partition', $1, true)", partition)
+		b.Queue(q, args...)
+		br := pc.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+		if err := scan(br.QueryRow()); err != nil {
+			br.Close()
+			return err
+		}
+		return br.Close()
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return discharge.Wrap(discharge.KindNotFound, op, err)
+	}
+	return classify(op, err)
 }
 
 type scanner interface{ Scan(dest ...any) error }
