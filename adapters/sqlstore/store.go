@@ -242,16 +242,13 @@ func (s *Store) History(ctx context.Context, partition, typ, id string, offset, 
 // one, so a cache of anything derived from the partition is current while
 // the generation it was built at is.
 func (s *Store) Generation(ctx context.Context, partition string) (int64, error) {
-	const op = "sqlstore.Generation"
 	var n int64
-	err := s.inTx(ctx, op, partition, true, func(tx *sql.Tx) error {
-		n = 0
-		err := tx.QueryRowContext(ctx, "SELECT generation FROM partition_generation WHERE partition = $1", partition).Scan(&n)
-		if err == sql.ErrNoRows {
-			return nil
-		}
-		return err
-	})
+	err := s.readRow(ctx, "sqlstore.Generation", partition,
+		"SELECT generation FROM partition_generation WHERE partition = $1", []any{partition},
+		func(row scanner) error { return row.Scan(&n) })
+	if discharge.ErrorKind(err) == discharge.KindNotFound {
+		return 0, nil // never committed to
+	}
 	return n, err
 }
 
