@@ -9,47 +9,33 @@ import (
 )
 
 // Search returns one page of matching resources, ordered by id (byte
-// order, as the Redis store sorts), and the total number of matches. The
-// count and the page are read in one snapshot. An offset past the end gives
-// an empty page and the true total.
+// order, as the Redis store sorts), and the total number of matches, both
+// from one statement (one snapshot). An offset past the end gives an empty
+// page and the true total.
 func (s *Store) Search(ctx context.Context, partition string, q fhir.Query) ([]fhir.Resource, int, error) {
 	const op = "sqlstore.Search"
-	where := &query{}
-	if err := s.searchWhere(where, partition, q); err != nil {
+	w := &query{}
+	if err := s.searchWhere(w, partition, q); err != nil {
 		return nil, 0, err
 	}
-	offset, count := max(q.Offset, 0), max(q.Count, 0)
+	where := w.b.String()
+	page := pageOf(w, "SELECT r.id, r.version, r.last_updated, r.body FROM resources r WHERE "+where,
+		"SELECT COUNT(*) AS total FROM resources r WHERE "+where, s.byteOrder("r.id"), s.byteOrder("p.id"), q.Offset, q.Count)
 	var out []fhir.Resource
 	var total int
-	err := s.inTx(ctx, op, partition, true, func(tx *sql.Tx) error {
-		out = nil
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM resources r WHERE "+where.b.String(), where.args...).Scan(&total); err != nil {
-			return err
-		}
-		if count == 0 || offset >= total {
-			return nil
-		}
-		// Both bounds are now at most total, so neither engine sees a
-		// LIMIT or OFFSET it might overflow on.
-		page := &query{args: append([]any(nil), where.args...)}
-		page.sql("SELECT r.id, r.version, r.last_updated, r.body FROM resources r WHERE ", where.b.String(),
-			" ORDER BY ", s.byteOrder("r.id"), " LIMIT ", page.arg(min(count, total-offset)), " OFFSET ", page.arg(offset))
-		rows, err := tx.QueryContext(ctx, page.b.String(), page.args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			r := fhir.Resource{Type: q.Type}
-			var lu int64
-			var body string
-			if err := rows.Scan(&r.ID, &r.VersionID, &lu, &body); err != nil {
+	err := s.readRows(ctx, op, partition, page, w.args, func(rs rows) error {
+		out, total = nil, 0
+		for rs.Next() {
+			var id, body sql.NullString
+			var v, lu sql.NullInt64
+			if err := rs.Scan(&total, &id, &v, &lu, &body); err != nil {
 				return err
 			}
-			r.LastUpdated, r.JSON = fromNanos(lu), []byte(body)
-			out = append(out, r)
+			if id.Valid {
+				out = append(out, fhir.Resource{Type: q.Type, ID: id.String, VersionID: v.Int64, LastUpdated: fromNanos(lu.Int64), JSON: []byte(body.String)})
+			}
 		}
-		return rows.Err()
+		return nil
 	})
 	if err != nil {
 		return nil, 0, err

@@ -172,6 +172,62 @@ func (s *Store) readRow(ctx context.Context, op, partition, q string, args []any
 	return classify(op, err)
 }
 
+// rows is what both database/sql and pgx give for a multi-row result.
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// readRows runs one query in a transaction scoped to partition and hands
+// its rows to scan; on PostgreSQL in one round trip, as readRow does. One
+// statement reads one snapshot, so a count and a page computed in the same
+// statement agree.
+func (s *Store) readRows(ctx context.Context, op, partition, q string, args []any, scan func(rows) error) error {
+	if s.eng != enginePostgres {
+		return s.inTx(ctx, op, partition, true, func(tx *sql.Tx) error {
+			rs, err := tx.QueryContext(ctx, q, args...)
+			if err != nil {
+				return err
+			}
+			defer rs.Close()
+			if err := scan(rs); err != nil {
+				return err
+			}
+			return rs.Err()
+		})
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return classify(op, err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		b := &pgx.Batch{}
+		b.Queue("SELECT set_config('app.partition', $1, true)", partition)
+		b.Queue(q, args...)
+		br := pc.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+		rs, err := br.Query()
+		if err == nil {
+			err = scan(rs)
+			rs.Close()
+			if err == nil {
+				err = rs.Err()
+			}
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+	return classify(op, err)
+}
+
 type scanner interface{ Scan(dest ...any) error }
 
 func scanResource(row scanner, r *fhir.Resource) error {
@@ -203,39 +259,46 @@ func toNanos(t time.Time) int64 {
 // many versions it has; KindNotFound when it has none (never existed here).
 func (s *Store) History(ctx context.Context, partition, typ, id string, offset, count int) ([]fhir.Resource, int, error) {
 	const op = "sqlstore.History"
-	offset, count = max(offset, 0), max(count, 0)
+	q := &query{}
+	where := "partition = " + q.arg(partition) + " AND type = " + q.arg(typ) + " AND id = " + q.arg(id)
+	page := pageOf(q, "SELECT version, last_updated, body FROM resource_history WHERE "+where,
+		"SELECT COUNT(*) AS total FROM resource_history WHERE "+where, "version DESC", "p.version DESC", offset, count)
 	var out []fhir.Resource
 	var total int
-	err := s.inTx(ctx, op, partition, true, func(tx *sql.Tx) error {
-		out = nil
-		if err := tx.QueryRowContext(ctx,
-			"SELECT COUNT(*) FROM resource_history WHERE partition = $1 AND type = $2 AND id = $3",
-			partition, typ, id).Scan(&total); err != nil {
-			return err
-		}
-		if total == 0 {
-			return discharge.Wrap(discharge.KindNotFound, op, sql.ErrNoRows)
-		}
-		if count == 0 || offset >= total {
-			return nil
-		}
-		rows, err := tx.QueryContext(ctx,
-			"SELECT version, last_updated, body FROM resource_history WHERE partition = $1 AND type = $2 AND id = $3 ORDER BY version DESC LIMIT $4 OFFSET $5",
-			partition, typ, id, min(count, total-offset), offset)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			r := fhir.Resource{Type: typ, ID: id}
-			if err := scanResource(rows, &r); err != nil {
+	err := s.readRows(ctx, op, partition, page, q.args, func(rs rows) error {
+		out, total = nil, 0
+		for rs.Next() {
+			var v, lu sql.NullInt64
+			var body sql.NullString
+			if err := rs.Scan(&total, &v, &lu, &body); err != nil {
 				return err
 			}
-			out = append(out, r)
+			if v.Valid {
+				out = append(out, fhir.Resource{Type: typ, ID: id, VersionID: v.Int64, LastUpdated: fromNanos(lu.Int64), JSON: []byte(body.String)})
+			}
 		}
-		return rows.Err()
+		return nil
 	})
-	return out, total, err
+	if err == nil && total == 0 {
+		err = discharge.Wrap(discharge.KindNotFound, op, sql.ErrNoRows)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// pageOf is one statement giving the total of count's query and one page
+// of sel's rows in order: every row is (total, the page's columns…), and
+// when the page is empty a single row carries the total and NULLs. Offset
+// and count below zero are zero; count zero gives no page.
+// order sorts sel, outer sorts its rows again (the same key, written for
+// the page's alias p), since a join promises no order of its own. count's
+// one column must be named total.
+func pageOf(q *query, sel, count, order, outer string, offset, n int) string {
+	offset, n = max(offset, 0), max(n, 0)
+	return "SELECT c.total, p.* FROM (" + count + ") AS c LEFT JOIN (" + sel + " ORDER BY " + order +
+		" LIMIT " + q.arg(n) + " OFFSET " + q.arg(offset) + ") AS p ON 1 = 1 ORDER BY " + outer
 }
 
 // Generation is the partition's change counter: every Commit to it adds
@@ -253,50 +316,38 @@ func (s *Store) Generation(ctx context.Context, partition string) (int64, error)
 }
 
 // ReadMany returns the current versions of several resources, keyed
-// "Type/id"; absent ones are left out.
+// "Type/id"; absent ones are left out. Up to rowsPerInsert refs are read in
+// one statement (one snapshot); more in several.
 func (s *Store) ReadMany(ctx context.Context, partition string, refs []fhir.Ref) (map[string]fhir.Resource, error) {
 	const op = "sqlstore.ReadMany"
 	out := make(map[string]fhir.Resource, len(refs))
-	if len(refs) == 0 {
-		return out, nil
-	}
-	err := s.inTx(ctx, op, partition, true, func(tx *sql.Tx) error {
-		clear(out)
-		for start := 0; start < len(refs); start += rowsPerInsert {
-			chunk := refs[start:min(len(refs), start+rowsPerInsert)]
-			q := &query{}
-			q.sql("SELECT type, id, version, last_updated, body FROM resources WHERE partition = ", q.arg(partition), " AND (")
-			for i, r := range chunk {
-				if i > 0 {
-					q.sql(" OR ")
-				}
-				q.sql("(type = ", q.arg(r.Type), " AND id = ", q.arg(r.ID), ")")
+	for start := 0; start < len(refs); start += rowsPerInsert {
+		chunk := refs[start:min(len(refs), start+rowsPerInsert)]
+		q := &query{}
+		q.sql("SELECT type, id, version, last_updated, body FROM resources WHERE partition = ", q.arg(partition), " AND (")
+		for i, r := range chunk {
+			if i > 0 {
+				q.sql(" OR ")
 			}
-			q.sql(")")
-			rows, err := tx.QueryContext(ctx, q.b.String(), q.args...)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
+			q.sql("(type = ", q.arg(r.Type), " AND id = ", q.arg(r.ID), ")")
+		}
+		q.sql(")")
+		err := s.readRows(ctx, op, partition, q.b.String(), q.args, func(rs rows) error {
+			for rs.Next() {
 				var r fhir.Resource
 				var lu int64
 				var body string
-				if err := rows.Scan(&r.Type, &r.ID, &r.VersionID, &lu, &body); err != nil {
-					rows.Close()
+				if err := rs.Scan(&r.Type, &r.ID, &r.VersionID, &lu, &body); err != nil {
 					return err
 				}
 				r.LastUpdated, r.JSON = fromNanos(lu), []byte(body)
 				out[r.Type+"/"+r.ID] = r
 			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	return out, nil
 }
