@@ -67,9 +67,10 @@ func (q *query) sql(parts ...string) *query {
 
 // inTx runs f in one transaction scoped to partition and commits it,
 // running it again (up to maxAttempts in all) when the database rolled it
-// back for a serialization failure, a deadlock or a busy lock. Writes take
-// the partition's lock in f; reads run read-only at REPEATABLE READ on
-// PostgreSQL, so a search's count and page come from one snapshot.
+// back for a serialization failure, a deadlock or a busy lock. Commit
+// takes the partition's lock in f; the reads here (the audit log's, and
+// every read on SQLite) run read-only, at REPEATABLE READ on PostgreSQL so
+// that their statements share one snapshot.
 func (s *Store) inTx(ctx context.Context, op, partition string, readOnly bool, f func(*sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.tryTx(ctx, partition, readOnly, f)

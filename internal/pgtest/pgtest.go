@@ -28,12 +28,10 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -54,7 +52,7 @@ type Server struct {
 	Dir  string // holds data/ and the Unix socket; removed at cleanup
 	Port int
 	args []string
-	cred *syscall.Credential
+	cred *credential // nil: run as the test binary's user
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -86,7 +84,7 @@ func Start(tb testing.TB, settings ...string) *Server {
 			tb.Fatal(err)
 		}
 		s.cred = cred
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+		if err := chownTo(dir, cred); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -97,7 +95,7 @@ func Start(tb testing.TB, settings ...string) *Server {
 	}
 	cmd := exec.Command(initdb, "-D", s.dataDir(), "-U", Superuser, "--auth=trust", "-E", "UTF8",
 		"--locale=C", "--no-sync", "--no-instructions")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	runAs(cmd, s.cred)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("initdb: %v\n%s", err, out)
 	}
@@ -140,20 +138,6 @@ func binary(tb testing.TB, name string) string {
 	}
 	tb.Skipf("%s not found; set PGTEST_REQUIRED=1 to fail instead", name)
 	return ""
-}
-
-// unprivileged is the user a root test binary runs PostgreSQL as.
-func unprivileged() (*syscall.Credential, error) {
-	for _, name := range []string{"postgres", "nobody"} {
-		u, err := user.Lookup(name)
-		if err != nil {
-			continue
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
-	}
-	return nil, errors.New("running as root and neither a postgres nor a nobody user exists")
 }
 
 func freePort() (int, error) {

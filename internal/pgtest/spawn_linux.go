@@ -2,8 +2,10 @@ package pgtest
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
+	"os/user"
 	"runtime"
 	"strconv"
 	"strings"
@@ -26,11 +28,36 @@ func init() {
 	}()
 }
 
+// credential is a user to run PostgreSQL as.
+type credential = syscall.Credential
+
+// unprivileged is the user a root test binary runs PostgreSQL as.
+func unprivileged() (*credential, error) {
+	for _, name := range []string{"postgres", "nobody"} {
+		u, err := user.Lookup(name)
+		if err != nil {
+			continue
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		return &credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
+	}
+	return nil, errors.New("running as root and neither a postgres nor a nobody user exists")
+}
+
+// chownTo gives dir to cred's user.
+func chownTo(dir string, cred *credential) error { return os.Chown(dir, int(cred.Uid), int(cred.Gid)) }
+
+// runAs makes cmd run as cred, when set.
+func runAs(cmd *exec.Cmd, cred *credential) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+}
+
 // spawn starts cmd, as cred when set, so that it
 // is killed when the test binary exits however it exits. Go applies the
 // credentials before the parent-death signal in the child, so the change
 // of user does not clear it.
-func spawn(cmd *exec.Cmd, cred *syscall.Credential) error {
+func spawn(cmd *exec.Cmd, cred *credential) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: cred}
 	errc := make(chan error, 1)
 	starter <- func() { errc <- cmd.Start() }
