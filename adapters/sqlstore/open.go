@@ -97,7 +97,13 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 }
 
 // Migrate applies every pending migration to the database Open would use,
-// for `gateway migrate`: run it as the role that is to own the schema.
+// for `gateway migrate`. On PostgreSQL run it as the role the gateway
+// connects as, which then owns the tables: not a superuser and without
+// BYPASSRLS, since those pass through row-level security. Migration 2
+// revokes that role's UPDATE and DELETE on the audit log. (A deployment
+// that wants a separate owner role grants the gateway's role SELECT,
+// INSERT, UPDATE, DELETE on the patient-data tables and SELECT, INSERT on
+// audit_log itself.)
 func Migrate(ctx context.Context, databaseURL, dataDir string) error {
 	db, eng, err := openDB(ctx, databaseURL, dataDir)
 	if err != nil {
