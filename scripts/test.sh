@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The one command that runs every test: ./scripts/test.sh
 #
-# It installs what the tests need when it is missing (redis-server from the
-# distribution's packages), then runs formatting and vet checks and the Go
-# test suite. Integration tests start their own redis-server processes on
-# free loopback ports with their own temporary directories; they never use a
-# Redis that is already running. REDISTEST_REQUIRED=1 makes a missing
-# redis-server a failure instead of a skip.
+# It installs what the tests need when it is missing (redis-server,
+# postgresql, nodejs/npm, curl and jq from the distribution's packages), then
+# runs formatting and vet checks and the Go test suite. Integration tests
+# start their own redis-server and PostgreSQL processes on free loopback ports
+# with their own temporary directories; they never use a server that is
+# already running. REDISTEST_REQUIRED=1 and PGTEST_REQUIRED=1 make a missing
+# redis-server or PostgreSQL a failure instead of a skip.
 #
 #   ./scripts/test.sh quick   unit tests and the single-Redis integration
 #                             suites only, without the race detector (about
@@ -38,6 +39,11 @@ if ! command -v npm >/dev/null 2>&1; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 fi
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  log "PostgreSQL (initdb, postgres) not found: installing postgresql with apt-get (the record store's tests start their own servers)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
 for tool in curl jq; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     log "$tool not found: installing it with apt-get (the README quick start uses it)"
@@ -58,7 +64,7 @@ if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; 
 log "go vet"
 go vet ./...
 
-export REDISTEST_REQUIRED=1
+export REDISTEST_REQUIRED=1 PGTEST_REQUIRED=1
 if [ "$mode" = quick ]; then
   log "go test (quick: no race detector, single Redis only)"
   go test -count=1 -timeout 10m ./...
