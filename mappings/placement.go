@@ -46,50 +46,99 @@ var fhirDays = map[string]time.Weekday{"mon": time.Monday, "tue": time.Tuesday, 
 //     closures; extensions contract-type, cqc-rating, accepts-detained;
 //   - Location.position → Position.
 func HealthcareServiceToProvider(hs, loc []byte) (discharge.Provider, error) {
-	var s struct {
-		ID         string `json:"id"`
-		Active     *bool  `json:"active"`
-		Name       string `json:"name"`
-		ProvidedBy struct {
-			Reference string `json:"reference"`
-		} `json:"providedBy"`
-		Type           []codeable `json:"type"`
-		Characteristic []codeable `json:"characteristic"`
-		Program        []codeable `json:"program"`
-		Eligibility    []struct {
-			Code codeable `json:"code"`
-		} `json:"eligibility"`
-		AvailableTime []struct {
-			DaysOfWeek         []string `json:"daysOfWeek"`
-			AllDay             bool     `json:"allDay"`
-			AvailableStartTime string   `json:"availableStartTime"`
-			AvailableEndTime   string   `json:"availableEndTime"`
-		} `json:"availableTime"`
-		NotAvailable []struct {
-			During struct {
-				Start string `json:"start"`
-				End   string `json:"end"`
-			} `json:"during"`
-		} `json:"notAvailable"`
-		Extension []struct {
-			URL          string `json:"url"`
-			ValueCode    string `json:"valueCode"`
-			ValueBoolean bool   `json:"valueBoolean"`
-		} `json:"extension"`
-	}
-	var l struct {
-		ID       string `json:"id"`
-		Position *struct {
-			Latitude  json.Number `json:"latitude"`
-			Longitude json.Number `json:"longitude"`
-		} `json:"position"`
-	}
+	var s serviceDoc
+	var l locationDoc
 	if err := json.Unmarshal(hs, &s); err != nil {
 		return discharge.Provider{}, err
 	}
 	if err := json.Unmarshal(loc, &l); err != nil {
 		return discharge.Provider{}, err
 	}
+	return s.provider(&l), nil
+}
+
+// HealthcareServiceProviders maps a directory HealthcareService to one
+// provider per Location it names in HealthcareService.location, as
+// HealthcareServiceToProvider does, decoding the service once. location
+// returns the stored JSON of a Location by id; a Location it does not
+// return, or that cannot be read, gives no provider. A reference is read
+// as "[base/]Type/id[/_history/n]".
+func HealthcareServiceProviders(hs []byte, location func(id string) ([]byte, bool)) ([]discharge.Provider, error) {
+	var s serviceDoc
+	if err := json.Unmarshal(hs, &s); err != nil {
+		return nil, err
+	}
+	var out []discharge.Provider
+	for _, lr := range s.Location {
+		ref := lr.Reference
+		if i := strings.Index(ref, "/_history/"); i >= 0 {
+			ref = ref[:i]
+		}
+		parts := strings.Split(ref, "/")
+		n := len(parts)
+		if n < 2 || parts[n-2] == "" || parts[n-1] == "" {
+			continue
+		}
+		raw, ok := location(parts[n-1])
+		if !ok {
+			continue
+		}
+		var l locationDoc
+		if err := json.Unmarshal(raw, &l); err != nil {
+			continue
+		}
+		out = append(out, s.provider(&l))
+	}
+	return out, nil
+}
+
+// serviceDoc is the part of a HealthcareService that matching reads.
+type serviceDoc struct {
+	ID         string `json:"id"`
+	Active     *bool  `json:"active"`
+	Name       string `json:"name"`
+	ProvidedBy struct {
+		Reference string `json:"reference"`
+	} `json:"providedBy"`
+	Location []struct {
+		Reference string `json:"reference"`
+	} `json:"location"`
+	Type           []codeable `json:"type"`
+	Characteristic []codeable `json:"characteristic"`
+	Program        []codeable `json:"program"`
+	Eligibility    []struct {
+		Code codeable `json:"code"`
+	} `json:"eligibility"`
+	AvailableTime []struct {
+		DaysOfWeek         []string `json:"daysOfWeek"`
+		AllDay             bool     `json:"allDay"`
+		AvailableStartTime string   `json:"availableStartTime"`
+		AvailableEndTime   string   `json:"availableEndTime"`
+	} `json:"availableTime"`
+	NotAvailable []struct {
+		During struct {
+			Start string `json:"start"`
+			End   string `json:"end"`
+		} `json:"during"`
+	} `json:"notAvailable"`
+	Extension []struct {
+		URL          string `json:"url"`
+		ValueCode    string `json:"valueCode"`
+		ValueBoolean bool   `json:"valueBoolean"`
+	} `json:"extension"`
+}
+
+// locationDoc is the part of a Location that matching reads.
+type locationDoc struct {
+	ID       string `json:"id"`
+	Position *struct {
+		Latitude  json.Number `json:"latitude"`
+		Longitude json.Number `json:"longitude"`
+	} `json:"position"`
+}
+
+// provider projects a service at one of its locations.
+func (s *serviceDoc) provider(l *locationDoc) discharge.Provider {
 	p := discharge.Provider{ServiceID: s.ID, LocationID: l.ID, Name: s.Name, Active: s.Active == nil || *s.Active}
 	if _, id, ok := strings.Cut(s.ProvidedBy.Reference, "Organization/"); ok {
 		p.OrganizationID = id
@@ -147,7 +196,7 @@ func HealthcareServiceToProvider(hs, loc []byte) (discharge.Provider, error) {
 			p.Position = &discharge.Position{Lat: lat, Lon: lon}
 		}
 	}
-	return p, nil
+	return p
 }
 
 func firstN(s string, n int) string {
@@ -223,33 +272,6 @@ func ExclusionReasonCoding(f discharge.Filter) (system, code string) {
 }
 
 func round4(f float64) float64 { return float64(int64(f*10000+0.5)) / 10000 }
-
-// HealthcareServiceLocationIDs returns the ids of the Locations a
-// HealthcareService names in HealthcareService.location, in order. A
-// reference is read as "[base/]Type/id[/_history/n]"; one without an id is
-// skipped.
-func HealthcareServiceLocationIDs(hs []byte) ([]string, error) {
-	var s struct {
-		Location []struct {
-			Reference string `json:"reference"`
-		} `json:"location"`
-	}
-	if err := json.Unmarshal(hs, &s); err != nil {
-		return nil, err
-	}
-	ids := make([]string, 0, len(s.Location))
-	for _, l := range s.Location {
-		ref := l.Reference
-		if i := strings.Index(ref, "/_history/"); i >= 0 {
-			ref = ref[:i]
-		}
-		parts := strings.Split(ref, "/")
-		if n := len(parts); n >= 2 && parts[n-2] != "" && parts[n-1] != "" {
-			ids = append(ids, parts[n-1])
-		}
-	}
-	return ids, nil
-}
 
 // LocationDistanceURL is the core extension giving a search match's
 // distance from the point searched around.

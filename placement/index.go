@@ -172,20 +172,18 @@ func (s *Service) loadProviders(ctx context.Context, locIDs []string) (map[strin
 			return nil, err
 		}
 		for _, sv := range svcs {
-			lids, err := mappings.HealthcareServiceLocationIDs(sv.JSON)
+			// Only the asked locations: a service elsewhere too is
+			// projected at those only.
+			ps, err := mappings.HealthcareServiceProviders(sv.JSON, func(id string) ([]byte, bool) {
+				loc, found := locs["Location/"+id]
+				_, asked := out[id]
+				return loc.JSON, found && asked
+			})
 			if err != nil {
 				continue
 			}
-			for _, lid := range lids {
-				loc, found := locs["Location/"+lid]
-				if _, asked := out[lid]; !found || !asked {
-					continue
-				}
-				p, err := mappings.HealthcareServiceToProvider(sv.JSON, loc.JSON)
-				if err != nil {
-					continue
-				}
-				out[lid] = append(out[lid], p)
+			for _, p := range ps {
+				out[p.LocationID] = append(out[p.LocationID], p)
 			}
 		}
 		if offset+page >= total {
