@@ -14,15 +14,26 @@ import (
 	"github.com/dischargegateway/gateway/placement"
 )
 
-// placementOptions is GET or POST /fhir/ServiceRequest/{id}/$placement-options
-// (a stored request) and POST /fhir/ServiceRequest/$placement-options (a
-// Parameters body holding the ServiceRequest, and its Patient, inline:
-// nothing is stored, for "what if" questions and testers): the providers
-// that can take this patient, ranked and explained, as a searchset Bundle.
-// The route table has authorized the caller; placement.Service does the
-// rest.
+// placementOptions is GET or POST /fhir/ServiceRequest/{id}/$placement-options:
+// the providers that can take this patient, ranked and explained, as a
+// searchset Bundle. The route table has authorized the caller;
+// placement.Service does the rest.
 func (s *Server) placementOptions(c echo.Context) error {
-	req := placement.Request{Principal: principal(c), ServiceRequestID: c.Param("id"),
+	if c.Param("id") == "" {
+		return discharge.E(discharge.KindNotFound, "ServiceRequest", "No ServiceRequest with that id.")
+	}
+	return s.place(c, c.Param("id"))
+}
+
+// placementWhatIf is POST /fhir/ServiceRequest/$placement-options with a
+// Parameters resource holding the ServiceRequest (and its Patient) inline:
+// nothing is stored, for "what if" questions and testers.
+func (s *Server) placementWhatIf(c echo.Context) error { return s.place(c, "") }
+
+// place asks placement.Service once, for the stored ServiceRequest id or,
+// with id "", the one inline in the body, and writes the Bundle.
+func (s *Server) place(c echo.Context, id string) error {
+	req := placement.Request{Principal: principal(c), ServiceRequestID: id,
 		Query: c.QueryParams(), Lenient: preferHandling(c) == "lenient"}
 	if c.Request().Method == http.MethodPost && c.Request().ContentLength != 0 {
 		body, err := s.readBody(c, "Parameters")

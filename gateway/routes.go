@@ -187,7 +187,7 @@ func (s *Server) routes() {
 	}
 	fhirRoute(http.MethodGet, "/ServiceRequest/:id/$placement-options", s.placementOptions,
 		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
-	fhirRoute(http.MethodPost, "/ServiceRequest/$placement-options", s.placementOptions,
+	fhirRoute(http.MethodPost, "/ServiceRequest/$placement-options", s.placementWhatIf,
 		s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
 	fhirRoute(http.MethodPost, "/ServiceRequest/:id/$placement-options", s.placementOptions,
 		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
