@@ -105,6 +105,13 @@ type Store interface {
 	Generation(ctx context.Context, partition string) (int64, error)
 }
 
+// DirectoryPartition is the partition that holds the provider directory
+// (Organization, Location, HealthcareService). It is one partition so a
+// provider's Organization, Locations and HealthcareServices can be written
+// in one transaction and searched together; who may write what is decided
+// by ownership, not by partition. A store may spread it over several slots.
+const DirectoryPartition = "directory"
+
 // Ref names one resource.
 type Ref struct{ Type, ID string }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/placement"
 )
 
 // CapacityStore keeps current capacity per location (adapters/rediscache).
@@ -176,10 +177,10 @@ func (s *Server) capacitySummary(c echo.Context) error {
 	} else if lat, lon, err = parseNear(q.Get("near")); err != nil {
 		return err
 	}
-	radius := 25.0
+	radius := placement.DefaultRadiusKm
 	if v := q.Get("radiusKm"); v != "" {
-		if radius, err = strconv.ParseFloat(v, 64); err != nil || radius <= 0 || radius > 200 {
-			return discharge.E(discharge.KindValue, "radiusKm", "radiusKm must be a number above 0 and at most 200.")
+		if radius, err = strconv.ParseFloat(v, 64); err != nil || radius <= 0 || radius > placement.MaxRadiusKm {
+			return discharge.E(discharge.KindValue, "radiusKm", fmt.Sprintf("radiusKm must be a number above 0 and at most %g.", placement.MaxRadiusKm))
 		}
 	}
 	beds := discharge.BedTypes()

@@ -17,6 +17,7 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/placement"
 )
 
 // clinicalTypes are the resource types served by the generic FHIR REST
@@ -97,9 +98,8 @@ type Server struct {
 	// codeSystems and conceptMaps are the published terminology.
 	codeSystems, conceptMaps []canonical
 	capCache
-	// placement caches provider projections and decoded capacity for
-	// $placement-options (placementindex.go).
-	placement *placementIndex
+	// placement answers $placement-options.
+	placement *placement.Service
 	metrics   *metrics
 }
 
@@ -113,7 +113,9 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security,
 		capacity: d.Capacity, geo: d.Geocoder, parseDirectory: d.ParseDirectory, parseCapacity: d.ParseCapacity,
-		types: map[string]bool{}, placement: newPlacementIndex(0)}
+		types: map[string]bool{}}
+	s.placement = placement.New(placement.Config{Limits: cfg.Limits, Freshness: cfg.Freshness, Weights: cfg.Weights,
+		Translator: d.Translator, Now: d.Now}, d.Capacity, d.Store, d.Geocoder, placementRecords{s})
 	for _, t := range append(append([]string(nil), clinicalTypes...), directoryTypes...) {
 		s.types[t] = true
 	}

@@ -48,7 +48,7 @@ import (
 // DirectoryPartition is the provider directory's partition, sharded over
 // DirectoryShards slots unless WithShards says otherwise.
 const (
-	DirectoryPartition = "directory"
+	DirectoryPartition = fhir.DirectoryPartition
 	DirectoryShards    = 16
 	routeBuckets       = 64
 )
