@@ -16,17 +16,9 @@ import (
 )
 
 // CapacityStore keeps each location's current capacity, its history, and
-// geo indexes of locations per bed type, sharded by postcode area.
-//
-//	dg:{cap:<location>}            HASH asOf (Unix ms), v (version), doc (the posting's JSON)
-//	dg:{cap:<location>}:h          STREAM of applied postings, capped at historyLen
-//	dg:{geo:<bed type>:<area>}     GEO set of location ids (one shard per bed type and postcode area)
-//	dg:{geo:<bed type>:<area>}:v   HASH location id → capacity version the shard last saw (same slot as the shard)
-//	dg:{geo:<bed type>:<area>}:g   the shard's generation, moved by every change to the two above (geocache.go)
-//
-// A posting and its history entry change together (one script, one hash
-// slot per location). The geo shards are separate keys on purpose: one key
-// per bed type would be a national hot key.
+// geo indexes of locations per bed type, sharded by postcode area (its keys
+// are listed in keys.go). A posting and its history entry change together
+// (one script, one hash slot per location).
 type CapacityStore struct {
 	rdb        redis.UniversalClient
 	historyLen int64
@@ -44,17 +36,6 @@ func NewCapacityStore(rdb redis.UniversalClient, historyLen int64, opts ...Optio
 	}
 	return &CapacityStore{rdb: rdb, historyLen: historyLen, durable: applyOptions(opts).durable}
 }
-
-func capKey(loc string) string { return "dg:{cap:" + safeTag(loc) + "}" }
-
-// coverageKey is the set of locations that have posted home care for a
-// postcode district: one small key per district.
-func coverageKey(outcode string) string { return "dg:{hc:" + safeTag(outcode) + "}" }
-func capHistoryKey(loc string) string   { return capKey(loc) + ":h" }
-func geoKey(bed discharge.BedType, area string) string {
-	return "dg:{geo:" + safeTag(string(bed)) + ":" + safeTag(area) + "}"
-}
-func geoVersionKey(bed discharge.BedType, area string) string { return geoKey(bed, area) + ":v" }
 
 // shardPutScript places a location in a geo shard and records the capacity
 // version the shard has seen, never moving it back: postings racing for one
@@ -346,7 +327,6 @@ func sortHits(h []discharge.Nearby) {
 }
 
 // locGeoKey is the geo shard of directory Locations of one postcode area.
-func locGeoKey(area string) string { return "dg:{geo:loc:" + safeTag(area) + "}" }
 
 // IndexLocation places a directory Location in its area's geo shard,
 // leaving the shard it was in before if its area changed.

@@ -6,7 +6,6 @@ import (
 	"hash/fnv"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -74,10 +73,6 @@ func hashOf(s string) uint32 {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(s))
 	return h.Sum32()
-}
-
-func routeKey(partition, ref string) string {
-	return "dg:{pr:" + safeTag(partition) + ":" + strconv.Itoa(int(hashOf(ref)%routeBuckets)) + "}"
 }
 
 // route returns the shards of refs ("Type/id") that have one.
