@@ -49,7 +49,7 @@ func placementOptionsDefinition() []byte {
 			in("radius", "decimal", fmt.Sprintf("Kilometres, above 0 and at most %g. Default %g for care homes, %g for short-term beds; home care uses coverage instead.",
 				placement.MaxRadiusKm, placement.DefaultRadius(discharge.CareNursing), placement.DefaultRadius(discharge.CareD2ABed)), 0, "1"),
 			in("_count", "integer", fmt.Sprintf("How many options per page, default %d, at most %d; 0 returns only the total.", placement.DefaultCount, placement.MaxCount), 0, "1"),
-			in("_offset", "integer", fmt.Sprintf("How many of the ranked options to skip, 0 to %d; past the end is an empty page.", placement.MaxOffset), 0, "1"),
+			in("_offset", "integer", "How many of the ranked options to skip, a whole number (the rule of every search); past the end is an empty page with the full total.", 0, "1"),
 			in("date", "date", "The start date needed, today or later in England (an earlier date is refused). Default: the request's occurrence, then the Discharge Ready Date, then the expected discharge date, then today; a default that has passed becomes today.", 0, "1"),
 			in("includeStale", "boolean", "Include providers whose capacity is stale, flagged as such.", 0, "1"),
 			in("explain", "boolean", fmt.Sprintf("List the %d nearest excluded providers (within 1.5 times the radius, any care setting or bed type), each with the filter that excluded it, coded from %s.", discharge.MaxExplained, mappings.ExclusionReasonSystem), 0, "1"),

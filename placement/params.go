@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
 )
 
 // Radius limits, shared by every search by distance from a patient or a
@@ -41,13 +42,6 @@ const (
 	DefaultCount = 10
 	// MaxCount caps _count; a larger one is lowered to it.
 	MaxCount = 50
-	// MaxOffset bounds _offset. Issue 13 asks for every numeric search and
-	// operation parameter to be bounded in one place; until the shared
-	// paging parser does it, this is the operation's own bound. It lies far
-	// past any real answer (a request considers at most MaxCandidates
-	// locations), so an offset past the end is an empty page, and
-	// offset+count can never overflow.
-	MaxOffset = 10000
 	// MaxCandidates bounds how many nearby locations one request considers.
 	MaxCandidates = 500
 )
@@ -76,8 +70,17 @@ var resourceParams = map[string]bool{"serviceRequest": true, "patient": true}
 // (ReadInput has merged the URL and the body). An unknown parameter is an
 // error, or with lenient (Prefer: handling=lenient) a warning and ignored.
 // Errors and warnings name the parameter.
+//
+// _count, _offset and _total follow the one paging rule of every searchset
+// (fhir.ParsePaging) with this operation's page sizes; an _offset at or past
+// the options is an empty page with the full total.
 func ParseParams(q url.Values, lenient bool) (Params, error) {
-	p := Params{Count: DefaultCount, Used: url.Values{}}
+	p := Params{Used: url.Values{}}
+	pg, err := fhir.ParsePaging(q, DefaultCount, MaxCount)
+	if err != nil {
+		return p, err
+	}
+	p.Count, p.Offset = pg.Count, pg.Offset
 	// In name order, so that of two bad parameters the same one is
 	// reported every time.
 	for _, name := range sortedKeys(q) {
@@ -89,18 +92,8 @@ func ParseParams(q url.Values, lenient bool) (Params, error) {
 				return p, discharge.E(discharge.KindValue, name, fmt.Sprintf("radius is kilometres, above 0 and at most %g.", MaxRadiusKm))
 			}
 			p.RadiusKm = f
-		case "_count":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return p, discharge.E(discharge.KindValue, name, "_count is a whole number of 0 or more (0: only the total).")
-			}
-			p.Count = min(n, MaxCount)
-		case "_offset":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > MaxOffset {
-				return p, discharge.E(discharge.KindValue, name, fmt.Sprintf("_offset is a whole number from 0 to %d.", MaxOffset))
-			}
-			p.Offset = n
+		case "_count", "_offset", "_total":
+			continue // read above; the links set _count and _offset themselves
 		case "date":
 			d, err := discharge.ParseDate(v)
 			if err != nil {

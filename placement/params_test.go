@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"github.com/dischargegateway/gateway/fhir"
 	"net/url"
 	"testing"
 )
@@ -22,7 +23,7 @@ func FuzzPlacementParams(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if p.Count < 0 || p.Count > MaxCount || p.Offset < 0 || p.Offset > MaxOffset ||
+		if p.Count < 0 || p.Count > MaxCount || p.Offset < 0 || p.Offset > fhir.MaxOffset ||
 			p.RadiusKm < 0 || p.RadiusKm > MaxRadiusKm || p.RadiusKm != p.RadiusKm {
 			t.Fatalf("%q accepted out of bounds: %+v", raw, p)
 		}

@@ -319,7 +319,11 @@ func (s *Service) place(ctx context.Context, need *discharge.CareNeed, issues di
 	}
 	now := s.cfg.Now()
 	today := discharge.Today(now)
-	limit := params.Offset + params.Count
+	// No request considers more than MaxCandidates locations, so an offset
+	// past them is an empty page whatever its size (and offset+count cannot
+	// overflow).
+	offset := min(params.Offset, MaxCandidates)
+	limit := offset + params.Count
 	if limit == 0 {
 		limit = 1 // _count=0: only the total, but Limit 0 would keep every option
 	}
@@ -365,7 +369,7 @@ func (s *Service) place(ctx context.Context, need *discharge.CareNeed, issues di
 		return Answer{}, err
 	}
 	res := discharge.Match(req, cands.list)
-	page := res.Matches[min(params.Offset, len(res.Matches)):min(params.Offset+params.Count, len(res.Matches))]
+	page := res.Matches[min(offset, len(res.Matches)):min(offset+params.Count, len(res.Matches))]
 	docs, err := s.matchedResources(ctx, cands.gen, page)
 	if err != nil {
 		return Answer{}, err
