@@ -251,23 +251,57 @@ func (s *CapacityStore) Versions(ctx context.Context, ids ...string) ([]int64, e
 	return out, nil
 }
 
-// History returns up to n past postings of a location, newest first.
+// History returns up to n past postings of a location, newest first
+// (HistoryPage's first page).
 func (s *CapacityStore) History(ctx context.Context, loc string, n int64) ([]discharge.Capacity, error) {
-	const op = "rediscache.CapacityStore.History"
-	msgs, err := s.rdb.XRevRangeN(ctx, capHistoryKey(loc), "+", "-", n).Result()
-	if err != nil {
-		return nil, classify(op, err)
+	if n <= 0 {
+		return []discharge.Capacity{}, nil
 	}
-	out := make([]discharge.Capacity, 0, len(msgs))
-	for _, m := range msgs {
+	page, _, err := s.HistoryPage(ctx, loc, 0, int(min(n, math.MaxInt32)))
+	return page, err
+}
+
+// HistoryPage returns a page of a location's past postings, newest first:
+// at most count of them after skipping the offset newest, and how many
+// postings the history holds. The length and the page are read in one
+// MULTI, so the total describes the same history as the page. The history
+// is a stream capped at about historyLen entries (XADD MAXLEN ~), so the
+// total counts the postings kept, not every posting ever made.
+func (s *CapacityStore) HistoryPage(ctx context.Context, loc string, offset, count int) ([]discharge.Capacity, int, error) {
+	const op = "rediscache.CapacityStore.HistoryPage"
+	offset = max(offset, 0)
+	key := capHistoryKey(loc)
+	var length *redis.IntCmd
+	var msgs *redis.XMessageSliceCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		length = p.XLen(ctx, key)
+		if count > 0 {
+			// XREVRANGE has no offset: read through the page's end and skip.
+			end := int64(offset) + int64(count)
+			if end < 0 { // overflowed: every entry there is
+				end = math.MaxInt64
+			}
+			msgs = p.XRevRangeN(ctx, key, "+", "-", end)
+		}
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return nil, 0, classify(op, err)
+	}
+	out := []discharge.Capacity{}
+	if msgs == nil {
+		return out, int(length.Val()), nil
+	}
+	all := msgs.Val()
+	for _, m := range all[min(offset, len(all)):] {
 		v, _ := strconv.ParseInt(toString(m.Values["v"]), 10, 64)
 		c, err := decodeCapacity(m.Values["doc"], v)
 		if err != nil {
-			return nil, discharge.Wrap(discharge.KindInternal, op, err)
+			return nil, 0, discharge.Wrap(discharge.KindInternal, op, err)
 		}
 		out = append(out, c)
 	}
-	return out, nil
+	return out, int(length.Val()), nil
 }
 
 func toString(v any) string { s, _ := v.(string); return s }
