@@ -13,6 +13,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dischargegateway/gateway/capacity"
+	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
@@ -100,6 +102,10 @@ type Server struct {
 	// $placement-options (placementindex.go).
 	placement *placementIndex
 	metrics   *metrics
+	// directory is the provider directory: import, ownership rules, geo index.
+	directory *directory.Service
+	// capacities is the capacity service: postings, reads, summaries.
+	capacities *capacity.Service
 }
 
 // New builds the gateway and its routes.
@@ -113,6 +119,8 @@ func New(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security,
 		capacity: d.Capacity, geo: d.Geocoder, parseDirectory: d.ParseDirectory, parseCapacity: d.ParseCapacity,
 		types: map[string]bool{}, placement: newPlacementIndex(0)}
+	s.directory = directory.New(d.Store, d.Capacity, d.Geocoder, d.Logger, d.Now)
+	s.capacities = capacity.New(d.Capacity, d.Geocoder, s.directory, cfg.Freshness, d.Now)
 	for _, t := range append(append([]string(nil), clinicalTypes...), directoryTypes...) {
 		s.types[t] = true
 	}
