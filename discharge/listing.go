@@ -21,9 +21,9 @@ type Listing struct {
 
 // RowIssue is why one row of a bulk file was rejected.
 type RowIssue struct {
-	Row    int    `json:"row"` // 1-based, the header being row 1
-	Column string `json:"column,omitempty"`
-	Reason string `json:"reason"`
+	Row    int // 1-based, the header being row 1
+	Column string
+	Reason string
 }
 
 // BulkPosting is one location's capacity from a bulk file, with the rows it

@@ -62,10 +62,10 @@ type wirePosted struct {
 
 // wireCapacityReport answers POST /api/v1/capacity/import.
 type wireCapacityReport struct {
-	Rows     int                  `json:"rows"`
-	Accepted int                  `json:"accepted"`
-	Ignored  int                  `json:"ignoredAsOlder"`
-	Rejected []discharge.RowIssue `json:"rejected"`
+	Rows     int            `json:"rows"`
+	Accepted int            `json:"accepted"`
+	Ignored  int            `json:"ignoredAsOlder"`
+	Rejected []wireRowIssue `json:"rejected"`
 }
 
 // wireLatLon is a point.
@@ -183,7 +183,7 @@ func toWirePosted(p capacity.Posted) wirePosted {
 
 // toWireCapacityReport converts a bulk import's report.
 func toWireCapacityReport(r capacity.ImportReport) wireCapacityReport {
-	return wireCapacityReport{Rows: r.Rows, Accepted: r.Accepted, Ignored: r.Ignored, Rejected: r.Rejected}
+	return wireCapacityReport{Rows: r.Rows, Accepted: r.Accepted, Ignored: r.Ignored, Rejected: toWireRowIssues(r.Rejected)}
 }
 
 // toWireSummary converts a summary to its bed or home-care shape.
