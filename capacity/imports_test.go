@@ -18,7 +18,7 @@ func TestServicesStayOffHTTPAndAdapters(t *testing.T) {
 		for _, imp := range pkg.Imports {
 			if strings.Contains(imp, "labstack/echo") || strings.Contains(imp, "/gateway/adapters/") ||
 				strings.Contains(imp, "redis/go-redis") || strings.HasSuffix(imp, "/gateway/gateway") {
-				t.Errorf("%s imports %s", pkg.ImportPath, imp)
+				t.Errorf("%s imports %s", dir, imp)
 			}
 		}
 	}
