@@ -193,7 +193,12 @@ func loadClient(dir string, fc clientFile) (*Client, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("at least one public key (jwks or jwksFile) is required")
 	}
-	if _, err := ParseScopes(strings.Join(fc.Scopes, " ")); err != nil {
+	scopes, err := ParseScopes(strings.Join(fc.Scopes, " "))
+	if err != nil {
+		return nil, err
+	}
+	// Only what the discovery document lists can be granted.
+	if err := Grantable(scopes); err != nil {
 		return nil, err
 	}
 	sys := fc.OrgSystem

@@ -2,11 +2,60 @@ package auth
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/dischargegateway/gateway/discharge"
 )
+
+// grantable is the one table of what a client can be granted: every resource
+// type the gateway guards with a scope, and the SMART v2 letters a client may
+// hold on it ("*", any type, only for reading and searching). The SMART
+// configuration's scopes_supported is rendered from it (SupportedScopes) and
+// LoadRegistry refuses a client whose scopes go beyond it, so the published
+// list cannot miss a scope some client holds. A route that guards a new type
+// needs a row here (gateway TestScopesSupportedCoverRoutes checks).
+var grantable = Scopes{
+	"Patient":           "cruds",
+	"Encounter":         "cruds",
+	"ServiceRequest":    "cruds",
+	"Organization":      "cruds",
+	"Location":          "cruds",
+	"HealthcareService": "cruds",
+	"MeasureReport":     "cruds",
+	"CodeSystem":        "rs",
+	"ConceptMap":        "rs",
+	"AuditEvent":        "rs",
+	"*":                 "rs",
+}
+
+// SupportedScopes lists every scope a client can be granted, as SMART v2
+// system scopes (system/Patient.cruds), sorted: the SMART configuration's
+// scopes_supported.
+func SupportedScopes() []string {
+	return strings.Fields(grantable.String())
+}
+
+// Grantable reports whether the scopes stay within what the gateway grants
+// (see SupportedScopes); the error names the first scope that does not.
+func Grantable(s Scopes) error {
+	for _, typ := range slices.Sorted(maps.Keys(s)) {
+		perm := s[typ]
+		if common(perm, grantable[typ]) != perm {
+			return fmt.Errorf("scope system/%s.%s: the gateway grants at most %s", typ, perm, describe(typ))
+		}
+	}
+	return nil
+}
+
+func describe(typ string) string {
+	if g, ok := grantable[typ]; ok {
+		return "system/" + typ + "." + g
+	}
+	return "nothing on " + typ
+}
 
 // Scopes are granted SMART system scopes: resource type ("*" for any) →
 // the interactions allowed, as SMART v2 letters c r u d s.

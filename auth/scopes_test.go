@@ -1,6 +1,9 @@
 package auth_test
 
 import (
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dischargegateway/gateway/auth"
@@ -131,4 +134,46 @@ func FuzzParseScopes(f *testing.F) {
 		}
 		_ = s.Intersect(again)
 	})
+}
+
+// TestSupportedScopesCoverRegistries: every scope a shipped registry gives a
+// client is listed in SupportedScopes (the SMART configuration's
+// scopes_supported), letter by letter.
+func TestSupportedScopesCoverRegistries(t *testing.T) {
+	supported, err := auth.ParseScopes(strings.Join(auth.SupportedScopes(), " "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"demo/clients.json", "clients.example.json"} {
+		reg, err := auth.LoadRegistry(filepath.Join("..", "configs", f))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, c := range reg.Clients() {
+			got, err := auth.Grant(c, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for typ, perm := range got {
+				if common(supported[typ], perm) != perm {
+					t.Errorf("%s: %s holds system/%s.%s, which scopes_supported does not list", f, c.ID, typ, perm)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"system/MeasureReport.cruds", "system/AuditEvent.rs"} {
+		if !slices.Contains(auth.SupportedScopes(), want) {
+			t.Errorf("%s missing from %v", want, auth.SupportedScopes())
+		}
+	}
+}
+
+func common(a, b string) string {
+	var out strings.Builder
+	for _, ch := range "cruds" {
+		if strings.ContainsRune(a, ch) && strings.ContainsRune(b, ch) {
+			out.WriteRune(ch)
+		}
+	}
+	return out.String()
 }

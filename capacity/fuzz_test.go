@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/dischargegateway/gateway/capacity"
+	"github.com/dischargegateway/gateway/placement"
 )
 
 // FuzzParseSummaryQuery checks that no query panics the summary's
 // parameter rules and that what they accept is in range: a finite radius
-// above 0 and at most MaxRadiusKm, a finite point on the globe.
+// above 0 and at most placement.MaxRadiusKm, a finite point on the globe.
 func FuzzParseSummaryQuery(f *testing.F) {
 	for _, s := range []string{"near=53.4,-2.2", "near=NaN,1&radiusKm=5", "postcode=M14&radiusKm=Inf",
 		"near=1e400,0", "near=53.4,-2.2&radiusKm=0x1p-2", "near=,&setting=home-care", "bedType=nursing&near=0,0"} {
@@ -25,7 +26,7 @@ func FuzzParseSummaryQuery(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !(sq.RadiusKm > 0 && sq.RadiusKm <= capacity.MaxRadiusKm) {
+		if !(sq.RadiusKm > 0 && sq.RadiusKm <= placement.MaxRadiusKm) {
 			t.Fatalf("radius %v accepted", sq.RadiusKm)
 		}
 		if sq.Near == nil && sq.Postcode == "" {

@@ -2,6 +2,7 @@ package capacity
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/url"
 	"sort"
@@ -10,13 +11,7 @@ import (
 	"time"
 
 	"github.com/dischargegateway/gateway/discharge"
-)
-
-// The capacity summary's search radius: DefaultRadiusKm when none is given,
-// at most MaxRadiusKm.
-const (
-	DefaultRadiusKm = 25.0
-	MaxRadiusKm     = 200.0
+	"github.com/dischargegateway/gateway/placement"
 )
 
 // maxSummary bounds the locations one summary lists.
@@ -35,8 +30,10 @@ type SummaryQuery struct {
 }
 
 // ParseSummaryQuery reads GET /api/v1/capacity's parameters: near=lat,long
-// or postcode=, radiusKm (a finite number above 0 and at most MaxRadiusKm),
-// setting and bedType. An unknown parameter is refused.
+// or postcode=, radiusKm (a finite number above 0 and at most
+// placement.MaxRadiusKm, placement.DefaultRadiusKm when not given: every
+// search by distance shares the limits), setting and bedType. An unknown
+// parameter is refused.
 func ParseSummaryQuery(q url.Values) (SummaryQuery, error) {
 	for name := range q {
 		switch name {
@@ -45,7 +42,7 @@ func ParseSummaryQuery(q url.Values) (SummaryQuery, error) {
 			return SummaryQuery{}, discharge.E(discharge.KindNotSupported, name, "Unknown parameter '"+name+"': use near or postcode, radiusKm, setting and bedType.")
 		}
 	}
-	sq := SummaryQuery{Postcode: q.Get("postcode"), RadiusKm: DefaultRadiusKm,
+	sq := SummaryQuery{Postcode: q.Get("postcode"), RadiusKm: placement.DefaultRadiusKm,
 		BedType: discharge.BedType(q.Get("bedType")), Setting: discharge.CareSetting(q.Get("setting"))}
 	if sq.Postcode == "" || q.Get("near") != "" {
 		lat, lon, err := parseNear(q.Get("near"))
@@ -58,8 +55,8 @@ func ParseSummaryQuery(q url.Values) (SummaryQuery, error) {
 		r, err := strconv.ParseFloat(v, 64)
 		// NaN fails every comparison, so it is refused by name, not by
 		// range; "Inf" parses too and is above the range.
-		if err != nil || math.IsNaN(r) || r <= 0 || r > MaxRadiusKm {
-			return SummaryQuery{}, discharge.E(discharge.KindValue, "radiusKm", "radiusKm must be a number above 0 and at most 200.")
+		if err != nil || math.IsNaN(r) || r <= 0 || r > placement.MaxRadiusKm {
+			return SummaryQuery{}, discharge.E(discharge.KindValue, "radiusKm", fmt.Sprintf("radiusKm must be a number above 0 and at most %g.", placement.MaxRadiusKm))
 		}
 		sq.RadiusKm = r
 	}
@@ -154,7 +151,7 @@ func (s *Service) Summarise(ctx context.Context, q SummaryQuery) (Summary, error
 	}
 	radius := q.RadiusKm
 	if radius == 0 {
-		radius = DefaultRadiusKm
+		radius = placement.DefaultRadiusKm
 	}
 	var want []discharge.BedType
 	switch {

@@ -17,13 +17,17 @@ type Listing struct {
 	Beds        int    // registered beds
 	Contract    string // block or spot; empty when not known
 	Rating      string // CQC rating; empty when not known
+	Telephone   string // the location's public telephone number; empty when not known
+	Website     string // the location's public website URL; empty when not known
 }
 
-// RowIssue is why one row of a bulk file was rejected.
+// RowIssue is why one row of a bulk file was rejected. It keeps its JSON
+// names while the import command encodes it directly (cmd/gateway's
+// cqcReport); the API writes it as gateway's wireRowIssue.
 type RowIssue struct {
-	Row    int // 1-based, the header being row 1
-	Column string
-	Reason string
+	Row    int    `json:"row"` // 1-based, the header being row 1
+	Column string `json:"column,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // BulkPosting is one location's capacity from a bulk file, with the rows it

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/dischargegateway/gateway/discharge"
 )
@@ -24,6 +25,13 @@ type EntryResponse struct {
 	Outcome      json.RawMessage `json:"outcome,omitempty"`
 }
 
+// EntryRequest is a history entry's request: what was done to make the
+// version (Bundle.entry.request, required in history Bundles).
+type EntryRequest struct {
+	Method string `json:"method"`
+	URL    string `json:"url"`
+}
+
 // BundleEntryOut is one entry of a Bundle the gateway writes. Resource is
 // raw JSON, so stored resources are not decoded and encoded again.
 type BundleEntryOut struct {
@@ -31,6 +39,7 @@ type BundleEntryOut struct {
 	Resource    json.RawMessage
 	SearchMode  string
 	SearchScore *float64
+	Request     *EntryRequest
 	Response    *EntryResponse
 	Extension   []json.RawMessage // on the entry's search element
 }
@@ -43,6 +52,7 @@ type entryJSON struct {
 		Mode      string            `json:"mode,omitempty"`
 		Score     *float64          `json:"score,omitempty"`
 	} `json:"search,omitempty"`
+	Request  *EntryRequest  `json:"request,omitempty"`
 	Response *EntryResponse `json:"response,omitempty"`
 }
 
@@ -127,6 +137,11 @@ func appendEntry(b []byte, e BundleEntryOut) []byte {
 		}
 		b = append(b, '}')
 	}
+	if e.Request != nil {
+		sep()
+		b = append(b, `"request":`...)
+		b = appendJSON(b, e.Request)
+	}
 	if e.Response != nil {
 		sep()
 		b = append(b, `"response":`...)
@@ -165,6 +180,10 @@ func ParseBundleEntries(doc map[string]any) ([]InEntry, error) {
 		em, _ := e.(map[string]any)
 		var in InEntry
 		in.FullURL, _ = em["fullUrl"].(string)
+		if strings.HasPrefix(in.FullURL, "urn:uuid:") && !IsUUID(in.FullURL[len("urn:uuid:"):]) {
+			issues.Add(discharge.KindValue, at+".fullUrl",
+				"A urn:uuid: fullUrl must be followed by an RFC 4122 UUID in lower case, e.g. urn:uuid:6f1a2b3c-0000-4000-8000-000000000001.")
+		}
 		if in.FullURL != "" {
 			if j, dup := seen[in.FullURL]; dup {
 				issues.Add(discharge.KindStructure, at+".fullUrl", fmt.Sprintf("The fullUrl repeats entry %d's.", j))
@@ -194,4 +213,26 @@ func ParseBundleEntries(doc map[string]any) ([]InEntry, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// IsUUID reports whether s is a UUID in the RFC 4122 string form that the
+// FHIR uuid type allows: 8-4-4-4-12 lower-case hexadecimal digits.
+func IsUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }

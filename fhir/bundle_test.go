@@ -18,7 +18,7 @@ func referenceBundle(typ string, total *int, links []Link, entries []BundleEntry
 		Entry        []entryJSON `json:"entry,omitempty"`
 	}{ResourceType: "Bundle", Type: typ, Total: total, Link: links}
 	for _, e := range entries {
-		ej := entryJSON{FullURL: e.FullURL, Resource: e.Resource, Response: e.Response}
+		ej := entryJSON{FullURL: e.FullURL, Resource: e.Resource, Request: e.Request, Response: e.Response}
 		if e.SearchMode != "" || e.SearchScore != nil {
 			ej.Search = &struct {
 				Extension []json.RawMessage `json:"extension,omitempty"`
@@ -51,6 +51,9 @@ func TestMarshalBundleMatchesEncodingJSON(t *testing.T) {
 				e.Extension = append(e.Extension, json.RawMessage(`{"url":"u","valueDecimal":1.5}`))
 			}
 			if r.IntN(3) == 0 {
+				e.Request = &EntryRequest{Method: pick("POST", "PUT"), URL: pick("Patient", `Patient/"1"`)}
+			}
+			if r.IntN(3) == 0 {
 				e.Response = &EntryResponse{Status: "201 Created", Location: "Patient/1/_history/1", Outcome: json.RawMessage(`{"resourceType":"OperationOutcome"}`)}
 			}
 			entries = append(entries, e)
@@ -64,7 +67,7 @@ func TestMarshalBundleMatchesEncodingJSON(t *testing.T) {
 		if r.IntN(2) == 0 {
 			links = []Link{{Relation: "self", URL: "https://x/fhir/Patient?name=a&b=<c>"}}
 		}
-		typ := pick("searchset", "transaction-response", "batch-response")
+		typ := pick("searchset", "transaction-response", "batch-response", "history")
 		got, want := MarshalBundle(typ, total, links, entries), referenceBundle(typ, total, links, entries)
 		if !bytes.Equal(got, want) || !json.Valid(got) {
 			t.Fatalf("case %d:\n got %s\nwant %s", i, got, want)

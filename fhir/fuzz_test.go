@@ -23,7 +23,18 @@ func seedFiles(f *testing.F) {
 		}
 	}
 	for _, s := range []string{`{}`, `[]`, `{"resourceType":"Patient"}`, `{"resourceType":"Bundle","entry":[{"resource":{}}]}`,
-		`{"resourceType":"Encounter","contained":[{"resourceType":"Patient","x":1}]}`, `{"a":` + "\x00" + `}`} {
+		`{"resourceType":"Encounter","contained":[{"resourceType":"Patient","x":1}]}`, `{"a":` + "\x00" + `}`,
+		// Bad codes, bad text and nested resources in every inline place.
+		`{"resourceType":"Encounter","status":"bogus","statusHistory":[{"status":"x"}]}`,
+		`{"resourceType":"Patient","name":[{"family":"a\u0001\uD800\b\f","given":["\uDC00\uD83D\uDE00"]}],"gen\u0000der":"x"}`,
+		"{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"\xff\xfe\"}]}",
+		`{"resourceType":"Patient","text":"\\u0001\\\u0001\uD800\u"}`,
+		`{"resourceType":"Parameters","parameter":[{"name":"p","resource":{"resourceType":"Patient","gender":"x"},"part":[{"resource":5},{"resource":{}}]}]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":7,"response":{"outcome":{"resourceType":"OperationOutcome"}}},{"response":{"outcome":[]}}]}`,
+		`{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"reference":"Encounter/1"},"serviceProvider":{"reference":"http://x/fhir/Patient/2"}}`,
+		`{"resourceType":"ServiceRequest","status":"active","intent":"order","subject":{"reference":"#p"},"encounter":{"reference":"Patient/x/_history/1"}}`,
+		`{"resourceType":"ServiceRequest","status":"x","intent":["order"],"priority":{"a":1},"subject":{"reference":"#","type":"Patient/"},"requester":{"reference":"?x"}}`,
+		`{"resourceType":"MeasureReport","status":"bogus","type":"summary","contained":[{"resourceType":"ServiceRequest","status":"x"}]}`} {
 		f.Add([]byte(s))
 	}
 }

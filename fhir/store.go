@@ -87,6 +87,10 @@ type Query struct {
 type Store interface {
 	Read(ctx context.Context, partition, typ, id string) (Resource, error)
 	ReadVersion(ctx context.Context, partition, typ, id string, version int64) (Resource, error)
+	// History returns a page of one resource's versions, newest first: at
+	// most count of them, skipping the offset newest, and how many versions
+	// there are. KindNotFound when the resource does not exist.
+	History(ctx context.Context, partition, typ, id string, offset, count int) ([]Resource, int, error)
 	// Commit stores all writes, all their index changes and their history
 	// entries atomically, or nothing.
 	Commit(ctx context.Context, partition string, writes []Write, guards []Guard) error
@@ -106,6 +110,13 @@ type Store interface {
 	// without guards.
 	CommitParts(ctx context.Context, partition string, writes []Write) error
 }
+
+// DirectoryPartition is the partition that holds the provider directory
+// (Organization, Location, HealthcareService). It is one partition so a
+// provider's Organization, Locations and HealthcareServices can be written
+// in one transaction and searched together; who may write what is decided
+// by ownership, not by partition. A store may spread it over several slots.
+const DirectoryPartition = "directory"
 
 // Ref names one resource.
 type Ref struct{ Type, ID string }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -120,7 +121,8 @@ func Validate(raw []byte, wantType string, lim Limits) (*Parsed, error) {
 	if root == "" {
 		root = "Resource"
 	}
-	if err := checkSyntax(raw, lim.MaxDepth, root); err != nil {
+	badStrings, err := checkSyntax(raw, lim.MaxDepth, root)
+	if err != nil {
 		return nil, err
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
@@ -148,7 +150,15 @@ func Validate(raw []byte, wantType string, lim Limits) (*Parsed, error) {
 		}
 	}
 	var issues discharge.Issues
-	if err := validateResource(obj, rt, rt, &issues); err != nil {
+	base := rt
+	if !typeShaped(base) {
+		base = root
+	}
+	for _, at := range badStrings {
+		issues.Add(discharge.KindValue, base+at, "The string holds a control character (below U+0020, other than tab, CR and LF), "+
+			"an unpaired UTF-16 surrogate, or bytes that are not UTF-8; FHIR strings may not.")
+	}
+	if err := validateResource(obj, rt, rt, nil, &issues); err != nil {
 		return nil, err
 	}
 	if len(issues) > maxIssues {
@@ -168,10 +178,11 @@ func kindOf(issues discharge.Issues) discharge.Kind {
 	return discharge.KindInvalid
 }
 
-// validateResource validates obj as resource type rt, reporting at path.
-// Nested resources (Bundle.entry.resource, contained) are validated as their
-// own types, not through the schema's oneOf over every resource type.
-func validateResource(obj map[string]any, rt, path string, issues *discharge.Issues) error {
+// validateResource validates obj as resource type rt, reporting at path;
+// container is the resource obj is contained in, if it is. Nested resources
+// (Bundle.entry.resource, contained) are validated as their own types, not
+// through the schema's oneOf over every resource type.
+func validateResource(obj map[string]any, rt, path string, container map[string]any, issues *discharge.Issues) error {
 	sch, err := schemaFor(rt)
 	if err != nil {
 		return discharge.Wrap(discharge.KindInternal, "fhir schema", err)
@@ -184,8 +195,9 @@ func validateResource(obj map[string]any, rt, path string, issues *discharge.Iss
 	// each as its own type: the schema's oneOf over every resource type
 	// would otherwise report a failure for each of the 140 alternatives.
 	type nested struct {
-		obj  map[string]any
-		path string
+		obj       map[string]any
+		path      string
+		container map[string]any
 	}
 	var inner []nested
 	stub := func(v any, at string) any {
@@ -198,7 +210,7 @@ func validateResource(obj map[string]any, rt, path string, issues *discharge.Iss
 			issues.Add(discharge.KindRequired, pathJoin(at, "resourceType"), "The nested resource has no resourceType.")
 			return v
 		}
-		inner = append(inner, nested{m, at})
+		inner = append(inner, nested{obj: m, path: at})
 		return nil
 	}
 	shallow := make(map[string]any, len(obj))
@@ -206,31 +218,56 @@ func validateResource(obj map[string]any, rt, path string, issues *discharge.Iss
 		shallow[k] = v
 	}
 	if cs, ok := obj["contained"].([]any); ok {
+		first := len(inner)
 		for i, c := range cs {
 			stub(c, fmt.Sprintf("%s.contained[%d]", path, i))
 		}
+		for i := first; i < len(inner); i++ {
+			inner[i].container = obj
+		}
 		delete(shallow, "contained")
 	}
-	if rt == "Bundle" {
+	// Every place R4 allows a resource inline (ResourceList in the schema):
+	// contained, Bundle.entry.resource, Bundle.entry.response.outcome and
+	// Parameters.parameter.resource (parts included).
+	switch rt {
+	case "Bundle":
 		if es, ok := obj["entry"].([]any); ok {
 			out := make([]any, len(es))
 			for i, e := range es {
-				em, ok := e.(map[string]any)
+				at := fmt.Sprintf("%s.entry[%d]", path, i)
+				cp, ok := without(e, "resource", at, stub)
 				if !ok {
 					out[i] = e
 					continue
 				}
-				cp := make(map[string]any, len(em))
-				for k, v := range em {
-					cp[k] = v
-				}
-				if r, ok := em["resource"]; ok {
-					stub(r, fmt.Sprintf("%s.entry[%d].resource", path, i))
-					delete(cp, "resource")
+				if resp, ok := without(cp["response"], "outcome", at+".response", stub); ok {
+					cp["response"] = resp
 				}
 				out[i] = cp
 			}
 			shallow["entry"] = out
+		}
+	case "Parameters":
+		var params func(ps []any, at string) []any
+		params = func(ps []any, at string) []any {
+			out := make([]any, len(ps))
+			for i, p := range ps {
+				pat := fmt.Sprintf("%s[%d]", at, i)
+				cp, ok := without(p, "resource", pat, stub)
+				if !ok {
+					out[i] = p
+					continue
+				}
+				if parts, ok := cp["part"].([]any); ok {
+					cp["part"] = params(parts, pat+".part")
+				}
+				out[i] = cp
+			}
+			return out
+		}
+		if ps, ok := obj["parameter"].([]any); ok {
+			shallow["parameter"] = params(ps, path+".parameter")
 		}
 	}
 	if err := sch.Validate(shallow); err != nil {
@@ -240,15 +277,40 @@ func validateResource(obj map[string]any, rt, path string, issues *discharge.Iss
 		}
 		collect(ve, path, issues)
 	}
+	checkCodes(obj, rt, path, issues)
 	checkRequired(obj, rt, path, issues)
 	checkNHSNumbers(obj, path, issues)
+	*issues = append(*issues, checkReferenceTypes(obj, rt, path, container)...)
 	for _, n := range inner {
 		t, _ := n.obj["resourceType"].(string)
-		if err := validateResource(n.obj, t, n.path, issues); err != nil {
+		if err := validateResource(n.obj, t, n.path, n.container, issues); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// without returns a shallow copy of the object v with its member key taken
+// out and handed to stub (which queues a nested resource for validation as
+// its own type); ok is false when v is not an object.
+func without(v any, key, at string, stub func(v any, at string) any) (map[string]any, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	cp := make(map[string]any, len(m))
+	for k, e := range m {
+		cp[k] = e
+	}
+	if r, ok := m[key]; ok {
+		stub(r, pathJoin(at, key))
+		// An object is judged as its own type (or refused for having
+		// none); anything else stays for the schema to call a wrong type.
+		if _, obj := r.(map[string]any); obj {
+			delete(cp, key)
+		}
+	}
+	return cp, true
 }
 
 // collect turns the schema library's error tree into issues, one per leaf.
@@ -284,8 +346,10 @@ func collectLeaves(ve *jsonschema.ValidationError, root string, issues *discharg
 		for _, p := range k.Missing {
 			issues.Add(discharge.KindRequired, pathJoin(at, p), "Missing required element '"+p+"'.")
 		}
-	case *kind.Enum, *kind.Const:
-		issues.Add(discharge.KindCodeInvalid, at, "The code is not in the required value set.")
+	case *kind.Enum:
+		issues.Add(discharge.KindCodeInvalid, at, "The code is not in the required value set: allowed codes are "+codeList(k.Want)+".")
+	case *kind.Const:
+		issues.Add(discharge.KindCodeInvalid, at, "The code is not in the required value set: the only allowed code is "+codeList([]any{k.Want})+".")
 	case *kind.Pattern:
 		issues.Add(discharge.KindValue, at, "The value does not have the format FHIR requires for this element.")
 	case *kind.Type:
@@ -295,6 +359,21 @@ func collectLeaves(ve *jsonschema.ValidationError, root string, issues *discharg
 	default:
 		issues.Add(discharge.KindStructure, at, "The element is not valid FHIR R4.")
 	}
+}
+
+// codeList renders a schema enum's values for a diagnostic, so the caller
+// learns the allowed codes without reading the specification. The value
+// sent is not echoed: diagnostics never repeat what the caller sent.
+func codeList(want []any) string {
+	parts := make([]string, 0, len(want))
+	for _, w := range want {
+		if s, ok := w.(string); ok {
+			parts = append(parts, s)
+		} else {
+			parts = append(parts, fmt.Sprint(w))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // fhirPath converts a JSON pointer's tokens to FHIRPath: ["entry","3",
@@ -366,18 +445,47 @@ func checkNHSNumbers(v any, path string, issues *discharge.Issues) {
 }
 
 // checkSyntax walks the JSON tokens once: well-formed, one value, no
-// duplicate keys, within the depth limit.
-func checkSyntax(raw []byte, maxDepth int, root string) error {
+// duplicate keys, within the depth limit. It also returns where strings hold
+// what FHIR forbids (badText), as path suffixes such as ".name[0].family",
+// for the caller to report once the resource type is known.
+func checkSyntax(raw []byte, maxDepth int, root string) (bad []string, err error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	type frame struct {
 		obj  bool
 		keys map[string]bool
-		key  bool // next string token in an object is a key
+		key  bool   // next string token in an object is a key
+		name string // the current key, in an object
+		idx  int    // how many values an array has begun
 	}
 	var stack []*frame
+	// next notes that a value begins inside top.
+	next := func(top *frame) {
+		if top != nil && !top.obj {
+			top.idx++
+		}
+	}
+	// where renders the path of the current value (of the current object,
+	// for a key), only when a bad string needs it: each frame is reached
+	// by its parent's current key or index.
+	where := func(key bool) string {
+		var b strings.Builder
+		n := len(stack)
+		if key {
+			n-- // a key is reported at its object
+		}
+		for _, f := range stack[:n] {
+			if f.obj {
+				b.WriteString("." + f.name)
+			} else {
+				b.WriteString("[" + strconv.Itoa(f.idx-1) + "]")
+			}
+		}
+		return b.String()
+	}
 	values := 0
 	for {
+		before := dec.InputOffset()
 		tok, err := dec.Token()
 		if err == io.EOF {
 			break
@@ -390,7 +498,7 @@ func checkSyntax(raw []byte, maxDepth int, root string) error {
 			} else if errors.Is(err, io.ErrUnexpectedEOF) {
 				msg = "The body ends before the JSON does."
 			}
-			return discharge.E(discharge.KindStructure, "", msg)
+			return nil, discharge.E(discharge.KindStructure, "", msg)
 		}
 		var top *frame
 		if len(stack) > 0 {
@@ -399,18 +507,19 @@ func checkSyntax(raw []byte, maxDepth int, root string) error {
 		if len(stack) == 0 {
 			values++
 			if values > 1 {
-				return discharge.E(discharge.KindStructure, "", "The body holds more than one JSON value.")
+				return nil, discharge.E(discharge.KindStructure, "", "The body holds more than one JSON value.")
 			}
 		}
 		switch t := tok.(type) {
 		case json.Delim:
 			switch t {
 			case '{', '[':
+				next(top)
 				if top != nil && top.obj {
 					top.key = true
 				}
 				if len(stack)+1 > maxDepth {
-					return discharge.E(discharge.KindTooLarge, root,
+					return nil, discharge.E(discharge.KindTooLarge, root,
 						fmt.Sprintf("The JSON is nested deeper than %d levels.", maxDepth))
 				}
 				stack = append(stack, &frame{obj: t == '{', keys: map[string]bool{}, key: t == '{'})
@@ -418,28 +527,100 @@ func checkSyntax(raw []byte, maxDepth int, root string) error {
 				stack = stack[:len(stack)-1]
 			}
 		case string:
+			// The token's raw text: the decoder has already turned escapes
+			// into runes, and lone surrogates and invalid UTF-8 into U+FFFD.
+			lit := raw[before:dec.InputOffset()]
 			if top != nil && top.obj && top.key {
 				if top.keys[t] {
-					return discharge.E(discharge.KindStructure, root,
+					return nil, discharge.E(discharge.KindStructure, root,
 						"The JSON repeats the key '"+t+"' in one object.")
+				}
+				if badText(lit) && len(bad) < maxIssues {
+					bad = append(bad, where(true))
 				}
 				top.keys[t] = true
 				top.key = false
+				top.name = t
 				continue
+			}
+			next(top)
+			if badText(lit) && len(bad) < maxIssues {
+				bad = append(bad, where(false))
 			}
 			if top != nil && top.obj {
 				top.key = true
 			}
 		default:
+			next(top)
 			if top != nil && top.obj {
 				top.key = true
 			}
 		}
 	}
 	if values == 0 {
-		return discharge.E(discharge.KindStructure, "", "The body is empty.")
+		return nil, discharge.E(discharge.KindStructure, "", "The body is empty.")
 	}
-	return nil
+	return bad, nil
+}
+
+// badText reports whether the raw text of a JSON string token (with any
+// separator before it) holds what FHIR strings may not: a control character
+// below U+0020 other than tab, CR and LF, written as an escape (\b, \f,
+// \u0001; raw ones are not JSON at all); a UTF-16 surrogate escape that is
+// not half of a pair; or bytes that are not UTF-8. encoding/json would
+// silently store U+FFFD for the last two, so they are caught on the bytes.
+func badText(lit []byte) bool {
+	hex4 := func(b []byte) rune {
+		if len(b) < 4 {
+			return -1
+		}
+		n, err := strconv.ParseUint(string(b[:4]), 16, 32)
+		if err != nil {
+			return -1
+		}
+		return rune(n)
+	}
+	for i := 0; i < len(lit); i++ {
+		c := lit[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(lit[i:])
+			if r == utf8.RuneError && size <= 1 {
+				return true
+			}
+			i += size - 1
+			continue
+		}
+		if c != '\\' || i+1 >= len(lit) {
+			continue
+		}
+		switch lit[i+1] {
+		case 'b', 'f':
+			return true
+		case 'u':
+			r := hex4(lit[i+2:])
+			i += 5
+			switch {
+			case r < 0:
+				return true
+			case r < 0x20 && r != '\t' && r != '\n' && r != '\r':
+				return true
+			case r >= 0xD800 && r < 0xDC00:
+				// A high surrogate must be followed by a low one.
+				if i+6 < len(lit) && lit[i+1] == '\\' && lit[i+2] == 'u' {
+					if lo := hex4(lit[i+3:]); lo >= 0xDC00 && lo <= 0xDFFF {
+						i += 6
+						continue
+					}
+				}
+				return true
+			case r >= 0xDC00 && r <= 0xDFFF:
+				return true
+			}
+		default:
+			i++ // an escaped character, possibly a backslash
+		}
+	}
+	return false
 }
 
 // Preload compiles the schemas of the given resource types now, so the

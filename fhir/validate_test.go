@@ -39,6 +39,10 @@ func TestValidate(t *testing.T) {
 	}{
 		{"valid patient", `{"resourceType":"Patient","birthDate":"1941-03-02","_birthDate":{"extension":[{"url":"http://x","valueString":"y"}]}}`, "Patient", 0, ""},
 		{"valid encounter", enc, "Encounter", 0, ""},
+		{"tab, CR, LF and escaped backslashes are fine", `{"resourceType":"Patient","name":[{"text":"a\tb\r\nc\u0009\u000A\u000D \\u0001 \\b \\uD800"}]}`, "Patient", 0, ""},
+		{"contained reference to an allowed container", `{"resourceType":"Organization","id":"o","contained":[{"resourceType":"Location","id":"l","managingOrganization":{"reference":"#"}},{"resourceType":"Location","id":"m","partOf":{"reference":"#l"}}]}`, "Organization", 0, ""},
+		{"references of allowed types", `{"resourceType":"ServiceRequest","status":"active","intent":"order","contained":[{"resourceType":"Patient","id":"p"}],"subject":{"reference":"#p","type":"http://hl7.org/fhir/StructureDefinition/Patient"},"basedOn":[{"type":"https://example.org/fhir/StructureDefinition/LogicalThing","display":"x"}],"encounter":{"reference":"urn:uuid:0b8e2f7c-2a7e-4a3f-9c55-0d1f3b1f2a11"},"requester":{"reference":"https://gw.example/fhir/Organization/1"},"performer":[{"reference":"HealthcareService/h"},{"identifier":{"value":"x"}}],"supportingInfo":[{"reference":"Condition/1"}],"note":[{"authorReference":{"reference":"Practitioner/1"},"text":"x"}],"extension":[{"url":"http://x","valueReference":{"reference":"Encounter/1"}}]}`, "ServiceRequest", 0, ""},
+		{"surrogate pair and raw non-ASCII are fine", `{"resourceType":"Patient","name":[{"family":"\uD83D\uDE00 Zoë 😀 \u00e9"}]}`, "Patient", 0, ""},
 		{"malformed", `{"resourceType":"Patient"`, "Patient", discharge.KindStructure, ""},
 		{"trailing value", `{"resourceType":"Patient"} {}`, "Patient", discharge.KindStructure, ""},
 		{"not an object", `[1,2]`, "Patient", discharge.KindStructure, ""},
@@ -61,6 +65,46 @@ func TestValidate(t *testing.T) {
 		{"NHS number in a reference", `{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"identifier":{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"1234567890"}}}`, "Encounter", discharge.KindValue, "Encounter.subject.identifier.value"},
 		{"bundle entry path", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},{"resource":{"resourceType":"Encounter","class":{"code":"IMP"},"subject":{"reference":"Patient/1"}},"request":{"method":"POST","url":"Encounter"}}]}`, "Bundle", discharge.KindRequired, "Bundle.entry[1].resource.status"},
 		{"bundle entry unknown element", `{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient","colour":1},"request":{"method":"POST","url":"Patient"}}]}`, "Bundle", discharge.KindStructure, "Bundle.entry[0].resource.colour"},
+		{"bogus encounter status", `{"resourceType":"Encounter","status":"bogus","class":{"code":"IMP"},"subject":{"reference":"Patient/1"}}`, "Encounter", discharge.KindCodeInvalid, "Encounter.status"},
+		{"bogus status history", `{"resourceType":"Encounter","status":"finished","statusHistory":[{"status":"bogus","period":{"start":"2026"}}],"class":{"code":"IMP"},"subject":{"reference":"Patient/1"}}`, "Encounter", discharge.KindCodeInvalid, "Encounter.statusHistory[0].status"},
+		{"bogus identifier use", `{"resourceType":"Patient","identifier":[{"use":"bogus","value":"x"}]}`, "Patient", discharge.KindCodeInvalid, "Patient.identifier[0].use"},
+		{"bogus code in bundle entry", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","gender":"bogus"},"request":{"method":"POST","url":"Patient"}}]}`, "Bundle", discharge.KindCodeInvalid, "Bundle.entry[0].resource.gender"},
+		{"bogus code in a parameter resource", `{"resourceType":"Parameters","parameter":[{"name":"p","resource":{"resourceType":"Patient","gender":"bogus"}}]}`, "Parameters", discharge.KindCodeInvalid, "Parameters.parameter[0].resource.gender"},
+		{"bogus code in a parameter part resource", `{"resourceType":"Parameters","parameter":[{"name":"p","part":[{"name":"q","resource":{"resourceType":"Encounter","status":"bogus","class":{"code":"IMP"},"subject":{"reference":"Patient/1"}}}]}]}`, "Parameters", discharge.KindCodeInvalid, "Parameters.parameter[0].part[0].resource.status"},
+		{"bogus code in a response outcome", `{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"400","outcome":{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"bogus"}]}}}]}`, "Bundle", discharge.KindCodeInvalid, "Bundle.entry[0].response.outcome.issue[0].code"},
+		{"control character escape", `{"resourceType":"Patient","name":[{"family":"a\u0001b"}]}`, "Patient", discharge.KindValue, "Patient.name[0].family"},
+		{"backspace escape", `{"resourceType":"Patient","name":[{"given":["x","a\bb"]}]}`, "Patient", discharge.KindValue, "Patient.name[0].given[1]"},
+		{"form feed escape", `{"resourceType":"Patient","gender":"male","name":[{"text":"\f"}]}`, "Patient", discharge.KindValue, "Patient.name[0].text"},
+		{"lone high surrogate", `{"resourceType":"Patient","name":[{"family":"a\uD800b"}]}`, "Patient", discharge.KindValue, "Patient.name[0].family"},
+		{"lone low surrogate", `{"resourceType":"Patient","name":[{"family":"\uDC00"}]}`, "Patient", discharge.KindValue, "Patient.name[0].family"},
+		{"reversed surrogates", `{"resourceType":"Patient","name":[{"family":"\uDC00\uD800"}]}`, "Patient", discharge.KindValue, "Patient.name[0].family"},
+		{"high surrogate at the end", `{"resourceType":"Patient","name":[{"family":"x\uD83D"}]}`, "Patient", discharge.KindValue, "Patient.name[0].family"},
+		{"invalid UTF-8", "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"a\xffb\"}]}", "Patient", discharge.KindValue, "Patient.name[0].family"},
+		{"control character in a key", `{"resourceType":"Patient","name":[{"fam\u0002ily":"x"}]}`, "Patient", discharge.KindValue, "Patient.name[0]"},
+		{"control character in a bundle entry", `{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient","name":[{"family":"\u001f"}]},"request":{"method":"POST","url":"Patient"}}]}`, "Bundle", discharge.KindValue, "Bundle.entry[0].resource.name[0].family"},
+		{"control character without a wanted type", `{"resourceType":"Patient","id":"x","name":[{"family":"\u0000"}]}`, "", discharge.KindValue, "Patient.name[0].family"},
+		{"encounter subject is an encounter", `{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"reference":"Encounter/1"}}`, "Encounter", discharge.KindValue, "Encounter.subject.reference"},
+		{"absolute subject of the wrong type", `{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"reference":"https://gw.example/fhir/Location/1/_history/2"}}`, "Encounter", discharge.KindValue, "Encounter.subject.reference"},
+		{"service provider is a patient", `{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"reference":"Patient/1"},"serviceProvider":{"reference":"Patient/2"}}`, "Encounter", discharge.KindValue, "Encounter.serviceProvider.reference"},
+		{"wrong absolute Reference.type", `{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"reference":"Patient/1","type":"http://hl7.org/fhir/StructureDefinition/Device"}}`, "Encounter", discharge.KindValue, "Encounter.subject.type"},
+		{"wrong Reference.type", `{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"reference":"Patient/1","type":"Encounter"}}`, "Encounter", discharge.KindValue, "Encounter.subject.type"},
+		{"location in an array of the wrong type", `{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"reference":"Patient/1"},"location":[{"location":{"reference":"Location/1"}},{"location":{"reference":"Organization/1"}}]}`, "Encounter", discharge.KindValue, "Encounter.location[1].location.reference"},
+		{"conditional reference of the wrong type", `{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"reference":"Organization?identifier=x|y"}}`, "Encounter", discharge.KindValue, "Encounter.subject.reference"},
+		{"contained reference of the wrong type", `{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"contained":[{"resourceType":"Organization","id":"o"}],"subject":{"reference":"#o"}}`, "Encounter", discharge.KindValue, "Encounter.subject.reference"},
+		{"contained reference to the container of the wrong type", `{"resourceType":"Organization","contained":[{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"reference":"#"}}]}`, "Organization", discharge.KindValue, "Organization.contained[0].subject.reference"},
+		{"contained reference to a sibling of the wrong type", `{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"reference":"Patient/1"},"contained":[{"resourceType":"Location","id":"l","managingOrganization":{"reference":"#p"}},{"resourceType":"Patient","id":"p"}],"location":[{"location":{"reference":"#l"}}]}`, "Encounter", discharge.KindValue, "Encounter.contained[0].managingOrganization.reference"},
+		{"reference to itself", `{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"reference":"#"}}`, "Encounter", discharge.KindValue, "Encounter.subject.reference"},
+		{"identifier assigner of the wrong type", `{"resourceType":"Patient","identifier":[{"value":"x","assigner":{"reference":"Patient/2"}}]}`, "Patient", discharge.KindValue, "Patient.identifier[0].assigner.reference"},
+		{"service request encounter is a patient", `{"resourceType":"ServiceRequest","status":"active","intent":"order","subject":{"reference":"Patient/1"},"encounter":{"reference":"Patient/1"}}`, "ServiceRequest", discharge.KindValue, "ServiceRequest.encounter.reference"},
+		{"managing organization is a location", `{"resourceType":"Location","managingOrganization":{"reference":"Location/1"}}`, "Location", discharge.KindValue, "Location.managingOrganization.reference"},
+		{"healthcare service location is an organization", `{"resourceType":"HealthcareService","providedBy":{"reference":"Organization/1"},"location":[{"reference":"Organization/1"}]}`, "HealthcareService", discharge.KindValue, "HealthcareService.location[0].reference"},
+		{"patient managing organization in a bundle", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","managingOrganization":{"reference":"Patient/1"}},"request":{"method":"POST","url":"Patient"}}]}`, "Bundle", discharge.KindValue, "Bundle.entry[0].resource.managingOrganization.reference"},
+		// Required bindings HL7's JSON Schema leaves without an enum.
+		{"bogus service request status", `{"resourceType":"ServiceRequest","status":"bogus","intent":"order","subject":{"reference":"Patient/1"}}`, "ServiceRequest", discharge.KindCodeInvalid, "ServiceRequest.status"},
+		{"bogus service request intent", `{"resourceType":"ServiceRequest","status":"active","intent":"bogus","subject":{"reference":"Patient/1"}}`, "ServiceRequest", discharge.KindCodeInvalid, "ServiceRequest.intent"},
+		{"bogus service request priority", `{"resourceType":"ServiceRequest","status":"active","intent":"order","priority":"bogus","subject":{"reference":"Patient/1"}}`, "ServiceRequest", discharge.KindCodeInvalid, "ServiceRequest.priority"},
+		{"bogus service request status in a bundle", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},{"resource":{"resourceType":"ServiceRequest","status":"x","intent":"order","subject":{"reference":"Patient/1"}},"request":{"method":"POST","url":"ServiceRequest"}}]}`, "Bundle", discharge.KindCodeInvalid, "Bundle.entry[1].resource.status"},
+		{"bogus code in a contained resource", `{"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"subject":{"reference":"Patient/1"},"contained":[{"resourceType":"ServiceRequest","id":"s","status":"x","intent":"order","subject":{"reference":"Patient/1"}}]}`, "Encounter", discharge.KindCodeInvalid, "Encounter.contained[0].status"},
 		{"bad bundle method", `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"FETCH","url":"Patient"}}]}`, "Bundle", discharge.KindCodeInvalid, "Bundle.entry[0].request.method"},
 	}
 	for _, tc := range tests {
@@ -83,6 +127,43 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+	t.Run("invalid code lists the allowed codes", func(t *testing.T) {
+		_, err := fhir.Validate([]byte(`{"resourceType":"Encounter","status":"bogus","class":{"code":"IMP"},"subject":{"reference":"Patient/1"}}`), "Encounter", fhir.DefaultLimits)
+		is := issuesOf(t, err)
+		if len(is) != 1 || is[0].Kind != discharge.KindCodeInvalid || is[0].Expression != "Encounter.status" {
+			t.Fatalf("want exactly one code-invalid issue at Encounter.status: %+v", is)
+		}
+		// R4 EncounterStatus, the required binding of Encounter.status.
+		for _, code := range []string{"planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled", "entered-in-error", "unknown"} {
+			if !strings.Contains(is[0].Message, code) {
+				t.Errorf("diagnostics do not list %q: %s", code, is[0].Message)
+			}
+		}
+		if strings.Contains(is[0].Message, "bogus") {
+			t.Errorf("diagnostics echo the value sent: %s", is[0].Message)
+		}
+	})
+	t.Run("one issue per bad code", func(t *testing.T) {
+		for _, body := range []string{
+			`{"resourceType":"Parameters","parameter":[{"name":"p","resource":{"resourceType":"Patient","gender":"bogus"}}]}`,
+			`{"resourceType":"Parameters","parameter":[{"name":"p","resource":{"resourceType":"ServiceRequest","status":"x","intent":"order","subject":{"reference":"Patient/1"}}}]}`,
+			`{"resourceType":"Patient","gender":"bogus","telecom":[{"system":"phone","value":"1"}]}`,
+		} {
+			_, err := fhir.Validate([]byte(body), "", fhir.DefaultLimits)
+			if is := issuesOf(t, err); len(is) != 1 || is[0].Kind != discharge.KindCodeInvalid {
+				t.Fatalf("want one code-invalid issue, got %d: %+v", len(is), is)
+			}
+		}
+	})
+	t.Run("service request status lists RequestStatus", func(t *testing.T) {
+		_, err := fhir.Validate([]byte(`{"resourceType":"ServiceRequest","status":"bogus","intent":"order","subject":{"reference":"Patient/1"}}`), "ServiceRequest", fhir.DefaultLimits)
+		is := issuesOf(t, err)
+		for _, code := range []string{"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"} {
+			if !strings.Contains(is[0].Message, code) {
+				t.Errorf("diagnostics do not list %q: %s", code, is[0].Message)
+			}
+		}
+	})
 	t.Run("NHS number detail code and no echo", func(t *testing.T) {
 		_, err := fhir.Validate([]byte(`{"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9476719932"}]}`), "Patient", fhir.DefaultLimits)
 		is := issuesOf(t, err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
 )
 
 // Security holds what the gateway needs to authenticate and authorise.
@@ -91,11 +92,9 @@ func opName(op byte) string {
 	return "search"
 }
 
-// directoryPartition holds the provider directory. It is one partition so a
-// provider's Organization, Locations and HealthcareServices can be written
-// in one transaction and searched together; who may write what is decided
-// by ownership (directory.go), not by partition.
-const directoryPartition = "directory"
+// directoryPartition holds the provider directory (fhir.DirectoryPartition);
+// who may write what there is decided by ownership (directory.go).
+const directoryPartition = fhir.DirectoryPartition
 
 // isDirectory reports whether typ belongs to the provider directory.
 func isDirectory(typ string) bool {

@@ -177,6 +177,8 @@ func TestCapabilityStatementListsOnlyWhatExists(t *testing.T) {
 				}
 			case "vread":
 				method, path = "GET", "/fhir/"+typ+"/probe-id/_history/1"
+			case "history-instance":
+				method, path = "GET", "/fhir/"+typ+"/probe-id/_history"
 			case "create":
 				method, path = "POST", "/fhir/"+typ
 			case "update":

@@ -89,6 +89,15 @@ func (s *Server) conditionalMatch(ctx context.Context, part, typ, cond string) (
 	if err != nil || len(vals) == 0 {
 		return nil, nil, discharge.E(discharge.KindInvalid, "", "If-None-Exist must be a search query such as identifier=system|value.")
 	}
+	// A condition is search parameters only: a result parameter (_count,
+	// _offset, _include...) would leave a query with no filter, which
+	// matches any resource of the type and so "finds" an unrelated one.
+	for name := range vals {
+		if resultParams[name] {
+			return nil, nil, discharge.E(discharge.KindInvalid, "",
+				"If-None-Exist takes search parameters only, not "+name+".")
+		}
+	}
 	q, _, err := s.buildQuery(ctx, part, typ, vals, true)
 	if err != nil {
 		return nil, nil, err

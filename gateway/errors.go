@@ -227,6 +227,10 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 			}
 		}
 	}
+	if c.Path() == tokenPath {
+		oauthError(c, de, traceID) // OAuth 2.0 errors, not OperationOutcomes
+		return
+	}
 	body := fhir.OperationOutcome(outcomeIssues(de, traceID))
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)

@@ -56,11 +56,12 @@ func measureReportID(v capacity.View) string {
 
 // searchMeasureReports is MeasureReport?subject=Location/{id}[&_sort=-date]:
 // the location's capacity postings as MeasureReports, newest first, each
-// tagged with its freshness. Paging is the search rule (pageParams:
-// _count, _offset, _total); total counts every posting the history keeps.
+// tagged with its freshness. Paging is every searchset's rule
+// (fhir.ParsePaging, fhir.PageLinks); total counts every posting the
+// history keeps.
 func (s *Server) searchMeasureReports(c echo.Context) error {
 	q := c.QueryParams()
-	count, offset, err := pageParams(q)
+	page, err := fhir.ParsePaging(q, fhir.DefaultCount, fhir.MaxCount)
 	if err != nil {
 		return err
 	}
@@ -86,7 +87,7 @@ func (s *Server) searchMeasureReports(c echo.Context) error {
 	if !ok || typ != "Location" {
 		return discharge.E(discharge.KindRequired, "subject", "subject=Location/{id} is required.")
 	}
-	hist, total, err := s.capacities.History(c.Request().Context(), id, offset, count)
+	hist, total, err := s.capacities.History(c.Request().Context(), id, page.Offset, page.Count)
 	if err != nil {
 		return err
 	}
@@ -99,7 +100,7 @@ func (s *Server) searchMeasureReports(c echo.Context) error {
 	if len(warns) > 0 {
 		entries = append(entries, fhir.BundleEntryOut{SearchMode: "outcome", Resource: fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindNotSupported))})
 	}
-	links := pageLinks(base+"/MeasureReport", used, count, offset, total)
+	links := fhir.PageLinks(base+"/MeasureReport", used, page, total)
 	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, links, entries))
 }
 

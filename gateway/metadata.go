@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"sort"
@@ -35,7 +36,7 @@ func (s *Server) capabilities() map[string]capability {
 		}
 		caps[t] = capability{
 			operations:   ops,
-			interactions: []string{"create", "read", "vread", "update", "search-type"},
+			interactions: []string{"create", "read", "vread", "update", "history-instance", "search-type"},
 			searchParams: fhir.SearchParams(t),
 			conditional:  true,
 			versioned:    true,
@@ -62,7 +63,7 @@ func (s *Server) capabilities() map[string]capability {
 // metadata serves the CapabilityStatement.
 func (s *Server) metadata(c echo.Context) error {
 	s.capOnce.Do(func() { s.capJSON = s.buildCapabilityStatement() })
-	return respond(c, http.StatusOK, s.capJSON)
+	return respond(c, http.StatusOK, s.withTokenURL(c, s.capJSON))
 }
 
 func (s *Server) buildCapabilityStatement() []byte {
@@ -84,6 +85,8 @@ func (s *Server) buildCapabilityStatement() []byte {
 			r["versioning"] = "versioned"
 			r["readHistory"] = true
 			r["updateCreate"] = true
+			// read answers If-Modified-Since and If-None-Match with 304 (read.go).
+			r["conditionalRead"] = "full-support"
 		}
 		if cp.conditional {
 			r["conditionalCreate"] = true
@@ -154,8 +157,9 @@ func (s *Server) buildCapabilityStatement() []byte {
 					"A trust reads and writes only its own organisation's data, a hub reads its member trusts', and a resource the " +
 					"caller may not see is answered as 404. AuditEvent search is for the admin role.",
 				"extension": []any{map[string]any{
-					"url":       "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
-					"extension": []any{map[string]any{"url": "token", "valueUri": "/oauth2/token"}},
+					"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+					// Absolute, as SMART requires: filled in per request (withTokenURL).
+					"extension": []any{map[string]any{"url": "token", "valueUri": tokenURLMark}},
 				}},
 			},
 			"interaction": []map[string]any{{"code": "transaction"}, {"code": "batch"}},
@@ -166,6 +170,17 @@ func (s *Server) buildCapabilityStatement() []byte {
 	}
 	b, _ := json.Marshal(cs)
 	return b
+}
+
+// tokenURLMark stands for the token endpoint's absolute URL in the cached
+// CapabilityStatement: the URL depends on the request's host when no
+// BaseURL is configured, and the statement is rendered once.
+const tokenURLMark = "urn:discharge-gateway:token-endpoint"
+
+// withTokenURL puts the token endpoint's absolute URL in place of the mark.
+func (s *Server) withTokenURL(c echo.Context, cs []byte) []byte {
+	u, _ := json.Marshal(s.tokenURL(c))
+	return bytes.Replace(cs, []byte(`"`+tokenURLMark+`"`), u, 1)
 }
 
 // capCache holds the rendered CapabilityStatement.

@@ -55,6 +55,9 @@ func (s *Server) negotiateResponse(c echo.Context, fhirDefault bool) error {
 	}
 	c.Set(ctxFormat, def)
 	if f := c.QueryParam("_format"); f != "" && fhirDefault {
+		if _, params, err := mime.ParseMediaType(f); err == nil && !supportedVersion(params) {
+			return discharge.E(discharge.KindNotAcceptable, "_format", versionText)
+		}
 		switch strings.ToLower(strings.TrimSpace(strings.SplitN(f, ";", 2)[0])) {
 		case "json", "application/fhir+json":
 			c.Set(ctxFormat, fhirJSON)
@@ -72,8 +75,11 @@ func (s *Server) negotiateResponse(c echo.Context, fhirDefault bool) error {
 	}
 	best, ok := pickJSON(accept, def)
 	if !ok {
-		return discharge.E(discharge.KindNotAcceptable, "",
-			"Only JSON is supported: accept application/fhir+json or application/json.")
+		msg := "Only JSON is supported: accept application/fhir+json or application/json."
+		if versionRefused(accept) {
+			msg = versionText
+		}
+		return discharge.E(discharge.KindNotAcceptable, "", msg)
 	}
 	c.Set(ctxFormat, best)
 	return nil
@@ -94,7 +100,7 @@ func pickJSON(accept, def string) (string, bool) {
 				q = f
 			}
 		}
-		if q <= 0 {
+		if q <= 0 || !supportedVersion(params) {
 			continue
 		}
 		var choice string
@@ -125,7 +131,18 @@ func checkRequestType(c echo.Context, expression string) error {
 	if ct == "" && r.ContentLength == 0 {
 		return nil // an empty body is judged by the handler
 	}
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
+	if err == nil {
+		// The body is read as UTF-8 (RFC 8259 section 8.1 and FHIR's JSON
+		// format require it): any other charset would be misread, not refused.
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+			return discharge.E(discharge.KindUnsupportedMedia, expression,
+				"The body must be UTF-8: send no charset, or charset=utf-8.")
+		}
+		if !supportedVersion(params) {
+			return discharge.E(discharge.KindUnsupportedMedia, expression, versionText)
+		}
+	}
 	if err == nil && (mt == "application/fhir+json" || mt == "application/json") {
 		return nil
 	}
@@ -134,6 +151,29 @@ func checkRequestType(c echo.Context, expression string) error {
 	}
 	return discharge.E(discharge.KindUnsupportedMedia, expression,
 		"Only JSON is supported: send Content-Type application/fhir+json or application/json.")
+}
+
+// versionText says which FHIR versions the gateway speaks.
+const versionText = "This server speaks FHIR R4 only: the fhirVersion MIME parameter, when sent, must be 4.0 (or 4.0.1)."
+
+// supportedVersion reports whether a media type's fhirVersion parameter
+// (http://hl7.org/fhir/R4/http.html#version-parameter), if any, names R4.
+// mime.ParseMediaType lower-cases parameter names, so fhirVersion arrives as
+// fhirversion.
+func supportedVersion(params map[string]string) bool {
+	v, ok := params["fhirversion"]
+	return !ok || v == "4.0" || v == "4.0.1"
+}
+
+// versionRefused reports whether some JSON range of an Accept header was
+// passed over only for its fhirVersion, so the 406 can say why.
+func versionRefused(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		if _, params, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && !supportedVersion(params) {
+			return true
+		}
+	}
+	return false
 }
 
 // respond writes a FHIR JSON body in the negotiated flavour.

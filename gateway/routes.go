@@ -7,6 +7,7 @@ package gateway
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/placement"
 )
 
 // clinicalTypes are the resource types served by the generic FHIR REST
@@ -98,9 +100,8 @@ type Server struct {
 	// codeSystems and conceptMaps are the published terminology.
 	codeSystems, conceptMaps []canonical
 	capCache
-	// placement caches provider projections and decoded capacity for
-	// $placement-options (placementindex.go).
-	placement *placementIndex
+	// placement answers $placement-options.
+	placement *placement.Service
 	metrics   *metrics
 	// directory is the provider directory: import, ownership rules, geo index.
 	directory *directory.Service
@@ -118,7 +119,9 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security,
 		capacity: d.Capacity, geo: d.Geocoder, parseDirectory: d.ParseDirectory, parseCapacity: d.ParseCapacity,
-		types: map[string]bool{}, placement: newPlacementIndex(0)}
+		types: map[string]bool{}}
+	s.placement = placement.New(placement.Config{Limits: cfg.Limits, Freshness: cfg.Freshness, Weights: cfg.Weights,
+		Translator: d.Translator, Now: d.Now}, d.Capacity, d.Store, d.Geocoder, placementRecords{s})
 	s.directory = directory.New(d.Store, d.Capacity, d.Geocoder, d.Logger, d.Now)
 	s.capacities = capacity.New(d.Capacity, d.Geocoder, s.directory, cfg.Freshness, d.Now)
 	for _, t := range append(append([]string(nil), clinicalTypes...), directoryTypes...) {
@@ -149,8 +152,8 @@ func (s *Server) Echo() *echo.Echo { return s.echo }
 
 func (s *Server) routes() {
 	e := s.echo
-	e.Pre(s.recoverPanics, s.requestIDs, s.accessLog)
-	e.Use(s.routeTelemetry, s.deadline)
+	e.Pre(s.recoverPanics, s.requestIDs, s.accessLog, trimTrailingSlash, headAsGet)
+	e.Use(restoreHead, s.routeTelemetry, s.deadline)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -175,6 +178,7 @@ func (s *Server) routes() {
 		e.Add(method, "/fhir"+path, h, append([]echo.MiddlewareFunc{s.negotiate, s.authenticate}, m...)...)
 	}
 	fhirRoute(http.MethodPost, "", s.transaction)
+	fhirRoute(http.MethodGet, "/_history", s.historyNotSupported)
 	// Terminology the gateway publishes.
 	fhirRoute(http.MethodGet, "/CodeSystem", s.searchCodeSystems, s.requireScope("CodeSystem", 's'))
 	fhirRoute(http.MethodGet, "/CodeSystem/:id", s.readCodeSystem, s.requireScope("CodeSystem", 'r'))
@@ -190,6 +194,8 @@ func (s *Server) routes() {
 		fhirRoute(http.MethodGet, "/"+t+"/:id", s.read, s.requireScope(t, 'r'), s.audited("read", "R"))
 		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'), s.audited("update", "U"))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'), s.audited("vread", "R"))
+		fhirRoute(http.MethodGet, "/"+t+"/:id/_history", s.history, s.requireScope(t, 'r'), s.audited("history-instance", "R"))
+		fhirRoute(http.MethodGet, "/"+t+"/_history", s.historyNotSupported, s.requireScope(t, 'r'), s.audited("history-type", "R"))
 	}
 	fhirRoute(http.MethodGet, "/ServiceRequest/:id/$placement-options", s.placementOptions,
 		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
@@ -208,6 +214,8 @@ func (s *Server) routes() {
 		fhirRoute(http.MethodGet, "/"+t+"/:id", s.read, s.requireScope(t, 'r'))
 		fhirRoute(http.MethodPut, "/"+t+"/:id", s.update, s.requireScope(t, 'u'))
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history/:vid", s.vread, s.requireScope(t, 'r'))
+		fhirRoute(http.MethodGet, "/"+t+"/:id/_history", s.history, s.requireScope(t, 'r'))
+		fhirRoute(http.MethodGet, "/"+t+"/_history", s.historyNotSupported, s.requireScope(t, 'r'))
 	}
 
 	// Capacity: care providers post for their own Locations (the JSON shape
@@ -223,3 +231,53 @@ func (s *Server) routes() {
 	e.GET("/api/v1/cases/:id", s.getCase, s.negotiateJSON, s.authenticate,
 		s.requireScope("Encounter", 'r'), s.requireScope("ServiceRequest", 's'), s.auditedAs("Encounter", "read", "R"))
 }
+
+// trimTrailingSlash routes "[base]/" and "[base]/Patient/" like "[base]" and
+// "[base]/Patient": FHIR clients post transactions and batches to "[base]/"
+// and some build every URL with a trailing slash. One slash is removed,
+// from the path echo routes on (RawPath too, when the path has escapes);
+// the route and its middleware are then exactly those of the bare path, so
+// 404 and 405 stay OperationOutcomes.
+func trimTrailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u := c.Request().URL
+		if len(u.Path) > 1 && strings.HasSuffix(u.Path, "/") {
+			u.Path = u.Path[:len(u.Path)-1]
+			if len(u.RawPath) > 1 && strings.HasSuffix(u.RawPath, "/") {
+				u.RawPath = u.RawPath[:len(u.RawPath)-1]
+			}
+			c.Request().RequestURI = u.RequestURI()
+		}
+		return next(c)
+	}
+}
+
+// headAsGet routes HEAD as GET, so every GET route answers HEAD (RFC 9110
+// §9.3.2: the same headers, no body): reads, vreads, metadata, searches.
+// echo routes on the request's method, and net/http decides whether to
+// send a body from the same request's method when the handler writes; so
+// the method is GET only for routing, and restoreHead (the first
+// middleware after routing) puts HEAD back before any handler runs. The
+// handler then writes as for GET, and net/http sends the headers, with
+// Content-Length, and no body.
+func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if r := c.Request(); r.Method == http.MethodHead {
+			r.Method = http.MethodGet
+			c.Set(ctxHead, true)
+		}
+		return next(c)
+	}
+}
+
+// restoreHead undoes headAsGet once the route is found.
+func restoreHead(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if head, _ := c.Get(ctxHead).(bool); head {
+			c.Request().Method = http.MethodHead
+		}
+		return next(c)
+	}
+}
+
+const ctxHead = "dg.head"

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
@@ -16,8 +18,10 @@ import (
 )
 
 const (
-	defaultCount = 20
-	maxCount     = 500
+	// defaultCount and maxCount are the paging bounds of plain searches
+	// (fhir.ParsePaging documents them).
+	defaultCount = fhir.DefaultCount
+	maxCount     = fhir.MaxCount
 	// maxChain bounds how many Patients a chained identifier may resolve to.
 	maxChain = 1000
 )
@@ -54,37 +58,64 @@ func (s *Server) search(c echo.Context) error {
 	parts := s.readPartitions(c, typ)
 	// Each organisation the caller may read is searched; a hub's results
 	// are merged in id order, so paging stays stable.
+	type partQuery struct {
+		part string
+		q    fhir.Query
+	}
+	var queries []partQuery
 	for _, part := range parts {
 		var err error
 		q, warns, err = s.buildQuery(ctx, part, typ, vals, preferStrict(c))
 		if err != nil {
 			return err
 		}
-		if q.empty {
-			continue
+		if !q.empty {
+			queries = append(queries, partQuery{part, q.Query})
 		}
-		q.Offset, q.Count = offset, count
-		if len(parts) > 1 || q.distances != nil {
+	}
+	merged := len(parts) > 1 || q.distances != nil
+	if merged && offset > maxCount {
+		// Merged results are paged here, from each organisation's first
+		// offset+count matches: count first, so a page far past the end
+		// does not read every match of every organisation to find nothing.
+		sum := 0
+		for _, pq := range queries {
+			cq := pq.q
+			cq.Offset, cq.Count = 0, 0
+			_, n, err := s.store.Search(ctx, pq.part, cq)
+			if err != nil {
+				return err
+			}
+			sum += n
+		}
+		if offset >= sum {
+			queries, total = nil, sum
+		}
+	}
+	for _, pq := range queries {
+		sq := pq.q
+		sq.Offset, sq.Count = offset, count
+		if merged {
 			// Merged or distance-ordered results are paged here.
-			q.Offset, q.Count = 0, offset+count
+			sq.Offset, sq.Count = 0, addSat(offset, count)
 			if q.distances != nil {
-				q.Count = len(q.distances)
+				sq.Count = len(q.distances)
 			}
 		}
-		page, n, err := s.store.Search(ctx, part, q.Query)
+		page, n, err := s.store.Search(ctx, pq.part, sq)
 		if err != nil {
 			return err
 		}
 		found, total = append(found, page...), total+n
 	}
-	if len(parts) > 1 || q.distances != nil {
+	if merged {
 		sort.Slice(found, func(i, j int) bool {
 			if q.distances != nil && q.distances[found[i].ID] != q.distances[found[j].ID] {
 				return q.distances[found[i].ID] < q.distances[found[j].ID]
 			}
 			return found[i].ID < found[j].ID
 		})
-		found = found[min(offset, len(found)):min(offset+count, len(found))]
+		found = found[min(offset, len(found)):min(addSat(offset, count), len(found))]
 	}
 	base := s.baseURL(c)
 	entries := make([]fhir.BundleEntryOut, 0, len(found)+1)
@@ -108,6 +139,15 @@ func (s *Server) search(c echo.Context) error {
 	}
 	links := pageLinks(base+"/"+typ, q.used, count, offset, total)
 	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, links, entries))
+}
+
+// addSat is a+b for non-negative ints, saturating instead of overflowing
+// (an _offset may be as large as fhir.MaxOffset).
+func addSat(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
 }
 
 // query is a store query plus what the gateway needs to render links.
@@ -135,7 +175,17 @@ func (s *Server) buildQuery(ctx context.Context, part, typ string, vals url.Valu
 	sort.Strings(names)
 	for _, name := range names {
 		if resultParams[name] {
-			if name != "_format" {
+			// The links repeat only what was applied: _count and _offset
+			// they set themselves; _format is the caller's rendering;
+			// _total is a hint (every match is always counted); an
+			// _include the gateway does not support was not applied.
+			switch name {
+			case "_include":
+				if inc := appliedIncludes(typ, vals[name]); len(inc) > 0 {
+					q.used[name] = inc
+				}
+			case "_count", "_offset", "_format", "_total":
+			default:
 				q.used[name] = vals[name]
 			}
 			continue
@@ -147,8 +197,19 @@ func (s *Server) buildQuery(ctx context.Context, part, typ string, vals url.Valu
 		p, known := params[base]
 		switch {
 		case known && chain == "" && p.Type == fhir.ParamSpecial:
-			if err := s.applyNear(ctx, &q, vals[name]); err != nil {
+			capped, err := s.applyNear(ctx, &q, vals[name])
+			if err != nil {
 				return q, nil, err
+			}
+			if capped {
+				// The total can only count matches among the Locations
+				// considered: say so, never silently.
+				msg := fmt.Sprintf("near found more than %d Locations; only the nearest %d were considered, and total counts matches among them. Use a smaller distance.", maxNear, maxNear)
+				if strict {
+					errs.Add(discharge.KindNotSupported, name, msg)
+				} else {
+					warns.Warn(discharge.KindNotSupported, name, msg)
+				}
 			}
 		case known && chain == "":
 			for _, v := range vals[name] {
@@ -160,7 +221,7 @@ func (s *Server) buildQuery(ctx context.Context, part, typ string, vals url.Valu
 			}
 		case known && chainParams[base] && (chain == "identifier" || chain == "Patient.identifier"):
 			for _, v := range vals[name] {
-				refs, err := s.patientsByIdentifier(ctx, part, v)
+				refs, err := s.patientsByIdentifier(ctx, part, name, v)
 				if err != nil {
 					return q, nil, err
 				}
@@ -186,8 +247,9 @@ func (s *Server) buildQuery(ctx context.Context, part, typ string, vals url.Valu
 	return q, warns, nil
 }
 
-// patientsByIdentifier resolves patient:identifier to Patient references.
-func (s *Server) patientsByIdentifier(ctx context.Context, part, value string) ([]string, error) {
+// patientsByIdentifier resolves patient:identifier (the parameter name) to
+// Patient references.
+func (s *Server) patientsByIdentifier(ctx context.Context, part, name, value string) ([]string, error) {
 	var idp fhir.SearchParam
 	for _, p := range fhir.SearchParams("Patient") {
 		if p.Name == "identifier" {
@@ -198,9 +260,14 @@ func (s *Server) patientsByIdentifier(ctx context.Context, part, value string) (
 	if err != nil {
 		return nil, err
 	}
-	found, _, err := s.store.Search(ctx, part, fhir.Query{Type: "Patient", Filters: []fhir.Filter{f}, Count: maxChain})
+	found, total, err := s.store.Search(ctx, part, fhir.Query{Type: "Patient", Filters: []fhir.Filter{f}, Count: maxChain})
 	if err != nil {
 		return nil, err
+	}
+	if total > maxChain {
+		// Resolving only some of them would undercount the search's total.
+		return nil, discharge.E(discharge.KindNotSupported, name,
+			fmt.Sprintf("The identifier matches more than %d Patients; give system|value.", maxChain))
 	}
 	refs := make([]string, len(found))
 	for i, r := range found {
@@ -209,58 +276,17 @@ func (s *Server) patientsByIdentifier(ctx context.Context, part, value string) (
 	return refs, nil
 }
 
-// pageParams reads _count and _offset.
+// pageParams reads _count, _offset and _total with the plain search
+// bounds (fhir.ParsePaging).
 func pageParams(vals url.Values) (count, offset int, err error) {
-	count = defaultCount
-	if v := vals.Get("_count"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 0 {
-			return 0, 0, discharge.E(discharge.KindValue, "_count", "_count must be a whole number of 0 or more.")
-		}
-		count = min(n, maxCount)
-	}
-	if v := vals.Get("_offset"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 0 {
-			return 0, 0, discharge.E(discharge.KindValue, "_offset", "_offset must be a whole number of 0 or more.")
-		}
-		offset = n
-	}
-	if v := vals.Get("_total"); v != "" && v != "accurate" && v != "estimate" && v != "none" {
-		return 0, 0, discharge.E(discharge.KindValue, "_total", "_total must be none, estimate or accurate.")
-	}
-	return count, offset, nil
+	p, err := fhir.ParsePaging(vals, defaultCount, maxCount)
+	return p.Count, p.Offset, err
 }
 
-// pageLinks builds self, first, previous, next and last links.
+// pageLinks builds self, first, previous, next and last links
+// (fhir.PageLinks).
 func pageLinks(base string, used url.Values, count, offset, total int) []fhir.Link {
-	at := func(off int) string {
-		v := url.Values{}
-		for k, vs := range used {
-			if k != "_count" && k != "_offset" {
-				v[k] = vs
-			}
-		}
-		v.Set("_count", strconv.Itoa(count))
-		v.Set("_offset", strconv.Itoa(off))
-		return base + "?" + v.Encode()
-	}
-	links := []fhir.Link{{Relation: "self", URL: at(offset)}, {Relation: "first", URL: at(0)}}
-	if count == 0 {
-		return links
-	}
-	if offset > 0 {
-		links = append(links, fhir.Link{Relation: "previous", URL: at(max(0, offset-count))})
-	}
-	if offset+count < total {
-		links = append(links, fhir.Link{Relation: "next", URL: at(offset + count)})
-	}
-	last := 0
-	if total > 0 {
-		last = ((total - 1) / count) * count
-	}
-	links = append(links, fhir.Link{Relation: "last", URL: at(last)})
-	return links
+	return fhir.PageLinks(base, used, fhir.Paging{Count: count, Offset: offset}, total)
 }
 
 // maxNear bounds how many Locations one near search considers.
@@ -269,25 +295,29 @@ const maxNear = 1000
 // applyNear evaluates Location near=[lat]|[long]|[distance]|[units] (the
 // normative order; the R4 worked example swaps them) against the geo index
 // and restricts the query to what it finds.
-func (s *Server) applyNear(ctx context.Context, q *query, vals []string) error {
+//
+// capped reports that more than maxNear Locations are in range, of which
+// only the nearest maxNear were considered.
+func (s *Server) applyNear(ctx context.Context, q *query, vals []string) (capped bool, err error) {
 	if len(vals) > 1 {
-		return discharge.E(discharge.KindNotSupported, "near", "near may be given once.")
+		return false, discharge.E(discharge.KindNotSupported, "near", "near may be given once.")
 	}
 	bad := discharge.E(discharge.KindValue, "near", "near must be latitude|longitude|distance|units, e.g. 53.44|-2.22|10|km.")
 	parts := strings.Split(vals[0], "|")
 	if len(parts) < 2 || len(parts) > 4 {
-		return bad
+		return false, bad
 	}
 	lat, err1 := strconv.ParseFloat(parts[0], 64)
 	lon, err2 := strconv.ParseFloat(parts[1], 64)
-	if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
-		return bad
+	// !(x >= lo && x <= hi) also refuses NaN, which ParseFloat accepts.
+	if err1 != nil || err2 != nil || !(lat >= -90 && lat <= 90) || !(lon >= -180 && lon <= 180) {
+		return false, bad
 	}
 	dist, unit := 25.0, "km"
 	if len(parts) > 2 && parts[2] != "" {
 		d, err := strconv.ParseFloat(parts[2], 64)
-		if err != nil || d <= 0 {
-			return bad
+		if err != nil || !(d > 0) || math.IsInf(d, 1) {
+			return false, bad
 		}
 		dist = d
 	}
@@ -296,15 +326,18 @@ func (s *Server) applyNear(ctx context.Context, q *query, vals []string) error {
 	}
 	km := map[string]float64{"km": 1, "m": 0.001, "mi": 1.609344, "[mi_i]": 1.609344}[unit]
 	if km == 0 {
-		return discharge.E(discharge.KindValue, "near", "near units must be km, m or mi.")
+		return false, discharge.E(discharge.KindValue, "near", "near units must be km, m or mi.")
 	}
 	radius := dist * km
 	if radius > 500 {
-		return discharge.E(discharge.KindValue, "near", "near distance is limited to 500 km.")
+		return false, discharge.E(discharge.KindValue, "near", "near distance is limited to 500 km.")
 	}
-	hits, err := s.capacity.NearLocations(ctx, s.geo.AreasNear(lat, lon, radius), lat, lon, radius, maxNear)
+	hits, err := s.capacity.NearLocations(ctx, s.geo.AreasNear(lat, lon, radius), lat, lon, radius, maxNear+1)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if len(hits) > maxNear {
+		hits, capped = hits[:maxNear], true
 	}
 	q.distances = make(map[string]float64, len(hits))
 	ids := make([]string, len(hits))
@@ -316,7 +349,7 @@ func (s *Server) applyNear(ctx context.Context, q *query, vals []string) error {
 		q.empty = true
 	}
 	q.Filters = append(q.Filters, fhir.Filter{Param: "_id", AnyOf: ids})
-	return nil
+	return capped, nil
 }
 
 // locationDistance is the location-distance extension of a near match.
@@ -326,6 +359,18 @@ func locationDistance(km float64) json.RawMessage {
 	return b
 }
 
+// appliedIncludes are the _include values of a search of typ that the
+// gateway applies.
+func appliedIncludes(typ string, values []string) []string {
+	var out []string
+	for _, v := range values {
+		if _, ok := includes[v]; ok && strings.HasPrefix(v, typ+":") {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // included resolves _include for one page of matches: each referenced
 // resource once, as search.mode=include. Only directory resources are
 // includable, so nothing crosses an organisation boundary.
@@ -333,8 +378,8 @@ func (s *Server) included(c echo.Context, typ string, values []string, page []fh
 	var warns discharge.Issues
 	var els []string
 	for _, v := range values {
-		el, ok := includes[v]
-		if !ok || !strings.HasPrefix(v, typ+":") {
+		el := includes[v]
+		if len(appliedIncludes(typ, []string{v})) == 0 {
 			msg := "Unsupported _include '" + v + "'; it was not applied."
 			if preferStrict(c) {
 				return nil, nil, discharge.E(discharge.KindNotSupported, "_include", msg)

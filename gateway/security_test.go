@@ -109,7 +109,28 @@ func grantForm(assertion, scope string) url.Values {
 	return f
 }
 
-func detailCode(r resp) string { return str(r.json, "issue", 0, "details", "coding", 0, "code") }
+// oauthCode is the RFC 6749 section 5.2 error code of a token endpoint
+// error response.
+func oauthCode(r resp) string { return str(r.json, "error") }
+
+// isOAuthError checks the shape RFC 6749 section 5.2 requires of a token
+// endpoint error: JSON with error and error_description, not cached, and
+// nothing else.
+func isOAuthError(t *testing.T, r resp) {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("content type %q: %s", ct, r.body)
+	}
+	if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Pragma") != "no-cache" {
+		t.Fatalf("cacheable error: %v", r.header)
+	}
+	if str(r.json, "error_description") == "" || r.json["resourceType"] != nil || r.json["access_token"] != nil || len(r.json) != 2 {
+		t.Fatalf("not an OAuth error body: %s", r.body)
+	}
+	if (r.status == http.StatusUnauthorized) != (r.header.Get("WWW-Authenticate") != "") {
+		t.Fatalf("status %d with WWW-Authenticate %q", r.status, r.header.Get("WWW-Authenticate"))
+	}
+}
 
 func TestTokenEndpoint(t *testing.T) {
 	e := newEnv(t)
@@ -157,25 +178,62 @@ func TestTokenEndpoint(t *testing.T) {
 		{"malformed assertion", grantForm("not.a.jwt!", ""), 400, "invalid_request"},
 		{"wrong assertion type", url.Values{"grant_type": {"client_credentials"}, "client_assertion": {"x"}, "client_assertion_type": {"password"}}, 400, "invalid_request"},
 		{"wrong grant type", url.Values{"grant_type": {"password"}}, 400, "unsupported_grant_type"},
+		{"missing grant type", url.Values{"client_assertion_type": {auth.AssertionType}, "client_assertion": {e.sign(t, assertion{client: "demo-trust-rxa"})}}, 400, "invalid_request"},
+		{"empty grant type", url.Values{"grant_type": {""}}, 400, "invalid_request"},
+		{"repeated grant type", url.Values{"grant_type": {"client_credentials", "client_credentials"}}, 400, "invalid_request"},
+		{"missing assertion type", url.Values{"grant_type": {"client_credentials"}, "client_assertion": {"x"}}, 400, "invalid_request"},
+		{"missing assertion", url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {auth.AssertionType}}, 400, "invalid_request"},
+		{"unknown scope", grantForm(e.sign(t, assertion{client: "demo-trust-rxa"}), "system/Nonsense.rs"), 400, "invalid_scope"},
+		{"malformed scope", grantForm(e.sign(t, assertion{client: "demo-trust-rxa"}), "user/Patient.rs"), 400, "invalid_scope"},
 		{"scope not allowed", grantForm(e.sign(t, assertion{client: "demo-care-home-1"}), "system/Patient.rs"), 400, "invalid_scope"},
 	}
 	for _, tc := range hostile {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.tokenRequest(t, tc.form)
-			if r.status != tc.status || detailCode(r) != tc.detail || r.json["access_token"] != nil {
-				t.Fatalf("status %d detail %q: %s", r.status, detailCode(r), r.body)
+			if r.status != tc.status || oauthCode(r) != tc.detail {
+				t.Fatalf("status %d error %q, want %d %q: %s", r.status, oauthCode(r), tc.status, tc.detail, r.body)
 			}
-			if str(r.json, "resourceType") != "OperationOutcome" {
-				t.Fatalf("not an OperationOutcome: %s", r.body)
-			}
+			isOAuthError(t, r)
 		})
 	}
 	t.Run("replayed jti", func(t *testing.T) {
 		a := e.sign(t, assertion{client: "demo-trust-rxa", jti: "once-only"})
 		e.tokenRequest(t, grantForm(a, "")).mustStatus(t, http.StatusOK)
 		r := e.tokenRequest(t, grantForm(a, ""))
-		if r.status != 401 || detailCode(r) != "invalid_client" {
+		if r.status != 401 || oauthCode(r) != "invalid_client" {
 			t.Fatalf("replay: %d %s", r.status, r.body)
+		}
+		isOAuthError(t, r)
+	})
+	t.Run("malformed requests", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, method, ctype, body string
+			status                    int
+		}{
+			{"not a form", "POST", "application/json", `{"grant_type":"client_credentials"}`, 400},
+			{"no content type", "POST", "", "grant_type=client_credentials", 400},
+			{"empty body", "POST", "application/x-www-form-urlencoded", "", 400},
+			{"bad percent escape", "POST", "application/x-www-form-urlencoded", "grant_type=client_credentials&scope=%zz", 400},
+			{"GET", "GET", "", "", 405},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				req, _ := http.NewRequest(tc.method, e.srv.URL+"/oauth2/token", strings.NewReader(tc.body))
+				if tc.ctype != "" {
+					req.Header.Set("Content-Type", tc.ctype)
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer res.Body.Close()
+				raw, _ := io.ReadAll(res.Body)
+				r := resp{status: res.StatusCode, header: res.Header, body: raw}
+				_ = json.Unmarshal(raw, &r.json)
+				if r.status != tc.status || oauthCode(r) != "invalid_request" {
+					t.Fatalf("status %d error %q: %s", r.status, oauthCode(r), r.body)
+				}
+				isOAuthError(t, r)
+			})
 		}
 	})
 	t.Run("discovery", func(t *testing.T) {

@@ -3,6 +3,8 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -66,37 +68,64 @@ func (s *Server) readCanonical(c echo.Context, typ string, all []canonical) erro
 	return discharge.E(discharge.KindNotFound, typ, "No "+typ+" with that id.")
 }
 
+// searchCanonical searches published terminology by url. Paging follows
+// the generic search: total counts every match, the links page through
+// them.
 func (s *Server) searchCanonical(c echo.Context, typ string, all []canonical) error {
+	vals := c.QueryParams()
+	page, err := fhir.ParsePaging(vals, defaultCount, maxCount)
+	if err != nil {
+		return err
+	}
 	var warns discharge.Issues
-	for name := range c.QueryParams() {
-		if name != "url" && name != "_format" {
+	names := make([]string, 0, len(vals))
+	for name := range vals {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		switch name {
+		case "url", "_format", "_count", "_offset", "_total":
+		default:
 			warns.Warn(discharge.KindNotSupported, name, "Unknown or unsupported search parameter '"+name+"' for "+typ+"; it was not applied.")
 		}
 	}
 	if len(warns) > 0 && preferStrict(c) {
 		return warns.Err(discharge.KindNotSupported, "search")
 	}
-	url := c.QueryParam("url")
-	base := s.baseURL(c)
-	var entries []fhir.BundleEntryOut
-	for _, r := range all {
-		if url != "" && r.URL != url {
-			continue
-		}
-		entries = append(entries, fhir.BundleEntryOut{FullURL: base + "/" + typ + "/" + r.ID, Resource: r.JSON, SearchMode: "match"})
+	used := url.Values{}
+	if vs, ok := vals["url"]; ok {
+		used["url"] = vs
 	}
-	total := len(entries)
+	base := s.baseURL(c)
+	var matches []canonical
+	for _, r := range all {
+		if matchesAll(r.URL, vals["url"]) {
+			matches = append(matches, r)
+		}
+	}
+	total := len(matches)
+	var entries []fhir.BundleEntryOut
+	if page.Offset < total {
+		for _, r := range matches[page.Offset:min(addSat(page.Offset, page.Count), total)] {
+			entries = append(entries, fhir.BundleEntryOut{FullURL: base + "/" + typ + "/" + r.ID, Resource: r.JSON, SearchMode: "match"})
+		}
+	}
 	if len(warns) > 0 {
 		entries = append(entries, fhir.BundleEntryOut{SearchMode: "outcome",
 			Resource: fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindNotSupported))})
 	}
-	self := []fhir.Link{{Relation: "self", URL: base + "/" + typ + selfQuery(url)}}
-	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, self, entries))
+	links := fhir.PageLinks(base+"/"+typ, used, page, total)
+	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, links, entries))
 }
 
-func selfQuery(url string) string {
-	if url == "" {
-		return ""
+// matchesAll reports whether a canonical url equals every url= value given
+// (repeated parameters AND; an empty list matches everything).
+func matchesAll(u string, want []string) bool {
+	for _, w := range want {
+		if w != "" && u != w {
+			return false
+		}
 	}
-	return "?url=" + url
+	return true
 }

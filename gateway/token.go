@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"encoding/json"
+	"math"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -19,38 +22,69 @@ func (s *Server) rootURL(c echo.Context) string {
 }
 
 // tokenURL is the token endpoint: the aud every client assertion must name.
-func (s *Server) tokenURL(c echo.Context) string { return s.rootURL(c) + "/oauth2/token" }
+func (s *Server) tokenURL(c echo.Context) string { return s.rootURL(c) + tokenPath }
+
+// tokenPath is the token endpoint's route.
+const tokenPath = "/oauth2/token"
 
 // token is POST /oauth2/token: the client_credentials grant with a signed
-// JWT client assertion (RFC 7523). Errors are OperationOutcomes whose issue
-// details carry the OAuth 2.0 error code (invalid_client, invalid_request,
-// invalid_scope, unsupported_grant_type): 401 for invalid_client, else 400.
+// JWT client assertion (RFC 7523, SMART Backend Services). Errors are
+// RFC 6749 section 5.2 JSON ({"error", "error_description"}), rendered by
+// oauthError for every error on this route, echo's own included.
+//
+// Requests are rate-limited twice with the Security limiter, under keys no
+// client id can take (client ids have no spaces): per remote address before
+// any work, so a flood of forged assertions is cut off without signature
+// checks, and per client once its assertion verifies, so one client cannot
+// mint tokens without bound. A forged assertion naming a victim's client id
+// cannot spend the victim's budget, as it never verifies.
 func (s *Server) token(c echo.Context) error {
-	c.Response().Header().Set("Cache-Control", "no-store")
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if err := s.limitToken(c, "token-addr "+remoteHost(c)); err != nil {
+		return err
+	}
 	mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
 	if mt != "application/x-www-form-urlencoded" {
-		return discharge.E(discharge.KindUnsupportedMedia, "", "The token endpoint takes application/x-www-form-urlencoded.")
+		return auth.Detail("invalid_request", "The token endpoint takes application/x-www-form-urlencoded.")
 	}
 	body, err := s.readBody(c, "")
 	if err != nil {
+		if discharge.ErrorKind(err) == discharge.KindRequired {
+			return auth.Detail("invalid_request", "The request has no body: grant_type is required.")
+		}
 		return err
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return tokenErr(auth.Detail("invalid_request", "The form is malformed."), "")
+		return auth.Detail("invalid_request", "The form is malformed.")
 	}
-	if gt := form.Get("grant_type"); gt != "client_credentials" {
-		return tokenErr(auth.Detail("unsupported_grant_type", "grant_type must be client_credentials."), "grant_type")
+	// RFC 6749 section 3.2: parameters must not be repeated.
+	for k, v := range form {
+		if len(v) > 1 {
+			return auth.Detail("invalid_request", "The parameter "+k+" is repeated.")
+		}
+	}
+	switch form.Get("grant_type") {
+	case "client_credentials":
+	case "":
+		return auth.Detail("invalid_request", "grant_type is required.")
+	default:
+		return auth.Detail("unsupported_grant_type", "grant_type must be client_credentials.")
 	}
 	v := *s.sec.Verifier
 	v.TokenURL = s.tokenURL(c)
 	client, err := v.VerifyAssertion(c.Request().Context(), form.Get("client_assertion_type"), form.Get("client_assertion"))
 	if err != nil {
-		return tokenErr(err, "client_assertion")
+		return err
+	}
+	if err := s.limitToken(c, "token-client "+client.ID); err != nil {
+		return err
 	}
 	scopes, err := auth.Grant(client, form.Get("scope"))
 	if err != nil {
-		return tokenErr(err, "scope")
+		return err
 	}
 	tok, exp, err := s.sec.Issuer.Issue(client, scopes)
 	if err != nil {
@@ -60,21 +94,107 @@ func (s *Server) token(c echo.Context) error {
 	return c.Blob(http.StatusOK, plainJSON, out)
 }
 
-// tokenErr gives an OAuth failure its status: 401 for invalid_client, 400
-// otherwise, keeping the OAuth code as the issue's detail.
-func tokenErr(err error, expression string) error {
-	de := toError(err)
-	if de.Kind != discharge.KindUnauthorized || len(de.Issues) == 0 {
+// limitToken counts one token request against key.
+func (s *Server) limitToken(c echo.Context, key string) error {
+	if s.sec.Limiter == nil {
+		return nil
+	}
+	ok, wait, err := s.sec.Limiter.Allow(c.Request().Context(), key)
+	if err != nil {
 		return err
 	}
-	cp := *de
-	cp.Issues = append([]discharge.Issue(nil), de.Issues...)
-	if cp.Issues[0].Detail != "invalid_client" {
-		cp.Kind = discharge.KindInvalid
-		cp.Issues[0].Kind = discharge.KindInvalid
-		cp.Issues[0].Expression = expression
+	if !ok {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return discharge.E(discharge.KindThrottled, "", "Too many token requests: retry after the time in Retry-After.")
 	}
-	return &cp
+	return nil
+}
+
+// remoteHost is the address the request came from: the TCP peer, not a
+// forwarding header, which any caller can write. Behind a proxy, set the
+// echo instance's IPExtractor to trust the proxy's header.
+func remoteHost(c echo.Context) string {
+	if c.Echo().IPExtractor != nil {
+		return c.RealIP()
+	}
+	host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
+	if err != nil {
+		return c.Request().RemoteAddr
+	}
+	return host
+}
+
+// oauthCodes are the error codes of RFC 6749 section 5.2.
+var oauthCodes = map[string]bool{"invalid_request": true, "invalid_client": true, "invalid_grant": true,
+	"unauthorized_client": true, "unsupported_grant_type": true, "invalid_scope": true}
+
+// oauthError renders an error at the token endpoint as RFC 6749 section 5.2
+// requires: application/json {"error", "error_description"}, never cached.
+// The status is 400, except 401 for invalid_client (with the challenge RFC
+// 9110 requires of every 401), 405 and 413 where HTTP says so, and 429 when
+// rate-limited: RFC 6749 has no code for that, so it is invalid_request
+// with Retry-After. Failures of the gateway itself keep their 5xx status and
+// use the codes RFC 6749 section 4.1.2.1 defines for them, server_error and
+// temporarily_unavailable, with the generic text and trace id only.
+func oauthError(c echo.Context, de *discharge.Error, traceID string) {
+	status := statusOf(de.Kind)
+	code, desc := "", ""
+	if len(de.Issues) > 0 {
+		code, desc = de.Issues[0].Detail, de.Issues[0].Message
+	}
+	if !oauthCodes[code] {
+		code = "invalid_request"
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	switch {
+	case status >= 500:
+		code = "server_error"
+		if de.Kind == discharge.KindUnavailable || de.Kind == discharge.KindTimeout {
+			code = "temporarily_unavailable"
+		}
+		desc = genericText[de.Kind]
+		if desc == "" {
+			desc = genericText[discharge.KindInternal]
+		}
+		if traceID != "" {
+			desc += " Trace id: " + traceID + "."
+		}
+	case code == "invalid_client":
+		status = http.StatusUnauthorized
+	case status == http.StatusMethodNotAllowed, status == http.StatusRequestEntityTooLarge, status == http.StatusTooManyRequests:
+	default:
+		status = http.StatusBadRequest
+	}
+	if status != http.StatusUnauthorized {
+		h.Del("WWW-Authenticate")
+	} else if h.Get("WWW-Authenticate") == "" {
+		h.Set("WWW-Authenticate", wwwAuthenticate(de))
+	}
+	if desc == "" {
+		desc = genericText[de.Kind]
+	}
+	if desc == "" {
+		desc = http.StatusText(status)
+	}
+	out, _ := json.Marshal(map[string]string{"error": code, "error_description": oauthText(desc)})
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	_ = c.Blob(status, plainJSON, out)
+}
+
+// oauthText keeps only the characters RFC 6749 allows in error_description
+// (printable ASCII without '"' and '\').
+func oauthText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return '\''
+		}
+		return r
+	}, s)
 }
 
 // smartConfiguration is the SMART discovery document.
@@ -86,10 +206,9 @@ func (s *Server) smartConfiguration(c echo.Context) error {
 		"grant_types_supported":                 []string{"client_credentials"},
 		"token_endpoint_auth_methods_supported": []string{"private_key_jwt"},
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES384"},
-		"scopes_supported": []string{"system/Patient.cruds", "system/Encounter.cruds", "system/ServiceRequest.cruds",
-			"system/Organization.cruds", "system/Location.cruds", "system/HealthcareService.cruds",
-			"system/CodeSystem.rs", "system/ConceptMap.rs", "system/AuditEvent.rs"},
-		"capabilities": []string{"client-confidential-asymmetric"},
+		// The one scope table in auth: the registry can grant nothing else.
+		"scopes_supported": auth.SupportedScopes(),
+		"capabilities":     []string{"client-confidential-asymmetric"},
 	})
 	return c.Blob(http.StatusOK, plainJSON, out)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -84,6 +85,9 @@ func (s *Server) transaction(c echo.Context) error {
 type entryResult struct {
 	o   outcome
 	err error
+	// sameAs is set on a conditional create whose ifNoneExist repeats an
+	// earlier entry's: it names that resource and is not audited again.
+	sameAs bool
 }
 
 // runTransaction plans, checks and commits every entry atomically.
@@ -95,6 +99,17 @@ func (s *Server) runTransaction(ctx context.Context, part string, entries []fhir
 	var problems discharge.Issues
 	seen := map[string]int{}
 	now := s.now()
+	// Conditional creates with the same type and ifNoneExist resolve to one
+	// resource: the first such entry matches or creates it, and each later
+	// one refers to that result (200 OK, as a conditional create that found
+	// its match). Creating one per entry would store duplicates that every
+	// later conditional create then refuses as multiple matches (412). The
+	// key is the type and the condition's parsed query, so spelling and
+	// parameter order do not matter.
+	conds := map[string]int{}       // "Type?query" -> first entry
+	var sameAs [][2]int             // {entry, the earlier entry it resolves to}
+	refPaths := map[string]string{} // "Type/id" -> Bundle.entry[n].resource
+	entryRef := map[int]string{}    // entry -> the "Type/id" it writes or matched
 
 	// Plan: decide every entry's id and version first, so references can be
 	// rewritten before anything is validated against the store.
@@ -119,12 +134,22 @@ func (s *Server) runTransaction(ctx context.Context, part string, entries []fhir
 		switch e.Method {
 		case http.MethodPost:
 			if e.IfNoneExist != "" {
+				key := conditionKey(typ, e.IfNoneExist)
+				if j, dup := conds[key]; dup {
+					sameAs = append(sameAs, [2]int{i, j})
+					if e.FullURL != "" {
+						alias[e.FullURL] = entryRef[j]
+					}
+					continue
+				}
+				conds[key] = i
 				existing, g, err := s.conditionalMatch(ctx, part, typ, e.IfNoneExist)
 				if err != nil {
 					return nil, atExpression(err, path+".request.ifNoneExist")
 				}
 				if existing != nil {
 					results[i].o = outcome{status: http.StatusOK, existing: existing}
+					entryRef[i] = typ + "/" + existing.ID
 					if e.FullURL != "" {
 						alias[e.FullURL] = typ + "/" + existing.ID
 					}
@@ -163,6 +188,8 @@ func (s *Server) runTransaction(ctx context.Context, part string, entries []fhir
 			problems.Add(discharge.KindInvalid, path, fmt.Sprintf("Entry %d writes the same resource as entry %d.", i, j))
 		}
 		seen[ref] = i
+		refPaths[ref] = rpath
+		entryRef[i] = ref
 		if e.FullURL != "" {
 			alias[e.FullURL] = ref
 		}
@@ -176,8 +203,14 @@ func (s *Server) runTransaction(ctx context.Context, part string, entries []fhir
 	for _, p := range plan {
 		fhir.RewriteReferences(p.cd.doc, alias)
 		loc[p.cd.typ+"/"+p.cd.id] = p.cd.doc
+		// A urn:uuid reference has a type only now: check it like a literal one.
+		problems = append(problems, fhir.CheckReferenceTypes(p.cd.doc, p.cd.typ, p.cd.path)...)
 	}
-	var failures []discharge.Issue
+	if err := problems.Err(discharge.KindValue, "transaction"); err != nil {
+		return nil, err
+	}
+	var failures discharge.Issues
+	reported := map[discharge.Issue]bool{}
 	kind := discharge.KindInvalid
 	for _, p := range plan {
 		if err := s.intake(ctx, part, p.cd, loc); err != nil {
@@ -188,7 +221,15 @@ func (s *Server) runTransaction(ctx context.Context, part string, entries []fhir
 			if len(failures) == 0 {
 				kind = de.Kind
 			}
-			failures = append(failures, de.Issues...)
+			// Each issue once, at its place in the Bundle: a problem with a
+			// Patient that two entries refer to is the Patient entry's, not
+			// once per entry that reached it.
+			for _, is := range entryIssues(de.Issues, p.cd, refPaths) {
+				if !reported[is] {
+					reported[is] = true
+					failures = append(failures, is)
+				}
+			}
 			continue
 		}
 		if err := p.cd.finish(); err != nil {
@@ -206,7 +247,62 @@ func (s *Server) runTransaction(ctx context.Context, part string, entries []fhir
 	if err := s.commit(ctx, part, cds, guards); err != nil {
 		return nil, err
 	}
+	for _, d := range sameAs {
+		results[d[0]] = entryResult{o: results[d[1]].o, sameAs: true}
+		results[d[0]].o.status = http.StatusOK
+	}
 	return results, nil
+}
+
+// conditionKey identifies a conditional create's condition: its type and
+// its query, parsed and re-encoded in a canonical order.
+func conditionKey(typ, cond string) string {
+	vals, err := url.ParseQuery(cond)
+	if err != nil {
+		return typ + "?" + cond
+	}
+	return typ + "?" + vals.Encode()
+}
+
+// entryIssues places an entry's intake issues in the Bundle. Issues about
+// the entry's own resource already carry its path (rebaseError). Issues
+// about a resource it refers to (the subject Patient, rooted "Patient.")
+// point at that resource's entry when the Bundle holds it, otherwise at
+// the entry's reference to it; an issue with no element points at the
+// entry's resource.
+func entryIssues(issues discharge.Issues, cd *candidate, refPaths map[string]string) discharge.Issues {
+	out := make(discharge.Issues, len(issues))
+	for i, is := range issues {
+		out[i] = is
+		ex := is.Expression
+		if ex == "" {
+			out[i].Expression = cd.path
+			continue
+		}
+		if strings.HasPrefix(ex, cd.path) {
+			continue
+		}
+		root := ex
+		if j := strings.IndexAny(ex, ".["); j >= 0 {
+			root = ex[:j]
+		}
+		if root == "" || root[0] < 'A' || root[0] > 'Z' || root == "Bundle" {
+			continue
+		}
+		for _, el := range []string{"subject", "encounter", "patient"} {
+			ref, ok := refString(cd.doc[el])
+			if !ok || !strings.HasPrefix(ref, root+"/") {
+				continue
+			}
+			if p, ok := refPaths[ref]; ok {
+				out[i].Expression = p + ex[len(root):]
+			} else {
+				out[i].Expression = cd.path + "." + el
+			}
+			break
+		}
+	}
+	return out
 }
 
 // runBatch runs each entry independently.
@@ -320,7 +416,7 @@ func atExpression(err error, expression string) error {
 // auditEntries records one audit entry per written or matched resource.
 func (s *Server) auditEntries(c echo.Context, interaction string, results []entryResult) {
 	for _, r := range results {
-		if r.err != nil || (r.o.cd == nil && r.o.existing == nil) {
+		if r.err != nil || r.sameAs || (r.o.cd == nil && r.o.existing == nil) {
 			continue
 		}
 		typ, id, _, _ := r.o.resource()

@@ -1,35 +1,21 @@
 package gateway
 
 import (
-	"encoding/json"
-
 	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
 )
 
 // ImportReport is the /api/v1 JSON answer to a directory import (POST
-// /api/v1/directory/import, and the import command's output). Running the
-// same file twice reports every row unchanged the second time. Rejected
-// rows are written as wireRowIssue.
+// /api/v1/directory/import), and the import command's output, which embeds
+// it. Running the same file twice reports every row unchanged the second
+// time.
 type ImportReport struct {
-	Rows      int
-	Accepted  int
-	Created   int
-	Updated   int
-	Unchanged int
-	Rejected  []discharge.RowIssue
-}
-
-// MarshalJSON writes the report in its wire shape.
-func (r ImportReport) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Rows      int            `json:"rows"`
-		Accepted  int            `json:"accepted"`
-		Created   int            `json:"created"`
-		Updated   int            `json:"updated"`
-		Unchanged int            `json:"unchanged"`
-		Rejected  []wireRowIssue `json:"rejected"`
-	}{r.Rows, r.Accepted, r.Created, r.Updated, r.Unchanged, toWireRowIssues(r.Rejected)})
+	Rows      int                  `json:"rows"`
+	Accepted  int                  `json:"accepted"`
+	Created   int                  `json:"created"`
+	Updated   int                  `json:"updated"`
+	Unchanged int                  `json:"unchanged"`
+	Rejected  []discharge.RowIssue `json:"rejected"`
 }
 
 // wireRowIssue is why one row of a bulk file was rejected.
@@ -50,6 +36,10 @@ func toWireRowIssues(is []discharge.RowIssue) []wireRowIssue {
 
 // toWireImportReport converts the directory's report to its wire shape.
 func toWireImportReport(r directory.ImportReport) ImportReport {
+	rejected := r.Rejected
+	if rejected == nil {
+		rejected = []discharge.RowIssue{}
+	}
 	return ImportReport{Rows: r.Rows, Accepted: r.Accepted, Created: r.Created, Updated: r.Updated,
-		Unchanged: r.Unchanged, Rejected: r.Rejected}
+		Unchanged: r.Unchanged, Rejected: rejected}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dischargegateway/gateway/capacity"
+	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
 )
 
@@ -100,9 +101,9 @@ func TestWireImportReports(t *testing.T) {
 		v    any
 		want string
 	}{
-		{"directory, nothing rejected", ImportReport{Rows: 2, Accepted: 2, Created: 1, Unchanged: 1},
+		{"directory, nothing rejected", toWireImportReport(directory.ImportReport{Rows: 2, Accepted: 2, Created: 1, Unchanged: 1}),
 			`{"rows":2,"accepted":2,"created":1,"updated":0,"unchanged":1,"rejected":[]}`},
-		{"directory, a row rejected", ImportReport{Rows: 1, Rejected: []discharge.RowIssue{{Row: 2, Column: "providerId", Reason: "r"}, {Row: 3, Reason: "s"}}},
+		{"directory, a row rejected", toWireImportReport(directory.ImportReport{Rows: 1, Rejected: []discharge.RowIssue{{Row: 2, Column: "providerId", Reason: "r"}, {Row: 3, Reason: "s"}}}),
 			`{"rows":1,"accepted":0,"created":0,"updated":0,"unchanged":0,"rejected":[{"row":2,"column":"providerId","reason":"r"},{"row":3,"reason":"s"}]}`},
 		{"capacity", toWireCapacityReport(capacity.ImportReport{Rows: 3, Accepted: 1, Ignored: 1, Rejected: []discharge.RowIssue{{Row: 2, Column: "beds[0]", Reason: "r"}}}),
 			`{"rows":3,"accepted":1,"ignoredAsOlder":1,"rejected":[{"row":2,"column":"beds[0]","reason":"r"}]}`},

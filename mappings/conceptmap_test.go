@@ -55,7 +55,7 @@ func TestTranslate(t *testing.T) {
 func TestMapsAndLookup(t *testing.T) {
 	tr := translator(t)
 	maps := tr.Maps()
-	if len(maps) != 4 {
+	if len(maps) != 5 {
 		t.Fatalf("%d maps", len(maps))
 	}
 	for _, b := range maps {

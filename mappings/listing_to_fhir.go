@@ -2,6 +2,7 @@ package mappings
 
 import (
 	"encoding/json"
+	"regexp"
 
 	"github.com/dischargegateway/gateway/discharge"
 )
@@ -22,6 +23,18 @@ const (
 	CQCLocationSystem = "https://cqc.org.uk/location-id"
 )
 
+// cqcID is the form of a CQC provider or location id. A listing whose ids
+// are not CQC ids (the demo world's gm-…) carries no CQC identifier: the
+// identifier would claim a registration that does not exist.
+var cqcID = regexp.MustCompile(`^1-[0-9]{6,12}$`)
+
+func cqcIdentifier(system, id string) []any {
+	if !cqcID.MatchString(id) {
+		return nil
+	}
+	return []any{map[string]any{"system": system, "value": id}}
+}
+
 // ListingIDs are the resource ids a listing is stored under. They are
 // derived from the CQC ids, so importing the same directory twice finds
 // and compares the same resources instead of creating new ones.
@@ -33,16 +46,35 @@ func ListingIDs(l discharge.Listing) (org, loc, svc string) {
 // HealthcareService, in decoded JSON form, with their ids set.
 func ListingToFHIR(l discharge.Listing) (org, loc, svc map[string]any) {
 	orgID, locID, svcID := ListingIDs(l)
-	org = map[string]any{"resourceType": "Organization", "id": orgID, "active": true,
-		"identifier": []any{map[string]any{"system": CQCProviderSystem, "value": l.ProviderID}}}
+	org = map[string]any{"resourceType": "Organization", "id": orgID, "active": true}
+	if id := cqcIdentifier(CQCProviderSystem, l.ProviderID); id != nil {
+		org["identifier"] = id
+	}
 	loc = map[string]any{"resourceType": "Location", "id": locID, "status": "active", "name": l.Name,
-		"identifier":           []any{map[string]any{"system": CQCLocationSystem, "value": l.LocationID}},
 		"managingOrganization": map[string]any{"reference": "Organization/" + orgID},
 		"physicalType": map[string]any{"coding": []any{map[string]any{
 			"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "bu", "display": "Building"}}},
 		"address": map[string]any{"text": l.Address, "postalCode": l.Postcode, "country": "GB"}}
+	if id := cqcIdentifier(CQCLocationSystem, l.LocationID); id != nil {
+		loc["identifier"] = id
+	}
 	if l.Address == "" {
 		delete(loc["address"].(map[string]any), "text")
+	}
+	// Location.telecom (ContactPoint: system phone | url, use work): the
+	// directory's contact details are the registered location's, which is
+	// where a discharge coordinator rings. They are not put on the
+	// Organization: a provider with many homes has its own head-office
+	// number, which the directory does not give.
+	var telecom []any
+	if l.Telephone != "" {
+		telecom = append(telecom, map[string]any{"system": "phone", "value": l.Telephone, "use": "work"})
+	}
+	if l.Website != "" {
+		telecom = append(telecom, map[string]any{"system": "url", "value": l.Website, "use": "work"})
+	}
+	if telecom != nil {
+		loc["telecom"] = telecom
 	}
 	if l.Position != nil {
 		loc["position"] = map[string]any{"latitude": json.Number(ftoa(l.Position.Lat)), "longitude": json.Number(ftoa(l.Position.Lon))}

@@ -15,11 +15,13 @@
 #  3. The OpenTelemetry collector config: YAML, every component a pipeline
 #     names is defined, every pipeline limits memory first and redacts
 #     (and otelcol-contrib validate, when it is on PATH).
-#  4. deploy/alerts.yaml with promtool check rules.
+#  4. deploy/alerts.yaml with Prometheus's rule checker (rulefmt, the code
+#     behind promtool check rules, from the pinned Go module).
 #  5. Every Redis config (the local node config, the ConfigMap's, the Helm
 #     values', Sentinel's) started with redis-server, which must accept it and
 #     then report the durability settings in force.
 #  6. deploy/Dockerfile: parsed by dockerfile-utils, and hadolint-style rules.
+#  7. deploy/compose.yaml: docker compose config -q, or the strict Go check.
 #
 # Any check that cannot run is a failure, never a skip. Tools are pinned and
 # cached in DEPLOY_CHECK_CACHE (default ~/.cache/discharge-gateway-deploy-check);
@@ -171,9 +173,14 @@ fi
 pass "$otel: YAML, every referenced component defined, memory_limiter first and redaction in every pipeline"
 
 # --- 4. Alert rules -----------------------------------------------------------
-apt_install promtool prometheus
-promtool check rules deploy/alerts.yaml || fail "promtool check rules deploy/alerts.yaml"
-pass "deploy/alerts.yaml: promtool check rules"
+# promtool's own rule checker (github.com/prometheus/prometheus/model/rulefmt,
+# pinned in go.mod) runs in go test ./deploy (TestAlertRules), so nothing is
+# installed for it; promtool, when it is on PATH, checks again.
+go test -count=1 -run '^TestAlertRules' ./deploy/ || fail "go test -run TestAlertRules ./deploy/"
+if command -v promtool >/dev/null 2>&1; then
+  promtool check rules deploy/alerts.yaml || fail "promtool check rules deploy/alerts.yaml"
+fi
+pass "deploy/alerts.yaml: Prometheus rule checks (rulefmt, as promtool check rules)"
 
 # --- 5. Redis configs ---------------------------------------------------------
 apt_install redis-server redis-server
@@ -305,5 +312,17 @@ awk '
     exit bad
   }' "$df" || fail "$df breaks the rules above"
 pass "$df: parses (dockerfile-utils $DOCKERFILE_UTILS_VERSION); pinned tagged bases, non-root USER, exec form, static build"
+
+# --- 7. Compose file ----------------------------------------------------------
+# deploy/compose.yaml: Compose's own parser where Docker Compose is installed;
+# otherwise the strict Go check (also part of step 1), run here by name so
+# this step is never a silent skip.
+if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+  POSTGRES_PASSWORD=deploy-check docker compose -f deploy/compose.yaml config -q || fail "docker compose config deploy/compose.yaml"
+  pass "deploy/compose.yaml: docker compose config -q"
+else
+  go test -count=1 -run '^TestCompose$' ./deploy/ || fail "go test -run TestCompose ./deploy/"
+  pass "deploy/compose.yaml: strict decoding and references (no docker compose here: go test -run TestCompose)"
+fi
 
 echo "deploy-check: $passed passed, 0 failed"

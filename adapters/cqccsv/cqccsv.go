@@ -1,9 +1,12 @@
 // Package cqccsv reads a CQC-style care directory export: one row per
 // registered location, with columns name, cqcLocationId, providerId,
 // services, specialisms, address, postcode, latitude, longitude,
-// registeredBeds, and optionally fundings, contract and rating. Services and
-// specialisms are lists separated by ";" of the gateway's care-setting and
-// requirement codes.
+// registeredBeds, and optionally fundings, contract, rating, telephone and
+// website. Services and specialisms are lists separated by ";" of the
+// gateway's care-setting and requirement codes.
+//
+// The CQC's own published directory, in the columns the CQC publishes it,
+// is read by ParseCQCDirectory instead.
 package cqccsv
 
 import (
@@ -119,6 +122,13 @@ func listing(get func(string) string) (discharge.Listing, *RowError) {
 			return fail("registeredBeds", "must be a whole number of 0 or more")
 		}
 		l.Beds = n
+	}
+	var ok bool
+	if l.Telephone, ok = telephone(get("telephone")); !ok {
+		return fail("telephone", "not a telephone number (digits, spaces, brackets, a leading +)")
+	}
+	if l.Website, ok = website(get("website")); !ok {
+		return fail("website", "not a website address (http or https)")
 	}
 	switch l.Contract {
 	case "", "block", "spot":

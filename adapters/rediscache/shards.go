@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,7 +48,7 @@ import (
 // DirectoryPartition is the provider directory's partition, sharded over
 // DirectoryShards slots unless WithShards says otherwise.
 const (
-	DirectoryPartition = "directory"
+	DirectoryPartition = fhir.DirectoryPartition
 	DirectoryShards    = 16
 	routeBuckets       = 64
 )
@@ -331,6 +332,9 @@ func (s *Store) Search(ctx context.Context, partition string, q fhir.Query) ([]f
 	sub.Offset = 0
 	if q.Count > 0 {
 		sub.Count = max(q.Offset, 0) + q.Count
+		if sub.Count < q.Count { // overflowed: every id there is
+			sub.Count = math.MaxInt
+		}
 	}
 	type idIn struct {
 		id    string
@@ -354,7 +358,11 @@ func (s *Store) Search(ctx context.Context, partition string, q fhir.Query) ([]f
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].id < all[j].id })
 	from := min(max(q.Offset, 0), len(all))
-	page := all[from:min(from+q.Count, len(all))]
+	end := len(all)
+	if q.Count < end-from { // (from+Count could overflow)
+		end = from + q.Count
+	}
+	page := all[from:end]
 	byShard := map[int][]string{}
 	for _, x := range page {
 		byShard[x.shard] = append(byShard[x.shard], x.id)

@@ -100,6 +100,12 @@ type plan struct {
 // the script's version check makes that read safe.
 func (s *Store) commitOne(ctx context.Context, partition string, writes []fhir.Write, guards []fhir.Guard) error {
 	const op = "rediscache.Commit"
+	if len(writes) == 0 {
+		// Nothing to store (an empty transaction): no script, and the
+		// generation does not move, since nothing derived from the
+		// partition changed. Guards only matter for the writes they protect.
+		return nil
+	}
 	k := keysFor(partition)
 	var keyList []string
 	keyIdx := map[string]int{}
@@ -120,7 +126,8 @@ func (s *Store) commitOne(ctx context.Context, partition string, writes []fhir.W
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return classify(op, err)
 	}
-	p := plan{G: []int{}}
+	// Empty lists must reach the script as [] (cjson: a table), never null.
+	p := plan{G: []int{}, W: make([]planWrite, 0, len(writes))}
 	p.N = key(k.generation())
 	argv := []any{nil}
 	for _, g := range guards {
@@ -253,6 +260,51 @@ func (s *Store) readVersionOne(ctx context.Context, partition, typ, id string, v
 	return fhir.Resource{Type: typ, ID: id, VersionID: version, LastUpdated: unixNano(vals[1]), JSON: []byte(j)}, nil
 }
 
+// History returns a page of a resource's versions, newest first, and how
+// many there are (see fhir.Store). Versions are numbered 1..current with no
+// gaps (every Commit adds one), so the page is the versions current-offset
+// down, read in one HMGET.
+func (s *Store) History(ctx context.Context, partition, typ, id string, offset, count int) ([]fhir.Resource, int, error) {
+	const op = "rediscache.History"
+	p, err := s.home(ctx, partition, typ, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	cur, err := s.rdb.HGet(ctx, keysFor(p).resource(typ, id), "v").Int64()
+	if err == redis.Nil || (err == nil && cur < 1) {
+		return nil, 0, discharge.Wrap(discharge.KindNotFound, op, redis.Nil)
+	}
+	if err != nil {
+		return nil, 0, classify(op, err)
+	}
+	total := int(cur)
+	offset, count = max(offset, 0), max(count, 0)
+	if offset >= total || count == 0 {
+		return nil, total, nil
+	}
+	first := cur - int64(offset) // newest version on the page
+	n := min(int64(count), first)
+	fields := make([]string, 0, 2*n)
+	for v := first; v > first-n; v-- {
+		f := strconv.FormatInt(v, 10)
+		fields = append(fields, f, f+":lu")
+	}
+	vals, err := s.rdb.HMGet(ctx, keysFor(p).history(typ, id), fields...).Result()
+	if err != nil {
+		return nil, 0, classify(op, err)
+	}
+	out := make([]fhir.Resource, 0, n)
+	for i := 0; i+1 < len(vals); i += 2 {
+		j, ok := vals[i].(string)
+		if !ok {
+			continue // a version written before history was kept
+		}
+		out = append(out, fhir.Resource{Type: typ, ID: id, VersionID: first - int64(i/2),
+			LastUpdated: unixNano(vals[i+1]), JSON: []byte(j)})
+	}
+	return out, total, nil
+}
+
 func unixNano(v any) time.Time {
 	n := asInt(v)
 	if n == 0 {
@@ -302,8 +354,10 @@ end
 local list = {}
 if set == nil then
   local total = redis.call('ZCARD', KEYS[q.a])
-  if q.n == 0 then return {total} end
-  local page = redis.call('ZRANGE', KEYS[q.a], q.o, q.o + q.n - 1)
+  -- An offset past the end is an empty page; checked before ZRANGE, which
+  -- refuses indexes that Lua prints as floats (1e+17).
+  if q.n <= 0 or q.o >= total then return {total} end
+  local page = redis.call('ZRANGE', KEYS[q.a], q.o, math.min(q.o + q.n, total) - 1)
   table.insert(page, 1, total)
   return page
 end
@@ -324,7 +378,10 @@ type rangePlan struct {
 }
 
 type searchPlan struct {
-	I []string    `json:"i,omitempty"` // explicit ids (_id)
+	// I is the explicit ids (_id), nil when there is no _id filter. An
+	// empty list is kept (no omitempty): an _id filter of no ids matches
+	// nothing, where leaving it out would match everything.
+	I *[]string   `json:"i,omitempty"`
 	A int         `json:"a"`
 	T [][]int     `json:"t"`
 	R []rangePlan `json:"r"`
@@ -350,12 +407,20 @@ func searchPlanFor(partition string, q fhir.Query) ([]string, string) {
 	keyList := []string{k.all(q.Type)}
 	add := func(name string) int { keyList = append(keyList, name); return len(keyList) }
 	p := searchPlan{A: 1, T: [][]int{}, R: []rangePlan{}, O: max(q.Offset, 0), N: max(q.Count, 0)}
+	// The plan travels as JSON and Lua reads numbers as doubles: bound
+	// them where a double is still exact. Anything larger is past any
+	// real result set anyway.
+	p.O, p.N = min(p.O, maxPlanInt), min(p.N, maxPlanInt)
 	for _, f := range q.Filters {
 		if f.Param == "_id" {
-			if p.I == nil {
-				p.I = []string{}
+			ids := []string{}
+			if p.I != nil {
+				// Several _id filters are ANDed, like every other filter.
+				ids = intersectIDs(*p.I, f.AnyOf)
+			} else {
+				ids = append(ids, f.AnyOf...)
 			}
-			p.I = append(p.I, f.AnyOf...)
+			p.I = &ids
 			continue
 		}
 		if f.Range != nil {
@@ -377,6 +442,25 @@ func searchPlanFor(partition string, q fhir.Query) ([]string, string) {
 	}
 	pj, _ := json.Marshal(p)
 	return keyList, string(pj)
+}
+
+// maxPlanInt is the largest offset or count sent to the search script:
+// 2^53-1, the largest integer a Lua double holds exactly.
+const maxPlanInt = 1<<53 - 1
+
+// intersectIDs returns the ids in both a and b, in a's order.
+func intersectIDs(a, b []string) []string {
+	in := make(map[string]bool, len(b))
+	for _, id := range b {
+		in[id] = true
+	}
+	out := []string{}
+	for _, id := range a {
+		if in[id] {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // parseSearch reads the search script's reply: the total, then a page of ids.

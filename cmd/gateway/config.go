@@ -46,6 +46,7 @@ type config struct {
 	OTLPEndpoint      string
 	ServiceName       string
 	MetricsAddr       string
+	DemoWorld         string
 }
 
 type setting struct {
@@ -129,7 +130,9 @@ var settingsTable = []setting{
 		set: func(c *config, v string) error { c.SigningKeysDir = v; return nil }},
 	{env: "GATEWAY_DEMO_DIR", def: "configs/demo", doc: "Where the demo registry and demo keys live.",
 		set: func(c *config, v string) error { c.DemoDir = v; return nil }},
-	{env: "GATEWAY_TOKEN_TTL", def: "5m", doc: "Lifetime of access tokens from /oauth2/token.",
+	{env: "GATEWAY_DEMO_WORLD", def: defaultDemoWorld, doc: "On the embedded store only: the demo world loaded at start (555 real Greater Manchester care homes with synthetic vacancies, see configs/demo-world). `off` (or `serve --empty`) starts empty.",
+		set: func(c *config, v string) error { c.DemoWorld = v; return nil }},
+	{env: "GATEWAY_TOKEN_TTL", def: "5m", doc: "Lifetime of access tokens from /oauth2/token and `gateway token` (with the demo registry, `gateway token` and the tokens printed at start last 24 h).",
 		set: durationSetting(func(c *config) *time.Duration { return &c.TokenTTL })},
 	{env: "GATEWAY_RATE_LIMIT", def: "1200", doc: "Requests per minute per client; over it, 429 with Retry-After. 0 turns limits off.",
 		set: intSetting(func(c *config) *int { return &c.RateLimit }, 0)},

@@ -11,15 +11,29 @@ import (
 	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/gateway"
+	"github.com/dischargegateway/gateway/mappings"
 )
 
-// importCommand is `gateway import directory FILE`: the operator's bulk
-// import of a CQC-style directory into the Redis named by REDIS_URL. It
-// prints the report as JSON; rejected rows are listed with their reasons.
+// cqcReport is the import report of `gateway import cqc`: the directory
+// import's, plus the rows skipped as not care the gateway ranks and the
+// rows imported with a value left out.
+type cqcReport struct {
+	gateway.ImportReport
+	Skipped  int                  `json:"skipped"`
+	Warnings []discharge.RowIssue `json:"warnings"`
+}
+
+// importCommand is `gateway import directory FILE` (the gateway's own
+// directory columns, see adapters/cqccsv) and `gateway import cqc FILE`
+// (the CQC's care directory with filters as the CQC publishes it): the
+// operator's bulk import into the Redis named by REDIS_URL. It prints the
+// report as JSON; rejected rows are listed with their row, column and
+// reason. Importing the same file again reports every row unchanged.
 func importCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) != 2 || args[0] != "directory" {
-		return fmt.Errorf("usage: gateway import directory FILE.csv")
+	if len(args) != 2 || (args[0] != "directory" && args[0] != "cqc") {
+		return fmt.Errorf("usage: gateway import directory FILE.csv | gateway import cqc HSCA_Active_Locations.csv")
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
@@ -33,9 +47,25 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	defer f.Close()
-	listings, rejected, err := cqccsv.Parse(f)
-	if err != nil {
-		return err
+	var listings []discharge.Listing
+	var rejected []discharge.RowIssue
+	var extra *cqcReport
+	switch args[0] {
+	case "directory":
+		if listings, rejected, err = cqccsv.Parse(f); err != nil {
+			return err
+		}
+	case "cqc":
+		tr, err := mappings.LoadTranslator(os.DirFS(cfg.ConceptMapsDir))
+		if err != nil {
+			return fmt.Errorf("concept maps: %w", err)
+		}
+		dir, err := cqccsv.ParseCQCDirectory(f, tr)
+		if err != nil {
+			return err
+		}
+		listings, rejected = dir.Listings, dir.Rejected
+		extra = &cqcReport{Skipped: dir.Skipped, Warnings: append([]discharge.RowIssue{}, dir.Warnings...)}
 	}
 	rc, err := rediscache.Open(ctx, rediscache.Config{URL: cfg.RedisURL, Addrs: cfg.RedisAddrs, SentinelMaster: cfg.RedisMaster, Timeout: cfg.RedisTimeout})
 	if err != nil {
@@ -55,7 +85,15 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	}
 	rep.Rows += len(rejected)
 	rep.Rejected = append(rejected, rep.Rejected...)
+	if rep.Rejected == nil {
+		rep.Rejected = []discharge.RowIssue{}
+	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
+	if extra != nil {
+		extra.ImportReport = rep
+		extra.Rows += extra.Skipped
+		return enc.Encode(extra)
+	}
 	return enc.Encode(rep)
 }

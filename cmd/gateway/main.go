@@ -3,12 +3,19 @@
 //
 // Usage:
 //
-//	gateway [serve]     run the HTTP gateway (the default)
+//	gateway [serve [--empty]]
+//	                    run the HTTP gateway (the default); on the embedded
+//	                    store it loads the demo world unless --empty
 //	gateway settings    print every setting as a Markdown table
 //	gateway token --client ID [--scope S] [--ttl D]
 //	                    mint an access token with the gateway's signing key
+//	gateway client-assertion --client ID --key key.pem [--kid K] [--token-url URL] [--scope S] [--fetch]
+//	                    sign an RFC 7523 client assertion with a client's key
+//	                    (and with --fetch exchange it for an access token)
 //	gateway import directory FILE.csv
-//	                    import a CQC-style care directory into REDIS_URL
+//	                    import a directory in the gateway's columns into REDIS_URL
+//	gateway import cqc HSCA_Active_Locations.csv
+//	                    import the CQC's care directory with filters into REDIS_URL
 //	gateway seed [--providers N] [--seed S]
 //	                    load synthetic England into REDIS_URL
 package main
@@ -16,6 +23,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -58,9 +66,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, getenv, stdout, stderr, onListen)
+		return serve(ctx, args, getenv, stdout, stderr, onListen)
 	case "token":
-		return mintToken(args, getenv, stdout)
+		return mintToken(args, getenv, stdout, stderr)
+	case "client-assertion":
+		return clientAssertion(ctx, args, getenv, stdout, stderr)
 	case "import":
 		return importCommand(ctx, args, getenv, stdout, stderr)
 	case "seed":
@@ -69,10 +79,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		printSettings(stdout)
 		return nil
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: gateway [serve | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h] | import directory FILE.csv | seed [--providers N]]")
+		fmt.Fprintln(stdout, "usage: gateway [serve [--empty] | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h] | client-assertion --client ID --key key.pem [--fetch] | import directory FILE.csv | import cqc FILE.csv | seed [--providers N]]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want serve, settings or token)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, settings, token, client-assertion, import or seed; see gateway help)", cmd)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -81,7 +91,12 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, onListen func(string)) error {
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, onListen func(string)) error {
+	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
+	empty := fset.Bool("empty", false, "on the embedded store, start without the demo world (as GATEWAY_DEMO_WORLD=off)")
+	if err := fset.Parse(args); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -142,8 +157,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		storeOpts = append(storeOpts, rediscache.WithWait(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout))
 		log.Info("writes are acknowledged once replicated", slog.Int("replicas", cfg.RedisWaitReplicas))
 	}
+	capStore := rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory), storeOpts...)
 	srv := gateway.New(gcfg, gateway.Deps{Store: rediscache.New(rc.Client, storeOpts...), Translator: tr, Logger: log, Security: sec.gw,
-		Capacity: rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory), storeOpts...), Geocoder: geo, ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse})
+		Capacity: capStore, Geocoder: geo, ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse})
+	// Only the embedded store gets the demo world: a real Redis holds the
+	// operator's directory, which demo homes must never join.
+	if rc.Embedded && !*empty && cfg.DemoWorld != "off" {
+		if err := loadDemoWorld(ctx, cfg, srv, capStore, geo, log); err != nil {
+			return err
+		}
+	}
 	if sec.registry.Demo() {
 		log.Warn("DEMO client registry loaded from " + cfg.DemoDir + ": demo clients and keys are public; never use them with real patient data")
 		printDemoTokens(stdout, sec)

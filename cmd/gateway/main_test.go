@@ -42,6 +42,11 @@ func startRun(t *testing.T, env map[string]string) (base string, stop func(), do
 	}
 	env["GATEWAY_DEMO_DIR"] = filepath.Join("..", "..", "configs", "demo")
 	env["GATEWAY_OUTCODES_CSV"] = filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")
+	// The demo world costs seconds to load (more under -race): only the
+	// tests that want it ask for it.
+	if _, ok := env["GATEWAY_DEMO_WORLD"]; !ok {
+		env["GATEWAY_DEMO_WORLD"] = "off"
+	}
 	getenv := func(k string) string { return env[k] }
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
@@ -53,7 +58,7 @@ func startRun(t *testing.T, env map[string]string) (base string, stop func(), do
 		base = "http://" + a
 	case err := <-errc:
 		t.Fatalf("run: %v\n%s", err, logs)
-	case <-time.After(20 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("gateway did not start")
 	}
 	t.Cleanup(cancel)

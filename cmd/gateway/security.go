@@ -24,6 +24,13 @@ func tokenIssuer(cfg config) string {
 	return "urn:discharge-gateway"
 }
 
+// newIssuer is the gateway's token issuer; the server and `gateway token`
+// build it the same way so that their tokens agree.
+func newIssuer(cfg config, keys *auth.KeySet) *auth.Issuer {
+	iss := tokenIssuer(cfg)
+	return &auth.Issuer{Keys: keys, Issuer: iss, Audience: iss, TTL: cfg.TokenTTL}
+}
+
 type securityParts struct {
 	registry *auth.Registry
 	issuer   *auth.Issuer
@@ -64,8 +71,7 @@ func security(cfg config, rc *rediscache.Conn) (*securityParts, error) {
 	if err != nil {
 		return nil, err
 	}
-	iss := tokenIssuer(cfg)
-	issuer := &auth.Issuer{Keys: keys, Issuer: iss, Audience: iss, TTL: cfg.TokenTTL}
+	issuer := newIssuer(cfg, keys)
 	sp := &securityParts{registry: reg, issuer: issuer, gw: gateway.Security{
 		Verifier: &auth.Verifier{Registry: reg, Replay: rediscache.NewReplay(rc.Client)},
 		Issuer:   issuer,
@@ -77,14 +83,22 @@ func security(cfg config, rc *rediscache.Conn) (*securityParts, error) {
 	return sp, nil
 }
 
+// demoTokenTTL is the lifetime of the tokens printed at start with the demo
+// registry and of `gateway token`'s with it: a newcomer following the
+// README should not find the token they minted dead five minutes into the
+// walk-through while the printed ones last the day. Real registries keep
+// GATEWAY_TOKEN_TTL: a bearer token cannot be revoked before it expires.
+const demoTokenTTL = 24 * time.Hour
+
 // printDemoTokens prints a ready-to-use token per demo client, valid for a
 // day, so a newcomer can curl at once.
 func printDemoTokens(w io.Writer, sec *securityParts) {
 	clients := sec.registry.Clients()
 	sort.Slice(clients, func(i, j int) bool { return clients[i].ID < clients[j].ID })
 	day := *sec.issuer
-	day.TTL = 24 * time.Hour
-	fmt.Fprintln(w, "DEMO access tokens (valid 24 h; demo clients only; never for real data):")
+	day.TTL = demoTokenTTL
+	fmt.Fprintf(w, "DEMO access tokens (valid %s, until %s; demo clients only; never for real data):\n",
+		demoTokenTTL, time.Now().Add(demoTokenTTL).UTC().Format(time.RFC3339))
 	for _, c := range clients {
 		scopes, err := auth.Grant(c, "")
 		if err != nil {
@@ -99,12 +113,14 @@ func printDemoTokens(w io.Writer, sec *securityParts) {
 }
 
 // mintToken is `gateway token --client ID [--scope S] [--ttl D]`: an access
-// token signed with the gateway's own key, for operators and scripts.
-func mintToken(args []string, getenv func(string) string, stdout io.Writer) error {
+// token signed with the gateway's own key, for operators and scripts. The
+// token alone goes to stdout, for TOKEN=$(gateway token ...); when it
+// expires goes to stderr.
+func mintToken(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	client := fs.String("client", "", "client id from the registry")
 	scope := fs.String("scope", "", "space-separated SMART system scopes (default: all the client may have)")
-	ttl := fs.Duration("ttl", 0, "token lifetime (default GATEWAY_TOKEN_TTL)")
+	ttl := fs.Duration("ttl", 0, "token lifetime (default GATEWAY_TOKEN_TTL; 24h with the demo registry, as the tokens printed at start)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -124,15 +140,21 @@ func mintToken(args []string, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	iss := tokenIssuer(cfg)
-	issuer := &auth.Issuer{Keys: keys, Issuer: iss, Audience: iss, TTL: cfg.TokenTTL}
+	issuer := newIssuer(cfg, keys)
+	if reg.Demo() {
+		issuer.TTL = demoTokenTTL
+	}
 	if *ttl > 0 {
 		issuer.TTL = *ttl
 	}
-	tok, _, err := issuer.Issue(c, scopes)
+	now := time.Now()
+	issuer.Now = func() time.Time { return now }
+	tok, expiresIn, err := issuer.Issue(c, scopes)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
+	fmt.Fprintf(stderr, "token for %s expires at %s (in %s)\n", c.ID,
+		now.Add(time.Duration(expiresIn)*time.Second).UTC().Format(time.RFC3339), time.Duration(expiresIn)*time.Second)
 	return nil
 }

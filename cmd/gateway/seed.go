@@ -28,7 +28,10 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	if cfg.RedisURL == "" && len(cfg.RedisAddrs) == 0 {
-		return fmt.Errorf("set REDIS_URL: seeding the embedded store would be lost when this command exits")
+		// The embedded store lives inside one process: a separate seed
+		// process would fill a store that vanishes when it exits.
+		return fmt.Errorf("set REDIS_URL to seed a Redis: the embedded store lives only inside `gateway serve`, " +
+			"which loads the demo world (real Greater Manchester homes with synthetic vacancies) itself at start")
 	}
 	geo, err := geocode.LoadFiles(cfg.OutcodesCSV, cfg.PostcodesCSV)
 	if err != nil {
@@ -44,15 +47,9 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 		Logger: slog.New(slog.NewJSONHandler(stderr, nil))})
 	start := time.Now()
 	listings, caps := synthetic.Providers(*n, synthetic.England(geo), time.Now(), *seed)
-	rep, err := srv.ImportDirectory(ctx, listings, "")
+	rep, err := loadWorld(ctx, srv, capStore, geo, listings, caps)
 	if err != nil {
 		return err
-	}
-	for i, c := range caps {
-		l := listings[i]
-		if _, _, err := capStore.Put(ctx, c, l.Position, geo.AreaOf(l.Postcode, *l.Position)); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintf(stdout, "seeded %d synthetic locations (%d created, %d updated, %d unchanged) with capacity in %s\n",
 		len(listings), rep.Created, rep.Updated, rep.Unchanged, time.Since(start).Round(time.Millisecond))

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dischargegateway/gateway/adapters/demoworld"
+	"github.com/dischargegateway/gateway/adapters/geocode"
+	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/gateway"
+)
+
+// postWalkthrough posts the README's walk-through Bundle and returns the
+// ServiceRequest's id.
+func postWalkthrough(t *testing.T, base, token string) string {
+	t.Helper()
+	bundle, err := os.ReadFile(filepath.Join("..", "..", "mappings", "testdata", "walkthrough-bundle.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := do(t, "POST", base+"/fhir", token, bundle)
+	var tr struct {
+		Entry []struct {
+			Response struct{ Location string } `json:"response"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(res, &tr); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range tr.Entry {
+		if id, ok := strings.CutPrefix(e.Response.Location, "ServiceRequest/"); ok {
+			return strings.Split(id, "/")[0]
+		}
+	}
+	t.Fatalf("no ServiceRequest in %s", res)
+	return ""
+}
+
+func do(t *testing.T, method, url, token string, body []byte) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/fhir+json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("%s %s: %d %s", method, url, res.StatusCode, b)
+	}
+	return b
+}
+
+type placementBundle struct {
+	Total int `json:"total"`
+	Entry []struct {
+		Resource struct {
+			ResourceType string `json:"resourceType"`
+			ID           string `json:"id"`
+			Name         string `json:"name"`
+		} `json:"resource"`
+		Search struct{ Mode string } `json:"search"`
+	} `json:"entry"`
+}
+
+// TestFirstTenMinutes is the newcomer's path: `go run ./cmd/gateway` with
+// no REDIS_URL, the README's walk-through Bundle (a patient in M14), then
+// $placement-options, which must rank real Greater Manchester homes.
+func TestFirstTenMinutes(t *testing.T) {
+	homes := map[string]bool{}
+	f, err := os.Open(filepath.Join("..", "..", defaultDemoWorld))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs[1:] {
+		homes[r[0]] = true
+	}
+
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		atLeast int
+		atMost  int
+	}{
+		{"demo world", map[string]string{"GATEWAY_DEMO_WORLD": filepath.Join("..", "..", defaultDemoWorld)}, nil, 3, 1 << 30},
+		{"off", map[string]string{"GATEWAY_DEMO_WORLD": "off"}, nil, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, stop, done, logs := startRun(t, tc.env)
+			defer func() { stop(); <-done }()
+			out := logs.String()
+			i := strings.Index(out, "export TOKEN_DEMO_TRUST_RXA=")
+			if i < 0 {
+				t.Fatalf("no demo token printed: %s", out)
+			}
+			token := strings.Fields(out[i+len("export TOKEN_DEMO_TRUST_RXA="):])[0]
+			sr := postWalkthrough(t, base, token)
+			var b placementBundle
+			if err := json.Unmarshal(do(t, "GET", base+"/fhir/ServiceRequest/"+sr+"/$placement-options", token, nil), &b); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d placement options", b.Total)
+			if b.Total < tc.atLeast || b.Total > tc.atMost {
+				t.Fatalf("total %d, want %d to %d\n%s", b.Total, tc.atLeast, tc.atMost, logs)
+			}
+			for _, e := range b.Entry {
+				if e.Search.Mode == "match" && (!homes[e.Resource.Name] || !strings.HasPrefix(e.Resource.ID, "cqc-"+demoworld.IDPrefix)) {
+					t.Errorf("option %s %q is not a demo-world home", e.Resource.ID, e.Resource.Name)
+				}
+			}
+			if loaded := strings.Contains(out, "demo world loaded"); loaded != (tc.atLeast > 0) {
+				t.Errorf("demo world loaded logged: %v", loaded)
+			}
+		})
+	}
+}
+
+// TestDemoWorldLoadsIdempotently: a second load of the same file finds
+// every home unchanged, which is what makes the ids from name and postcode
+// (and the fixed seed) worth having.
+func TestDemoWorldLoadsIdempotently(t *testing.T) {
+	ctx := context.Background()
+	rc, err := rediscache.Open(ctx, rediscache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	geo, err := geocode.LoadFiles(filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	capStore := rediscache.NewCapacityStore(rc.Client, 10)
+	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rediscache.New(rc.Client), Capacity: capStore, Geocoder: geo,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	load := func() gateway.ImportReport {
+		b, err := os.ReadFile(filepath.Join("..", "..", defaultDemoWorld))
+		if err != nil {
+			t.Fatal(err)
+		}
+		listings, caps, err := demoworld.Load(bytes.NewReader(b), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := loadWorld(ctx, srv, capStore, geo, listings, caps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	first := load()
+	if first.Created != first.Rows || first.Rows < 500 {
+		t.Fatalf("first load: %+v", first)
+	}
+	if second := load(); second.Unchanged != first.Rows || second.Created+second.Updated != 0 {
+		t.Fatalf("second load: %+v", second)
+	}
+}
+
+func TestSeedOnTheEmbeddedStoreSaysServeLoadsTheDemoWorld(t *testing.T) {
+	err := run(context.Background(), []string{"seed"}, func(string) string { return "" }, io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "demo world") {
+		t.Fatalf("want a refusal that points at serve's demo world, got %v", err)
+	}
+}
+
+// TestServeEmpty: `serve --empty` starts without the demo world even on the
+// embedded store.
+func TestServeEmpty(t *testing.T) {
+	env := map[string]string{"GATEWAY_ADDR": "127.0.0.1:0", "GATEWAY_DEMO_WORLD": filepath.Join("..", "..", defaultDemoWorld),
+		"GATEWAY_DEMO_DIR":        filepath.Join("..", "..", "configs", "demo"),
+		"GATEWAY_CONCEPTMAPS_DIR": filepath.Join("..", "..", "configs", "conceptmaps"),
+		"GATEWAY_OUTCODES_CSV":    filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &lockedBuffer{}
+	listening := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--empty"}, func(k string) string { return env[k] }, logs, logs, func(a string) { listening <- a })
+	}()
+	select {
+	case <-listening:
+	case err := <-done:
+		t.Fatalf("run: %v\n%s", err, logs)
+	case <-time.After(20 * time.Second):
+		t.Fatal("gateway did not start")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "demo world loaded") {
+		t.Fatal("serve --empty loaded the demo world")
+	}
+}
+
+// TestDemoWorldFileMissing: the default file absent (a binary run outside
+// the repository, the container image) warns and starts empty; a file the
+// operator named that is absent stops start-up.
+func TestDemoWorldFileMissing(t *testing.T) {
+	// From cmd/gateway the default relative path does not resolve.
+	base, stop, done, logs := startRun(t, map[string]string{"GATEWAY_DEMO_WORLD": ""})
+	if res, err := http.Get(base + "/healthz"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", res, err)
+	}
+	stop()
+	<-done
+	if !strings.Contains(logs.String(), "no demo world") {
+		t.Fatalf("no warning about the missing demo world: %s", logs)
+	}
+
+	env := map[string]string{"GATEWAY_ADDR": "127.0.0.1:0", "GATEWAY_DEMO_WORLD": filepath.Join(t.TempDir(), "nope.csv"),
+		"GATEWAY_DEMO_DIR":        filepath.Join("..", "..", "configs", "demo"),
+		"GATEWAY_CONCEPTMAPS_DIR": filepath.Join("..", "..", "configs", "conceptmaps"),
+		"GATEWAY_OUTCODES_CSV":    filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := run(ctx, nil, func(k string) string { return env[k] }, io.Discard, io.Discard, func(string) {
+		t.Error("started without the demo world file it was told to load")
+		cancel()
+	})
+	if err == nil || !strings.Contains(err.Error(), "GATEWAY_DEMO_WORLD") {
+		t.Fatalf("want an error naming GATEWAY_DEMO_WORLD, got %v", err)
+	}
+}
