@@ -18,12 +18,12 @@ const maxNeedsPerCase = 100
 // mapped from the Encounter (and its Patient), the care needs mapped from its
 // ServiceRequests, and every mapping warning with the resource it concerns.
 type caseView struct {
-	ID        string                `json:"id"`
-	Encounter string                `json:"encounter"`
-	Version   int64                 `json:"encounterVersion"`
-	Case      *discharge.Case       `json:"case"`
-	CareNeeds []*discharge.CareNeed `json:"careNeeds"`
-	Warnings  []caseWarning         `json:"warnings"`
+	ID        string          `json:"id"`
+	Encounter string          `json:"encounter"`
+	Version   int64           `json:"encounterVersion"`
+	Case      *wireCase       `json:"case"`
+	CareNeeds []*wireCareNeed `json:"careNeeds"`
+	Warnings  []caseWarning   `json:"warnings"`
 }
 
 type caseWarning struct {
@@ -49,7 +49,7 @@ func (s *Server) getCase(c echo.Context) error {
 	}
 	opt := s.mapOptions(part)
 	view := caseView{ID: id, Encounter: "Encounter/" + id, Version: enc.VersionID,
-		CareNeeds: []*discharge.CareNeed{}, Warnings: []caseWarning{}}
+		CareNeeds: []*wireCareNeed{}, Warnings: []caseWarning{}}
 	pat, err := s.subjectPatient(ctx, part, encDoc, nil)
 	if err != nil {
 		return err
@@ -67,7 +67,7 @@ func (s *Server) getCase(c echo.Context) error {
 			view.Warnings = append(view.Warnings, caseWarning{Resource: view.Encounter, Expression: is.Expression, Message: is.Message})
 		}
 	}
-	view.Case = cs
+	view.Case = toWireCase(cs)
 	for _, w := range issues.Warnings() {
 		view.Warnings = append(view.Warnings, caseWarning{Resource: view.Encounter, Expression: w.Expression, Message: w.Message})
 	}
@@ -87,7 +87,7 @@ func (s *Server) getCase(c echo.Context) error {
 			continue
 		}
 		if need != nil {
-			view.CareNeeds = append(view.CareNeeds, need)
+			view.CareNeeds = append(view.CareNeeds, toWireCareNeed(need))
 		}
 		for _, w := range issues.Warnings() {
 			view.Warnings = append(view.Warnings, caseWarning{Resource: ref, Expression: w.Expression, Message: w.Message})

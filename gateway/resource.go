@@ -244,19 +244,7 @@ func (s *Server) commit(ctx context.Context, part string, cds []*candidate, guar
 	if err := s.store.Commit(ctx, part, ws, guards); err != nil {
 		return err
 	}
-	// Directory Locations also go into the geo index behind near. It is
-	// derived data: a failure here is retried by the next write of the
-	// Location, and reported, but does not undo the commit.
-	for _, cd := range cds {
-		if cd.typ != "Location" || s.capacity == nil {
-			continue
-		}
-		if pos, area := s.placeLocation(cd.doc); pos != nil {
-			if err := s.capacity.IndexLocation(ctx, cd.id, *pos, area); err != nil {
-				s.log.Warn("location geo index not updated", "error", err.Error())
-			}
-		}
-	}
+	s.indexLocations(ctx, cds) // directory Locations go into the geo index behind near
 	return nil
 }
 

@@ -14,6 +14,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dischargegateway/gateway/capacity"
+	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
@@ -101,6 +103,10 @@ type Server struct {
 	// placement answers $placement-options.
 	placement *placement.Service
 	metrics   *metrics
+	// directory is the provider directory: import, ownership rules, geo index.
+	directory *directory.Service
+	// capacities is the capacity service: postings, reads, summaries.
+	capacities *capacity.Service
 }
 
 // New builds the gateway and its routes.
@@ -116,6 +122,8 @@ func New(cfg Config, d Deps) *Server {
 		types: map[string]bool{}}
 	s.placement = placement.New(placement.Config{Limits: cfg.Limits, Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now}, d.Capacity, d.Store, d.Geocoder, placementRecords{s})
+	s.directory = directory.New(d.Store, d.Capacity, d.Geocoder, d.Logger, d.Now)
+	s.capacities = capacity.New(d.Capacity, d.Geocoder, s.directory, cfg.Freshness, d.Now)
 	for _, t := range append(append([]string(nil), clinicalTypes...), directoryTypes...) {
 		s.types[t] = true
 	}
