@@ -111,30 +111,30 @@ func BedTypesForNeed(n CareNeed) []BedType {
 // BedCapacity is the DHSC mandate's four fields for one bed type, plus
 // whether the home is closed to admissions for it.
 type BedCapacity struct {
-	Type                BedType `json:"type"`
-	MaxCapacity         int     `json:"maxCapacity"`
-	Occupied            int     `json:"occupied"`
-	Reserved            int     `json:"reserved"`
-	AcceptingAdmissions int     `json:"acceptingAdmissions"`
-	ClosedToAdmissions  bool    `json:"closedToAdmissions"`
+	Type                BedType
+	MaxCapacity         int
+	Occupied            int
+	Reserved            int
+	AcceptingAdmissions int
+	ClosedToAdmissions  bool
 }
 
 // HomeCareOffer is home care that can start: hours or packages, by date,
 // for the districts served.
 type HomeCareOffer struct {
-	Outcodes      []string `json:"outcodes"`
-	HoursPerWeek  float64  `json:"hoursPerWeek"`
-	Packages      int      `json:"packages"`
-	EarliestStart Date     `json:"earliestStart"`
+	Outcodes      []string
+	HoursPerWeek  float64
+	Packages      int
+	EarliestStart Date
 }
 
 // Capacity is one location's current vacancies.
 type Capacity struct {
-	LocationID string          `json:"locationId"`
-	AsOf       time.Time       `json:"asOf"`
-	Version    int64           `json:"version"`
-	Beds       []BedCapacity   `json:"beds,omitempty"`
-	HomeCare   []HomeCareOffer `json:"homeCare,omitempty"`
+	LocationID string
+	AsOf       time.Time
+	Version    int64
+	Beds       []BedCapacity
+	HomeCare   []HomeCareOffer
 }
 
 // MaxFutureSkew is how far ahead of now an as-of time may be.

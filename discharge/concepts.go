@@ -3,9 +3,9 @@ package discharge
 // Concept is one code of a gateway code system with the words that explain
 // it. The gateway publishes each list as a FHIR CodeSystem.
 type Concept struct {
-	Code       string `json:"code"`
-	Display    string `json:"display"`
-	Definition string `json:"definition,omitempty"`
+	Code       string
+	Display    string
+	Definition string
 }
 
 // CareSetting is the kind of post-discharge care a need asks for. The codes

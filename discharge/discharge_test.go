@@ -1,8 +1,12 @@
 package discharge_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/dischargegateway/gateway/discharge"
 )
@@ -104,5 +108,19 @@ func TestConceptLists(t *testing.T) {
 	}
 	if p, ok := discharge.CareNursingDementia.Pathway(); !ok || p != 3 {
 		t.Error("nursing-dementia should be pathway 3")
+	}
+}
+
+func TestErrorKindOfAnExpiredDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), -time.Second)
+	defer cancel()
+	if k := discharge.ErrorKind(fmt.Errorf("store: %w", ctx.Err())); k != discharge.KindTimeout {
+		t.Fatalf("an expired deadline is %s, want timeout", k)
+	}
+	if k := discharge.ErrorKind(errors.New("other")); k != discharge.KindInternal {
+		t.Fatalf("a plain error is %s, want internal", k)
+	}
+	if k := discharge.ErrorKind(fmt.Errorf("x: %w", discharge.E(discharge.KindNotFound, "", "gone"))); k != discharge.KindNotFound {
+		t.Fatalf("a wrapped *Error is %s", k)
 	}
 }

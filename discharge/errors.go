@@ -1,6 +1,7 @@
 package discharge
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -35,7 +36,7 @@ const (
 	KindUnauthorized                 // no valid credentials
 	KindForbidden                    // valid credentials without the right to do this
 	KindThrottled                    // over a rate limit
-	KindUnavailable                  // a dependency (Redis) cannot be reached; retry later
+	KindUnavailable                  // a dependency (a store or the cache) cannot be reached; retry later
 	KindTimeout                      // the request ran past its deadline
 	KindRetry                        // an optimistic write lost a race; the caller (gateway) retries
 )
@@ -144,11 +145,14 @@ func Wrap(kind Kind, op string, err error) *Error {
 }
 
 // ErrorKind returns the Kind of err: the Kind of the first *Error in its
-// chain, KindTimeout for an expired context, or KindInternal.
+// chain, KindTimeout for a context whose deadline passed, or KindInternal.
 func ErrorKind(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return KindTimeout
 	}
 	return KindInternal
 }

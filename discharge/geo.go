@@ -5,8 +5,8 @@ import "math"
 // Position is a WGS84 point. (The brief that specified matching calls it
 // LatLon; Position came first and the adapters use it.)
 type Position struct {
-	Lat float64 `json:"latitude"`
-	Lon float64 `json:"longitude"`
+	Lat float64
+	Lon float64
 }
 
 // Valid reports whether p is a finite point with latitude in [-90, 90] and

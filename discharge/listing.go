@@ -21,7 +21,9 @@ type Listing struct {
 	Website     string // the location's public website URL; empty when not known
 }
 
-// RowIssue is why one row of a bulk file was rejected.
+// RowIssue is why one row of a bulk file was rejected. It keeps its JSON
+// names while the import command encodes it directly (cmd/gateway's
+// cqcReport); the API writes it as gateway's wireRowIssue.
 type RowIssue struct {
 	Row    int    `json:"row"` // 1-based, the header being row 1
 	Column string `json:"column,omitempty"`

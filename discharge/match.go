@@ -49,30 +49,30 @@ type MatchRequest struct {
 
 // Option is a provider that passed every hard filter.
 type Option struct {
-	Provider   Provider      `json:"provider"`
-	Score      float64       `json:"score"` // 0..1, 4 decimals
-	Components Components    `json:"components"`
-	Covered    []Requirement `json:"covered,omitempty"`
+	Provider   Provider
+	Score      float64 // 0..1, 4 decimals
+	Components Components
+	Covered    []Requirement
 	// Vacancies are the fitting bed types open and accepting admissions.
-	Vacancies []BedCapacity `json:"vacancies,omitempty"`
+	Vacancies []BedCapacity
 	// HomeCare are the offers that cover the patient's district, start in
 	// time and are big enough.
-	HomeCare   []HomeCareOffer `json:"homeCare,omitempty"`
-	AsOf       time.Time       `json:"asOf"`
-	Freshness  Freshness       `json:"freshness"`
-	DistanceKm *float64        `json:"distanceKm,omitempty"`
+	HomeCare   []HomeCareOffer
+	AsOf       time.Time
+	Freshness  Freshness
+	DistanceKm *float64
 	// Stale marks figures older than the stale threshold, returned only
 	// because the request asked to include them.
-	Stale bool `json:"stale,omitempty"`
+	Stale bool
 }
 
 // Exclusion is a provider that failed a hard filter: the first one, in the
 // order of Filters.
 type Exclusion struct {
-	Provider   Provider `json:"provider"`
-	DistanceKm *float64 `json:"distanceKm,omitempty"`
-	Filter     Filter   `json:"filter"`
-	Detail     string   `json:"detail"`
+	Provider   Provider
+	DistanceKm *float64
+	Filter     Filter
+	Detail     string
 }
 
 // Result is a match's answer.

@@ -1,8 +1,8 @@
 package discharge
 
 // CareNeed is what a discharge case needs after hospital: one FHIR
-// ServiceRequest for post-discharge care. Matching ranks providers against
-// it (a later issue); the fields are the criteria it will use.
+// ServiceRequest for post-discharge care. Match (match.go) filters and ranks
+// providers against it; its fields are the criteria it uses.
 type CareNeed struct {
 	ID string `json:"id"`
 	// CaseID is the id of the Encounter (Case) the need belongs to.

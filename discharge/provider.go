@@ -8,32 +8,32 @@ import (
 // Provider is one HealthcareService of a care provider at a Location: what
 // matching needs to know about it. ServiceID is the HealthcareService id.
 type Provider struct {
-	ServiceID      string        `json:"serviceId"`
-	LocationID     string        `json:"locationId"`
-	OrganizationID string        `json:"organizationId"`
-	Name           string        `json:"name"`
-	Settings       []CareSetting `json:"settings"`
-	Specialisms    []Requirement `json:"specialisms,omitempty"`
+	ServiceID      string
+	LocationID     string
+	OrganizationID string
+	Name           string
+	Settings       []CareSetting
+	Specialisms    []Requirement
 	// Fundings accepted; empty means not stated, which accepts none when a
 	// need names its funding.
-	Fundings []Funding `json:"fundings,omitempty"`
-	Position *Position `json:"position,omitempty"`
+	Fundings []Funding
+	Position *Position
 	// Outcode is the postcode district the location is in.
-	Outcode string `json:"outcode,omitempty"`
+	Outcode string
 	// Coverage lists the districts a home-care service serves.
-	Coverage []string `json:"coverage,omitempty"`
+	Coverage []string
 	// Admission lists the days (and hours) admissions are taken; empty
 	// means any day. Matching asks for a day, not a time, so only the days
 	// count.
-	Admission []AdmissionWindow `json:"admission,omitempty"`
+	Admission []AdmissionWindow
 	// NotAvailable lists closures (an outbreak, a refurbishment).
-	NotAvailable []DateRange `json:"notAvailable,omitempty"`
-	Contract     string      `json:"contract,omitempty"` // ContractBlock or ContractSpot
-	Rating       string      `json:"rating,omitempty"`   // a CQC rating: RatingOutstanding and so on
+	NotAvailable []DateRange
+	Contract     string // ContractBlock or ContractSpot
+	Rating       string // a CQC rating: RatingOutstanding and so on
 	// AcceptsDetained says the service takes patients detained under the
 	// Mental Health Act; see Detained for who counts as detained.
-	AcceptsDetained bool `json:"acceptsDetained,omitempty"`
-	Active          bool `json:"active"`
+	AcceptsDetained bool
+	Active          bool
 }
 
 // The contract types. A block-contracted bed is already paid for by the
@@ -76,17 +76,17 @@ func Detained(legalStatus string) bool {
 // AdmissionWindow is when a service admits: on these days, all day or
 // between Start and End ("HH:MM").
 type AdmissionWindow struct {
-	Days   []time.Weekday `json:"days"`
-	AllDay bool           `json:"allDay"`
-	Start  string         `json:"start,omitempty"`
-	End    string         `json:"end,omitempty"`
+	Days   []time.Weekday
+	AllDay bool
+	Start  string
+	End    string
 }
 
 // DateRange is a closed range of days, both ends included. A zero To
 // means open-ended: closed until further notice.
 type DateRange struct {
-	From Date `json:"from"`
-	To   Date `json:"to"`
+	From Date
+	To   Date
 }
 
 // Contains reports whether d falls in r.

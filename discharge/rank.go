@@ -11,12 +11,12 @@ import (
 // Weights weigh the score components. They need not sum to 1: the score is
 // divided by their sum, so only their ratios matter.
 type Weights struct {
-	Distance   float64 `json:"distance"`
-	Freshness  float64 `json:"freshness"`
-	Contract   float64 `json:"contract"`
-	Quality    float64 `json:"quality"`
-	Preference float64 `json:"preference"`
-	Acceptance float64 `json:"acceptance"`
+	Distance   float64
+	Freshness  float64
+	Contract   float64
+	Quality    float64
+	Preference float64
+	Acceptance float64
 }
 
 // DefaultWeights favour a near, well-rated provider with fresh figures;
@@ -64,12 +64,12 @@ func (w Weights) sum() float64 {
 
 // Components are an option's score parts, each 0..1.
 type Components struct {
-	Distance   float64 `json:"distance"`
-	Freshness  float64 `json:"freshness"`
-	Contract   float64 `json:"contract"`
-	Quality    float64 `json:"quality"`
-	Preference float64 `json:"preference"`
-	Acceptance float64 `json:"acceptance"`
+	Distance   float64
+	Freshness  float64
+	Contract   float64
+	Quality    float64
+	Preference float64
+	Acceptance float64
 }
 
 // ratingScore turns a CQC rating into the quality component. Not rated

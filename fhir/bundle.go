@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -150,11 +151,16 @@ func appendEntry(b []byte, e BundleEntryOut) []byte {
 	return append(b, '}')
 }
 
-// appendJSON appends v as encoding/json writes it; v is a string, number or
-// one of this file's own types, which always encode.
+// appendJSON appends v as encoding/json writes it, but without HTML
+// escaping (a link's query keeps its "&" rather than "\u0026", as FHIR
+// clients and people expect to read it); v is a string, number or one of
+// this file's own types, which always encode.
 func appendJSON(b []byte, v any) []byte {
-	out, _ := json.Marshal(v)
-	return append(b, out...)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return append(b, bytes.TrimRight(buf.Bytes(), "\n")...)
 }
 
 // InEntry is one entry of a transaction or batch Bundle.

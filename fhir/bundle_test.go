@@ -28,8 +28,13 @@ func referenceBundle(typ string, total *int, links []Link, entries []BundleEntry
 		}
 		b.Entry = append(b.Entry, ej)
 	}
-	out, _ := json.Marshal(b)
-	return out
+	// encoding/json without HTML escaping, as MarshalBundle writes links
+	// and URLs.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(b)
+	return bytes.TrimRight(buf.Bytes(), "\n")
 }
 
 func TestMarshalBundleMatchesEncodingJSON(t *testing.T) {
@@ -72,5 +77,17 @@ func TestMarshalBundleMatchesEncodingJSON(t *testing.T) {
 		if !bytes.Equal(got, want) || !json.Valid(got) {
 			t.Fatalf("case %d:\n got %s\nwant %s", i, got, want)
 		}
+	}
+}
+
+func TestBundleLinksKeepAmpersands(t *testing.T) {
+	total := 3
+	b := MarshalBundle("searchset", &total, []Link{{Relation: "self", URL: "http://x/fhir/Patient?_count=1&_offset=2"}}, nil)
+	if !bytes.Contains(b, []byte(`?_count=1&_offset=2"`)) {
+		t.Fatalf("link escaped: %s", b)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -103,29 +103,20 @@ type Store interface {
 	// Generation is a counter that grows with every Commit to the partition,
 	// for caches of what is derived from it.
 	Generation(ctx context.Context, partition string) (int64, error)
+	// CommitParts stores writes that stand alone, such as the rows of an
+	// idempotent bulk load: where a store spreads the partition over
+	// several slots, each slot's part is atomic, not all of them together,
+	// and a failure may leave earlier parts stored. Elsewhere it is Commit
+	// without guards.
+	CommitParts(ctx context.Context, partition string, writes []Write) error
 }
+
+// DirectoryPartition is the partition that holds the provider directory
+// (Organization, Location, HealthcareService). It is one partition so a
+// provider's Organization, Locations and HealthcareServices can be written
+// in one transaction and searched together; who may write what is decided
+// by ownership, not by partition. A store may spread it over several slots.
+const DirectoryPartition = "directory"
 
 // Ref names one resource.
 type Ref struct{ Type, ID string }
-
-type partialCommitKey struct{}
-
-// WithPartialCommit marks a context whose Commits may be applied in parts
-// where a store spreads a partition over several slots: each part atomic,
-// not all of them together. Only for idempotent bulk loads (the directory
-// import), whose rows stand alone and are retried as a whole.
-func WithPartialCommit(ctx context.Context) context.Context {
-	return context.WithValue(ctx, partialCommitKey{}, true)
-}
-
-// PartialCommit reports whether ctx allows a partial commit.
-func PartialCommit(ctx context.Context) bool {
-	v, _ := ctx.Value(partialCommitKey{}).(bool)
-	return v
-}
-
-// DirectoryPartition is the partition holding the provider directory
-// (Organization, Location, HealthcareService): one partition, so a
-// provider's entries can be written in one transaction and searched
-// together. Who may write what is decided by ownership, not by partition.
-const DirectoryPartition = "directory"

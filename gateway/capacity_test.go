@@ -176,3 +176,26 @@ func TestCapacityCSVImport(t *testing.T) {
 		t.Fatalf("%s", rep.body)
 	}
 }
+
+// TestCapacitySummaryRejectsNonFinite checks that NaN and infinities,
+// which strconv.ParseFloat accepts and which fail every comparison, are
+// refused as values rather than passing the range checks.
+func TestCapacitySummaryRejectsNonFinite(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct{ query, expr string }{
+		{"near=53.4,-2.2&radiusKm=NaN", "radiusKm"},
+		{"near=53.4,-2.2&radiusKm=nan", "radiusKm"},
+		{"near=53.4,-2.2&radiusKm=Inf", "radiusKm"},
+		{"near=53.4,-2.2&radiusKm=-Inf", "radiusKm"},
+		{"near=NaN,-2.2", "near"},
+		{"near=53.4,NaN", "near"},
+		{"near=Inf,-2.2", "near"},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			r := e.do("GET", "/api/v1/capacity?"+tc.query, nil)
+			if r.status != http.StatusBadRequest || !r.hasIssue("value", tc.expr) {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+		})
+	}
+}

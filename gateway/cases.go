@@ -13,12 +13,12 @@ import (
 // mapped from the Encounter (and its Patient), the care needs mapped from its
 // ServiceRequests, and every mapping warning with the resource it concerns.
 type caseView struct {
-	ID        string                `json:"id"`
-	Encounter string                `json:"encounter"`
-	Version   int64                 `json:"encounterVersion"`
-	Case      *discharge.Case       `json:"case"`
-	CareNeeds []*discharge.CareNeed `json:"careNeeds"`
-	Warnings  []caseWarning         `json:"warnings"`
+	ID        string          `json:"id"`
+	Encounter string          `json:"encounter"`
+	Version   int64           `json:"encounterVersion"`
+	Case      *wireCase       `json:"case"`
+	CareNeeds []*wireCareNeed `json:"careNeeds"`
+	Warnings  []caseWarning   `json:"warnings"`
 }
 
 type caseWarning struct {
@@ -35,8 +35,11 @@ func (s *Server) getCase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	view := caseView{ID: id, Encounter: rc.Encounter, Version: rc.Version, Case: rc.Case, CareNeeds: rc.CareNeeds,
-		Warnings: make([]caseWarning, len(rc.Warnings))}
+	view := caseView{ID: id, Encounter: rc.Encounter, Version: rc.Version, Case: toWireCase(rc.Case),
+		CareNeeds: make([]*wireCareNeed, len(rc.CareNeeds)), Warnings: make([]caseWarning, len(rc.Warnings))}
+	for i, n := range rc.CareNeeds {
+		view.CareNeeds[i] = toWireCareNeed(n)
+	}
 	for i, w := range rc.Warnings {
 		view.Warnings[i] = caseWarning{Resource: w.Resource, Expression: w.Expression, Message: w.Message}
 	}

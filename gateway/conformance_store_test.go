@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/gateway"
 )
 
 // Conformance of the generic FHIR REST layer over a real store: empty
@@ -527,7 +528,9 @@ func TestConditionalCreateNeedsASearchParameter(t *testing.T) {
 }
 
 func TestNearSaysWhenItConsideredOnlyTheNearest(t *testing.T) {
-	e := newEnv(t)
+	// Importing 1,001 locations is one request: under the race detector on a
+	// loaded machine it can outlast the tests' 3 s deadline.
+	e := newEnv(t, func(c *gateway.Config) { c.RequestTimeout = time.Minute })
 	admin := e.tokenFor("ops", auth.RoleAdmin, "DGADMIN", directoryScopes)
 	csv := syntheticCSV(1001, [][3]any{{"M14", 53.445, -2.221}})
 	r := e.do("POST", "/api/v1/directory/import", csv, "Authorization", "Bearer "+admin, "Content-Type", "text/csv").mustStatus(t, http.StatusOK)
@@ -546,7 +549,9 @@ func TestNearSaysWhenItConsideredOnlyTheNearest(t *testing.T) {
 }
 
 func TestChainedIdentifierRefusesWhatItCannotCountInFull(t *testing.T) {
-	e := newEnv(t)
+	// Two 501-entry transactions: give them more than the tests' 3 s
+	// deadline on a loaded machine under the race detector.
+	e := newEnv(t, func(c *gateway.Config) { c.RequestTimeout = time.Minute })
 	for batch := 0; batch < 2; batch++ {
 		var entries []any
 		for i := 0; i < 501; i++ {

@@ -2,14 +2,16 @@ package gateway
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/capacity"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/records"
 )
 
 // createMeasureReport is POST /fhir/MeasureReport: a capacity posting in
@@ -18,48 +20,59 @@ import (
 // returns, whatever shape each posting came in.
 func (s *Server) createMeasureReport(c echo.Context) error {
 	p := principal(c)
-	if p == nil || p.Role != auth.RoleCareProvider {
-		return discharge.E(discharge.KindForbidden, "", "Only a care provider posts capacity.")
+	if err := capacity.MayPost(p); err != nil {
+		return err
 	}
 	body, err := s.readBody(c, "MeasureReport")
 	if err != nil {
 		return err
 	}
-	if _, err := s.validate(body, "MeasureReport"); err != nil {
+	if _, err := fhir.Validate(body, "MeasureReport", s.cfg.Limits); err != nil {
 		return err
 	}
 	posting, err := mappings.MeasureReportToCapacity(body)
 	if err != nil {
 		return err
 	}
-	cur, applied, err := s.postCapacity(c.Request().Context(), p, posting, mappings.MeasureReportPath)
+	posted, err := s.capacities.Post(c.Request().Context(), p, posting, mappings.MeasureReportPath)
 	if err != nil {
-		if discharge.ErrorKind(err) == discharge.KindNotFound || discharge.ErrorKind(err) == discharge.KindForbidden {
-			return atExpression(err, "MeasureReport.subject")
+		if k := discharge.ErrorKind(err); k == discharge.KindNotFound || k == discharge.KindForbidden {
+			return records.AtExpression(err, "MeasureReport.subject")
 		}
 		return err
 	}
-	if !applied {
-		c.Response().Header().Set("Warning", `199 discharge-gateway "MeasureReport.date: `+olderMessage(cur)+`"`)
-	}
-	id := cur.LocationID + "-v" + strconv.FormatInt(cur.Version, 10)
-	c.Response().Header().Set("Location", s.baseURL(c)+"/MeasureReport/"+id)
 	status := http.StatusCreated
-	if !applied {
+	if !posted.Applied {
 		status = http.StatusOK
+		c.Response().Header().Set("Warning", `199 discharge-gateway "MeasureReport.date: `+posted.OlderMessage()+`"`)
 	}
-	return respond(c, status, mappings.CapacityToMeasureReport(cur, s.cfg.Freshness.Of(cur.AsOf, s.now())))
+	c.Response().Header().Set("Location", s.baseURL(c)+"/MeasureReport/"+measureReportID(posted.View))
+	return respond(c, status, mappings.CapacityToMeasureReport(posted.Capacity, posted.Freshness))
 }
 
-// searchMeasureReports is MeasureReport?subject=Location/{id}[&_sort=-date][&_count=n]:
+// measureReportID names one posting of a location's history.
+func measureReportID(v capacity.View) string {
+	return v.LocationID + "-v" + strconv.FormatInt(v.Version, 10)
+}
+
+// searchMeasureReports is MeasureReport?subject=Location/{id}[&_sort=-date]:
 // the location's capacity postings as MeasureReports, newest first, each
-// tagged with its freshness.
+// tagged with its freshness. Paging is every searchset's rule
+// (fhir.ParsePaging, fhir.PageLinks); total counts every posting the
+// history keeps.
 func (s *Server) searchMeasureReports(c echo.Context) error {
 	q := c.QueryParams()
+	page, err := fhir.ParsePaging(q, fhir.DefaultCount, fhir.MaxCount)
+	if err != nil {
+		return err
+	}
 	var warns discharge.Issues
+	used := url.Values{}
 	for name := range q {
 		switch name {
-		case "subject", "_sort", "_count", "_format":
+		case "subject", "_sort":
+			used[name] = q[name]
+		case "_count", "_offset", "_total", "_format":
 		default:
 			msg := "Unknown or unsupported search parameter '" + name + "' for MeasureReport; it was not applied."
 			if preferStrict(c) {
@@ -71,36 +84,25 @@ func (s *Server) searchMeasureReports(c echo.Context) error {
 	if v := q.Get("_sort"); v != "" && v != "-date" {
 		return discharge.E(discharge.KindNotSupported, "_sort", "MeasureReport results are sorted newest first (_sort=-date).")
 	}
-	subject := q.Get("subject")
-	typ, id, ok := splitRef(subject)
+	typ, id, ok := records.SplitRef(q.Get("subject"))
 	if !ok || typ != "Location" {
 		return discharge.E(discharge.KindRequired, "subject", "subject=Location/{id} is required.")
 	}
-	count := 10
-	if v := q.Get("_count"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return discharge.E(discharge.KindValue, "_count", "_count must be a whole number of 1 or more.")
-		}
-		count = min(n, 500)
-	}
-	hist, err := s.capacity.History(c.Request().Context(), id, int64(count))
+	hist, total, err := s.capacities.History(c.Request().Context(), id, page.Offset, page.Count)
 	if err != nil {
 		return err
 	}
-	now := s.now()
 	base := s.baseURL(c)
 	entries := make([]fhir.BundleEntryOut, 0, len(hist)+1)
 	for _, h := range hist {
-		h.LocationID = id
-		entries = append(entries, fhir.BundleEntryOut{FullURL: base + "/MeasureReport/" + id + "-v" + strconv.FormatInt(h.Version, 10),
-			Resource: mappings.CapacityToMeasureReport(h, s.cfg.Freshness.Of(h.AsOf, now)), SearchMode: "match"})
+		entries = append(entries, fhir.BundleEntryOut{FullURL: base + "/MeasureReport/" + measureReportID(h),
+			Resource: mappings.CapacityToMeasureReport(h.Capacity, h.Freshness), SearchMode: "match"})
 	}
-	total := len(hist)
 	if len(warns) > 0 {
 		entries = append(entries, fhir.BundleEntryOut{SearchMode: "outcome", Resource: fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindNotSupported))})
 	}
-	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, nil, entries))
+	links := fhir.PageLinks(base+"/MeasureReport", used, page, total)
+	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, links, entries))
 }
 
 // readMeasure serves the Measure capacity reports conform to.

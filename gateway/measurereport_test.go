@@ -44,7 +44,8 @@ func TestMeasureReportCapacity(t *testing.T) {
 	e.do("PUT", "/api/v1/capacity/"+id, capacityBody(now.Add(-time.Minute), 7), append(as(home1), "Content-Type", "application/json")...).mustStatus(t, 200)
 
 	latest := e.do("GET", "/fhir/MeasureReport?subject="+loc+"&_sort=-date&_count=1", nil).mustStatus(t, http.StatusOK)
-	if num(latest.json, "total") != 1 || !strings.Contains(string(latest.body), `"code":"vacant-accepting-admissions"},"count":7`) &&
+	// Bundle.total counts every posting kept, not the page.
+	if num(latest.json, "total") != 3 || len(latest.json["entry"].([]any)) != 1 || !strings.Contains(string(latest.body), `"code":"vacant-accepting-admissions"},"count":7`) &&
 		!strings.Contains(string(latest.body), `"count":7`) {
 		t.Fatalf("latest: %s", latest.body)
 	}
@@ -99,4 +100,64 @@ func TestMeasureReportCapacity(t *testing.T) {
 			t.Fatalf("%s", r.body)
 		}
 	})
+}
+
+// TestMeasureReportSearchPaging checks that a location's capacity history
+// pages with _count and _offset, newest first, that total counts every
+// posting kept (not the page) and that next and previous links walk it.
+func TestMeasureReportSearchPaging(t *testing.T) {
+	e := newEnv(t)
+	home1 := e.tokenFor("home-1", auth.RoleCareProvider, "1-000000001", directoryScopes)
+	as := []string{"Authorization", "Bearer " + home1}
+	r := e.do("POST", "/fhir", providerBundle("1-000000001", "1-466088203", "nursing-dementia"), as...).mustStatus(t, 200)
+	_, loc, _ := refsOf(t, r)
+	now := time.Now()
+	for i := range 5 {
+		e.do("POST", "/fhir/MeasureReport", measureReport(loc, now.Add(time.Duration(i-5)*time.Hour), i), as...).mustStatus(t, http.StatusCreated)
+	}
+	search := "/fhir/MeasureReport?subject=" + loc
+	ids := func(r resp) []string {
+		var out []string
+		entries, _ := r.json["entry"].([]any)
+		for _, en := range entries {
+			out = append(out, str(en, "resource", "id"))
+		}
+		return out
+	}
+	id := strings.TrimPrefix(loc, "Location/")
+	for _, tc := range []struct {
+		name       string
+		query      string
+		want       []string
+		prev, next bool
+	}{
+		{"first page", "&_count=2", []string{id + "-v5", id + "-v4"}, false, true},
+		{"middle page", "&_count=2&_offset=2", []string{id + "-v3", id + "-v2"}, true, true},
+		{"last page", "&_count=2&_offset=4", []string{id + "-v1"}, true, false},
+		{"past the end", "&_count=2&_offset=9", nil, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do("GET", search+tc.query, nil).mustStatus(t, http.StatusOK)
+			if num(r.json, "total") != 5 {
+				t.Fatalf("total: %s", r.body)
+			}
+			if got := ids(r); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Fatalf("entries %v, want %v", got, tc.want)
+			}
+			if (link(r, "previous") != "") != tc.prev || (link(r, "next") != "") != tc.next {
+				t.Fatalf("links: %v", r.json["link"])
+			}
+		})
+	}
+	next := link(e.do("GET", search+"&_count=2", nil), "next")
+	if u := strings.Index(next, "/fhir/"); u < 0 || !strings.Contains(next, "_offset=2") || !strings.Contains(next, "subject=") {
+		t.Fatalf("next link %q", next)
+	} else if got := ids(e.do("GET", next[u:], nil).mustStatus(t, http.StatusOK)); len(got) != 2 || got[0] != id+"-v3" {
+		t.Fatalf("following next: %v", got)
+	}
+	for _, q := range []string{"&_count=-1", "&_offset=x"} {
+		if r := e.do("GET", search+q, nil); r.status != http.StatusBadRequest || !r.hasIssue("value", strings.Split(q[1:], "=")[0]) {
+			t.Errorf("%s: %d %s", q, r.status, r.body)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/placement"
 )
 
 // placementOptionsURL is the canonical URL of the $placement-options
@@ -45,9 +46,10 @@ func placementOptionsDefinition() []byte {
 		"parameter": []any{
 			in("serviceRequest", "ServiceRequest", "Type level only: the request to match, inline; nothing is stored.", 0, "1"),
 			in("patient", "Patient", "Type level only: the patient, for the home postcode when the request has no search area.", 0, "1"),
-			in("radius", "decimal", "Kilometres, above 0 and at most 200. Default 25 for care homes, 20 for short-term beds; home care uses coverage instead.", 0, "1"),
-			in("_count", "integer", fmt.Sprintf("How many options per page, default %d, at most %d; 0 returns only the total.", defaultPlacementCount, maxPlacementCount), 0, "1"),
-			in("_offset", "integer", fmt.Sprintf("How many of the ranked options to skip, 0 to %d; past the end is an empty page.", maxPlacementOffset), 0, "1"),
+			in("radius", "decimal", fmt.Sprintf("Kilometres, above 0 and at most %g. Default %g for care homes, %g for short-term beds; home care uses coverage instead.",
+				placement.MaxRadiusKm, placement.DefaultRadius(discharge.CareNursing), placement.DefaultRadius(discharge.CareD2ABed)), 0, "1"),
+			in("_count", "integer", fmt.Sprintf("How many options per page, default %d, at most %d; 0 returns only the total.", placement.DefaultCount, placement.MaxCount), 0, "1"),
+			in("_offset", "integer", "How many of the ranked options to skip, a whole number (the rule of every search); past the end is an empty page with the full total.", 0, "1"),
 			in("date", "date", "The start date needed, today or later in England (an earlier date is refused). Default: the request's occurrence, then the Discharge Ready Date, then the expected discharge date, then today; a default that has passed becomes today.", 0, "1"),
 			in("includeStale", "boolean", "Include providers whose capacity is stale, flagged as such.", 0, "1"),
 			in("explain", "boolean", fmt.Sprintf("List the %d nearest excluded providers (within 1.5 times the radius, any care setting or bed type), each with the filter that excluded it, coded from %s.", discharge.MaxExplained, mappings.ExclusionReasonSystem), 0, "1"),

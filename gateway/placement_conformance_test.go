@@ -175,9 +175,13 @@ func TestPlacementTotalAndPaging(t *testing.T) {
 		t.Fatalf("pages %v, whole ranking %v", got, want)
 	}
 	// Past the end: an empty page with the true total.
-	past := e.do("GET", path+"?_offset=100", nil).mustStatus(t, http.StatusOK)
-	if len(matchNames(t, past)) != 0 || num(past.json, "total") != 7 {
-		t.Fatalf("past the end: %s", past.body)
+	// The same paging rule as every search: any whole _offset, however
+	// far past the options, is an empty page with the true total.
+	for _, off := range []string{"100", "10001", "9223372036854775807"} {
+		past := e.do("GET", path+"?_offset="+off, nil).mustStatus(t, http.StatusOK)
+		if len(matchNames(t, past)) != 0 || num(past.json, "total") != 7 {
+			t.Fatalf("past the end (_offset=%s): %s", off, past.body)
+		}
 	}
 	// _count=0: only the total.
 	if z := e.do("GET", path+"?_count=0", nil).mustStatus(t, http.StatusOK); len(matchNames(t, z)) != 0 || num(z.json, "total") != 7 {
@@ -189,7 +193,7 @@ func TestPlacementTotalAndPaging(t *testing.T) {
 	if names := matchNames(t, p); !slices.Equal(names, want[2:4]) || !strings.Contains(link(p, "next"), "_offset=4") {
 		t.Fatalf("POST page: %v next %s", names, link(p, "next"))
 	}
-	for _, bad := range []string{"-1", "10001", "1e3", "x", "100000000000000000000"} {
+	for _, bad := range []string{"-1", "+1", "01", "1e3", "x", "100000000000000000000"} {
 		t.Run("_offset="+bad, func(t *testing.T) {
 			r := e.do("GET", path+"?_offset="+url.QueryEscape(bad), nil).mustStatus(t, http.StatusBadRequest)
 			if code, ex := r.issue(t); code != "value" || ex != "_offset" {

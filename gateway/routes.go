@@ -16,9 +16,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/capacity"
+	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/placement"
 	"github.com/dischargegateway/gateway/records"
 )
 
@@ -95,10 +98,13 @@ type Server struct {
 	// codeSystems and conceptMaps are the published terminology.
 	codeSystems, conceptMaps []canonical
 	capCache
-	// placement caches provider projections and decoded capacity for
-	// $placement-options (placementindex.go).
-	placement *placementIndex
+	// placement answers $placement-options.
+	placement *placement.Service
 	metrics   *metrics
+	// directory is the provider directory: import, ownership rules, geo index.
+	directory *directory.Service
+	// capacities is the capacity service: postings, reads, summaries.
+	capacities *capacity.Service
 	// records is the FHIR record service: create, update, read, search,
 	// history, transactions and batches.
 	records *records.Service
@@ -114,13 +120,17 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security,
 		capacity: d.Capacity, geo: d.Geocoder, parseDirectory: d.ParseDirectory, parseCapacity: d.ParseCapacity,
-		types: map[string]bool{}, placement: newPlacementIndex(0)}
+		types: map[string]bool{}}
+	s.directory = directory.New(d.Store, d.Capacity, d.Geocoder, d.Logger, d.Now)
+	s.capacities = capacity.New(d.Capacity, d.Geocoder, s.directory, cfg.Freshness, d.Now)
 	for _, t := range records.Types() {
 		s.types[t] = true
 	}
 	s.records = records.New(records.Config{Limits: cfg.Limits, BaseURL: cfg.BaseURL}, records.Deps{
 		Store: d.Store, Near: d.Capacity, Areas: d.Geocoder, Translator: d.Translator, Logger: d.Logger, Now: d.Now, NewID: newID,
-		Directory: records.DirectoryFuncs{CheckWriteFunc: s.checkOwnership, IndexLocationFunc: s.indexLocation}})
+		Directory: recordsDirectory{s.directory}})
+	s.placement = placement.New(placement.Config{Limits: cfg.Limits, Freshness: cfg.Freshness, Weights: cfg.Weights,
+		Translator: d.Translator, Now: d.Now}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
 	// first request, not during it.
 	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters"}, clinicalTypes...), directoryTypes...)...); err != nil {

@@ -64,11 +64,25 @@ var inpatientClasses = map[string]bool{"IMP": true, "ACUTE": true, "NONAC": true
 // stored, but forms no discharge case. Issues holds warnings; a non-nil
 // error is a *discharge.Error whose issues carry FHIRPath expressions.
 func EncounterToCase(encounter, patient []byte, opt Options) (*discharge.Case, discharge.Issues, error) {
-	const op = "mappings.EncounterToCase"
-	var enc r4.Encounter
-	if err := decodeResource(encounter, "Encounter", &enc); err != nil {
+	enc, err := DecodeEncounter(encounter)
+	if err != nil {
 		return nil, nil, err
 	}
+	var p *r4.Patient
+	if len(patient) > 0 {
+		if p, err = DecodePatient(patient); err != nil {
+			return nil, nil, err
+		}
+	}
+	return CaseFromEncounter(enc, p, opt)
+}
+
+// CaseFromEncounter is EncounterToCase over resources already decoded
+// (DecodeEncounter, DecodePatient), for a caller that maps the same
+// Patient into more than one thing: each is decoded once. patient is nil
+// when the gateway does not hold it.
+func CaseFromEncounter(enc *r4.Encounter, patient *r4.Patient, opt Options) (*discharge.Case, discharge.Issues, error) {
+	const op = "mappings.EncounterToCase"
 	var is discharge.Issues
 	if enc.Class.Code == nil || str(enc.Class.System) != ActCodeSystem || !inpatientClasses[*enc.Class.Code] {
 		is.Warn(discharge.KindBusinessRule, "Encounter.class",
@@ -144,15 +158,11 @@ func EncounterToCase(encounter, patient []byte, opt Options) (*discharge.Case, d
 		c.DischargeDestination = dischargeDestination(h.DischargeDisposition, opt.Translator, &is)
 	}
 
-	if len(patient) == 0 {
+	if patient == nil {
 		is.Warn(discharge.KindRequired, "Encounter.subject",
 			"the subject Patient is not known to the gateway: NHS number, age band and home postcode are empty")
 	} else {
-		p, err := DecodePatient(patient)
-		if err != nil {
-			return nil, is, err
-		}
-		f, pis := PatientToFacts(p, opt.asOf())
+		f, pis := PatientToFacts(patient, opt.asOf())
 		is = append(is, pis...)
 		c.Patient = f.Patient
 		c.NoUKPosition = f.NoUKPosition

@@ -51,3 +51,51 @@ func TestPlacementExplanationElements(t *testing.T) {
 		t.Fatalf("explanation:\n%s", g)
 	}
 }
+
+// A HealthcareService is projected once per Location it names that the
+// caller holds: references with a base URL or a version count; one without
+// an id, or to a Location not held, gives nothing.
+func TestHealthcareServiceProviders(t *testing.T) {
+	hs := []byte(`{"resourceType":"HealthcareService","id":"hs1","name":"Home A","providedBy":{"reference":"Organization/o1"},
+		"location":[{"reference":"Location/a"},{"reference":"https://gw.example/fhir/Location/b/_history/2"},
+		{"reference":"Location/c"},{"reference":"Location/"},{"display":"nowhere"}]}`)
+	held := map[string]string{
+		"a": `{"resourceType":"Location","id":"a","position":{"latitude":53.4,"longitude":-2.2}}`,
+		"b": `{"resourceType":"Location","id":"b"}`,
+	}
+	cases := []struct {
+		name string
+		held map[string]string
+		want []string // location ids, in order
+	}{
+		{"every held location", held, []string{"a", "b"}},
+		{"none held", nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ps, err := mappings.HealthcareServiceProviders(hs, func(id string) ([]byte, bool) {
+				s, ok := c.held[id]
+				return []byte(s), ok
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range ps {
+				if p.ServiceID != "hs1" || p.OrganizationID != "o1" {
+					t.Fatalf("%+v", p)
+				}
+				got = append(got, p.LocationID)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("locations %v, want %v", got, c.want)
+			}
+			if len(ps) > 0 && (ps[0].Position == nil || ps[0].Position.Lat != 53.4) {
+				t.Fatalf("position %+v", ps[0].Position)
+			}
+		})
+	}
+	if _, err := mappings.HealthcareServiceProviders([]byte(`{"location":"x"}`), nil); err == nil {
+		t.Fatal("a service that is not one was projected")
+	}
+}

@@ -28,11 +28,25 @@ const (
 // map knows is an error naming the element. A non-nil error is a
 // *discharge.Error.
 func ServiceRequestToNeed(serviceRequest, patient []byte, opt Options) (*discharge.CareNeed, discharge.Issues, error) {
-	const op = "mappings.ServiceRequestToNeed"
-	var sr r4.ServiceRequest
-	if err := decodeResource(serviceRequest, "ServiceRequest", &sr); err != nil {
+	sr, err := DecodeServiceRequest(serviceRequest)
+	if err != nil {
 		return nil, nil, err
 	}
+	var p *r4.Patient
+	if len(patient) > 0 {
+		if p, err = DecodePatient(patient); err != nil {
+			return nil, nil, err
+		}
+	}
+	return NeedFromServiceRequest(sr, p, opt)
+}
+
+// NeedFromServiceRequest is ServiceRequestToNeed over resources already
+// decoded (DecodeServiceRequest, DecodePatient), for a caller that reads
+// other elements of them too: each is decoded once. patient is nil when
+// the gateway does not hold it.
+func NeedFromServiceRequest(sr *r4.ServiceRequest, patient *r4.Patient, opt Options) (*discharge.CareNeed, discharge.Issues, error) {
+	const op = "mappings.ServiceRequestToNeed"
 	var is discharge.Issues
 	tr := opt.Translator
 	validSetting := func(s string) bool { return discharge.CareSetting(s).Valid() }
@@ -133,16 +147,12 @@ func ServiceRequestToNeed(serviceRequest, patient []byte, opt Options) (*dischar
 		}
 	}
 
-	if len(patient) == 0 {
+	if patient == nil {
 		if n.SearchArea == nil {
 			is.Warn(discharge.KindRequired, "ServiceRequest.subject", "no search area: the ServiceRequest has none and the subject Patient is not known")
 		}
 	} else {
-		p, err := DecodePatient(patient)
-		if err != nil {
-			return nil, is.Warnings(), err
-		}
-		f, _ := PatientToFacts(p, opt.asOf()) // patient warnings belong to the case
+		f, _ := PatientToFacts(patient, opt.asOf()) // patient warnings belong to the case
 		if n.SearchArea == nil && f.Patient.HomeOutcode != "" {
 			n.SearchArea = &discharge.SearchArea{Outcode: f.Patient.HomeOutcode, Latitude: f.Latitude, Longitude: f.Longitude}
 			origins["searchArea.outcode"] = f.Origins["homeOutcode"]

@@ -50,24 +50,6 @@ type Directory interface {
 	IndexLocation(ctx context.Context, id string, doc map[string]any)
 }
 
-// DirectoryFuncs makes a Directory of two functions.
-type DirectoryFuncs struct {
-	CheckWriteFunc    func(ctx context.Context, p *auth.Principal, w DirectoryWrite) error
-	IndexLocationFunc func(ctx context.Context, id string, doc map[string]any)
-}
-
-// CheckWrite calls CheckWriteFunc.
-func (d DirectoryFuncs) CheckWrite(ctx context.Context, p *auth.Principal, w DirectoryWrite) error {
-	return d.CheckWriteFunc(ctx, p, w)
-}
-
-// IndexLocation calls IndexLocationFunc, when there is one.
-func (d DirectoryFuncs) IndexLocation(ctx context.Context, id string, doc map[string]any) {
-	if d.IndexLocationFunc != nil {
-		d.IndexLocationFunc(ctx, id, doc)
-	}
-}
-
 // NearIndex finds directory Locations near a point (Location?near=).
 type NearIndex interface {
 	NearLocations(ctx context.Context, areas []string, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)

@@ -274,27 +274,3 @@ func (s *Service) commit(ctx context.Context, part string, cds []*candidate, gua
 	}
 	return nil
 }
-
-// Draft is a resource prepared outside a FHIR interaction (a bulk
-// directory import) for CommitDrafts.
-type Draft struct {
-	Type, ID string
-	Doc      map[string]any
-	// Expect is the version that must be current: 0 when it must not exist.
-	Expect int64
-}
-
-// CommitDrafts stamps and stores drafts atomically in a partition, like
-// the resources of a transaction, with no intake: the caller built them
-// from its own validated input.
-func (s *Service) CommitDrafts(ctx context.Context, partition string, drafts []Draft) error {
-	now := s.now()
-	cds := make([]*candidate, len(drafts))
-	for i, d := range drafts {
-		cds[i] = &candidate{typ: d.Type, id: d.ID, doc: d.Doc, expect: d.Expect, version: d.Expect + 1, path: d.Type, now: now}
-		if err := cds[i].finish(); err != nil {
-			return err
-		}
-	}
-	return s.commit(ctx, partition, cds, nil)
-}

@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
 # The one command that runs every test: ./scripts/test.sh
 #
-# It installs what the tests need when it is missing (redis-server from the
-# distribution's packages), then runs formatting and vet checks and the Go
-# test suite. Integration tests start their own redis-server processes on
-# free loopback ports with their own temporary directories; they never use a
-# Redis that is already running. REDISTEST_REQUIRED=1 makes a missing
-# redis-server a failure instead of a skip.
+# It installs what the tests need when it is missing (redis-server,
+# postgresql, nodejs/npm, curl and jq from the distribution's packages), then
+# runs formatting and vet checks and the Go test suite. Integration tests
+# start their own redis-server and PostgreSQL processes on free loopback ports
+# with their own temporary directories; they never use a server that is
+# already running. REDISTEST_REQUIRED=1 and PGTEST_REQUIRED=1 make a missing
+# redis-server or PostgreSQL a failure instead of a skip.
+#
+#   ./scripts/test.sh quick   unit tests and the single-Redis integration
+#                             suites only, without the race detector (about
+#                             two minutes): for the edit-test loop. CI runs
+#                             the full command.
 set -euo pipefail
+mode=${1:-full}
+case "$mode" in full | quick) ;; *)
+  echo "usage: $0 [quick]" >&2
+  exit 2
+  ;;
+esac
 cd "$(dirname "$0")/.."
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -27,6 +39,18 @@ if ! command -v npm >/dev/null 2>&1; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 fi
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  log "PostgreSQL (initdb, postgres) not found: installing postgresql with apt-get (the record store's tests start their own servers)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+for tool in curl jq; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    log "$tool not found: installing it with apt-get (the README quick start uses it)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null
+  fi
+done
 if ! command -v go >/dev/null 2>&1; then
   if [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; else
     log "Go is not installed: install Go 1.26 or newer (https://go.dev/doc/install)"; exit 1; fi
@@ -40,7 +64,12 @@ if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; 
 log "go vet"
 go vet ./...
 
-export REDISTEST_REQUIRED=1
+export REDISTEST_REQUIRED=1 PGTEST_REQUIRED=1
+if [ "$mode" = quick ]; then
+  log "go test (quick: no race detector, single Redis only)"
+  go test -count=1 -timeout 10m ./...
+  exit 0
+fi
 log "go test (unit, golden, integration against real redis-server, fuzz seed corpora)"
 go test -race -count=1 -timeout 15m ./...
 
@@ -55,6 +84,9 @@ log "deploy/: kustomize build, kubeconform -strict (Kubernetes 1.30 and 1.34), c
 
 log "every published conformance resource and every kind of output under two FHIR validators (HL7 JSON Schema; Medplum, with FHIRPath invariants)"
 ./scripts/validate-outputs.sh
+
+log "the README quick start, run as written against a gateway on the embedded store"
+./scripts/quickstart.sh
 
 log "Postman collection under newman, against the embedded store and a real redis-server"
 ./scripts/interop.sh

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -16,17 +17,9 @@ import (
 )
 
 // CapacityStore keeps each location's current capacity, its history, and
-// geo indexes of locations per bed type, sharded by postcode area.
-//
-//	dg:{cap:<location>}            HASH asOf (Unix ms), v (version), doc (the posting's JSON)
-//	dg:{cap:<location>}:h          STREAM of applied postings, capped at historyLen
-//	dg:{geo:<bed type>:<area>}     GEO set of location ids (one shard per bed type and postcode area)
-//	dg:{geo:<bed type>:<area>}:v   HASH location id → capacity version the shard last saw (same slot as the shard)
-//	dg:{geo:<bed type>:<area>}:g   the shard's generation, moved by every change to the two above (geocache.go)
-//
-// A posting and its history entry change together (one script, one hash
-// slot per location). The geo shards are separate keys on purpose: one key
-// per bed type would be a national hot key.
+// geo indexes of locations per bed type, sharded by postcode area (its keys
+// are listed in keys.go). A posting and its history entry change together
+// (one script, one hash slot per location).
 type CapacityStore struct {
 	rdb        redis.UniversalClient
 	historyLen int64
@@ -44,17 +37,6 @@ func NewCapacityStore(rdb redis.UniversalClient, historyLen int64, opts ...Optio
 	}
 	return &CapacityStore{rdb: rdb, historyLen: historyLen, durable: applyOptions(opts).durable}
 }
-
-func capKey(loc string) string { return "dg:{cap:" + safeTag(loc) + "}" }
-
-// coverageKey is the set of locations that have posted home care for a
-// postcode district: one small key per district.
-func coverageKey(outcode string) string { return "dg:{hc:" + safeTag(outcode) + "}" }
-func capHistoryKey(loc string) string   { return capKey(loc) + ":h" }
-func geoKey(bed discharge.BedType, area string) string {
-	return "dg:{geo:" + safeTag(string(bed)) + ":" + safeTag(area) + "}"
-}
-func geoVersionKey(bed discharge.BedType, area string) string { return geoKey(bed, area) + ":v" }
 
 // shardPutScript places a location in a geo shard and records the capacity
 // version the shard has seen, never moving it back: postings racing for one
@@ -114,7 +96,7 @@ return {v, 1, ARGV[2], prev, prevArea}
 func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *discharge.Position, area string) (discharge.Capacity, bool, error) {
 	const op = "rediscache.CapacityStore.Put"
 	c.Version = 0
-	doc, err := json.Marshal(c)
+	doc, err := json.Marshal(toCapacityDoc(c))
 	if err != nil {
 		return c, false, discharge.Wrap(discharge.KindInternal, op, err)
 	}
@@ -194,12 +176,75 @@ func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *disc
 
 func decodeCapacity(v any, version int64) (discharge.Capacity, error) {
 	s, _ := v.(string)
-	var c discharge.Capacity
-	if err := json.Unmarshal([]byte(s), &c); err != nil {
-		return c, err
+	var d capacityDoc
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		return discharge.Capacity{}, err
 	}
+	c := d.capacity()
 	c.Version = version
 	return c, nil
+}
+
+// capacityDoc is a posting as stored (the doc field of a location's hash
+// and of its history entries). Its JSON names are the storage format, read
+// back from postings already stored, so they never change with the domain
+// type.
+type capacityDoc struct {
+	LocationID string        `json:"locationId"`
+	AsOf       time.Time     `json:"asOf"`
+	Version    int64         `json:"version"`
+	Beds       []bedDoc      `json:"beds,omitempty"`
+	HomeCare   []homeCareDoc `json:"homeCare,omitempty"`
+}
+
+type bedDoc struct {
+	Type                discharge.BedType `json:"type"`
+	MaxCapacity         int               `json:"maxCapacity"`
+	Occupied            int               `json:"occupied"`
+	Reserved            int               `json:"reserved"`
+	AcceptingAdmissions int               `json:"acceptingAdmissions"`
+	ClosedToAdmissions  bool              `json:"closedToAdmissions"`
+}
+
+type homeCareDoc struct {
+	Outcodes      []string       `json:"outcodes"`
+	HoursPerWeek  float64        `json:"hoursPerWeek"`
+	Packages      int            `json:"packages"`
+	EarliestStart discharge.Date `json:"earliestStart"`
+}
+
+func toCapacityDoc(c discharge.Capacity) capacityDoc {
+	d := capacityDoc{LocationID: c.LocationID, AsOf: c.AsOf, Version: c.Version}
+	if c.Beds != nil {
+		d.Beds = make([]bedDoc, len(c.Beds))
+		for i, b := range c.Beds {
+			d.Beds[i] = bedDoc(b)
+		}
+	}
+	if c.HomeCare != nil {
+		d.HomeCare = make([]homeCareDoc, len(c.HomeCare))
+		for i, h := range c.HomeCare {
+			d.HomeCare[i] = homeCareDoc(h)
+		}
+	}
+	return d
+}
+
+func (d capacityDoc) capacity() discharge.Capacity {
+	c := discharge.Capacity{LocationID: d.LocationID, AsOf: d.AsOf, Version: d.Version}
+	if d.Beds != nil {
+		c.Beds = make([]discharge.BedCapacity, len(d.Beds))
+		for i, b := range d.Beds {
+			c.Beds[i] = discharge.BedCapacity(b)
+		}
+	}
+	if d.HomeCare != nil {
+		c.HomeCare = make([]discharge.HomeCareOffer, len(d.HomeCare))
+		for i, h := range d.HomeCare {
+			c.HomeCare[i] = discharge.HomeCareOffer(h)
+		}
+	}
+	return c
 }
 
 // Get returns the current capacity of locations; ids without a posting are
@@ -251,23 +296,57 @@ func (s *CapacityStore) Versions(ctx context.Context, ids ...string) ([]int64, e
 	return out, nil
 }
 
-// History returns up to n past postings of a location, newest first.
+// History returns up to n past postings of a location, newest first
+// (HistoryPage's first page).
 func (s *CapacityStore) History(ctx context.Context, loc string, n int64) ([]discharge.Capacity, error) {
-	const op = "rediscache.CapacityStore.History"
-	msgs, err := s.rdb.XRevRangeN(ctx, capHistoryKey(loc), "+", "-", n).Result()
-	if err != nil {
-		return nil, classify(op, err)
+	if n <= 0 {
+		return []discharge.Capacity{}, nil
 	}
-	out := make([]discharge.Capacity, 0, len(msgs))
-	for _, m := range msgs {
+	page, _, err := s.HistoryPage(ctx, loc, 0, int(min(n, math.MaxInt32)))
+	return page, err
+}
+
+// HistoryPage returns a page of a location's past postings, newest first:
+// at most count of them after skipping the offset newest, and how many
+// postings the history holds. The length and the page are read in one
+// MULTI, so the total describes the same history as the page. The history
+// is a stream capped at about historyLen entries (XADD MAXLEN ~), so the
+// total counts the postings kept, not every posting ever made.
+func (s *CapacityStore) HistoryPage(ctx context.Context, loc string, offset, count int) ([]discharge.Capacity, int, error) {
+	const op = "rediscache.CapacityStore.HistoryPage"
+	offset = max(offset, 0)
+	key := capHistoryKey(loc)
+	var length *redis.IntCmd
+	var msgs *redis.XMessageSliceCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		length = p.XLen(ctx, key)
+		if count > 0 {
+			// XREVRANGE has no offset: read through the page's end and skip.
+			end := int64(offset) + int64(count)
+			if end < 0 { // overflowed: every entry there is
+				end = math.MaxInt64
+			}
+			msgs = p.XRevRangeN(ctx, key, "+", "-", end)
+		}
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return nil, 0, classify(op, err)
+	}
+	out := []discharge.Capacity{}
+	if msgs == nil {
+		return out, int(length.Val()), nil
+	}
+	all := msgs.Val()
+	for _, m := range all[min(offset, len(all)):] {
 		v, _ := strconv.ParseInt(toString(m.Values["v"]), 10, 64)
 		c, err := decodeCapacity(m.Values["doc"], v)
 		if err != nil {
-			return nil, discharge.Wrap(discharge.KindInternal, op, err)
+			return nil, 0, discharge.Wrap(discharge.KindInternal, op, err)
 		}
 		out = append(out, c)
 	}
-	return out, nil
+	return out, int(length.Val()), nil
 }
 
 func toString(v any) string { s, _ := v.(string); return s }
@@ -346,7 +425,6 @@ func sortHits(h []discharge.Nearby) {
 }
 
 // locGeoKey is the geo shard of directory Locations of one postcode area.
-func locGeoKey(area string) string { return "dg:{geo:loc:" + safeTag(area) + "}" }
 
 // IndexLocation places a directory Location in its area's geo shard,
 // leaving the shard it was in before if its area changed.

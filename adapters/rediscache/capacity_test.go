@@ -81,6 +81,14 @@ func TestCapacityNearUsesShards(t *testing.T) {
 		if hits, _ := cs.Near(ctx, []string{"M"}, []discharge.BedType{discharge.BedResidential}, 53.44, -2.22, 15, 10); len(hits) != 0 {
 			t.Fatalf("%+v", hits)
 		}
+		// The load generator's raw floor reads the same shards without the
+		// caches: the same three postings, and none for no shard.
+		if n, err := cs.RawPlacementFloor(ctx, []string{"M", "SK"}, []discharge.BedType{discharge.BedNursing}, 53.44, -2.22, 15, 10); err != nil || n != 3 {
+			t.Fatalf("raw floor read %d postings, want 3: %v", n, err)
+		}
+		if n, err := cs.RawPlacementFloor(ctx, nil, []discharge.BedType{discharge.BedNursing}, 53.44, -2.22, 15, 10); err != nil || n != 0 {
+			t.Fatalf("raw floor with no areas: %d %v", n, err)
+		}
 	})
 }
 

@@ -208,11 +208,14 @@ func TestShardedStoreEmptyAndExtremeInputs(t *testing.T) {
 		for i := 1; i <= 3; i++ {
 			ws = append(ws, fhir.Write{Resource: res("Organization", fmt.Sprintf("o%d", i), 1, `{}`)})
 		}
-		if err := s.Commit(fhir.WithPartialCommit(ctx), "dir", ws, nil); err != nil {
+		if err := s.CommitParts(ctx, "dir", ws); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Commit(ctx, "dir", nil, nil); err != nil {
 			t.Fatalf("empty commit: %v", err)
+		}
+		if err := s.CommitParts(ctx, "dir", nil); err != nil {
+			t.Fatalf("empty partial commit: %v", err)
 		}
 		if got, err := s.ReadMany(ctx, "dir", nil); err != nil || len(got) != 0 {
 			t.Fatalf("ReadMany(nil): %v %v", got, err)

@@ -2,7 +2,6 @@ package rediscache
 
 import (
 	"context"
-	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -17,16 +16,6 @@ import (
 //	dg:{capfresh~<n>…}   ZSET location id → as-of (Unix seconds); the tags are
 //	                     spread evenly over the slots (slots.go)
 const freshnessShards = 16
-
-func freshnessKey(loc string) string {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(loc))
-	return freshnessShardKey(int(h.Sum32() % freshnessShards))
-}
-
-func freshnessShardKey(n int) string {
-	return "dg:{" + spreadTags("capfresh", freshnessShards)[n] + "}"
-}
 
 // noteAsOf records a location's as-of time; GT keeps the newest, whatever
 // order racing postings arrive in.

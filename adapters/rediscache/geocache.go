@@ -39,7 +39,6 @@ import (
 // rollout), since an old replica's writes do not move the generation.
 
 // geoGenKey is a geo shard's generation counter (same slot as the shard).
-func geoGenKey(bed discharge.BedType, area string) string { return geoKey(bed, area) + ":g" }
 
 // shardLoadScript reads a whole geo shard: its generation, member ids,
 // their positions and the capacity versions recorded for them, in

@@ -6,7 +6,6 @@ import (
 	"hash/fnv"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -35,8 +34,8 @@ import (
 //     to. A provider's Organization, Locations and services so share a
 //     shard, and a transaction over them is still one atomic script.
 //   - A Commit whose resources live in different shards is refused as a
-//     business-rule error, unless the context says it may be applied shard
-//     by shard (fhir.WithPartialCommit: idempotent bulk loads only).
+//     business-rule error; CommitParts applies one shard by shard
+//     (idempotent bulk loads only).
 //   - Search runs in every shard (one pipeline) and merges by id; Generation
 //     is the sum of the shards' counters.
 //
@@ -48,7 +47,7 @@ import (
 // DirectoryPartition is the provider directory's partition, sharded over
 // DirectoryShards slots unless WithShards says otherwise.
 const (
-	DirectoryPartition = "directory"
+	DirectoryPartition = fhir.DirectoryPartition
 	DirectoryShards    = 16
 	routeBuckets       = 64
 )
@@ -74,10 +73,6 @@ func hashOf(s string) uint32 {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(s))
 	return h.Sum32()
-}
-
-func routeKey(partition, ref string) string {
-	return "dg:{pr:" + safeTag(partition) + ":" + strconv.Itoa(int(hashOf(ref)%routeBuckets)) + "}"
 }
 
 // route returns the shards of refs ("Type/id") that have one.
@@ -114,9 +109,19 @@ func (s *Store) route(ctx context.Context, partition string, refs []string) (map
 }
 
 // Commit stores all writes atomically, or nothing (see fhir.Store). In a
-// sharded partition the writes must share a shard, unless the context
-// allows a partial commit.
+// sharded partition the writes must share a shard.
 func (s *Store) Commit(ctx context.Context, partition string, writes []fhir.Write, guards []fhir.Guard) error {
+	return s.commit(ctx, partition, writes, guards, false)
+}
+
+// CommitParts stores writes shard by shard, each shard's part atomically
+// (see fhir.Store); in an unsharded partition it is Commit.
+func (s *Store) CommitParts(ctx context.Context, partition string, writes []fhir.Write) error {
+	return s.commit(ctx, partition, writes, nil, true)
+}
+
+// commit is Commit, or CommitParts when partial.
+func (s *Store) commit(ctx context.Context, partition string, writes []fhir.Write, guards []fhir.Guard, partial bool) error {
 	n := s.shards[partition]
 	if n <= 1 {
 		return s.commitOne(ctx, partition, writes, guards)
@@ -215,7 +220,7 @@ func (s *Store) Commit(ctx context.Context, partition string, writes []fhir.Writ
 		k, _ := shardOf(i)
 		groups[k] = append(groups[k], w)
 	}
-	if len(groups) > 1 && !fhir.PartialCommit(ctx) {
+	if len(groups) > 1 && !partial {
 		return discharge.E(discharge.KindBusinessRule, "Bundle.entry",
 			"These directory resources belong to different providers' storage shards and cannot be written in one transaction; send them as a batch, or one provider per transaction.")
 	}

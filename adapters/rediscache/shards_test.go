@@ -88,7 +88,7 @@ func TestDirectoryIsSharded(t *testing.T) {
 		if _, err := s.Read(ctx, dir, "Organization", "org-00"); discharge.ErrorKind(err) != discharge.KindNotFound {
 			t.Fatalf("a refused transaction wrote org-00: %v", err)
 		}
-		if err := s.Commit(fhir.WithPartialCommit(ctx), dir, many, nil); err != nil {
+		if err := s.CommitParts(ctx, dir, many); err != nil {
 			t.Fatal(err)
 		}
 		used := map[string]bool{}

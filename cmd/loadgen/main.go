@@ -41,7 +41,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
@@ -316,32 +315,8 @@ func run(redisURL string, providers, referrals, workers int, duration time.Durat
 			if beds == nil {
 				beds = []discharge.BedType{discharge.BedNursing}
 			}
-			pipe := rc.Client.Pipeline()
-			var cmds []*redis.GeoSearchLocationCmd
-			for _, bt := range beds {
-				for _, a := range geo.AreasNear(p.Lat, p.Lon, 25) {
-					cmds = append(cmds, pipe.GeoSearchLocation(ctx, "dg:{geo:"+string(bt)+":"+a+"}", &redis.GeoSearchLocationQuery{
-						GeoSearchQuery: redis.GeoSearchQuery{Longitude: p.Lon, Latitude: p.Lat, Radius: 25, RadiusUnit: "km", Sort: "ASC", Count: 500},
-						WithDist:       true}))
-				}
-			}
-			if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-				return err
-			}
-			pipe = rc.Client.Pipeline()
-			n := 0
-			for _, c := range cmds {
-				for _, l := range c.Val() {
-					pipe.HMGet(ctx, "dg:{cap:"+l.Name+"}", "v", "doc")
-					n++
-				}
-			}
-			if n > 0 {
-				if _, err := pipe.Exec(ctx); err != nil {
-					return err
-				}
-			}
-			return nil
+			_, err := capStore.RawPlacementFloor(ctx, geo.AreasNear(p.Lat, p.Lon, 25), beds, p.Lat, p.Lon, 25, 500)
+			return err
 		})
 	})
 

@@ -1,6 +1,7 @@
-package gateway
+package placement
 
 import (
+	"github.com/dischargegateway/gateway/fhir"
 	"net/url"
 	"testing"
 )
@@ -18,15 +19,15 @@ func FuzzPlacementParams(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p, err := parsePlacementParams(q, lenient)
+		p, err := ParseParams(q, lenient)
 		if err != nil {
 			return
 		}
-		if p.count < 0 || p.count > maxPlacementCount || p.offset < 0 || p.offset > maxPlacementOffset ||
-			p.radius < 0 || p.radius > 200 || p.radius != p.radius {
+		if p.Count < 0 || p.Count > MaxCount || p.Offset < 0 || p.Offset > fhir.MaxOffset ||
+			p.RadiusKm < 0 || p.RadiusKm > MaxRadiusKm || p.RadiusKm != p.RadiusKm {
 			t.Fatalf("%q accepted out of bounds: %+v", raw, p)
 		}
-		for name := range p.used {
+		for name := range p.Used {
 			if _, ok := q[name]; !ok {
 				t.Fatalf("%q: link parameter %s was never given", raw, name)
 			}

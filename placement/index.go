@@ -1,4 +1,4 @@
-package gateway
+package placement
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/dischargegateway/gateway/mappings"
 )
 
-// placementIndex is each gateway process's cache of what $placement-options
+// index is each gateway process's cache of what $placement-options
 // would otherwise decode from Redis on every request:
 //
 //   - per directory Location, the matching projection (discharge.Provider)
@@ -32,7 +32,7 @@ import (
 // and a cold or dropped cache only costs time. Each map is bounded by
 // maxEntries; past it the map is emptied and refilled by later requests
 // (directory churn is rare, so a simple bound beats an LRU's bookkeeping).
-type placementIndex struct {
+type index struct {
 	mu         sync.Mutex
 	gen        int64
 	providers  map[string][]discharge.Provider // Location id → projections; empty: no service there
@@ -41,23 +41,23 @@ type placementIndex struct {
 	maxEntries int
 }
 
-func newPlacementIndex(maxEntries int) *placementIndex {
+func newIndex(maxEntries int) *index {
 	if maxEntries <= 0 {
 		maxEntries = 250000
 	}
-	return &placementIndex{providers: map[string][]discharge.Provider{}, capacity: map[string]discharge.Capacity{},
+	return &index{providers: map[string][]discharge.Provider{}, capacity: map[string]discharge.Capacity{},
 		docs: map[fhir.Ref]fhir.Resource{}, maxEntries: maxEntries}
 }
 
 // providersAt returns the projections of the given locations, loading the
 // ones not cached at the directory's current generation, and that
 // generation.
-func (s *Server) providersAt(ctx context.Context, locIDs []string) (map[string][]discharge.Provider, int64, error) {
-	gen, err := s.store.Generation(ctx, directoryPartition)
+func (s *Service) providersAt(ctx context.Context, locIDs []string) (map[string][]discharge.Provider, int64, error) {
+	gen, err := s.directory.Generation(ctx, fhir.DirectoryPartition)
 	if err != nil {
 		return nil, 0, err
 	}
-	idx := s.placement
+	idx := s.idx
 	out := make(map[string][]discharge.Provider, len(locIDs))
 	var missing []string
 	idx.mu.Lock()
@@ -102,8 +102,8 @@ func (s *Server) providersAt(ctx context.Context, locIDs []string) (map[string][
 // generation gen (the one the request's projections were read at): from
 // the cache while the directory is still at gen, the rest in one read.
 // A resource deleted since is absent.
-func (s *Server) directoryDocs(ctx context.Context, gen int64, refs []fhir.Ref) (map[string]fhir.Resource, error) {
-	idx := s.placement
+func (s *Service) directoryDocs(ctx context.Context, gen int64, refs []fhir.Ref) (map[string]fhir.Resource, error) {
+	idx := s.idx
 	out := make(map[string]fhir.Resource, len(refs))
 	var missing []fhir.Ref
 	idx.mu.Lock()
@@ -119,7 +119,7 @@ func (s *Server) directoryDocs(ctx context.Context, gen int64, refs []fhir.Ref) 
 	if len(missing) == 0 {
 		return out, nil
 	}
-	got, err := s.store.ReadMany(ctx, directoryPartition, missing)
+	got, err := s.directory.ReadMany(ctx, fhir.DirectoryPartition, missing)
 	if err != nil {
 		return nil, err
 	}
@@ -148,14 +148,14 @@ func (s *Server) directoryDocs(ctx context.Context, gen int64, refs []fhir.Ref) 
 // Locations themselves, two round trips, and projects them for matching.
 // A location with no (valid) service maps to an empty list, so it is not
 // read again until the directory changes.
-func (s *Server) loadProviders(ctx context.Context, locIDs []string) (map[string][]discharge.Provider, error) {
+func (s *Service) loadProviders(ctx context.Context, locIDs []string) (map[string][]discharge.Provider, error) {
 	refs := make([]string, len(locIDs))
 	lrefs := make([]fhir.Ref, len(locIDs))
 	for i, id := range locIDs {
 		refs[i] = "Location/" + id
 		lrefs[i] = fhir.Ref{Type: "Location", ID: id}
 	}
-	locs, err := s.store.ReadMany(ctx, directoryPartition, lrefs)
+	locs, err := s.directory.ReadMany(ctx, fhir.DirectoryPartition, lrefs)
 	if err != nil {
 		return nil, err
 	}
@@ -166,29 +166,24 @@ func (s *Server) loadProviders(ctx context.Context, locIDs []string) (map[string
 	// Services are paged in case a location has many.
 	const page = 1000
 	for offset := 0; ; offset += page {
-		svcs, total, err := s.store.Search(ctx, directoryPartition, fhir.Query{Type: "HealthcareService", Count: page, Offset: offset,
+		svcs, total, err := s.directory.Search(ctx, fhir.DirectoryPartition, fhir.Query{Type: "HealthcareService", Count: page, Offset: offset,
 			Filters: []fhir.Filter{{Param: "location", AnyOf: refs}}})
 		if err != nil {
 			return nil, err
 		}
 		for _, sv := range svcs {
-			doc, err := decodeDoc(sv.JSON)
+			// Only the asked locations: a service elsewhere too is
+			// projected at those only.
+			ps, err := mappings.HealthcareServiceProviders(sv.JSON, func(id string) ([]byte, bool) {
+				loc, found := locs["Location/"+id]
+				_, asked := out[id]
+				return loc.JSON, found && asked
+			})
 			if err != nil {
 				continue
 			}
-			ls, _ := doc["location"].([]any)
-			for _, lr := range ls {
-				ref, _ := refString(lr)
-				_, lid, ok := splitRef(ref)
-				loc, found := locs["Location/"+lid]
-				if _, asked := out[lid]; !ok || !found || !asked {
-					continue
-				}
-				p, err := mappings.HealthcareServiceToProvider(sv.JSON, loc.JSON)
-				if err != nil {
-					continue
-				}
-				out[lid] = append(out[lid], p)
+			for _, p := range ps {
+				out[p.LocationID] = append(out[p.LocationID], p)
 			}
 		}
 		if offset+page >= total {
@@ -202,7 +197,7 @@ func (s *Server) loadProviders(ctx context.Context, locIDs []string) (map[string
 // holds versions the geo index reported with its hits; the versions of the
 // others are read in one round trip. Only postings whose version differs
 // from the cached copy are fetched and decoded, in one more.
-func (s *Server) capacityAt(ctx context.Context, locIDs []string, hints map[string]int64) (map[string]discharge.Capacity, error) {
+func (s *Service) capacityAt(ctx context.Context, locIDs []string, hints map[string]int64) (map[string]discharge.Capacity, error) {
 	versions := make([]int64, len(locIDs))
 	var unknown []string
 	var at []int
@@ -223,7 +218,7 @@ func (s *Server) capacityAt(ctx context.Context, locIDs []string, hints map[stri
 			versions[i] = vs[j]
 		}
 	}
-	idx := s.placement
+	idx := s.idx
 	out := make(map[string]discharge.Capacity, len(locIDs))
 	var stale []string
 	idx.mu.Lock()

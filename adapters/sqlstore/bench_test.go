@@ -1,0 +1,113 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dischargegateway/gateway/adapters/sqlstore"
+	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/internal/pgtest"
+)
+
+// patientJSON is a Patient of the size the gateway stores (about 1.2 kB).
+const patientJSON = `{"resourceType":"Patient","id":"%s","meta":{"versionId":"1","lastUpdated":"2026-11-29T10:00:00Z"},` +
+	`"identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9476719931"},{"system":"urn:oid:2.16.840.1.113883.2.1.4.1","value":"RXA-000123"}],` +
+	`"active":true,"name":[{"use":"official","family":"Smith","given":["Alexandra","Jane"],"prefix":["Ms"]}],` +
+	`"telecom":[{"system":"phone","value":"01632 960 001","use":"home"},{"system":"email","value":"a.smith@example.org"}],` +
+	`"gender":"female","birthDate":"1948-03-14","address":[{"use":"home","line":["1 High Street","Flat 2"],"city":"Leeds","postalCode":"LS1 4AP","country":"GB"}],` +
+	`"contact":[{"relationship":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0131","code":"N"}]}],"name":{"family":"Smith","given":["Robert"]},` +
+	`"telecom":[{"system":"phone","value":"01632 960 002"}]}],"generalPractitioner":[{"reference":"Organization/B82005"}],` +
+	`"managingOrganization":{"reference":"Organization/RXA"},"communication":[{"language":{"coding":[{"system":"urn:ietf:bcp:47","code":"en-GB"}]},"preferred":true}]}`
+
+func patientWrite(id string) fhir.Write {
+	return fhir.Write{
+		Resource: fhir.Resource{Type: "Patient", ID: id, VersionID: 1, LastUpdated: time.Now(), JSON: fmt.Appendf(nil, patientJSON, id)},
+		Index: []fhir.IndexEntry{
+			tok("identifier", "https://fhir.nhs.uk/Id/nhs-number|9476719931"), tok("identifier", "9476719931"),
+			tok("identifier", "urn:oid:2.16.840.1.113883.2.1.4.1|RXA-000123"), tok("family", "smith"), tok("given", "alexandra"),
+			tok("given", "jane"), tok("gender", "female"), tok("general-practitioner", "Organization/B82005"),
+			{Param: "birthdate", Low: 1948, High: 1949, IsRange: true},
+		},
+	}
+}
+
+// BenchmarkStore compares the store's Commit and Read with a raw INSERT
+// and SELECT of the same JSON through pgx in the same run, so the store's
+// own cost (transaction, partition setting, history and index rows) shows;
+// search is a two-filter search with its total, over the committed rows.
+func BenchmarkStore(b *testing.B) {
+	ctx := context.Background()
+	pg := pgtest.Start(b)
+	_, url := pg.NewDatabase(b)
+	stores := map[string]*sqlstore.Store{}
+	for name, open := range map[string]func() (*sqlstore.Store, error){
+		"postgres": func() (*sqlstore.Store, error) { return sqlstore.Open(ctx, url, "") },
+		"sqlite":   func() (*sqlstore.Store, error) { return sqlstore.Open(ctx, "", b.TempDir()) },
+	} {
+		s, err := open()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		stores[name] = s
+	}
+	for _, name := range []string{"postgres", "sqlite"} {
+		s := stores[name]
+		b.Run(name+"/commit", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				if err := s.Commit(ctx, "bench", []fhir.Write{patientWrite(fmt.Sprintf("c%d", i))}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/read", func(b *testing.B) {
+			if err := s.Commit(ctx, "bench", []fhir.Write{patientWrite("r")}, nil); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := s.Read(ctx, "bench", "Patient", "r"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/search", func(b *testing.B) {
+			q := fhir.Query{Type: "Patient", Count: 10, Filters: []fhir.Filter{{Param: "family", AnyOf: []string{"smith"}}, {Param: "_id", AnyOf: []string{"c1", "c2", "r"}}}}
+			for b.Loop() {
+				if _, total, err := s.Search(ctx, "bench", q); err != nil || total == 0 {
+					b.Fatal(total, err)
+				}
+			}
+		})
+	}
+	raw, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { raw.Close(ctx) })
+	if _, err := raw.Exec(ctx, "CREATE TABLE raw_resources (partition TEXT, type TEXT, id TEXT, body TEXT, PRIMARY KEY (partition, type, id))"); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("postgres/raw-insert", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			id := fmt.Sprintf("c%d", i)
+			if _, err := raw.Exec(ctx, "INSERT INTO raw_resources VALUES ($1, $2, $3, $4)", "bench", "Patient", id, fmt.Sprintf(patientJSON, id)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("postgres/raw-select", func(b *testing.B) {
+		if _, err := raw.Exec(ctx, "INSERT INTO raw_resources VALUES ('bench', 'Patient', 'r', $1) ON CONFLICT DO NOTHING", fmt.Sprintf(patientJSON, "r")); err != nil {
+			b.Fatal(err)
+		}
+		var body string
+		for b.Loop() {
+			if err := raw.QueryRow(ctx, "SELECT body FROM raw_resources WHERE partition = $1 AND type = $2 AND id = $3", "bench", "Patient", "r").Scan(&body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

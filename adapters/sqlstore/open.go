@@ -1,0 +1,213 @@
+// Package sqlstore is the system of record for FHIR resources in SQL: a
+// fhir.Store on PostgreSQL (through pgx, when a DATABASE_URL is given) or on
+// an embedded SQLite file (a pure-Go driver, in the data directory), through
+// the same code and the same portable SQL. Placeholders are $1, $2, … on
+// both (SQLite reads $NNN as the NNN-th argument).
+//
+// Semantics, as adapters/rediscache's store has them:
+//
+//   - Each resource is a row of resources with its current version, and
+//     every version is a row of resource_history.
+//   - A Commit is one SQL transaction. Its first statement increments the
+//     partition's generation row, which on PostgreSQL also takes that row's
+//     lock: commits to one partition run one after another, as Redis runs
+//     a partition's commit script (one slot, one thread). Every check that
+//     follows (guards, expected versions) therefore sees every commit
+//     before it, at READ COMMITTED, with no serialization failures to
+//     retry in the normal course and no deadlocks between commits (each
+//     takes that one lock first). The generation counter needs a per-
+//     partition serialization point anyway, so this costs no throughput a
+//     counter updated last would not; it bounds one partition's commit rate
+//     by its commit latency, not the server's.
+//   - On SQLite a write transaction is BEGIN IMMEDIATE, so writers are
+//     serialized by the database lock; readers see a snapshot (WAL).
+//   - A Guard holds when no resource of its Type has Param = Token before
+//     the commit, and at most one of the commit's writes gives a resource
+//     that value: two conditional creates with the same condition in one
+//     Bundle would otherwise both pass. Either failure is KindRetry, as a
+//     unique violation on the guard would be.
+//   - An expected version is checked by reading the current versions after
+//     the lock, and again in the UPDATE's WHERE version = $expected.
+//   - A serialization failure (40001), a deadlock (40P01) or SQLITE_BUSY is
+//     retried inside the store up to maxAttempts times, then reported as
+//     KindUnavailable. Connection failures are KindUnavailable at once: a
+//     COMMIT whose outcome is unknown is never replayed.
+//
+// Tenancy in depth: every patient-data table has a partition column first
+// in its key, every query names the partition, and on PostgreSQL row-level
+// security policies (migration 2) admit only rows of the partition set by
+// the store in each transaction with set_config('app.partition', p, true).
+// The audit table is append-only there (UPDATE and DELETE revoked). SQLite
+// has no roles or policies; an embedded store is one process's own file.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+
+	"github.com/dischargegateway/gateway/discharge"
+)
+
+// engine is the SQL database behind a Store.
+type engine uint8
+
+const (
+	enginePostgres engine = iota + 1
+	engineSQLite
+)
+
+// SQLiteFile is the database file's name in the data directory.
+const SQLiteFile = "gateway.db"
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+//go:embed security_postgres.sql
+var securityPostgres string
+
+// Open connects to the database that databaseURL names (postgres:// or
+// postgresql://, through pgx) or, when it is empty, to the SQLite file
+// SQLiteFile in dataDir (created if missing), and brings the schema up to
+// date (Migrate) before returning.
+func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
+	db, eng, err := openDB(ctx, databaseURL, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, db, eng); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db, eng: eng, maxAttempts: defaultAttempts}, nil
+}
+
+// Migrate applies every pending migration to the database Open would use,
+// for `gateway migrate`. On PostgreSQL run it as the role the gateway
+// connects as, which then owns the tables: not a superuser and without
+// BYPASSRLS, since those pass through row-level security. Migration 2
+// revokes that role's UPDATE and DELETE on the audit log. (A deployment
+// that wants a separate owner role grants the gateway's role SELECT,
+// INSERT, UPDATE, DELETE on the patient-data tables and SELECT, INSERT on
+// audit_log itself.)
+func Migrate(ctx context.Context, databaseURL, dataDir string) error {
+	db, eng, err := openDB(ctx, databaseURL, dataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return migrate(ctx, db, eng)
+}
+
+func openDB(ctx context.Context, databaseURL, dataDir string) (*sql.DB, engine, error) {
+	const op = "sqlstore.Open"
+	var (
+		db  *sql.DB
+		eng engine
+		err error
+	)
+	switch {
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		eng = enginePostgres
+		db, err = sql.Open("pgx", databaseURL)
+		if err != nil {
+			return nil, 0, discharge.Wrap(discharge.KindInternal, op, err)
+		}
+		db.SetMaxOpenConns(20)
+		db.SetMaxIdleConns(20)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	case databaseURL == "":
+		eng = engineSQLite
+		if dataDir == "" {
+			return nil, 0, discharge.Wrap(discharge.KindInternal, op, errors.New("no DATABASE_URL and no data directory"))
+		}
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, 0, discharge.Wrap(discharge.KindUnavailable, op, err)
+		}
+		db, err = sql.Open("sqlite", sqliteDSN(filepath.Join(dataDir, SQLiteFile)))
+		if err != nil {
+			return nil, 0, discharge.Wrap(discharge.KindInternal, op, err)
+		}
+		// One writer at a time is SQLite's rule anyway; a few connections
+		// let reads go on beside it (WAL).
+		db.SetMaxOpenConns(8)
+	default:
+		return nil, 0, discharge.Wrap(discharge.KindInternal, op, errors.New("DATABASE_URL must be a postgres:// URL"))
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, 0, classify(op, err)
+	}
+	return db, eng, nil
+}
+
+// sqliteDSN opens the file in WAL mode with full sync (a commit is on disk
+// when it returns), waits up to 10 s for a lock rather than failing at
+// once, and begins read-write transactions IMMEDIATE so that the write lock
+// is taken before anything is read: a transaction's checks and writes then
+// see no other writer. (The driver begins read-only transactions deferred.)
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// migrate applies the embedded migrations with goose. Version 2 is the
+// PostgreSQL security migration, a no-op on SQLite so both engines count
+// the same versions. On PostgreSQL an advisory lock keeps two gateways
+// starting at once from migrating together.
+func migrate(ctx context.Context, db *sql.DB, eng engine) error {
+	const op = "sqlstore.Migrate"
+	files, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return discharge.Wrap(discharge.KindInternal, op, err)
+	}
+	dialect := goose.DialectSQLite3
+	security := func(context.Context, *sql.Tx) error { return nil }
+	var opts []goose.ProviderOption
+	if eng == enginePostgres {
+		dialect = goose.DialectPostgres
+		security = func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, securityPostgres)
+			return err
+		}
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return discharge.Wrap(discharge.KindInternal, op, err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	opts = append(opts, goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(goose.NewGoMigration(2, &goose.GoFunc{RunTx: security}, nil)))
+	p, err := goose.NewProvider(dialect, db, files, opts...)
+	if err != nil {
+		return discharge.Wrap(discharge.KindInternal, op, err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		if discharge.ErrorKind(classify(op, err)) == discharge.KindUnavailable {
+			return discharge.Wrap(discharge.KindUnavailable, op, err)
+		}
+		return discharge.Wrap(discharge.KindInternal, op, fmt.Errorf("migrate: %w", err))
+	}
+	return nil
+}
+
+// Close closes the database handle.
+func (s *Store) Close() error { return s.db.Close() }

@@ -1,0 +1,106 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
+)
+
+// Search returns one page of matching resources, ordered by id (byte
+// order, as the Redis store sorts), and the total number of matches, both
+// from one statement (one snapshot). An offset past the end gives an empty
+// page and the true total.
+func (s *Store) Search(ctx context.Context, partition string, q fhir.Query) ([]fhir.Resource, int, error) {
+	const op = "sqlstore.Search"
+	w := &query{}
+	if err := s.searchWhere(w, partition, q); err != nil {
+		return nil, 0, err
+	}
+	where := w.b.String()
+	page := pageOf(w, "SELECT r.id, r.version, r.last_updated, r.body FROM resources r WHERE "+where,
+		"SELECT COUNT(*) AS total FROM resources r WHERE "+where, s.byteOrder("r.id"), s.byteOrder("p.id"), q.Offset, q.Count)
+	var out []fhir.Resource
+	var total int
+	err := s.readRows(ctx, op, partition, page, w.args, func(rs rows) error {
+		out, total = nil, 0
+		for rs.Next() {
+			var id, body sql.NullString
+			var v, lu sql.NullInt64
+			if err := rs.Scan(&total, &id, &v, &lu, &body); err != nil {
+				return err
+			}
+			if id.Valid {
+				out = append(out, fhir.Resource{Type: q.Type, ID: id.String, VersionID: v.Int64, LastUpdated: fromNanos(lu.Int64), JSON: []byte(body.String)})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// byteOrder is an ORDER BY term comparing text byte by byte: PostgreSQL
+// otherwise sorts by the database's collation; SQLite's default (BINARY)
+// already is.
+func (s *Store) byteOrder(col string) string {
+	if s.eng == enginePostgres {
+		return col + ` COLLATE "C"`
+	}
+	return col
+}
+
+// searchWhere writes the conditions of a query on resources r: each filter
+// is one conjunct. A token filter matches a resource with any of AnyOf
+// among its entries for Param (none, with AnyOf empty); a range filter
+// compares the parameter's hull with each bound given (a filter with no
+// bound matches everything); _id matches ids in AnyOf.
+func (s *Store) searchWhere(q *query, partition string, fq fhir.Query) error {
+	q.sql("r.partition = ", q.arg(partition), " AND r.type = ", q.arg(fq.Type))
+	for _, f := range fq.Filters {
+		switch {
+		case f.Param == "_id":
+			q.sql(" AND ")
+			in(q, "r.id", f.AnyOf)
+		case f.Range != nil:
+			if f.Range.LowAtMost == nil && f.Range.HighAtLeast == nil {
+				continue
+			}
+			q.sql(" AND EXISTS (SELECT 1 FROM search_range g WHERE g.partition = r.partition AND g.type = r.type AND g.id = r.id AND g.param = ", q.arg(f.Param))
+			if f.Range.LowAtMost != nil {
+				q.sql(" AND g.low <= ", q.arg(clampScore(*f.Range.LowAtMost)))
+			}
+			if f.Range.HighAtLeast != nil {
+				q.sql(" AND g.high >= ", q.arg(clampScore(*f.Range.HighAtLeast)))
+			}
+			q.sql(")")
+		default:
+			q.sql(" AND EXISTS (SELECT 1 FROM search_token t WHERE t.partition = r.partition AND t.type = r.type AND t.id = r.id AND t.param = ", q.arg(f.Param), " AND ")
+			in(q, "t.token", f.AnyOf)
+			q.sql(")")
+		}
+	}
+	if len(q.args) > maxParams {
+		return discharge.E(discharge.KindTooLarge, "", "The search has too many values.")
+	}
+	return nil
+}
+
+// in writes "col IN (...)", or a condition nothing meets for no values.
+func in(q *query, col string, vals []string) {
+	if len(vals) == 0 {
+		q.sql("1 = 0")
+		return
+	}
+	q.sql(col, " IN (")
+	for i, v := range vals {
+		if i > 0 {
+			q.sql(", ")
+		}
+		q.sql(q.arg(v))
+	}
+	q.sql(")")
+}

@@ -1,0 +1,636 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
+)
+
+// Store keeps versioned FHIR resources in PostgreSQL or SQLite.
+type Store struct {
+	db          *sql.DB
+	eng         engine
+	maxAttempts int
+	retries     atomic.Int64
+}
+
+var _ fhir.Store = (*Store)(nil)
+
+// defaultAttempts bounds how often one transaction is run when the
+// database rolls it back for a serialization failure, deadlock or busy
+// lock: after that the caller hears KindUnavailable.
+const defaultAttempts = 5
+
+// Retries is how many transactions were run again after a serialization
+// failure, a deadlock or a busy lock since the Store was opened.
+func (s *Store) Retries() int64 { return s.retries.Load() }
+
+// rowsPerInsert bounds a multi-row INSERT so its placeholders stay well
+// under both engines' limits (PostgreSQL 65535, SQLite 32766).
+const rowsPerInsert = 500
+
+// maxParams bounds the placeholders of one query built from a caller's
+// lists (ReadMany is chunked; a search's filters are not).
+const maxParams = 30000
+
+// query builds SQL with numbered placeholders, valid on both engines.
+type query struct {
+	b    strings.Builder
+	args []any
+}
+
+// arg adds a value and returns its placeholder.
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args))
+}
+
+func (q *query) sql(parts ...string) *query {
+	for _, p := range parts {
+		q.b.WriteString(p)
+	}
+	return q
+}
+
+// inTx runs f in one transaction scoped to partition and commits it,
+// running it again (up to maxAttempts in all) when the database rolled it
+// back for a serialization failure, a deadlock or a busy lock. Commit
+// takes the partition's lock in f; the reads here (the audit log's, and
+// every read on SQLite) run read-only, at REPEATABLE READ on PostgreSQL so
+// that their statements share one snapshot.
+func (s *Store) inTx(ctx context.Context, op, partition string, readOnly bool, f func(*sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tryTx(ctx, partition, readOnly, f)
+		if err == nil || !retryable(err) {
+			return classify(op, err)
+		}
+		if attempt >= s.maxAttempts {
+			return discharge.Wrap(discharge.KindUnavailable, op, err)
+		}
+		s.retries.Add(1)
+		// Jittered backoff, so transactions that collided do not collide again.
+		d := time.Duration(1<<attempt)*time.Millisecond + rand.N(5*time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return classify(op, ctx.Err())
+		case <-time.After(d):
+		}
+	}
+}
+
+func (s *Store) tryTx(ctx context.Context, partition string, readOnly bool, f func(*sql.Tx) error) error {
+	opts := &sql.TxOptions{ReadOnly: readOnly}
+	if s.eng == enginePostgres {
+		opts.Isolation = sql.LevelReadCommitted
+		if readOnly {
+			opts.Isolation = sql.LevelRepeatableRead
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if s.eng == enginePostgres {
+		// The row-level security policies read this; true makes it local
+		// to the transaction, so a pooled connection carries no partition
+		// into its next use.
+		if _, err := tx.ExecContext(ctx, "SELECT set_config('app.partition', $1, true)", partition); err != nil {
+			return err
+		}
+	}
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Read returns the current version of a resource.
+func (s *Store) Read(ctx context.Context, partition, typ, id string) (fhir.Resource, error) {
+	r := fhir.Resource{Type: typ, ID: id}
+	err := s.readRow(ctx, "sqlstore.Read", partition,
+		"SELECT version, last_updated, body FROM resources WHERE partition = $1 AND type = $2 AND id = $3",
+		[]any{partition, typ, id}, func(row scanner) error { return scanResource(row, &r) })
+	return r, err
+}
+
+// ReadVersion returns one version from the history.
+func (s *Store) ReadVersion(ctx context.Context, partition, typ, id string, version int64) (fhir.Resource, error) {
+	r := fhir.Resource{Type: typ, ID: id}
+	err := s.readRow(ctx, "sqlstore.ReadVersion", partition,
+		"SELECT version, last_updated, body FROM resource_history WHERE partition = $1 AND type = $2 AND id = $3 AND version = $4",
+		[]any{partition, typ, id, version}, func(row scanner) error { return scanResource(row, &r) })
+	return r, err
+}
+
+// readRow runs a query of one row in a transaction scoped to partition.
+// On PostgreSQL the partition setting and the query go as one pipelined
+// batch, which pgx runs as one implicit transaction: one round trip
+// instead of four (BEGIN, set_config, SELECT, COMMIT), with the same SQL.
+func (s *Store) readRow(ctx context.Context, op, partition, q string, args []any, scan func(scanner) error) error {
+	if s.eng != enginePostgres {
+		return s.inTx(ctx, op, partition, true, func(tx *sql.Tx) error {
+			return scan(tx.QueryRowContext(ctx, q, args...))
+		})
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return classify(op, err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		b := &pgx.Batch{}
+		b.Queue("SELECT set_config('app.partition', $1, true)", partition)
+		b.Queue(q, args...)
+		br := pc.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+		if err := scan(br.QueryRow()); err != nil {
+			br.Close()
+			return err
+		}
+		return br.Close()
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return discharge.Wrap(discharge.KindNotFound, op, err)
+	}
+	return classify(op, err)
+}
+
+// rows is what both database/sql and pgx give for a multi-row result.
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// readRows runs one query in a transaction scoped to partition and hands
+// its rows to scan; on PostgreSQL in one round trip, as readRow does. One
+// statement reads one snapshot, so a count and a page computed in the same
+// statement agree.
+func (s *Store) readRows(ctx context.Context, op, partition, q string, args []any, scan func(rows) error) error {
+	if s.eng != enginePostgres {
+		return s.inTx(ctx, op, partition, true, func(tx *sql.Tx) error {
+			rs, err := tx.QueryContext(ctx, q, args...)
+			if err != nil {
+				return err
+			}
+			defer rs.Close()
+			if err := scan(rs); err != nil {
+				return err
+			}
+			return rs.Err()
+		})
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return classify(op, err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		b := &pgx.Batch{}
+		b.Queue("SELECT set_config('app.partition', $1, true)", partition)
+		b.Queue(q, args...)
+		br := pc.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+		rs, err := br.Query()
+		if err == nil {
+			err = scan(rs)
+			rs.Close()
+			if err == nil {
+				err = rs.Err()
+			}
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+	return classify(op, err)
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanResource(row scanner, r *fhir.Resource) error {
+	var lu int64
+	var body string
+	if err := row.Scan(&r.VersionID, &lu, &body); err != nil {
+		return err
+	}
+	r.LastUpdated = fromNanos(lu)
+	r.JSON = []byte(body)
+	return nil
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func toNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// History returns one page of a resource's versions, newest first, and how
+// many versions it has; KindNotFound when it has none (never existed here).
+func (s *Store) History(ctx context.Context, partition, typ, id string, offset, count int) ([]fhir.Resource, int, error) {
+	const op = "sqlstore.History"
+	q := &query{}
+	where := "partition = " + q.arg(partition) + " AND type = " + q.arg(typ) + " AND id = " + q.arg(id)
+	page := pageOf(q, "SELECT version, last_updated, body FROM resource_history WHERE "+where,
+		"SELECT COUNT(*) AS total FROM resource_history WHERE "+where, "version DESC", "p.version DESC", offset, count)
+	var out []fhir.Resource
+	var total int
+	err := s.readRows(ctx, op, partition, page, q.args, func(rs rows) error {
+		out, total = nil, 0
+		for rs.Next() {
+			var v, lu sql.NullInt64
+			var body sql.NullString
+			if err := rs.Scan(&total, &v, &lu, &body); err != nil {
+				return err
+			}
+			if v.Valid {
+				out = append(out, fhir.Resource{Type: typ, ID: id, VersionID: v.Int64, LastUpdated: fromNanos(lu.Int64), JSON: []byte(body.String)})
+			}
+		}
+		return nil
+	})
+	if err == nil && total == 0 {
+		err = discharge.Wrap(discharge.KindNotFound, op, sql.ErrNoRows)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// pageOf is one statement giving the total of count's query and one page
+// of sel's rows in order: every row is (total, the page's columns…), and
+// when the page is empty a single row carries the total and NULLs. Offset
+// and count below zero are zero; count zero gives no page.
+// order sorts sel, outer sorts its rows again (the same key, written for
+// the page's alias p), since a join promises no order of its own. count's
+// one column must be named total.
+func pageOf(q *query, sel, count, order, outer string, offset, n int) string {
+	offset, n = max(offset, 0), max(n, 0)
+	return "SELECT c.total, p.* FROM (" + count + ") AS c LEFT JOIN (" + sel + " ORDER BY " + order +
+		" LIMIT " + q.arg(n) + " OFFSET " + q.arg(offset) + ") AS p ON 1 = 1 ORDER BY " + outer
+}
+
+// Generation is the partition's change counter: every Commit to it adds
+// one, so a cache of anything derived from the partition is current while
+// the generation it was built at is.
+func (s *Store) Generation(ctx context.Context, partition string) (int64, error) {
+	var n int64
+	err := s.readRow(ctx, "sqlstore.Generation", partition,
+		"SELECT generation FROM partition_generation WHERE partition = $1", []any{partition},
+		func(row scanner) error { return row.Scan(&n) })
+	if discharge.ErrorKind(err) == discharge.KindNotFound {
+		return 0, nil // never committed to
+	}
+	return n, err
+}
+
+// ReadMany returns the current versions of several resources, keyed
+// "Type/id"; absent ones are left out. Up to rowsPerInsert refs are read in
+// one statement (one snapshot); more in several.
+func (s *Store) ReadMany(ctx context.Context, partition string, refs []fhir.Ref) (map[string]fhir.Resource, error) {
+	const op = "sqlstore.ReadMany"
+	out := make(map[string]fhir.Resource, len(refs))
+	for start := 0; start < len(refs); start += rowsPerInsert {
+		chunk := refs[start:min(len(refs), start+rowsPerInsert)]
+		q := &query{}
+		q.sql("SELECT type, id, version, last_updated, body FROM resources WHERE partition = ", q.arg(partition), " AND (")
+		for i, r := range chunk {
+			if i > 0 {
+				q.sql(" OR ")
+			}
+			q.sql("(type = ", q.arg(r.Type), " AND id = ", q.arg(r.ID), ")")
+		}
+		q.sql(")")
+		err := s.readRows(ctx, op, partition, q.b.String(), q.args, func(rs rows) error {
+			for rs.Next() {
+				var r fhir.Resource
+				var lu int64
+				var body string
+				if err := rs.Scan(&r.Type, &r.ID, &r.VersionID, &lu, &body); err != nil {
+					return err
+				}
+				r.LastUpdated, r.JSON = fromNanos(lu), []byte(body)
+				out[r.Type+"/"+r.ID] = r
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return classify("sqlstore.Ping", s.db.PingContext(ctx))
+}
+
+// prepared is one write's rows, computed before the transaction.
+type prepared struct {
+	w      fhir.Write
+	tokens []fhir.IndexEntry      // distinct (param, token)
+	ranges map[string][2]float64  // param → hull [low, high]
+	params []string               // ranges' keys, sorted
+	has    map[[2]string]struct{} // (param, token) present
+}
+
+// prepare dedups a write's tokens and folds its ranges into one hull per
+// parameter, as the Redis store indexes them.
+func prepare(w fhir.Write) (prepared, error) {
+	p := prepared{w: w, ranges: map[string][2]float64{}, has: map[[2]string]struct{}{}}
+	for _, e := range w.Index {
+		if e.IsRange {
+			if math.IsNaN(e.Low) || math.IsNaN(e.High) {
+				return p, discharge.E(discharge.KindInternal, "", "NaN in a range index entry")
+			}
+			lo, hi := clampScore(e.Low), clampScore(e.High)
+			hull, ok := p.ranges[e.Param]
+			if !ok {
+				hull = [2]float64{lo, hi}
+			}
+			p.ranges[e.Param] = [2]float64{math.Min(hull[0], lo), math.Max(hull[1], hi)}
+			continue
+		}
+		k := [2]string{e.Param, e.Token}
+		if _, dup := p.has[k]; dup {
+			continue
+		}
+		p.has[k] = struct{}{}
+		p.tokens = append(p.tokens, e)
+	}
+	for param := range p.ranges {
+		p.params = append(p.params, param)
+	}
+	sort.Strings(p.params)
+	return p, nil
+}
+
+// clampScore maps infinities to the largest finite values, which stand for
+// open ends (as "+inf"/"-inf" scores do in the Redis store): both SQL
+// engines store and compare them exactly.
+func clampScore(f float64) float64 {
+	switch {
+	case f >= math.MaxFloat64:
+		return math.MaxFloat64
+	case f <= -math.MaxFloat64:
+		return -math.MaxFloat64
+	}
+	return f
+}
+
+// Commit stores all writes, their history rows and their index rows in one
+// transaction, or nothing (see the package comment for how guards and
+// expected versions are checked).
+func (s *Store) Commit(ctx context.Context, partition string, writes []fhir.Write, guards []fhir.Guard) error {
+	const op = "sqlstore.Commit"
+	if len(writes) == 0 {
+		// Nothing to store (an empty transaction): no SQL transaction, and
+		// the generation does not move, since nothing derived from the
+		// partition changed; guards only matter for the writes they
+		// protect. The Redis store does the same.
+		return nil
+	}
+	ps := make([]prepared, len(writes))
+	for i, w := range writes {
+		p, err := prepare(w)
+		if err != nil {
+			return err
+		}
+		ps[i] = p
+	}
+	// A guarded value given to two resources by this very commit breaks
+	// the guard as surely as one that exists already.
+	distinct := make([]fhir.Guard, 0, len(guards))
+	seen := map[fhir.Guard]bool{}
+	for _, g := range guards {
+		if seen[g] {
+			continue
+		}
+		seen[g] = true
+		distinct = append(distinct, g)
+		n := 0
+		for _, p := range ps {
+			if _, ok := p.has[[2]string{g.Param, g.Token}]; ok && p.w.Resource.Type == g.Type {
+				n++
+			}
+		}
+		if n > 1 {
+			return &discharge.Error{Kind: discharge.KindRetry, Op: op, Message: "guard check failed"}
+		}
+	}
+	return s.inTx(ctx, op, partition, false, func(tx *sql.Tx) error {
+		return s.commitTx(ctx, tx, partition, ps, distinct)
+	})
+}
+
+func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, partition string, ps []prepared, guards []fhir.Guard) error {
+	const op = "sqlstore.Commit"
+	// First the partition's lock (see the package comment).
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO partition_generation (partition, generation) VALUES ($1, 1)
+		 ON CONFLICT (partition) DO UPDATE SET generation = partition_generation.generation + 1`, partition); err != nil {
+		return err
+	}
+	retry := func(what string) error {
+		return &discharge.Error{Kind: discharge.KindRetry, Op: op, Message: what + " check failed"}
+	}
+	for _, g := range guards {
+		var one int
+		err := tx.QueryRowContext(ctx,
+			"SELECT 1 FROM search_token WHERE partition = $1 AND type = $2 AND param = $3 AND token = $4 LIMIT 1",
+			partition, g.Type, g.Param, g.Token).Scan(&one)
+		switch {
+		case err == nil:
+			return retry("guard")
+		case err != sql.ErrNoRows:
+			return err
+		}
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	current, err := currentVersions(ctx, tx, partition, ps)
+	if err != nil {
+		return err
+	}
+	var creates, updates []prepared
+	for _, p := range ps {
+		r := p.w.Resource
+		if current[r.Type+"/"+r.ID] != p.w.ExpectVersion {
+			return retry("version")
+		}
+		if p.w.ExpectVersion == 0 {
+			creates = append(creates, p)
+		} else {
+			updates = append(updates, p)
+		}
+	}
+	for _, p := range updates {
+		r := p.w.Resource
+		res, err := tx.ExecContext(ctx,
+			`UPDATE resources SET version = $1, last_updated = $2, body = $3
+			 WHERE partition = $4 AND type = $5 AND id = $6 AND version = $7`,
+			r.VersionID, toNanos(r.LastUpdated), string(r.JSON), partition, r.Type, r.ID, p.w.ExpectVersion)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return retry("version")
+		}
+	}
+	if len(updates) > 0 {
+		for _, table := range []string{"search_token", "search_range"} {
+			if err := deleteIndex(ctx, tx, table, partition, updates); err != nil {
+				return err
+			}
+		}
+	}
+	resourceRows := make([][]any, 0, len(creates))
+	for _, p := range creates {
+		r := p.w.Resource
+		resourceRows = append(resourceRows, []any{partition, r.Type, r.ID, r.VersionID, toNanos(r.LastUpdated), string(r.JSON)})
+	}
+	historyRows := make([][]any, 0, len(ps))
+	var tokenRows, rangeRows [][]any
+	for _, p := range ps {
+		r := p.w.Resource
+		historyRows = append(historyRows, []any{partition, r.Type, r.ID, r.VersionID, toNanos(r.LastUpdated), string(r.JSON)})
+		for _, e := range p.tokens {
+			tokenRows = append(tokenRows, []any{partition, r.Type, e.Param, e.Token, r.ID})
+		}
+		for _, param := range p.params {
+			h := p.ranges[param]
+			rangeRows = append(rangeRows, []any{partition, r.Type, r.ID, param, h[0], h[1]})
+		}
+	}
+	for _, ins := range []struct {
+		head string
+		rows [][]any
+	}{
+		{"INSERT INTO resources (partition, type, id, version, last_updated, body) VALUES ", resourceRows},
+		{"INSERT INTO resource_history (partition, type, id, version, last_updated, body) VALUES ", historyRows},
+		{"INSERT INTO search_token (partition, type, param, token, id) VALUES ", tokenRows},
+		{"INSERT INTO search_range (partition, type, id, param, low, high) VALUES ", rangeRows},
+	} {
+		if err := insertRows(ctx, tx, ins.head, ins.rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// currentVersions reads the current version of every written resource
+// (absent ones are left out: version 0).
+func currentVersions(ctx context.Context, tx *sql.Tx, partition string, ps []prepared) (map[string]int64, error) {
+	out := make(map[string]int64, len(ps))
+	for start := 0; start < len(ps); start += rowsPerInsert {
+		chunk := ps[start:min(len(ps), start+rowsPerInsert)]
+		q := &query{}
+		q.sql("SELECT type, id, version FROM resources WHERE partition = ", q.arg(partition), " AND (")
+		for i, p := range chunk {
+			if i > 0 {
+				q.sql(" OR ")
+			}
+			q.sql("(type = ", q.arg(p.w.Resource.Type), " AND id = ", q.arg(p.w.Resource.ID), ")")
+		}
+		q.sql(")")
+		rows, err := tx.QueryContext(ctx, q.b.String(), q.args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var typ, id string
+			var v int64
+			if err := rows.Scan(&typ, &id, &v); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[typ+"/"+id] = v
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// deleteIndex removes the index rows of updated resources, to be written
+// afresh from their new versions.
+func deleteIndex(ctx context.Context, tx *sql.Tx, table, partition string, ps []prepared) error {
+	for start := 0; start < len(ps); start += rowsPerInsert {
+		chunk := ps[start:min(len(ps), start+rowsPerInsert)]
+		q := &query{}
+		q.sql("DELETE FROM ", table, " WHERE partition = ", q.arg(partition), " AND (")
+		for i, p := range chunk {
+			if i > 0 {
+				q.sql(" OR ")
+			}
+			q.sql("(type = ", q.arg(p.w.Resource.Type), " AND id = ", q.arg(p.w.Resource.ID), ")")
+		}
+		q.sql(")")
+		if _, err := tx.ExecContext(ctx, q.b.String(), q.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertRows inserts rows with multi-row INSERTs of at most rowsPerInsert.
+func insertRows(ctx context.Context, tx *sql.Tx, head string, rows [][]any) error {
+	for start := 0; start < len(rows); start += rowsPerInsert {
+		chunk := rows[start:min(len(rows), start+rowsPerInsert)]
+		q := &query{}
+		q.sql(head)
+		for i, row := range chunk {
+			if i > 0 {
+				q.sql(", ")
+			}
+			q.sql("(")
+			for j, v := range row {
+				if j > 0 {
+					q.sql(", ")
+				}
+				q.sql(q.arg(v))
+			}
+			q.sql(")")
+		}
+		if _, err := tx.ExecContext(ctx, q.b.String(), q.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

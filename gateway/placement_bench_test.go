@@ -1,0 +1,147 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dischargegateway/gateway/adapters/capacitycsv"
+	"github.com/dischargegateway/gateway/adapters/cqccsv"
+	"github.com/dischargegateway/gateway/adapters/geocode"
+	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/gateway"
+	"github.com/dischargegateway/gateway/internal/redistest"
+	"github.com/dischargegateway/gateway/mappings"
+)
+
+// The placement benchmarks time one $placement-options request through the
+// whole handler chain (ServeHTTP, Redis over loopback) on the fixture
+// directory of the golden test, warm cache. Their same-run baseline is
+// BenchmarkPlacementBaselineEcho: a bare Echo handler writing a Bundle of
+// the same bytes, so the ratio shows placement's own cost.
+
+// placementBench serves a gateway holding the fixture directory, its
+// capacity and the walkthrough case, and returns the handler and the
+// stored ServiceRequest's path ("ServiceRequest/{id}").
+func placementBench(b *testing.B) (http.Handler, string) {
+	b.Helper()
+	rs := redistest.Start(b)
+	client, err := rediscache.Open(context.Background(), rediscache.Config{URL: rs.URL(), Timeout: 2 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = client.Close() })
+	tr, err := mappings.LoadTranslator(os.DirFS(filepath.Join("..", "configs", "conceptmaps")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	geo, err := geocode.LoadFiles(filepath.Join("..", "configs", "geo", "uk-outcode-centroids.csv"), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys, _ := auth.GenerateKeySet()
+	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:bench", Audience: "urn:bench", TTL: time.Hour}
+	g := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rediscache.New(client.Client), Translator: tr,
+		Capacity: rediscache.NewCapacityStore(client.Client, 100), Geocoder: geo,
+		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Security: gateway.Security{Issuer: issuer, Audit: rediscache.NewAudit(client.Client, time.Hour),
+			Limiter: rediscache.NewRateLimit(client.Client, 1<<30, time.Minute)}})
+	h := g.Handler()
+	token := func(role auth.Role, org, sys, scopes string) string {
+		sc, _ := auth.ParseScopes(scopes)
+		tok, _, err := issuer.Issue(&auth.Client{ID: "bench-" + org, Role: role, Org: org, OrgSystem: sys}, sc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return "Bearer " + tok
+	}
+	home := token(auth.RoleCareProvider, "1-000000001", cqcProvider, directoryScopes)
+	benchToken = token(auth.RoleTrust, "RXA", "https://fhir.nhs.uk/Id/ods-organization-code", clinicalScopes)
+	do := func(method, path, ctype, auth string, body []byte, want int) []byte {
+		req, _ := http.NewRequest(method, path, strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", ctype)
+		req.Header.Set("Authorization", auth)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != want {
+			b.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body.String())
+		}
+		return rec.Body.Bytes()
+	}
+	do("POST", "/api/v1/directory/import", "text/csv", home, []byte(placementCSV), http.StatusOK)
+	for i, accepting := range []int{2, 1, 3, 3, 3} {
+		body, _ := json.Marshal(map[string]any{"asOf": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), "beds": []any{map[string]any{
+			"type": "nursing-dementia", "maxCapacity": 30, "occupied": 30 - accepting, "reserved": 0, "acceptingAdmissions": accepting}}})
+		do("PUT", fmt.Sprintf("/api/v1/capacity/cqc-1-10000000%d", i+1), "application/json", home, body, http.StatusOK)
+	}
+	bundle, err := os.ReadFile(filepath.Join("..", "mappings", "testdata", "walkthrough-bundle.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out struct {
+		Entry []struct {
+			Response struct {
+				Location string `json:"location"`
+			} `json:"response"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(do("POST", "/fhir", "application/fhir+json", benchToken, bundle, http.StatusOK), &out); err != nil {
+		b.Fatal(err)
+	}
+	for _, en := range out.Entry {
+		if strings.HasPrefix(en.Response.Location, "ServiceRequest/") {
+			return h, strings.Split(en.Response.Location, "/_history/")[0]
+		}
+	}
+	b.Fatal("the walkthrough bundle stored no ServiceRequest")
+	return nil, ""
+}
+
+func benchPlacement(b *testing.B, query string) {
+	h, sr := placementBench(b)
+	path := "/fhir/" + sr + "/$placement-options" + query
+	serve(b, h, "GET", path, nil, http.StatusOK) // warm the placement cache
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		serve(b, h, "GET", path, nil, http.StatusOK)
+	}
+}
+
+// BenchmarkPlacementOptions is the default request: two matches, three
+// includes, an outcome.
+func BenchmarkPlacementOptions(b *testing.B) { benchPlacement(b, "") }
+
+// BenchmarkPlacementOptionsExplain adds the nearest exclusions.
+func BenchmarkPlacementOptionsExplain(b *testing.B) { benchPlacement(b, "?explain=true") }
+
+// BenchmarkPlacementBaselineEcho is the placement benchmarks' same-run
+// baseline: Echo answering the same GET with the same Bundle bytes, held
+// in memory.
+func BenchmarkPlacementBaselineEcho(b *testing.B) {
+	h, sr := placementBench(b)
+	path := "/fhir/" + sr + "/$placement-options?explain=true"
+	body := serve(b, h, "GET", path, nil, http.StatusOK).Body.Bytes()
+	e := echo.New()
+	e.GET("/fhir/ServiceRequest/:id/$placement-options", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "application/fhir+json", body)
+	})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		serve(b, e, "GET", path, nil, http.StatusOK)
+	}
+}

@@ -1,0 +1,152 @@
+package archtest
+
+import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/dischargegateway/gateway"
+
+// layers that are not application packages; every other top-level folder
+// holding Go code is one (placement/, records/, directory/, capacity/, …).
+var notApplication = map[string]bool{
+	"cmd": true, "gateway": true, "adapters": true, "internal": true, "fhir": true, "mappings": true,
+	"discharge": true, "auth": true, "deploy": true, "configs": true, "scripts": true, "bench": true,
+	"postman": true, "docs": true,
+}
+
+type pkgFile struct {
+	dir     string // relative to the module root, with forward slashes
+	path    string
+	imports []string
+	file    *ast.File
+}
+
+// sources parses every non-test Go file of the module (build-ignored files
+// included: they are source too).
+func sources(t *testing.T) []pkgFile {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("module root not found at %s: %v", root, err)
+	}
+	var out []pkgFile
+	fset := token.NewFileSet()
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); p != root && (strings.HasPrefix(n, ".") || n == "node_modules" || n == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(p))
+		pf := pkgFile{dir: filepath.ToSlash(rel), path: p, file: f}
+		for _, im := range f.Imports {
+			v, _ := strconv.Unquote(im.Path.Value)
+			pf.imports = append(pf.imports, v)
+		}
+		out = append(out, pf)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) < 50 {
+		t.Fatalf("only %d source files found: the walk is wrong", len(out))
+	}
+	return out
+}
+
+func top(dir string) string { return strings.SplitN(dir, "/", 2)[0] }
+
+func stdlib(imp string) bool { return !strings.Contains(strings.SplitN(imp, "/", 2)[0], ".") }
+
+func under(imp, prefix string) bool { return imp == prefix || strings.HasPrefix(imp, prefix+"/") }
+
+// storeDrivers are the clients of the stores: only their adapters (and the
+// test harnesses that start the servers) may import them.
+var storeDrivers = []string{"github.com/redis/go-redis", "github.com/jackc/pgx", "modernc.org/sqlite", "github.com/pressly/goose", "github.com/alicebob/miniredis"}
+
+func TestImportRules(t *testing.T) {
+	files := sources(t)
+	apps := map[string]bool{}
+	var problems []string
+	bad := func(f pkgFile, format string, args ...any) {
+		rel := f.dir + "/" + filepath.Base(f.path)
+		problems = append(problems, rel+": "+sprintf(format, args...))
+	}
+	for _, f := range files {
+		t0 := top(f.dir)
+		app := !notApplication[t0] && f.dir != "."
+		if app {
+			apps[t0] = true
+		}
+		for _, imp := range f.imports {
+			switch {
+			case t0 == "discharge" && !stdlib(imp):
+				bad(f, "the domain imports %s: discharge/ uses the standard library only", imp)
+			case (app || t0 == "mappings" || t0 == "fhir" || t0 == "auth") && under(imp, "github.com/labstack/echo"):
+				bad(f, "imports echo: only gateway/ speaks HTTP")
+			case (app || t0 == "gateway" || t0 == "mappings" || t0 == "fhir" || t0 == "discharge" || t0 == "auth") && under(imp, module+"/adapters"):
+				bad(f, "imports %s: only cmd/ wires adapters in", imp)
+			}
+			for _, d := range storeDrivers {
+				if under(imp, d) && t0 != "adapters" && f.dir != "internal/redistest" && f.dir != "internal/pgtest" {
+					bad(f, "imports %s: only the store adapters know a store's client", imp)
+				}
+			}
+		}
+		// Nothing outside the Redis adapter spells a Redis key.
+		if f.dir != "adapters/rediscache" && f.dir != "internal/redistest" {
+			ast.Inspect(f.file, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if v, err := strconv.Unquote(lit.Value); err == nil && strings.HasPrefix(v, "dg:") {
+						bad(f, "builds a Redis key (%q): keys are built in adapters/rediscache/keys.go", v)
+					}
+				}
+				return true
+			})
+		}
+	}
+	sort.Strings(problems)
+	for _, p := range problems {
+		t.Error(p)
+	}
+	if len(apps) == 0 {
+		t.Error("no application package found: expected placement/ at least")
+	}
+	t.Logf("application packages: %v", keys(apps))
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -1,0 +1,310 @@
+// Package pgtest starts private PostgreSQL servers for tests: each one is
+// initdb'ed into its own temporary directory and listens on a free loopback
+// port (and a Unix socket in that directory), so tests never touch a
+// PostgreSQL the developer or the machine already runs.
+//
+// When initdb or postgres is not on PATH (nor in /usr/lib/postgresql/*/bin)
+// the test is skipped, unless the environment sets PGTEST_REQUIRED=1 (as
+// REDISTEST_REQUIRED does for internal/redistest), in which case it fails:
+// integration tests must not silently vanish in CI.
+//
+// PostgreSQL refuses to run as root. When the test binary runs as root (as
+// it does on the project's machines and in CI) the server runs as the
+// unprivileged "postgres" system user if it exists, else as "nobody": the
+// directory is created outside the test's own TempDir (whose parents are
+// private to root) and handed to that user, and the processes are started
+// with that user's credentials.
+//
+// On Linux the postmaster is started with a parent-death signal, so it never
+// outlives the test binary (its backends exit when it dies), and Kill takes
+// down the postmaster and all its backends at once, as a crash would.
+package pgtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Superuser is the bootstrap superuser's name; AppRole the unprivileged
+// role that owns each database made by NewDatabase and that the code under
+// test connects as (no SUPERUSER, no BYPASSRLS: row-level security binds it).
+const (
+	Superuser = "postgres"
+	AppRole   = "gateway"
+)
+
+// Server is one postmaster owned by a test.
+type Server struct {
+	tb   testing.TB
+	Dir  string // holds data/ and the Unix socket; removed at cleanup
+	Port int
+	args []string
+	cred *credential // nil: run as the test binary's user
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	dbs  int
+}
+
+// Start initialises a cluster in a fresh directory and starts it on a free
+// loopback port with durable settings (fsync=on, synchronous_commit=on,
+// full_page_writes=on). Extra args are passed as "-c name=value" pairs,
+// e.g. "deadlock_timeout=100ms". The server is stopped and its directory
+// removed when the test ends.
+func Start(tb testing.TB, settings ...string) *Server {
+	tb.Helper()
+	initdb, postgres := binary(tb, "initdb"), binary(tb, "postgres")
+	s := &Server{tb: tb}
+	dir, err := os.MkdirTemp("", "pgtest-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.Dir = dir
+	tb.Cleanup(func() {
+		s.Kill()
+		_ = os.RemoveAll(dir)
+	})
+	if os.Geteuid() == 0 {
+		cred, err := unprivileged()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		s.cred = cred
+		if err := chownTo(dir, cred); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	// The parent of dir is the system temp directory (world-traversable);
+	// dir itself must be reachable by the server's user.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(initdb, "-D", s.dataDir(), "-U", Superuser, "--auth=trust", "-E", "UTF8",
+		"--locale=C", "--no-sync", "--no-instructions")
+	runAs(cmd, s.cred)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("initdb: %v\n%s", err, out)
+	}
+	s.args = []string{postgres}
+	for _, kv := range append([]string{
+		"listen_addresses=127.0.0.1", "unix_socket_directories=" + dir,
+		"fsync=on", "synchronous_commit=on", "full_page_writes=on",
+		"max_connections=100", "shared_buffers=32MB", "logging_collector=off",
+	}, settings...) {
+		s.args = append(s.args, "-c", kv)
+	}
+	var last error
+	for range 3 { // the port can be taken between the pick and the bind
+		if s.Port, err = freePort(); err != nil {
+			tb.Fatal(err)
+		}
+		if last = s.launch(); last == nil {
+			return s
+		}
+		if !strings.Contains(s.Log(), "could not bind") && !strings.Contains(s.Log(), "already in use") {
+			break
+		}
+	}
+	tb.Fatalf("postgres: %v\n%s", last, s.tail(30))
+	return nil
+}
+
+// binary finds a PostgreSQL program on PATH or in Debian's versioned
+// directory, or skips (fails under PGTEST_REQUIRED=1) the test.
+func binary(tb testing.TB, name string) string {
+	tb.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if ms, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name); len(ms) > 0 {
+		return ms[len(ms)-1]
+	}
+	if os.Getenv("PGTEST_REQUIRED") == "1" {
+		tb.Fatalf("%s not found and PGTEST_REQUIRED=1", name)
+	}
+	tb.Skipf("%s not found; set PGTEST_REQUIRED=1 to fail instead", name)
+	return ""
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) dataDir() string { return filepath.Join(s.Dir, "data") }
+
+// launch starts the postmaster and waits until it accepts connections.
+func (s *Server) launch() error {
+	args := append(append([]string{}, s.args[1:]...), "-D", s.dataDir(), "-p", strconv.Itoa(s.Port))
+	cmd := exec.Command(s.args[0], args...)
+	out, err := os.OpenFile(filepath.Join(s.Dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o666)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	_ = os.Chmod(out.Name(), 0o666) // the server's user appends to it
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := spawn(cmd, s.cred); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-done:
+			return errors.New("postgres exited before it was ready")
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		c, err := pgx.Connect(ctx, s.url(Superuser, "postgres"))
+		if err == nil {
+			err = c.Ping(ctx)
+			_ = c.Close(ctx)
+		}
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after 30s: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// url is a DATABASE_URL for a role and database over loopback TCP.
+func (s *Server) url(role, db string) string {
+	u := url.URL{Scheme: "postgres", User: url.User(role), Host: "127.0.0.1:" + strconv.Itoa(s.Port), Path: "/" + db,
+		RawQuery: "sslmode=disable&connect_timeout=2"}
+	return u.String()
+}
+
+// SuperuserURL is a DATABASE_URL for the superuser on a database, for a
+// test's own checks (a superuser bypasses row-level security).
+func (s *Server) SuperuserURL(db string) string { return s.url(Superuser, db) }
+
+// NewDatabase creates an empty database owned by AppRole (creating the role
+// on first use) and returns its name and a DATABASE_URL that connects as
+// AppRole, so each test gets a clean schema on a shared server.
+func (s *Server) NewDatabase(tb testing.TB) (name, databaseURL string) {
+	tb.Helper()
+	s.mu.Lock()
+	s.dbs++
+	name = "t" + strconv.Itoa(s.dbs)
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, s.url(Superuser, "postgres"))
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	defer c.Close(ctx)
+	var exists bool
+	if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", AppRole).Scan(&exists); err != nil {
+		tb.Fatal(err)
+	}
+	if !exists {
+		if _, err := c.Exec(ctx, "CREATE ROLE "+AppRole+" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if _, err := c.Exec(ctx, "CREATE DATABASE "+name+" OWNER "+AppRole); err != nil {
+		tb.Fatal(err)
+	}
+	// PostgreSQL 15 no longer lets every role create in public; the owner
+	// of the database does not own its public schema either.
+	dc, err := pgx.Connect(ctx, s.url(Superuser, name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer dc.Close(ctx)
+	if _, err := dc.Exec(ctx, "ALTER SCHEMA public OWNER TO "+AppRole); err != nil {
+		tb.Fatal(err)
+	}
+	return name, s.url(AppRole, name)
+}
+
+// Running reports whether the postmaster is up.
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return false
+	}
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Kill sends SIGKILL to the postmaster and every backend (its process
+// children), as a crash would, and returns once the postmaster is gone.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	killGroup(cmd.Process.Pid)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// Restart starts the server again on the same port and data directory,
+// which runs crash recovery from the WAL after a Kill.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	s.Kill()
+	// A new postmaster refuses to start while a killed backend still holds
+	// the old shared memory segment; they go within moments.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := s.launch()
+		if err == nil {
+			return
+		}
+		if !strings.Contains(s.tail(3), "pre-existing shared memory block") || time.Now().After(deadline) {
+			s.tb.Fatalf("restart: %v\n%s", err, s.tail(30))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Log is the server's output, for failure messages.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(filepath.Join(s.Dir, "postgres.log"))
+	return string(b)
+}
+
+func (s *Server) tail(n int) string {
+	lines := strings.Split(strings.TrimSpace(s.Log()), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}

@@ -1,0 +1,141 @@
+package placement
+
+import (
+	"context"
+
+	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
+)
+
+// candidateSet is what candidates found.
+type candidateSet struct {
+	list []discharge.Candidate
+	// gen is the directory generation the projections are at (0 when there
+	// were no candidates).
+	gen int64
+	// capped says the bed-based search stopped at MaxCandidates
+	// locations, the furthest furthestKm away: there may be more options
+	// beyond them than total counts.
+	capped     bool
+	furthestKm float64
+}
+
+// candidates loads the providers that could serve the need: bed-based ones
+// from the geo shards near the origin, home care from its district's
+// coverage set; then their projections (cached per directory generation)
+// and current capacity (cached per posting version).
+//
+// With explain, a bed-based search also takes the nearest directory
+// Locations of any kind (the geo index behind Location near), marked
+// ExplainOnly: a care home next door that offers another setting or bed
+// type is what "why does nobody fit?" needs, and the bed-type shards never
+// hold it. Match lists them but never counts or returns them.
+func (s *Service) candidates(ctx context.Context, need *discharge.CareNeed, origin discharge.Position, outcode string, radius float64, explain bool) (candidateSet, error) {
+	var out candidateSet
+	var distance map[string]float64
+	var hints map[string]int64
+	var locIDs []string
+	explainOnly := map[string]bool{}
+	if beds := discharge.BedTypesForNeed(*need); beds != nil {
+		// Near looks in a quarter of the radius first, in its copy of the
+		// shards, and in the whole only when that does not hold
+		// MaxCandidates: one round trip either way.
+		areas := s.geo.AreasNear(origin.Lat, origin.Lon, radius)
+		hits, err := s.capacity.Near(ctx, areas, beds, origin.Lat, origin.Lon, radius, MaxCandidates)
+		if err != nil {
+			return out, err
+		}
+		if len(hits) >= MaxCandidates {
+			out.capped, out.furthestKm = true, hits[len(hits)-1].DistanceKm
+		}
+		var extra []discharge.Nearby
+		if explain {
+			// Enough of the nearest Locations to find MaxExplained that
+			// the bed-type search did not: they are all excluded, and
+			// only the nearest MaxExplained exclusions are listed.
+			extra, err = s.capacity.NearLocations(ctx, areas, origin.Lat, origin.Lon, radius,
+				min(MaxCandidates, len(hits)+discharge.MaxExplained))
+			if err != nil {
+				return out, err
+			}
+		}
+		distance = make(map[string]float64, len(hits)+len(extra))
+		hints = make(map[string]int64, len(hits))
+		locIDs = make([]string, 0, len(hits)+len(extra))
+		for _, h := range hits {
+			distance[h.LocationID] = h.DistanceKm
+			hints[h.LocationID] = h.CapacityVersion
+			locIDs = append(locIDs, h.LocationID)
+		}
+		for _, h := range extra {
+			if _, ok := distance[h.LocationID]; ok {
+				continue
+			}
+			distance[h.LocationID] = h.DistanceKm
+			explainOnly[h.LocationID] = true
+			locIDs = append(locIDs, h.LocationID)
+		}
+	} else {
+		ids, err := s.capacity.Covering(ctx, outcode)
+		if err != nil {
+			return out, err
+		}
+		locIDs = ids
+	}
+	if len(locIDs) == 0 {
+		return out, nil
+	}
+	providers, gen, err := s.providersAt(ctx, locIDs)
+	if err != nil {
+		return out, err
+	}
+	caps, err := s.capacityAt(ctx, locIDs, hints)
+	if err != nil {
+		return out, err
+	}
+	// One backing array each for the candidates' postings and distances,
+	// not a small heap object per location (GC was a fifth of the CPU).
+	list := make([]discharge.Candidate, 0, len(locIDs))
+	postings := make([]discharge.Capacity, 0, len(caps))
+	dists := make([]float64, 0, len(distance))
+	for _, lid := range locIDs {
+		var cp *discharge.Capacity
+		if c, ok := caps[lid]; ok {
+			postings = append(postings, c)
+			cp = &postings[len(postings)-1]
+		}
+		var dp *float64
+		if d, ok := distance[lid]; ok {
+			dists = append(dists, d)
+			dp = &dists[len(dists)-1]
+		}
+		for _, p := range providers[lid] {
+			list = append(list, discharge.Candidate{Provider: withCoverage(p, cp), Capacity: cp, DistanceKm: dp, ExplainOnly: explainOnly[lid]})
+		}
+	}
+	out.list, out.gen = list, gen
+	return out, nil
+}
+
+// matchedResources reads what the answer shows: each match's
+// HealthcareService, Location and Organization, in one round trip.
+func (s *Service) matchedResources(ctx context.Context, gen int64, matches []discharge.Option) (map[string]fhir.Resource, error) {
+	var refs []fhir.Ref
+	seen := map[fhir.Ref]bool{}
+	add := func(typ, id string) {
+		r := fhir.Ref{Type: typ, ID: id}
+		if id != "" && !seen[r] {
+			seen[r] = true
+			refs = append(refs, r)
+		}
+	}
+	for _, o := range matches {
+		add("HealthcareService", o.Provider.ServiceID)
+		add("Location", o.Provider.LocationID)
+		add("Organization", o.Provider.OrganizationID)
+	}
+	if len(refs) == 0 {
+		return map[string]fhir.Resource{}, nil
+	}
+	return s.directoryDocs(ctx, gen, refs)
+}

@@ -1,0 +1,440 @@
+// Package placement answers $placement-options: which providers can take a
+// patient now, ranked and explained. It owns the operation's parameter
+// rules, its radius limits and defaults, its refusals, the gathering of
+// candidates from the capacity geo index and the directory, and the
+// per-process cache of provider projections and shown resources (index.go).
+//
+// The Service reads through the small interfaces declared here, maps FHIR
+// through mappings/ and matches with discharge.Match; it returns a domain
+// Answer, which the HTTP layer renders with mappings.PlacementBundle. It
+// knows nothing of HTTP.
+package placement
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/mappings"
+	r4 "github.com/samply/golang-fhir-models/fhir-models/fhir"
+)
+
+// Capacity is the capacity geo index and the current postings.
+type Capacity interface {
+	// Near returns the locations with beds of the given types within
+	// radiusKm of a point, nearest first, at most limit of them.
+	Near(ctx context.Context, areas []string, beds []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
+	// NearLocations returns the directory Locations of any kind near a
+	// point, nearest first.
+	NearLocations(ctx context.Context, areas []string, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
+	// Covering lists locations that have posted home care for a district.
+	Covering(ctx context.Context, outcode string) ([]string, error)
+	// Versions returns each location's current posting version (0: none).
+	Versions(ctx context.Context, ids ...string) ([]int64, error)
+	// Get returns the current postings of locations.
+	Get(ctx context.Context, ids ...string) (map[string]discharge.Capacity, error)
+}
+
+// Directory reads the provider directory's partition (fhir.DirectoryPartition).
+// A fhir.Store is one.
+type Directory interface {
+	ReadMany(ctx context.Context, partition string, refs []fhir.Ref) (map[string]fhir.Resource, error)
+	Search(ctx context.Context, partition string, q fhir.Query) ([]fhir.Resource, int, error)
+	// Generation grows with every write to the partition.
+	Generation(ctx context.Context, partition string) (int64, error)
+}
+
+// Geocoder places postcode districts and names the geo shards near a point.
+type Geocoder interface {
+	Locate(postcode string) (discharge.Position, bool)
+	AreasNear(lat, lon, radiusKm float64) []string
+}
+
+// Records reads the stored clinical records a placement starts from.
+type Records interface {
+	// ReadServiceRequest returns the stored JSON of the ServiceRequest id
+	// from the first organisation p may read that holds it, and that
+	// organisation's partition. One held for anyone else is KindNotFound.
+	ReadServiceRequest(ctx context.Context, p *auth.Principal, id string) (raw []byte, partition string, err error)
+	// ReadReference returns the stored JSON of the clinical resource a
+	// reference ("Patient/1", an absolute URL to this server) names in
+	// partition, or nil when there is none the caller may see. Any other
+	// failure is returned: an outage is never taken for a missing record.
+	ReadReference(ctx context.Context, partition, ref string) ([]byte, error)
+}
+
+// Config holds the placement settings.
+type Config struct {
+	// Limits bound the inline resources of a type-level request.
+	Limits fhir.Limits
+	// Freshness says when capacity becomes stale and then unknown.
+	Freshness discharge.FreshnessPolicy
+	// Weights weigh the score's components.
+	Weights discharge.Weights
+	// Translator maps trust codes in the records (nil: none).
+	Translator *mappings.Translator
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// MaxEntries bounds each of the cache's maps (0: 250,000).
+	MaxEntries int
+}
+
+// Service answers $placement-options. It is safe for concurrent use.
+type Service struct {
+	cfg       Config
+	capacity  Capacity
+	directory Directory
+	geo       Geocoder
+	records   Records
+	idx       *index
+}
+
+// New returns a Service over its collaborators.
+func New(cfg Config, capacity Capacity, directory Directory, geo Geocoder, records Records) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg, capacity: capacity, directory: directory, geo: geo, records: records, idx: newIndex(cfg.MaxEntries)}
+}
+
+// Request is one $placement-options call.
+type Request struct {
+	// Principal is the caller.
+	Principal *auth.Principal
+	// ServiceRequestID names the stored ServiceRequest at the instance
+	// level; empty at the type level, where the body carries it inline.
+	ServiceRequestID string
+	// Query is the URL's query.
+	Query url.Values
+	// Body is the raw Parameters body of a POST, nil if none.
+	Body []byte
+	// Lenient is Prefer: handling=lenient: unknown parameters are ignored
+	// with a warning instead of refused.
+	Lenient bool
+}
+
+// Answer is one page of ranked options and what the page needs to show.
+type Answer struct {
+	// Options are the page's options, best first; an option whose service
+	// was deleted since its projection was read is left out.
+	Options []discharge.Option
+	// Total counts every option, not only the page.
+	Total int
+	// Resources are the stored directory resources the options name, by
+	// "Type/id": each option's HealthcareService, Location and Organization.
+	Resources map[string]fhir.Resource
+	// LeftOut counts, per hard filter, the providers it left out.
+	LeftOut map[discharge.Filter]int
+	// Excluded are, with explain, the nearest excluded providers.
+	Excluded []discharge.Exclusion
+	// Warnings are the answer's warnings: ignored parameters, a capped
+	// search, an unmappable case, too few options.
+	Warnings discharge.Issues
+	// Used, Count and Offset are the parameters that shaped the answer,
+	// for its paging links.
+	Used          url.Values
+	Count, Offset int
+}
+
+// Options answers one request. Errors are *discharge.Error: the caller's
+// mistakes (KindValue, KindInvalid, KindNotSupported, KindRequired naming
+// the parameter or element), KindNotFound for a ServiceRequest the caller
+// cannot see, KindBusinessRule for a request that cannot be placed, and
+// the store's own failures.
+func (s *Service) Options(ctx context.Context, req Request) (Answer, error) {
+	var body []mappings.Parameter
+	if req.Body != nil {
+		if _, err := fhir.Validate(req.Body, "Parameters", s.cfg.Limits); err != nil {
+			return Answer{}, err
+		}
+		var err error
+		if body, err = mappings.DecodeParameters(req.Body); err != nil {
+			return Answer{}, err
+		}
+	}
+	in, err := readInput(req.Query, body)
+	if err != nil {
+		return Answer{}, err
+	}
+	if req.ServiceRequestID != "" {
+		return s.stored(ctx, req, in)
+	}
+	return s.whatIf(ctx, req, in)
+}
+
+// stored places a stored ServiceRequest, with its subject Patient and its
+// Encounter, each read and decoded once.
+func (s *Service) stored(ctx context.Context, req Request, in input) (Answer, error) {
+	if names := sortedKeys(in.resources); len(names) > 0 {
+		return Answer{}, discharge.E(discharge.KindNotSupported, in.at[names[0]],
+			"An instance-level call takes the stored ServiceRequest; send resources to ServiceRequest/$placement-options.")
+	}
+	params, err := in.params(req.Lenient)
+	if err != nil {
+		return Answer{}, err
+	}
+	raw, part, err := s.records.ReadServiceRequest(ctx, req.Principal, req.ServiceRequestID)
+	if err != nil {
+		if discharge.ErrorKind(err) == discharge.KindNotFound {
+			return Answer{}, discharge.E(discharge.KindNotFound, "ServiceRequest", "No ServiceRequest with that id.")
+		}
+		return Answer{}, err
+	}
+	sr, err := mappings.DecodeServiceRequest(raw)
+	if err != nil {
+		return Answer{}, err
+	}
+	// The Patient (home postcode) and the Encounter (discharge dates) shape
+	// the answer: a store failure reading them is the caller's error, never
+	// a quietly different shortlist.
+	subject, encounter := mappings.ServiceRequestReferences(sr)
+	var patient *r4.Patient
+	if strings.Contains(subject, "Patient/") {
+		pr, err := s.records.ReadReference(ctx, part, subject)
+		if err != nil {
+			return Answer{}, err
+		}
+		if pr != nil {
+			if patient, err = mappings.DecodePatient(pr); err != nil {
+				return Answer{}, err
+			}
+		}
+	}
+	opt := s.mapOptions(part)
+	var cs *discharge.Case
+	if encounter != "" {
+		er, err := s.records.ReadReference(ctx, part, encounter)
+		if err != nil {
+			return Answer{}, err
+		}
+		if er != nil {
+			if cs, err = s.toCase(er, patient, opt); err != nil {
+				// The request can still be placed; the answer says that
+				// its case's dates and status were not taken into account.
+				params.Warnings = append(params.Warnings, caseWarnings(err)...)
+			}
+		}
+	}
+	need, issues, err := mappings.NeedFromServiceRequest(sr, patient, opt)
+	if err != nil {
+		return Answer{}, err
+	}
+	return s.place(ctx, need, issues, cs, params)
+}
+
+// toCase maps a stored Encounter. Its warnings were given when it was
+// stored; only an error, which leaves no case, matters here.
+func (s *Service) toCase(raw []byte, patient *r4.Patient, opt mappings.Options) (*discharge.Case, error) {
+	enc, err := mappings.DecodeEncounter(raw)
+	if err != nil {
+		return nil, err
+	}
+	cs, _, err := mappings.CaseFromEncounter(enc, patient, opt)
+	return cs, err
+}
+
+// caseWarnings turns the error of an Encounter that could not be mapped
+// into the answer's warnings, one per issue at the element that carried it.
+func caseWarnings(err error) discharge.Issues {
+	const why = "The ServiceRequest's Encounter could not be read as a discharge case, so its status and dates were not used: "
+	var is discharge.Issues
+	var de *discharge.Error
+	if errors.As(err, &de) && len(de.Issues) > 0 {
+		for _, x := range de.Issues {
+			is.Warn(discharge.KindBusinessRule, x.Expression, why+x.Message+".")
+		}
+		return is
+	}
+	is.Warn(discharge.KindBusinessRule, "Encounter", why+"it is not an Encounter the gateway can read.")
+	return is
+}
+
+// whatIf places a ServiceRequest (and its Patient) sent inline: nothing is
+// read from or written to the records.
+func (s *Service) whatIf(ctx context.Context, req Request, in input) (Answer, error) {
+	for _, name := range sortedKeys(in.resources) {
+		if !resourceParams[name] {
+			return Answer{}, discharge.E(discharge.KindNotSupported, in.at[name],
+				"Unknown $placement-options resource parameter '"+name+"': the resources are serviceRequest and patient.")
+		}
+	}
+	params, err := in.params(req.Lenient)
+	if err != nil {
+		return Answer{}, err
+	}
+	sr, ok := in.resources["serviceRequest"]
+	if !ok {
+		return Answer{}, discharge.E(discharge.KindRequired, "Parameters.parameter", "A serviceRequest parameter with the ServiceRequest inline is required.")
+	}
+	if _, err := fhir.Validate(sr, "ServiceRequest", s.cfg.Limits); err != nil {
+		return Answer{}, rebaseError(err, "ServiceRequest", in.at["serviceRequest"])
+	}
+	patient := in.resources["patient"]
+	if patient != nil {
+		if _, err := fhir.Validate(patient, "Patient", s.cfg.Limits); err != nil {
+			return Answer{}, rebaseError(err, "Patient", in.at["patient"])
+		}
+	}
+	part := ""
+	if req.Principal != nil {
+		part = req.Principal.Org
+	}
+	need, issues, err := mappings.ServiceRequestToNeed(sr, patient, s.mapOptions(part))
+	if err != nil {
+		return Answer{}, err
+	}
+	return s.place(ctx, need, issues, nil, params)
+}
+
+// mapOptions are the mapping options for records of a partition.
+func (s *Service) mapOptions(part string) mappings.Options {
+	return mappings.Options{Translator: s.cfg.Translator, AsOf: s.cfg.Now(), Trust: part}
+}
+
+// place matches a need and reads what the page shows.
+//
+// It refuses (422 business-rule) to place what is over: a ServiceRequest
+// that is revoked, completed or entered-in-error, an inpatient Encounter
+// that is finished, cancelled or entered-in-error, and a date parameter
+// before today in England. A date taken from the request or the case (its
+// occurrence, Discharge Ready Date or expected discharge date) that has
+// passed means "as soon as possible": it becomes today.
+func (s *Service) place(ctx context.Context, need *discharge.CareNeed, issues discharge.Issues, cs *discharge.Case, params Params) (Answer, error) {
+	if need == nil {
+		return Answer{}, &discharge.Error{Kind: discharge.KindBusinessRule, Issues: issues}
+	}
+	if need.Closed() {
+		return Answer{}, discharge.E(discharge.KindBusinessRule, "ServiceRequest.status",
+			"The ServiceRequest is "+need.Status+": there is nothing left to place.")
+	}
+	if cs != nil && discharge.CaseEnded(cs.Status) {
+		return Answer{}, discharge.E(discharge.KindBusinessRule, "Encounter.status",
+			"The inpatient Encounter is "+cs.Status+": there is no discharge left to place.")
+	}
+	now := s.cfg.Now()
+	today := discharge.Today(now)
+	// No request considers more than MaxCandidates locations, so an offset
+	// past them is an empty page whatever its size (and offset+count cannot
+	// overflow).
+	offset := min(params.Offset, MaxCandidates)
+	limit := offset + params.Count
+	if limit == 0 {
+		limit = 1 // _count=0: only the total, but Limit 0 would keep every option
+	}
+	req := discharge.MatchRequest{Need: *need, Case: cs, Now: now, Freshness: s.cfg.Freshness,
+		Weights: s.cfg.Weights, IncludeStale: params.IncludeStale, Explain: params.Explain, Limit: limit}
+	// The date needed: the parameter, else the request's own start, else
+	// the case's Discharge Ready Date or expected discharge date, else today.
+	switch {
+	case params.Date != nil:
+		if params.Date.Before(today) {
+			return Answer{}, discharge.E(discharge.KindBusinessRule, "date",
+				"date "+params.Date.String()+" is in the past (today in England is "+today.String()+").")
+		}
+		req.Date = *params.Date
+	case need.StartDate != nil:
+		req.Date = *need.StartDate
+	case cs != nil && cs.DischargeReadyDate != nil:
+		req.Date = *cs.DischargeReadyDate
+	case cs != nil && cs.ExpectedDischargeDate != nil:
+		req.Date = *cs.ExpectedDischargeDate
+	default:
+		req.Date = today
+	}
+	if req.Date.Before(today) {
+		req.Date = today
+	}
+	origin, outcode, err := s.origin(need)
+	if err != nil {
+		return Answer{}, err
+	}
+	req.PatientOutcode = outcode
+	req.RadiusKm = params.RadiusKm
+	if req.RadiusKm == 0 {
+		req.RadiusKm = DefaultRadius(need.Setting)
+	}
+	// Only an explanation needs the providers just beyond the radius.
+	reach := req.RadiusKm
+	if params.Explain {
+		reach *= 1.5
+	}
+	cands, err := s.candidates(ctx, need, origin, outcode, reach, params.Explain)
+	if err != nil {
+		return Answer{}, err
+	}
+	res := discharge.Match(req, cands.list)
+	page := res.Matches[min(offset, len(res.Matches)):min(offset+params.Count, len(res.Matches))]
+	docs, err := s.matchedResources(ctx, cands.gen, page)
+	if err != nil {
+		return Answer{}, err
+	}
+	a := Answer{Resources: docs, LeftOut: res.Counts, Excluded: res.Excluded, Warnings: params.Warnings,
+		Used: params.Used, Count: params.Count, Offset: params.Offset}
+	for _, o := range page {
+		// Deleted since the projection was read: leave it out rather than
+		// show an option that no longer exists.
+		if _, ok := docs["HealthcareService/"+o.Provider.ServiceID]; ok {
+			a.Options = append(a.Options, o)
+		}
+	}
+	// A service deleted since its projection was read is no option.
+	a.Total = res.Total - (len(page) - len(a.Options))
+	if cands.capped {
+		a.Warnings.Warn(discharge.KindBusinessRule, "", fmt.Sprintf(
+			"Only the %d nearest locations (up to %.1f km) were considered: total counts the options among them.",
+			MaxCandidates, cands.furthestKm))
+	}
+	if a.Total < 3 {
+		a.Warnings.Warn(discharge.KindBusinessRule, "", fmt.Sprintf("Fewer than 3 options within %.0f km.", req.RadiusKm))
+	}
+	return a, nil
+}
+
+// origin is where the patient is to be placed from: the request's search
+// area, else the patient's home postcode.
+func (s *Service) origin(need *discharge.CareNeed) (discharge.Position, string, error) {
+	a := need.SearchArea
+	if a != nil && a.Latitude != nil && a.Longitude != nil {
+		return discharge.Position{Lat: *a.Latitude, Lon: *a.Longitude}, a.Outcode, nil
+	}
+	if a != nil && a.Outcode != "" {
+		if p, ok := s.geo.Locate(a.Outcode); ok {
+			return p, a.Outcode, nil
+		}
+		return discharge.Position{}, "", discharge.E(discharge.KindBusinessRule, "Patient.address.postalCode",
+			"No UK position for the patient: the gateway does not know the postcode district of the search area. "+
+				"Send a UK postcode in Patient.address.postalCode, or a postcode district in the ServiceRequest's search-area extension ("+mappings.SearchAreaURL+").")
+	}
+	// An overseas visitor's case is accepted at intake (case.noUKPosition);
+	// placement cannot rank by distance from nowhere, so it says what to send.
+	return discharge.Position{}, "", discharge.E(discharge.KindBusinessRule, "Patient.address.postalCode",
+		"No UK position for the patient: the ServiceRequest has no search area and its subject Patient has no UK postcode (an address outside the UK, or none). "+
+			"Send a UK postcode in Patient.address.postalCode, or a postcode district in the ServiceRequest's search-area extension ("+mappings.SearchAreaURL+").")
+}
+
+// rebaseError rewrites the expressions of an error about an inline
+// resource, rooted at its type ("ServiceRequest.status"), to its place in
+// the body ("Parameters.parameter[0].resource.status").
+func rebaseError(err error, typ, path string) error {
+	var de *discharge.Error
+	if !errors.As(err, &de) || len(de.Issues) == 0 {
+		return err
+	}
+	cp := *de
+	cp.Issues = make(discharge.Issues, len(de.Issues))
+	for i, is := range de.Issues {
+		if is.Expression == typ {
+			is.Expression = path
+		} else if strings.HasPrefix(is.Expression, typ+".") {
+			is.Expression = path + is.Expression[len(typ):]
+		}
+		cp.Issues[i] = is
+	}
+	return &cp
+}
