@@ -14,6 +14,7 @@ import (
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/placement"
 	"github.com/dischargegateway/gateway/records"
 )
 
@@ -239,5 +240,31 @@ func TestBundleEntries(t *testing.T) {
 		if res.Refused[i] != want[i] {
 			t.Errorf("refused[%d] %+v, want %+v", i, res.Refused[i], want[i])
 		}
+	}
+}
+
+// near takes placement's radius rules: its default and its bound.
+func TestNearRadiusIsPlacements(t *testing.T) {
+	s := records.New(records.Config{}, records.Deps{Store: &fakeStore{}})
+	care := &auth.Principal{Org: "1-1", Role: auth.RoleCareProvider}
+	for _, tc := range []struct {
+		near string
+		ok   bool
+	}{
+		{"53.44|-2.22", true},
+		{"53.44|-2.22|" + strconv.FormatFloat(placement.MaxRadiusKm, 'f', -1, 64) + "|km", true},
+		{"53.44|-2.22|" + strconv.FormatFloat(placement.MaxRadiusKm+1, 'f', -1, 64) + "|km", false},
+		{"53.44|-2.22|300|km", false},
+		{"53.44|-2.22|124|mi", true},
+	} {
+		t.Run(tc.near, func(t *testing.T) {
+			_, err := s.Search(context.Background(), care, "Location", map[string][]string{"near": {tc.near}}, true, "https://gw/fhir")
+			if tc.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tc.ok && discharge.ErrorKind(err) != discharge.KindValue {
+				t.Fatalf("%v, want value", err)
+			}
+		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/placement"
 )
 
 const (
@@ -327,7 +328,9 @@ func (s *Service) applyNear(ctx context.Context, q *query, vals []string) (cappe
 	if err1 != nil || err2 != nil || !(lat >= -90 && lat <= 90) || !(lon >= -180 && lon <= 180) {
 		return false, bad
 	}
-	dist, unit := 25.0, "km"
+	// The search radius rules are placement's, defined once: the same
+	// default and the same bound as $placement-options and capacity.
+	dist, unit := placement.DefaultRadiusKm, "km"
 	if len(parts) > 2 && parts[2] != "" {
 		d, err := strconv.ParseFloat(parts[2], 64)
 		if err != nil || !(d > 0) || math.IsInf(d, 1) {
@@ -343,8 +346,8 @@ func (s *Service) applyNear(ctx context.Context, q *query, vals []string) (cappe
 		return false, discharge.E(discharge.KindValue, "near", "near units must be km, m or mi.")
 	}
 	radius := dist * km
-	if radius > 500 {
-		return false, discharge.E(discharge.KindValue, "near", "near distance is limited to 500 km.")
+	if radius > placement.MaxRadiusKm {
+		return false, discharge.E(discharge.KindValue, "near", fmt.Sprintf("near distance is limited to %g km.", placement.MaxRadiusKm))
 	}
 	var hits []discharge.Nearby
 	if s.near != nil && s.areas != nil {
