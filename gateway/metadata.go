@@ -30,7 +30,7 @@ type operationRef struct{ name, definition string }
 // capabilities returns what each served resource type supports.
 func (s *Server) capabilities() map[string]capability {
 	caps := map[string]capability{}
-	for t := range s.types { // clinical and directory types alike
+	for _, t := range records.Types() { // clinical and directory types alike
 		var ops []operationRef
 		if t == "ServiceRequest" {
 			ops = []operationRef{{"placement-options", placementOptionsURL}}

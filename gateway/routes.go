@@ -94,7 +94,6 @@ type Server struct {
 	// tokens caches verified access tokens (see verifyCached).
 	tokens     sync.Map
 	tokenCount atomic.Int64
-	types      map[string]bool // resource types served by the generic FHIR REST handlers
 	// codeSystems and conceptMaps are the published terminology.
 	codeSystems, conceptMaps []canonical
 	capCache
@@ -119,13 +118,9 @@ func New(cfg Config, d Deps) *Server {
 		d.Now = time.Now
 	}
 	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security,
-		capacity: d.Capacity, geo: d.Geocoder, parseDirectory: d.ParseDirectory, parseCapacity: d.ParseCapacity,
-		types: map[string]bool{}}
+		capacity: d.Capacity, geo: d.Geocoder, parseDirectory: d.ParseDirectory, parseCapacity: d.ParseCapacity}
 	s.directory = directory.New(d.Store, d.Capacity, d.Geocoder, d.Logger, d.Now)
 	s.capacities = capacity.New(d.Capacity, d.Geocoder, s.directory, cfg.Freshness, d.Now)
-	for _, t := range records.Types() {
-		s.types[t] = true
-	}
 	s.records = records.New(records.Config{Limits: cfg.Limits, BaseURL: cfg.BaseURL}, records.Deps{
 		Store: d.Store, Near: d.Capacity, Areas: d.Geocoder, Translator: d.Translator, Logger: d.Logger, Now: d.Now, NewID: newID,
 		Directory: recordsDirectory{s.directory}})
