@@ -72,9 +72,16 @@ func (s *Server) requireScope(typ string, op byte) echo.MiddlewareFunc {
 // requireWriter admits only the role that writes typ (records.CheckWriter):
 // the route table declares it on every create and update route.
 func requireWriter(typ string) echo.MiddlewareFunc {
+	return requireCaller(func(p *auth.Principal) error { return records.CheckWriter(p, typ) })
+}
+
+// requireCaller admits only callers a service's role rule allows (e.g.
+// capacity.MayPost), so the route table, not the handler, declares who
+// may use a route.
+func requireCaller(rule func(*auth.Principal) error) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if err := records.CheckWriter(principal(c), typ); err != nil {
+			if err := rule(principal(c)); err != nil {
 				return err
 			}
 			return next(c)

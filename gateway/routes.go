@@ -205,7 +205,7 @@ func (s *Server) routes() {
 		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
 
 	// Capacity as FHIR MeasureReports (see measurereport.go).
-	fhirRoute(http.MethodPost, "/MeasureReport", s.createMeasureReport, s.requireScope("MeasureReport", 'c'))
+	fhirRoute(http.MethodPost, "/MeasureReport", s.createMeasureReport, s.requireScope("MeasureReport", 'c'), requireCaller(capacity.MayPost))
 	fhirRoute(http.MethodGet, "/MeasureReport", s.searchMeasureReports, s.requireScope("MeasureReport", 's'))
 	// The provider directory: not patient data, so not audited.
 	for _, t := range directoryTypes {
@@ -220,8 +220,8 @@ func (s *Server) routes() {
 
 	// Capacity: care providers post for their own Locations (the JSON shape
 	// of a MeasureReport); trusts and hubs read summaries.
-	e.POST("/api/v1/capacity/import", s.importCapacity, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 'c'))
-	e.PUT("/api/v1/capacity/:locationId", s.putCapacity, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 'c'))
+	e.POST("/api/v1/capacity/import", s.importCapacity, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 'c'), requireCaller(capacity.MayPost))
+	e.PUT("/api/v1/capacity/:locationId", s.putCapacity, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 'c'), requireCaller(capacity.MayPost))
 	e.GET("/api/v1/capacity/:locationId", s.getCapacity, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 'r'))
 	e.GET("/api/v1/capacity", s.capacitySummary, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 's'))
 
