@@ -3,9 +3,9 @@ package directory
 import (
 	"bytes"
 	"context"
-	"strconv"
 	"time"
 
+	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
@@ -28,6 +28,19 @@ const importBatch = 100
 // maxRetries bounds how often a batch is compared and written again after
 // a concurrent write changed one of its resources.
 const maxRetries = 8
+
+// ImportOwner is whose listings the caller may import: a care provider
+// its own (owner is its organisation), the admin role every provider's
+// (owner ""); anyone else none (KindForbidden).
+func ImportOwner(p *auth.Principal) (owner string, err error) {
+	switch {
+	case p != nil && p.Role == auth.RoleCareProvider:
+		return p.Org, nil
+	case p != nil && p.Role == auth.RoleAdmin:
+		return "", nil
+	}
+	return "", discharge.E(discharge.KindForbidden, "", "Only care providers and the admin role import directory entries.")
+}
 
 // Import writes listings into the directory in batches. With owner set,
 // only that provider's listings are accepted; the others are rejected with
@@ -148,14 +161,7 @@ func (s *Service) importBatch(ctx context.Context, batch []discharge.Listing) (I
 // stamp sets id, meta.versionId and meta.lastUpdated on a resource and
 // encodes it, the way every stored version carries them.
 func stamp(doc map[string]any, id string, version int64, now time.Time) ([]byte, error) {
-	doc["id"] = id
-	meta, _ := doc["meta"].(map[string]any)
-	if meta == nil {
-		meta = map[string]any{}
-	}
-	meta["versionId"] = strconv.FormatInt(version, 10)
-	meta["lastUpdated"] = now.UTC().Format(time.RFC3339Nano)
-	doc["meta"] = meta
+	fhir.Stamp(doc, id, version, now)
 	return fhir.EncodeDoc(doc)
 }
 

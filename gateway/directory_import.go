@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
 )
 
@@ -20,14 +21,9 @@ type DirectoryParser func(io.Reader) ([]discharge.Listing, []discharge.RowIssue,
 // provider imports its own locations (rows of other providers are rejected
 // with the reason); the admin role imports the whole directory.
 func (s *Server) importDirectory(c echo.Context) error {
-	p := principal(c)
-	owner := ""
-	switch {
-	case p != nil && p.Role == auth.RoleCareProvider:
-		owner = p.Org
-	case p != nil && p.Role == auth.RoleAdmin:
-	default:
-		return discharge.E(discharge.KindForbidden, "", "Only care providers and the admin role import directory entries.")
+	owner, err := directory.ImportOwner(principal(c)) // the route table has admitted the caller
+	if err != nil {
+		return err
 	}
 	if mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType)); mt != "text/csv" {
 		return discharge.E(discharge.KindUnsupportedMedia, "", "The directory import takes text/csv.")
@@ -55,4 +51,11 @@ func (s *Server) importDirectory(c echo.Context) error {
 func (s *Server) ImportDirectory(ctx context.Context, listings []discharge.Listing, owner string) (ImportReport, error) {
 	rep, err := s.directory.Import(ctx, listings, owner)
 	return toWireImportReport(rep), err
+}
+
+// mayImportDirectory is the directory import's caller rule
+// (directory.ImportOwner), for the route table.
+func mayImportDirectory(p *auth.Principal) error {
+	_, err := directory.ImportOwner(p)
+	return err
 }

@@ -226,7 +226,7 @@ func (s *Server) routes() {
 	e.GET("/api/v1/capacity", s.capacitySummary, s.negotiateJSON, s.authenticate, s.requireScope("MeasureReport", 's'))
 
 	e.POST("/api/v1/directory/import", s.importDirectory, s.negotiateJSON, s.authenticate,
-		s.requireScope("Location", 'c'), s.requireScope("HealthcareService", 'c'), s.requireScope("Organization", 'c'))
+		s.requireScope("Location", 'c'), s.requireScope("HealthcareService", 'c'), s.requireScope("Organization", 'c'), requireCaller(mayImportDirectory))
 
 	e.GET("/api/v1/cases/:id", s.getCase, s.negotiateJSON, s.authenticate,
 		s.requireScope("Encounter", 'r'), s.requireScope("ServiceRequest", 's'), s.auditedAs("Encounter", "read", "R"))
