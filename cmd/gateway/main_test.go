@@ -295,3 +295,41 @@ func TestSeedCommand(t *testing.T) {
 		t.Fatal("no geo shards written")
 	}
 }
+
+// TestMaskURL: the record's URL is logged without its password, in the
+// user info or as a parameter, several hosts and all.
+func TestMaskURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://gw:s3cret@db:5432/gateway?sslmode=require", "postgres://gw:xxxxx@db:5432/gateway?sslmode=require"},
+		{"postgres://gw:s3cret@pg1:5432,pg2:5432,pg3:5432/gateway?target_session_attrs=read-write",
+			"postgres://gw:xxxxx@pg1:5432,pg2:5432,pg3:5432/gateway?target_session_attrs=read-write"},
+		{"postgres://gw@db/gateway?password=s3cret&sslpassword=k3y", "postgres://gw@db/gateway?password=xxxxx&sslpassword=xxxxx"},
+		{"postgres://gw:s3cret@db:port/x", "(unparseable URL)"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got := maskURL(tc.in)
+			if got != tc.want || strings.Contains(got, "s3cret") || strings.Contains(got, "k3y") {
+				t.Fatalf("maskURL = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestProductionRequiresDatabaseURL: production refuses the embedded
+// SQLite record, and says to set DATABASE_URL.
+func TestProductionRequiresDatabaseURL(t *testing.T) {
+	env := withDataDir(t, map[string]string{"GATEWAY_ENV": "production"})
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := openStores(context.Background(), cfg, nil, 0); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
+		if st != nil {
+			st.Close()
+		}
+		t.Fatalf("want a refusal naming DATABASE_URL, got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(env["GATEWAY_DATA_DIR"], "gateway.db")); err == nil {
+		t.Fatal("a SQLite file was created in production")
+	}
+}
