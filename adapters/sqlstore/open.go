@@ -1,7 +1,9 @@
 // Package sqlstore is the system of record for FHIR resources in SQL: a
 // fhir.Store on PostgreSQL (through pgx, when a DATABASE_URL is given) or on
 // an embedded SQLite file (a pure-Go driver, in the data directory), through
-// the same code and the same portable SQL. Placeholders are $1, $2, … on
+// the same code and the same portable SQL. Beside the resources it keeps
+// the audit trail (Audit) and the capacity postings behind the Redis
+// capacity cache (Capacity). Placeholders are $1, $2, … on
 // both (SQLite reads $NNN as the NNN-th argument).
 //
 // Semantics, as adapters/rediscache's store has them:

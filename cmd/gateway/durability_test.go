@@ -154,6 +154,17 @@ func TestFlushedRedisHeals(t *testing.T) {
 	waitOptions(t, base, 1, 5*time.Second)
 }
 
+// TestRebuildCacheNeedsARedis: the embedded cache lives inside serve, so
+// `gateway rebuild-cache` without REDIS_URL says so instead of filling a
+// cache that vanishes when it exits.
+func TestRebuildCacheNeedsARedis(t *testing.T) {
+	env := withDataDir(t, map[string]string{})
+	err := run(context.Background(), []string{"rebuild-cache"}, func(k string) string { return env[k] }, io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "REDIS_URL") {
+		t.Fatalf("want a refusal naming REDIS_URL, got %v", err)
+	}
+}
+
 // TestMigrateThenStartWithoutMigrating: GATEWAY_MIGRATE=off refuses a
 // record that `gateway migrate` has not prepared, and starts on one it has.
 func TestMigrateThenStartWithoutMigrating(t *testing.T) {

@@ -136,7 +136,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer st.Close()
 	log.Info("system of record", slog.String("engine", st.record.Engine()), slog.String("at", recordName(cfg)),
-		slog.Bool("migrated at start", cfg.Migrate != "off"))
+		slog.String("migrate", cfg.Migrate))
 	if st.redis.Embedded {
 		log.Warn("REDIS_URL is not set: the capacity cache, rate limits and token replay cache are in this process; the cache is rebuilt from the record at each start")
 	} else {
