@@ -19,7 +19,7 @@ trap cleanup EXIT
 run_against() { # name, REDIS_URL or empty
   local name=$1 redis=$2 port
   port=$(free_port)
-  GATEWAY_ADDR="127.0.0.1:$port" REDIS_URL="$redis" GATEWAY_LOG_LEVEL=warn "$bin" serve >/dev/null 2>"postman/reports/gateway-$name.log" &
+  GATEWAY_ADDR="127.0.0.1:$port" GATEWAY_DATA_DIR="$(mktemp -d)" REDIS_URL="$redis" GATEWAY_LOG_LEVEL=warn "$bin" serve >/dev/null 2>"postman/reports/gateway-$name.log" &
   pids+=($!)
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
   tok() { "$bin" token --client "$1" --ttl 1h; }

@@ -27,7 +27,7 @@ trap cleanup EXIT
 
 go build -o "$work/gateway" ./cmd/gateway
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-GATEWAY_ADDR="127.0.0.1:$port" "$work/gateway" >"$work/stdout.log" 2>"$work/stderr.log" &
+GATEWAY_ADDR="127.0.0.1:$port" GATEWAY_DATA_DIR="$work/data" "$work/gateway" >"$work/stdout.log" 2>"$work/stderr.log" &
 pid=$!
 for _ in $(seq 1 120); do
   curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break

@@ -1,7 +1,9 @@
 // Package sqlstore is the system of record for FHIR resources in SQL: a
 // fhir.Store on PostgreSQL (through pgx, when a DATABASE_URL is given) or on
 // an embedded SQLite file (a pure-Go driver, in the data directory), through
-// the same code and the same portable SQL. Placeholders are $1, $2, … on
+// the same code and the same portable SQL. Beside the resources it keeps
+// the audit trail (Audit) and the capacity postings behind the Redis
+// capacity cache (Capacity). Placeholders are $1, $2, … on
 // both (SQLite reads $NNN as the NNN-th argument).
 //
 // Semantics, as adapters/rediscache's store has them:
@@ -169,15 +171,58 @@ func sqliteDSN(path string) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// migrate applies the embedded migrations with goose. Version 2 is the
-// PostgreSQL security migration, a no-op on SQLite so both engines count
-// the same versions. On PostgreSQL an advisory lock keeps two gateways
-// starting at once from migrating together.
-func migrate(ctx context.Context, db *sql.DB, eng engine) error {
+// errNotMigrated is what OpenCurrent says of a database for a database
+// whose schema lacks migrations: run `gateway migrate` first.
+var errNotMigrated = errors.New("the database schema is not current: run `gateway migrate` (or start with GATEWAY_MIGRATE=auto)")
+
+// OpenCurrent connects as Open does but runs no migration: it refuses a
+// database whose schema is not at the latest version, for deployments that
+// migrate in a separate step (GATEWAY_MIGRATE=off) so that gateways never
+// change the schema as they start.
+func OpenCurrent(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
+	const op = "sqlstore.Open"
+	db, eng, err := openDB(ctx, databaseURL, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := provider(db, eng)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil || pending {
+		db.Close()
+		if err != nil && discharge.ErrorKind(classify(op, err)) == discharge.KindUnavailable {
+			return nil, discharge.Wrap(discharge.KindUnavailable, op, err)
+		}
+		if err != nil {
+			err = fmt.Errorf("%w (%v)", errNotMigrated, err)
+		} else {
+			err = errNotMigrated
+		}
+		return nil, discharge.Wrap(discharge.KindInternal, op, err)
+	}
+	return &Store{db: db, eng: eng, maxAttempts: defaultAttempts}, nil
+}
+
+// Engine names the database behind the store: "postgres" or "sqlite".
+func (s *Store) Engine() string {
+	if s.eng == enginePostgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// provider is goose's migration provider for the embedded migrations.
+// Version 2 is the PostgreSQL security migration, a no-op on SQLite so
+// both engines count the same versions. On PostgreSQL an advisory lock
+// keeps two gateways starting at once from migrating together.
+func provider(db *sql.DB, eng engine) (*goose.Provider, error) {
 	const op = "sqlstore.Migrate"
 	files, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
-		return discharge.Wrap(discharge.KindInternal, op, err)
+		return nil, discharge.Wrap(discharge.KindInternal, op, err)
 	}
 	dialect := goose.DialectSQLite3
 	security := func(context.Context, *sql.Tx) error { return nil }
@@ -190,7 +235,7 @@ func migrate(ctx context.Context, db *sql.DB, eng engine) error {
 		}
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
-			return discharge.Wrap(discharge.KindInternal, op, err)
+			return nil, discharge.Wrap(discharge.KindInternal, op, err)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
@@ -198,7 +243,17 @@ func migrate(ctx context.Context, db *sql.DB, eng engine) error {
 		goose.WithGoMigrations(goose.NewGoMigration(2, &goose.GoFunc{RunTx: security}, nil)))
 	p, err := goose.NewProvider(dialect, db, files, opts...)
 	if err != nil {
-		return discharge.Wrap(discharge.KindInternal, op, err)
+		return nil, discharge.Wrap(discharge.KindInternal, op, err)
+	}
+	return p, nil
+}
+
+// migrate applies the embedded migrations with goose.
+func migrate(ctx context.Context, db *sql.DB, eng engine) error {
+	const op = "sqlstore.Migrate"
+	p, err := provider(db, eng)
+	if err != nil {
+		return err
 	}
 	if _, err := p.Up(ctx); err != nil {
 		if discharge.ErrorKind(classify(op, err)) == discharge.KindUnavailable {

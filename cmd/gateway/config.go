@@ -15,6 +15,10 @@ import (
 // to print the README's settings table (`gateway settings`).
 type config struct {
 	Addr              string
+	DatabaseURL       string
+	DataDir           string
+	Migrate           string
+	CacheCheck        time.Duration
 	RedisURL          string
 	RedisAddrs        []string
 	RedisMaster       string
@@ -35,7 +39,6 @@ type config struct {
 	DemoDir           string
 	TokenTTL          time.Duration
 	RateLimit         int
-	AuditRetention    time.Duration
 	OutcodesCSV       string
 	PostcodesCSV      string
 	StaleAfter        time.Duration
@@ -80,7 +83,27 @@ func intSetting(dst func(*config) *int, min int) func(*config, string) error {
 var settingsTable = []setting{
 	{env: "GATEWAY_ADDR", def: ":8080", doc: "Address the HTTP server listens on.",
 		set: func(c *config, v string) error { c.Addr = v; return nil }},
-	{env: "REDIS_URL", def: "", secret: true, doc: "Redis to use (`redis://host:6379/0`, `rediss://…`). Unset: an embedded in-process Redis-compatible store that keeps nothing after exit.",
+	{env: "DATABASE_URL", def: "", secret: true, doc: "The system of record: PostgreSQL (`postgres://user:pass@host:5432/db`; several hosts, `postgres://…@pg1,pg2,pg3/db?target_session_attrs=read-write`, follow a promoted standby). It holds every resource and its history, capacity postings as asserted and the audit trail. Unset: an embedded SQLite file in GATEWAY_DATA_DIR (refused with GATEWAY_ENV=production).",
+		set: func(c *config, v string) error {
+			if v != "" && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
+				return fmt.Errorf("want a postgres:// URL")
+			}
+			c.DatabaseURL = v
+			return nil
+		}},
+	{env: "GATEWAY_DATA_DIR", def: "data", doc: "Directory of the embedded SQLite record (`gateway.db`) when DATABASE_URL is unset.",
+		set: func(c *config, v string) error { c.DataDir = v; return nil }},
+	{env: "GATEWAY_MIGRATE", def: "auto", doc: "`auto`: bring the record's schema up to date at start. `off`: never change it; start only if `gateway migrate` has run.",
+		set: func(c *config, v string) error {
+			if v != "auto" && v != "off" {
+				return fmt.Errorf("want auto or off")
+			}
+			c.Migrate = v
+			return nil
+		}},
+	{env: "GATEWAY_CACHE_CHECK", def: "1m", doc: "How often the gateway compares the capacity cache with the record and puts back what the cache lost (a flushed or failed-over Redis); it also does at start. 0 checks only at start (`gateway rebuild-cache` does it on demand).",
+		set: durationSetting(func(c *config) *time.Duration { return &c.CacheCheck })},
+	{env: "REDIS_URL", def: "", secret: true, doc: "Redis for what is derived or rebuildable: the capacity cache and geo shards, rate limits, the token replay cache (`redis://host:6379/0`, `rediss://…`). Unset: an embedded in-process Redis-compatible store, rebuilt from the record at each start.",
 		set: func(c *config, v string) error { c.RedisURL = v; return nil }},
 	{env: "REDIS_ADDRS", def: "", doc: "Comma-separated seed nodes of a Redis Cluster, or Sentinel addresses with REDIS_MASTER. Overrides REDIS_URL's host.",
 		set: func(c *config, v string) error {
@@ -95,9 +118,9 @@ var settingsTable = []setting{
 		set: func(c *config, v string) error { c.RedisMaster = v; return nil }},
 	{env: "REDIS_TIMEOUT", def: "2s", doc: "Deadline of each Redis command; also bounds connection dials.",
 		set: durationSetting(func(c *config) *time.Duration { return &c.RedisTimeout })},
-	{env: "REDIS_WAIT_REPLICAS", def: "0", doc: "Replicas that must hold a write before it is acknowledged (Redis `WAIT` after each commit). 0: acknowledged once the master has it. With 1 and `appendfsync always`, an acknowledged write survives the loss of its master.",
+	{env: "REDIS_WAIT_REPLICAS", def: "0", doc: "Replicas that must hold a capacity cache write before the gateway goes on (Redis `WAIT`). 0: once the master has it. The record is in DATABASE_URL's database; the cache is rebuilt from it, so 0 loses nothing acknowledged.",
 		set: intSetting(func(c *config) *int { return &c.RedisWaitReplicas }, 0)},
-	{env: "REDIS_WAIT_TIMEOUT", def: "1s", doc: "How long a commit waits for REDIS_WAIT_REPLICAS; short of them the caller gets 503 `transient` and should retry (the write may have landed: retry with conditional create or If-Match).",
+	{env: "REDIS_WAIT_TIMEOUT", def: "1s", doc: "How long a cache write waits for REDIS_WAIT_REPLICAS.",
 		set: durationSetting(func(c *config) *time.Duration { return &c.RedisWaitTimeout })},
 	{env: "GATEWAY_BODY_LIMIT", def: "1048576", doc: "Largest request body in bytes; larger gets 413.",
 		set: func(c *config, v string) error {
@@ -122,7 +145,7 @@ var settingsTable = []setting{
 		set: func(c *config, v string) error { c.BaseURL = strings.TrimRight(v, "/"); return nil }},
 	{env: "GATEWAY_CONCEPTMAPS_DIR", def: "configs/conceptmaps", doc: "Directory of FHIR ConceptMap JSON files that translate trusts' codes.",
 		set: func(c *config, v string) error { c.ConceptMapsDir = v; return nil }},
-	{env: "GATEWAY_ENV", def: "development", doc: "`production` refuses to start with demo clients or demo signing keys.",
+	{env: "GATEWAY_ENV", def: "development", doc: "`production` refuses to start with demo clients, demo signing keys or the embedded SQLite record (it requires DATABASE_URL).",
 		set: func(c *config, v string) error { c.Env = v; return nil }},
 	{env: "GATEWAY_CLIENTS", def: "", doc: "Client registry file (format: `configs/clients.example.json`). Unset: the DEMO registry in `configs/demo/`, with demo tokens printed at start.",
 		set: func(c *config, v string) error { c.ClientsFile = v; return nil }},
@@ -130,14 +153,12 @@ var settingsTable = []setting{
 		set: func(c *config, v string) error { c.SigningKeysDir = v; return nil }},
 	{env: "GATEWAY_DEMO_DIR", def: "configs/demo", doc: "Where the demo registry and demo keys live.",
 		set: func(c *config, v string) error { c.DemoDir = v; return nil }},
-	{env: "GATEWAY_DEMO_WORLD", def: defaultDemoWorld, doc: "On the embedded store only: the demo world loaded at start (555 real Greater Manchester care homes with synthetic vacancies, see configs/demo-world). `off` (or `serve --empty`) starts empty.",
+	{env: "GATEWAY_DEMO_WORLD", def: defaultDemoWorld, doc: "With neither DATABASE_URL nor REDIS_URL set only: the demo world loaded at start (555 real Greater Manchester care homes with synthetic vacancies, see configs/demo-world). `off` (or `serve --empty`) starts empty.",
 		set: func(c *config, v string) error { c.DemoWorld = v; return nil }},
 	{env: "GATEWAY_TOKEN_TTL", def: "5m", doc: "Lifetime of access tokens from /oauth2/token and `gateway token` (with the demo registry, `gateway token` and the tokens printed at start last 24 h).",
 		set: durationSetting(func(c *config) *time.Duration { return &c.TokenTTL })},
 	{env: "GATEWAY_RATE_LIMIT", def: "1200", doc: "Requests per minute per client; over it, 429 with Retry-After. 0 turns limits off.",
 		set: intSetting(func(c *config) *int { return &c.RateLimit }, 0)},
-	{env: "GATEWAY_AUDIT_RETENTION", def: "720h", doc: "How long audit entries stay in the Redis stream (ship them to a SIEM for longer).",
-		set: durationSetting(func(c *config) *time.Duration { return &c.AuditRetention })},
 	{env: "GATEWAY_LOG_LEVEL", def: "info", doc: "debug, info, warn or error. Logs are JSON on stderr and never carry patient data.",
 		set: func(c *config, v string) error {
 			switch v {

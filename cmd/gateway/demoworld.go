@@ -11,7 +11,7 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/demoworld"
 	"github.com/dischargegateway/gateway/adapters/geocode"
-	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/capacity"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/gateway"
 )
@@ -22,9 +22,10 @@ const defaultDemoWorld = "configs/demo-world/gm-care-homes.csv"
 
 // loadWorld imports listings and posts their capacity the way an operator's
 // import and the providers' postings would: through the directory import
-// (idempotent, by the listings' ids) and the capacity store. caps[i] is
-// listings[i]'s; a capacity with neither beds nor home care is not posted.
-func loadWorld(ctx context.Context, srv *gateway.Server, capStore *rediscache.CapacityStore, geo *geocode.Table,
+// (idempotent, by the listings' ids) and the capacity store, which records
+// each posting before caching it. caps[i] is listings[i]'s; a capacity
+// with neither beds nor home care is not posted.
+func loadWorld(ctx context.Context, srv *gateway.Server, capStore capacity.Store, geo *geocode.Table,
 	listings []discharge.Listing, caps []discharge.Capacity) (gateway.ImportReport, error) {
 	rep, err := srv.ImportDirectory(ctx, listings, "")
 	if err != nil {
@@ -46,11 +47,11 @@ func loadWorld(ctx context.Context, srv *gateway.Server, capStore *rediscache.Ca
 	return rep, nil
 }
 
-// loadDemoWorld fills the embedded store with the demo world at start, so
+// loadDemoWorld fills the embedded stores with the demo world at start, so
 // a newcomer's first $placement-options has real homes to rank. The
 // default file missing (a binary run outside the repository, the container
 // image) is a warning; a file the operator named missing is an error.
-func loadDemoWorld(ctx context.Context, cfg config, srv *gateway.Server, capStore *rediscache.CapacityStore, geo *geocode.Table, log *slog.Logger) error {
+func loadDemoWorld(ctx context.Context, cfg config, srv *gateway.Server, capStore capacity.Store, geo *geocode.Table, log *slog.Logger) error {
 	f, err := os.Open(cfg.DemoWorld)
 	if errors.Is(err, fs.ErrNotExist) && cfg.DemoWorld == defaultDemoWorld {
 		log.Warn("no demo world: "+defaultDemoWorld+" is not here (run from the repository root); starting with an empty directory",

@@ -16,7 +16,6 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/demoworld"
 	"github.com/dischargegateway/gateway/adapters/geocode"
-	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/gateway"
 )
 
@@ -138,18 +137,23 @@ func TestFirstTenMinutes(t *testing.T) {
 // (and the fixed seed) worth having.
 func TestDemoWorldLoadsIdempotently(t *testing.T) {
 	ctx := context.Background()
-	rc, err := rediscache.Open(ctx, rediscache.Config{})
+	env := withDataDir(t, map[string]string{})
+	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	st, err := openStores(ctx, cfg, log, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
 	geo, err := geocode.LoadFiles(filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	capStore := rediscache.NewCapacityStore(rc.Client, 10)
-	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rediscache.New(rc.Client), Capacity: capStore, Geocoder: geo,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	capStore := st.capacity
+	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: st.record, Capacity: capStore, Geocoder: geo, Logger: log})
 	load := func() gateway.ImportReport {
 		b, err := os.ReadFile(filepath.Join("..", "..", defaultDemoWorld))
 		if err != nil {
@@ -174,17 +178,29 @@ func TestDemoWorldLoadsIdempotently(t *testing.T) {
 	}
 }
 
-func TestSeedOnTheEmbeddedStoreSaysServeLoadsTheDemoWorld(t *testing.T) {
-	err := run(context.Background(), []string{"seed"}, func(string) string { return "" }, io.Discard, io.Discard, nil)
-	if err == nil || !strings.Contains(err.Error(), "demo world") {
-		t.Fatalf("want a refusal that points at serve's demo world, got %v", err)
+// TestSeedOnTheEmbeddedStore: `gateway seed` without DATABASE_URL writes
+// the SQLite record, so a second seed (another process) finds every
+// location there, unchanged.
+func TestSeedOnTheEmbeddedStore(t *testing.T) {
+	env := withDataDir(t, map[string]string{"GATEWAY_OUTCODES_CSV": filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")})
+	for _, want := range []string{"(40 created, 0 updated, 0 unchanged)", "(0 created, 0 updated, 40 unchanged)"} {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"seed", "--providers", "40"}, func(k string) string { return env[k] }, &out, io.Discard, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("want %s in %s", want, out.String())
+		}
+	}
+	if n := recordCount(t, env["GATEWAY_DATA_DIR"], "directory", "Location"); n != 40 {
+		t.Fatalf("%d Locations in the record, want 40", n)
 	}
 }
 
 // TestServeEmpty: `serve --empty` starts without the demo world even on the
 // embedded store.
 func TestServeEmpty(t *testing.T) {
-	env := map[string]string{"GATEWAY_ADDR": "127.0.0.1:0", "GATEWAY_DEMO_WORLD": filepath.Join("..", "..", defaultDemoWorld),
+	env := map[string]string{"GATEWAY_ADDR": "127.0.0.1:0", "GATEWAY_DATA_DIR": t.TempDir(), "GATEWAY_DEMO_WORLD": filepath.Join("..", "..", defaultDemoWorld),
 		"GATEWAY_DEMO_DIR":        filepath.Join("..", "..", "configs", "demo"),
 		"GATEWAY_CONCEPTMAPS_DIR": filepath.Join("..", "..", "configs", "conceptmaps"),
 		"GATEWAY_OUTCODES_CSV":    filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")}
@@ -227,7 +243,7 @@ func TestDemoWorldFileMissing(t *testing.T) {
 		t.Fatalf("no warning about the missing demo world: %s", logs)
 	}
 
-	env := map[string]string{"GATEWAY_ADDR": "127.0.0.1:0", "GATEWAY_DEMO_WORLD": filepath.Join(t.TempDir(), "nope.csv"),
+	env := map[string]string{"GATEWAY_ADDR": "127.0.0.1:0", "GATEWAY_DATA_DIR": t.TempDir(), "GATEWAY_DEMO_WORLD": filepath.Join(t.TempDir(), "nope.csv"),
 		"GATEWAY_DEMO_DIR":        filepath.Join("..", "..", "configs", "demo"),
 		"GATEWAY_CONCEPTMAPS_DIR": filepath.Join("..", "..", "configs", "conceptmaps"),
 		"GATEWAY_OUTCODES_CSV":    filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/geocode"
-	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/mappings"
@@ -28,9 +27,12 @@ type cqcReport struct {
 // importCommand is `gateway import directory FILE` (the gateway's own
 // directory columns, see adapters/cqccsv) and `gateway import cqc FILE`
 // (the CQC's care directory with filters as the CQC publishes it): the
-// operator's bulk import into the Redis named by REDIS_URL. It prints the
-// report as JSON; rejected rows are listed with their row, column and
-// reason. Importing the same file again reports every row unchanged.
+// operator's bulk import into the record (DATABASE_URL's, else the
+// embedded SQLite file, which the next `gateway serve` reads; the
+// Locations' geo index is put in REDIS_URL's cache, or rebuilt by that
+// serve). It prints the report as JSON; rejected rows are listed with
+// their row, column and reason. Importing the same file again reports
+// every row unchanged.
 func importCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) != 2 || (args[0] != "directory" && args[0] != "cqc") {
 		return fmt.Errorf("usage: gateway import directory FILE.csv | gateway import cqc HSCA_Active_Locations.csv")
@@ -38,9 +40,6 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
-	}
-	if cfg.RedisURL == "" && len(cfg.RedisAddrs) == 0 {
-		return fmt.Errorf("set REDIS_URL: importing into the embedded store would be lost when this command exits")
 	}
 	f, err := os.Open(args[1])
 	if err != nil {
@@ -67,18 +66,17 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 		listings, rejected = dir.Listings, dir.Rejected
 		extra = &cqcReport{Skipped: dir.Skipped, Warnings: append([]discharge.RowIssue{}, dir.Warnings...)}
 	}
-	rc, err := rediscache.Open(ctx, rediscache.Config{URL: cfg.RedisURL, Addrs: cfg.RedisAddrs, SentinelMaster: cfg.RedisMaster, Timeout: cfg.RedisTimeout})
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	st, err := openStores(ctx, cfg, log, 0)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
+	defer st.Close()
 	geo, err := geocode.LoadFiles(cfg.OutcodesCSV, cfg.PostcodesCSV)
 	if err != nil {
 		return err
 	}
-	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rediscache.New(rc.Client),
-		Capacity: rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory)), Geocoder: geo,
-		Logger: slog.New(slog.NewJSONHandler(stderr, nil))})
+	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: st.record, Capacity: st.capacity, Geocoder: geo, Logger: log})
 	rep, err := srv.ImportDirectory(ctx, listings, "")
 	if err != nil {
 		return err

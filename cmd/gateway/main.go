@@ -13,11 +13,19 @@
 //	                    sign an RFC 7523 client assertion with a client's key
 //	                    (and with --fetch exchange it for an access token)
 //	gateway import directory FILE.csv
-//	                    import a directory in the gateway's columns into REDIS_URL
+//	                    import a directory in the gateway's columns into the record
 //	gateway import cqc HSCA_Active_Locations.csv
-//	                    import the CQC's care directory with filters into REDIS_URL
+//	                    import the CQC's care directory with filters into the record
 //	gateway seed [--providers N] [--seed S]
-//	                    load synthetic England into REDIS_URL
+//	                    load synthetic England into the record
+//	gateway migrate     bring the record's schema up to date (GATEWAY_MIGRATE=off
+//	                    leaves this to be run before the gateways start)
+//	gateway rebuild-cache
+//	                    put what the record holds back into REDIS_URL's cache
+//
+// The record (DATABASE_URL's PostgreSQL, else SQLite in GATEWAY_DATA_DIR)
+// is the system of record; Redis (REDIS_URL, else embedded) holds only
+// what is rebuilt from it.
 package main
 
 import (
@@ -37,7 +45,6 @@ import (
 	"github.com/dischargegateway/gateway/adapters/capacitycsv"
 	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/geocode"
-	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/gateway"
@@ -75,14 +82,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return importCommand(ctx, args, getenv, stdout, stderr)
 	case "seed":
 		return seedCommand(ctx, args, getenv, stdout, stderr)
+	case "migrate":
+		return migrateCommand(ctx, getenv, stdout)
+	case "rebuild-cache":
+		return rebuildCommand(ctx, getenv, stdout, stderr)
 	case "settings":
 		printSettings(stdout)
 		return nil
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: gateway [serve [--empty] | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h] | client-assertion --client ID --key key.pem [--fetch] | import directory FILE.csv | import cqc FILE.csv | seed [--providers N]]")
+		fmt.Fprintln(stdout, "usage: gateway [serve [--empty] | settings | token --client ID [--scope 'system/Encounter.rs ...'] [--ttl 1h] | client-assertion --client ID --key key.pem [--fetch] | import directory FILE.csv | import cqc FILE.csv | seed [--providers N] | migrate | rebuild-cache]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want serve, settings, token, client-assertion, import or seed; see gateway help)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, settings, token, client-assertion, import, seed, migrate or rebuild-cache; see gateway help)", cmd)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -119,17 +130,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("concept maps: %w", err)
 	}
 
-	rc, err := rediscache.Open(ctx, rediscache.Config{
-		URL: cfg.RedisURL, Addrs: cfg.RedisAddrs, SentinelMaster: cfg.RedisMaster, Timeout: cfg.RedisTimeout,
-	})
+	st, err := openStores(ctx, cfg, log, 0)
 	if err != nil {
-		return fmt.Errorf("redis: %w", err)
+		return err
 	}
-	defer rc.Close()
-	if rc.Embedded {
-		log.Warn("REDIS_URL is not set: using an embedded in-process store; NOTHING PERSISTS after this process exits")
+	defer st.Close()
+	log.Info("system of record", slog.String("engine", st.record.Engine()), slog.String("at", recordName(cfg)),
+		slog.String("migrate", cfg.Migrate))
+	if st.redis.Embedded {
+		log.Warn("REDIS_URL is not set: the capacity cache, rate limits and token replay cache are in this process; the cache is rebuilt from the record at each start")
 	} else {
-		log.Info("using Redis", slog.String("mode", rc.Mode))
+		log.Info("using Redis for the capacity cache, rate limits and token replay", slog.String("mode", st.redis.Mode))
+	}
+	if cfg.RedisWaitReplicas > 0 {
+		log.Info("capacity cache writes wait for replicas", slog.Int("replicas", cfg.RedisWaitReplicas))
 	}
 
 	gcfg := gateway.DefaultConfig()
@@ -139,7 +153,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	gcfg.RetryAfterSeconds = cfg.RetryAfterSeconds
 	gcfg.BaseURL = cfg.BaseURL
 	gcfg.Version = version
-	sec, err := security(cfg, rc)
+	sec, err := security(cfg, st)
 	if err != nil {
 		return err
 	}
@@ -152,21 +166,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("geocoding tables: %w", err)
 	}
-	var storeOpts []rediscache.Option
-	if cfg.RedisWaitReplicas > 0 {
-		storeOpts = append(storeOpts, rediscache.WithWait(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout))
-		log.Info("writes are acknowledged once replicated", slog.Int("replicas", cfg.RedisWaitReplicas))
-	}
-	capStore := rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory), storeOpts...)
-	srv := gateway.New(gcfg, gateway.Deps{Store: rediscache.New(rc.Client, storeOpts...), Translator: tr, Logger: log, Security: sec.gw,
-		Capacity: capStore, Geocoder: geo, ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse})
-	// Only the embedded store gets the demo world: a real Redis holds the
-	// operator's directory, which demo homes must never join.
-	if rc.Embedded && !*empty && cfg.DemoWorld != "off" {
-		if err := loadDemoWorld(ctx, cfg, srv, capStore, geo, log); err != nil {
+	srv := gateway.New(gcfg, gateway.Deps{Store: st.record, Translator: tr, Logger: log, Security: sec.gw,
+		Capacity: st.capacity, Geocoder: geo, ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse})
+	// Only the embedded stores get the demo world: a real database holds
+	// the operator's directory, which demo homes must never join. Loading
+	// it again over a record that has it changes nothing but the vacancies.
+	if st.embedded() && !*empty && cfg.DemoWorld != "off" {
+		if err := loadDemoWorld(ctx, cfg, srv, st.capacity, geo, log); err != nil {
 			return err
 		}
 	}
+	// The cache is rebuilt from the record in the background: an empty or
+	// flushed Redis (the embedded one is empty at every start) heals
+	// while the gateway already answers, placement counting the capacity
+	// not yet back as unknown.
+	keepCtx, stopKeeper := context.WithCancel(ctx)
+	var keeper cacheKeeper
+	keeper.start(keepCtx, st.rebuilder(geo, log), cfg.CacheCheck, log)
+	defer func() { stopKeeper(); keeper.wait() }()
 	if sec.registry.Demo() {
 		log.Warn("DEMO client registry loaded from " + cfg.DemoDir + ": demo clients and keys are public; never use them with real patient data")
 		printDemoTokens(stdout, sec)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dischargegateway/gateway/adapters/sqlstore"
+	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/internal/redistest"
 )
 
@@ -37,6 +39,7 @@ func (l *lockedBuffer) String() string {
 func startRun(t *testing.T, env map[string]string) (base string, stop func(), done <-chan error, logs *lockedBuffer) {
 	t.Helper()
 	env["GATEWAY_ADDR"] = "127.0.0.1:0"
+	withDataDir(t, env)
 	if _, ok := env["GATEWAY_CONCEPTMAPS_DIR"]; !ok {
 		env["GATEWAY_CONCEPTMAPS_DIR"] = filepath.Join("..", "..", "configs", "conceptmaps")
 	}
@@ -65,9 +68,36 @@ func startRun(t *testing.T, env map[string]string) (base string, stop func(), do
 	return base, cancel, errc, logs
 }
 
+// withDataDir gives a test's gateway a data directory of its own (for the
+// embedded SQLite record) unless the test chose one, and returns env.
+func withDataDir(t *testing.T, env map[string]string) map[string]string {
+	t.Helper()
+	if _, ok := env["GATEWAY_DATA_DIR"]; !ok && env["DATABASE_URL"] == "" {
+		env["GATEWAY_DATA_DIR"] = t.TempDir()
+	}
+	return env
+}
+
+// recordCount counts a type's resources in a partition of the SQLite
+// record in dataDir.
+func recordCount(t *testing.T, dataDir, partition, typ string) int {
+	t.Helper()
+	s, err := sqlstore.Open(context.Background(), "", dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, n, err := s.Search(context.Background(), partition, fhir.Query{Type: typ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func TestRunEndToEndOnRealRedis(t *testing.T) {
 	rs := redistest.Open(t) // a cluster or Sentinel with REDISTEST_MODE
-	base, stop, done, logs := startRun(t, rs.Env())
+	env := withDataDir(t, rs.Env())
+	base, stop, done, logs := startRun(t, env)
 
 	bundle, err := os.ReadFile(filepath.Join("..", "..", "gateway", "testdata", "bundle.json"))
 	if err != nil {
@@ -86,8 +116,11 @@ func TestRunEndToEndOnRealRedis(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(body), "transaction-response") {
 		t.Fatalf("transaction: %d %s", res.StatusCode, body)
 	}
+	if n := recordCount(t, env["GATEWAY_DATA_DIR"], "RXA", "Encounter"); n == 0 {
+		t.Fatal("nothing written to the record")
+	}
 	if n, _ := rs.UniversalClient().DBSize(context.Background()).Result(); n == 0 {
-		t.Fatal("nothing written to the real Redis")
+		t.Fatal("nothing written to the real Redis (rate limits)")
 	}
 
 	// SIGTERM while a request is in flight: the request completes.
@@ -131,19 +164,25 @@ func TestRunEndToEndOnRealRedis(t *testing.T) {
 	}
 }
 
-func TestRunEmbeddedStoreSaysNothingPersists(t *testing.T) {
-	base, stop, done, logs := startRun(t, map[string]string{})
+// TestRunEmbeddedStoreSaysWhatPersists: with neither DATABASE_URL nor
+// REDIS_URL the log names the SQLite record and says the cache is
+// rebuilt from it.
+func TestRunEmbeddedStoreSaysWhatPersists(t *testing.T) {
+	env := map[string]string{}
+	base, stop, done, logs := startRun(t, env)
 	res, err := http.Get(base + "/readyz")
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("readyz on the embedded store: %v %v", res, err)
 	}
 	res.Body.Close()
-	if !strings.Contains(logs.String(), "NOTHING PERSISTS") {
-		t.Fatalf("no warning that nothing persists: %s", logs)
-	}
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"engine":"sqlite"`) || !strings.Contains(out, filepath.Join(env["GATEWAY_DATA_DIR"], "gateway.db")) ||
+		!strings.Contains(out, "rebuilt from the record") {
+		t.Fatalf("the log does not say where the record is and that the cache is rebuilt: %s", out)
 	}
 }
 
@@ -207,28 +246,39 @@ func TestDemoTokensArePrintedAndWork(t *testing.T) {
 	<-done
 }
 
+// TestImportCommand imports into the record with a real Redis as the cache
+// and into the embedded SQLite record alone: a second import (another
+// process) finds the row unchanged, so the first one persisted.
 func TestImportCommand(t *testing.T) {
-	rs := redistest.Open(t)
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "dir.csv")
 	_ = os.WriteFile(csvPath, []byte("name,cqcLocationId,providerId,services,postcode\nA Home,1-100000001,1-000000001,nursing,M14 6AB\nBad,1-1,1-000000001,nursing,M14 6AB\n"), 0o600)
-	env := rs.Env()
-	env["GATEWAY_OUTCODES_CSV"] = filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"import", "directory", csvPath}, func(k string) string { return env[k] }, &out, io.Discard, nil); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), `"created": 1`) || !strings.Contains(out.String(), `"column": "cqcLocationId"`) {
-		t.Fatalf("%s", out.String())
-	}
-	if err := run(context.Background(), []string{"import", "directory", csvPath}, func(string) string { return "" }, io.Discard, io.Discard, nil); err == nil {
-		t.Fatal("import into the embedded store must be refused")
+	for _, tc := range []struct {
+		name string
+		env  func(t *testing.T) map[string]string
+	}{
+		{"real redis", func(t *testing.T) map[string]string { return redistest.Open(t).Env() }},
+		{"embedded", func(*testing.T) map[string]string { return map[string]string{} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := withDataDir(t, tc.env(t))
+			env["GATEWAY_OUTCODES_CSV"] = filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")
+			for i, want := range []string{`"created": 1`, `"unchanged": 1`} {
+				var out bytes.Buffer
+				if err := run(context.Background(), []string{"import", "directory", csvPath}, func(k string) string { return env[k] }, &out, io.Discard, nil); err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), `"column": "cqcLocationId"`) {
+					t.Fatalf("import %d: want %s in %s", i+1, want, out.String())
+				}
+			}
+		})
 	}
 }
 
 func TestSeedCommand(t *testing.T) {
 	rs := redistest.Open(t)
-	env := rs.Env()
+	env := withDataDir(t, rs.Env())
 	env["GATEWAY_OUTCODES_CSV"] = filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"seed", "--providers", "300"}, func(k string) string { return env[k] }, &out, io.Discard, nil); err != nil {
@@ -243,5 +293,43 @@ func TestSeedCommand(t *testing.T) {
 	}
 	if len(keys) == 0 {
 		t.Fatal("no geo shards written")
+	}
+}
+
+// TestMaskURL: the record's URL is logged without its password, in the
+// user info or as a parameter, several hosts and all.
+func TestMaskURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://gw:s3cret@db:5432/gateway?sslmode=require", "postgres://gw:xxxxx@db:5432/gateway?sslmode=require"},
+		{"postgres://gw:s3cret@pg1:5432,pg2:5432,pg3:5432/gateway?target_session_attrs=read-write",
+			"postgres://gw:xxxxx@pg1:5432,pg2:5432,pg3:5432/gateway?target_session_attrs=read-write"},
+		{"postgres://gw@db/gateway?password=s3cret&sslpassword=k3y", "postgres://gw@db/gateway?password=xxxxx&sslpassword=xxxxx"},
+		{"postgres://gw:s3cret@db:port/x", "(unparseable URL)"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got := maskURL(tc.in)
+			if got != tc.want || strings.Contains(got, "s3cret") || strings.Contains(got, "k3y") {
+				t.Fatalf("maskURL = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestProductionRequiresDatabaseURL: production refuses the embedded
+// SQLite record, and says to set DATABASE_URL.
+func TestProductionRequiresDatabaseURL(t *testing.T) {
+	env := withDataDir(t, map[string]string{"GATEWAY_ENV": "production"})
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := openStores(context.Background(), cfg, nil, 0); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
+		if st != nil {
+			st.Close()
+		}
+		t.Fatalf("want a refusal naming DATABASE_URL, got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(env["GATEWAY_DATA_DIR"], "gateway.db")); err == nil {
+		t.Fatal("a SQLite file was created in production")
 	}
 }

@@ -66,19 +66,21 @@ func loadSecurity(cfg config) (*auth.Registry, *auth.KeySet, error) {
 	return reg, keys, nil
 }
 
-func security(cfg config, rc *rediscache.Conn) (*securityParts, error) {
+// security is the server's security: the registry and keys, token replay
+// and rate limits in Redis, the audit trail in the record.
+func security(cfg config, st *stores) (*securityParts, error) {
 	reg, keys, err := loadSecurity(cfg)
 	if err != nil {
 		return nil, err
 	}
 	issuer := newIssuer(cfg, keys)
 	sp := &securityParts{registry: reg, issuer: issuer, gw: gateway.Security{
-		Verifier: &auth.Verifier{Registry: reg, Replay: rediscache.NewReplay(rc.Client)},
+		Verifier: &auth.Verifier{Registry: reg, Replay: rediscache.NewReplay(st.redis.Client)},
 		Issuer:   issuer,
-		Audit:    rediscache.NewAudit(rc.Client, cfg.AuditRetention),
+		Audit:    st.audit,
 	}}
 	if cfg.RateLimit > 0 {
-		sp.gw.Limiter = rediscache.NewRateLimit(rc.Client, cfg.RateLimit, time.Minute)
+		sp.gw.Limiter = rediscache.NewRateLimit(st.redis.Client, cfg.RateLimit, time.Minute)
 	}
 	return sp, nil
 }

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/dischargegateway/gateway/adapters/geocode"
-	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/adapters/synthetic"
 	"github.com/dischargegateway/gateway/gateway"
 )
 
 // seedCommand is `gateway seed [--providers N] [--seed S]`: synthetic
-// England (directory entries and current capacity) loaded into REDIS_URL.
+// England (directory entries and current capacity) loaded into the record
+// (DATABASE_URL's, else the embedded SQLite file, which the next `gateway
+// serve` reads and rebuilds its cache from), and into REDIS_URL's cache.
 func seedCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	n := fs.Int("providers", 1000, "how many synthetic care locations")
@@ -27,27 +28,20 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	if cfg.RedisURL == "" && len(cfg.RedisAddrs) == 0 {
-		// The embedded store lives inside one process: a separate seed
-		// process would fill a store that vanishes when it exits.
-		return fmt.Errorf("set REDIS_URL to seed a Redis: the embedded store lives only inside `gateway serve`, " +
-			"which loads the demo world (real Greater Manchester homes with synthetic vacancies) itself at start")
-	}
 	geo, err := geocode.LoadFiles(cfg.OutcodesCSV, cfg.PostcodesCSV)
 	if err != nil {
 		return err
 	}
-	rc, err := rediscache.Open(ctx, rediscache.Config{URL: cfg.RedisURL, Addrs: cfg.RedisAddrs, SentinelMaster: cfg.RedisMaster, Timeout: 10 * time.Second})
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	st, err := openStores(ctx, cfg, log, 10*time.Second)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	capStore := rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory))
-	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rediscache.New(rc.Client), Capacity: capStore, Geocoder: geo,
-		Logger: slog.New(slog.NewJSONHandler(stderr, nil))})
+	defer st.Close()
+	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: st.record, Capacity: st.capacity, Geocoder: geo, Logger: log})
 	start := time.Now()
 	listings, caps := synthetic.Providers(*n, synthetic.England(geo), time.Now(), *seed)
-	rep, err := loadWorld(ctx, srv, capStore, geo, listings, caps)
+	rep, err := loadWorld(ctx, srv, st.capacity, geo, listings, caps)
 	if err != nil {
 		return err
 	}

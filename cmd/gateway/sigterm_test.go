@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"os"
@@ -10,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/dischargegateway/gateway/internal/redistest"
 )
@@ -23,7 +20,8 @@ import (
 // has its Encounter and ServiceRequest, or neither.
 func TestSIGTERMUnderLoad(t *testing.T) {
 	rs := redistest.Start(t)
-	base, stop, done, logs := startRun(t, map[string]string{"REDIS_URL": rs.URL(), "GATEWAY_RATE_LIMIT": "0"})
+	env := map[string]string{"REDIS_URL": rs.URL(), "GATEWAY_RATE_LIMIT": "0"}
+	base, stop, done, logs := startRun(t, env)
 	bundle, err := os.ReadFile(filepath.Join("..", "..", "gateway", "testdata", "bundle.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -82,17 +80,10 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		}
 	}
 	// Whole transactions only: count each type's resources in the trust's
-	// partition.
-	ctx := context.Background()
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
-	defer rdb.Close()
+	// partition of the record.
 	count := map[string]int64{}
 	for _, typ := range []string{"Patient", "Encounter", "ServiceRequest"} {
-		n, err := rdb.ZCard(ctx, "dg:{p:RXA}:all:"+typ).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		count[typ] = n
+		count[typ] = int64(recordCount(t, env["GATEWAY_DATA_DIR"], "RXA", typ))
 	}
 	// The Bundle creates its Patient conditionally (If-None-Exist on the
 	// identifier), so there is one Patient and one Encounter and

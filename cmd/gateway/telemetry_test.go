@@ -22,7 +22,7 @@ import (
 // options are there, and no patient identifier is.
 func TestPrometheusMetrics(t *testing.T) {
 	rs := redistest.Open(t)
-	env := rs.Env()
+	env := withDataDir(t, rs.Env())
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
 	env["GATEWAY_METRICS_ADDR"] = metricsAddr
 	env["GATEWAY_OUTCODES_CSV"] = filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")

@@ -3,7 +3,11 @@
 //
 //	go run ./cmd/loadgen --redis redis://127.0.0.1:PORT/0 --providers 25000 --out bench/placement-25k.md
 //
-// It seeds synthetic England into the given (empty, private) Redis, starts
+// It seeds synthetic England into the system of record (--database's
+// PostgreSQL, else a SQLite file in a temporary directory) and the given
+// (empty, private) Redis as the capacity cache, wired as `gateway serve`
+// wires them (cmd/gateway's openStores; a main package cannot share it,
+// and only cmd/ may wire adapters), starts
 // the gateway in-process on a loopback port, posts referrals as a trust,
 // then drives GET ServiceRequest/{id}/$placement-options:
 //
@@ -44,8 +48,10 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/adapters/synthetic"
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/capacity"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/mappings"
@@ -57,6 +63,7 @@ func main() {
 		return
 	}
 	redisURL := flag.String("redis", "", "an empty Redis to use (required; never a shared one)")
+	databaseURL := flag.String("database", "", "an empty PostgreSQL database for the record (postgres://…); default a SQLite file in a temporary directory")
 	providers := flag.Int("providers", 1000, "synthetic care locations to seed")
 	referrals := flag.Int("referrals", 200, "patient referrals to post")
 	workers := flag.Int("workers", 8, "concurrent clients in the closed loops")
@@ -70,7 +77,7 @@ func main() {
 	if allocProfile != "" {
 		runtime.MemProfileRate = 64 << 10 // every 64 KiB instead of 512 KiB: finer, still cheap; set before anything allocates much
 	}
-	if err := run(*redisURL, *providers, *referrals, *workers, *duration, *out, *root); err != nil {
+	if err := run(*redisURL, *databaseURL, *providers, *referrals, *workers, *duration, *out, *root); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
@@ -90,7 +97,7 @@ type phase struct {
 	redisCPU    time.Duration // Redis server CPU (user+sys) per request in this phase
 }
 
-func run(redisURL string, providers, referrals, workers int, duration time.Duration, out, root string) error {
+func run(redisURL, databaseURL string, providers, referrals, workers int, duration time.Duration, out, root string) error {
 	if redisURL == "" {
 		return fmt.Errorf("--redis is required")
 	}
@@ -107,6 +114,18 @@ func run(redisURL string, providers, referrals, workers int, duration time.Durat
 	if n, _ := rc.Client.DBSize(ctx).Result(); n > 0 {
 		return fmt.Errorf("the Redis at --redis is not empty (%d keys): use a private, empty one", n)
 	}
+	dataDir := ""
+	if databaseURL == "" {
+		if dataDir, err = os.MkdirTemp("", "loadgen-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dataDir)
+	}
+	rec, err := sqlstore.Open(ctx, databaseURL, dataDir)
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
 	tr, err := mappings.LoadTranslator(os.DirFS(filepath.Join(root, "configs", "conceptmaps")))
 	if err != nil {
 		return err
@@ -114,9 +133,11 @@ func run(redisURL string, providers, referrals, workers int, duration time.Durat
 	keys, _ := auth.GenerateKeySet()
 	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:loadgen", Audience: "urn:loadgen", TTL: 2 * time.Hour}
 	capStore := rediscache.NewCapacityStore(rc.Client, 100)
-	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rediscache.New(rc.Client), Translator: tr, Capacity: capStore,
-		Geocoder: geo, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Security: gateway.Security{Issuer: issuer, Audit: rediscache.NewAudit(rc.Client, time.Hour),
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	recorded := capacity.NewRecorded(sqlstore.NewCapacity(rec), capStore, log)
+	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rec, Translator: tr, Capacity: recorded,
+		Geocoder: geo, Logger: log,
+		Security: gateway.Security{Issuer: issuer, Audit: sqlstore.NewAudit(rec),
 			Limiter: rediscache.NewRateLimit(rc.Client, 1<<30, time.Minute)}})
 
 	// Seed.
@@ -128,7 +149,7 @@ func run(redisURL string, providers, referrals, workers int, duration time.Durat
 	}
 	for i, c := range caps {
 		l := listings[i]
-		if _, _, err := capStore.Put(ctx, c, l.Position, geo.AreaOf(l.Postcode, *l.Position)); err != nil {
+		if _, _, err := recorded.Put(ctx, c, l.Position, geo.AreaOf(l.Postcode, *l.Position)); err != nil {
 			return err
 		}
 	}
