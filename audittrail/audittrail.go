@@ -59,6 +59,9 @@ type Page struct {
 // ignored with a warning. A search that stopped at the log's bound is
 // answered, with a KindTooLarge warning at date.
 func (s *Service) Search(ctx context.Context, vals url.Values, strict bool) (Page, discharge.Issues, error) {
+	if s.log == nil {
+		return Page{}, nil, discharge.E(discharge.KindNotSupported, "AuditEvent", "This gateway keeps no audit log to search.")
+	}
 	paging, err := fhir.ParsePaging(vals, fhir.DefaultCount, fhir.MaxCount)
 	if err != nil {
 		return Page{}, nil, err

@@ -206,3 +206,12 @@ func TestSearchLogError(t *testing.T) {
 		t.Fatalf("err %v, want the log's", err)
 	}
 }
+
+// TestSearchWithoutALog: a gateway built without an audit log answers a
+// search with not-supported, never a panic (a 500).
+func TestSearchWithoutALog(t *testing.T) {
+	_, _, err := audittrail.New(nil).Search(context.Background(), url.Values{}, false)
+	if discharge.ErrorKind(err) != discharge.KindNotSupported {
+		t.Fatalf("got %v", err)
+	}
+}
