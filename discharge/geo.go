@@ -51,9 +51,4 @@ func DistanceKm(a, b Position) float64 {
 type Nearby struct {
 	LocationID string
 	DistanceKm float64
-	// CapacityVersion is the version of the location's capacity posting the
-	// index last saw (0: not known). It may trail the posting by the moment
-	// between a posting and its index update; use it only to decide whether
-	// a copy already held is current.
-	CapacityVersion int64
 }
