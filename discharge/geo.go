@@ -16,7 +16,8 @@ func (p Position) Valid() bool {
 }
 
 // Validate reports an out-of-range position as value issues at at+".latitude"
-// and at+".longitude" (the JSON names), so a caller can prefix its own path.
+// and at+".longitude" (the model's paths, see validate.go), so a caller can
+// prefix its own path.
 func (p Position) Validate(at string) Issues {
 	if at != "" {
 		at += "."
