@@ -486,3 +486,25 @@ func (s *CapacityStore) Covering(ctx context.Context, outcode string) ([]string,
 	slices.Sort(ids)
 	return ids, nil
 }
+
+// asInt reads a Redis string reply as an integer (0 when absent).
+func asInt(v any) int64 {
+	s, ok := v.(string)
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// toInt64 reads a script's integer or string reply as an integer.
+func toInt64(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case string:
+		x, _ := strconv.ParseInt(n, 10, 64)
+		return x
+	}
+	return 0
+}

@@ -194,7 +194,7 @@ func TestSeedOnTheEmbeddedStore(t *testing.T) {
 			t.Fatalf("want %s in %s", want, out.String())
 		}
 	}
-	if n := recordCount(t, env["GATEWAY_DATA_DIR"], "directory", "Location"); n != 40 {
+	if n := recordCount(t, env, "directory", "Location"); n != 40 {
 		t.Fatalf("%d Locations in the record, want 40", n)
 	}
 }
