@@ -17,6 +17,7 @@ import (
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/placement"
 )
 
@@ -111,8 +112,10 @@ func MayPost(p *auth.Principal) error {
 }
 
 // Post stores a posting for one of the caller's own Locations. The posting
-// must be valid; at renames its issues' expressions for the shape it came
-// in (MeasureReport elements, CSV columns). It is stored unless a newer one
+// must be valid (mappings.Validate, the one rule set of the shared model);
+// at renames its issues' model paths for the shape it came in (MeasureReport
+// elements, CSV columns); the JSON API keeps them, its wire names being the
+// same. It is stored unless a newer one
 // is, and geo-indexed where the Location is.
 func (s *Service) Post(ctx context.Context, p *auth.Principal, posting discharge.Capacity, at func(string) string) (Posted, error) {
 	if err := MayPost(p); err != nil {
@@ -123,7 +126,7 @@ func (s *Service) Post(ctx context.Context, p *auth.Principal, posting discharge
 		return Posted{}, err
 	}
 	now := s.now()
-	if issues := posting.Validate(now); len(issues) > 0 {
+	if issues := mappings.Validate(posting, now); len(issues) > 0 {
 		if at != nil {
 			for i := range issues {
 				issues[i].Expression = at(issues[i].Expression)

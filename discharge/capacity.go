@@ -1,7 +1,6 @@
 package discharge
 
 import (
-	"fmt"
 	"slices"
 	"time"
 )
@@ -111,92 +110,38 @@ func BedTypesForNeed(n CareNeed) []BedType {
 // BedCapacity is the DHSC mandate's four fields for one bed type, plus
 // whether the home is closed to admissions for it.
 type BedCapacity struct {
-	Type                BedType
-	MaxCapacity         int
-	Occupied            int
-	Reserved            int
-	AcceptingAdmissions int
+	Type                BedType `validate:"bedtype,firstoftype"`
+	MaxCapacity         int     `validate:"gte=0"`
+	Occupied            int     `validate:"gte=0"`
+	Reserved            int     `validate:"gte=0"`
+	AcceptingAdmissions int     `validate:"gte=0"`
 	ClosedToAdmissions  bool
 }
 
 // HomeCareOffer is home care that can start: hours or packages, by date,
 // for the districts served.
 type HomeCareOffer struct {
-	Outcodes      []string
+	Outcodes      []string `validate:"min=1,dive,outcode"`
 	HoursPerWeek  float64
 	Packages      int
 	EarliestStart Date
 }
 
-// Capacity is one location's current vacancies.
+// Capacity is one location's current vacancies. Its validate tags, and
+// those of BedCapacity and HomeCareOffer, are read by mappings.Validate (see
+// validate.go), which also checks what spans fields: a bed type once per
+// posting, a bed's counts within its maxCapacity, an offer's hours and
+// packages, and its earliestStart.
 type Capacity struct {
 	LocationID string
-	AsOf       time.Time
+	AsOf       time.Time `validate:"instant,notfuture"`
 	Version    int64
-	Beds       []BedCapacity
-	HomeCare   []HomeCareOffer
+	Beds       []BedCapacity   `validate:"nonempty_or=HomeCare,dive"`
+	HomeCare   []HomeCareOffer `validate:"dive"`
 }
 
 // MaxFutureSkew is how far ahead of now an as-of time may be.
 const MaxFutureSkew = 5 * time.Minute
-
-// Validate checks a posting. Paths are the model's (beds[1].occupied, see
-// validate.go); capacity.Service.Post renames them for the shape the
-// posting came in (MeasureReport elements, CSV columns) and keeps them for
-// the JSON API, whose wire names are the same.
-func (c Capacity) Validate(now time.Time) Issues {
-	var is Issues
-	switch {
-	case c.AsOf.IsZero():
-		is.Add(KindRequired, "asOf", "asOf, the time the figures were true, is required.")
-	case c.AsOf.After(now.Add(MaxFutureSkew)):
-		is.Add(KindValue, "asOf", "asOf is more than 5 minutes in the future.")
-	}
-	if len(c.Beds) == 0 && len(c.HomeCare) == 0 {
-		is.Add(KindRequired, "beds", "A posting needs beds or homeCare.")
-	}
-	seen := map[BedType]bool{}
-	for i, b := range c.Beds {
-		at := fmt.Sprintf("beds[%d]", i)
-		if !b.Type.Valid() {
-			is.Add(KindCodeInvalid, at+".type", fmt.Sprintf("Unknown bed type %q: use the gateway's bed-type code system.", b.Type))
-		} else if seen[b.Type] {
-			is.Add(KindValue, at+".type", fmt.Sprintf("Bed type %q appears twice.", b.Type))
-		}
-		seen[b.Type] = true
-		// A slice, not a map, so the issues come out in the same order
-		// every time.
-		for _, f := range []struct {
-			name string
-			n    int
-		}{{"maxCapacity", b.MaxCapacity}, {"occupied", b.Occupied}, {"reserved", b.Reserved}, {"acceptingAdmissions", b.AcceptingAdmissions}} {
-			if f.n < 0 {
-				is.Add(KindValue, at+"."+f.name, f.name+" must be 0 or more.")
-			}
-		}
-		if b.Occupied+b.Reserved+b.AcceptingAdmissions > b.MaxCapacity {
-			is.Add(KindValue, at, "occupied + reserved + acceptingAdmissions exceeds maxCapacity.")
-		}
-	}
-	for i, h := range c.HomeCare {
-		at := fmt.Sprintf("homeCare[%d]", i)
-		if len(h.Outcodes) == 0 {
-			is.Add(KindRequired, at+".outcodes", "Home care is posted for the districts it serves.")
-		}
-		for j, o := range h.Outcodes {
-			if !ValidOutcode(o) {
-				is.Add(KindValue, fmt.Sprintf("%s.outcodes[%d]", at, j), "Not a postcode district (outcode).")
-			}
-		}
-		if !(h.HoursPerWeek >= 0) || h.Packages < 0 { // NaN hours fail too
-			is.Add(KindValue, at, "hoursPerWeek and packages must be 0 or more.")
-		}
-		if h.EarliestStart.IsZero() {
-			is.Add(KindRequired, at+".earliestStart", "earliestStart is required.")
-		}
-	}
-	return is
-}
 
 // Vacant returns the vacancies accepting admissions for a bed type; zero
 // when closed to admissions. Vacancy tells the two apart.

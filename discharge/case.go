@@ -1,14 +1,14 @@
 package discharge
 
 // Case is a discharge case: one inpatient stay (a FHIR Encounter) of one
-// patient, with the dates and decisions that drive placement. Validate
-// checks it (validate.go); GET /api/v1/cases/{id} serves it through
-// gateway's wire types.
+// patient, with the dates and decisions that drive placement. Its validate
+// tags are read by mappings.Validate (see validate.go); GET
+// /api/v1/cases/{id} serves it through gateway's wire types.
 type Case struct {
 	// ID is the id of the Encounter the case came from.
 	ID string
 	// Trust is the ODS code of the trust caring for the patient.
-	Trust   string
+	Trust   string `validate:"omitempty,alphanum,max=10"`
 	Patient Patient
 	// AdmissionDate is the first day of the stay.
 	AdmissionDate *Date
@@ -19,7 +19,7 @@ type Case struct {
 	// patient ready to leave.
 	DischargeReadyDate *Date
 	CriteriaToReside   *CriteriaToReside
-	Pathway            *Pathway
+	Pathway            *Pathway `validate:"omitempty,pathway"`
 	// DelayReasons are the sitrep delay reason codes, as sent.
 	DelayReasons         []string
 	DischargeDestination DischargeDestination
@@ -40,13 +40,13 @@ type Case struct {
 // Patient holds only what placement needs to know about the person: no
 // name, no date of birth.
 type Patient struct {
-	NHSNumber string
+	NHSNumber string `validate:"omitempty,nhsnumber"`
 	// AgeBand is a ten-year band such as "80-89", as of the mapping date.
 	AgeBand string
 	// HomePostcode is the normalised postcode of the home address.
 	HomePostcode string
 	// HomeOutcode is the postcode district of HomePostcode, e.g. "M14".
-	HomeOutcode string
+	HomeOutcode string `validate:"omitempty,outcode"`
 }
 
 // CriteriaToReside records whether the patient still meets the criteria to

@@ -7,11 +7,11 @@ type CareNeed struct {
 	ID string
 	// CaseID is the id of the Encounter (Case) the need belongs to.
 	CaseID  string
-	Setting CareSetting
+	Setting CareSetting `validate:"required,caresetting"`
 	// HoursPerWeek is the size of a home-care package.
-	HoursPerWeek *float64
-	Requirements []Requirement
-	Funding      Funding
+	HoursPerWeek *float64      `validate:"omitempty,gt=0,lte=168"`
+	Requirements []Requirement `validate:"dive,requirement"`
+	Funding      Funding       `validate:"omitempty,funding"`
 	SearchArea   *SearchArea
 	// StartDate is the first day the care is wanted.
 	StartDate *Date
@@ -19,7 +19,7 @@ type CareNeed struct {
 	// ("Organization/x", "HealthcareService/y") or identifier values.
 	PreferredProviders []string
 	ExcludedProviders  []string
-	Priority           Priority
+	Priority           Priority `validate:"omitempty,oneof=routine urgent asap stat"`
 	// Status is the ServiceRequest status: draft, active, revoked and so on.
 	Status string
 }
@@ -27,9 +27,9 @@ type CareNeed struct {
 // SearchArea is where to look for providers: a postcode district and,
 // when known, a point.
 type SearchArea struct {
-	Outcode   string
-	Latitude  *float64
-	Longitude *float64
+	Outcode   string   `validate:"required,outcode"`
+	Latitude  *float64 `validate:"omitempty,latitude"`
+	Longitude *float64 `validate:"omitempty,longitude"`
 }
 
 // Has reports whether the need lists requirement r.

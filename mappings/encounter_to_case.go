@@ -171,7 +171,7 @@ func CaseFromEncounter(enc *r4.Encounter, patient *r4.Patient, opt Options) (*di
 		}
 	}
 
-	is = append(is, Validate(c, "Encounter", origins)...)
+	is = append(is, origins.Rename(Validate(c, opt.asOf()), "Encounter")...)
 	is = aboutSubject(is, "Encounter")
 	if err := issuesErr(is, op); err != nil {
 		return nil, is.Warnings(), err

@@ -141,7 +141,7 @@ func MeasureReportToCapacity(raw []byte) (discharge.Capacity, error) {
 	return c, is.Err(discharge.KindInvalid, "mappings.MeasureReportToCapacity")
 }
 
-// MeasureReportPath turns a posting-relative path from Capacity.Validate
+// MeasureReportPath turns a posting-relative path from Validate
 // (beds[1].occupied) into the MeasureReport element it came from.
 func MeasureReportPath(p string) string {
 	switch {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dischargegateway/gateway/adapters/capacitycsv"
+	"github.com/dischargegateway/gateway/mappings"
 )
 
 // FuzzParse: no input panics; each posting's rows are named, and its bed
@@ -22,7 +23,7 @@ func FuzzParse(f *testing.F) {
 			if len(p.Rows) != len(p.Capacity.Beds) || p.Capacity.LocationID == "" {
 				t.Fatalf("rows and beds disagree: %+v", p)
 			}
-			_ = p.Capacity.Validate(time.Now()) // must not panic
+			_ = mappings.Validate(p.Capacity, time.Now()) // must not panic
 		}
 		for _, r := range rej {
 			if r.Row < 2 {

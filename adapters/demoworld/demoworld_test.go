@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/mappings"
 )
 
 const header = "name,type,address,postcode,telephone,website,area_name,area_code,lon,lat\n"
@@ -35,7 +36,7 @@ func TestLoad(t *testing.T) {
 				if l.Rating != "" || l.Contract != "" {
 					t.Errorf("a real home got an invented rating or contract: %+v", l)
 				}
-				if c.LocationID != "cqc-"+l.LocationID || !c.AsOf.Equal(now) || len(c.Beds) == 0 || c.Validate(now) != nil {
+				if c.LocationID != "cqc-"+l.LocationID || !c.AsOf.Equal(now) || len(c.Beds) == 0 || mappings.Validate(c, now) != nil {
 					t.Errorf("capacity %+v", c)
 				}
 			}},

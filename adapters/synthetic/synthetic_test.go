@@ -9,6 +9,7 @@ import (
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/synthetic"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/mappings"
 )
 
 func TestProvidersAreValidDeterministicAndEnglish(t *testing.T) {
@@ -28,7 +29,7 @@ func TestProvidersAreValidDeterministicAndEnglish(t *testing.T) {
 	}
 	homeCare, accepting := 0, 0
 	for i, c := range caps {
-		if is := c.Validate(now); len(is) != 0 {
+		if is := mappings.Validate(c, now); len(is) != 0 {
 			t.Fatalf("posting %d invalid: %+v", i, is)
 		}
 		if ls[i].Position.Lat < 49.8 || ls[i].Position.Lat > 55.9 {
