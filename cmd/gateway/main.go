@@ -167,7 +167,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("geocoding tables: %w", err)
 	}
 	srv := gateway.New(gcfg, gateway.Deps{Store: st.record, Translator: tr, Logger: log, Security: sec.gw,
-		Capacity: st.capacity, Geocoder: geo, ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse})
+		Capacity: st.capacity, Geocoder: geo, ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
+		Ready: st.record, CapacityCounts: st.cache})
 	// Only the embedded stores get the demo world: a real database holds
 	// the operator's directory, which demo homes must never join. Loading
 	// it again over a record that has it changes nothing but the vacancies.
