@@ -9,6 +9,7 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
+	"github.com/dischargegateway/gateway/internal/wiring"
 )
 
 // migrateCommand is `gateway migrate`: the record's schema brought up to
@@ -40,7 +41,7 @@ func rebuildCommand(ctx context.Context, getenv func(string) string, stdout, std
 		return errNoRedis
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	st, err := openStores(ctx, cfg, log, 10*time.Second)
+	st, err := openStores(ctx, cfg, log, wiring.BulkRedisTimeout)
 	if err != nil {
 		return err
 	}
@@ -50,7 +51,7 @@ func rebuildCommand(ctx context.Context, getenv func(string) string, stdout, std
 		return err
 	}
 	start := time.Now()
-	rep, err := st.rebuilder(geo, log).Rebuild(ctx, true)
+	rep, err := st.Rebuilder(geo, log).Rebuild(ctx, true)
 	if err != nil {
 		return fmt.Errorf("rebuild-cache: %w", err)
 	}

@@ -76,11 +76,12 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: st.record, Capacity: st.capacity, Geocoder: geo, Logger: log})
-	rep, err := srv.ImportDirectory(ctx, listings, "")
+	imported, err := st.Directory(geo, log).Import(ctx, listings, "")
 	if err != nil {
 		return err
 	}
+	// The report is printed in the /api/v1 import's shape, the same fields.
+	rep := gateway.ImportReport(imported)
 	rep.Rows += len(rejected)
 	rep.Rejected = append(rejected, rep.Rejected...)
 	if rep.Rejected == nil {
