@@ -63,7 +63,8 @@ func DefaultConfig() Config {
 	}
 }
 
-// Deps are the gateway's collaborators, wired by cmd/gateway. New builds
+// Deps are the gateway's collaborators, wired by internal/wiring
+// (Stores.GatewayDeps) for cmd/gateway and cmd/loadgen. New builds
 // the application services from the stores; the Server keeps only the
 // services and what the HTTP layer itself uses.
 type Deps struct {
