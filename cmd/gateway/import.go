@@ -77,11 +77,10 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	imported, err := st.Directory(geo, log).Import(ctx, listings, "")
+	rep := gateway.ImportReport(imported) // printed in the /api/v1 import's shape: the same fields
 	if err != nil {
 		return err
 	}
-	// The report is printed in the /api/v1 import's shape, the same fields.
-	rep := gateway.ImportReport(imported)
 	rep.Rows += len(rejected)
 	rep.Rejected = append(rejected, rep.Rejected...)
 	if rep.Rejected == nil {
