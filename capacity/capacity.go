@@ -17,6 +17,7 @@ import (
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/placement"
 )
 
 // Store keeps current capacity per location, its history and the geo index
@@ -30,7 +31,7 @@ type Store interface {
 	Get(ctx context.Context, ids ...string) (map[string]discharge.Capacity, error)
 	// Near finds locations indexed for any of beds within radiusKm, nearest
 	// first.
-	Near(ctx context.Context, areas []string, beds []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
+	Near(ctx context.Context, areas []string, beds []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]placement.Nearby, error)
 	// HistoryPage returns a page of a location's past postings, newest
 	// first, and how many the history holds.
 	HistoryPage(ctx context.Context, loc string, offset, count int) ([]discharge.Capacity, int, error)

@@ -11,6 +11,7 @@ import (
 	"github.com/dischargegateway/gateway/capacity"
 	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/placement"
 )
 
 func TestParseSummaryQuery(t *testing.T) {
@@ -78,7 +79,7 @@ func (f *fakeStore) Get(_ context.Context, ids ...string) (map[string]discharge.
 	}
 	return out, nil
 }
-func (f *fakeStore) Near(context.Context, []string, []discharge.BedType, float64, float64, float64, int) ([]discharge.Nearby, error) {
+func (f *fakeStore) Near(context.Context, []string, []discharge.BedType, float64, float64, float64, int) ([]placement.Nearby, error) {
 	return nil, nil
 }
 func (f *fakeStore) HistoryPage(context.Context, string, int, int) ([]discharge.Capacity, int, error) {

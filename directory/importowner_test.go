@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/dischargegateway/gateway/auth"
-	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/directory"
+	"github.com/dischargegateway/gateway/discharge"
 )
 
 func TestImportOwner(t *testing.T) {

@@ -140,8 +140,10 @@ type Capacity struct {
 // MaxFutureSkew is how far ahead of now an as-of time may be.
 const MaxFutureSkew = 5 * time.Minute
 
-// Validate checks a posting. Paths are relative to the posting's JSON
-// (beds[1].occupied); the adapter that decoded it prefixes them.
+// Validate checks a posting. Paths are the model's (beds[1].occupied, see
+// validate.go); capacity.Service.Post renames them for the shape the
+// posting came in (MeasureReport elements, CSV columns) and keeps them for
+// the JSON API, whose wire names are the same.
 func (c Capacity) Validate(now time.Time) Issues {
 	var is Issues
 	switch {

@@ -16,7 +16,8 @@ func (p Position) Valid() bool {
 }
 
 // Validate reports an out-of-range position as value issues at at+".latitude"
-// and at+".longitude" (the JSON names), so a caller can prefix its own path.
+// and at+".longitude" (the model's paths, see validate.go), so a caller can
+// prefix its own path.
 func (p Position) Validate(at string) Issues {
 	if at != "" {
 		at += "."
@@ -51,9 +52,4 @@ func DistanceKm(a, b Position) float64 {
 type Nearby struct {
 	LocationID string
 	DistanceKm float64
-	// CapacityVersion is the version of the location's capacity posting the
-	// index last saw (0: not known). It may trail the posting by the moment
-	// between a posting and its index update; use it only to decide whether
-	// a copy already held is current.
-	CapacityVersion int64
 }

@@ -21,13 +21,13 @@ type Listing struct {
 	Website     string // the location's public website URL; empty when not known
 }
 
-// RowIssue is why one row of a bulk file was rejected. It keeps its JSON
-// names while the import command encodes it directly (cmd/gateway's
-// cqcReport); the API writes it as gateway's wireRowIssue.
+// RowIssue is why one row of a bulk file was rejected. It is never encoded
+// as is: the API writes it as gateway's wireRowIssue, the import command as
+// cmd/gateway's rowIssue.
 type RowIssue struct {
-	Row    int    `json:"row"` // 1-based, the header being row 1
-	Column string `json:"column,omitempty"`
-	Reason string `json:"reason"`
+	Row    int // 1-based, the header being row 1
+	Column string
+	Reason string
 }
 
 // BulkPosting is one location's capacity from a bulk file, with the rows it

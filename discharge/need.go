@@ -4,32 +4,32 @@ package discharge
 // ServiceRequest for post-discharge care. Match (match.go) filters and ranks
 // providers against it; its fields are the criteria it uses.
 type CareNeed struct {
-	ID string `json:"id"`
+	ID string
 	// CaseID is the id of the Encounter (Case) the need belongs to.
-	CaseID  string      `json:"caseId,omitempty"`
-	Setting CareSetting `json:"setting" validate:"required,caresetting"`
+	CaseID  string
+	Setting CareSetting
 	// HoursPerWeek is the size of a home-care package.
-	HoursPerWeek *float64      `json:"hoursPerWeek,omitempty" validate:"omitempty,gt=0,lte=168"`
-	Requirements []Requirement `json:"requirements,omitempty" validate:"dive,requirement"`
-	Funding      Funding       `json:"funding,omitempty" validate:"omitempty,funding"`
-	SearchArea   *SearchArea   `json:"searchArea,omitempty"`
+	HoursPerWeek *float64
+	Requirements []Requirement
+	Funding      Funding
+	SearchArea   *SearchArea
 	// StartDate is the first day the care is wanted.
-	StartDate *Date `json:"startDate,omitempty"`
+	StartDate *Date
 	// PreferredProviders and ExcludedProviders are FHIR references
 	// ("Organization/x", "HealthcareService/y") or identifier values.
-	PreferredProviders []string `json:"preferredProviders,omitempty"`
-	ExcludedProviders  []string `json:"excludedProviders,omitempty"`
-	Priority           Priority `json:"priority" validate:"omitempty,oneof=routine urgent asap stat"`
+	PreferredProviders []string
+	ExcludedProviders  []string
+	Priority           Priority
 	// Status is the ServiceRequest status: draft, active, revoked and so on.
-	Status string `json:"status"`
+	Status string
 }
 
 // SearchArea is where to look for providers: a postcode district and,
 // when known, a point.
 type SearchArea struct {
-	Outcode   string   `json:"outcode" validate:"required,outcode"`
-	Latitude  *float64 `json:"latitude,omitempty" validate:"omitempty,latitude"`
-	Longitude *float64 `json:"longitude,omitempty" validate:"omitempty,longitude"`
+	Outcode   string
+	Latitude  *float64
+	Longitude *float64
 }
 
 // Has reports whether the need lists requirement r.

@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/internal/redistest"
 )
@@ -42,7 +43,12 @@ func benchSecurity(b *testing.B) (*Server, *auth.Issuer) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := New(DefaultConfig(), Deps{Store: rediscache.New(c.Client), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	rec, err := sqlstore.Open(context.Background(), "", b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { rec.Close() })
+	s := New(DefaultConfig(), Deps{Store: rec, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Security: Security{Issuer: iss, Verifier: &auth.Verifier{Registry: reg, Replay: rediscache.NewReplay(c.Client)},
 			Limiter: rediscache.NewRateLimit(c.Client, 1<<30, time.Minute)}})
 	return s, iss

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/internal/redistest"
@@ -41,15 +42,16 @@ func benchGateway(b *testing.B) http.Handler {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = client.Close() })
+	rec := openRecord(b)
 	tr, err := mappings.LoadTranslator(os.DirFS(filepath.Join("..", "configs", "conceptmaps")))
 	if err != nil {
 		b.Fatal(err)
 	}
 	keys, _ := auth.GenerateKeySet()
 	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:bench", Audience: "urn:bench", TTL: time.Hour}
-	g := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rediscache.New(client.Client), Translator: tr,
+	g := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rec, Translator: tr,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Security: gateway.Security{Issuer: issuer, Audit: rediscache.NewAudit(client.Client, time.Hour),
+		Security: gateway.Security{Issuer: issuer, Audit: sqlstore.NewAudit(rec),
 			Limiter: rediscache.NewRateLimit(client.Client, 1<<30, time.Minute)}})
 	sc, _ := auth.ParseScopes(clinicalScopes)
 	tok, _, _ := issuer.Issue(&auth.Client{ID: "bench", Role: auth.RoleTrust, Org: "RXA"}, sc)

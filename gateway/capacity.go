@@ -15,6 +15,7 @@ import (
 
 	"github.com/dischargegateway/gateway/capacity"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/placement"
 )
 
 // CapacityStore keeps current capacity per location (adapters/rediscache).
@@ -23,7 +24,7 @@ type CapacityStore interface {
 	Get(ctx context.Context, ids ...string) (map[string]discharge.Capacity, error)
 	// Versions returns each location's current posting version (0: none).
 	Versions(ctx context.Context, ids ...string) ([]int64, error)
-	Near(ctx context.Context, areas []string, beds []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
+	Near(ctx context.Context, areas []string, beds []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]placement.Nearby, error)
 	// IndexLocation and NearLocations keep the geo index of directory
 	// Locations behind Location?near=.
 	IndexLocation(ctx context.Context, id string, pos discharge.Position, area string) error

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/fhir"
 )
@@ -374,7 +373,7 @@ func TestCaseReadOfAnEncounterStoredBeforeTheRule(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := fhir.Write{Resource: fhir.Resource{Type: "Encounter", ID: "legacy-1", VersionID: 1, LastUpdated: time.Now().UTC(), JSON: raw}}
-	if err := rediscache.New(e.conn.Client).Commit(context.Background(), "RXA", []fhir.Write{w}, nil); err != nil {
+	if err := e.record.Commit(context.Background(), "RXA", []fhir.Write{w}, nil); err != nil {
 		t.Fatal(err)
 	}
 	c := e.do("GET", "/api/v1/cases/legacy-1", nil).mustStatus(t, http.StatusOK)

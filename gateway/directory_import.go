@@ -41,7 +41,7 @@ func (s *Server) importDirectory(c echo.Context) error {
 		return err
 	}
 	rep.Rows += len(rejected)
-	rep.Rejected = append(rejected, rep.Rejected...)
+	rep.Rejected = append(toWireRowIssues(rejected), rep.Rejected...)
 	return writeJSON(c, http.StatusOK, rep)
 }
 

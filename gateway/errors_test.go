@@ -120,13 +120,15 @@ func TestRequestAndCorrelationIDs(t *testing.T) {
 	}
 }
 
-func TestRedisDownThenBack(t *testing.T) {
-	e := newEnv(t)
-	if e.redis == nil {
-		t.Skip("kills a standalone server; on a cluster, a killed master is the soak's fault scenario (scripts/soak.sh FAULT=1)")
-	}
+// TestRecordDownThenBack: with the system of record down (its PostgreSQL
+// killed, as a crash), reads and writes are 503 transient with
+// Retry-After and nothing internal in the body, /readyz fails while
+// /healthz does not, and once the database is back the gateway recovers
+// by itself.
+func TestRecordDownThenBack(t *testing.T) {
+	e := newEnvOwnPostgres(t)
 	e.do("GET", "/readyz", nil).mustStatus(t, http.StatusOK)
-	e.redis.Kill()
+	e.pg.Kill()
 
 	r := e.do("POST", "/fhir/Patient", fixture(t, "patient.json")).mustStatus(t, http.StatusServiceUnavailable)
 	if code, _ := r.issue(t); code != "transient" {
@@ -142,23 +144,70 @@ func TestRedisDownThenBack(t *testing.T) {
 	e.do("GET", "/readyz", nil).mustStatus(t, http.StatusServiceUnavailable)
 	e.do("GET", "/healthz", nil).mustStatus(t, http.StatusOK)
 
-	e.redis.Restart()
+	e.pg.Restart()
 	deadline := time.Now().Add(10 * time.Second)
 	for e.do("GET", "/readyz", nil).status != http.StatusOK {
 		if time.Now().After(deadline) {
-			t.Fatal("gateway did not recover after Redis came back")
+			t.Fatal("gateway did not recover after the database came back")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	e.do("POST", "/fhir/Patient", fixture(t, "patient.json")).mustStatus(t, http.StatusCreated)
 }
 
-func TestLogsCarryNoPatientData(t *testing.T) {
+// TestRedisDownThenBack: Redis is the capacity cache, the rate limiter and
+// the replay cache, not the record. While it is down a request that needs
+// it is 503 transient with Retry-After (never a 500, nothing internal in
+// the body); once it is back the gateway recovers by itself, and a record
+// acknowledged before the outage is still there.
+func TestRedisDownThenBack(t *testing.T) {
 	e := newEnv(t)
+	if e.redis == nil {
+		t.Skip("kills a standalone server; on a cluster, a killed master is the soak's fault scenario (scripts/soak.sh FAULT=1)")
+	}
+	before := e.do("POST", "/fhir/Patient", fixture(t, "patient.json")).mustStatus(t, http.StatusCreated)
+	e.redis.Kill()
+
+	r := e.do("POST", "/fhir/Patient", fixture(t, "patient.json")).mustStatus(t, http.StatusServiceUnavailable)
+	if code, _ := r.issue(t); code != "transient" {
+		t.Fatalf("code %q", code)
+	}
+	if r.header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+	if strings.Contains(string(r.body), "127.0.0.1") || strings.Contains(string(r.body), "dial") {
+		t.Fatalf("5xx leaks internals: %s", r.body)
+	}
+	e.do("GET", "/fhir/Patient/x", nil).mustStatus(t, http.StatusServiceUnavailable)
+	if s := e.do("GET", "/readyz", nil).status; s != http.StatusOK && s != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz %d while Redis is down", s)
+	}
+	e.do("GET", "/healthz", nil).mustStatus(t, http.StatusOK)
+
+	e.redis.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.do("GET", "/fhir/Patient?_count=0", nil).status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("gateway did not recover after Redis came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.do("GET", "/readyz", nil).mustStatus(t, http.StatusOK)
+	e.do("GET", "/fhir/Patient/"+str(before.json, "id"), nil).mustStatus(t, http.StatusOK)
+	e.do("POST", "/fhir/Patient", fixture(t, "patient.json")).mustStatus(t, http.StatusCreated)
+}
+
+func TestLogsCarryNoPatientData(t *testing.T) {
+	// Its own PostgreSQL: the record failing must not make the logs leak
+	// either.
+	e := newEnvOwnPostgres(t)
 	e.do("POST", "/fhir", fixture(t, "bundle.json")).mustStatus(t, http.StatusOK)
 	e.do("GET", "/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9476719931", nil).mustStatus(t, 200)
 	e.do("POST", "/fhir/Patient", `{"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9476719932"}],"name":[{"family":"Testpatient"}]}`)
-	if e.redis != nil { // the store failing must not make the logs leak either
+	e.pg.Kill()
+	e.do("GET", "/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9476719931", nil).mustStatus(t, http.StatusServiceUnavailable)
+	e.do("POST", "/fhir/Patient", `{"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9476719932"}],"name":[{"family":"Testpatient"}]}`)
+	if e.redis != nil { // nor Redis failing
 		e.redis.Kill()
 		e.do("GET", "/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9476719931", nil)
 	}

@@ -17,7 +17,8 @@ import (
 )
 
 // faultEnv is a gateway over a redis-server the test controls (so it can
-// make it slow, kill it and restart it), with the usual test principal.
+// make it slow, kill it and restart it) and the suite's record, with the
+// usual test principal.
 func faultEnv(t *testing.T, rs *redistest.Server, redisTimeout, requestTimeout time.Duration) (*env, *rediscache.Conn) {
 	t.Helper()
 	conn, err := rediscache.Open(context.Background(), rediscache.Config{URL: rs.URL(), Timeout: redisTimeout, PoolSize: 64})
@@ -30,15 +31,16 @@ func faultEnv(t *testing.T, rs *redistest.Server, redisTimeout, requestTimeout t
 		t.Fatal(err)
 	}
 	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:test", Audience: "urn:test", TTL: time.Hour}
-	hs := serverOn(t, conn, issuer, requestTimeout, nil)
-	e := &env{t: t, srv: hs, issuer: issuer, conn: conn, clock: &testClock{}}
+	rec := openRecord(t)
+	hs := serverOn(t, rec, conn, issuer, requestTimeout, nil)
+	e := &env{t: t, srv: hs, issuer: issuer, conn: conn, record: rec, clock: &testClock{}}
 	e.token = e.tokenFor("trust-a", auth.RoleTrust, "RXA", clinicalScopes)
 	return e, conn
 }
 
 // TestSlowRedisUnderLoad makes Redis sleep (DEBUG SLEEP) while 40 clients
 // send requests: each gets 503 with issue code timeout by the configured
-// deadline, none hangs, and once Redis answers again the goroutines the
+// deadline (every request passes the rate limiter, which is in Redis), none hangs, and once Redis answers again the goroutines the
 // requests used are gone and requests succeed.
 func TestSlowRedisUnderLoad(t *testing.T) {
 	rs := redistest.Start(t, "--enable-debug-command", "yes")
@@ -111,13 +113,14 @@ func TestSlowRedisUnderLoad(t *testing.T) {
 	t.Fatalf("goroutines piled up: %d before, %d after\n%s", before, after, buf[:n])
 }
 
-// TestAOFRestartKeepsAcknowledgedWrites: with appendfsync always, every
-// write the gateway acknowledged (201 or a transaction's 200) is there
-// after Redis is killed (SIGKILL, as a crash) and restarted from its AOF.
-// Writes in flight at the kill get 503 and are not counted.
-func TestAOFRestartKeepsAcknowledgedWrites(t *testing.T) {
-	rs := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+// TestRedisKilledUnderLoadKeepsRecords: Redis holds no record. Killed
+// (SIGKILL, as a crash) under concurrent writes and restarted empty, as if
+// flushed, it loses no write the gateway acknowledged (201, or a
+// transaction's 200); the requests it fails meanwhile are 503, never 500.
+func TestRedisKilledUnderLoadKeepsRecords(t *testing.T) {
+	rs := redistest.Start(t)
 	e, _ := faultEnv(t, rs, time.Second, 3*time.Second)
+	statuses := map[int]int{}
 	var mu sync.Mutex
 	var acked []string
 	stop := make(chan struct{})
@@ -135,6 +138,9 @@ func TestAOFRestartKeepsAcknowledgedWrites(t *testing.T) {
 				var locs []string
 				if i%3 == 0 {
 					r := e.do("POST", "/fhir", walkthrough(t))
+					mu.Lock()
+					statuses[r.status]++
+					mu.Unlock()
 					if r.status != http.StatusOK {
 						continue
 					}
@@ -144,6 +150,9 @@ func TestAOFRestartKeepsAcknowledgedWrites(t *testing.T) {
 				} else {
 					r := e.do("POST", "/fhir/Patient", map[string]any{"resourceType": "Patient", "active": true,
 						"identifier": []any{map[string]any{"system": "urn:test", "value": fmt.Sprintf("w%d-%d", w, i)}}})
+					mu.Lock()
+					statuses[r.status]++
+					mu.Unlock()
 					if r.status != http.StatusCreated {
 						continue
 					}
@@ -164,6 +173,14 @@ func TestAOFRestartKeepsAcknowledgedWrites(t *testing.T) {
 	if len(acked) < 20 {
 		t.Fatalf("only %d writes acknowledged before the kill: the load did not run", len(acked))
 	}
+	for st, n := range statuses {
+		if st >= 500 && st != http.StatusServiceUnavailable {
+			t.Errorf("%d answers were %d while Redis was killed (want 503)", n, st)
+		}
+	}
+	if statuses[http.StatusServiceUnavailable] == 0 {
+		t.Errorf("no request failed while Redis was down: %v", statuses)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for e.do("GET", "/fhir/Patient?_count=1", nil).status != http.StatusOK {
 		if time.Now().After(deadline) {
@@ -178,7 +195,7 @@ func TestAOFRestartKeepsAcknowledgedWrites(t *testing.T) {
 			t.Errorf("acknowledged %s is gone after the restart: %d", ref, r.status)
 		}
 	}
-	t.Logf("%d acknowledged writes, %d lost after kill -9 and AOF restart", len(acked), lost)
+	t.Logf("%d acknowledged writes, %d lost after Redis was killed and restarted empty; answers %v", len(acked), lost, statuses)
 	// The history of what was acknowledged is intact too: nothing half-written.
 	var total struct {
 		Total int `json:"total"`

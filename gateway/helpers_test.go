@@ -19,22 +19,30 @@ import (
 	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/capacity"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/gateway"
+	"github.com/dischargegateway/gateway/internal/pgtest"
 	"github.com/dischargegateway/gateway/internal/redistest"
 	"github.com/dischargegateway/gateway/mappings"
 )
 
-// env is one gateway over its own real redis-server.
+// env is one gateway over its own stores: the system of record in SQL
+// (openRecord: SQLite, or PostgreSQL with GATEWAY_TEST_STORE=postgres) and
+// its own real redis-server (the capacity cache, rate limits, the replay
+// cache).
 type env struct {
 	t      *testing.T
-	redis  *redistest.Server // nil on a cluster (REDISTEST_MODE=cluster)
+	redis  *redistest.Server // nil on a cluster or Sentinel (REDISTEST_MODE)
 	srv    *httptest.Server
 	logs   *syncBuffer
 	issuer *auth.Issuer
 	conn   *rediscache.Conn
-	token  string // sent unless a request names its own Authorization
+	record *sqlstore.Store
+	pg     *pgtest.Server // the env's own PostgreSQL, which it may kill; nil on the shared one or SQLite
+	token  string         // sent unless a request names its own Authorization
 	clock  *testClock
 }
 
@@ -123,9 +131,31 @@ func newEnvLimited(t *testing.T, limit int, mutate ...func(*gateway.Config)) *en
 	return newEnvFull(t, limit, nil, mutate...)
 }
 
-// newEnvFull is newEnvLimited whose gateway reaches the real store through
-// wrap (when not nil): fault injection over a real redis-server.
+// newEnvFull is newEnvLimited whose gateway reaches the record through
+// wrap (when not nil): fault injection over a real store.
 func newEnvFull(t *testing.T, limit int, wrap func(fhir.Store) fhir.Store, mutate ...func(*gateway.Config)) *env {
+	t.Helper()
+	return newEnvWith(t, envOptions{limit: limit, wrap: wrap}, mutate...)
+}
+
+// newEnvOwnPostgres is newEnv on a PostgreSQL of the test's own (e.pg),
+// whatever GATEWAY_TEST_STORE says: a test of a record outage kills it.
+func newEnvOwnPostgres(t *testing.T, mutate ...func(*gateway.Config)) *env {
+	t.Helper()
+	pg, rec := openOwnPostgres(t)
+	e := newEnvWith(t, envOptions{limit: 100000, record: rec}, mutate...)
+	e.pg = pg
+	return e
+}
+
+// envOptions are how an env differs from newEnv's.
+type envOptions struct {
+	limit  int                         // requests per client per minute
+	wrap   func(fhir.Store) fhir.Store // nil: the record as it is
+	record *sqlstore.Store             // nil: openRecord
+}
+
+func newEnvWith(t *testing.T, o envOptions, mutate ...func(*gateway.Config)) *env {
 	t.Helper()
 	target := redistest.Open(t)
 	client, err := rediscache.Open(context.Background(), rediscache.Config{URL: target.URL, Addrs: target.Addrs,
@@ -134,9 +164,9 @@ func newEnvFull(t *testing.T, limit int, wrap func(fhir.Store) fhir.Store, mutat
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Close() })
-	tr, err := mappings.LoadTranslator(os.DirFS(filepath.Join("..", "configs", "conceptmaps")))
-	if err != nil {
-		t.Fatal(err)
+	rec := o.record
+	if rec == nil {
+		rec = openRecord(t)
 	}
 	cfg := gateway.DefaultConfig()
 	cfg.RequestTimeout = 3 * time.Second
@@ -150,31 +180,46 @@ func newEnvFull(t *testing.T, limit int, wrap func(fhir.Store) fhir.Store, mutat
 		t.Fatal(err)
 	}
 	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:test", Audience: "urn:test", TTL: time.Hour}
-	var store fhir.Store = rediscache.New(client.Client)
-	if wrap != nil {
-		store = wrap(store)
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d := testDeps(t, rec, client, issuer, o.limit, log, func() time.Time { return clock.now() })
+	if o.wrap != nil {
+		d.Store = o.wrap(d.Store)
 	}
-	g := gateway.New(cfg, gateway.Deps{
-		Store:          store,
+	g := gateway.New(cfg, d)
+	hs := httptest.NewServer(g.Handler())
+	t.Cleanup(hs.Close)
+	e := &env{t: t, redis: target.Server, srv: hs, logs: logs, issuer: issuer, conn: client, record: rec, clock: clock}
+	e.token = e.tokenFor("trust-a", auth.RoleTrust, "RXA", clinicalScopes)
+	return e
+}
+
+// testDeps wires a gateway as cmd/gateway does: the record, the audit
+// trail and the capacity postings in SQL; the capacity cache, the replay
+// cache and the rate limiter (limit requests per client per minute) in
+// Redis; the test client registry, issuer and clock (now nil: real time).
+func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *auth.Issuer, limit int,
+	log *slog.Logger, now func() time.Time) gateway.Deps {
+	t.Helper()
+	tr, err := mappings.LoadTranslator(os.DirFS(filepath.Join("..", "configs", "conceptmaps")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gateway.Deps{
+		Store:          rec,
 		Translator:     tr,
-		Logger:         slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Capacity:       rediscache.NewCapacityStore(client.Client, 100),
+		Logger:         log,
+		Capacity:       capacity.NewRecorded(sqlstore.NewCapacity(rec), rediscache.NewCapacityStore(conn.Client, 100), log),
 		Geocoder:       testGeocoder(t),
 		ParseDirectory: cqccsv.Parse,
 		ParseCapacity:  capacitycsv.Parse,
-		Now:            func() time.Time { return clock.now() },
+		Now:            now,
 		Security: gateway.Security{
-			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(client.Client)},
+			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(conn.Client)},
 			Issuer:   issuer,
-			Audit:    rediscache.NewAudit(client.Client, time.Hour),
-			Limiter:  rediscache.NewRateLimit(client.Client, limit, time.Minute),
+			Audit:    sqlstore.NewAudit(rec),
+			Limiter:  rediscache.NewRateLimit(conn.Client, limit, time.Minute),
 		},
-	})
-	hs := httptest.NewServer(g.Handler())
-	t.Cleanup(hs.Close)
-	e := &env{t: t, redis: target.Server, srv: hs, logs: logs, issuer: issuer, conn: client, clock: clock}
-	e.token = e.tokenFor("trust-a", auth.RoleTrust, "RXA", clinicalScopes)
-	return e
+	}
 }
 
 // resp is a decoded response.

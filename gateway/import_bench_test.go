@@ -16,7 +16,9 @@ import (
 	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/capacity"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/internal/redistest"
 )
@@ -63,7 +65,13 @@ func importServer(b *testing.B) (*Server, *rediscache.Conn, *geocode.Table, stri
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { c.Close() })
-	s := New(DefaultConfig(), Deps{Store: rediscache.New(c.Client), Capacity: rediscache.NewCapacityStore(c.Client, 100),
+	rec, err := sqlstore.Open(context.Background(), "", b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { rec.Close() })
+	s := New(DefaultConfig(), Deps{Store: rec,
+		Capacity: capacity.NewRecorded(sqlstore.NewCapacity(rec), rediscache.NewCapacityStore(c.Client, 100), nil),
 		Geocoder: geo, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	return s, c, geo, csv
 }

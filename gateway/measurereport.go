@@ -96,7 +96,7 @@ func (s *Server) searchMeasureReports(c echo.Context) error {
 			Resource: mappings.CapacityToMeasureReport(h.Capacity, h.Freshness), SearchMode: "match"})
 	}
 	if len(warns) > 0 {
-		entries = append(entries, fhir.BundleEntryOut{SearchMode: "outcome", Resource: fhir.OperationOutcome(issuesToOutcome(warns, discharge.KindNotSupported))})
+		entries = append(entries, warningsEntry(warns))
 	}
 	links := fhir.PageLinks(base+"/MeasureReport", used, page, total)
 	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, links, entries))

@@ -160,4 +160,23 @@ func TestMeasureReportSearchPaging(t *testing.T) {
 			t.Errorf("%s: %d %s", q, r.status, r.body)
 		}
 	}
+	// An unknown parameter is a warning in the outcome entry (the one
+	// warnings entry of every searchset), not applied and not in the links;
+	// with Prefer: handling=strict it is refused.
+	lenient := e.do("GET", search+"&_count=2&bogus=1", nil).mustStatus(t, http.StatusOK)
+	entries := lenient.json["entry"].([]any)
+	last := entries[len(entries)-1]
+	if str(last, "search", "mode") != "outcome" || str(last, "fullUrl") != "" || str(last, "resource", "resourceType") != "OperationOutcome" {
+		t.Fatalf("no outcome entry: %s", lenient.body)
+	}
+	is := last.(map[string]any)["resource"].(map[string]any)["issue"].([]any)
+	if len(is) != 1 || str(is[0], "severity") != "warning" || str(is[0], "code") != "not-supported" || is[0].(map[string]any)["expression"].([]any)[0] != "bogus" {
+		t.Fatalf("outcome entry: %s", lenient.body)
+	}
+	if strings.Contains(link(lenient, "next"), "bogus") {
+		t.Errorf("an ignored parameter is in the next link: %s", link(lenient, "next"))
+	}
+	if r := e.do("GET", search+"&bogus=1", nil, "Prefer", "handling=strict"); r.status != http.StatusBadRequest || !r.hasIssue("not-supported", "bogus") {
+		t.Errorf("strict: %d %s", r.status, r.body)
+	}
 }

@@ -20,7 +20,9 @@ import (
 	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/capacity"
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/internal/redistest"
 	"github.com/dischargegateway/gateway/mappings"
@@ -53,11 +55,13 @@ func placementBench(b *testing.B) (http.Handler, string) {
 	}
 	keys, _ := auth.GenerateKeySet()
 	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:bench", Audience: "urn:bench", TTL: time.Hour}
-	g := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rediscache.New(client.Client), Translator: tr,
-		Capacity: rediscache.NewCapacityStore(client.Client, 100), Geocoder: geo,
+	rec := openRecord(b)
+	g := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rec, Translator: tr,
+		Capacity:       capacity.NewRecorded(sqlstore.NewCapacity(rec), rediscache.NewCapacityStore(client.Client, 100), nil),
+		Geocoder:       geo,
 		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Security: gateway.Security{Issuer: issuer, Audit: rediscache.NewAudit(client.Client, time.Hour),
+		Security: gateway.Security{Issuer: issuer, Audit: sqlstore.NewAudit(rec),
 			Limiter: rediscache.NewRateLimit(client.Client, 1<<30, time.Minute)}})
 	h := g.Handler()
 	token := func(role auth.Role, org, sys, scopes string) string {

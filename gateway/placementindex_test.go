@@ -6,51 +6,35 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/dischargegateway/gateway/adapters/capacitycsv"
-	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/gateway"
-	"github.com/dischargegateway/gateway/mappings"
 )
 
-// replica is a second gateway process over the same Redis as e: its own
+// replica is a second gateway process over the same stores as e: its own
 // placement cache, the same token issuer; now, if given, is its clock.
 func (e *env) replica(t *testing.T, now ...func() time.Time) *env {
 	t.Helper()
 	r := *e
-	r.srv = serverOn(t, e.conn, e.issuer, 0, clockOf(now))
+	r.srv = serverOn(t, e.record, e.conn, e.issuer, 0, clockOf(now))
 	return &r
 }
 
-// serverOn serves a gateway over an open connection, with the test client
-// registry and issuer. requestTimeout 0 keeps the default; now nil keeps
-// the real clock.
-func serverOn(t *testing.T, conn *rediscache.Conn, issuer *auth.Issuer, requestTimeout time.Duration, now func() time.Time) *httptest.Server {
+// serverOn serves a gateway over an open record and Redis connection, with
+// the test client registry and issuer. requestTimeout 0 keeps the default;
+// now nil keeps the real clock.
+func serverOn(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *auth.Issuer, requestTimeout time.Duration, now func() time.Time) *httptest.Server {
 	t.Helper()
-	tr, err := mappings.LoadTranslator(os.DirFS(filepath.Join("..", "configs", "conceptmaps")))
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := gateway.DefaultConfig()
 	if requestTimeout > 0 {
 		cfg.RequestTimeout = requestTimeout
 	}
-	g := gateway.New(cfg, gateway.Deps{
-		Store: rediscache.New(conn.Client), Translator: tr, Capacity: rediscache.NewCapacityStore(conn.Client, 100),
-		Geocoder: testGeocoder(t), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: now,
-		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
-		Security: gateway.Security{
-			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(conn.Client)},
-			Issuer:   issuer, Audit: rediscache.NewAudit(conn.Client, time.Hour),
-			Limiter: rediscache.NewRateLimit(conn.Client, 1000000, time.Minute)},
-	})
+	g := gateway.New(cfg, testDeps(t, rec, conn, issuer, 1000000, slog.New(slog.NewJSONHandler(io.Discard, nil)), now))
 	hs := httptest.NewServer(g.Handler())
 	t.Cleanup(hs.Close)
 	return hs

@@ -21,16 +21,6 @@ func (s *Server) baseURL(c echo.Context) string {
 	return c.Scheme() + "://" + c.Request().Host + "/fhir"
 }
 
-// validate runs the FHIR validator on one resource body of an expected type
-// and decodes it once.
-func (s *Server) validate(raw []byte, typ string) (map[string]any, error) {
-	parsed, err := fhir.Validate(raw, typ, s.cfg.Limits)
-	if err != nil {
-		return nil, err
-	}
-	return parsed.Doc, nil
-}
-
 // writeHeaders sets the ETag, Location and Last-Modified of a stored version.
 func (s *Server) writeHeaders(c echo.Context, typ, id string, version int64, lastUpdated time.Time, location bool) {
 	h := c.Response().Header()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dischargegateway/gateway/audittrail"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/capacity"
 	"github.com/dischargegateway/gateway/directory"
@@ -121,6 +122,8 @@ type Server struct {
 	// records is the FHIR record service: create, update, read, search,
 	// history, transactions and batches.
 	records *records.Service
+	// auditTrail searches the audit trail (GET /fhir/AuditEvent).
+	auditTrail *audittrail.Service
 }
 
 // New builds the gateway and its routes.
@@ -141,6 +144,7 @@ func New(cfg Config, d Deps) *Server {
 	s.records = records.New(records.Config{Limits: cfg.Limits, BaseURL: cfg.BaseURL}, records.Deps{
 		Store: d.Store, Near: d.Capacity, Areas: d.Geocoder, Translator: d.Translator, Logger: d.Logger, Now: d.Now, NewID: newID,
 		Directory: recordsDirectory{s.directory}})
+	s.auditTrail = audittrail.New(d.Security.Audit)
 	s.placement = placement.New(placement.Config{Limits: cfg.Limits, Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the

@@ -54,13 +54,6 @@ func addSat(a, b int) int {
 	return a + b
 }
 
-// pageParams reads _count, _offset and _total with the plain search
-// bounds (fhir.ParsePaging).
-func pageParams(vals url.Values) (count, offset int, err error) {
-	p, err := fhir.ParsePaging(vals, defaultCount, maxCount)
-	return p.Count, p.Offset, err
-}
-
 // pageLinks builds self, first, previous, next and last links
 // (fhir.PageLinks).
 func pageLinks(base string, used url.Values, count, offset int, total int) []fhir.Link {

@@ -1,112 +1,62 @@
 package gateway
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/mappings"
 )
-
-// translateInput holds the $translate parameters the gateway supports.
-type translateInput struct {
-	url, system, code, target string
-}
 
 // translate is ConceptMap/$translate (GET with query parameters, or POST with
 // a Parameters resource): it answers which gateway concept a source code maps
-// to, with the equivalence and the ConceptMap that says so.
+// to, with the equivalence and the ConceptMap that says so
+// (mappings.TranslateResponse).
 func (s *Server) translate(c echo.Context) error {
 	in, err := s.translateParams(c)
 	if err != nil {
 		return err
 	}
 	var issues discharge.Issues
-	if in.code == "" {
+	if in.Code == "" {
 		issues.Add(discharge.KindRequired, "code", "$translate needs a code (and its system).")
 	}
-	if in.system == "" {
+	if in.System == "" {
 		issues.Add(discharge.KindRequired, "system", "$translate needs the code's system.")
 	}
 	if err := issues.Err(discharge.KindRequired, "$translate"); err != nil {
 		return err
 	}
-	matches := s.tr.TranslateAll(in.system, in.code, in.target, in.url)
-	// result is true only when some match lets the code stand for its
-	// target: unmatched and disjoint answers are reported, but are no.
-	ok := false
-	for _, m := range matches {
-		ok = ok || m.Maps()
-	}
-	params := []map[string]any{{"name": "result", "valueBoolean": ok}}
-	if !ok {
-		params = append(params, map[string]any{"name": "message", "valueString": "No loaded ConceptMap translates this code."})
-	}
-	for _, m := range matches {
-		params = append(params, map[string]any{"name": "match", "part": []map[string]any{
-			{"name": "equivalence", "valueCode": m.Equivalence},
-			{"name": "concept", "valueCoding": map[string]any{"system": m.System, "code": m.Target.Code, "display": m.Target.Display}},
-			{"name": "source", "valueUri": m.ConceptMapURL},
-		}})
-	}
-	body, _ := json.Marshal(map[string]any{"resourceType": "Parameters", "parameter": params})
-	return respond(c, http.StatusOK, body)
+	matches := s.tr.TranslateAll(in.System, in.Code, in.Target, in.URL)
+	return respond(c, http.StatusOK, mappings.TranslateResponse(matches))
 }
 
-func (s *Server) translateParams(c echo.Context) (translateInput, error) {
-	var in translateInput
+// translateParams reads the query of a GET, or the Parameters body of a
+// POST (mappings.DecodeTranslateParameters).
+func (s *Server) translateParams(c echo.Context) (mappings.TranslateRequest, error) {
 	if c.Request().Method == http.MethodGet {
 		q := c.QueryParams()
 		for name := range q {
 			switch name {
 			case "url", "system", "code", "target", "targetsystem", "_format":
 			default:
-				return in, discharge.E(discharge.KindNotSupported, name, "Unsupported $translate parameter '"+name+"'.")
+				return mappings.TranslateRequest{}, discharge.E(discharge.KindNotSupported, name, "Unsupported $translate parameter '"+name+"'.")
 			}
 		}
-		in = translateInput{url: q.Get("url"), system: q.Get("system"), code: q.Get("code"), target: q.Get("targetsystem")}
-		if in.target == "" {
-			in.target = q.Get("target")
+		in := mappings.TranslateRequest{URL: q.Get("url"), System: q.Get("system"), Code: q.Get("code"), Target: q.Get("targetsystem")}
+		if in.Target == "" {
+			in.Target = q.Get("target")
 		}
 		return in, nil
 	}
 	body, err := s.readBody(c, "Parameters")
 	if err != nil {
-		return in, err
+		return mappings.TranslateRequest{}, err
 	}
-	doc, err := s.validate(body, "Parameters")
-	if err != nil {
-		return in, err
+	if _, err := fhir.Validate(body, "Parameters", s.cfg.Limits); err != nil {
+		return mappings.TranslateRequest{}, err
 	}
-	ps, _ := doc["parameter"].([]any)
-	for i, p := range ps {
-		pm, _ := p.(map[string]any)
-		name, _ := pm["name"].(string)
-		val := ""
-		for _, k := range []string{"valueUri", "valueCode", "valueString", "valueCanonical"} {
-			if v, ok := pm[k].(string); ok {
-				val = v
-			}
-		}
-		if cd, ok := pm["valueCoding"].(map[string]any); ok && name == "coding" {
-			in.system, _ = cd["system"].(string)
-			in.code, _ = cd["code"].(string)
-			continue
-		}
-		switch name {
-		case "url":
-			in.url = val
-		case "system":
-			in.system = val
-		case "code":
-			in.code = val
-		case "target", "targetsystem":
-			in.target = val
-		default:
-			return in, discharge.E(discharge.KindNotSupported, "Parameters.parameter["+itoa(i)+"].name",
-				"Unsupported $translate parameter '"+name+"'.")
-		}
-	}
-	return in, nil
+	return mappings.DecodeTranslateParameters(body)
 }

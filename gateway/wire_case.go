@@ -67,13 +67,15 @@ func toWireCase(c *discharge.Case) *wireCase {
 	if c == nil {
 		return nil
 	}
-	out := &wireCase{ID: c.ID, Trust: c.Trust, Patient: wirePatient(c.Patient), AdmissionDate: c.AdmissionDate, Ward: c.Ward,
+	pat := c.Patient
+	out := &wireCase{ID: c.ID, Trust: c.Trust,
+		Patient:       wirePatient{NHSNumber: pat.NHSNumber, AgeBand: pat.AgeBand, HomePostcode: pat.HomePostcode, HomeOutcode: pat.HomeOutcode},
+		AdmissionDate: c.AdmissionDate, Ward: c.Ward,
 		ExpectedDischargeDate: c.ExpectedDischargeDate, DischargeReadyDate: c.DischargeReadyDate, Pathway: c.Pathway,
 		DelayReasons: c.DelayReasons, DischargeDestination: c.DischargeDestination, LegalStatus: c.LegalStatus,
 		Status: c.Status, NoUKPosition: c.NoUKPosition}
-	if c.CriteriaToReside != nil {
-		ctr := wireCriteriaToReside(*c.CriteriaToReside)
-		out.CriteriaToReside = &ctr
+	if r := c.CriteriaToReside; r != nil {
+		out.CriteriaToReside = &wireCriteriaToReside{Met: r.Met, Since: r.Since}
 	}
 	return out
 }
@@ -83,9 +85,8 @@ func toWireCareNeed(n *discharge.CareNeed) *wireCareNeed {
 	out := &wireCareNeed{ID: n.ID, CaseID: n.CaseID, Setting: n.Setting, HoursPerWeek: n.HoursPerWeek,
 		Requirements: n.Requirements, Funding: n.Funding, StartDate: n.StartDate,
 		PreferredProviders: n.PreferredProviders, ExcludedProviders: n.ExcludedProviders, Priority: n.Priority, Status: n.Status}
-	if n.SearchArea != nil {
-		sa := wireSearchArea(*n.SearchArea)
-		out.SearchArea = &sa
+	if a := n.SearchArea; a != nil {
+		out.SearchArea = &wireSearchArea{Outcode: a.Outcode, Latitude: a.Latitude, Longitude: a.Longitude}
 	}
 	return out
 }

@@ -10,12 +10,12 @@ import (
 // it. Running the same file twice reports every row unchanged the second
 // time.
 type ImportReport struct {
-	Rows      int                  `json:"rows"`
-	Accepted  int                  `json:"accepted"`
-	Created   int                  `json:"created"`
-	Updated   int                  `json:"updated"`
-	Unchanged int                  `json:"unchanged"`
-	Rejected  []discharge.RowIssue `json:"rejected"`
+	Rows      int            `json:"rows"`
+	Accepted  int            `json:"accepted"`
+	Created   int            `json:"created"`
+	Updated   int            `json:"updated"`
+	Unchanged int            `json:"unchanged"`
+	Rejected  []wireRowIssue `json:"rejected"`
 }
 
 // wireRowIssue is why one row of a bulk file was rejected.
@@ -29,17 +29,13 @@ type wireRowIssue struct {
 func toWireRowIssues(is []discharge.RowIssue) []wireRowIssue {
 	out := make([]wireRowIssue, len(is))
 	for i, x := range is {
-		out[i] = wireRowIssue(x)
+		out[i] = wireRowIssue{Row: x.Row, Column: x.Column, Reason: x.Reason}
 	}
 	return out
 }
 
 // toWireImportReport converts the directory's report to its wire shape.
 func toWireImportReport(r directory.ImportReport) ImportReport {
-	rejected := r.Rejected
-	if rejected == nil {
-		rejected = []discharge.RowIssue{}
-	}
 	return ImportReport{Rows: r.Rows, Accepted: r.Accepted, Created: r.Created, Updated: r.Updated,
-		Unchanged: r.Unchanged, Rejected: rejected}
+		Unchanged: r.Unchanged, Rejected: toWireRowIssues(r.Rejected)}
 }

@@ -2,8 +2,9 @@
 // Encounter (+ Patient) to discharge.Case and ServiceRequest (+ Patient) to
 // discharge.CareNeed. It also loads the ConceptMaps that translate EPR and
 // trust codes into the gateway's code systems, renders those code systems as
-// FHIR CodeSystems, and validates the model with go-playground/validator,
-// turning each failure into an issue at the FHIR element that carried it.
+// FHIR CodeSystems, and validates the model it built (Validate: the model's
+// own Validate methods, each failure renamed to the FHIR element that
+// carried it).
 //
 // Which element each fact comes from, and why, is in MAPPING.md.
 //

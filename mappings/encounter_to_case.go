@@ -171,7 +171,7 @@ func CaseFromEncounter(enc *r4.Encounter, patient *r4.Patient, opt Options) (*di
 		}
 	}
 
-	is = append(is, modelValidator().Validate(c, "Encounter", origins)...)
+	is = append(is, Validate(c, "Encounter", origins)...)
 	is = aboutSubject(is, "Encounter")
 	if err := issuesErr(is, op); err != nil {
 		return nil, is.Warnings(), err

@@ -127,7 +127,7 @@ func TestEncounterToCase(t *testing.T) {
 			if err == nil && c == nil && len(is.Warnings()) == 0 {
 				t.Fatal("no case and no warning")
 			}
-			golden(t, "case-"+tc.name+".json", toResult(t, c, is, err))
+			golden(t, "case-"+tc.name+".json", toResult(t, goldenOfCase(c), is, err))
 		})
 	}
 }
@@ -187,7 +187,7 @@ func TestServiceRequestToNeed(t *testing.T) {
 			} else if !tc.wantNeed && (len(is) == 0 || is[0].Expression != tc.wantExpr || is[0].Kind != discharge.KindBusinessRule || is[0].Severity != discharge.SeverityWarning) {
 				t.Errorf("issues = %+v, want a business-rule warning at %s", is, tc.wantExpr)
 			}
-			golden(t, "need-"+tc.name+".json", toResult(t, n, is, err))
+			golden(t, "need-"+tc.name+".json", toResult(t, goldenOfNeed(n), is, err))
 		})
 	}
 }

@@ -379,7 +379,7 @@ func PlacementBundle(p PlacementPage, outcome func(discharge.Issues) []fhir.Outc
 				out[i].DetailSystem, out[i].DetailCode = ExclusionReasonCoding(f)
 			}
 		}
-		entries = append(entries, fhir.BundleEntryOut{SearchMode: "outcome", Resource: fhir.OperationOutcome(out)})
+		entries = append(entries, fhir.OutcomeEntry(out))
 	}
 	total := p.Total
 	return fhir.MarshalBundle("searchset", &total, p.Links, entries)

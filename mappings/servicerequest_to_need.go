@@ -163,7 +163,7 @@ func NeedFromServiceRequest(sr *r4.ServiceRequest, patient *r4.Patient, opt Opti
 		}
 	}
 
-	is = append(is, modelValidator().Validate(n, "ServiceRequest", origins)...)
+	is = append(is, Validate(n, "ServiceRequest", origins)...)
 	is = aboutSubject(is, "ServiceRequest")
 	if err := issuesErr(is, op); err != nil {
 		return nil, is.Warnings(), err

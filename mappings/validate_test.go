@@ -9,8 +9,7 @@ import (
 	"github.com/dischargegateway/gateway/mappings"
 )
 
-func TestValidatorRules(t *testing.T) {
-	v := mappings.NewValidator()
+func TestValidateRules(t *testing.T) {
 	p := func(n int) *discharge.Pathway { x := discharge.Pathway(n); return &x }
 	origins := mappings.Origins{
 		"patient.nhsNumber":   "Patient.identifier[0].value",
@@ -19,11 +18,15 @@ func TestValidatorRules(t *testing.T) {
 		"requirements":        "ServiceRequest.orderDetail",
 		"setting":             "ServiceRequest.code",
 		"searchArea.outcode":  "ServiceRequest.extension[1].valueString",
+		"requirements[1]":     "ServiceRequest.orderDetail[1]",
+		"hoursPerWeek":        "ServiceRequest.quantityQuantity.value",
+		"searchArea.latitude": "Patient.address[0].extension[0].extension[0].valueDecimal",
 	}
+	f := func(x float64) *float64 { return &x }
 	good := discharge.Case{ID: "e1", Patient: discharge.Patient{NHSNumber: "9476719931", HomeOutcode: "M14"}, Pathway: p(3)}
 	for _, tc := range []struct {
 		name   string
-		value  any
+		value  mappings.Model
 		want   []string // expressions
 		detail string
 	}{
@@ -37,7 +40,16 @@ func TestValidatorRules(t *testing.T) {
 		{"valid need", &discharge.CareNeed{Setting: discharge.CareHomeCare, Requirements: []discharge.Requirement{discharge.ReqHoist}, Priority: discharge.PriorityUrgent, SearchArea: &discharge.SearchArea{Outcode: "M14"}}, nil, ""},
 		{"unknown setting", &discharge.CareNeed{Setting: "ct-scan"}, []string{"ServiceRequest.code"}, ""},
 		{"missing setting", &discharge.CareNeed{}, []string{"ServiceRequest.code"}, ""},
-		{"unknown requirement", &discharge.CareNeed{Setting: discharge.CareNursing, Requirements: []discharge.Requirement{"hoist", "jetpack"}}, []string{"ServiceRequest.orderDetail"}, ""},
+		{"unknown requirement", &discharge.CareNeed{Setting: discharge.CareNursing, Requirements: []discharge.Requirement{"jetpack", "hoist"}}, []string{"ServiceRequest.orderDetail"}, ""},
+		{"unknown requirement with its own origin", &discharge.CareNeed{Setting: discharge.CareNursing, Requirements: []discharge.Requirement{"hoist", "jetpack"}}, []string{"ServiceRequest.orderDetail[1]"}, ""},
+		{"zero hours", &discharge.CareNeed{Setting: discharge.CareHomeCare, HoursPerWeek: f(0)}, []string{"ServiceRequest.quantityQuantity.value"}, ""},
+		{"more hours than a week", &discharge.CareNeed{Setting: discharge.CareHomeCare, HoursPerWeek: f(168.5)}, []string{"ServiceRequest.quantityQuantity.value"}, ""},
+		{"a whole week", &discharge.CareNeed{Setting: discharge.CareHomeCare, HoursPerWeek: f(168)}, nil, ""},
+		{"latitude off the globe", &discharge.CareNeed{Setting: discharge.CareNursing, SearchArea: &discharge.SearchArea{Outcode: "M14", Latitude: f(90.5), Longitude: f(-2)}}, []string{"Patient.address[0].extension[0].extension[0].valueDecimal"}, ""},
+		{"search area without outcode", &discharge.CareNeed{Setting: discharge.CareNursing, SearchArea: &discharge.SearchArea{}}, []string{"ServiceRequest.extension[1].valueString"}, ""},
+		{"issues in field order", &discharge.Case{Trust: "R X", Patient: discharge.Patient{NHSNumber: "1", HomeOutcode: "x"}, Pathway: p(9)},
+			[]string{"Encounter", "Patient.identifier[0].value", "Patient.address[0].postalCode", "Encounter.extension[2].valueCodeableConcept"}, ""},
+		{"trust code too long", &discharge.Case{Trust: "RXX01234567"}, []string{"Encounter"}, ""},
 		{"unknown funding and priority", &discharge.CareNeed{Setting: discharge.CareNursing, Funding: "lottery", Priority: "whenever"}, []string{"ServiceRequest", "ServiceRequest"}, ""},
 		{"search area outcode", &discharge.CareNeed{Setting: discharge.CareNursing, SearchArea: &discharge.SearchArea{Outcode: "nowhere"}}, []string{"ServiceRequest.extension[1].valueString"}, ""},
 	} {
@@ -46,7 +58,7 @@ func TestValidatorRules(t *testing.T) {
 			if _, ok := tc.value.(*discharge.CareNeed); ok {
 				root = "ServiceRequest"
 			}
-			is := v.Validate(tc.value, root, origins)
+			is := mappings.Validate(tc.value, root, origins)
 			if len(is) != len(tc.want) {
 				t.Fatalf("issues = %+v, want %d", is, len(tc.want))
 			}

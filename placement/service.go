@@ -29,7 +29,7 @@ import (
 type Capacity interface {
 	// Near returns the locations with beds of the given types within
 	// radiusKm of a point, nearest first, at most limit of them.
-	Near(ctx context.Context, areas []string, beds []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
+	Near(ctx context.Context, areas []string, beds []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]Nearby, error)
 	// NearLocations returns the directory Locations of any kind near a
 	// point, nearest first.
 	NearLocations(ctx context.Context, areas []string, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
@@ -39,6 +39,20 @@ type Capacity interface {
 	Versions(ctx context.Context, ids ...string) ([]int64, error)
 	// Get returns the current postings of locations.
 	Get(ctx context.Context, ids ...string) (map[string]discharge.Capacity, error)
+}
+
+// Nearby is a location the capacity geo index found near a point, with the
+// version hint placement's posting cache reads by. The hint is the cache's,
+// not the domain's: it lives here, beside the Capacity contract that
+// returns it, and not in discharge.
+type Nearby struct {
+	LocationID string
+	DistanceKm float64
+	// CapacityVersion is the version of the location's capacity posting the
+	// index last saw (0: not known). It may trail the posting by the moment
+	// between a posting and its index update; use it only to decide whether
+	// a copy already held is current (capacityAt).
+	CapacityVersion int64
 }
 
 // Directory reads the provider directory's partition (fhir.DirectoryPartition).

@@ -20,7 +20,7 @@ import (
 // Hand-written fakes: every read answers from memory; nothing is near.
 type fakeCapacity struct{ near int }
 
-func (f *fakeCapacity) Near(context.Context, []string, []discharge.BedType, float64, float64, float64, int) ([]discharge.Nearby, error) {
+func (f *fakeCapacity) Near(context.Context, []string, []discharge.BedType, float64, float64, float64, int) ([]placement.Nearby, error) {
 	f.near++
 	return nil, nil
 }

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Load test of $placement-options at 1,000, 25,000 and 100,000 providers,
-# each against its own private redis-server on a free loopback port.
+# each against its own private redis-server on a free loopback port (the
+# capacity cache) and a record in a SQLite file in a temporary directory
+# (loadgen's default; DATABASE_URL=postgres://… an empty database instead,
+# one size per run).
 # Results go to bench/placement-<N>.md.
 #   ./scripts/load.sh                 # all three sizes, 15 s per phase
 #   SIZES="25000" DURATION=30s ./scripts/load.sh
@@ -16,7 +19,7 @@ for n in $sizes; do
   redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize yes --logfile "$dir/redis.log"
   trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
   sleep 0.3
-  /tmp/dg-loadgen --redis "redis://127.0.0.1:$port/0" --providers "$n" --duration "$duration" --out "bench/placement-$n.md"
+  /tmp/dg-loadgen --redis "redis://127.0.0.1:$port/0" --providers "$n" --duration "$duration" --out "bench/placement-$n.md" ${DATABASE_URL:+--database "$DATABASE_URL"}
   redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
   rm -rf "$dir"
   trap - EXIT

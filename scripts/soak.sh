@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Soak: 2 gateway processes over a local 3-master/3-replica Redis Cluster
-# (AOF, appendfsync always, writes acknowledged after WAIT for 1 replica),
-# a mixed load from `loadgen soak` (cmd/loadgen, the placement load generator) for DURATION, then every acknowledged write
-# read back. Results: bench/soak.md (or OUT).
+# Soak: 2 gateway processes over one record and a local 3-master/3-replica
+# Redis Cluster as the capacity cache (AOF, appendfsync always, capacity
+# cached after WAIT for 1 replica), a mixed load from `loadgen soak`
+# (cmd/loadgen, the placement load generator) for DURATION, then every
+# acknowledged write read back. The record is DATABASE_URL's PostgreSQL when
+# set (an empty database), else a SQLite file in the working directory that
+# both gateways share. Results: bench/soak.md (or OUT).
 #   ./scripts/soak.sh                          # 10 minutes, 25,000 providers, no fault
-#   FAULT=1 ./scripts/soak.sh                  # also kill -9 a master half way, restart it 30 s later
+#   FAULT=1 ./scripts/soak.sh                  # also kill -9 a cache master half way, restart it 30 s later
 #   DURATION=2m PROVIDERS=5000 RATE=60 ./scripts/soak.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +23,7 @@ go build -o "$work/gateway" ./cmd/gateway
 go build -o "$work/loadgen" ./cmd/loadgen
 addrs=$(scripts/redis-cluster.sh start "$work/redis" | sed -n 's/^REDIS_ADDRS=//p')
 echo "== cluster: $addrs"
+if [ -z "${DATABASE_URL:-}" ]; then export GATEWAY_DATA_DIR=$work/data; fi
 export REDIS_ADDRS=$addrs GATEWAY_BASE_URL=http://gateway.soak/fhir GATEWAY_RATE_LIMIT=0 REDIS_WAIT_REPLICAS=1 REDIS_TIMEOUT=2s GATEWAY_LOG_LEVEL=warn
 echo "== seeding $providers synthetic providers"
 "$work/gateway" seed --providers "$providers"
@@ -52,8 +56,8 @@ if [ "${FAULT:-0}" = 1 ]; then
   (
     sleep "$half"
     first=$(head -1 "$work/redis/ports")
-    slot=$(redis-cli -p "$first" cluster keyslot 'dg:{p:RXA}:all:Patient')
-    # The master serving the trust partition's slot: the busiest writes.
+    slot=$(redis-cli -p "$first" cluster keyslot "dg:{cap:${locs[0]}}")
+    # The master caching the first soak home's capacity, which the soak posts.
     port=$(redis-cli -p "$first" cluster nodes | awk -v s="$slot" '$3 ~ /master/ && $8 != "" { for (i = 9; i <= NF; i++) { split($i, r, "-"); if (s >= r[1] && s <= (r[2] == "" ? r[1] : r[2])) { split($2, a, "[:@]"); print a[2] } } }' | head -1)
     pid=$(redis-cli -p "$port" info server | sed -n 's/^process_id:\([0-9]*\).*/\1/p')
     echo "== $(date -u +%T) FAULT: kill -9 master 127.0.0.1:$port (pid $pid), serving slot $slot" | tee "$work/fault.log"

@@ -70,8 +70,11 @@ if [ "$mode" = quick ]; then
   go test -count=1 -timeout 10m ./...
   exit 0
 fi
-log "go test (unit, golden, integration against real redis-server, fuzz seed corpora)"
+log "go test (unit, golden, integration against real redis-server and PostgreSQL, the gateway's record on SQLite, fuzz seed corpora)"
 go test -race -count=1 -timeout 15m ./...
+
+log "gateway and cmd/gateway suites again with the record on a PostgreSQL the tests start (GATEWAY_TEST_STORE=postgres: one server, a fresh database per test; the pass above ran them on SQLite; adapters/sqlstore runs both engines in every pass)"
+GATEWAY_TEST_STORE=postgres go test -count=1 -timeout 10m ./gateway/ ./cmd/gateway/
 
 log "integration suites again on a Redis Cluster of 3 masters and 3 replicas that the tests start (REDISTEST_MODE=cluster)"
 REDISTEST_MODE=cluster go test -count=1 -timeout 10m ./adapters/rediscache/ ./gateway/ ./cmd/gateway/

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/placement"
 )
 
 // CapacityStore keeps each location's current capacity, its history, and
@@ -354,10 +355,12 @@ func toString(v any) string { s, _ := v.(string); return s }
 // Near finds locations indexed for any of bedTypes within radiusKm of a
 // point, searching only the given postcode-area shards, nearest first, at
 // most limit of them. Each hit carries the capacity version its shard last
-// saw (the highest, when it is in several bed-type shards). It reads the
+// saw (the highest, when it is in several bed-type shards): the hint
+// placement's posting cache reads by, so the hits are placement.Nearby,
+// the type of the contract (placement.Capacity) they answer. It reads the
 // shards through the process's copy (geocache.go): one round trip of
 // generation GETs, and one more only for shards that changed since.
-func (s *CapacityStore) Near(ctx context.Context, areas []string, bedTypes []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error) {
+func (s *CapacityStore) Near(ctx context.Context, areas []string, bedTypes []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]placement.Nearby, error) {
 	const op = "rediscache.CapacityStore.Near"
 	if limit <= 0 {
 		limit = 1000
@@ -384,10 +387,10 @@ func (s *CapacityStore) Near(ctx context.Context, areas []string, bedTypes []dis
 // nearIn returns the shards' members within radiusKm of a point, each
 // location once (its nearest entry, the highest version any shard
 // recorded), nearest first.
-func nearIn(shards []*geoShard, lat, lon, radiusKm float64) []discharge.Nearby {
+func nearIn(shards []*geoShard, lat, lon, radiusKm float64) []placement.Nearby {
 	radiusM := radiusKm * 1000
 	dLat, dLon := degreesBox(lat, radiusM)
-	var out []discharge.Nearby
+	var out []placement.Nearby
 	best := map[string]int{} // id → index into out
 	for _, sh := range shards {
 		for i := range sh.members {
@@ -410,18 +413,18 @@ func nearIn(shards []*geoShard, lat, lon, radiusKm float64) []discharge.Nearby {
 				continue
 			}
 			best[m.id] = len(out)
-			out = append(out, discharge.Nearby{LocationID: m.id, DistanceKm: km, CapacityVersion: m.version})
+			out = append(out, placement.Nearby{LocationID: m.id, DistanceKm: km, CapacityVersion: m.version})
 		}
 	}
-	sortHits(out)
+	slices.SortFunc(out, func(a, b placement.Nearby) int {
+		return byDistance(a.DistanceKm, b.DistanceKm, a.LocationID, b.LocationID)
+	})
 	return out
 }
 
-// sortHits orders hits nearest first, ties by id, so results are stable.
-func sortHits(h []discharge.Nearby) {
-	slices.SortFunc(h, func(a, b discharge.Nearby) int {
-		return cmp.Or(cmp.Compare(a.DistanceKm, b.DistanceKm), strings.Compare(a.LocationID, b.LocationID))
-	})
+// byDistance orders hits nearest first, ties by id, so results are stable.
+func byDistance(aKm, bKm float64, aID, bID string) int {
+	return cmp.Or(cmp.Compare(aKm, bKm), strings.Compare(aID, bID))
 }
 
 // locGeoKey is the geo shard of directory Locations of one postcode area.
@@ -463,7 +466,9 @@ func (s *CapacityStore) NearLocations(ctx context.Context, areas []string, lat, 
 			out = append(out, discharge.Nearby{LocationID: l.Name, DistanceKm: l.Dist})
 		}
 	}
-	sortHits(out)
+	slices.SortFunc(out, func(a, b discharge.Nearby) int {
+		return byDistance(a.DistanceKm, b.DistanceKm, a.LocationID, b.LocationID)
+	})
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
@@ -480,4 +485,26 @@ func (s *CapacityStore) Covering(ctx context.Context, outcode string) ([]string,
 	}
 	slices.Sort(ids)
 	return ids, nil
+}
+
+// asInt reads a Redis string reply as an integer (0 when absent).
+func asInt(v any) int64 {
+	s, ok := v.(string)
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// toInt64 reads a script's integer or string reply as an integer.
+func toInt64(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case string:
+		x, _ := strconv.ParseInt(n, 10, 64)
+		return x
+	}
+	return 0
 }

@@ -14,7 +14,7 @@ import (
 // TestCapacityHistoryPage checks that a history page counts every posting
 // kept, not the page, and pages newest first with an offset.
 func TestCapacityHistoryPage(t *testing.T) {
-	both(t, func(t *testing.T, _ *rediscache.Store, rdb redis.UniversalClient) {
+	both(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		cs := rediscache.NewCapacityStore(rdb, 100)
 		t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/internal/redistest"
+	"github.com/dischargegateway/gateway/placement"
 )
 
 // Two applied postings whose index updates arrive out of order: the newer
@@ -96,9 +98,9 @@ func TestNearMatchesGeosearch(t *testing.T) {
 	}
 	// GEOSEARCH every shard, merge by id (nearest, highest version), sort
 	// and cut: what Near answered before it kept a copy.
-	want := func(lat, lon, radius float64, limit int) []discharge.Nearby {
+	want := func(lat, lon, radius float64, limit int) []placement.Nearby {
 		t.Helper()
-		best := map[string]discharge.Nearby{}
+		best := map[string]placement.Nearby{}
 		for _, b := range beds {
 			for _, a := range areas {
 				locs, err := c2.Client.GeoSearchLocation(ctx, geoKey(b, a), &redis.GeoSearchLocationQuery{
@@ -118,11 +120,13 @@ func TestNearMatchesGeosearch(t *testing.T) {
 				}
 			}
 		}
-		out := make([]discharge.Nearby, 0, len(best))
+		out := make([]placement.Nearby, 0, len(best))
 		for _, h := range best {
 			out = append(out, h)
 		}
-		sortHits(out)
+		slices.SortFunc(out, func(a, b placement.Nearby) int {
+			return byDistance(a.DistanceKm, b.DistanceKm, a.LocationID, b.LocationID)
+		})
 		if len(out) > limit {
 			out = out[:limit]
 		}
@@ -171,7 +175,7 @@ func TestNearMatchesGeosearch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	nearest := func() discharge.Nearby {
+	nearest := func() placement.Nearby {
 		t.Helper()
 		got, err := reader.Near(ctx, areas, beds, lat0, lon0, 0.001, 5)
 		if err != nil || len(got) != 1 {

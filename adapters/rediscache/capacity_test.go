@@ -20,7 +20,7 @@ func posting(loc string, asOf time.Time, accepting int) discharge.Capacity {
 }
 
 func TestCapacityPutNeverOverwritesNewer(t *testing.T) {
-	both(t, func(t *testing.T, _ *rediscache.Store, rdb redis.UniversalClient) {
+	both(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		cs := rediscache.NewCapacityStore(rdb, 10)
 		t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
@@ -49,7 +49,7 @@ func TestCapacityPutNeverOverwritesNewer(t *testing.T) {
 }
 
 func TestCapacityNearUsesShards(t *testing.T) {
-	both(t, func(t *testing.T, _ *rediscache.Store, rdb redis.UniversalClient) {
+	both(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		cs := rediscache.NewCapacityStore(rdb, 10)
 		now := time.Now().UTC()
@@ -127,7 +127,7 @@ func TestCapacityNoTornReads(t *testing.T) {
 // TestFreshnessCounts: the freshness index counts each location once, by
 // its newest posting, whatever order postings arrive in.
 func TestFreshnessCounts(t *testing.T) {
-	both(t, func(t *testing.T, _ *rediscache.Store, rdb redis.UniversalClient) {
+	both(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		cs := rediscache.NewCapacityStore(rdb, 10)
 		now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -162,7 +162,7 @@ func TestFreshnessCounts(t *testing.T) {
 // smaller circle already holds limit locations, they are exactly the limit
 // nearest of the whole radius, versions included.
 func TestNearSmallerCircleFirst(t *testing.T) {
-	both(t, func(t *testing.T, _ *rediscache.Store, rdb redis.UniversalClient) {
+	both(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		cs := rediscache.NewCapacityStore(rdb, 10)
 		r := rand.New(rand.NewPCG(5, 6))
@@ -210,7 +210,7 @@ func TestNearSmallerCircleFirst(t *testing.T) {
 // offers (and of the area it moved from), and the coverage sets of
 // districts it no longer serves.
 func TestCapacityPostingLeavesDroppedShards(t *testing.T) {
-	both(t, func(t *testing.T, _ *rediscache.Store, rdb redis.UniversalClient) {
+	both(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		cs := rediscache.NewCapacityStore(rdb, 10)
 		t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)

@@ -10,18 +10,15 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 )
 
-// Option configures a Store or CapacityStore.
+// Option configures a CapacityStore.
 type Option func(*options)
 
 type options struct {
 	durable durability
-	// shards maps a partition to the number of slots its data is spread
-	// over (shards.go); a partition not named here is one slot.
-	shards map[string]int
 }
 
 func applyOptions(opts []Option) options {
-	o := options{shards: map[string]int{DirectoryPartition: DirectoryShards}}
+	var o options
 	for _, f := range opts {
 		f(&o)
 	}

@@ -8,13 +8,12 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/discharge"
-	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/internal/redistest"
 )
 
-// TestWaitForReplicas: with WithWait(1), a commit is acknowledged only once
-// a replica holds it, and fails as unavailable (so the caller retries) when
-// no replica answers in time.
+// TestWaitForReplicas: with WithWait(1), a capacity posting is
+// acknowledged only once a replica holds it, and fails as unavailable (so
+// the caller retries) when no replica answers in time.
 func TestWaitForReplicas(t *testing.T) {
 	ctx := context.Background()
 	master := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always", "--repl-diskless-sync-delay", "0")
@@ -39,34 +38,30 @@ func TestWaitForReplicas(t *testing.T) {
 	defer conn.Close()
 	// A second for the replica's acknowledgement: 300 ms was missed under the
 	// test command's load (fsync always on a busy disk), failing a healthy setup.
-	s := rediscache.New(conn.Client, rediscache.WithWait(1, time.Second))
-	w := fhir.Write{Resource: res("Patient", "p1", 1, `{"resourceType":"Patient","id":"p1"}`)}
-	if err := s.Commit(ctx, "part", []fhir.Write{w}, nil); err != nil {
-		t.Fatalf("commit with a replica online: %v", err)
-	}
-	// The replica has it the moment the commit is acknowledged.
-	if v, err := replica.Client().HGet(ctx, "dg:{p:part}:r:Patient:p1", "v").Result(); err != nil || v != "1" {
-		t.Fatalf("replica after acknowledgement: %q %v", v, err)
-	}
 	cs := rediscache.NewCapacityStore(conn.Client, 10, rediscache.WithWait(1, time.Second))
-	capa := discharge.Capacity{LocationID: "loc-1", AsOf: time.Now().UTC().Truncate(time.Second),
-		Beds: []discharge.BedCapacity{{Type: discharge.BedNursing, MaxCapacity: 10, Occupied: 9, AcceptingAdmissions: 1}}}
-	if _, _, err := cs.Put(ctx, capa, nil, ""); err != nil {
+	posting := func(loc string) discharge.Capacity {
+		return discharge.Capacity{LocationID: loc, AsOf: time.Now().UTC().Truncate(time.Second),
+			Beds: []discharge.BedCapacity{{Type: discharge.BedNursing, MaxCapacity: 10, Occupied: 9, AcceptingAdmissions: 1}}}
+	}
+	if _, _, err := cs.Put(ctx, posting("loc-1"), nil, ""); err != nil {
 		t.Fatalf("capacity with a replica online: %v", err)
+	}
+	// The replica has it the moment the posting is acknowledged.
+	if got, err := rediscache.NewCapacityStore(replica.Client(), 10).Get(ctx, "loc-1"); err != nil || len(got) != 1 {
+		t.Fatalf("replica after acknowledgement: %v %v", got, err)
 	}
 
 	replica.Kill()
-	w2 := fhir.Write{Resource: res("Patient", "p2", 1, `{"resourceType":"Patient","id":"p2"}`)}
 	start := time.Now()
-	err = s.Commit(ctx, "part", []fhir.Write{w2}, nil)
+	_, _, err = cs.Put(ctx, posting("loc-2"), nil, "")
 	if kindOf(err) != discharge.KindUnavailable {
-		t.Fatalf("commit with no replica: want unavailable, got %v", err)
+		t.Fatalf("posting with no replica: want unavailable, got %v", err)
 	}
 	if took := time.Since(start); took > 4*time.Second {
-		t.Fatalf("commit took %v with a 1 s wait", took)
+		t.Fatalf("posting took %v with a 1 s wait", took)
 	}
-	// Without WithWait the same store acknowledges at once.
-	if err := rediscache.New(conn.Client).Commit(ctx, "part", []fhir.Write{{Resource: res("Patient", "p3", 1, `{}`)}}, nil); err != nil {
+	// Without WithWait the same cache acknowledges at once.
+	if _, _, err := rediscache.NewCapacityStore(conn.Client, 10).Put(ctx, posting("loc-3"), nil, ""); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -11,59 +11,27 @@ import (
 // Every key the gateway writes is built in this file, and nowhere else in
 // the module (an import-rule test keeps go-redis inside this adapter).
 //
-// What each key family is, and what it is rebuilt from when Redis loses it.
-// Redis holds the record (the first block) until the system of record moves
-// to PostgreSQL (adapters/sqlstore); everything below it is derived or
-// disposable:
+// Redis holds no record: the system of record (resources and their
+// history, capacity postings as asserted, the audit trail) is SQL
+// (adapters/sqlstore). Every key family here is derived from it or
+// disposable, and says what it is rebuilt from when Redis loses it:
 //
 //	family                      kind                 rebuilt from
-//	dg:{p:P}:…                  the record store     (the record itself, until it moves to adapters/sqlstore)
-//	dg:{pr:P:n}                 directory routing    the directory's resources: re-import the directory
-//	dg:{cap:L}, dg:{cap:L}:h    current capacity     the latest capacity posting per location
-//	dg:{geo:B:A}[:v|:g]         geo shards           current capacity and the directory's Location positions
-//	dg:{geo:loc:A}              locations by area    the directory's Location positions
-//	dg:{hc:D}                   home-care coverage   current home-care postings
-//	dg:{capfresh~n}             freshness index      current capacity (as-of times)
+//	dg:{cap:L}, dg:{cap:L}:h    current capacity     the latest capacity posting per location in the record (gateway rebuild-cache; at start and every GATEWAY_CACHE_CHECK)
+//	dg:{geo:B:A}[:v|:g]         geo shards           current capacity and the record's Location positions (the same rebuild)
+//	dg:{geo:loc:A}              locations by area    the record's directory Locations (the same rebuild, forced at start)
+//	dg:{hc:D}                   home-care coverage   current home-care postings (the same rebuild)
+//	dg:{capfresh~n}             freshness index      current capacity (as-of times; the same rebuild)
 //	dg:{c:C}:jti:…, :rl:…       replay, rate limits  nothing: they expire within minutes
-//	dg:{audit}:events           audit stream         (the record, until it moves to adapters/sqlstore)
 //
-// All keys of one partition (one organisation's data) carry the hash tag
-// {p:<partition>}, so every key a Commit or Search script touches hashes to
-// the same slot and the scripts run unchanged on Redis Cluster. User-derived
-// text (ids, tokens) only ever follows the tag, so it cannot change the slot.
-//
-//	dg:{p:P}:r:<Type>:<id>              HASH v (version), j (JSON), lu (last updated, Unix ns), ix (index memberships)
-//	dg:{p:P}:h:<Type>:<id>              HASH "<v>" → JSON, "<v>:lu" → last updated: the history
-//	dg:{p:P}:all:<Type>                 ZSET of ids (score 0, ordered by id): unfiltered search and totals
-//	dg:{p:P}:t:<Type>:<param>:<token>   SET of ids whose param has the token value
-//	dg:{p:P}:lo:<Type>:<param>          ZSET id → low end of the indexed range (date parameters)
-//	dg:{p:P}:hi:<Type>:<param>          ZSET id → high end of the indexed range
-//	dg:{p:P}:gen                        counter: one more per Commit (cache invalidation)
-type keys struct{ prefix string }
-
-func keysFor(partition string) keys {
-	// Braces in a partition name would end the tag early.
-	p := safeTag(partition)
-	return keys{prefix: "dg:{p:" + p + "}:"}
-}
-
-func (k keys) resource(typ, id string) string { return k.prefix + "r:" + typ + ":" + id }
-func (k keys) history(typ, id string) string  { return k.prefix + "h:" + typ + ":" + id }
-func (k keys) all(typ string) string          { return k.prefix + "all:" + typ }
-func (k keys) token(typ, param, token string) string {
-	return k.prefix + "t:" + typ + ":" + param + ":" + token
-}
-func (k keys) generation() string            { return k.prefix + "gen" }
-func (k keys) low(typ, param string) string  { return k.prefix + "lo:" + typ + ":" + param }
-func (k keys) high(typ, param string) string { return k.prefix + "hi:" + typ + ":" + param }
+// Keys whose text comes from users (ids, tokens) put it after the hash tag
+// or through safeTag, so it cannot move a key to another slot.
 
 // Security keys. Each client's replay and rate keys carry the client in the
-// hash tag, spreading clients over the cluster; the audit stream is one key.
+// hash tag, spreading clients over the cluster.
 //
 //	dg:{c:<client>}:jti:<jti>          replayed-assertion check, expires with the assertion
 //	dg:{c:<client>}:rl:<window start>  requests in a rate-limit window
-//	dg:{audit}:events                  STREAM of audit entries, trimmed by MINID to the retention
-const auditKey = "dg:{audit}:events"
 
 func clientTag(id string) string { return "dg:{c:" + safeTag(id) + "}:" }
 
@@ -112,9 +80,4 @@ func freshnessKey(loc string) string {
 
 func freshnessShardKey(n int) string {
 	return "dg:{" + spreadTags("capfresh", freshnessShards)[n] + "}"
-}
-
-// Directory routing keys (shards.go).
-func routeKey(partition, ref string) string {
-	return "dg:{pr:" + safeTag(partition) + ":" + strconv.Itoa(int(hashOf(ref)%routeBuckets)) + "}"
 }

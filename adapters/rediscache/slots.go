@@ -79,15 +79,3 @@ func spreadTags(base string, n int) []string {
 	v, _ := spreadCache.LoadOrStore(key, tags)
 	return v.([]string)
 }
-
-// ShardPartitions names the storage partitions of a partition spread over
-// n slots ("directory~0", "directory~1.7", …), in shard order: the keys of
-// shard k are dg:{p:<ShardPartitions(p, n)[k]>}:….
-func ShardPartitions(partition string, n int) []string {
-	tags := spreadTags("p:"+safeTag(partition), n)
-	out := make([]string, len(tags))
-	for i, t := range tags {
-		out[i] = strings.TrimPrefix(t, "p:")
-	}
-	return out
-}

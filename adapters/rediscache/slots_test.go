@@ -51,16 +51,3 @@ func TestSpreadTagsEvenOverContiguousMasters(t *testing.T) {
 		t.Error("spreadTags not cached")
 	}
 }
-
-func TestShardPartitionsMatchKeys(t *testing.T) {
-	names := ShardPartitions("directory", 16)
-	tags := spreadTags("p:directory", 16)
-	for k := range names {
-		if got := keysFor(names[k]).prefix; got != "dg:{"+tags[k]+"}:" {
-			t.Errorf("shard %d: prefix %q, tag %q", k, got, tags[k])
-		}
-	}
-	if got := ShardPartitions("a{b}", 2)[0]; strings.ContainsAny(got, "{}") {
-		t.Errorf("braces kept in %q", got)
-	}
-}

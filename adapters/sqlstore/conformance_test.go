@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
@@ -18,10 +17,9 @@ import (
 	"github.com/dischargegateway/gateway/internal/pgtest"
 )
 
-// subject is one store under the conformance suite. sql is nil for the
-// Redis store, which runs the cases that are part of the fhir.Store
-// contract both share (parity); the cases on what only the SQL store does
-// (History, in-commit guard duplicates, audit paging) need sql.
+// subject is one store under the conformance suite: store is it as a
+// fhir.Store, sql the same store for what goes beyond that contract
+// (History, the audit trail).
 type subject struct {
 	store fhir.Store
 	sql   *sqlstore.Store
@@ -29,7 +27,7 @@ type subject struct {
 
 // engines are the stores under the suite. Each engine's setup runs once
 // (one PostgreSQL server for all its cases) and open gives each case a
-// store of its own (a fresh SQLite file, PostgreSQL database or miniredis).
+// store of its own (a fresh SQLite file or PostgreSQL database).
 func engines() []engine {
 	return []engine{
 		{"sqlite", func(*testing.T) func(t *testing.T) subject {
@@ -52,16 +50,6 @@ func engines() []engine {
 				}
 				t.Cleanup(func() { s.Close() })
 				return subject{s, s}
-			}
-		}},
-		{"redis", func(*testing.T) func(t *testing.T) subject {
-			return func(t *testing.T) subject {
-				c, err := rediscache.Open(context.Background(), rediscache.Config{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { c.Close() })
-				return subject{store: rediscache.New(c.Client)}
 			}
 		}},
 	}
@@ -98,32 +86,6 @@ func ids(rs []fhir.Resource) string {
 		out = append(out, r.ID)
 	}
 	return strings.Join(out, ",")
-}
-
-// historian is a store with instance history, newest first.
-type historian interface {
-	fhir.Store
-	History(ctx context.Context, partition, typ, id string, offset, count int) ([]fhir.Resource, int, error)
-}
-
-// sqlOnly skips a case on the Redis store, for what only the SQL store
-// promises.
-func sqlOnly(t *testing.T, s subject) *sqlstore.Store {
-	t.Helper()
-	if s.sql == nil {
-		t.Skip("not part of the Redis store's behaviour")
-	}
-	return s.sql
-}
-
-// redisBug skips the rest of a case on the Redis store, which fails it
-// (found by this suite; the Redis store is to be retired, so it is not
-// fixed here).
-func redisBug(t *testing.T, s subject, what string) {
-	t.Helper()
-	if s.sql == nil {
-		t.Skip("rediscache: " + what)
-	}
 }
 
 func TestConformance(t *testing.T) {
@@ -171,12 +133,7 @@ func TestConformance(t *testing.T) {
 			}
 		},
 		"history newest first, paged": func(t *testing.T, s subject) {
-			// Any store with History runs this (the Redis store gains one
-			// on another branch).
-			st, ok := s.store.(historian)
-			if !ok {
-				t.Skip("no History on this store")
-			}
+			st := s.sql
 			ctx := context.Background()
 			for v := int64(1); v <= 5; v++ {
 				w := fhir.Write{Resource: res("Patient", "h", v, fmt.Sprintf(`{"v":%d}`, v)), ExpectVersion: v - 1}
@@ -299,7 +256,7 @@ func TestConformance(t *testing.T) {
 			}
 		},
 		"two creates of one guarded value in one commit": func(t *testing.T, s subject) {
-			st := sqlOnly(t, s) // the Redis store checks guards only against what existed before
+			st := s.sql
 			ctx := context.Background()
 			g := fhir.Guard{Type: "Patient", Param: "identifier", Token: "n|8"}
 			a := fhir.Write{Resource: res("Patient", "a", 1, `{}`), Index: []fhir.IndexEntry{tok("identifier", "n|8")}}
@@ -521,7 +478,7 @@ func TestConformance(t *testing.T) {
 			}
 		},
 		"audit: record, search, page": func(t *testing.T, s subject) {
-			st := sqlOnly(t, s)
+			st := s.sql
 			ctx := context.Background()
 			a := sqlstore.NewAudit(st)
 			now := time.Now().UTC().Truncate(time.Millisecond)

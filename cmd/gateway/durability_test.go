@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,23 +194,22 @@ func TestMigrateThenStartWithoutMigrating(t *testing.T) {
 	}
 }
 
-// TestPostgresKilledUnderLoad: kill -9 of PostgreSQL while 6 clients
-// create Patients, then a restart. Every create answered 201 is readable
-// afterwards (0 acknowledged writes lost), and the requests during the
-// outage got 503 transient, never a 500.
-func TestPostgresKilledUnderLoad(t *testing.T) {
-	pg := pgtest.Start(t)
-	_, dbURL := pg.NewDatabase(t)
-	env := map[string]string{"DATABASE_URL": dbURL, "GATEWAY_RATE_LIMIT": "0", "GATEWAY_REQUEST_TIMEOUT": "3s"}
-	base, stop, done, logs := startRun(t, env)
-	defer func() { stop(); <-done }()
-	token := mint(t, "demo-trust-rxa")
+// createsUnderFault runs six concurrent creators against the gateway at
+// base for a second, then calls fault (which stops, kills, fails over…) and
+// keeps them going 1.5 s after it returns. It checks what every fault test
+// promises: only 201 and 503 answers, each 503 transient (or timeout) with
+// Retry-After, some 503s during the fault, writes before it, and every
+// acknowledged create readable afterwards (0 lost). It returns the answers
+// by status and the creates acknowledged after the fault began.
+func createsUnderFault(t *testing.T, base, token string, logs fmt.Stringer, fault func()) (map[int]int, int) {
+	t.Helper()
 	client := &http.Client{Timeout: 10 * time.Second}
-
 	var mu sync.Mutex
 	statuses := map[int]int{}
 	var created []string
 	var badBodies []string
+	afterFault := 0
+	faulted := false
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range 6 {
@@ -237,6 +237,9 @@ func TestPostgresKilledUnderLoad(t *testing.T) {
 				switch res.StatusCode {
 				case http.StatusCreated:
 					created = append(created, res.Header.Get("Location"))
+					if faulted {
+						afterFault++
+					}
 				case http.StatusServiceUnavailable:
 					if !strings.Contains(string(b), `"transient"`) && !strings.Contains(string(b), `"timeout"`) || res.Header.Get("Retry-After") == "" {
 						badBodies = append(badBodies, string(b))
@@ -250,9 +253,10 @@ func TestPostgresKilledUnderLoad(t *testing.T) {
 		}()
 	}
 	time.Sleep(1 * time.Second)
-	pg.Kill()
-	time.Sleep(1500 * time.Millisecond)
-	pg.Restart()
+	mu.Lock()
+	faulted = true
+	mu.Unlock()
+	fault()
 	time.Sleep(1500 * time.Millisecond)
 	close(quit)
 	wg.Wait()
@@ -264,7 +268,7 @@ func TestPostgresKilledUnderLoad(t *testing.T) {
 		}
 	}
 	if statuses[http.StatusServiceUnavailable] == 0 {
-		t.Error("no 503 while PostgreSQL was down: the outage was not tested")
+		t.Error("no 503 during the fault: the outage was not tested")
 	}
 	if len(badBodies) > 0 {
 		t.Errorf("503 without transient/timeout or Retry-After: %s", badBodies[0])
@@ -283,5 +287,56 @@ func TestPostgresKilledUnderLoad(t *testing.T) {
 	if lost > 0 {
 		t.Fatalf("%d of %d acknowledged creates lost", lost, len(created))
 	}
-	t.Logf("%d acknowledged creates, all readable after kill -9 and restart", len(created))
+	t.Logf("%d acknowledged creates (%d after the fault began), all readable afterwards", len(created), afterFault)
+	return statuses, afterFault
+}
+
+// TestPostgresKilledUnderLoad: kill -9 of PostgreSQL (postmaster and
+// backends) under concurrent creates, then a restart on the same data
+// directory (crash recovery from the WAL): no acknowledged create is lost,
+// the outage is 503 transient, and the gateway reconnects by itself.
+func TestPostgresKilledUnderLoad(t *testing.T) {
+	pg := pgtest.Start(t)
+	_, dbURL := pg.NewDatabase(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "GATEWAY_RATE_LIMIT": "0", "GATEWAY_REQUEST_TIMEOUT": "3s"}
+	base, stop, done, logs := startRun(t, env)
+	defer func() { stop(); <-done }()
+	createsUnderFault(t, base, mint(t, "demo-trust-rxa"), logs, func() {
+		pg.Kill()
+		time.Sleep(1500 * time.Millisecond)
+		pg.Restart()
+	})
+}
+
+// TestPostgresFailoverToSynchronousStandby: a primary with a synchronous
+// standby (synchronous_standby_names = 'ANY 1 (standby1)', as the
+// CloudNativePG manifest sets it) is killed under concurrent creates and
+// the standby promoted. DATABASE_URL lists both hosts with
+// target_session_attrs=read-write, so the gateway finds the new primary by
+// itself: no acknowledged create is lost, the gap is 503 transient, and
+// creates are acknowledged again after the promotion.
+func TestPostgresFailoverToSynchronousStandby(t *testing.T) {
+	primary := pgtest.Start(t)
+	_, dbURL := primary.NewDatabase(t)
+	standby := primary.StartStandby(t, "standby1")
+	primary.SetSynchronousStandbys(t, "ANY 1 (standby1)", 1)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", primary.Port, standby.Port)
+	q := u.Query()
+	q.Set("target_session_attrs", "read-write")
+	u.RawQuery = q.Encode()
+	env := map[string]string{"DATABASE_URL": u.String(), "GATEWAY_RATE_LIMIT": "0", "GATEWAY_REQUEST_TIMEOUT": "3s"}
+	base, stop, done, logs := startRun(t, env)
+	defer func() { stop(); <-done }()
+	_, after := createsUnderFault(t, base, mint(t, "demo-trust-rxa"), logs, func() {
+		primary.Kill()
+		time.Sleep(500 * time.Millisecond) // the failover manager notices
+		standby.Promote(t)
+	})
+	if after == 0 {
+		t.Fatal("no create was acknowledged after the promotion: the gateway did not follow the new primary")
+	}
 }

@@ -15,13 +15,55 @@ import (
 	"github.com/dischargegateway/gateway/mappings"
 )
 
+// importReport is the JSON `gateway import directory` prints: the
+// directory import's counts, and the rows rejected, by the parser or by
+// the import. Its names are the command's output format, kept here where
+// it is encoded rather than on the domain's discharge.RowIssue.
+type importReport struct {
+	Rows      int        `json:"rows"`
+	Accepted  int        `json:"accepted"`
+	Created   int        `json:"created"`
+	Updated   int        `json:"updated"`
+	Unchanged int        `json:"unchanged"`
+	Rejected  []rowIssue `json:"rejected"`
+}
+
 // cqcReport is the import report of `gateway import cqc`: the directory
 // import's, plus the rows skipped as not care the gateway ranks and the
 // rows imported with a value left out.
 type cqcReport struct {
-	gateway.ImportReport
-	Skipped  int                  `json:"skipped"`
-	Warnings []discharge.RowIssue `json:"warnings"`
+	importReport
+	Skipped  int        `json:"skipped"`
+	Warnings []rowIssue `json:"warnings"`
+}
+
+// rowIssue is one row of a bulk file rejected or warned about.
+type rowIssue struct {
+	Row    int    `json:"row"` // 1-based, the header being row 1
+	Column string `json:"column,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// toRowIssues converts the rows a parser rejected or warned about; none is
+// an empty list, not null.
+func toRowIssues(is []discharge.RowIssue) []rowIssue {
+	out := make([]rowIssue, 0, len(is))
+	for _, x := range is {
+		out = append(out, rowIssue{Row: x.Row, Column: x.Column, Reason: x.Reason})
+	}
+	return out
+}
+
+// toImportReport is the report of an import whose parser rejected
+// rejected before the directory import, which answered rep: the parser's
+// rows first, then the import's, and every row counted.
+func toImportReport(rejected []discharge.RowIssue, rep gateway.ImportReport) importReport {
+	out := importReport{Rows: rep.Rows + len(rejected), Accepted: rep.Accepted, Created: rep.Created,
+		Updated: rep.Updated, Unchanged: rep.Unchanged, Rejected: toRowIssues(rejected)}
+	for _, x := range rep.Rejected {
+		out.Rejected = append(out.Rejected, rowIssue{Row: x.Row, Column: x.Column, Reason: x.Reason})
+	}
+	return out
 }
 
 // importCommand is `gateway import directory FILE` (the gateway's own
@@ -64,7 +106,7 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 			return err
 		}
 		listings, rejected = dir.Listings, dir.Rejected
-		extra = &cqcReport{Skipped: dir.Skipped, Warnings: append([]discharge.RowIssue{}, dir.Warnings...)}
+		extra = &cqcReport{Skipped: dir.Skipped, Warnings: toRowIssues(dir.Warnings)}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	st, err := openStores(ctx, cfg, log, 0)
@@ -81,17 +123,13 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	rep.Rows += len(rejected)
-	rep.Rejected = append(rejected, rep.Rejected...)
-	if rep.Rejected == nil {
-		rep.Rejected = []discharge.RowIssue{}
-	}
+	out := toImportReport(rejected, rep)
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	if extra != nil {
-		extra.ImportReport = rep
+		extra.importReport = out
 		extra.Rows += extra.Skipped
 		return enc.Encode(extra)
 	}
-	return enc.Encode(rep)
+	return enc.Encode(out)
 }

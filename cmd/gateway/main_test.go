@@ -15,6 +15,7 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/internal/pgtest"
 	"github.com/dischargegateway/gateway/internal/redistest"
 	"github.com/dischargegateway/gateway/internal/wiring"
 )
@@ -70,21 +71,29 @@ func startRun(t *testing.T, env map[string]string) (base string, stop func(), do
 	return base, cancel, errc, logs
 }
 
-// withDataDir gives a test's gateway a data directory of its own (for the
-// embedded SQLite record) unless the test chose one, and returns env.
+// withDataDir gives a test's gateway a record of its own unless the test
+// chose one, and returns env: a data directory (the embedded SQLite), or,
+// with GATEWAY_TEST_STORE=postgres and a real Redis in env (REDIS_URL or
+// REDIS_ADDRS: not the embedded stores, which are SQLite by definition), a
+// fresh database on the test binary's shared PostgreSQL.
 func withDataDir(t *testing.T, env map[string]string) map[string]string {
 	t.Helper()
-	if _, ok := env["GATEWAY_DATA_DIR"]; !ok && env["DATABASE_URL"] == "" {
-		env["GATEWAY_DATA_DIR"] = t.TempDir()
+	if _, ok := env["GATEWAY_DATA_DIR"]; ok || env["DATABASE_URL"] != "" {
+		return env
 	}
+	if os.Getenv("GATEWAY_TEST_STORE") == "postgres" && (env["REDIS_URL"] != "" || env["REDIS_ADDRS"] != "") {
+		env["DATABASE_URL"] = pgtest.SharedDatabase(t)
+		return env
+	}
+	env["GATEWAY_DATA_DIR"] = t.TempDir()
 	return env
 }
 
-// recordCount counts a type's resources in a partition of the SQLite
-// record in dataDir.
-func recordCount(t *testing.T, dataDir, partition, typ string) int {
+// recordCount counts a type's resources in a partition of the record env
+// names (DATABASE_URL, else the SQLite file in GATEWAY_DATA_DIR).
+func recordCount(t *testing.T, env map[string]string, partition, typ string) int {
 	t.Helper()
-	s, err := sqlstore.Open(context.Background(), "", dataDir)
+	s, err := sqlstore.Open(context.Background(), env["DATABASE_URL"], env["GATEWAY_DATA_DIR"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +127,7 @@ func TestRunEndToEndOnRealRedis(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(body), "transaction-response") {
 		t.Fatalf("transaction: %d %s", res.StatusCode, body)
 	}
-	if n := recordCount(t, env["GATEWAY_DATA_DIR"], "RXA", "Encounter"); n == 0 {
+	if n := recordCount(t, env, "RXA", "Encounter"); n == 0 {
 		t.Fatal("nothing written to the record")
 	}
 	if n, _ := rs.UniversalClient().DBSize(context.Background()).Result(); n == 0 {

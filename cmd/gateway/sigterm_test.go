@@ -83,7 +83,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	// partition of the record.
 	count := map[string]int64{}
 	for _, typ := range []string{"Patient", "Encounter", "ServiceRequest"} {
-		count[typ] = int64(recordCount(t, env["GATEWAY_DATA_DIR"], "RXA", typ))
+		count[typ] = int64(recordCount(t, env, "RXA", typ))
 	}
 	// The Bundle creates its Patient conditionally (If-None-Exist on the
 	// identifier), so there is one Patient and one Encounter and

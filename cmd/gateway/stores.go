@@ -60,8 +60,13 @@ func (k *cacheKeeper) start(ctx context.Context, b *capacity.Rebuilder, every ti
 					slog.String("took", time.Since(start).Round(time.Millisecond).String()))
 			}
 		}
-		log.Info("rebuilding the capacity cache from the record in the background")
-		run(true)
+		// Not forced: postings the cache lacks (an empty or flushed Redis,
+		// the embedded one at every start) make it re-index the Locations
+		// and put them back; a cache that holds them all (a Redis that
+		// kept its data, or the demo world just loaded) costs one read per
+		// 500 postings. `gateway rebuild-cache` forces the whole rebuild.
+		log.Info("checking the capacity cache against the record in the background")
+		run(false)
 		if every <= 0 {
 			return
 		}

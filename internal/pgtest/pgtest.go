@@ -308,3 +308,108 @@ func (s *Server) tail(n int) string {
 	lines := strings.Split(strings.TrimSpace(s.Log()), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// StartStandby starts a hot standby of s, streaming from it: a base backup
+// of s (pg_basebackup -R, which writes standby.signal and primary_conninfo)
+// in a fresh directory, started on a free loopback port with
+// cluster_name=name, which is its application_name on the primary. Make it
+// synchronous with SetSynchronousStandbys on the primary. It is stopped and
+// removed when the test ends.
+func (s *Server) StartStandby(tb testing.TB, name string) *Server {
+	tb.Helper()
+	basebackup := binary(tb, "pg_basebackup")
+	sb := &Server{tb: tb, cred: s.cred}
+	dir, err := os.MkdirTemp("", "pgtest-standby-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sb.Dir = dir
+	tb.Cleanup(func() {
+		sb.Kill()
+		_ = os.RemoveAll(dir)
+	})
+	if s.cred != nil {
+		if err := chownTo(dir, s.cred); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(basebackup, "-h", "127.0.0.1", "-p", strconv.Itoa(s.Port), "-U", Superuser,
+		"-D", sb.dataDir(), "-R", "-X", "stream", "--no-sync", "-c", "fast")
+	runAs(cmd, s.cred)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("pg_basebackup: %v\n%s", err, out)
+	}
+	sb.args = append(append([]string{}, s.args...), "-c", "cluster_name="+name, "-c", "unix_socket_directories="+dir,
+		"-c", "hot_standby=on")
+	var last error
+	for range 3 {
+		if sb.Port, err = freePort(); err != nil {
+			tb.Fatal(err)
+		}
+		if last = sb.launch(); last == nil {
+			return sb
+		}
+		if !strings.Contains(sb.Log(), "could not bind") && !strings.Contains(sb.Log(), "already in use") {
+			break
+		}
+	}
+	tb.Fatalf("standby: %v\n%s", last, sb.tail(30))
+	return nil
+}
+
+// SetSynchronousStandbys sets synchronous_standby_names on s (for example
+// "ANY 1 (standby1)") and waits until that many standbys stream as
+// synchronous (sync_state sync or quorum), so that from then on a commit is
+// acknowledged only once a standby has it.
+func (s *Server) SetSynchronousStandbys(tb testing.TB, names string, want int) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, s.url(Superuser, "postgres"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+quoteLiteral(names)); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		var n int
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum') AND state = 'streaming'").Scan(&n); err != nil {
+			tb.Fatal(err)
+		}
+		if n >= want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("%d synchronous standbys after 30s, want %d\n%s", n, want, s.tail(20))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Promote makes a standby the primary (pg_promote, waiting for it), as a
+// failover manager would once the old primary is gone.
+func (s *Server) Promote(tb testing.TB) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, s.url(Superuser, "postgres"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var ok bool
+	if err := c.QueryRow(ctx, "SELECT pg_promote(true, 30)").Scan(&ok); err != nil || !ok {
+		tb.Fatalf("promote: %v %v\n%s", ok, err, s.tail(20))
+	}
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
