@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/dischargegateway/gateway/adapters/geocode"
-	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/internal/wiring"
 )
 
@@ -20,7 +19,7 @@ func migrateCommand(ctx context.Context, getenv func(string) string, stdout io.W
 	if err != nil {
 		return err
 	}
-	if err := sqlstore.Migrate(ctx, cfg.DatabaseURL, cfg.DataDir); err != nil {
+	if err := wiring.Migrate(ctx, cfg.storeSettings(0)); err != nil {
 		return fmt.Errorf("migrate %s: %w", recordName(cfg), err)
 	}
 	fmt.Fprintf(stdout, "the record's schema is current (%s)\n", recordName(cfg))

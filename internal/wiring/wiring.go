@@ -117,6 +117,12 @@ func Open(ctx context.Context, set Settings, log *slog.Logger) (*Stores, error) 
 	return s, nil
 }
 
+// Migrate brings the record's schema up to date (`gateway migrate`, for
+// deployments whose gateways start with GATEWAY_MIGRATE=off).
+func Migrate(ctx context.Context, set Settings) error {
+	return sqlstore.Migrate(ctx, set.DatabaseURL, set.DataDir)
+}
+
 // Embedded reports that neither store is a server: the newcomer's
 // `go run ./cmd/gateway`, with the record in a SQLite file.
 func (s *Stores) Embedded() bool { return s.Record.Engine() == "sqlite" && s.Redis.Embedded }
