@@ -3,7 +3,6 @@ package capacity
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
@@ -86,24 +85,6 @@ func (r *Recorded) Put(ctx context.Context, c discharge.Capacity, pos *discharge
 		return cur, true, nil
 	}
 	return cached, true, nil
-}
-
-// freshnessCounter is the cache's count of locations by freshness, behind
-// the gateway's capacity gauge (adapters/rediscache.CapacityStore).
-type freshnessCounter interface {
-	FreshnessCounts(ctx context.Context, now time.Time, staleAfter, expireAfter time.Duration) (fresh, stale, unknown int64, err error)
-}
-
-// FreshnessCounts passes the cache's counts of locations by the freshness
-// of their current posting through, so the gauge a bare cache gives is
-// still there behind the record; KindNotSupported from a cache without
-// them.
-func (r *Recorded) FreshnessCounts(ctx context.Context, now time.Time, staleAfter, expireAfter time.Duration) (fresh, stale, unknown int64, err error) {
-	fc, ok := r.Cache.(freshnessCounter)
-	if !ok {
-		return 0, 0, 0, discharge.E(discharge.KindNotSupported, "", "This capacity cache keeps no freshness counts.")
-	}
-	return fc.FreshnessCounts(ctx, now, staleAfter, expireAfter)
 }
 
 // Placer says where a Location is from its position or postcode

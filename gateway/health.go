@@ -17,12 +17,17 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.Blob(http.StatusOK, plainJSON, []byte(`{"status":"pass"}`))
 }
 
+// Pinger says whether a store answers (fhir.Store's Ping).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // readyz says whether the store answers; a load balancer stops sending
 // traffic while it fails, and resumes by itself once Redis is back.
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.ready.Ping(ctx); err != nil {
 		de := toError(err)
 		if statusOf(de.Kind) < 500 {
 			de = discharge.Wrap(discharge.KindUnavailable, "readyz", err)

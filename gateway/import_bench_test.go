@@ -122,13 +122,14 @@ func BenchmarkCapacitySummary25k(b *testing.B) {
 	listings, _, _ := cqccsv.Parse(strings.NewReader(csv))
 	ctx := context.Background()
 	now := time.Now()
+	cs := rediscache.NewCapacityStore(c.Client, 100) // the store s was built with
 	for _, l := range listings {
 		bt := discharge.BedNursing
 		if l.Services[0] == discharge.CareResidential {
 			bt = discharge.BedResidential
 		}
 		cp := discharge.Capacity{LocationID: "cqc-" + l.LocationID, AsOf: now, Beds: []discharge.BedCapacity{{Type: bt, MaxCapacity: 30, Occupied: 27, AcceptingAdmissions: 3}}}
-		if _, _, err := s.capacity.Put(ctx, cp, l.Position, geo.AreaOf(l.Postcode, *l.Position)); err != nil {
+		if _, _, err := cs.Put(ctx, cp, l.Position, geo.AreaOf(l.Postcode, *l.Position)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -67,6 +67,9 @@ func (s *Server) metadata(c echo.Context) error {
 	return respond(c, http.StatusOK, s.withTokenURL(c, s.capJSON))
 }
 
+// buildCapabilityStatement renders the CapabilityStatement: one resource
+// entry per served type, the security the token endpoint gives, and the
+// system-level interactions.
 func (s *Server) buildCapabilityStatement() []byte {
 	caps := s.capabilities()
 	types := make([]string, 0, len(caps))
@@ -76,56 +79,7 @@ func (s *Server) buildCapabilityStatement() []byte {
 	sort.Strings(types)
 	resources := make([]map[string]any, 0, len(types))
 	for _, t := range types {
-		cp := caps[t]
-		var inter []map[string]any
-		for _, i := range cp.interactions {
-			inter = append(inter, map[string]any{"code": i})
-		}
-		r := map[string]any{"type": t, "interaction": inter}
-		if cp.versioned {
-			r["versioning"] = "versioned"
-			r["readHistory"] = true
-			r["updateCreate"] = true
-			// read answers If-Modified-Since and If-None-Match with 304 (read.go).
-			r["conditionalRead"] = "full-support"
-		}
-		if cp.conditional {
-			r["conditionalCreate"] = true
-			r["conditionalUpdate"] = false
-			r["conditionalDelete"] = "not-supported"
-		}
-		var sps []map[string]any
-		for _, p := range cp.searchParams {
-			sp := map[string]any{"name": p.Name, "type": fhir.ParamTypeCode(p.Type)}
-			if p.Definition != "" {
-				sp["definition"] = p.Definition
-			}
-			if p.Doc != "" {
-				sp["documentation"] = p.Doc
-			}
-			sps = append(sps, sp)
-		}
-		if len(sps) > 0 {
-			r["searchParam"] = sps
-		}
-		var inc []string
-		for _, v := range records.Includes() {
-			if strings.HasPrefix(v, t+":") {
-				inc = append(inc, v)
-			}
-		}
-		if len(inc) > 0 {
-			sort.Strings(inc)
-			r["searchInclude"] = inc
-		}
-		var ops []map[string]any
-		for _, o := range cp.operations {
-			ops = append(ops, map[string]any{"name": o.name, "definition": o.definition})
-		}
-		if len(ops) > 0 {
-			r["operation"] = ops
-		}
-		resources = append(resources, r)
+		resources = append(resources, resourceCapability(t, caps[t]))
 	}
 	cs := map[string]any{
 		"resourceType": "CapabilityStatement",
@@ -148,22 +102,8 @@ func (s *Server) buildCapabilityStatement() []byte {
 			"mode":          "server",
 			"documentation": "JSON only. Unknown search parameters are reported as a warning entry (search.mode=outcome), or rejected with Prefer: handling=strict.",
 			"resource":      resources,
-			"security": map[string]any{
-				"cors": false,
-				"service": []any{map[string]any{"coding": []any{map[string]any{
-					"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}}}},
-				"description": "Every interaction except this CapabilityStatement needs a bearer access token from POST /oauth2/token " +
-					"(client_credentials grant with a signed JWT client assertion, RS256 or ES384, RFC 7523; " +
-					"discovery at /.well-known/smart-configuration). Scopes are SMART v2 system scopes such as system/Encounter.cruds. " +
-					"A trust reads and writes only its own organisation's data, a hub reads its member trusts', and a resource the " +
-					"caller may not see is answered as 404. AuditEvent search is for the admin role.",
-				"extension": []any{map[string]any{
-					"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
-					// Absolute, as SMART requires: filled in per request (withTokenURL).
-					"extension": []any{map[string]any{"url": "token", "valueUri": tokenURLMark}},
-				}},
-			},
-			"interaction": []map[string]any{{"code": "transaction"}, {"code": "batch"}},
+			"security":      restSecurity(),
+			"interaction":   []map[string]any{{"code": "transaction"}, {"code": "batch"}},
 		}},
 	}
 	if s.cfg.BaseURL != "" {
@@ -171,6 +111,79 @@ func (s *Server) buildCapabilityStatement() []byte {
 	}
 	b, _ := json.Marshal(cs)
 	return b
+}
+
+// resourceCapability is the CapabilityStatement's entry for one type.
+func resourceCapability(t string, cp capability) map[string]any {
+	var inter []map[string]any
+	for _, i := range cp.interactions {
+		inter = append(inter, map[string]any{"code": i})
+	}
+	r := map[string]any{"type": t, "interaction": inter}
+	if cp.versioned {
+		r["versioning"] = "versioned"
+		r["readHistory"] = true
+		r["updateCreate"] = true
+		// read answers If-Modified-Since and If-None-Match with 304 (read.go).
+		r["conditionalRead"] = "full-support"
+	}
+	if cp.conditional {
+		r["conditionalCreate"] = true
+		r["conditionalUpdate"] = false
+		r["conditionalDelete"] = "not-supported"
+	}
+	var sps []map[string]any
+	for _, p := range cp.searchParams {
+		sp := map[string]any{"name": p.Name, "type": fhir.ParamTypeCode(p.Type)}
+		if p.Definition != "" {
+			sp["definition"] = p.Definition
+		}
+		if p.Doc != "" {
+			sp["documentation"] = p.Doc
+		}
+		sps = append(sps, sp)
+	}
+	if len(sps) > 0 {
+		r["searchParam"] = sps
+	}
+	var inc []string
+	for _, v := range records.Includes() {
+		if strings.HasPrefix(v, t+":") {
+			inc = append(inc, v)
+		}
+	}
+	if len(inc) > 0 {
+		sort.Strings(inc)
+		r["searchInclude"] = inc
+	}
+	var ops []map[string]any
+	for _, o := range cp.operations {
+		ops = append(ops, map[string]any{"name": o.name, "definition": o.definition})
+	}
+	if len(ops) > 0 {
+		r["operation"] = ops
+	}
+	return r
+}
+
+// restSecurity is the CapabilityStatement's rest.security: SMART on FHIR
+// with the token endpoint's URL marked, to be filled in per request.
+func restSecurity() map[string]any {
+	return map[string]any{
+		"cors": false,
+		"service": []any{map[string]any{"coding": []any{map[string]any{
+			"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}}}},
+		"description": "Every interaction except this CapabilityStatement needs a bearer access token from POST /oauth2/token " +
+			"(client_credentials grant with a signed JWT client assertion, RS256 or ES384, RFC 7523; " +
+			"discovery at /.well-known/smart-configuration). Scopes are SMART v2 system scopes such as system/Encounter.cruds. " +
+			"A trust reads and writes only its own organisation's data, a hub reads its member trusts', and a resource the " +
+			"caller may not see is answered as 404. AuditEvent search is for the admin role.",
+		"extension": []any{map[string]any{
+			"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+			// Absolute, as SMART requires: filled in per request (withTokenURL).
+			"extension": []any{map[string]any{"url": "token", "valueUri": tokenURLMark}},
+		}},
+	}
 }
 
 // tokenURLMark stands for the token endpoint's absolute URL in the cached

@@ -11,10 +11,12 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// freshnessCounter is what the capacity store offers for the freshness
-// gauge (adapters/rediscache.CapacityStore has it); a store without it
-// simply has no gauge.
-type freshnessCounter interface {
+// FreshnessCounter counts locations by the freshness of their current
+// capacity posting, for the dg.capacity.locations gauge
+// (adapters/rediscache.CapacityStore). It is a dependency of its own
+// (Deps.CapacityCounts), not something the capacity store is asked
+// whether it offers: without it there is no gauge.
+type FreshnessCounter interface {
 	FreshnessCounts(ctx context.Context, now time.Time, staleAfter, expireAfter time.Duration) (fresh, stale, unknown int64, err error)
 }
 
@@ -30,7 +32,7 @@ type metrics struct {
 	freshness [3]int64
 }
 
-func (s *Server) newMetrics() *metrics {
+func (s *Server) newMetrics(fc FreshnessCounter) *metrics {
 	m := &metrics{}
 	meter := otel.Meter("github.com/dischargegateway/gateway/gateway")
 	var err error
@@ -40,8 +42,7 @@ func (s *Server) newMetrics() *metrics {
 	if err != nil {
 		s.log.Warn("metric dg.placement.options: " + err.Error())
 	}
-	fc, ok := s.capacity.(freshnessCounter)
-	if !ok {
+	if fc == nil {
 		return m
 	}
 	gauge, err := meter.Int64ObservableGauge("dg.capacity.locations", metric.WithUnit("{location}"),
@@ -71,7 +72,7 @@ func (s *Server) newMetrics() *metrics {
 
 // freshnessCounts asks the store at most every 15 s, whatever the scrape
 // interval, and never for longer than 2 s.
-func (m *metrics) freshnessCounts(ctx context.Context, fc freshnessCounter, s *Server) ([3]int64, bool) {
+func (m *metrics) freshnessCounts(ctx context.Context, fc FreshnessCounter, s *Server) ([3]int64, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.counted.IsZero() && time.Since(m.counted) < 15*time.Second {

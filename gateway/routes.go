@@ -64,7 +64,10 @@ func DefaultConfig() Config {
 	}
 }
 
-// Deps are the gateway's collaborators, wired by cmd/gateway.
+// Deps are the gateway's collaborators, wired by internal/wiring
+// (Stores.GatewayDeps) for cmd/gateway and cmd/loadgen. New builds
+// the application services from the stores; the Server keeps only the
+// services and what the HTTP layer itself uses.
 type Deps struct {
 	Store      fhir.Store
 	Translator *mappings.Translator
@@ -77,19 +80,30 @@ type Deps struct {
 	ParseCapacity CapacityParser
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// Ready says whether the system of record answers, for /readyz; nil
+	// is Store.
+	Ready Pinger
+	// CapacityCounts counts locations by the freshness of their current
+	// posting, for the dg.capacity.locations gauge; nil: no gauge.
+	CapacityCounts FreshnessCounter
 }
 
-// Server is the HTTP gateway.
+// Server is the HTTP gateway: the route table, the middleware and the
+// handlers, with what they call. Handlers reach data only through the
+// application services; the stores stay behind them.
 type Server struct {
-	cfg            Config
-	store          fhir.Store
-	tr             *mappings.Translator
-	log            *slog.Logger
-	now            func() time.Time
-	echo           *echo.Echo
-	sec            Security
-	capacity       CapacityStore
-	geo            Geocoder
+	cfg  Config
+	log  *slog.Logger
+	now  func() time.Time
+	echo *echo.Echo
+	// sec authenticates, limits and audits callers.
+	sec Security
+	// ready is /readyz's probe of the system of record.
+	ready Pinger
+	// tr answers ConceptMap/$translate.
+	tr *mappings.Translator
+	// parseDirectory and parseCapacity decode the CSV bodies of the bulk
+	// imports, as fhir.Validate decodes a FHIR body.
 	parseDirectory DirectoryParser
 	parseCapacity  CapacityParser
 	// tokens caches verified access tokens (see verifyCached).
@@ -120,8 +134,11 @@ func New(cfg Config, d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Server{cfg: cfg, store: d.Store, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security,
-		capacity: d.Capacity, geo: d.Geocoder, parseDirectory: d.ParseDirectory, parseCapacity: d.ParseCapacity}
+	if d.Ready == nil {
+		d.Ready = d.Store
+	}
+	s := &Server{cfg: cfg, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security, ready: d.Ready,
+		parseDirectory: d.ParseDirectory, parseCapacity: d.ParseCapacity}
 	s.directory = directory.New(d.Store, d.Capacity, d.Geocoder, d.Logger, d.Now)
 	s.capacities = capacity.New(d.Capacity, d.Geocoder, s.directory, cfg.Freshness, d.Now)
 	s.records = records.New(records.Config{Limits: cfg.Limits, BaseURL: cfg.BaseURL}, records.Deps{
@@ -135,7 +152,7 @@ func New(cfg Config, d Deps) *Server {
 	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters"}, clinicalTypes...), directoryTypes...)...); err != nil {
 		s.log.Error("schema preload failed", slog.String("error", err.Error()))
 	}
-	s.metrics = s.newMetrics()
+	s.metrics = s.newMetrics(d.CapacityCounts)
 	s.codeSystems = publish(mappings.CodeSystems())
 	s.conceptMaps = publish(d.Translator.Maps())
 	e := echo.New()

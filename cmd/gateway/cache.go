@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/dischargegateway/gateway/adapters/geocode"
-	"github.com/dischargegateway/gateway/adapters/sqlstore"
+	"github.com/dischargegateway/gateway/internal/wiring"
 )
 
 // migrateCommand is `gateway migrate`: the record's schema brought up to
@@ -19,7 +19,7 @@ func migrateCommand(ctx context.Context, getenv func(string) string, stdout io.W
 	if err != nil {
 		return err
 	}
-	if err := sqlstore.Migrate(ctx, cfg.DatabaseURL, cfg.DataDir); err != nil {
+	if err := wiring.Migrate(ctx, cfg.storeSettings(0)); err != nil {
 		return fmt.Errorf("migrate %s: %w", recordName(cfg), err)
 	}
 	fmt.Fprintf(stdout, "the record's schema is current (%s)\n", recordName(cfg))
@@ -40,7 +40,7 @@ func rebuildCommand(ctx context.Context, getenv func(string) string, stdout, std
 		return errNoRedis
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	st, err := openStores(ctx, cfg, log, 10*time.Second)
+	st, err := openStores(ctx, cfg, log, wiring.BulkRedisTimeout)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func rebuildCommand(ctx context.Context, getenv func(string) string, stdout, std
 		return err
 	}
 	start := time.Now()
-	rep, err := st.rebuilder(geo, log).Rebuild(ctx, true)
+	rep, err := st.Rebuilder(geo, log).Rebuild(ctx, true)
 	if err != nil {
 		return fmt.Errorf("rebuild-cache: %w", err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/demoworld"
 	"github.com/dischargegateway/gateway/adapters/geocode"
-	"github.com/dischargegateway/gateway/gateway"
+	"github.com/dischargegateway/gateway/directory"
 )
 
 // postWalkthrough posts the README's walk-through Bundle and returns the
@@ -154,9 +154,7 @@ func TestDemoWorldLoadsIdempotently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	capStore := st.capacity
-	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: st.record, Capacity: capStore, Geocoder: geo, Logger: log})
-	load := func() gateway.ImportReport {
+	load := func() directory.ImportReport {
 		b, err := os.ReadFile(filepath.Join("..", "..", defaultDemoWorld))
 		if err != nil {
 			t.Fatal(err)
@@ -165,7 +163,7 @@ func TestDemoWorldLoadsIdempotently(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := loadWorld(ctx, srv, capStore, geo, listings, caps)
+		rep, err := st.LoadWorld(ctx, geo, log, listings, caps)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/geocode"
+	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
-	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/mappings"
 )
 
@@ -57,7 +57,7 @@ func toRowIssues(is []discharge.RowIssue) []rowIssue {
 // toImportReport is the report of an import whose parser rejected
 // rejected before the directory import, which answered rep: the parser's
 // rows first, then the import's, and every row counted.
-func toImportReport(rejected []discharge.RowIssue, rep gateway.ImportReport) importReport {
+func toImportReport(rejected []discharge.RowIssue, rep directory.ImportReport) importReport {
 	out := importReport{Rows: rep.Rows + len(rejected), Accepted: rep.Accepted, Created: rep.Created,
 		Updated: rep.Updated, Unchanged: rep.Unchanged, Rejected: toRowIssues(rejected)}
 	for _, x := range rep.Rejected {
@@ -118,8 +118,7 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: st.record, Capacity: st.capacity, Geocoder: geo, Logger: log})
-	rep, err := srv.ImportDirectory(ctx, listings, "")
+	rep, err := st.Directory(geo, log).Import(ctx, listings, "")
 	if err != nil {
 		return err
 	}

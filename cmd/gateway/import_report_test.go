@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
-	"github.com/dischargegateway/gateway/gateway"
 )
 
 // The import command's JSON is its own wire format (importReport,
@@ -13,13 +13,13 @@ import (
 // script reads, so they are compared exactly.
 func TestImportReportJSON(t *testing.T) {
 	parsed := []discharge.RowIssue{{Row: 5, Column: "Location Postal Code", Reason: "p"}}
-	imported := gateway.ImportReport{Rows: 2, Accepted: 1, Created: 1}
+	imported := directory.ImportReport{Rows: 2, Accepted: 1, Created: 1}
 	for _, tc := range []struct {
 		name string
 		v    any
 		want string
 	}{
-		{"nothing rejected", toImportReport(nil, gateway.ImportReport{Rows: 1, Accepted: 1, Unchanged: 1}),
+		{"nothing rejected", toImportReport(nil, directory.ImportReport{Rows: 1, Accepted: 1, Unchanged: 1}),
 			`{"rows":1,"accepted":1,"created":0,"updated":0,"unchanged":1,"rejected":[]}`},
 		{"parser rows first and counted", toImportReport(parsed, imported),
 			`{"rows":3,"accepted":1,"created":1,"updated":0,"unchanged":0,"rejected":[{"row":5,"column":"Location Postal Code","reason":"p"}]}`},

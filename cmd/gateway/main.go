@@ -42,8 +42,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dischargegateway/gateway/adapters/capacitycsv"
-	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
@@ -135,12 +133,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer st.Close()
-	log.Info("system of record", slog.String("engine", st.record.Engine()), slog.String("at", recordName(cfg)),
+	log.Info("system of record", slog.String("engine", st.Record.Engine()), slog.String("at", recordName(cfg)),
 		slog.String("migrate", cfg.Migrate))
-	if st.redis.Embedded {
+	if st.Redis.Embedded {
 		log.Warn("REDIS_URL is not set: the capacity cache, rate limits and token replay cache are in this process; the cache is rebuilt from the record at each start")
 	} else {
-		log.Info("using Redis for the capacity cache, rate limits and token replay", slog.String("mode", st.redis.Mode))
+		log.Info("using Redis for the capacity cache, rate limits and token replay", slog.String("mode", st.Redis.Mode))
 	}
 	if cfg.RedisWaitReplicas > 0 {
 		log.Info("capacity cache writes wait for replicas", slog.Int("replicas", cfg.RedisWaitReplicas))
@@ -166,13 +164,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("geocoding tables: %w", err)
 	}
-	srv := gateway.New(gcfg, gateway.Deps{Store: st.record, Translator: tr, Logger: log, Security: sec.gw,
-		Capacity: st.capacity, Geocoder: geo, ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse})
+	deps := st.GatewayDeps(tr, geo, log)
+	deps.Security = sec.gw
+	srv := gateway.New(gcfg, deps)
 	// Only the embedded stores get the demo world: a real database holds
 	// the operator's directory, which demo homes must never join. Loading
 	// it again over a record that has it changes nothing but the vacancies.
-	if st.embedded() && !*empty && cfg.DemoWorld != "off" {
-		if err := loadDemoWorld(ctx, cfg, srv, st.capacity, geo, log); err != nil {
+	if st.Embedded() && !*empty && cfg.DemoWorld != "off" {
+		if err := loadDemoWorld(ctx, cfg, st, geo, log); err != nil {
 			return err
 		}
 	}
@@ -182,7 +181,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// not yet back as unknown.
 	keepCtx, stopKeeper := context.WithCancel(ctx)
 	var keeper cacheKeeper
-	keeper.start(keepCtx, st.rebuilder(geo, log), cfg.CacheCheck, log)
+	keeper.start(keepCtx, st.Rebuilder(geo, log), cfg.CacheCheck, log)
 	defer func() { stopKeeper(); keeper.wait() }()
 	if sec.registry.Demo() {
 		log.Warn("DEMO client registry loaded from " + cfg.DemoDir + ": demo clients and keys are public; never use them with real patient data")

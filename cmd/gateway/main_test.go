@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/internal/pgtest"
 	"github.com/dischargegateway/gateway/internal/redistest"
+	"github.com/dischargegateway/gateway/internal/wiring"
 )
 
 type lockedBuffer struct {
@@ -305,22 +307,19 @@ func TestSeedCommand(t *testing.T) {
 	}
 }
 
-// TestMaskURL: the record's URL is logged without its password, in the
-// user info or as a parameter, several hosts and all.
-func TestMaskURL(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"postgres://gw:s3cret@db:5432/gateway?sslmode=require", "postgres://gw:xxxxx@db:5432/gateway?sslmode=require"},
-		{"postgres://gw:s3cret@pg1:5432,pg2:5432,pg3:5432/gateway?target_session_attrs=read-write",
-			"postgres://gw:xxxxx@pg1:5432,pg2:5432,pg3:5432/gateway?target_session_attrs=read-write"},
-		{"postgres://gw@db/gateway?password=s3cret&sslpassword=k3y", "postgres://gw@db/gateway?password=xxxxx&sslpassword=xxxxx"},
-		{"postgres://gw:s3cret@db:port/x", "(unparseable URL)"},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			got := maskURL(tc.in)
-			if got != tc.want || strings.Contains(got, "s3cret") || strings.Contains(got, "k3y") {
-				t.Fatalf("maskURL = %q, want %q", got, tc.want)
-			}
-		})
+// TestStoreSettingsDefaults: a gateway configured with nothing opens its
+// stores with wiring.Defaults, the settings cmd/loadgen opens them with
+// (beside its own URLs); a default changed on one side only fails here.
+func TestStoreSettingsDefaults(t *testing.T) {
+	cfg, err := loadConfig(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.storeSettings(0), wiring.Defaults(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("the settings table's store defaults are\n%+v\nwiring.Defaults() is\n%+v", got, want)
+	}
+	if got := cfg.storeSettings(wiring.BulkRedisTimeout).RedisTimeout; got != wiring.BulkRedisTimeout {
+		t.Fatalf("a bulk command's Redis timeout is %s", got)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/gateway"
+	"github.com/dischargegateway/gateway/internal/wiring"
 )
 
 // tokenIssuer is the iss (and aud) of the gateway's access tokens. It is
@@ -68,19 +69,19 @@ func loadSecurity(cfg config) (*auth.Registry, *auth.KeySet, error) {
 
 // security is the server's security: the registry and keys, token replay
 // and rate limits in Redis, the audit trail in the record.
-func security(cfg config, st *stores) (*securityParts, error) {
+func security(cfg config, st *wiring.Stores) (*securityParts, error) {
 	reg, keys, err := loadSecurity(cfg)
 	if err != nil {
 		return nil, err
 	}
 	issuer := newIssuer(cfg, keys)
 	sp := &securityParts{registry: reg, issuer: issuer, gw: gateway.Security{
-		Verifier: &auth.Verifier{Registry: reg, Replay: rediscache.NewReplay(st.redis.Client)},
+		Verifier: &auth.Verifier{Registry: reg, Replay: rediscache.NewReplay(st.Redis.Client)},
 		Issuer:   issuer,
-		Audit:    st.audit,
+		Audit:    st.Audit,
 	}}
 	if cfg.RateLimit > 0 {
-		sp.gw.Limiter = rediscache.NewRateLimit(st.redis.Client, cfg.RateLimit, time.Minute)
+		sp.gw.Limiter = rediscache.NewRateLimit(st.Redis.Client, cfg.RateLimit, time.Minute)
 	}
 	return sp, nil
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/synthetic"
-	"github.com/dischargegateway/gateway/gateway"
+	"github.com/dischargegateway/gateway/internal/wiring"
 )
 
 // seedCommand is `gateway seed [--providers N] [--seed S]`: synthetic
@@ -33,15 +33,14 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	st, err := openStores(ctx, cfg, log, 10*time.Second)
+	st, err := openStores(ctx, cfg, log, wiring.BulkRedisTimeout)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: st.record, Capacity: st.capacity, Geocoder: geo, Logger: log})
 	start := time.Now()
 	listings, caps := synthetic.Providers(*n, synthetic.England(geo), time.Now(), *seed)
-	rep, err := loadWorld(ctx, srv, st.capacity, geo, listings, caps)
+	rep, err := st.LoadWorld(ctx, geo, log, listings, caps)
 	if err != nil {
 		return err
 	}

@@ -3,116 +3,36 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net/url"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/dischargegateway/gateway/adapters/geocode"
-	"github.com/dischargegateway/gateway/adapters/rediscache"
-	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/capacity"
-	"github.com/dischargegateway/gateway/directory"
+	"github.com/dischargegateway/gateway/internal/wiring"
 )
 
-// stores are the gateway's two stores, wired one way for every command
-// (serve, import, seed, rebuild-cache): the system of record in SQL
-// (resources and their history, capacity postings as asserted, the audit
-// trail) and Redis for what is derived from it or can be lost (the
-// capacity cache and geo shards, rate limits, the token replay cache).
-type stores struct {
-	record   *sqlstore.Store
-	audit    *sqlstore.Audit
-	postings *sqlstore.Capacity
-	redis    *rediscache.Conn
-	cache    *rediscache.CapacityStore
-	// capacity records postings before caching them: every writer of
-	// capacity goes through it.
-	capacity *capacity.Recorded
-}
-
-// embedded reports that neither store is a server: the newcomer's
-// `go run ./cmd/gateway`, with the record in a SQLite file.
-func (s *stores) embedded() bool { return s.record.Engine() == "sqlite" && s.redis.Embedded }
-
-// openStores opens the record (DATABASE_URL's PostgreSQL, else SQLite in
-// GATEWAY_DATA_DIR), migrating it first unless GATEWAY_MIGRATE=off, and
-// Redis (REDIS_URL, else the embedded one). redisTimeout overrides
-// REDIS_TIMEOUT when positive (bulk commands wait longer).
-func openStores(ctx context.Context, cfg config, log *slog.Logger, redisTimeout time.Duration) (*stores, error) {
-	if cfg.DatabaseURL == "" && cfg.Env == "production" {
-		return nil, fmt.Errorf("GATEWAY_ENV=production refuses the embedded SQLite record: set DATABASE_URL to a PostgreSQL")
-	}
-	open := sqlstore.Open
-	if cfg.Migrate == "off" {
-		open = sqlstore.OpenCurrent
-	}
-	rec, err := open(ctx, cfg.DatabaseURL, cfg.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("record (%s): %w", recordName(cfg), err)
-	}
+// storeSettings are the stores' settings in cfg. redisTimeout overrides
+// REDIS_TIMEOUT when positive (the bulk commands wait longer,
+// wiring.BulkRedisTimeout).
+func (cfg config) storeSettings(redisTimeout time.Duration) wiring.Settings {
 	if redisTimeout <= 0 {
 		redisTimeout = cfg.RedisTimeout
 	}
-	rc, err := rediscache.Open(ctx, rediscache.Config{
-		URL: cfg.RedisURL, Addrs: cfg.RedisAddrs, SentinelMaster: cfg.RedisMaster, Timeout: redisTimeout,
-	})
-	if err != nil {
-		rec.Close()
-		return nil, fmt.Errorf("redis: %w", err)
-	}
-	var opts []rediscache.Option
-	if cfg.RedisWaitReplicas > 0 {
-		opts = append(opts, rediscache.WithWait(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout))
-	}
-	s := &stores{record: rec, audit: sqlstore.NewAudit(rec), postings: sqlstore.NewCapacity(rec), redis: rc,
-		cache: rediscache.NewCapacityStore(rc.Client, int64(cfg.CapacityHistory), opts...)}
-	s.capacity = capacity.NewRecorded(s.postings, s.cache, log)
-	return s, nil
+	return wiring.Settings{Env: cfg.Env, DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Migrate: cfg.Migrate,
+		RedisURL: cfg.RedisURL, RedisAddrs: cfg.RedisAddrs, RedisMaster: cfg.RedisMaster, RedisTimeout: redisTimeout,
+		RedisWaitReplicas: cfg.RedisWaitReplicas, RedisWaitTimeout: cfg.RedisWaitTimeout, CapacityHistory: cfg.CapacityHistory}
 }
 
-// Close closes both stores.
-func (s *stores) Close() {
-	s.redis.Close()
-	s.record.Close()
+// openStores opens the stores every command uses, wired one way
+// (wiring.Open): the record (DATABASE_URL's PostgreSQL, else SQLite in
+// GATEWAY_DATA_DIR), migrated first unless GATEWAY_MIGRATE=off, and Redis
+// (REDIS_URL, else the embedded one).
+func openStores(ctx context.Context, cfg config, log *slog.Logger, redisTimeout time.Duration) (*wiring.Stores, error) {
+	return wiring.Open(ctx, cfg.storeSettings(redisTimeout), log)
 }
 
-// rebuilder rebuilds the capacity cache from the record, placing Locations
-// with geo as the directory does.
-func (s *stores) rebuilder(geo *geocode.Table, log *slog.Logger) *capacity.Rebuilder {
-	return &capacity.Rebuilder{Record: s.postings, Cache: s.cache, Directory: s.record,
-		Places: directory.New(s.record, s.cache, geo, log, nil)}
-}
-
-// recordName says which record a configuration uses, without secrets: the
-// masked PostgreSQL URL, or the SQLite file.
-func recordName(cfg config) string {
-	if cfg.DatabaseURL != "" {
-		return "postgres " + maskURL(cfg.DatabaseURL)
-	}
-	return "sqlite " + filepath.Join(cfg.DataDir, sqlstore.SQLiteFile)
-}
-
-// maskURL writes a database or Redis URL for logs: its password, and any
-// password or sslpassword parameter, become "xxxxx". A URL that does not
-// parse is not shown at all.
-func maskURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	q := u.Query()
-	for k := range q {
-		if strings.Contains(strings.ToLower(k), "password") {
-			q.Set(k, "xxxxx")
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.Redacted()
-}
+// recordName says which record a configuration uses, without secrets.
+func recordName(cfg config) string { return wiring.RecordName(cfg.storeSettings(0)) }
 
 // cacheKeeper rebuilds the capacity cache in the background: once at
 // start (force: the Location index too) and then every interval, putting

@@ -6,8 +6,8 @@
 // It seeds synthetic England into the system of record (--database's
 // PostgreSQL, else a SQLite file in a temporary directory) and the given
 // (empty, private) Redis as the capacity cache, wired as `gateway serve`
-// wires them (cmd/gateway's openStores; a main package cannot share it,
-// and only cmd/ may wire adapters), starts
+// wires them (internal/wiring, with the defaults of the gateway's
+// settings), starts
 // the gateway in-process on a loopback port, posts referrals as a trust,
 // then drives GET ServiceRequest/{id}/$placement-options:
 //
@@ -48,12 +48,11 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/rediscache"
-	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/adapters/synthetic"
 	"github.com/dischargegateway/gateway/auth"
-	"github.com/dischargegateway/gateway/capacity"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/gateway"
+	"github.com/dischargegateway/gateway/internal/wiring"
 	"github.com/dischargegateway/gateway/mappings"
 )
 
@@ -106,52 +105,43 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	if err != nil {
 		return err
 	}
-	rc, err := rediscache.Open(ctx, rediscache.Config{URL: redisURL, Timeout: 10 * time.Second, PoolSize: 64})
+	// The stores as `gateway serve` opens them, with the defaults of its
+	// settings: only where they are is loadgen's own.
+	set := wiring.Defaults()
+	set.RedisURL, set.DatabaseURL = redisURL, databaseURL
+	if databaseURL == "" {
+		if set.DataDir, err = os.MkdirTemp("", "loadgen-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(set.DataDir)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	st, err := wiring.Open(ctx, set, log)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
+	defer st.Close()
+	rc, capStore := st.Redis, st.Cache
 	if n, _ := rc.Client.DBSize(ctx).Result(); n > 0 {
 		return fmt.Errorf("the Redis at --redis is not empty (%d keys): use a private, empty one", n)
 	}
-	dataDir := ""
-	if databaseURL == "" {
-		if dataDir, err = os.MkdirTemp("", "loadgen-"); err != nil {
-			return err
-		}
-		defer os.RemoveAll(dataDir)
-	}
-	rec, err := sqlstore.Open(ctx, databaseURL, dataDir)
-	if err != nil {
-		return err
-	}
-	defer rec.Close()
 	tr, err := mappings.LoadTranslator(os.DirFS(filepath.Join(root, "configs", "conceptmaps")))
 	if err != nil {
 		return err
 	}
 	keys, _ := auth.GenerateKeySet()
 	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:loadgen", Audience: "urn:loadgen", TTL: 2 * time.Hour}
-	capStore := rediscache.NewCapacityStore(rc.Client, 100)
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	recorded := capacity.NewRecorded(sqlstore.NewCapacity(rec), capStore, log)
-	srv := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rec, Translator: tr, Capacity: recorded,
-		Geocoder: geo, Logger: log,
-		Security: gateway.Security{Issuer: issuer, Audit: sqlstore.NewAudit(rec),
-			Limiter: rediscache.NewRateLimit(rc.Client, 1<<30, time.Minute)}})
+	deps := st.GatewayDeps(tr, geo, log)
+	deps.Security = gateway.Security{Issuer: issuer, Audit: st.Audit,
+		Limiter: rediscache.NewRateLimit(rc.Client, 1<<30, time.Minute)}
+	srv := gateway.New(gateway.DefaultConfig(), deps)
 
 	// Seed.
 	t0 := time.Now()
 	places := synthetic.England(geo)
 	listings, caps := synthetic.Providers(providers, places, time.Now(), 7)
-	if _, err := srv.ImportDirectory(ctx, listings, ""); err != nil {
+	if _, err := st.LoadWorld(ctx, geo, log, listings, caps); err != nil {
 		return err
-	}
-	for i, c := range caps {
-		l := listings[i]
-		if _, _, err := recorded.Put(ctx, c, l.Position, geo.AreaOf(l.Postcode, *l.Position)); err != nil {
-			return err
-		}
 	}
 	seedTime := time.Since(t0)
 

@@ -110,7 +110,7 @@ func TestImportRules(t *testing.T) {
 			case (app || t0 == "mappings" || t0 == "fhir" || t0 == "auth") && under(imp, "github.com/labstack/echo"):
 				bad(f, "imports echo: only gateway/ speaks HTTP")
 			case (app || t0 == "gateway" || t0 == "mappings" || t0 == "fhir" || t0 == "discharge" || t0 == "auth") && under(imp, module+"/adapters"):
-				bad(f, "imports %s: only cmd/ wires adapters in", imp)
+				bad(f, "imports %s: only cmd/ (and internal/wiring) wires adapters in", imp)
 			}
 			for _, d := range storeDrivers {
 				if under(imp, d) && t0 != "adapters" && f.dir != "internal/redistest" && f.dir != "internal/pgtest" {
@@ -150,3 +150,65 @@ func keys(m map[string]bool) []string {
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// TestNoCapabilityDiscovery: the HTTP layer and the application services
+// do not ask a collaborator whether it also offers something by asserting
+// it to an interface their package declares (`x.(freshnessCounter)`): an
+// optional capability is a dependency of its own, wired explicitly, so the
+// wiring shows what each part uses and a missing one is a compile error or
+// a visible nil, not a silent difference.
+func TestNoCapabilityDiscovery(t *testing.T) {
+	files := sources(t)
+	// interfaces declared per package directory
+	ifaces := map[string]map[string]bool{}
+	for _, f := range files {
+		for _, d := range f.file.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok || g.Tok != token.TYPE {
+				continue
+			}
+			for _, sp := range g.Specs {
+				if ts, ok := sp.(*ast.TypeSpec); ok {
+					if _, ok := ts.Type.(*ast.InterfaceType); ok {
+						if ifaces[f.dir] == nil {
+							ifaces[f.dir] = map[string]bool{}
+						}
+						ifaces[f.dir][ts.Name.Name] = true
+					}
+				}
+			}
+		}
+	}
+	var problems []string
+	for _, f := range files {
+		t0 := top(f.dir)
+		if t0 != "gateway" && (notApplication[t0] || f.dir == ".") {
+			continue
+		}
+		check := func(typ ast.Expr) {
+			if id, ok := typ.(*ast.Ident); ok && ifaces[f.dir][id.Name] {
+				problems = append(problems, sprintf("%s/%s: asserts a collaborator to %s: wire the capability as a dependency of its own",
+					f.dir, filepath.Base(f.path), id.Name))
+			}
+		}
+		ast.Inspect(f.file, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.TypeAssertExpr:
+				if n.Type != nil {
+					check(n.Type)
+				}
+			case *ast.TypeSwitchStmt:
+				for _, c := range n.Body.List {
+					for _, typ := range c.(*ast.CaseClause).List {
+						check(typ)
+					}
+				}
+			}
+			return true
+		})
+	}
+	sort.Strings(problems)
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
