@@ -168,9 +168,8 @@ func TestCompose(t *testing.T) {
 			t.Fatal(err)
 		}
 		for k := range gw.Environment {
-			// DATABASE_URL is read once the PostgreSQL store lands; every
-			// other variable must be a documented setting.
-			if k != "DATABASE_URL" && !strings.Contains(string(readme), "| `"+k+"` |") {
+			// Every variable must be a documented setting.
+			if !strings.Contains(string(readme), "| `"+k+"` |") {
 				t.Errorf("%s is not a gateway setting (README, Settings)", k)
 			}
 		}

@@ -50,6 +50,7 @@ type config struct {
 	ServiceName       string
 	MetricsAddr       string
 	DemoWorld         string
+	DemoWorldStores   string
 }
 
 type setting struct {
@@ -155,6 +156,14 @@ var settingsTable = []setting{
 		set: func(c *config, v string) error { c.DemoDir = v; return nil }},
 	{env: "GATEWAY_DEMO_WORLD", def: defaultDemoWorld, doc: "With neither DATABASE_URL nor REDIS_URL set only: the demo world loaded at start (555 real Greater Manchester care homes with synthetic vacancies, see configs/demo-world). `off` (or `serve --empty`) starts empty.",
 		set: func(c *config, v string) error { c.DemoWorld = v; return nil }},
+	{env: "GATEWAY_DEMO_WORLD_STORES", def: "embedded", doc: "Where the demo world may load: `embedded` (only with neither DATABASE_URL nor REDIS_URL set) or `any` (also into a real PostgreSQL and Redis, as `deploy/compose.yaml` does for a trial; refused with GATEWAY_ENV=production, whose directory is the operator's).",
+		set: func(c *config, v string) error {
+			if v != "embedded" && v != "any" {
+				return fmt.Errorf("want embedded or any")
+			}
+			c.DemoWorldStores = v
+			return nil
+		}},
 	{env: "GATEWAY_TOKEN_TTL", def: "5m", doc: "Lifetime of access tokens from /oauth2/token and `gateway token` (with the demo registry, `gateway token` and the tokens printed at start last 24 h).",
 		set: durationSetting(func(c *config) *time.Duration { return &c.TokenTTL })},
 	{env: "GATEWAY_RATE_LIMIT", def: "1200", doc: "Requests per minute per client; over it, 429 with Retry-After. 0 turns limits off.",
@@ -220,6 +229,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if err := s.set(&c, v); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", s.env, err))
 		}
+	}
+	if c.DemoWorldStores == "any" && c.Env == "production" {
+		problems = append(problems, "GATEWAY_DEMO_WORLD_STORES: `any` is refused with GATEWAY_ENV=production: synthetic vacancies must never join an operator's directory")
 	}
 	if len(problems) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(problems, "; "))

@@ -17,6 +17,8 @@ import (
 	"github.com/dischargegateway/gateway/adapters/demoworld"
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/directory"
+	"github.com/dischargegateway/gateway/internal/pgtest"
+	"github.com/dischargegateway/gateway/internal/redistest"
 )
 
 // postWalkthrough posts the README's walk-through Bundle and returns the
@@ -255,5 +257,56 @@ func TestDemoWorldFileMissing(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "GATEWAY_DEMO_WORLD") {
 		t.Fatalf("want an error naming GATEWAY_DEMO_WORLD, got %v", err)
+	}
+}
+
+// TestDemoWorldOnRealStores is deploy/compose.yaml's trial without Docker
+// (no Compose and no image registry here): the gateway on a real
+// PostgreSQL and a real Redis with GATEWAY_DEMO_WORLD_STORES=any gives the
+// newcomer's path the same shortlist of real homes, with telephone numbers,
+// as the embedded stores. Production refuses the setting.
+func TestDemoWorldOnRealStores(t *testing.T) {
+	pg := pgtest.Start(t)
+	_, dbURL := pg.NewDatabase(t)
+	rs := redistest.Start(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": rs.URL(), "GATEWAY_DEMO_WORLD_STORES": "any",
+		"GATEWAY_DEMO_WORLD": filepath.Join("..", "..", defaultDemoWorld), "GATEWAY_REQUEST_TIMEOUT": "60s"}
+	base, stop, done, _ := startRun(t, env)
+	defer func() { stop(); <-done }()
+	token := mint(t, "demo-trust-rxa")
+	sr := postWalkthrough(t, base, token)
+	body := do(t, "GET", base+"/fhir/ServiceRequest/"+sr+"/$placement-options?_count=5", token, nil)
+	var b struct {
+		Total int `json:"total"`
+		Entry []struct {
+			Resource struct {
+				ResourceType string `json:"resourceType"`
+				Telecom      []struct{ System, Value string }
+			} `json:"resource"`
+			Search struct{ Mode string } `json:"search"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		t.Fatal(err)
+	}
+	matches, phones := 0, 0
+	for _, e := range b.Entry {
+		if e.Search.Mode == "match" {
+			matches++
+		}
+		for _, tc := range e.Resource.Telecom {
+			if e.Resource.ResourceType == "Location" && tc.System == "phone" && tc.Value != "" {
+				phones++
+			}
+		}
+	}
+	if b.Total < 3 || matches < 3 || phones == 0 {
+		t.Fatalf("on PostgreSQL and Redis: total %d, %d shown, %d telephone numbers", b.Total, matches, phones)
+	}
+
+	prod := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": rs.URL(), "GATEWAY_DEMO_WORLD_STORES": "any", "GATEWAY_ENV": "production"}
+	err := run(context.Background(), nil, func(k string) string { return prod[k] }, io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "GATEWAY_DEMO_WORLD_STORES") {
+		t.Fatalf("production with the demo world on real stores: %v", err)
 	}
 }

@@ -167,10 +167,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	deps := st.GatewayDeps(tr, geo, log)
 	deps.Security = sec.gw
 	srv := gateway.New(gcfg, deps)
-	// Only the embedded stores get the demo world: a real database holds
-	// the operator's directory, which demo homes must never join. Loading
-	// it again over a record that has it changes nothing but the vacancies.
-	if st.Embedded() && !*empty && cfg.DemoWorld != "off" {
+	// Only the embedded stores get the demo world unless asked for
+	// (GATEWAY_DEMO_WORLD_STORES=any, a trial on real stores): a real
+	// database holds the operator's directory, which demo homes must never
+	// join. Loading it again over a record that has it changes nothing but
+	// the vacancies.
+	if (st.Embedded() || cfg.DemoWorldStores == "any") && !*empty && cfg.DemoWorld != "off" {
 		if err := loadDemoWorld(ctx, cfg, st, geo, log); err != nil {
 			return err
 		}
