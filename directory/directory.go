@@ -20,7 +20,7 @@ import (
 // Partition is the store partition that holds the provider directory. It
 // is one partition (however a store spreads it) so every caller reads the
 // same directory.
-const Partition = "directory"
+const Partition = fhir.DirectoryPartition
 
 // Types are the directory's resource types.
 var Types = []string{"Organization", "Location", "HealthcareService"}

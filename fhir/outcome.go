@@ -2,20 +2,49 @@ package fhir
 
 import "encoding/json"
 
+// IssueType is a code of FHIR's IssueType value set
+// (http://hl7.org/fhir/R4/valueset-issue-type.html): the only codes an
+// OperationOutcome issue may carry. The gateway uses these.
+type IssueType string
+
+// The IssueType codes the gateway answers with.
+const (
+	IssueInvalid         IssueType = "invalid"
+	IssueStructure       IssueType = "structure"
+	IssueRequired        IssueType = "required"
+	IssueValue           IssueType = "value"
+	IssueCodeInvalid     IssueType = "code-invalid"
+	IssueBusinessRule    IssueType = "business-rule"
+	IssueNotFound        IssueType = "not-found"
+	IssueConflict        IssueType = "conflict"
+	IssueDuplicate       IssueType = "duplicate"
+	IssueMultipleMatches IssueType = "multiple-matches"
+	IssueTooLong         IssueType = "too-long"
+	IssueNotSupported    IssueType = "not-supported"
+	IssueLogin           IssueType = "login"
+	IssueForbidden       IssueType = "forbidden"
+	IssueThrottled       IssueType = "throttled"
+	IssueTransient       IssueType = "transient"
+	IssueTimeout         IssueType = "timeout"
+	IssueException       IssueType = "exception"
+	IssueProcessing      IssueType = "processing"
+	IssueInformational   IssueType = "informational"
+)
+
 // OutcomeIssue is one OperationOutcome issue, with the FHIR codes already
 // chosen by the caller (the gateway's error table).
 type OutcomeIssue struct {
-	Severity     string // fatal | error | warning | information
-	Code         string // a FHIR IssueType code
-	Expression   string // FHIRPath of the element, if any
-	DetailCode   string // e.g. INVALID_CHECK_DIGIT
+	Severity     string    // fatal | error | warning | information
+	Code         IssueType // the issue's type
+	Expression   string    // FHIRPath of the element, if any
+	DetailCode   string    // e.g. INVALID_CHECK_DIGIT
 	DetailSystem string
 	Diagnostics  string
 }
 
 type outcomeIssueJSON struct {
 	Severity    string       `json:"severity"`
-	Code        string       `json:"code"`
+	Code        IssueType    `json:"code"`
 	Details     *conceptJSON `json:"details,omitempty"`
 	Diagnostics string       `json:"diagnostics,omitempty"`
 	Expression  []string     `json:"expression,omitempty"`
@@ -44,7 +73,7 @@ func OperationOutcome(issues []OutcomeIssue) []byte {
 			j.Severity = "error"
 		}
 		if j.Code == "" {
-			j.Code = "processing"
+			j.Code = IssueProcessing
 		}
 		if is.Expression != "" {
 			j.Expression = []string{is.Expression}
@@ -55,7 +84,7 @@ func OperationOutcome(issues []OutcomeIssue) []byte {
 		out.Issue = append(out.Issue, j)
 	}
 	if len(out.Issue) == 0 {
-		out.Issue = append(out.Issue, outcomeIssueJSON{Severity: "information", Code: "informational", Diagnostics: "All OK"})
+		out.Issue = append(out.Issue, outcomeIssueJSON{Severity: "information", Code: IssueInformational, Diagnostics: "All OK"})
 	}
 	b, _ := json.Marshal(out)
 	return b

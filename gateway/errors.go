@@ -20,34 +20,34 @@ import (
 // Nothing else in the gateway decides either.
 var kindTable = map[discharge.Kind]struct {
 	status int
-	code   string
+	code   fhir.IssueType
 }{
-	discharge.KindInternal:        {http.StatusInternalServerError, "exception"},
-	discharge.KindInvalid:         {http.StatusBadRequest, "invalid"},
-	discharge.KindStructure:       {http.StatusBadRequest, "structure"},
-	discharge.KindRequired:        {http.StatusBadRequest, "required"},
-	discharge.KindValue:           {http.StatusBadRequest, "value"},
-	discharge.KindCodeInvalid:     {http.StatusBadRequest, "code-invalid"},
-	discharge.KindBusinessRule:    {http.StatusUnprocessableEntity, "business-rule"},
-	discharge.KindNotFound:        {http.StatusNotFound, "not-found"},
-	discharge.KindConflict:        {http.StatusConflict, "conflict"},
-	discharge.KindDuplicate:       {http.StatusConflict, "duplicate"},
-	discharge.KindPrecondition:    {http.StatusPreconditionFailed, "conflict"},
-	discharge.KindMultipleMatches: {http.StatusPreconditionFailed, "multiple-matches"},
-	discharge.KindTooLarge:        {http.StatusRequestEntityTooLarge, "too-long"},
+	discharge.KindInternal:        {http.StatusInternalServerError, fhir.IssueException},
+	discharge.KindInvalid:         {http.StatusBadRequest, fhir.IssueInvalid},
+	discharge.KindStructure:       {http.StatusBadRequest, fhir.IssueStructure},
+	discharge.KindRequired:        {http.StatusBadRequest, fhir.IssueRequired},
+	discharge.KindValue:           {http.StatusBadRequest, fhir.IssueValue},
+	discharge.KindCodeInvalid:     {http.StatusBadRequest, fhir.IssueCodeInvalid},
+	discharge.KindBusinessRule:    {http.StatusUnprocessableEntity, fhir.IssueBusinessRule},
+	discharge.KindNotFound:        {http.StatusNotFound, fhir.IssueNotFound},
+	discharge.KindConflict:        {http.StatusConflict, fhir.IssueConflict},
+	discharge.KindDuplicate:       {http.StatusConflict, fhir.IssueDuplicate},
+	discharge.KindPrecondition:    {http.StatusPreconditionFailed, fhir.IssueConflict},
+	discharge.KindMultipleMatches: {http.StatusPreconditionFailed, fhir.IssueMultipleMatches},
+	discharge.KindTooLarge:        {http.StatusRequestEntityTooLarge, fhir.IssueTooLong},
 	discharge.KindUnsupportedMedia: {
-		http.StatusUnsupportedMediaType, "not-supported"},
-	discharge.KindNotAcceptable:    {http.StatusNotAcceptable, "not-supported"},
-	discharge.KindNotSupported:     {http.StatusBadRequest, "not-supported"},
-	discharge.KindMethodNotAllowed: {http.StatusMethodNotAllowed, "not-supported"},
-	discharge.KindUnauthorized:     {http.StatusUnauthorized, "login"},
-	discharge.KindForbidden:        {http.StatusForbidden, "forbidden"},
-	discharge.KindThrottled:        {http.StatusTooManyRequests, "throttled"},
-	discharge.KindUnavailable:      {http.StatusServiceUnavailable, "transient"},
-	discharge.KindTimeout:          {http.StatusServiceUnavailable, "timeout"},
+		http.StatusUnsupportedMediaType, fhir.IssueNotSupported},
+	discharge.KindNotAcceptable:    {http.StatusNotAcceptable, fhir.IssueNotSupported},
+	discharge.KindNotSupported:     {http.StatusBadRequest, fhir.IssueNotSupported},
+	discharge.KindMethodNotAllowed: {http.StatusMethodNotAllowed, fhir.IssueNotSupported},
+	discharge.KindUnauthorized:     {http.StatusUnauthorized, fhir.IssueLogin},
+	discharge.KindForbidden:        {http.StatusForbidden, fhir.IssueForbidden},
+	discharge.KindThrottled:        {http.StatusTooManyRequests, fhir.IssueThrottled},
+	discharge.KindUnavailable:      {http.StatusServiceUnavailable, fhir.IssueTransient},
+	discharge.KindTimeout:          {http.StatusServiceUnavailable, fhir.IssueTimeout},
 	// A lost optimistic race that escaped the retry loops is a conflict the
 	// client may retry.
-	discharge.KindRetry: {http.StatusConflict, "conflict"},
+	discharge.KindRetry: {http.StatusConflict, fhir.IssueConflict},
 }
 
 // statusOf returns the HTTP status for a Kind.
@@ -59,11 +59,11 @@ func statusOf(k discharge.Kind) int {
 }
 
 // issueCode returns the FHIR IssueType code for a Kind.
-func issueCode(k discharge.Kind) string {
+func issueCode(k discharge.Kind) fhir.IssueType {
 	if e, ok := kindTable[k]; ok {
 		return e.code
 	}
-	return "exception"
+	return fhir.IssueException
 }
 
 // genericText is what the caller is told when the error has no issues of its
@@ -169,7 +169,7 @@ func issuesToOutcome(issues []discharge.Issue, fallback discharge.Kind) []fhir.O
 			// A warning's kind says what it is about; "informational" is
 			// the honest code when it is only a remark.
 			if k == discharge.KindInternal {
-				oi.Code = "informational"
+				oi.Code = fhir.IssueInformational
 			}
 		}
 		out = append(out, oi)

@@ -42,7 +42,7 @@ func (s *Server) reply(c echo.Context, status int, body []byte, warnings dischar
 	case "OperationOutcome":
 		issues := issuesToOutcome(warnings, discharge.KindInternal)
 		if len(issues) == 0 {
-			issues = []fhir.OutcomeIssue{{Severity: "information", Code: "informational", Diagnostics: "All OK"}}
+			issues = []fhir.OutcomeIssue{{Severity: "information", Code: fhir.IssueInformational, Diagnostics: "All OK"}}
 		}
 		return respond(c, status, fhir.OperationOutcome(issues))
 	}
