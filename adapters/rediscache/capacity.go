@@ -3,16 +3,15 @@ package rediscache
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dischargegateway/gateway/adapters/postingjson"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/placement"
 )
@@ -97,7 +96,7 @@ return {v, 1, ARGV[2], prev, prevArea}
 func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *discharge.Position, area string) (discharge.Capacity, bool, error) {
 	const op = "rediscache.CapacityStore.Put"
 	c.Version = 0
-	doc, err := json.Marshal(toCapacityDoc(c))
+	doc, err := postingjson.Encode(c)
 	if err != nil {
 		return c, false, discharge.Wrap(discharge.KindInternal, op, err)
 	}
@@ -177,75 +176,7 @@ func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *disc
 
 func decodeCapacity(v any, version int64) (discharge.Capacity, error) {
 	s, _ := v.(string)
-	var d capacityDoc
-	if err := json.Unmarshal([]byte(s), &d); err != nil {
-		return discharge.Capacity{}, err
-	}
-	c := d.capacity()
-	c.Version = version
-	return c, nil
-}
-
-// capacityDoc is a posting as stored (the doc field of a location's hash
-// and of its history entries). Its JSON names are the storage format, read
-// back from postings already stored, so they never change with the domain
-// type.
-type capacityDoc struct {
-	LocationID string        `json:"locationId"`
-	AsOf       time.Time     `json:"asOf"`
-	Version    int64         `json:"version"`
-	Beds       []bedDoc      `json:"beds,omitempty"`
-	HomeCare   []homeCareDoc `json:"homeCare,omitempty"`
-}
-
-type bedDoc struct {
-	Type                discharge.BedType `json:"type"`
-	MaxCapacity         int               `json:"maxCapacity"`
-	Occupied            int               `json:"occupied"`
-	Reserved            int               `json:"reserved"`
-	AcceptingAdmissions int               `json:"acceptingAdmissions"`
-	ClosedToAdmissions  bool              `json:"closedToAdmissions"`
-}
-
-type homeCareDoc struct {
-	Outcodes      []string       `json:"outcodes"`
-	HoursPerWeek  float64        `json:"hoursPerWeek"`
-	Packages      int            `json:"packages"`
-	EarliestStart discharge.Date `json:"earliestStart"`
-}
-
-func toCapacityDoc(c discharge.Capacity) capacityDoc {
-	d := capacityDoc{LocationID: c.LocationID, AsOf: c.AsOf, Version: c.Version}
-	if c.Beds != nil {
-		d.Beds = make([]bedDoc, len(c.Beds))
-		for i, b := range c.Beds {
-			d.Beds[i] = bedDoc(b)
-		}
-	}
-	if c.HomeCare != nil {
-		d.HomeCare = make([]homeCareDoc, len(c.HomeCare))
-		for i, h := range c.HomeCare {
-			d.HomeCare[i] = homeCareDoc(h)
-		}
-	}
-	return d
-}
-
-func (d capacityDoc) capacity() discharge.Capacity {
-	c := discharge.Capacity{LocationID: d.LocationID, AsOf: d.AsOf, Version: d.Version}
-	if d.Beds != nil {
-		c.Beds = make([]discharge.BedCapacity, len(d.Beds))
-		for i, b := range d.Beds {
-			c.Beds[i] = discharge.BedCapacity(b)
-		}
-	}
-	if d.HomeCare != nil {
-		c.HomeCare = make([]discharge.HomeCareOffer, len(d.HomeCare))
-		for i, h := range d.HomeCare {
-			c.HomeCare[i] = discharge.HomeCareOffer(h)
-		}
-	}
-	return c
+	return postingjson.Decode([]byte(s), version)
 }
 
 // Get returns the current capacity of locations; ids without a posting are

@@ -3,9 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"time"
 
+	"github.com/dischargegateway/gateway/adapters/postingjson"
 	"github.com/dischargegateway/gateway/discharge"
 )
 
@@ -31,7 +31,7 @@ var latestPageSize = 500
 func (c *Capacity) Record(ctx context.Context, p discharge.Capacity) (discharge.Capacity, bool, error) {
 	const op = "sqlstore.Capacity.Record"
 	p.Version = 0
-	body, err := json.Marshal(toCapacityDoc(p))
+	body, err := postingjson.Encode(discharge.Capacity{LocationID: p.LocationID, AsOf: p.AsOf, Beds: p.Beds, HomeCare: p.HomeCare})
 	if err != nil {
 		return p, false, discharge.Wrap(discharge.KindInternal, op, err)
 	}
@@ -126,72 +126,9 @@ func (c *Capacity) EachLatest(ctx context.Context, f func(discharge.Capacity) er
 // decodePosting reads a stored posting; a body that does not decode gives
 // a zero Capacity (no LocationID).
 func decodePosting(body string, version int64) discharge.Capacity {
-	var d capacityDoc
-	if err := json.Unmarshal([]byte(body), &d); err != nil {
+	c, err := postingjson.Decode([]byte(body), version)
+	if err != nil {
 		return discharge.Capacity{}
-	}
-	c := d.capacity()
-	c.Version = version
-	return c
-}
-
-// capacityDoc is a posting as recorded (the posting column). Its JSON
-// names are the storage format, read back from postings already recorded,
-// so they never change with the domain type; they are the names the Redis
-// cache stores postings under, so one posting reads the same in both.
-type capacityDoc struct {
-	LocationID string        `json:"locationId"`
-	AsOf       time.Time     `json:"asOf"`
-	Beds       []bedDoc      `json:"beds,omitempty"`
-	HomeCare   []homeCareDoc `json:"homeCare,omitempty"`
-}
-
-type bedDoc struct {
-	Type                discharge.BedType `json:"type"`
-	MaxCapacity         int               `json:"maxCapacity"`
-	Occupied            int               `json:"occupied"`
-	Reserved            int               `json:"reserved"`
-	AcceptingAdmissions int               `json:"acceptingAdmissions"`
-	ClosedToAdmissions  bool              `json:"closedToAdmissions"`
-}
-
-type homeCareDoc struct {
-	Outcodes      []string       `json:"outcodes"`
-	HoursPerWeek  float64        `json:"hoursPerWeek"`
-	Packages      int            `json:"packages"`
-	EarliestStart discharge.Date `json:"earliestStart"`
-}
-
-func toCapacityDoc(c discharge.Capacity) capacityDoc {
-	d := capacityDoc{LocationID: c.LocationID, AsOf: c.AsOf}
-	if c.Beds != nil {
-		d.Beds = make([]bedDoc, len(c.Beds))
-		for i, b := range c.Beds {
-			d.Beds[i] = bedDoc(b)
-		}
-	}
-	if c.HomeCare != nil {
-		d.HomeCare = make([]homeCareDoc, len(c.HomeCare))
-		for i, h := range c.HomeCare {
-			d.HomeCare[i] = homeCareDoc(h)
-		}
-	}
-	return d
-}
-
-func (d capacityDoc) capacity() discharge.Capacity {
-	c := discharge.Capacity{LocationID: d.LocationID, AsOf: d.AsOf}
-	if d.Beds != nil {
-		c.Beds = make([]discharge.BedCapacity, len(d.Beds))
-		for i, b := range d.Beds {
-			c.Beds[i] = discharge.BedCapacity(b)
-		}
-	}
-	if d.HomeCare != nil {
-		c.HomeCare = make([]discharge.HomeCareOffer, len(d.HomeCare))
-		for i, h := range d.HomeCare {
-			c.HomeCare[i] = discharge.HomeCareOffer(h)
-		}
 	}
 	return c
 }
