@@ -6,27 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/dischargegateway/gateway/internal/childproc"
 )
-
-// starter runs on one OS thread that never exits. Linux sends the
-// parent-death signal when the thread that forked a child exits, not the
-// process, so children forked from ordinary goroutines' threads could be
-// killed early; children of this thread die exactly when the test binary
-// does.
-var starter = make(chan func())
-
-func init() {
-	go func() {
-		runtime.LockOSThread()
-		for f := range starter {
-			f()
-		}
-	}()
-}
 
 // credential is a user to run PostgreSQL as.
 type credential = syscall.Credential
@@ -53,16 +38,9 @@ func runAs(cmd *exec.Cmd, cred *credential) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 }
 
-// spawn starts cmd, as cred when set, so that it
-// is killed when the test binary exits however it exits. Go applies the
-// credentials before the parent-death signal in the child, so the change
-// of user does not clear it.
-func spawn(cmd *exec.Cmd, cred *credential) error {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: cred}
-	errc := make(chan error, 1)
-	starter <- func() { errc <- cmd.Start() }
-	return <-errc
-}
+// spawn starts cmd, as cred when set, so that it is killed when the test
+// binary exits however it exits.
+func spawn(cmd *exec.Cmd, cred *credential) error { return childproc.Start(cmd, cred) }
 
 // killGroup kills the postmaster pid and every process it forked, as a
 // crash of the machine's power would stop them all at once. PostgreSQL's
