@@ -21,7 +21,7 @@ work=$(mktemp -d)
 pid=""
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  [ -n "${KEEP:-}" ] && cp "$work/out.txt" /tmp/quickstart-out.txt; rm -rf "$work" created.json options.json enc.json
+  [ -n "${KEEP:-}" ] && cp "$work/out.txt" /tmp/quickstart-out.txt; rm -rf "$work" created.json options.json enc.json home.json
 }
 trap cleanup EXIT
 
@@ -56,6 +56,9 @@ matches=$(jq '[.entry[] | select(.search.mode=="match")] | length' options.json)
 [ "$matches" -ge 3 ] || fail "placement showed $matches matches"
 phones=$(jq '[.entry[] | select(.resource.resourceType=="Location") | .resource.telecom[]? | select(.system=="phone")] | length' options.json)
 [ "$phones" -ge 1 ] || fail "no telephone number on the shortlist's Locations"
+grep -q '{"applied":true,"freshness":"fresh"}' "$work/out.txt" || fail "the care home's posting was not applied fresh"
+loc=$(jq -r '.entry[].response.location | select(startswith("Location/")) | split("/")[1]' home.json)
+grep -q "\"locationId\":\"$loc\"" "$work/out.txt" || fail "the capacity summary near M14 does not start with the new home"
 grep -q '"trust":"RXA"' "$work/out.txt" || fail "the case is not the sending trust's (RXA)"
 grep -qx '200' "$work/out.txt" || fail "the update with the current If-Match did not answer 200"
 grep -qx 'conflict' "$work/out.txt" || fail "the stale If-Match did not answer conflict"
