@@ -54,7 +54,13 @@ func (s *Store) byteOrder(col string) string {
 }
 
 // searchWhere writes the conditions of a query on resources r: each filter
-// is one conjunct. A token filter matches a resource with any of AnyOf
+// is one conjunct, an uncorrelated "r.id IN (SELECT id FROM the index table
+// WHERE …)". That shape is planned well however stale the statistics are:
+// the subquery is a range of the index table's primary key (partition,
+// type, param, token), and each id found is one probe of resources' key. A
+// correlated EXISTS was planned, before autovacuum's first ANALYZE of a
+// freshly loaded table, as a scan of the partition's whole token index per
+// resource: 450 ms for one identifier among 1,000 Patients. A token filter matches a resource with any of AnyOf
 // among its entries for Param (none, with AnyOf empty); a range filter
 // compares the parameter's hull with each bound given (a filter with no
 // bound matches everything); _id matches ids in AnyOf.
@@ -69,7 +75,7 @@ func (s *Store) searchWhere(q *query, partition string, fq fhir.Query) error {
 			if f.Range.LowAtMost == nil && f.Range.HighAtLeast == nil {
 				continue
 			}
-			q.sql(" AND EXISTS (SELECT 1 FROM search_range g WHERE g.partition = r.partition AND g.type = r.type AND g.id = r.id AND g.param = ", q.arg(f.Param))
+			q.sql(" AND r.id IN (SELECT g.id FROM search_range g WHERE g.partition = ", q.arg(partition), " AND g.type = ", q.arg(fq.Type), " AND g.param = ", q.arg(f.Param))
 			if f.Range.LowAtMost != nil {
 				q.sql(" AND g.low <= ", q.arg(clampScore(*f.Range.LowAtMost)))
 			}
@@ -78,7 +84,7 @@ func (s *Store) searchWhere(q *query, partition string, fq fhir.Query) error {
 			}
 			q.sql(")")
 		default:
-			q.sql(" AND EXISTS (SELECT 1 FROM search_token t WHERE t.partition = r.partition AND t.type = r.type AND t.id = r.id AND t.param = ", q.arg(f.Param), " AND ")
+			q.sql(" AND r.id IN (SELECT t.id FROM search_token t WHERE t.partition = ", q.arg(partition), " AND t.type = ", q.arg(fq.Type), " AND t.param = ", q.arg(f.Param), " AND ")
 			in(q, "t.token", f.AnyOf)
 			q.sql(")")
 		}
