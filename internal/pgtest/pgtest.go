@@ -107,20 +107,28 @@ func Start(tb testing.TB, settings ...string) *Server {
 	}, settings...) {
 		s.args = append(s.args, "-c", kv)
 	}
+	s.launchOnFreePort(tb, "postgres")
+	return s
+}
+
+// launchOnFreePort picks a free loopback port and launches the server on
+// it, picking again when the port was taken between the pick and the bind.
+func (s *Server) launchOnFreePort(tb testing.TB, what string) {
+	tb.Helper()
 	var last error
-	for range 3 { // the port can be taken between the pick and the bind
+	for range 3 {
+		var err error
 		if s.Port, err = freePort(); err != nil {
 			tb.Fatal(err)
 		}
 		if last = s.launch(); last == nil {
-			return s
+			return
 		}
 		if !strings.Contains(s.Log(), "could not bind") && !strings.Contains(s.Log(), "already in use") {
 			break
 		}
 	}
-	tb.Fatalf("postgres: %v\n%s", last, s.tail(30))
-	return nil
+	tb.Fatalf("%s: %v\n%s", what, last, s.tail(30))
 }
 
 // binary finds a PostgreSQL program on PATH or in Debian's versioned
@@ -344,20 +352,8 @@ func (s *Server) StartStandby(tb testing.TB, name string) *Server {
 	}
 	sb.args = append(append([]string{}, s.args...), "-c", "cluster_name="+name, "-c", "unix_socket_directories="+dir,
 		"-c", "hot_standby=on")
-	var last error
-	for range 3 {
-		if sb.Port, err = freePort(); err != nil {
-			tb.Fatal(err)
-		}
-		if last = sb.launch(); last == nil {
-			return sb
-		}
-		if !strings.Contains(sb.Log(), "could not bind") && !strings.Contains(sb.Log(), "already in use") {
-			break
-		}
-	}
-	tb.Fatalf("standby: %v\n%s", last, sb.tail(30))
-	return nil
+	sb.launchOnFreePort(tb, "standby")
+	return sb
 }
 
 // SetSynchronousStandbys sets synchronous_standby_names on s (for example
