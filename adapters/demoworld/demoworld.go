@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dischargegateway/gateway/adapters/synthetic"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/internal/csvrows"
 )
@@ -184,20 +185,7 @@ func capacity(l discharge.Listing, r *rand.Rand, now time.Time) discharge.Capaci
 				continue
 			}
 			seen[bt] = true
-			max := 5 + r.IntN(30)
-			acc := 0
-			if r.Float64() < 0.75 {
-				acc = 1 + r.IntN(3)
-			}
-			res := 0
-			if r.Float64() < 0.2 {
-				res = 1
-			}
-			if acc+res > max {
-				acc = 0
-			}
-			c.Beds = append(c.Beds, discharge.BedCapacity{Type: bt, MaxCapacity: max, Occupied: max - acc - res,
-				Reserved: res, AcceptingAdmissions: acc, ClosedToAdmissions: r.Float64() < 0.03})
+			c.Beds = append(c.Beds, synthetic.BedCapacity(r, bt, 0.75))
 		}
 	}
 	return c

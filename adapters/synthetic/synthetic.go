@@ -146,20 +146,7 @@ func Providers(n int, places []Place, now time.Time, seed uint64) ([]discharge.L
 						continue
 					}
 					seen[bt] = true
-					max := 5 + r.IntN(30)
-					acc := 0
-					if r.Float64() < 0.7 {
-						acc = 1 + r.IntN(3)
-					}
-					res := 0
-					if r.Float64() < 0.2 {
-						res = 1
-					}
-					if acc+res > max {
-						acc = 0
-					}
-					cp.Beds = append(cp.Beds, discharge.BedCapacity{Type: bt, MaxCapacity: max, Occupied: max - acc - res,
-						Reserved: res, AcceptingAdmissions: acc, ClosedToAdmissions: r.Float64() < 0.03})
+					cp.Beds = append(cp.Beds, BedCapacity(r, bt, 0.7))
 				}
 			}
 		}
@@ -239,4 +226,26 @@ func (ref Referral) Bundle(i int) map[string]any {
 		map[string]any{"fullUrl": "urn:uuid:00000000-0000-4000-8000-000000000003", "request": map[string]any{"method": "POST", "url": "ServiceRequest"},
 			"resource": sr},
 	}}
+}
+
+// BedCapacity draws one bed type's synthetic figures: 5 to 34 beds, full
+// but for 1 to 3 accepting admissions (with probability pAccepting) and a
+// bed reserved one time in five, closed to admissions 3 % of the time.
+// Synthetic England and the demo world both draw through it, so their
+// vacancies look alike.
+func BedCapacity(r *rand.Rand, bt discharge.BedType, pAccepting float64) discharge.BedCapacity {
+	max := 5 + r.IntN(30)
+	acc := 0
+	if r.Float64() < pAccepting {
+		acc = 1 + r.IntN(3)
+	}
+	res := 0
+	if r.Float64() < 0.2 {
+		res = 1
+	}
+	if acc+res > max {
+		acc = 0
+	}
+	return discharge.BedCapacity{Type: bt, MaxCapacity: max, Occupied: max - acc - res,
+		Reserved: res, AcceptingAdmissions: acc, ClosedToAdmissions: r.Float64() < 0.03}
 }
