@@ -146,26 +146,8 @@ func (s *Store) readRow(ctx context.Context, op, partition, q string, args []any
 			return scan(tx.QueryRowContext(ctx, q, args...))
 		})
 	}
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return classify(op, err)
-	}
-	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		pc := dc.(*stdlib.Conn).Conn()
-		b := &pgx.Batch{}
-		b.Queue("SELECT set_config('app.partition', $1, true)", partition)
-		b.Queue(q, args...)
-		br := pc.SendBatch(ctx, b)
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return err
-		}
-		if err := scan(br.QueryRow()); err != nil {
-			br.Close()
-			return err
-		}
-		return br.Close()
+	err := s.partitionBatch(ctx, partition, q, args, func(br pgx.BatchResults) error {
+		return scan(br.QueryRow())
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return discharge.Wrap(discharge.KindNotFound, op, err)
@@ -198,12 +180,31 @@ func (s *Store) readRows(ctx context.Context, op, partition, q string, args []an
 			return rs.Err()
 		})
 	}
+	err := s.partitionBatch(ctx, partition, q, args, func(br pgx.BatchResults) error {
+		rs, err := br.Query()
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		if err := scan(rs); err != nil {
+			return err
+		}
+		return rs.Err()
+	})
+	return classify(op, err)
+}
+
+// partitionBatch runs q on PostgreSQL in one round trip with the
+// partition's row-level security setting: set_config and q go as one
+// pipelined batch, which pgx runs as one implicit transaction. read gets
+// the batch's results after the setting and reads q's.
+func (s *Store) partitionBatch(ctx context.Context, partition, q string, args []any, read func(pgx.BatchResults) error) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return classify(op, err)
+		return err
 	}
 	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
+	return conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
 		b := &pgx.Batch{}
 		b.Queue("SELECT set_config('app.partition', $1, true)", partition)
@@ -213,20 +214,12 @@ func (s *Store) readRows(ctx context.Context, op, partition, q string, args []an
 			br.Close()
 			return err
 		}
-		rs, err := br.Query()
-		if err == nil {
-			err = scan(rs)
-			rs.Close()
-			if err == nil {
-				err = rs.Err()
-			}
-		}
+		err := read(br)
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}
 		return err
 	})
-	return classify(op, err)
 }
 
 type scanner interface{ Scan(dest ...any) error }
