@@ -216,22 +216,8 @@ func TestOutputsForValidation(t *testing.T) {
 		"resourceType": "Parameters", "parameter": []any{
 			map[string]any{"name": "radius", "valueDecimal": 0.1}, map[string]any{"name": "explain", "valueBoolean": true}}}),
 		http.StatusOK)
-	var srRes, patRes map[string]any
-	for _, en := range walkthrough(t)["entry"].([]any) {
-		res := en.(map[string]any)["resource"].(map[string]any)
-		switch res["resourceType"] {
-		case "ServiceRequest":
-			srRes = res
-		case "Patient":
-			patRes = res
-		}
-	}
-	srRes["subject"] = map[string]any{"reference": "Patient/inline"}
-	delete(srRes, "encounter")
-	o.save("placement-options-type-level", e.do("POST", "/fhir/ServiceRequest/$placement-options", map[string]any{
-		"resourceType": "Parameters", "parameter": []any{
-			map[string]any{"name": "serviceRequest", "resource": srRes}, map[string]any{"name": "patient", "resource": patRes},
-			map[string]any{"name": "explain", "valueBoolean": true}}}), http.StatusOK)
+	o.save("placement-options-type-level", e.do("POST", "/fhir/ServiceRequest/$placement-options",
+		whatIfParameters(t, map[string]any{"name": "explain", "valueBoolean": true})), http.StatusOK)
 
 	// Terminology operations.
 	o.save("translate-match", e.do("GET", "/fhir/ConceptMap/$translate?system=https://fhir.rxx-trust.example/CodeSystem/local-care-codes&code=NH-DEM", nil),

@@ -87,21 +87,8 @@ func TestPlacementOptions(t *testing.T) {
 		t.Fatalf("the placement Bundle is not valid R4: %v", err)
 	}
 	// Type level: the same request inline, nothing stored.
-	var srRes, patRes map[string]any
-	for _, en := range walkthrough(t)["entry"].([]any) {
-		res := en.(map[string]any)["resource"].(map[string]any)
-		switch res["resourceType"] {
-		case "ServiceRequest":
-			srRes = res
-		case "Patient":
-			patRes = res
-		}
-	}
-	srRes["subject"] = map[string]any{"reference": "Patient/inline"}
-	delete(srRes, "encounter")
-	whatIf := e.do("POST", "/fhir/ServiceRequest/$placement-options", map[string]any{"resourceType": "Parameters", "parameter": []any{
-		map[string]any{"name": "serviceRequest", "resource": srRes}, map[string]any{"name": "patient", "resource": patRes},
-		map[string]any{"name": "explain", "valueBoolean": true}}}).mustStatus(t, http.StatusOK)
+	whatIf := e.do("POST", "/fhir/ServiceRequest/$placement-options",
+		whatIfParameters(t, map[string]any{"name": "explain", "valueBoolean": true})).mustStatus(t, http.StatusOK)
 	if num(whatIf.json, "total") != 2 || !strings.Contains(string(whatIf.body), "Home A") {
 		t.Fatalf("what-if: %s", whatIf.body)
 	}
