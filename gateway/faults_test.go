@@ -39,9 +39,11 @@ func faultEnv(t *testing.T, rs *redistest.Server, redisTimeout, requestTimeout t
 }
 
 // TestSlowRedisUnderLoad makes Redis sleep (DEBUG SLEEP) while 40 clients
-// send requests: each gets 503 with issue code timeout by the configured
-// deadline (every request passes the rate limiter, which is in Redis), none hangs, and once Redis answers again the goroutines the
-// requests used are gone and requests succeed.
+// send requests: each is answered by the configured deadline, served from
+// the record (the rate limiter counts in process once Redis failed to
+// answer) or 503 with issue code timeout, never anything else; none hangs,
+// and once Redis answers again the goroutines the requests used are gone
+// and requests succeed.
 func TestSlowRedisUnderLoad(t *testing.T) {
 	rs := redistest.Start(t, "--enable-debug-command", "yes")
 	e, _ := faultEnv(t, rs, 300*time.Millisecond, 400*time.Millisecond)
@@ -80,8 +82,10 @@ func TestSlowRedisUnderLoad(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
-	if codes["503 timeout"] != 40 {
-		t.Fatalf("want 40 × 503 timeout while Redis sleeps, got %v", codes)
+	for code, n := range codes {
+		if code != "200" && code != "201" && code != "503 timeout" {
+			t.Fatalf("%d answers %q while Redis sleeps (want 200, 201 or 503 timeout): %v", n, code, codes)
+		}
 	}
 	// The request deadline is 400 ms; allow for a loaded machine, but not
 	// for waiting out Redis's 2 s sleep.
@@ -116,13 +120,16 @@ func TestSlowRedisUnderLoad(t *testing.T) {
 // TestRedisKilledUnderLoadKeepsRecords: Redis holds no record. Killed
 // (SIGKILL, as a crash) under concurrent writes and restarted empty, as if
 // flushed, it loses no write the gateway acknowledged (201, or a
-// transaction's 200); the requests it fails meanwhile are 503, never 500.
+// transaction's 200); the requests go on being served from the record
+// while it is down (the rate limiter counts in process), and any it fails
+// are 503, never 500.
 func TestRedisKilledUnderLoadKeepsRecords(t *testing.T) {
 	rs := redistest.Start(t)
 	e, _ := faultEnv(t, rs, time.Second, 3*time.Second)
 	statuses := map[int]int{}
 	var mu sync.Mutex
 	var acked []string
+	killed, ackedWhileDown := false, 0
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := 0; w < 6; w++ {
@@ -160,12 +167,18 @@ func TestRedisKilledUnderLoadKeepsRecords(t *testing.T) {
 				}
 				mu.Lock()
 				acked = append(acked, locs...)
+				if killed {
+					ackedWhileDown += len(locs)
+				}
 				mu.Unlock()
 			}
 		}(w)
 	}
 	time.Sleep(700 * time.Millisecond)
 	rs.Kill() // mid-load, as a crash
+	mu.Lock()
+	killed = true
+	mu.Unlock()
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	wg.Wait()
@@ -178,8 +191,8 @@ func TestRedisKilledUnderLoadKeepsRecords(t *testing.T) {
 			t.Errorf("%d answers were %d while Redis was killed (want 503)", n, st)
 		}
 	}
-	if statuses[http.StatusServiceUnavailable] == 0 {
-		t.Errorf("no request failed while Redis was down: %v", statuses)
+	if ackedWhileDown == 0 {
+		t.Errorf("no write was acknowledged while Redis was down: the record does not need it (%v)", statuses)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for e.do("GET", "/fhir/Patient?_count=1", nil).status != http.StatusOK {

@@ -26,6 +26,7 @@ import (
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/internal/pgtest"
 	"github.com/dischargegateway/gateway/internal/redistest"
+	"github.com/dischargegateway/gateway/internal/wiring"
 	"github.com/dischargegateway/gateway/mappings"
 )
 
@@ -217,7 +218,7 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(conn.Client)},
 			Issuer:   issuer,
 			Audit:    sqlstore.NewAudit(rec),
-			Limiter:  rediscache.NewRateLimit(conn.Client, limit, time.Minute),
+			Limiter:  wiring.RateLimiter(conn.Client, limit, log),
 		},
 	}
 }

@@ -74,6 +74,12 @@ func Open(ctx context.Context, cfg Config) (*Conn, error) {
 		PoolTimeout:           cfg.Timeout,
 		PoolSize:              cfg.PoolSize,
 		MaxRetries:            1,
+		// go-redis dials up to five times per attempt, 100 ms apart: with a
+		// Redis that refuses connections every command then took a second
+		// or more, and a request of several commands ran into its deadline
+		// (503 timeout) instead of failing fast (503 transient). Two dials
+		// still ride over one refused connect.
+		DialerRetries: 2,
 	}
 	redis.SetLogger(slogLogger{})
 	conn := &Conn{}

@@ -151,7 +151,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	gcfg.RetryAfterSeconds = cfg.RetryAfterSeconds
 	gcfg.BaseURL = cfg.BaseURL
 	gcfg.Version = version
-	sec, err := security(cfg, st)
+	sec, err := security(cfg, st, log)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -69,7 +70,7 @@ func loadSecurity(cfg config) (*auth.Registry, *auth.KeySet, error) {
 
 // security is the server's security: the registry and keys, token replay
 // and rate limits in Redis, the audit trail in the record.
-func security(cfg config, st *wiring.Stores) (*securityParts, error) {
+func security(cfg config, st *wiring.Stores, log *slog.Logger) (*securityParts, error) {
 	reg, keys, err := loadSecurity(cfg)
 	if err != nil {
 		return nil, err
@@ -81,7 +82,7 @@ func security(cfg config, st *wiring.Stores) (*securityParts, error) {
 		Audit:    st.Audit,
 	}}
 	if cfg.RateLimit > 0 {
-		sp.gw.Limiter = rediscache.NewRateLimit(st.Redis.Client, cfg.RateLimit, time.Minute)
+		sp.gw.Limiter = wiring.RateLimiter(st.Redis.Client, cfg.RateLimit, log)
 	}
 	return sp, nil
 }
