@@ -35,6 +35,10 @@ func Parse(r io.Reader) ([]discharge.BulkPosting, []discharge.RowIssue, error) {
 			break
 		}
 		row := rec.Number
+		if fe := (*csvrows.FieldError)(nil); errors.As(err, &fe) {
+			rejected = append(rejected, discharge.RowIssue{Row: row, Column: fe.Column, Reason: fe.Reason})
+			continue
+		}
 		if err != nil {
 			rejected = append(rejected, discharge.RowIssue{Row: row, Reason: "not valid CSV"})
 			continue

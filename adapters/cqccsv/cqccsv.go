@@ -45,6 +45,10 @@ func Parse(r io.Reader) ([]discharge.Listing, []RowError, error) {
 			break
 		}
 		row := rec.Number
+		if fe := (*csvrows.FieldError)(nil); errors.As(err, &fe) {
+			rejected = append(rejected, RowError{Row: row, Column: fe.Column, Reason: fe.Reason})
+			continue
+		}
 		if err != nil {
 			rejected = append(rejected, RowError{Row: row, Reason: "not valid CSV"})
 			continue

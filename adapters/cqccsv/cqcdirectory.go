@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/internal/csvrows"
 )
 
 // The CQC publishes its register of active locations as the "Care directory
@@ -141,6 +142,10 @@ func ParseCQCDirectory(r io.Reader, tr Translator) (CQCDirectory, error) {
 		out.Rows++
 		if err != nil {
 			out.Rejected = append(out.Rejected, RowError{Row: row, Reason: "not valid CSV"})
+			continue
+		}
+		if i := csvrows.ControlField(rec); i >= 0 {
+			out.Rejected = append(out.Rejected, RowError{Row: row, Column: headingAt(col, i), Reason: csvrows.ControlReason})
 			continue
 		}
 		get := func(h string) string {
@@ -283,4 +288,14 @@ func cqcListing(get func(string) string, flags []string, tr Translator) (l disch
 		warn = append(warn, RowError{Column: colWebsite, Reason: "not a website address: left out"})
 	}
 	return l, false, warn, nil
+}
+
+// headingAt is the heading of column i, "" for a column without one.
+func headingAt(col map[string]int, i int) string {
+	for h, j := range col {
+		if j == i {
+			return h
+		}
+	}
+	return ""
 }

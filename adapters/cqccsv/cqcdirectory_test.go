@@ -11,6 +11,7 @@ import (
 	"github.com/dischargegateway/gateway/adapters/cqccsv"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/internal/csvrows"
 	"github.com/dischargegateway/gateway/mappings"
 )
 
@@ -176,6 +177,9 @@ func FuzzParseCQCDirectory(f *testing.F) {
 	}
 	f.Add(string(b))
 	f.Add("Location ID,Location Name,Care home?,Location Postal Code,Provider ID,Service type - Domiciliary care service\n1-1,\"x\n")
+	if i := strings.Index(string(b), "\n1-"); i > 0 { // the fixture with a control character in its first listing
+		f.Add(string(b[:i+3]) + "\x0b" + string(b[i+3:]))
+	}
 	f.Fuzz(func(t *testing.T, in string) {
 		got, err := cqccsv.ParseCQCDirectory(strings.NewReader(in), tr)
 		if err != nil {
@@ -184,6 +188,9 @@ func FuzzParseCQCDirectory(f *testing.F) {
 		for _, l := range got.Listings {
 			if l.Name == "" || len(l.Services) == 0 || l.Row < 2 {
 				t.Fatalf("malformed listing %+v", l)
+			}
+			if csvrows.ControlField([]string{l.Name, l.Address, l.Postcode, l.Telephone, l.Website, l.LocationID, l.ProviderID}) >= 0 {
+				t.Fatalf("a listing kept a control character: %+v", l)
 			}
 		}
 		for _, r := range got.Rejected {

@@ -14,9 +14,10 @@ import (
 
 // Reader reads rows by column name.
 type Reader struct {
-	cr  *csv.Reader
-	col map[string]int
-	row int
+	cr     *csv.Reader
+	col    map[string]int
+	header []string
+	row    int
 }
 
 // New reads the header and checks that every required column is named.
@@ -36,7 +37,7 @@ func New(r io.Reader, required ...string) (*Reader, error) {
 			return nil, fmt.Errorf("header: missing column %q", c)
 		}
 	}
-	return &Reader{cr: cr, col: col, row: 1}, nil
+	return &Reader{cr: cr, col: col, header: header, row: 1}, nil
 }
 
 // Row is one record.
@@ -63,5 +64,39 @@ func (r *Reader) Next() (Row, error) {
 	if errors.Is(err, io.EOF) {
 		return Row{}, io.EOF
 	}
+	if err == nil {
+		if i := ControlField(rec); i >= 0 {
+			name := ""
+			if i < len(r.header) {
+				name = strings.TrimSpace(strings.TrimPrefix(r.header[i], "\ufeff"))
+			}
+			err = &FieldError{Column: name, Reason: ControlReason}
+		}
+	}
 	return Row{Number: r.row, rec: rec, col: r.col}, err
+}
+
+// FieldError is a well-formed CSV record with a field the importers refuse.
+type FieldError struct {
+	Column string // the column's heading as the file spells it
+	Reason string
+}
+
+func (e *FieldError) Error() string { return "column " + e.Column + ": " + e.Reason }
+
+// ControlReason says why a field with a control character is refused.
+const ControlReason = "holds a control character (below U+0020, other than tab, CR and LF), which FHIR strings may not"
+
+// ControlField returns the index of the first field holding a control
+// character FHIR strings may not hold (below U+0020 other than tab, CR and
+// LF, as fhir.Validate refuses them in JSON), or -1. Such a field would
+// otherwise reach the directory or the record as a string no FHIR client
+// can take.
+func ControlField(rec []string) int {
+	for i, f := range rec {
+		if strings.ContainsFunc(f, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\r' && r != '\n' }) {
+			return i
+		}
+	}
+	return -1
 }
