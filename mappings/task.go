@@ -91,17 +91,17 @@ type TaskRequest struct {
 
 // taskDoc is the part of a Task the gateway reads.
 type taskDoc struct {
-	ResourceType   string           `json:"resourceType"`
-	ID             string           `json:"id"`
-	Status         *string          `json:"status"`
-	Intent         *string          `json:"intent"`
-	BusinessStatus *taskCC `json:"businessStatus,omitempty"`
-	StatusReason   *taskCC `json:"statusReason,omitempty"`
-	Focus          *taskRef       `json:"focus,omitempty"`
-	For            *taskRef       `json:"for,omitempty"`
-	Encounter      *taskRef       `json:"encounter,omitempty"`
-	Owner          *taskRef       `json:"owner,omitempty"`
-	Requester      *taskRef       `json:"requester,omitempty"`
+	ResourceType   string   `json:"resourceType"`
+	ID             string   `json:"id"`
+	Status         *string  `json:"status"`
+	Intent         *string  `json:"intent"`
+	BusinessStatus *taskCC  `json:"businessStatus,omitempty"`
+	StatusReason   *taskCC  `json:"statusReason,omitempty"`
+	Focus          *taskRef `json:"focus,omitempty"`
+	For            *taskRef `json:"for,omitempty"`
+	Encounter      *taskRef `json:"encounter,omitempty"`
+	Owner          *taskRef `json:"owner,omitempty"`
+	Requester      *taskRef `json:"requester,omitempty"`
 	Restriction    *struct {
 		Period *struct {
 			End *string `json:"end,omitempty"`
@@ -118,8 +118,8 @@ type taskCoding struct {
 }
 
 type taskCC struct {
-	Coding []taskCoding `json:"taskCoding,omitempty"`
-	Text   string   `json:"text,omitempty"`
+	Coding []taskCoding `json:"coding,omitempty"`
+	Text   string       `json:"text,omitempty"`
 }
 
 type taskIdent struct {
@@ -128,14 +128,14 @@ type taskIdent struct {
 }
 
 type taskRef struct {
-	Reference  string      `json:"reference,omitempty"`
+	Reference  string     `json:"reference,omitempty"`
 	Identifier *taskIdent `json:"taskIdent,omitempty"`
 }
 
 type taskParam struct {
-	Type                 taskCC  `json:"type"`
-	ValueReference       *taskRef       `json:"valueReference,omitempty"`
-	ValueCodeableConcept *taskCC `json:"valueCodeableConcept,omitempty"`
+	Type                 taskCC   `json:"type"`
+	ValueReference       *taskRef `json:"valueReference,omitempty"`
+	ValueCodeableConcept *taskCC  `json:"valueCodeableConcept,omitempty"`
 }
 
 func (c *taskCC) code(system string) string {
@@ -285,18 +285,18 @@ func knownRejectReason(r discharge.RejectReason) bool {
 
 // taskOut is the Task as the gateway renders it.
 type taskOut struct {
-	ResourceType   string           `json:"resourceType"`
-	ID             string           `json:"id"`
-	Meta           map[string]any   `json:"meta"`
-	Status         string           `json:"status"`
-	BusinessStatus *taskCC `json:"businessStatus,omitempty"`
-	StatusReason   *taskCC `json:"statusReason,omitempty"`
-	Intent         string           `json:"intent"`
+	ResourceType   string         `json:"resourceType"`
+	ID             string         `json:"id"`
+	Meta           map[string]any `json:"meta"`
+	Status         string         `json:"status"`
+	BusinessStatus *taskCC        `json:"businessStatus,omitempty"`
+	StatusReason   *taskCC        `json:"statusReason,omitempty"`
+	Intent         string         `json:"intent"`
 	Focus          *taskRef       `json:"focus,omitempty"`
 	For            *taskRef       `json:"for,omitempty"`
 	Encounter      *taskRef       `json:"encounter,omitempty"`
-	AuthoredOn     string           `json:"authoredOn,omitempty"`
-	LastModified   string           `json:"lastModified,omitempty"`
+	AuthoredOn     string         `json:"authoredOn,omitempty"`
+	LastModified   string         `json:"lastModified,omitempty"`
 	Requester      *taskRef       `json:"requester,omitempty"`
 	Owner          *taskRef       `json:"owner,omitempty"`
 	Restriction    *struct {
