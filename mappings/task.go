@@ -129,7 +129,7 @@ type taskIdent struct {
 
 type taskRef struct {
 	Reference  string     `json:"reference,omitempty"`
-	Identifier *taskIdent `json:"taskIdent,omitempty"`
+	Identifier *taskIdent `json:"identifier,omitempty"`
 }
 
 type taskParam struct {
