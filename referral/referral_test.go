@@ -3,11 +3,13 @@ package referral_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/referral"
 )
@@ -106,10 +108,17 @@ func TestConcurrentAcceptsPostgres(t *testing.T) { concurrentAccepts(t, true) }
 
 func concurrentAccepts(t *testing.T, pg bool) {
 	ctx := context.Background()
-	w := newWorld(t, pg, 1, 3)
+	// Ten trusts, so the accepts are not serialised by one partition's
+	// lock: only the hold lock stands between them.
+	var trusts []string
+	for i := range 10 {
+		trusts = append(trusts, fmt.Sprintf("T%02d", i))
+	}
+	w := newWorld(t, pg, 1, 3, trusts...)
 	ids := make([]string, 50)
 	for i := range ids {
-		ids[i] = w.send(t, trust, "RXX-sr1", 1)
+		org := trusts[i%len(trusts)]
+		ids[i] = w.send(t, &auth.Principal{ClientID: "c-" + org, Org: org, Role: auth.RoleTrust}, org+"-sr1", 1)
 	}
 	var mu sync.Mutex
 	ok, refused := 0, 0

@@ -76,8 +76,9 @@ const bed = discharge.BedNursing
 var start = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 
 // newWorld opens a record on SQLite, or on PostgreSQL when pg (a private
-// database on the shared test server).
-func newWorld(t testing.TB, pg bool, cases int, vacancies int) *world {
+// database on the shared test server), with cases in RXX, RYY and
+// moreTrusts.
+func newWorld(t testing.TB, pg bool, cases int, vacancies int, moreTrusts ...string) *world {
 	t.Helper()
 	ctx := context.Background()
 	url := ""
@@ -114,7 +115,7 @@ func newWorld(t testing.TB, pg bool, cases int, vacancies int) *world {
 			fmt.Sprintf(`{"resourceType":"HealthcareService","id":"svc%d","providedBy":{"reference":"Organization/org%d"},"location":[{"reference":"Location/loc%d"}]}`, i, i, i))
 	}
 	put(fhir.DirectoryPartition, dir...)
-	for _, trust := range []string{"RXX", "RYY"} {
+	for _, trust := range append([]string{"RXX", "RYY"}, moreTrusts...) {
 		var docs []string
 		for i := 1; i <= cases; i++ {
 			docs = append(docs,
