@@ -300,3 +300,81 @@ func TestPackMinimisedUntilAccepted(t *testing.T) {
 		t.Fatalf("audit %+v", w.audit.entries)
 	}
 }
+
+// Holds never exceed vacancies while postings land concurrently: accepts
+// from ten trusts race a provider posting 0 to 3 vacancies; no more holds
+// stand than the most ever posted. A later posting below the holds leaves
+// them standing (Bookable shows more held than vacant) and refuses the
+// next accept.
+func TestHoldsWithinVacanciesWhilePosting(t *testing.T) {
+	for _, pg := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sqlite", true: "postgres"}[pg], func(t *testing.T) {
+			ctx := context.Background()
+			var trusts []string
+			for i := range 10 {
+				trusts = append(trusts, fmt.Sprintf("T%02d", i))
+			}
+			w := newWorld(t, pg, 1, 0, trusts...)
+			ids := make([]string, 40)
+			for i := range ids {
+				org := trusts[i%len(trusts)]
+				ids[i] = w.send(t, &auth.Principal{ClientID: "c-" + org, Org: org, Role: auth.RoleTrust}, org+"-sr1", 1)
+			}
+			stop := make(chan struct{})
+			posted := make(chan struct{})
+			go func() {
+				defer close(posted)
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					w.clock.Add(time.Millisecond)
+					n := i % 4
+					if _, _, err := w.caps.Record(ctx, discharge.Capacity{LocationID: "loc1", AsOf: w.clock.Now(),
+						Beds: []discharge.BedCapacity{{Type: bed, MaxCapacity: 20, Occupied: 20 - n, AcceptingAdmissions: n}}}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			accepted := 0
+			for _, id := range ids {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := w.svc.Update(ctx, prov1, id, answer(discharge.OfferAccepted, "loc1"), "")
+					switch {
+					case err == nil:
+						mu.Lock()
+						accepted++
+						mu.Unlock()
+					case detailOf(err) != referral.RuleHoldBookable:
+						t.Errorf("accept: %v", err)
+					}
+				}()
+			}
+			wg.Wait()
+			close(stop)
+			<-posted
+			if held := w.activeHolds(t, "loc1"); held != accepted || held > 3 {
+				t.Fatalf("%d holds for %d acceptances, at most 3 ever posted", held, accepted)
+			}
+			if accepted == 0 {
+				t.Fatal("no accept won a posted bed: the race tested nothing")
+			}
+			w.post(t, "loc1", 0)
+			vacant, held, err := w.rec.Bookable(ctx, "loc1", bed)
+			if err != nil || vacant != 0 || held != accepted {
+				t.Fatalf("after a posting of 0: vacant %d held %d (%v)", vacant, held, err)
+			}
+			late := w.send(t, trust, "RXX-sr1", 1)
+			if _, err := w.svc.Update(ctx, prov1, late, answer(discharge.OfferAccepted, "loc1"), ""); detailOf(err) != referral.RuleHoldBookable {
+				t.Fatalf("accept with holds above vacancies: %v", err)
+			}
+		})
+	}
+}
