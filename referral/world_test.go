@@ -83,11 +83,17 @@ var start = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 // moreTrusts.
 func newWorld(t testing.TB, pg bool, cases int, vacancies int, moreTrusts ...string) *world {
 	t.Helper()
-	ctx := context.Background()
 	url := ""
 	if pg {
 		url = pgtest.SharedDatabase(t)
 	}
+	return newWorldAt(t, url, cases, vacancies, moreTrusts...)
+}
+
+// newWorldAt is newWorld on the record at url (SQLite when empty).
+func newWorldAt(t testing.TB, url string, cases int, vacancies int, moreTrusts ...string) *world {
+	t.Helper()
+	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, url, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
