@@ -378,3 +378,69 @@ func TestHoldsWithinVacanciesWhilePosting(t *testing.T) {
 		})
 	}
 }
+
+// The refusals a caller meets, each with its kind and, for a move, its
+// named rule; and a transaction of offers is all or none.
+func TestRefusals(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, false, 2, 3)
+	id := w.send(t, trust, "RXX-sr1", 1)
+	if _, err := w.svc.Update(ctx, prov1, id, answer(discharge.OfferReceived, ""), `W/"1"`); err != nil {
+		t.Fatal(err)
+	}
+	rejectOther := []byte(`{"resourceType":"Task","status":"rejected","intent":"order","statusReason":{"coding":[{"system":"` +
+		"https://fhir.discharge-gateway.example/CodeSystem/offer-reject-reason" + `","code":"other"}]}}`)
+	for _, c := range []struct {
+		name   string
+		do     func() error
+		kind   discharge.Kind
+		detail string
+	}{
+		{"stale If-Match", func() error {
+			_, err := w.svc.Update(ctx, prov1, id, answer(discharge.OfferAccepted, "loc1"), `W/"1"`)
+			return err
+		}, discharge.KindPrecondition, ""},
+		{"owner cancels", func() error {
+			_, err := w.svc.Update(ctx, prov1, id, answer(discharge.OfferCancelled, ""), "")
+			return err
+		}, discharge.KindConflict, referral.RuleTaskMove},
+		{"requester accepts", func() error {
+			_, err := w.svc.Update(ctx, trust, id, answer(discharge.OfferAccepted, "loc1"), "")
+			return err
+		}, discharge.KindConflict, referral.RuleTaskMove},
+		{"reject without a reason", func() error {
+			_, err := w.svc.Update(ctx, prov1, id, []byte(`{"resourceType":"Task","status":"rejected","intent":"order"}`), "")
+			return err
+		}, discharge.KindRequired, ""},
+		{"other without text", func() error {
+			_, err := w.svc.Update(ctx, prov1, id, rejectOther, "")
+			return err
+		}, discharge.KindRequired, ""},
+		{"accept without a bed type", func() error {
+			_, err := w.svc.Update(ctx, prov1, id, []byte(`{"resourceType":"Task","status":"accepted","intent":"order"}`), "")
+			return err
+		}, discharge.KindInvalid, ""},
+		{"provider sends", func() error { _, err := w.svc.Send(ctx, prov1, taskJSON("RXX-sr1", 1)); return err }, discharge.KindForbidden, ""},
+		{"another trust's case", func() error { _, err := w.svc.Send(ctx, trust2, taskJSON("RXX-sr1", 1)); return err }, discharge.KindValue, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.do()
+			if kindOf(err) != c.kind || detailOf(err) != c.detail {
+				t.Fatalf("got %v (detail %q), want %s %q", err, detailOf(err), c.kind, c.detail)
+			}
+		})
+	}
+	// All or none: the second offer names a provider not in the directory.
+	bad := []byte(strings.Replace(string(taskJSON("RXX-sr2", 1)), "Organization/org1", "Organization/nobody", 1))
+	if _, err := w.svc.SendAll(ctx, trust, [][]byte{taskJSON("RXX-sr2", 1), bad}); err == nil {
+		t.Fatal("a transaction with a bad offer was accepted")
+	}
+	ss, err := w.svc.Search(ctx, trust, map[string][]string{"focus": {"ServiceRequest/RXX-sr2"}}, false, "http://x")
+	if err != nil || ss.Total != 0 {
+		t.Fatalf("after a refused transaction: %d offers (%v)", ss.Total, err)
+	}
+	rs, err := w.svc.SendAll(ctx, trust, [][]byte{taskJSON("RXX-sr2", 1), taskJSON("RXX-sr2", 2)})
+	if err != nil || len(rs) != 2 || rs[0].Status != 201 {
+		t.Fatalf("SendAll: %v %v", rs, err)
+	}
+}
