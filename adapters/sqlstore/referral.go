@@ -416,3 +416,39 @@ func (r *Referral) Due(ctx context.Context, now time.Time, limit int) ([]referra
 	})
 	return out, err
 }
+
+// ActiveHolds counts the active holds at each of locations by bed type,
+// for capacity reads and placement to subtract from the posted vacancies
+// (and to warn where a later posting fell below them). Locations without
+// holds are absent.
+func (r *Referral) ActiveHolds(ctx context.Context, locations []string) (map[string]map[discharge.BedType]int, error) {
+	out := map[string]map[discharge.BedType]int{}
+	for start := 0; start < len(locations); start += rowsPerInsert {
+		chunk := locations[start:min(len(locations), start+rowsPerInsert)]
+		q := &query{}
+		ph := make([]string, len(chunk))
+		for i, l := range chunk {
+			ph[i] = q.arg(l)
+		}
+		err := r.s.readRows(ctx, "sqlstore.Referral.ActiveHolds", "", `SELECT location, bed_type, COUNT(*) FROM holds
+			WHERE state = 'active' AND location IN (`+strings.Join(ph, ", ")+`) GROUP BY location, bed_type`, q.args,
+			func(rs rows) error {
+				for rs.Next() {
+					var loc, bt string
+					var n int
+					if err := rs.Scan(&loc, &bt, &n); err != nil {
+						return err
+					}
+					if out[loc] == nil {
+						out[loc] = map[discharge.BedType]int{}
+					}
+					out[loc][discharge.BedType(bt)] = n
+				}
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

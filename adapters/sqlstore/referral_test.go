@@ -75,6 +75,24 @@ func TestReferralRecord(t *testing.T) {
 			if err != nil || len(due) != 3 {
 				t.Fatalf("due %v (%v), want the three offers of two partitions", due, err)
 			}
+			// A hold, counted by location and bed type.
+			c = offerChange("B", "t4", "P2", at)
+			c.Offers[0].Offer.Hold = &discharge.Hold{ID: "h4", LocationID: "loc9", BedType: discharge.BedNursing, State: discharge.HoldActive}
+			c.Offers[0].NewHold = true
+			if err := r.Apply(ctx, c); discharge.ErrorKind(err) != discharge.KindConflict {
+				t.Fatalf("a hold at a home that never posted: %v, want conflict", err)
+			}
+			if _, _, err := sqlstore.NewCapacity(s).Record(ctx, discharge.Capacity{LocationID: "loc9", AsOf: at,
+				Beds: []discharge.BedCapacity{{Type: discharge.BedNursing, MaxCapacity: 5, Occupied: 4, AcceptingAdmissions: 1}}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Apply(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			holds, err := r.ActiveHolds(ctx, []string{"loc9", "loc1"})
+			if err != nil || len(holds) != 1 || holds["loc9"][discharge.BedNursing] != 1 {
+				t.Fatalf("active holds %v (%v)", holds, err)
+			}
 			if engine != "postgres" {
 				return
 			}
@@ -89,7 +107,7 @@ func TestReferralRecord(t *testing.T) {
 			for _, v := range []struct {
 				as, table string
 				want      int
-			}{{"P1", "offers", 1}, {"P2", "offers", 2}, {"A", "offers", 2}, {"B", "offers", 1}, {"Z", "offers", 0},
+			}{{"P1", "offers", 1}, {"P2", "offers", 3}, {"A", "offers", 2}, {"B", "offers", 2}, {"Z", "offers", 0},
 				{"A", "case_events", 2}, {"P1", "case_events", 0}} {
 				tx, err := app.Begin(ctx)
 				if err != nil {
