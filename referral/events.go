@@ -1,9 +1,7 @@
-// Package referral is the referral loop: offers to providers as FHIR
-// Tasks, atomic bed holds, confirmation, expiry and the case's timeline.
-//
 // This file is the contract between the offer workflow (which writes a
 // case's events in the same transaction as each Task change) and the case
 // view (timeline, measures, worklist), which reads them.
+
 package referral
 
 import "time"
@@ -53,6 +51,7 @@ const (
 	EventConfirmed      EventKind = "confirmed"       // the requester confirmed one offer
 	EventDischarged     EventKind = "discharged"      // the Encounter finished
 	EventTriage         EventKind = "triage"          // the hub recorded its triage decision
+	EventCaseCancelled  EventKind = "case-cancelled"  // the Encounter was cancelled
 )
 
 // Event is one timestamped step of a case's timeline. It carries no

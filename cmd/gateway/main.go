@@ -166,6 +166,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	deps := st.GatewayDeps(tr, geo, log)
 	deps.Security = sec.gw
+	// The referral loop; its sweeper starts below with the cache keeper.
+	referrals := st.Referral(cfg.Referral, log)
 	srv := gateway.New(gcfg, deps)
 	// Only the embedded stores get the demo world unless asked for
 	// (GATEWAY_DEMO_WORLD_STORES=any, a trial on real stores): a real
@@ -185,6 +187,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var keeper cacheKeeper
 	keeper.start(keepCtx, st.Rebuilder(geo, log), cfg.CacheCheck, log)
 	defer func() { stopKeeper(); keeper.wait() }()
+	// The referral sweeper expires unanswered offers and lapses holds. Every
+	// gateway runs one: each move is conditional on the Task's version, so
+	// two sweepers move an offer once, and the timers are in the record.
+	sweepDone := make(chan struct{})
+	go func() { defer close(sweepDone); referrals.Run(keepCtx) }()
+	defer func() { stopKeeper(); <-sweepDone }()
 	if sec.registry.Demo() {
 		log.Warn("DEMO client registry loaded from " + cfg.DemoDir + ": demo clients and keys are public; never use them with real patient data")
 		printDemoTokens(stdout, sec)
