@@ -9,10 +9,10 @@ import (
 	"strings"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
 )
 
-// Parameter is one Parameters.parameter of an operation's input, read from
-// a body the FHIR validator has already accepted.
+// Parameter is one Parameters.parameter of an operation's input.
 type Parameter struct {
 	// Name is Parameters.parameter.name.
 	Name string
@@ -32,9 +32,14 @@ type Parameter struct {
 	Err error
 }
 
-// DecodeParameters reads a Parameters resource's parameters, in order:
-// each one's name and its value[x] (as text) or resource (as raw JSON).
-func DecodeParameters(raw []byte) ([]Parameter, error) {
+// DecodeParameters validates a Parameters body (fhir.Validate, within lim)
+// and reads its parameters, in order: each one's name and its value[x] (as
+// text) or resource (as raw JSON). A body the validator refuses is its
+// error; a parameter that cannot be taken as one value carries its own Err.
+func DecodeParameters(raw []byte, lim fhir.Limits) ([]Parameter, error) {
+	if _, err := fhir.Validate(raw, "Parameters", lim); err != nil {
+		return nil, err
+	}
 	var doc struct {
 		Parameter []map[string]json.RawMessage `json:"parameter"`
 	}
