@@ -22,8 +22,11 @@ type Parameter struct {
 	At string
 	// Value is a primitive value[x] as URL query text ("1.5", "true").
 	Value string
-	// Resource is the raw JSON of parameter.resource, when it has one.
-	Resource json.RawMessage
+	// Resource is the raw JSON of parameter.resource, when it has one, and
+	// ResourceType its resourceType. DecodeParameters validated it as a
+	// resource of that type.
+	Resource     json.RawMessage
+	ResourceType string
 	// Err is set when the parameter cannot be taken as one primitive value
 	// or one resource: it has parts (KindNotSupported), no value[x]
 	// (KindRequired), or more than one or a complex one (KindValue). It is
@@ -57,6 +60,11 @@ func DecodeParameters(raw []byte, lim fhir.Limits) ([]Parameter, error) {
 			p.Err = discharge.E(discharge.KindNotSupported, p.At, "$placement-options has no parameter with parts.")
 		case isObject(m["resource"]):
 			p.At, p.Resource = at+".resource", m["resource"]
+			var head struct {
+				ResourceType string `json:"resourceType"`
+			}
+			_ = json.Unmarshal(p.Resource, &head) // the validator has seen it is a string
+			p.ResourceType = head.ResourceType
 		default:
 			p.At, p.Value, p.Err = parameterValue(m, at, p.Name)
 		}

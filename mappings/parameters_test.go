@@ -43,7 +43,8 @@ func TestDecodeParameters(t *testing.T) {
 				}
 				return
 			}
-			if p.Err != nil || p.At != c.wantAt || p.Value != c.wantValue || (strings.HasSuffix(c.wantAt, "resource") != (p.Resource != nil)) {
+			isResource := strings.HasSuffix(c.wantAt, "resource")
+			if p.Err != nil || p.At != c.wantAt || p.Value != c.wantValue || isResource != (p.Resource != nil) || isResource != (p.ResourceType == "Patient") {
 				t.Fatalf("%+v", p)
 			}
 		})

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
@@ -137,7 +136,7 @@ type input struct {
 	// at names, for each parameter that came in the body, its element
 	// (Parameters.parameter[2].valueDecimal), so an error points there.
 	at        map[string]string
-	resources map[string][]byte
+	resources map[string]mappings.Parameter
 }
 
 // readInput merges the URL query and a POST's Parameters body, as FHIR lets
@@ -146,7 +145,7 @@ type input struct {
 // invalid, naming it) unless the values are the same text, so that no value
 // is silently dropped.
 func readInput(query url.Values, body []mappings.Parameter) (input, error) {
-	in := input{vals: url.Values{}, at: map[string]string{}, resources: map[string][]byte{}}
+	in := input{vals: url.Values{}, at: map[string]string{}, resources: map[string]mappings.Parameter{}}
 	for name, vs := range query {
 		for _, v := range vs[1:] {
 			if v != vs[0] {
@@ -164,7 +163,7 @@ func readInput(query url.Values, body []mappings.Parameter) (input, error) {
 			if _, asValue := in.vals[p.Name]; dup || asValue {
 				return in, twice(p.Name)
 			}
-			in.resources[p.Name] = p.Resource
+			in.resources[p.Name] = p
 			in.at[p.Name] = p.At
 			continue
 		}
@@ -226,25 +225,19 @@ func (in input) rebase(issues discharge.Issues) discharge.Issues {
 	return out
 }
 
-// rebaseError rewrites the expressions of an error about an inline
-// resource, rooted at its type ("ServiceRequest.status"), to its place in
-// the body ("Parameters.parameter[0].resource.status").
-func rebaseError(err error, typ, path string) error {
-	var de *discharge.Error
-	if !errors.As(err, &de) || len(de.Issues) == 0 {
-		return err
+// resource returns the inline resource of a parameter, nil if none, and
+// refuses one of another type than typ. The whole body was validated,
+// each inline resource as its own type (mappings.DecodeParameters): its
+// type is all that is left to check.
+func (in input) resource(name, typ string) ([]byte, error) {
+	p, ok := in.resources[name]
+	if !ok {
+		return nil, nil
 	}
-	cp := *de
-	cp.Issues = make(discharge.Issues, len(de.Issues))
-	for i, is := range de.Issues {
-		if is.Expression == typ {
-			is.Expression = path
-		} else if strings.HasPrefix(is.Expression, typ+".") {
-			is.Expression = path + is.Expression[len(typ):]
-		}
-		cp.Issues[i] = is
+	if p.ResourceType != typ {
+		return nil, discharge.E(discharge.KindInvalid, "resourceType", "This endpoint takes "+typ+", not "+p.ResourceType+".")
 	}
-	return &cp
+	return p.Resource, nil
 }
 
 // sortedKeys returns a map's keys in order.

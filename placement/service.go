@@ -85,8 +85,6 @@ type Records interface {
 
 // Config holds the placement settings.
 type Config struct {
-	// Limits bound the inline resources of a type-level request.
-	Limits fhir.Limits
 	// Freshness says when capacity becomes stale and then unknown.
 	Freshness discharge.FreshnessPolicy
 	// Weights weigh the score's components.
@@ -282,18 +280,16 @@ func caseWarnings(err error) discharge.Issues {
 // inline reads a ServiceRequest (and its Patient) sent inline, for "what
 // if" questions: nothing is read from or written to the records.
 func (s *Service) inline(in input) (question, error) {
-	sr, ok := in.resources["serviceRequest"]
-	if !ok {
+	sr, err := in.resource("serviceRequest", "ServiceRequest")
+	if err != nil {
+		return question{}, err
+	}
+	if sr == nil {
 		return question{}, discharge.E(discharge.KindRequired, "Parameters.parameter", "A serviceRequest parameter with the ServiceRequest inline is required.")
 	}
-	if _, err := fhir.Validate(sr, "ServiceRequest", s.cfg.Limits); err != nil {
-		return question{}, rebaseError(err, "ServiceRequest", in.at["serviceRequest"])
-	}
-	patient := in.resources["patient"]
-	if patient != nil {
-		if _, err := fhir.Validate(patient, "Patient", s.cfg.Limits); err != nil {
-			return question{}, rebaseError(err, "Patient", in.at["patient"])
-		}
+	patient, err := in.resource("patient", "Patient")
+	if err != nil {
+		return question{}, err
 	}
 	// Resources sent inline belong to no organisation's records: they are
 	// mapped with the gateway's ConceptMaps alone (a need has no trust rule;
