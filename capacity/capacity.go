@@ -63,16 +63,19 @@ type Service struct {
 	store     Store
 	geo       Geocoder
 	locations Locations
+	// parseCSV reads the bulk import's files (ImportCSV).
+	parseCSV  CSVParser
 	freshness discharge.FreshnessPolicy
 	now       func() time.Time
 }
 
-// New returns the capacity service. A nil now is time.Now.
-func New(store Store, geo Geocoder, locations Locations, freshness discharge.FreshnessPolicy, now func() time.Time) *Service {
+// New returns the capacity service. parseCSV reads vendors' bulk files; nil:
+// ImportCSV refuses them. A nil now is time.Now.
+func New(store Store, geo Geocoder, locations Locations, parseCSV CSVParser, freshness discharge.FreshnessPolicy, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, geo: geo, locations: locations, freshness: freshness, now: now}
+	return &Service{store: store, geo: geo, locations: locations, parseCSV: parseCSV, freshness: freshness, now: now}
 }
 
 // View is a location's capacity as every read shows it: with its

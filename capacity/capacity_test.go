@@ -3,7 +3,9 @@ package capacity_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,7 +106,7 @@ func (o ownedBy) OwnLocation(_ context.Context, p *auth.Principal, id string) (d
 func TestImportRows(t *testing.T) {
 	now := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 	st := &fakeStore{cur: map[string]discharge.Capacity{}}
-	svc := capacity.New(st, nil, ownedBy{"L1": "P1", "L2": "P2"}, discharge.DefaultFreshness, func() time.Time { return now })
+	svc := capacity.New(st, nil, ownedBy{"L1": "P1", "L2": "P2"}, nil, discharge.DefaultFreshness, func() time.Time { return now })
 	p := &auth.Principal{Org: "P1", Role: auth.RoleCareProvider}
 	bed := func(accepting int) []discharge.BedCapacity {
 		return []discharge.BedCapacity{{Type: discharge.BedNursing, MaxCapacity: 10, Occupied: 10 - accepting, AcceptingAdmissions: accepting}}
@@ -135,5 +137,34 @@ func TestImportRows(t *testing.T) {
 	// Only care providers post.
 	if _, err := svc.Import(context.Background(), &auth.Principal{Org: "P1", Role: auth.RoleTrust}, postings, nil); discharge.ErrorKind(err) != discharge.KindForbidden {
 		t.Fatalf("trust: %v", err)
+	}
+}
+
+// TestImportCSV: the service reads the file with its parser; a file the
+// parser cannot read is the caller's (structure), the parser's refused
+// rows reach the report, and a service without a parser refuses files.
+func TestImportCSV(t *testing.T) {
+	now := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	p := &auth.Principal{Org: "P1", Role: auth.RoleCareProvider}
+	parse := func(r io.Reader) ([]discharge.BulkPosting, []discharge.RowIssue, error) {
+		b, _ := io.ReadAll(r)
+		if string(b) != "ok" {
+			return nil, nil, errors.New("line 1: not a capacity file")
+		}
+		return []discharge.BulkPosting{{Capacity: discharge.Capacity{LocationID: "L1", AsOf: now.Add(-time.Hour),
+				Beds: []discharge.BedCapacity{{Type: discharge.BedNursing, MaxCapacity: 10, Occupied: 8, AcceptingAdmissions: 2}}}, Rows: []int{2}}},
+			[]discharge.RowIssue{{Row: 3, Reason: "unreadable"}}, nil
+	}
+	svc := capacity.New(&fakeStore{cur: map[string]discharge.Capacity{}}, nil, ownedBy{"L1": "P1"}, parse, discharge.DefaultFreshness, func() time.Time { return now })
+	rep, err := svc.ImportCSV(context.Background(), p, strings.NewReader("ok"))
+	if err != nil || rep.Rows != 2 || rep.Accepted != 1 || len(rep.Rejected) != 1 || rep.Rejected[0].Row != 3 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	if _, err := svc.ImportCSV(context.Background(), p, strings.NewReader("x")); discharge.ErrorKind(err) != discharge.KindStructure {
+		t.Fatalf("unreadable file: %v", err)
+	}
+	none := capacity.New(&fakeStore{}, nil, ownedBy{}, nil, discharge.DefaultFreshness, nil)
+	if _, err := none.ImportCSV(context.Background(), p, strings.NewReader("ok")); discharge.ErrorKind(err) != discharge.KindNotSupported {
+		t.Fatalf("no parser: %v", err)
 	}
 }

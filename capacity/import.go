@@ -3,6 +3,7 @@ package capacity
 import (
 	"context"
 	"errors"
+	"io"
 	"sort"
 
 	"github.com/dischargegateway/gateway/auth"
@@ -15,6 +16,23 @@ type ImportReport struct {
 	Accepted int // rows whose posting was stored
 	Ignored  int // rows whose posting was older than the one stored
 	Rejected []discharge.RowIssue
+}
+
+// CSVParser reads a vendor's bulk capacity file (adapters/capacitycsv) into
+// postings, each with its source rows, and the rows it refused.
+type CSVParser func(io.Reader) ([]discharge.BulkPosting, []discharge.RowIssue, error)
+
+// ImportCSV reads a vendor's bulk capacity file and imports it (Import). A
+// file that cannot be read at all is KindStructure.
+func (s *Service) ImportCSV(ctx context.Context, p *auth.Principal, r io.Reader) (ImportReport, error) {
+	if s.parseCSV == nil {
+		return ImportReport{}, discharge.E(discharge.KindNotSupported, "", "This gateway imports no capacity files.")
+	}
+	postings, rejected, err := s.parseCSV(r)
+	if err != nil {
+		return ImportReport{}, discharge.E(discharge.KindStructure, "", "The CSV cannot be read: "+err.Error())
+	}
+	return s.Import(ctx, p, postings, rejected)
 }
 
 // Import posts a vendor's batch export, one posting per location with the

@@ -56,8 +56,8 @@ func newRecordedWorld(t *testing.T) *recordedWorld {
 	w := &recordedWorld{sql: s, record: sqlstore.NewCapacity(s), redis: rc, cache: rediscache.NewCapacityStore(rc.Client, 10),
 		now: time.Now().Truncate(time.Millisecond)}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	dir := directory.New(s, w.cache, geo, log, nil)
-	w.svc = capacity.New(capacity.NewRecorded(w.record, w.cache, log), geo, placedAt{dir}, discharge.DefaultFreshness, nil)
+	dir := directory.New(s, w.cache, geo, nil, log, nil)
+	w.svc = capacity.New(capacity.NewRecorded(w.record, w.cache, log), geo, placedAt{dir}, nil, discharge.DefaultFreshness, nil)
 	w.rebuild = func(cache capacity.Cache) *capacity.Rebuilder {
 		return &capacity.Rebuilder{Record: w.record, Cache: cache, Directory: s, Places: dir}
 	}

@@ -62,21 +62,24 @@ type Service struct {
 	store Store
 	index GeoIndex
 	geo   Geocoder
-	log   *slog.Logger
-	now   func() time.Time
+	// parseCSV reads the bulk import's files (ImportCSV).
+	parseCSV CSVParser
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // New returns the directory service. index and geo may be nil: Locations
 // are then not geo-indexed (a gateway without capacity or geocoding).
+// parseCSV reads bulk directory files; nil: ImportCSV refuses them.
 // A nil log is slog.Default and a nil now is time.Now.
-func New(store Store, index GeoIndex, geo Geocoder, log *slog.Logger, now func() time.Time) *Service {
+func New(store Store, index GeoIndex, geo Geocoder, parseCSV CSVParser, log *slog.Logger, now func() time.Time) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, index: index, geo: geo, log: log, now: now}
+	return &Service{store: store, index: index, geo: geo, parseCSV: parseCSV, log: log, now: now}
 }
 
 // Place finds where a Location is on the map: its position, else its

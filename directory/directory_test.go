@@ -94,7 +94,7 @@ func TestCheckWrite(t *testing.T) {
 	st.put(t, "Organization", "o2", `{"resourceType":"Organization","identifier":[{"system":"`+mappings.CQCProviderSystem+`","value":"P2"}]}`)
 	st.put(t, "Location", "l1", `{"resourceType":"Location","managingOrganization":{"reference":"Organization/o1"}}`)
 	st.put(t, "Location", "l2", `{"resourceType":"Location","managingOrganization":{"reference":"Organization/o2"}}`)
-	svc := directory.New(st, nil, nil, nil, nil)
+	svc := directory.New(st, nil, nil, nil, nil, nil)
 	doc := func(s string) map[string]any {
 		d, err := fhir.DecodeDoc([]byte(s))
 		if err != nil {
@@ -169,7 +169,7 @@ func TestOwnLocation(t *testing.T) {
 	st := newFakeStore()
 	st.put(t, "Organization", "o1", `{"resourceType":"Organization","identifier":[{"system":"`+mappings.CQCProviderSystem+`","value":"P1"}]}`)
 	st.put(t, "Location", "l1", `{"resourceType":"Location","managingOrganization":{"reference":"Organization/o1"},"address":{"postalCode":"M14 4AB"}}`)
-	svc := directory.New(st, nil, fakeGeo{}, nil, nil)
+	svc := directory.New(st, nil, fakeGeo{}, nil, nil, nil)
 	ctx := context.Background()
 	place, err := svc.OwnLocation(ctx, provider("P1"), "l1")
 	if err != nil || place.Position == nil || place.Area != "M" {
@@ -198,7 +198,7 @@ func TestImport(t *testing.T) {
 	st := newFakeStore()
 	idx := &fakeIndex{indexed: map[string]string{}}
 	now := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
-	svc := directory.New(st, idx, fakeGeo{}, nil, func() time.Time { return now })
+	svc := directory.New(st, idx, fakeGeo{}, nil, nil, func() time.Time { return now })
 	ls := []discharge.Listing{listing(2, "P1", "L1", "M14 4AB"), listing(3, "P2", "L2", "ZZ1 1ZZ")}
 
 	t.Run("owner rejects other providers' rows", func(t *testing.T) {

@@ -53,6 +53,23 @@ func (d Date) Before(o Date) bool {
 // After reports whether d is later than o.
 func (d Date) After(o Date) bool { return o.Before(d) }
 
+// Weekday is the day of the week of d.
+func (d Date) Weekday() time.Weekday {
+	return time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()
+}
+
+// DateRange is a closed range of days, both ends included. A zero To
+// means open-ended: closed until further notice.
+type DateRange struct {
+	From Date
+	To   Date
+}
+
+// Contains reports whether d falls in r.
+func (r DateRange) Contains(d Date) bool {
+	return !d.Before(r.From) && (r.To.IsZero() || !d.After(r.To))
+}
+
 // MarshalText implements encoding.TextMarshaler, so Date appears in JSON as
 // "YYYY-MM-DD".
 func (d Date) MarshalText() ([]byte, error) { return []byte(d.String()), nil }

@@ -257,6 +257,20 @@ func refers(ref string, p Provider) bool {
 	return false
 }
 
+// admits reports whether a service takes admissions on a day.
+func admits(ws []AdmissionWindow, d Date) bool {
+	if len(ws) == 0 {
+		return true
+	}
+	day := d.Weekday()
+	for _, w := range ws {
+		if slices.Contains(w.Days, day) {
+			return true
+		}
+	}
+	return false
+}
+
 // evaluate returns the option, or the first filter the candidate fails
 // with a detail for the explanation (never patient data).
 func evaluate(req MatchRequest, c Candidate, bedBased bool) (Option, Filter, string) {

@@ -81,34 +81,3 @@ type AdmissionWindow struct {
 	Start  string
 	End    string
 }
-
-// DateRange is a closed range of days, both ends included. A zero To
-// means open-ended: closed until further notice.
-type DateRange struct {
-	From Date
-	To   Date
-}
-
-// Contains reports whether d falls in r.
-func (r DateRange) Contains(d Date) bool {
-	return !d.Before(r.From) && (r.To.IsZero() || !d.After(r.To))
-}
-
-// admits reports whether a service takes admissions on a day.
-func admits(ws []AdmissionWindow, d Date) bool {
-	if len(ws) == 0 {
-		return true
-	}
-	day := d.Weekday()
-	for _, w := range ws {
-		if slices.Contains(w.Days, day) {
-			return true
-		}
-	}
-	return false
-}
-
-// Weekday is the day of the week of d.
-func (d Date) Weekday() time.Weekday {
-	return time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()
-}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -46,10 +45,6 @@ type Geocoder interface {
 	// whose centroid is nearest a point.
 	OutcodeAt(postcode string, pos discharge.Position) string
 }
-
-// CapacityParser reads a bulk capacity file (adapters/capacitycsv) into
-// postings, each with its source rows.
-type CapacityParser func(io.Reader) ([]discharge.BulkPosting, []discharge.RowIssue, error)
 
 // putCapacity is PUT /api/v1/capacity/{locationId}: a care provider posts
 // the vacancies of one of its own Locations.
@@ -114,11 +109,7 @@ func (s *Server) importCapacity(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	postings, rejected, err := s.parseCapacity(bytes.NewReader(body))
-	if err != nil {
-		return discharge.E(discharge.KindStructure, "", "The CSV cannot be read: "+err.Error())
-	}
-	rep, err := s.capacities.Import(c.Request().Context(), p, postings, rejected)
+	rep, err := s.capacities.ImportCSV(c.Request().Context(), p, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"io"
 	"mime"
 	"net/http"
 
@@ -13,9 +12,6 @@ import (
 	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
 )
-
-// DirectoryParser reads a bulk directory file (adapters/cqccsv).
-type DirectoryParser func(io.Reader) ([]discharge.Listing, []discharge.RowIssue, error)
 
 // importDirectory is POST /api/v1/directory/import (text/csv). A care
 // provider imports its own locations (rows of other providers are rejected
@@ -32,17 +28,11 @@ func (s *Server) importDirectory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	listings, rejected, err := s.parseDirectory(bytes.NewReader(body))
-	if err != nil {
-		return discharge.E(discharge.KindStructure, "", "The CSV cannot be read: "+err.Error())
-	}
-	rep, err := s.ImportDirectory(c.Request().Context(), listings, owner)
+	rep, err := s.directory.ImportCSV(c.Request().Context(), bytes.NewReader(body), owner)
 	if err != nil {
 		return err
 	}
-	rep.Rows += len(rejected)
-	rep.Rejected = append(toWireRowIssues(rejected), rep.Rejected...)
-	return writeJSON(c, http.StatusOK, rep)
+	return writeJSON(c, http.StatusOK, toWireImportReport(rep))
 }
 
 // ImportDirectory writes listings into the directory (directory.Service.

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -54,38 +53,14 @@ func measureReportID(v capacity.View) string {
 
 // searchMeasureReports is MeasureReport?subject=Location/{id}[&_sort=-date]:
 // the location's capacity postings as MeasureReports, newest first, each
-// tagged with its freshness. Paging is every searchset's rule
-// (fhir.ParsePaging, fhir.PageLinks); total counts every posting the
-// history keeps.
+// tagged with its freshness. capacity.ParseHistorySearch holds the search's
+// rules; total counts every posting the history keeps.
 func (s *Server) searchMeasureReports(c echo.Context) error {
-	q := c.QueryParams()
-	page, err := fhir.ParsePaging(q, fhir.DefaultCount, fhir.MaxCount)
+	hs, err := capacity.ParseHistorySearch(c.QueryParams(), preferStrict(c))
 	if err != nil {
 		return err
 	}
-	var warns discharge.Issues
-	used := url.Values{}
-	for name := range q {
-		switch name {
-		case "subject", "_sort":
-			used[name] = q[name]
-		case "_count", "_offset", "_total", "_format":
-		default:
-			msg := "Unknown or unsupported search parameter '" + name + "' for MeasureReport; it was not applied."
-			if preferStrict(c) {
-				return discharge.E(discharge.KindNotSupported, name, msg)
-			}
-			warns.Warn(discharge.KindNotSupported, name, msg)
-		}
-	}
-	if v := q.Get("_sort"); v != "" && v != "-date" {
-		return discharge.E(discharge.KindNotSupported, "_sort", "MeasureReport results are sorted newest first (_sort=-date).")
-	}
-	typ, id, ok := records.SplitRef(q.Get("subject"))
-	if !ok || typ != "Location" {
-		return discharge.E(discharge.KindRequired, "subject", "subject=Location/{id} is required.")
-	}
-	hist, total, err := s.capacities.History(c.Request().Context(), id, page.Offset, page.Count)
+	hist, total, err := s.capacities.History(c.Request().Context(), hs.LocationID, hs.Paging.Offset, hs.Paging.Count)
 	if err != nil {
 		return err
 	}
@@ -95,10 +70,10 @@ func (s *Server) searchMeasureReports(c echo.Context) error {
 		entries = append(entries, fhir.BundleEntryOut{FullURL: base + "/MeasureReport/" + measureReportID(h),
 			Resource: mappings.CapacityToMeasureReport(h.Capacity, h.Freshness), SearchMode: "match"})
 	}
-	if len(warns) > 0 {
-		entries = append(entries, warningsEntry(warns))
+	if len(hs.Warnings) > 0 {
+		entries = append(entries, warningsEntry(hs.Warnings))
 	}
-	links := fhir.PageLinks(base+"/MeasureReport", used, page, total)
+	links := fhir.PageLinks(base+"/MeasureReport", hs.Used, hs.Paging, total)
 	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, links, entries))
 }
 

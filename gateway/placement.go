@@ -29,7 +29,9 @@ func (s *Server) placementOptions(c echo.Context) error {
 func (s *Server) placementWhatIf(c echo.Context) error { return s.place(c, "") }
 
 // place asks placement.Service once, for the stored ServiceRequest id or,
-// with id "", the one inline in the body, and writes the Bundle.
+// with id "", the one inline in the body, and writes the Bundle. A POST's
+// Parameters body is validated and read here, by mappings, like any other
+// body the HTTP layer decodes.
 func (s *Server) place(c echo.Context, id string) error {
 	req := placement.Request{Principal: principal(c), ServiceRequestID: id,
 		Query: c.QueryParams(), Lenient: preferHandling(c) == "lenient"}
@@ -38,7 +40,9 @@ func (s *Server) place(c echo.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		req.Body = body
+		if req.Parameters, err = mappings.DecodeParameters(body, s.cfg.Limits); err != nil {
+			return err
+		}
 	}
 	ctx := c.Request().Context()
 	a, err := s.placement.Options(ctx, req)

@@ -149,3 +149,41 @@ func BenchmarkPlacementBaselineEcho(b *testing.B) {
 		serve(b, e, "GET", path, nil, http.StatusOK)
 	}
 }
+
+// BenchmarkPlacementWhatIf is the type-level request: the walkthrough's
+// ServiceRequest and Patient sent inline in a Parameters body, validated,
+// mapped and placed, nothing read from the record.
+func BenchmarkPlacementWhatIf(b *testing.B) {
+	h, _ := placementBench(b)
+	raw, err := os.ReadFile(filepath.Join("..", "mappings", "testdata", "walkthrough-bundle.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var bundle struct {
+		Entry []struct {
+			Resource map[string]any `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(raw, &bundle); err != nil {
+		b.Fatal(err)
+	}
+	var ps []any
+	for _, en := range bundle.Entry {
+		switch r := en.Resource; r["resourceType"] {
+		case "ServiceRequest":
+			r["subject"] = map[string]any{"reference": "Patient/inline"}
+			delete(r, "encounter")
+			ps = append(ps, map[string]any{"name": "serviceRequest", "resource": r})
+		case "Patient":
+			ps = append(ps, map[string]any{"name": "patient", "resource": r})
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"resourceType": "Parameters", "parameter": ps})
+	const path = "/fhir/ServiceRequest/$placement-options"
+	serve(b, h, "POST", path, body, http.StatusOK) // warm the placement cache
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		serve(b, h, "POST", path, body, http.StatusOK)
+	}
+}

@@ -230,6 +230,17 @@ func TestPlacementURLAndBodyParameters(t *testing.T) {
 		t.Fatalf("explain=true in the URL: %s", explained.body)
 	}
 	dec := func(name string, v float64) map[string]any { return map[string]any{"name": name, "valueDecimal": v} }
+	// swapped holds the Patient where the ServiceRequest belongs and the
+	// other way round; badStatus an inline ServiceRequest the R4 schema
+	// refuses, reported where it sits in the body.
+	swapped := whatIfParameters(t)
+	sp := swapped["parameter"].([]any)
+	sp[0].(map[string]any)["resource"], sp[1].(map[string]any)["resource"] = sp[1].(map[string]any)["resource"], sp[0].(map[string]any)["resource"]
+	wrongPatient := whatIfParameters(t)
+	wp := wrongPatient["parameter"].([]any)
+	wp[1].(map[string]any)["resource"] = wp[0].(map[string]any)["resource"]
+	badStatus := whatIfParameters(t)
+	badStatus["parameter"].([]any)[0].(map[string]any)["resource"].(map[string]any)["status"] = "bogus"
 	tests := []struct {
 		name, query string
 		body        map[string]any
@@ -251,6 +262,9 @@ func TestPlacementURLAndBodyParameters(t *testing.T) {
 		{"resource name as a value too", "?serviceRequest=x", whatIfParameters(t), nil, 400, "invalid", "serviceRequest"},
 		{"unknown, strict", "?bogus=1", whatIfParameters(t), []string{"Prefer", "handling=strict"}, 400, "not-supported", "bogus"},
 		{"unknown, lenient", "?bogus=1", whatIfParameters(t), []string{"Prefer", "handling=lenient"}, 200, "", ""},
+		{"serviceRequest holds a Patient", "", swapped, nil, 400, "invalid", "resourceType"},
+		{"patient holds a ServiceRequest", "", wrongPatient, nil, 400, "invalid", "resourceType"},
+		{"inline resource refused by the schema", "", badStatus, nil, 400, "code-invalid", "Parameters.parameter[0].resource.status"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

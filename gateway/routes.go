@@ -74,10 +74,12 @@ type Deps struct {
 	Security   Security
 	Capacity   CapacityStore
 	Geocoder   Geocoder
-	// ParseDirectory reads bulk directory files (CQC-style CSV).
-	ParseDirectory DirectoryParser
-	// ParseCapacity reads bulk capacity files (vendor CSV).
-	ParseCapacity CapacityParser
+	// ParseDirectory reads bulk directory files (CQC-style CSV), for
+	// directory.Service.ImportCSV.
+	ParseDirectory directory.CSVParser
+	// ParseCapacity reads bulk capacity files (vendor CSV), for
+	// capacity.Service.ImportCSV.
+	ParseCapacity capacity.CSVParser
 	Logger        *slog.Logger
 	Now           func() time.Time
 	// Ready says whether the system of record answers, for /readyz; nil
@@ -102,10 +104,6 @@ type Server struct {
 	ready Pinger
 	// tr answers ConceptMap/$translate.
 	tr *mappings.Translator
-	// parseDirectory and parseCapacity decode the CSV bodies of the bulk
-	// imports, as fhir.Validate decodes a FHIR body.
-	parseDirectory DirectoryParser
-	parseCapacity  CapacityParser
 	// tokens caches verified access tokens (see verifyCached).
 	tokens     sync.Map
 	tokenCount atomic.Int64
@@ -137,15 +135,14 @@ func New(cfg Config, d Deps) *Server {
 	if d.Ready == nil {
 		d.Ready = d.Store
 	}
-	s := &Server{cfg: cfg, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security, ready: d.Ready,
-		parseDirectory: d.ParseDirectory, parseCapacity: d.ParseCapacity}
-	s.directory = directory.New(d.Store, d.Capacity, d.Geocoder, d.Logger, d.Now)
-	s.capacities = capacity.New(d.Capacity, d.Geocoder, s.directory, cfg.Freshness, d.Now)
+	s := &Server{cfg: cfg, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security, ready: d.Ready}
+	s.directory = directory.New(d.Store, d.Capacity, d.Geocoder, d.ParseDirectory, d.Logger, d.Now)
+	s.capacities = capacity.New(d.Capacity, d.Geocoder, s.directory, d.ParseCapacity, cfg.Freshness, d.Now)
 	s.records = records.New(records.Config{Limits: cfg.Limits, BaseURL: cfg.BaseURL}, records.Deps{
 		Store: d.Store, Near: d.Capacity, Areas: d.Geocoder, Translator: d.Translator, Logger: d.Logger, Now: d.Now, NewID: newID,
 		Directory: recordsDirectory{s.directory}})
 	s.auditTrail = audittrail.New(d.Security.Audit)
-	s.placement = placement.New(placement.Config{Limits: cfg.Limits, Freshness: cfg.Freshness, Weights: cfg.Weights,
+	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
 	// first request, not during it.

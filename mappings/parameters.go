@@ -9,10 +9,10 @@ import (
 	"strings"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
 )
 
-// Parameter is one Parameters.parameter of an operation's input, read from
-// a body the FHIR validator has already accepted.
+// Parameter is one Parameters.parameter of an operation's input.
 type Parameter struct {
 	// Name is Parameters.parameter.name.
 	Name string
@@ -22,8 +22,11 @@ type Parameter struct {
 	At string
 	// Value is a primitive value[x] as URL query text ("1.5", "true").
 	Value string
-	// Resource is the raw JSON of parameter.resource, when it has one.
-	Resource json.RawMessage
+	// Resource is the raw JSON of parameter.resource, when it has one, and
+	// ResourceType its resourceType. DecodeParameters validated it as a
+	// resource of that type.
+	Resource     json.RawMessage
+	ResourceType string
 	// Err is set when the parameter cannot be taken as one primitive value
 	// or one resource: it has parts (KindNotSupported), no value[x]
 	// (KindRequired), or more than one or a complex one (KindValue). It is
@@ -32,9 +35,14 @@ type Parameter struct {
 	Err error
 }
 
-// DecodeParameters reads a Parameters resource's parameters, in order:
-// each one's name and its value[x] (as text) or resource (as raw JSON).
-func DecodeParameters(raw []byte) ([]Parameter, error) {
+// DecodeParameters validates a Parameters body (fhir.Validate, within lim)
+// and reads its parameters, in order: each one's name and its value[x] (as
+// text) or resource (as raw JSON). A body the validator refuses is its
+// error; a parameter that cannot be taken as one value carries its own Err.
+func DecodeParameters(raw []byte, lim fhir.Limits) ([]Parameter, error) {
+	if _, err := fhir.Validate(raw, "Parameters", lim); err != nil {
+		return nil, err
+	}
 	var doc struct {
 		Parameter []map[string]json.RawMessage `json:"parameter"`
 	}
@@ -52,6 +60,11 @@ func DecodeParameters(raw []byte) ([]Parameter, error) {
 			p.Err = discharge.E(discharge.KindNotSupported, p.At, "$placement-options has no parameter with parts.")
 		case isObject(m["resource"]):
 			p.At, p.Resource = at+".resource", m["resource"]
+			var head struct {
+				ResourceType string `json:"resourceType"`
+			}
+			_ = json.Unmarshal(p.Resource, &head) // the validator has seen it is a string
+			p.ResourceType = head.ResourceType
 		default:
 			p.At, p.Value, p.Err = parameterValue(m, at, p.Name)
 		}

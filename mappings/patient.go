@@ -108,6 +108,15 @@ func PatientToFacts(p *r4.Patient, asOf time.Time) (PatientFacts, discharge.Issu
 			is.Warn(discharge.KindValue, "Patient.birthDate", "the birth date is not a full date, so no age band is given")
 		}
 	}
+	return f, append(is, patientHome(p, &f)...)
+}
+
+// patientHome fills f's home postcode, outcode and point from
+// Patient.address (see PatientToFacts), and says why there is none. The
+// need mapping reads only this part of a Patient: a need's search area is
+// where the patient lives, not who they are.
+func patientHome(p *r4.Patient, f *PatientFacts) discharge.Issues {
+	var is discharge.Issues
 	ai := -1
 	for i, a := range p.Address {
 		if a.Use != nil && a.Use.Code() == "home" && str(a.PostalCode) != "" {
@@ -129,7 +138,7 @@ func PatientToFacts(p *r4.Patient, asOf time.Time) (PatientFacts, discharge.Issu
 	if ai < 0 {
 		f.NoUKPosition = true
 		is.Warn(discharge.KindRequired, "Patient.address", "no address has a postcode, so the gateway has no UK position for the patient: "+sendPosition)
-		return f, is
+		return is
 	}
 	a := p.Address[ai]
 	at := fmt.Sprintf("Patient.address[%d]", ai)
@@ -173,7 +182,7 @@ func PatientToFacts(p *r4.Patient, asOf time.Time) (PatientFacts, discharge.Issu
 			delete(f.Origins, "longitude")
 		}
 	}
-	return f, is
+	return is
 }
 
 // decodeResource decodes raw into v after checking resourceType, returning a

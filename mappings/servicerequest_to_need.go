@@ -152,7 +152,8 @@ func NeedFromServiceRequest(sr *r4.ServiceRequest, patient *r4.Patient, opt Opti
 			is.Warn(discharge.KindRequired, "ServiceRequest.subject", "no search area: the ServiceRequest has none and the subject Patient is not known")
 		}
 	} else {
-		f, _ := PatientToFacts(patient, opt.asOf()) // patient warnings belong to the case
+		f := PatientFacts{Origins: Origins{}}
+		patientHome(patient, &f) // patient warnings belong to the case
 		if n.SearchArea == nil && f.Patient.HomeOutcode != "" {
 			n.SearchArea = &discharge.SearchArea{Outcode: f.Patient.HomeOutcode, Latitude: f.Latitude, Longitude: f.Longitude}
 			origins["searchArea.outcode"] = f.Origins["homeOutcode"]

@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/mappings"
 )
 
 // Radius limits, shared by every search by distance from a patient or a
@@ -67,7 +69,7 @@ type Params struct {
 var resourceParams = map[string]bool{"serviceRequest": true, "patient": true}
 
 // ParseParams reads the operation's primitive parameters, one value each
-// (ReadInput has merged the URL and the body). An unknown parameter is an
+// (readInput has merged the URL and the body). An unknown parameter is an
 // error, or with lenient (Prefer: handling=lenient) a warning and ignored.
 // Errors and warnings name the parameter.
 //
@@ -125,6 +127,117 @@ func ParseParams(q url.Values, lenient bool) (Params, error) {
 		p.Used.Set(name, v)
 	}
 	return p, nil
+}
+
+// input is the operation's input: its primitive parameters, from the URL
+// query and, for a POST, the Parameters body, and its inline resources.
+type input struct {
+	vals url.Values // one value per name
+	// at names, for each parameter that came in the body, its element
+	// (Parameters.parameter[2].valueDecimal), so an error points there.
+	at        map[string]string
+	resources map[string]mappings.Parameter
+}
+
+// readInput merges the URL query and a POST's Parameters body, as FHIR lets
+// an operation's POST carry parameters in both. Every parameter is 0..1:
+// one given twice, in the URL, in the body or in both, is refused (400,
+// invalid, naming it) unless the values are the same text, so that no value
+// is silently dropped.
+func readInput(query url.Values, body []mappings.Parameter) (input, error) {
+	in := input{vals: url.Values{}, at: map[string]string{}, resources: map[string]mappings.Parameter{}}
+	for name, vs := range query {
+		for _, v := range vs[1:] {
+			if v != vs[0] {
+				return in, twice(name)
+			}
+		}
+		in.vals.Set(name, vs[0])
+	}
+	for _, p := range body {
+		if p.Err != nil {
+			return in, p.Err
+		}
+		if p.Resource != nil {
+			_, dup := in.resources[p.Name]
+			if _, asValue := in.vals[p.Name]; dup || asValue {
+				return in, twice(p.Name)
+			}
+			in.resources[p.Name] = p
+			in.at[p.Name] = p.At
+			continue
+		}
+		_, asResource := in.resources[p.Name]
+		if prev, given := in.vals[p.Name]; asResource || (given && prev[0] != p.Value) {
+			return in, twice(p.Name)
+		}
+		in.vals.Set(p.Name, p.Value)
+		in.at[p.Name] = p.At
+	}
+	return in, nil
+}
+
+// resourcesFit refuses the inline resources a call cannot take: any at the
+// instance level, which places the stored ServiceRequest, and at the type
+// level any but serviceRequest and patient.
+func (in input) resourcesFit(instance bool) error {
+	for _, name := range sortedKeys(in.resources) {
+		if instance {
+			return discharge.E(discharge.KindNotSupported, in.at[name],
+				"An instance-level call takes the stored ServiceRequest; send resources to ServiceRequest/$placement-options.")
+		}
+		if !resourceParams[name] {
+			return discharge.E(discharge.KindNotSupported, in.at[name],
+				"Unknown $placement-options resource parameter '"+name+"': the resources are serviceRequest and patient.")
+		}
+	}
+	return nil
+}
+
+// twice refuses a parameter given more than once with different values.
+func twice(name string) error {
+	return discharge.E(discharge.KindInvalid, name, "Parameter '"+name+
+		"' is given more than once (in the URL, the body or both) with different values: give it once.")
+}
+
+// params parses the input's primitive parameters, pointing any error or
+// warning at the body element a parameter came from.
+func (in input) params(lenient bool) (Params, error) {
+	p, err := ParseParams(in.vals, lenient)
+	var de *discharge.Error
+	if errors.As(err, &de) {
+		cp := *de
+		cp.Issues = in.rebase(de.Issues)
+		return p, &cp
+	}
+	p.Warnings = in.rebase(p.Warnings)
+	return p, nil
+}
+
+func (in input) rebase(issues discharge.Issues) discharge.Issues {
+	out := make(discharge.Issues, len(issues))
+	for i, is := range issues {
+		if at, ok := in.at[is.Expression]; ok {
+			is.Expression = at
+		}
+		out[i] = is
+	}
+	return out
+}
+
+// resource returns the inline resource of a parameter, nil if none, and
+// refuses one of another type than typ. The whole body was validated,
+// each inline resource as its own type (mappings.DecodeParameters): its
+// type is all that is left to check.
+func (in input) resource(name, typ string) ([]byte, error) {
+	p, ok := in.resources[name]
+	if !ok {
+		return nil, nil
+	}
+	if p.ResourceType != typ {
+		return nil, discharge.E(discharge.KindInvalid, "resourceType", "This endpoint takes "+typ+", not "+p.ResourceType+".")
+	}
+	return p.Resource, nil
 }
 
 // sortedKeys returns a map's keys in order.

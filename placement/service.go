@@ -85,8 +85,6 @@ type Records interface {
 
 // Config holds the placement settings.
 type Config struct {
-	// Limits bound the inline resources of a type-level request.
-	Limits fhir.Limits
 	// Freshness says when capacity becomes stale and then unknown.
 	Freshness discharge.FreshnessPolicy
 	// Weights weigh the score's components.
@@ -126,8 +124,9 @@ type Request struct {
 	ServiceRequestID string
 	// Query is the URL's query.
 	Query url.Values
-	// Body is the raw Parameters body of a POST, nil if none.
-	Body []byte
+	// Parameters are a POST's Parameters body, as mappings.DecodeParameters
+	// validated and read it; nil if none.
+	Parameters []mappings.Parameter
 	// Lenient is Prefer: handling=lenient: unknown parameters are ignored
 	// with a warning instead of refused.
 	Lenient bool
@@ -161,48 +160,58 @@ type Answer struct {
 // the parameter or element), KindNotFound for a ServiceRequest the caller
 // cannot see, KindBusinessRule for a request that cannot be placed, and
 // the store's own failures.
+//
+// It reads the parameters, then the question (a stored ServiceRequest with
+// its Patient and Encounter, or one sent inline), and places it once.
 func (s *Service) Options(ctx context.Context, req Request) (Answer, error) {
-	var body []mappings.Parameter
-	if req.Body != nil {
-		if _, err := fhir.Validate(req.Body, "Parameters", s.cfg.Limits); err != nil {
-			return Answer{}, err
-		}
-		var err error
-		if body, err = mappings.DecodeParameters(req.Body); err != nil {
-			return Answer{}, err
-		}
-	}
-	in, err := readInput(req.Query, body)
+	in, err := readInput(req.Query, req.Parameters)
 	if err != nil {
 		return Answer{}, err
 	}
-	if req.ServiceRequestID != "" {
-		return s.stored(ctx, req, in)
-	}
-	return s.whatIf(ctx, req, in)
-}
-
-// stored places a stored ServiceRequest, with its subject Patient and its
-// Encounter, each read and decoded once.
-func (s *Service) stored(ctx context.Context, req Request, in input) (Answer, error) {
-	if names := sortedKeys(in.resources); len(names) > 0 {
-		return Answer{}, discharge.E(discharge.KindNotSupported, in.at[names[0]],
-			"An instance-level call takes the stored ServiceRequest; send resources to ServiceRequest/$placement-options.")
+	if err := in.resourcesFit(req.ServiceRequestID != ""); err != nil {
+		return Answer{}, err
 	}
 	params, err := in.params(req.Lenient)
 	if err != nil {
 		return Answer{}, err
 	}
+	var q question
+	if req.ServiceRequestID != "" {
+		q, err = s.stored(ctx, req)
+	} else {
+		q, err = s.inline(in)
+	}
+	if err != nil {
+		return Answer{}, err
+	}
+	return s.place(ctx, q, params)
+}
+
+// question is what a request asks, mapped to the domain.
+type question struct {
+	// need is nil when the ServiceRequest is no care need; issues say why.
+	need   *discharge.CareNeed
+	issues discharge.Issues
+	// cs is the discharge case of the request's Encounter, nil when there
+	// is none the gateway holds or it could not be mapped; warnings then
+	// say that its dates and status were not taken into account.
+	cs       *discharge.Case
+	warnings discharge.Issues
+}
+
+// stored reads a stored ServiceRequest, with its subject Patient and its
+// Encounter, each read and decoded once.
+func (s *Service) stored(ctx context.Context, req Request) (question, error) {
 	raw, part, err := s.records.ReadServiceRequest(ctx, req.Principal, req.ServiceRequestID)
 	if err != nil {
 		if discharge.ErrorKind(err) == discharge.KindNotFound {
-			return Answer{}, discharge.E(discharge.KindNotFound, "ServiceRequest", "No ServiceRequest with that id.")
+			return question{}, discharge.E(discharge.KindNotFound, "ServiceRequest", "No ServiceRequest with that id.")
 		}
-		return Answer{}, err
+		return question{}, err
 	}
 	sr, err := mappings.DecodeServiceRequest(raw)
 	if err != nil {
-		return Answer{}, err
+		return question{}, err
 	}
 	// The Patient (home postcode) and the Encounter (discharge dates) shape
 	// the answer: a store failure reading them is the caller's error, never
@@ -212,34 +221,33 @@ func (s *Service) stored(ctx context.Context, req Request, in input) (Answer, er
 	if strings.Contains(subject, "Patient/") {
 		pr, err := s.records.ReadReference(ctx, part, subject)
 		if err != nil {
-			return Answer{}, err
+			return question{}, err
 		}
 		if pr != nil {
 			if patient, err = mappings.DecodePatient(pr); err != nil {
-				return Answer{}, err
+				return question{}, err
 			}
 		}
 	}
 	opt := s.mapOptions(part)
-	var cs *discharge.Case
+	var q question
 	if encounter != "" {
 		er, err := s.records.ReadReference(ctx, part, encounter)
 		if err != nil {
-			return Answer{}, err
+			return question{}, err
 		}
 		if er != nil {
-			if cs, err = s.toCase(er, patient, opt); err != nil {
+			if q.cs, err = s.toCase(er, patient, opt); err != nil {
 				// The request can still be placed; the answer says that
 				// its case's dates and status were not taken into account.
-				params.Warnings = append(params.Warnings, caseWarnings(err)...)
+				q.warnings = caseWarnings(err)
 			}
 		}
 	}
-	need, issues, err := mappings.NeedFromServiceRequest(sr, patient, opt)
-	if err != nil {
-		return Answer{}, err
+	if q.need, q.issues, err = mappings.NeedFromServiceRequest(sr, patient, opt); err != nil {
+		return question{}, err
 	}
-	return s.place(ctx, need, issues, cs, params)
+	return q, nil
 }
 
 // toCase maps a stored Encounter. Its warnings were given when it was
@@ -269,41 +277,28 @@ func caseWarnings(err error) discharge.Issues {
 	return is
 }
 
-// whatIf places a ServiceRequest (and its Patient) sent inline: nothing is
-// read from or written to the records.
-func (s *Service) whatIf(ctx context.Context, req Request, in input) (Answer, error) {
-	for _, name := range sortedKeys(in.resources) {
-		if !resourceParams[name] {
-			return Answer{}, discharge.E(discharge.KindNotSupported, in.at[name],
-				"Unknown $placement-options resource parameter '"+name+"': the resources are serviceRequest and patient.")
-		}
-	}
-	params, err := in.params(req.Lenient)
+// inline reads a ServiceRequest (and its Patient) sent inline, for "what
+// if" questions: nothing is read from or written to the records.
+func (s *Service) inline(in input) (question, error) {
+	sr, err := in.resource("serviceRequest", "ServiceRequest")
 	if err != nil {
-		return Answer{}, err
+		return question{}, err
 	}
-	sr, ok := in.resources["serviceRequest"]
-	if !ok {
-		return Answer{}, discharge.E(discharge.KindRequired, "Parameters.parameter", "A serviceRequest parameter with the ServiceRequest inline is required.")
+	if sr == nil {
+		return question{}, discharge.E(discharge.KindRequired, "Parameters.parameter", "A serviceRequest parameter with the ServiceRequest inline is required.")
 	}
-	if _, err := fhir.Validate(sr, "ServiceRequest", s.cfg.Limits); err != nil {
-		return Answer{}, rebaseError(err, "ServiceRequest", in.at["serviceRequest"])
-	}
-	patient := in.resources["patient"]
-	if patient != nil {
-		if _, err := fhir.Validate(patient, "Patient", s.cfg.Limits); err != nil {
-			return Answer{}, rebaseError(err, "Patient", in.at["patient"])
-		}
-	}
-	part := ""
-	if req.Principal != nil {
-		part = req.Principal.Org
-	}
-	need, issues, err := mappings.ServiceRequestToNeed(sr, patient, s.mapOptions(part))
+	patient, err := in.resource("patient", "Patient")
 	if err != nil {
-		return Answer{}, err
+		return question{}, err
 	}
-	return s.place(ctx, need, issues, nil, params)
+	// Resources sent inline belong to no organisation's records: they are
+	// mapped with the gateway's ConceptMaps alone (a need has no trust rule;
+	// Options.Trust is the Encounter's).
+	need, issues, err := mappings.ServiceRequestToNeed(sr, patient, s.mapOptions(""))
+	if err != nil {
+		return question{}, err
+	}
+	return question{need: need, issues: issues}, nil
 }
 
 // mapOptions are the mapping options for records of a partition.
@@ -311,7 +306,7 @@ func (s *Service) mapOptions(part string) mappings.Options {
 	return mappings.Options{Translator: s.cfg.Translator, AsOf: s.cfg.Now(), Trust: part}
 }
 
-// place matches a need and reads what the page shows.
+// place matches a question's need and reads what the page shows.
 //
 // It refuses (422 business-rule) to place what is over: a ServiceRequest
 // that is revoked, completed or entered-in-error, an inpatient Encounter
@@ -319,9 +314,10 @@ func (s *Service) mapOptions(part string) mappings.Options {
 // before today in England. A date taken from the request or the case (its
 // occurrence, Discharge Ready Date or expected discharge date) that has
 // passed means "as soon as possible": it becomes today.
-func (s *Service) place(ctx context.Context, need *discharge.CareNeed, issues discharge.Issues, cs *discharge.Case, params Params) (Answer, error) {
+func (s *Service) place(ctx context.Context, q question, params Params) (Answer, error) {
+	need, cs := q.need, q.cs
 	if need == nil {
-		return Answer{}, &discharge.Error{Kind: discharge.KindBusinessRule, Issues: issues}
+		return Answer{}, &discharge.Error{Kind: discharge.KindBusinessRule, Issues: q.issues}
 	}
 	if need.Closed() {
 		return Answer{}, discharge.E(discharge.KindBusinessRule, "ServiceRequest.status",
@@ -388,7 +384,7 @@ func (s *Service) place(ctx context.Context, need *discharge.CareNeed, issues di
 	if err != nil {
 		return Answer{}, err
 	}
-	a := Answer{Resources: docs, LeftOut: res.Counts, Excluded: res.Excluded, Warnings: params.Warnings,
+	a := Answer{Resources: docs, LeftOut: res.Counts, Excluded: res.Excluded, Warnings: append(params.Warnings, q.warnings...),
 		Used: params.Used, Count: params.Count, Offset: params.Offset}
 	for _, o := range page {
 		// Deleted since the projection was read: leave it out rather than
@@ -430,25 +426,4 @@ func (s *Service) origin(need *discharge.CareNeed) (discharge.Position, string, 
 	return discharge.Position{}, "", discharge.E(discharge.KindBusinessRule, "Patient.address.postalCode",
 		"No UK position for the patient: the ServiceRequest has no search area and its subject Patient has no UK postcode (an address outside the UK, or none). "+
 			"Send a UK postcode in Patient.address.postalCode, or a postcode district in the ServiceRequest's search-area extension ("+mappings.SearchAreaURL+").")
-}
-
-// rebaseError rewrites the expressions of an error about an inline
-// resource, rooted at its type ("ServiceRequest.status"), to its place in
-// the body ("Parameters.parameter[0].resource.status").
-func rebaseError(err error, typ, path string) error {
-	var de *discharge.Error
-	if !errors.As(err, &de) || len(de.Issues) == 0 {
-		return err
-	}
-	cp := *de
-	cp.Issues = make(discharge.Issues, len(de.Issues))
-	for i, is := range de.Issues {
-		if is.Expression == typ {
-			is.Expression = path
-		} else if strings.HasPrefix(is.Expression, typ+".") {
-			is.Expression = path + is.Expression[len(typ):]
-		}
-		cp.Issues[i] = is
-	}
-	return &cp
 }

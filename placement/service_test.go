@@ -130,7 +130,7 @@ func TestOptionsEncounter(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			capacity := &fakeCapacity{}
-			svc := placement.New(placement.Config{Limits: fhir.DefaultLimits, Freshness: discharge.DefaultFreshness,
+			svc := placement.New(placement.Config{Freshness: discharge.DefaultFreshness,
 				Weights: discharge.DefaultWeights, Translator: tr, Now: func() time.Time { return now }},
 				capacity, fakeDirectory{}, fakeGeo{}, walkthroughRecords(t, c.edit))
 			a, err := svc.Options(context.Background(), placement.Request{Principal: &auth.Principal{Org: "RXA", Role: auth.RoleTrust},

@@ -166,22 +166,8 @@ func (s *Service) subjectPatient(ctx context.Context, part string, doc map[strin
 	return s.referencedJSON(ctx, part, ref, loc)
 }
 
-// SplitRef splits a relative reference "Type/id" (any base URL stripped,
-// _history ignored).
-func SplitRef(ref string) (typ, id string, ok bool) {
-	if i := strings.Index(ref, "/_history/"); i >= 0 {
-		ref = ref[:i]
-	}
-	parts := strings.Split(ref, "/")
-	if len(parts) < 2 {
-		return "", "", false
-	}
-	typ, id = parts[len(parts)-2], parts[len(parts)-1]
-	if typ == "" || id == "" {
-		return "", "", false
-	}
-	return typ, id, true
-}
+// SplitRef is fhir.SplitRef, kept for the records package's callers.
+func SplitRef(ref string) (typ, id string, ok bool) { return fhir.SplitRef(ref) }
 
 // RebaseIssues rewrites expressions rooted at the resource type ("Encounter.
 // status") to the resource's place in the request ("Bundle.entry[1].

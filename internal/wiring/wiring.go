@@ -138,7 +138,7 @@ func (s *Stores) Close() {
 // commands and the demo world write the directory through, as the
 // gateway's own directory import does.
 func (s *Stores) Directory(geo *geocode.Table, log *slog.Logger) *directory.Service {
-	return directory.New(s.Record, s.Capacity, geo, log, nil)
+	return directory.New(s.Record, s.Capacity, geo, cqccsv.Parse, log, nil)
 }
 
 // LoadWorld imports listings and posts their capacity the way an
@@ -173,7 +173,7 @@ func (s *Stores) LoadWorld(ctx context.Context, geo *geocode.Table, log *slog.Lo
 // with geo as the directory does.
 func (s *Stores) Rebuilder(geo *geocode.Table, log *slog.Logger) *capacity.Rebuilder {
 	return &capacity.Rebuilder{Record: s.Postings, Cache: s.Cache, Directory: s.Record,
-		Places: directory.New(s.Record, s.Cache, geo, log, nil)}
+		Places: directory.New(s.Record, s.Cache, geo, cqccsv.Parse, log, nil)}
 }
 
 // GatewayDeps are the HTTP gateway's collaborators on these stores; the
