@@ -218,7 +218,7 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(conn.Client)},
 			Issuer:   issuer,
 			Audit:    sqlstore.NewAudit(rec),
-			Limiter:  wiring.RateLimiter(conn.Client, limit, log),
+			Limiter:  wiring.RateLimiter(conn, limit, log),
 		},
 	}
 }

@@ -82,7 +82,7 @@ func security(cfg config, st *wiring.Stores, log *slog.Logger) (*securityParts, 
 		Audit:    st.Audit,
 	}}
 	if cfg.RateLimit > 0 {
-		sp.gw.Limiter = wiring.RateLimiter(st.Redis.Client, cfg.RateLimit, log)
+		sp.gw.Limiter = wiring.RateLimiter(st.Redis, cfg.RateLimit, log)
 	}
 	return sp, nil
 }

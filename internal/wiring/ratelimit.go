@@ -4,8 +4,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/auth"
 )
@@ -14,9 +12,9 @@ import (
 // with: limit requests per client per minute, counted in Redis across the
 // gateways, and in this process while Redis cannot answer (see
 // auth.FallbackLimiter for why it does not fail closed).
-func RateLimiter(rdb redis.UniversalClient, limit int, log *slog.Logger) auth.RateLimiter {
+func RateLimiter(redis *rediscache.Conn, limit int, log *slog.Logger) auth.RateLimiter {
 	return &auth.FallbackLimiter{
-		Shared: rediscache.NewRateLimit(rdb, limit, time.Minute),
+		Shared: rediscache.NewRateLimit(redis.Client, limit, time.Minute),
 		Limit:  limit,
 		Window: time.Minute,
 		OnFallback: func(err error) {
