@@ -21,17 +21,20 @@ import (
 // the gateway's role may not delete from the table (see migration 2), so
 // retention is a separate job's, under a role granted DELETE.
 //
-// Record commits in groups: entries recorded while a write is in flight
-// wait and go together in the next one, one multi-row INSERT that commits
-// them all (one WAL flush on PostgreSQL, one fsync on SQLite), instead of
-// one synchronous commit per audited request. Each Record still returns
+// Record commits in groups: while auditWriters writes are in flight,
+// further entries wait and go together in the next one, one multi-row
+// INSERT that commits them all, instead of one statement and one
+// synchronous commit per audited request. An entry that finds a writer
+// free is written at once, so a quiet gateway adds no delay; several
+// writers keep the database's own group commit at work (one write's
+// INSERT runs while another's WAL flush does). Each Record still returns
 // only once its own row is committed.
 type Audit struct {
 	s *Store
 
 	mu      sync.Mutex
-	queue   []*auditWrite // waiting for the next write
-	writing bool          // a writer goroutine is running
+	queue   []*auditWrite // waiting for a writer
+	writers int           // writer goroutines running
 	groups  atomic.Int64  // group writes so far
 }
 
@@ -44,6 +47,10 @@ type auditWrite struct {
 // auditBatch bounds the rows of one group commit (12 placeholders each,
 // well under both engines' limits).
 const auditBatch = rowsPerInsert
+
+// auditWriters bounds the group writes in flight at once, each on a
+// connection of its own: a few, well under the pool's size.
+const auditWriters = 4
 
 // auditWriteTimeout bounds one group's write; each caller waits no longer
 // than its own context allows.
@@ -71,8 +78,8 @@ func (a *Audit) Record(ctx context.Context, e auth.AuditEntry) error {
 		e.Action, e.Interaction, e.ResourceType, e.ResourceID, e.Status, e.RequestID}}
 	a.mu.Lock()
 	a.queue = append(a.queue, w)
-	if !a.writing {
-		a.writing = true
+	if a.writers < auditWriters {
+		a.writers++
 		go a.writeQueued()
 	}
 	a.mu.Unlock()
@@ -84,14 +91,14 @@ func (a *Audit) Record(ctx context.Context, e auth.AuditEntry) error {
 	}
 }
 
-// writeQueued writes the queue group by group until it is empty. One runs
-// at a time, so a group forms while the one before it is being committed.
+// writeQueued writes the queue group by group until it is empty. At most
+// auditWriters run at once, so groups form while they are busy.
 func (a *Audit) writeQueued() {
 	for {
 		a.mu.Lock()
 		n := min(len(a.queue), auditBatch)
 		if n == 0 {
-			a.writing = false
+			a.writers--
 			a.mu.Unlock()
 			return
 		}

@@ -11,3 +11,6 @@ func SetLatestPageSize(n int) (undo func()) {
 // AuditGroups is how many group writes a has made: fewer than its
 // Records when they were committed together.
 func AuditGroups(a *Audit) int64 { return a.groups.Load() }
+
+// AuditWriters is how many group writes may be in flight at once.
+const AuditWriters = auditWriters
