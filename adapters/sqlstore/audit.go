@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/dischargegateway/gateway/auth"
-	"github.com/dischargegateway/gateway/discharge"
 )
 
 // Audit keeps audit entries in the append-only audit_log table: who, what
@@ -109,10 +108,10 @@ func (a *Audit) writeQueued() {
 	}
 }
 
-// writeGroup commits a group's rows in one INSERT. When that fails for
-// something other than the database being out of reach (a row the
-// database refuses), each row is tried alone, so one bad entry fails only
-// its own Record.
+// writeGroup commits a group's rows in one INSERT. When the database
+// refuses that statement (an answer from the server, such as a row it
+// will not take, not a lost connection: nothing was written), each row is
+// tried alone, so one bad entry fails only its own Record.
 func (a *Audit) writeGroup(group []*auditWrite) {
 	a.groups.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), auditWriteTimeout)
@@ -129,15 +128,11 @@ func (a *Audit) writeGroup(group []*auditWrite) {
 		return err
 	}
 	err := insert(group)
-	if err != nil && len(group) > 1 {
-		switch discharge.ErrorKind(classify("", err)) {
-		case discharge.KindUnavailable, discharge.KindTimeout:
-		default:
-			for _, w := range group {
-				w.done <- insert([]*auditWrite{w})
-			}
-			return
+	if len(group) > 1 && refused(err) {
+		for _, w := range group {
+			w.done <- insert([]*auditWrite{w})
 		}
+		return
 	}
 	for _, w := range group {
 		w.done <- err
