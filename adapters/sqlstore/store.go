@@ -201,6 +201,14 @@ func (s *Store) readRows(ctx context.Context, op, partition, q string, args []an
 // partition's row-level security setting: set_config and q go as one
 // pipelined batch, which pgx runs as one implicit transaction. read gets
 // the batch's results after the setting and reads q's.
+//
+// The same statement makes the transaction plan q generically (the plan
+// cached with the prepared statement) instead of planning it afresh per
+// call. Every read here is driven by a key or an index range whatever the
+// values, and PostgreSQL kept custom plans for a token search once two
+// partitions of unequal size shared the tables: planning took most of
+// the search's time (1.3-2.4 ms a search among 1,000, 0.2-0.3 ms with the
+// generic plan).
 func (s *Store) partitionBatch(ctx context.Context, partition, q string, args []any, read func(pgx.BatchResults) error) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -210,7 +218,7 @@ func (s *Store) partitionBatch(ctx context.Context, partition, q string, args []
 	return conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
 		b := &pgx.Batch{}
-		b.Queue("SELECT set_config('app.partition', $1, true)", partition)
+		b.Queue("SELECT set_config('app.partition', $1, true), set_config('plan_cache_mode', 'force_generic_plan', true)", partition)
 		b.Queue(q, args...)
 		br := pc.SendBatch(ctx, b)
 		if _, err := br.Exec(); err != nil {
