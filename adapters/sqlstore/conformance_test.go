@@ -297,6 +297,20 @@ func TestConformance(t *testing.T) {
 			if err != nil || got["Patient/z"].VersionID != 2 || got["Encounter/y"].VersionID != 2 || got["Appointment/x"].VersionID != 1 {
 				t.Fatalf("read many: %v %v", got, err)
 			}
+			// Two writes of one resource in one commit fail, whichever
+			// versions they expect.
+			for _, twice := range [][]fhir.Write{
+				{{Resource: res("Patient", "z", 3, `{}`), ExpectVersion: 2}, {Resource: res("Patient", "z", 4, `{}`), ExpectVersion: 3}},
+				{{Resource: res("Patient", "z", 4, `{}`), ExpectVersion: 3}, {Resource: res("Patient", "z", 3, `{}`), ExpectVersion: 2}},
+				{{Resource: res("Patient", "n", 1, `{}`)}, {Resource: res("Patient", "n", 1, `{}`)}},
+			} {
+				if err := s.store.Commit(ctx, "p", twice, nil); kindOf(err) != discharge.KindRetry {
+					t.Fatalf("two writes of one resource: %v", err)
+				}
+			}
+			if r, err := s.store.Read(ctx, "p", "Patient", "z"); err != nil || r.VersionID != 2 {
+				t.Fatalf("after the refused commits: %+v %v", r, err)
+			}
 			// A create of a resource that exists fails the whole commit.
 			dup := []fhir.Write{{Resource: res("Patient", "w", 1, `{}`)}, {Resource: res("Appointment", "x", 1, `{}`)}}
 			if err := s.store.Commit(ctx, "p", dup, nil); kindOf(err) != discharge.KindRetry {

@@ -502,11 +502,17 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, partition string, ps [
 	// commits of the same resources wait for each other rather than
 	// deadlock.
 	ordered := slices.Clone(ps)
-	slices.SortFunc(ordered, func(a, b prepared) int {
+	byKey := func(a, b prepared) int {
 		return cmp.Or(cmp.Compare(a.w.Resource.Type, b.w.Resource.Type), cmp.Compare(a.w.Resource.ID, b.w.Resource.ID))
-	})
+	}
+	slices.SortFunc(ordered, byKey)
 	var creates, updates []prepared
-	for _, p := range ordered {
+	for i, p := range ordered {
+		// Two writes of one resource: at most one can match its current
+		// version (they would otherwise chain in whichever order).
+		if i > 0 && byKey(ordered[i-1], p) == 0 {
+			return retry("version")
+		}
 		if p.w.ExpectVersion == 0 {
 			creates = append(creates, p)
 		} else {
