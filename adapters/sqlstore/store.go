@@ -206,9 +206,10 @@ func (s *Store) readRows(ctx context.Context, op, partition, q string, args []an
 // cached with the prepared statement) instead of planning it afresh per
 // call. Every read here is driven by a key or an index range whatever the
 // values, and PostgreSQL kept custom plans for a token search once two
-// partitions of unequal size shared the tables: planning took most of
-// the search's time (1.3-2.4 ms a search among 1,000, 0.2-0.3 ms with the
-// generic plan).
+// partitions of unequal size shared the tables, and planning took most
+// of the search's time (in a probe beside 10,000 rows of another
+// partition, about 0.5 ms a search among 1,000 with custom plans and
+// 0.17 ms with the generic one; see docs/performance.md).
 func (s *Store) partitionBatch(ctx context.Context, partition, q string, args []any, read func(pgx.BatchResults) error) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
