@@ -216,8 +216,10 @@ func TestPostgres(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatalf("commit after a deadlock: %v", err)
 		}
-		if n := s.Retries() - before; n != 1 {
-			t.Fatalf("%d retries, want 1", n)
+		// At least one: under load the store's rerun can take a's lock
+		// before the other client is woken for it, and deadlock again.
+		if n := s.Retries() - before; n < 1 {
+			t.Fatalf("%d retries, want at least 1", n)
 		}
 		if got, err := s.ReadMany(ctx, "p", []fhir.Ref{{Type: "Patient", ID: "a"}, {Type: "Patient", ID: "b"}}); err != nil ||
 			got["Patient/a"].VersionID != 2 || got["Patient/b"].VersionID != 2 {
