@@ -100,8 +100,11 @@ type Store interface {
 	// ReadMany returns the current versions of several resources at once,
 	// keyed "Type/id"; absent ones are left out.
 	ReadMany(ctx context.Context, partition string, refs []Ref) (map[string]Resource, error)
-	// Generation is a counter that grows with every Commit to the partition,
-	// for caches of what is derived from it.
+	// Generation is a counter that grows with every Commit to
+	// DirectoryPartition, for caches of what is derived from the
+	// directory. Only that partition is promised one: counting every
+	// partition's commits would serialise them, so a store may answer
+	// KindInternal for any other (adapters/sqlstore does).
 	Generation(ctx context.Context, partition string) (int64, error)
 	// CommitParts stores writes that stand alone, such as the rows of an
 	// idempotent bulk load: where a store spreads the partition over

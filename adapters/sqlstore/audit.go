@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/dischargegateway/gateway/auth"
 )
@@ -16,14 +19,51 @@ import (
 // audit log's query semantics. Unlike the Redis stream it trims nothing:
 // the gateway's role may not delete from the table (see migration 2), so
 // retention is a separate job's, under a role granted DELETE.
-type Audit struct{ s *Store }
+//
+// Record commits in groups: while auditWriters writes are in flight,
+// further entries wait and go together in the next one, one multi-row
+// INSERT that commits them all, instead of one statement and one
+// synchronous commit per audited request. An entry that finds a writer
+// free is written at once, so a quiet gateway adds no delay; several
+// writers keep the database's own group commit at work (one write's
+// INSERT runs while another's WAL flush does). Each Record still returns
+// only once its own row is committed.
+type Audit struct {
+	s *Store
+
+	mu      sync.Mutex
+	queue   []*auditWrite // waiting for a writer
+	writers int           // writer goroutines running
+	groups  atomic.Int64  // group writes so far
+}
+
+// auditWrite is one Record's row and where its outcome goes.
+type auditWrite struct {
+	row  []any
+	done chan error // buffered: the writer never waits for a caller
+}
+
+// auditBatch bounds the rows of one group commit (12 placeholders each,
+// well under both engines' limits).
+const auditBatch = rowsPerInsert
+
+// auditWriters bounds the group writes in flight at once, each on a
+// connection of its own: a few, well under the pool's size.
+const auditWriters = 4
+
+// auditWriteTimeout bounds one group's write; each caller waits no longer
+// than its own context allows.
+const auditWriteTimeout = 30 * time.Second
 
 var _ auth.AuditLog = (*Audit)(nil)
 
 // NewAudit returns the audit log kept in the store's database.
 func NewAudit(s *Store) *Audit { return &Audit{s: s} }
 
-// Record implements auth.AuditLog.
+// Record implements auth.AuditLog: it returns nil once the entry is
+// committed. When ctx ends first it returns KindTimeout, and the entry may
+// still be written with its group (as a COMMIT whose answer was lost may
+// have committed); an entry is never written twice.
 func (a *Audit) Record(ctx context.Context, e auth.AuditEntry) error {
 	const op = "sqlstore.Audit"
 	// The key sorts by time (fixed-width nanoseconds) within a millisecond
@@ -33,12 +73,70 @@ func (a *Audit) Record(ctx context.Context, e auth.AuditEntry) error {
 	_, _ = rand.Read(salt[:])
 	ns := e.Time.UnixNano()
 	key := fmt.Sprintf("%020d-%s", ns, hex.EncodeToString(salt[:]))
-	_, err := a.s.db.ExecContext(ctx,
-		`INSERT INTO audit_log (entry_id, at_ms, at_ns, client, org, role, action, interaction, type, id, status, request_id)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		key, e.Time.UnixMilli(), ns, e.ClientID, e.Org, string(e.Role), e.Action, e.Interaction,
-		e.ResourceType, e.ResourceID, e.Status, e.RequestID)
-	return classify(op, err)
+	w := &auditWrite{done: make(chan error, 1), row: []any{key, e.Time.UnixMilli(), ns, e.ClientID, e.Org, string(e.Role),
+		e.Action, e.Interaction, e.ResourceType, e.ResourceID, e.Status, e.RequestID}}
+	a.mu.Lock()
+	a.queue = append(a.queue, w)
+	if a.writers < auditWriters {
+		a.writers++
+		go a.writeQueued()
+	}
+	a.mu.Unlock()
+	select {
+	case err := <-w.done:
+		return classify(op, err)
+	case <-ctx.Done():
+		return classify(op, ctx.Err())
+	}
+}
+
+// writeQueued writes the queue group by group until it is empty. At most
+// auditWriters run at once, so groups form while they are busy.
+func (a *Audit) writeQueued() {
+	for {
+		a.mu.Lock()
+		n := min(len(a.queue), auditBatch)
+		if n == 0 {
+			a.writers--
+			a.mu.Unlock()
+			return
+		}
+		group := a.queue[:n:n]
+		a.queue = a.queue[n:]
+		a.mu.Unlock()
+		a.writeGroup(group)
+	}
+}
+
+// writeGroup commits a group's rows in one INSERT. When the database
+// refuses that statement (an answer from the server, such as a row it
+// will not take, not a lost connection: nothing was written), each row is
+// tried alone, so one bad entry fails only its own Record.
+func (a *Audit) writeGroup(group []*auditWrite) {
+	a.groups.Add(1)
+	ctx, cancel := context.WithTimeout(context.Background(), auditWriteTimeout)
+	defer cancel()
+	insert := func(ws []*auditWrite) error {
+		rows := make([][]any, len(ws))
+		for i, w := range ws {
+			rows[i] = w.row
+		}
+		q := &query{}
+		q.sql("INSERT INTO audit_log (entry_id, at_ms, at_ns, client, org, role, action, interaction, type, id, status, request_id) VALUES ")
+		valuesOf(q, rows)
+		_, err := a.s.db.ExecContext(ctx, q.b.String(), q.args...)
+		return err
+	}
+	err := insert(group)
+	if len(group) > 1 && refused(err) {
+		for _, w := range group {
+			w.done <- insert([]*auditWrite{w})
+		}
+		return
+	}
+	for _, w := range group {
+		w.done <- err
+	}
 }
 
 // Search implements auth.AuditLog: the page of matching entries that

@@ -166,45 +166,47 @@ func TestConformance(t *testing.T) {
 		},
 		"a failed commit writes nothing": func(t *testing.T, s subject) {
 			ctx := context.Background()
-			gen0, _ := s.store.Generation(ctx, "p")
+			// In the directory, the one partition with a generation.
+			const p = fhir.DirectoryPartition
+			gen0, _ := s.store.Generation(ctx, p)
 			ws := []fhir.Write{
 				{Resource: res("Patient", "p", 1, `{}`), Index: []fhir.IndexEntry{tok("identifier", "n|1"), {Param: "birthdate", Low: 1, High: 2, IsRange: true}}},
 				{Resource: res("Encounter", "e", 1, `{}`), Index: []fhir.IndexEntry{tok("patient", "Patient/p")}},
 				{Resource: res("ServiceRequest", "s", 2, `{}`), ExpectVersion: 1}, // does not exist: fails
 			}
-			if err := s.store.Commit(ctx, "p", ws, nil); kindOf(err) != discharge.KindRetry {
+			if err := s.store.Commit(ctx, p, ws, nil); kindOf(err) != discharge.KindRetry {
 				t.Fatalf("want retry, got %v", err)
 			}
 			// A failing guard is all-or-nothing too.
-			if err := s.store.Commit(ctx, "p", []fhir.Write{{Resource: res("Patient", "g", 1, `{}`), Index: []fhir.IndexEntry{tok("identifier", "g|1")}}}, nil); err != nil {
+			if err := s.store.Commit(ctx, p, []fhir.Write{{Resource: res("Patient", "g", 1, `{}`), Index: []fhir.IndexEntry{tok("identifier", "g|1")}}}, nil); err != nil {
 				t.Fatal(err)
 			}
-			gen1, _ := s.store.Generation(ctx, "p")
-			if err := s.store.Commit(ctx, "p", ws[:2], []fhir.Guard{{Type: "Patient", Param: "identifier", Token: "g|1"}}); kindOf(err) != discharge.KindRetry {
+			gen1, _ := s.store.Generation(ctx, p)
+			if err := s.store.Commit(ctx, p, ws[:2], []fhir.Guard{{Type: "Patient", Param: "identifier", Token: "g|1"}}); kindOf(err) != discharge.KindRetry {
 				t.Fatalf("guard: want retry, got %v", err)
 			}
-			if gen, _ := s.store.Generation(ctx, "p"); gen != gen1 || gen1 != gen0+1 {
+			if gen, _ := s.store.Generation(ctx, p); gen != gen1 || gen1 != gen0+1 {
 				t.Fatalf("generation %d → %d → %d: failed commits must not count", gen0, gen1, gen)
 			}
 			for _, w := range ws {
-				if _, err := s.store.Read(ctx, "p", w.Resource.Type, w.Resource.ID); kindOf(err) != discharge.KindNotFound {
+				if _, err := s.store.Read(ctx, p, w.Resource.Type, w.Resource.ID); kindOf(err) != discharge.KindNotFound {
 					t.Fatalf("%s written by a failed commit: %v", w.Resource.ID, err)
 				}
-				if _, err := s.store.ReadVersion(ctx, "p", w.Resource.Type, w.Resource.ID, w.Resource.VersionID); kindOf(err) != discharge.KindNotFound {
+				if _, err := s.store.ReadVersion(ctx, p, w.Resource.Type, w.Resource.ID, w.Resource.VersionID); kindOf(err) != discharge.KindNotFound {
 					t.Fatalf("history of %s written by a failed commit: %v", w.Resource.ID, err)
 				}
 			}
 			lo := 10.0
 			for _, f := range []fhir.Filter{{Param: "identifier", AnyOf: []string{"n|1"}}, {Param: "birthdate", Range: &fhir.RangeFilter{LowAtMost: &lo}}} {
-				if _, total, err := s.store.Search(ctx, "p", fhir.Query{Type: "Patient", Filters: []fhir.Filter{f}}); err != nil || total != 0 {
+				if _, total, err := s.store.Search(ctx, p, fhir.Query{Type: "Patient", Filters: []fhir.Filter{f}}); err != nil || total != 0 {
 					t.Fatalf("index written by a failed commit: %d %v", total, err)
 				}
 			}
 			ws[2] = fhir.Write{Resource: res("ServiceRequest", "s", 1, `{}`)}
-			if err := s.store.Commit(ctx, "p", ws, nil); err != nil {
+			if err := s.store.Commit(ctx, p, ws, nil); err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.store.ReadMany(ctx, "p", []fhir.Ref{{Type: "Patient", ID: "p"}, {Type: "Encounter", ID: "e"}, {Type: "ServiceRequest", ID: "s"}, {Type: "Patient", ID: "absent"}})
+			got, err := s.store.ReadMany(ctx, p, []fhir.Ref{{Type: "Patient", ID: "p"}, {Type: "Encounter", ID: "e"}, {Type: "ServiceRequest", ID: "s"}, {Type: "Patient", ID: "absent"}})
 			if err != nil || len(got) != 3 || got["Encounter/e"].VersionID != 1 {
 				t.Fatalf("read many: %v %v", got, err)
 			}
@@ -234,6 +236,88 @@ func TestConformance(t *testing.T) {
 			_, total, err := s.store.Search(ctx, "p", fhir.Query{Type: "Patient", Filters: []fhir.Filter{{Param: "identifier", AnyOf: []string{"nhs|9476719931"}}}})
 			if won.Load() != 1 || lost.Load() != 49 || total != 1 || err != nil {
 				t.Fatalf("won %d lost %d total %d err %v", won.Load(), lost.Load(), total, err)
+			}
+		},
+		"the directory's generation counts its commits, and only its": func(t *testing.T, s subject) {
+			ctx := context.Background()
+			d := fhir.DirectoryPartition
+			for i := range 3 {
+				w := fhir.Write{Resource: res("Location", fmt.Sprint("l", i), 1, `{}`)}
+				if err := s.store.Commit(ctx, d, []fhir.Write{w}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Commits elsewhere neither count nor keep a counter of their own.
+			if err := s.store.Commit(ctx, "p", []fhir.Write{{Resource: res("Location", "l0", 1, `{}`)}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if gen, err := s.store.Generation(ctx, d); err != nil || gen != 3 {
+				t.Fatalf("directory generation %d %v, want 3", gen, err)
+			}
+			if _, err := s.store.Generation(ctx, "p"); kindOf(err) != discharge.KindInternal {
+				t.Fatalf("generation of a patient partition: %v, want internal", err)
+			}
+		},
+		"a guard on a value an update removed holds again": func(t *testing.T, s subject) {
+			ctx := context.Background()
+			g := []fhir.Guard{{Type: "Patient", Param: "identifier", Token: "n|9"}}
+			w := fhir.Write{Resource: res("Patient", "a", 1, `{}`), Index: []fhir.IndexEntry{tok("identifier", "n|9")}}
+			if err := s.store.Commit(ctx, "p", []fhir.Write{w}, g); err != nil {
+				t.Fatal(err)
+			}
+			w2 := fhir.Write{Resource: res("Patient", "a", 2, `{}`), ExpectVersion: 1, Index: []fhir.IndexEntry{tok("identifier", "n|10")}}
+			if err := s.store.Commit(ctx, "p", []fhir.Write{w2}, nil); err != nil {
+				t.Fatal(err)
+			}
+			// No resource has n|9 now: a conditional create of it is a create.
+			b := fhir.Write{Resource: res("Patient", "b", 1, `{}`), Index: []fhir.IndexEntry{tok("identifier", "n|9")}}
+			if err := s.store.Commit(ctx, "p", []fhir.Write{b}, g); err != nil {
+				t.Fatalf("create after the value was removed: %v", err)
+			}
+		},
+		"a commit of several resources in any order": func(t *testing.T, s subject) {
+			ctx := context.Background()
+			// Given out of (type, id) order, with one create among updates.
+			a1 := fhir.Write{Resource: res("Patient", "z", 1, `{"v":1}`)}
+			b1 := fhir.Write{Resource: res("Encounter", "y", 1, `{"v":1}`)}
+			if err := s.store.Commit(ctx, "p", []fhir.Write{a1, b1}, nil); err != nil {
+				t.Fatal(err)
+			}
+			a2 := fhir.Write{Resource: res("Patient", "z", 2, `{"v":2}`), ExpectVersion: 1}
+			c1 := fhir.Write{Resource: res("Appointment", "x", 1, `{"v":1}`)}
+			b2 := fhir.Write{Resource: res("Encounter", "y", 2, `{"v":2}`), ExpectVersion: 1}
+			ws := []fhir.Write{a2, c1, b2}
+			if err := s.store.Commit(ctx, "p", ws, nil); err != nil {
+				t.Fatal(err)
+			}
+			if ws[0].Resource.ID != "z" || ws[2].Resource.ID != "y" {
+				t.Fatal("Commit reordered the caller's writes")
+			}
+			got, err := s.store.ReadMany(ctx, "p", []fhir.Ref{{Type: "Patient", ID: "z"}, {Type: "Encounter", ID: "y"}, {Type: "Appointment", ID: "x"}})
+			if err != nil || got["Patient/z"].VersionID != 2 || got["Encounter/y"].VersionID != 2 || got["Appointment/x"].VersionID != 1 {
+				t.Fatalf("read many: %v %v", got, err)
+			}
+			// Two writes of one resource in one commit fail, whichever
+			// versions they expect.
+			for _, twice := range [][]fhir.Write{
+				{{Resource: res("Patient", "z", 3, `{}`), ExpectVersion: 2}, {Resource: res("Patient", "z", 4, `{}`), ExpectVersion: 3}},
+				{{Resource: res("Patient", "z", 4, `{}`), ExpectVersion: 3}, {Resource: res("Patient", "z", 3, `{}`), ExpectVersion: 2}},
+				{{Resource: res("Patient", "n", 1, `{}`)}, {Resource: res("Patient", "n", 1, `{}`)}},
+			} {
+				if err := s.store.Commit(ctx, "p", twice, nil); kindOf(err) != discharge.KindRetry {
+					t.Fatalf("two writes of one resource: %v", err)
+				}
+			}
+			if r, err := s.store.Read(ctx, "p", "Patient", "z"); err != nil || r.VersionID != 2 {
+				t.Fatalf("after the refused commits: %+v %v", r, err)
+			}
+			// A create of a resource that exists fails the whole commit.
+			dup := []fhir.Write{{Resource: res("Patient", "w", 1, `{}`)}, {Resource: res("Appointment", "x", 1, `{}`)}}
+			if err := s.store.Commit(ctx, "p", dup, nil); kindOf(err) != discharge.KindRetry {
+				t.Fatalf("create of an existing resource: %v", err)
+			}
+			if _, err := s.store.Read(ctx, "p", "Patient", "w"); kindOf(err) != discharge.KindNotFound {
+				t.Fatalf("a failed commit wrote w: %v", err)
 			}
 		},
 		"equal guards in one commit": func(t *testing.T, s subject) {
@@ -275,14 +359,16 @@ func TestConformance(t *testing.T) {
 		},
 		"empty inputs": func(t *testing.T, s subject) {
 			ctx := context.Background()
-			gen0, err := s.store.Generation(ctx, "empty")
+			gen0, err := s.store.Generation(ctx, fhir.DirectoryPartition)
 			if err != nil || gen0 != 0 {
-				t.Fatalf("generation of a new partition: %d %v", gen0, err)
+				t.Fatalf("generation of a new directory: %d %v", gen0, err)
 			}
-			if err := s.store.Commit(ctx, "empty", nil, nil); err != nil {
-				t.Fatalf("empty commit: %v", err)
+			for _, p := range []string{"empty", fhir.DirectoryPartition} {
+				if err := s.store.Commit(ctx, p, nil, nil); err != nil {
+					t.Fatalf("empty commit: %v", err)
+				}
 			}
-			if gen, err := s.store.Generation(ctx, "empty"); err != nil || gen != gen0 {
+			if gen, err := s.store.Generation(ctx, fhir.DirectoryPartition); err != nil || gen != gen0 {
 				t.Fatalf("an empty commit moved the generation: %d %v", gen, err)
 			}
 			got, err := s.store.ReadMany(ctx, "empty", nil)
@@ -420,9 +506,6 @@ func TestConformance(t *testing.T) {
 			}
 			if _, total, err := s.store.Search(ctx, "B", fhir.Query{Type: "Patient", Filters: []fhir.Filter{{Param: "identifier", AnyOf: []string{"x|1"}}}}); err != nil || total != 0 {
 				t.Fatalf("search: %d %v", total, err)
-			}
-			if gen, err := s.store.Generation(ctx, "B"); err != nil || gen != 0 {
-				t.Fatalf("generation: %d %v", gen, err)
 			}
 			// The same id in B is another resource, and a guard in B does
 			// not see A's value.

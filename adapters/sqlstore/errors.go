@@ -97,3 +97,16 @@ func retryable(err error) bool {
 	}
 	return false
 }
+
+// refused reports an error the database answered a statement with, which
+// therefore changed nothing, other than one that says it cannot take the
+// statement now (busy, shutting down, out of resources).
+func refused(err error) bool {
+	var pe *pgconn.PgError
+	var se *sqlite.Error
+	if !errors.As(err, &pe) && !errors.As(err, &se) {
+		return false
+	}
+	k := discharge.ErrorKind(classify("", err))
+	return k != discharge.KindUnavailable && k != discharge.KindTimeout
+}

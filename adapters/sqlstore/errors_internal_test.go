@@ -94,3 +94,27 @@ func TestRetriesAreBounded(t *testing.T) {
 		t.Fatalf("%d runs: %v", runs, err)
 	}
 }
+
+// TestRefused pins which failures of an audit group are retried row by
+// row: only statements the server answered with a refusal, never a lost
+// connection (the group may have been written) or a busy server.
+func TestRefused(t *testing.T) {
+	pgErr := func(code string) error { return fmt.Errorf("exec: %w", &pgconn.PgError{Code: code}) }
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"invalid byte sequence", pgErr("22021"), true},
+		{"unique violation", pgErr("23505"), true},
+		{"serialization failure", pgErr("40001"), false},
+		{"shutting down", pgErr("57P01"), false},
+		{"connection lost", io.ErrUnexpectedEOF, false},
+		{"deadline", context.DeadlineExceeded, false},
+		{"nil", nil, false},
+	} {
+		if got := refused(tc.err); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

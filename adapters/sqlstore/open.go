@@ -10,26 +10,33 @@
 //
 //   - Each resource is a row of resources with its current version, and
 //     every version is a row of resource_history.
-//   - A Commit is one SQL transaction. Its first statement increments the
-//     partition's generation row, which on PostgreSQL also takes that row's
-//     lock: commits to one partition run one after another, as Redis runs
-//     a partition's commit script (one slot, one thread). Every check that
-//     follows (guards, expected versions) therefore sees every commit
-//     before it, at READ COMMITTED, with no serialization failures to
-//     retry in the normal course and no deadlocks between commits (each
-//     takes that one lock first). The generation counter needs a per-
-//     partition serialization point anyway, so this costs no throughput a
-//     counter updated last would not; it bounds one partition's commit rate
-//     by its commit latency, not the server's.
+//   - A Commit is one SQL transaction, at READ COMMITTED on PostgreSQL.
+//     Commits to one partition run side by side: they share no row unless
+//     they write the same resource or claim the same guarded value, so
+//     concurrent creates share the server's WAL flushes (group commit).
+//     Only the directory partition keeps a Generation: its commits first
+//     increment its partition_generation row, whose lock runs them one
+//     after another (directory writes are rare; placement's cache reads
+//     the counter per request).
 //   - On SQLite a write transaction is BEGIN IMMEDIATE, so writers are
 //     serialized by the database lock; readers see a snapshot (WAL).
+//   - A create holds when the resource's primary key is free: its INSERT
+//     (ON CONFLICT DO NOTHING) waits for a concurrent create of the same
+//     key and inserts nothing if that one committed. An update holds when
+//     the UPDATE's WHERE version = $expected matches: it waits for a
+//     concurrent writer of the row and then sees the version it left.
+//     Either failure is KindRetry. A commit writes its resources in (type,
+//     id) order, so two commits of the same resources queue rather than
+//     deadlock.
 //   - A Guard holds when no resource of its Type has Param = Token before
 //     the commit, and at most one of the commit's writes gives a resource
 //     that value: two conditional creates with the same condition in one
-//     Bundle would otherwise both pass. Either failure is KindRetry, as a
-//     unique violation on the guard would be.
-//   - An expected version is checked by reading the current versions after
-//     the lock, and again in the UPDATE's WHERE version = $expected.
+//     Bundle would otherwise both pass. The check is made race-safe by a
+//     claim row (migration 5): the commit inserts (partition, type, param,
+//     token) into guard_claims before it reads search_token, and deletes it
+//     again; a concurrent commit claiming the same value waits on that key
+//     until the first ends, so its read comes after the first's commit.
+//     Either failure is KindRetry.
 //   - A serialization failure (40001), a deadlock (40P01) or SQLITE_BUSY is
 //     retried inside the store up to maxAttempts times, then reported as
 //     KindUnavailable. Connection failures are KindUnavailable at once: a
@@ -39,7 +46,9 @@
 // in its key, every query names the partition, and on PostgreSQL row-level
 // security policies (migration 2) admit only rows of the partition set by
 // the store in each transaction with set_config('app.partition', p, true).
-// The audit table is append-only there (UPDATE and DELETE revoked). SQLite
+// guard_claims has no policy: it is empty between transactions, and an
+// uncommitted row is seen by no other session. The audit table is
+// append-only there (UPDATE and DELETE revoked). SQLite
 // has no roles or policies; an embedded store is one process's own file.
 package sqlstore
 

@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,8 +60,14 @@ func TestPostgres(t *testing.T) {
 		if err := s.Commit(ctx, "A", []fhir.Write{w}, nil); err != nil {
 			t.Fatal(err)
 		}
+		// The directory's commit gives it a generation row.
+		if err := s.Commit(ctx, fhir.DirectoryPartition, []fhir.Write{{Resource: res("Location", "l", 1, `{}`)}}, nil); err != nil {
+			t.Fatal(err)
+		}
 		app := connect(t, url)
 		tables := []string{"resources", "resource_history", "search_token", "search_range", "partition_generation"}
+		// owner is the partition whose one row each table holds.
+		owner := map[string]string{"partition_generation": fhir.DirectoryPartition}
 		// count reads every table with no partition condition at all, as
 		// the gateway's role, with app.partition set to p (or not set).
 		count := func(c *pgx.Conn, p *string) map[string]int {
@@ -84,10 +91,11 @@ func TestPostgres(t *testing.T) {
 			}
 			return out
 		}
-		a, b := "A", "B"
+		b := "B"
 		for _, table := range tables {
+			a := cmp.Or(owner[table], "A")
 			if n := count(app, &a)[table]; n != 1 {
-				t.Errorf("%s as A: %d rows, want 1", table, n)
+				t.Errorf("%s as %s: %d rows, want 1", table, a, n)
 			}
 			if n := count(app, &b)[table]; n != 0 {
 				t.Errorf("%s as B: %d rows visible", table, n)
@@ -121,7 +129,7 @@ func TestPostgres(t *testing.T) {
 		// A superuser (who bypasses the policies) sees the row: the
 		// zeros above are the policies at work, not an empty table.
 		super := connect(t, pg.SuperuserURL(db))
-		if n := count(super, nil)["resources"]; n != 1 {
+		if n := count(super, nil)["resources"]; n != 2 { // A's and the directory's
 			t.Errorf("superuser sees %d rows", n)
 		}
 	})
@@ -143,16 +151,42 @@ func TestPostgres(t *testing.T) {
 		}
 	})
 
+	// waitForLocks waits until n sessions of db wait for a lock, or stop
+	// is closed (what was to wait finished instead).
+	waitForLocks := func(t *testing.T, db string, n int, stop <-chan struct{}) {
+		t.Helper()
+		watch := connect(t, pg.SuperuserURL("postgres"))
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var waiting int
+			if err := watch.QueryRow(ctx, "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", db).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+			if waiting >= n {
+				return
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d sessions waited for a lock, want %d", waiting, n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
 	t.Run("a deadlock is retried inside the store", func(t *testing.T) {
 		s, db, _ := open(t)
-		if err := s.Commit(ctx, "p", []fhir.Write{{Resource: res("Patient", "x", 1, `{"v":1}`)}}, nil); err != nil {
+		v1 := []fhir.Write{{Resource: res("Patient", "a", 1, `{"v":1}`)}, {Resource: res("Patient", "b", 1, `{"v":1}`)}}
+		if err := s.Commit(ctx, "p", v1, nil); err != nil {
 			t.Fatal(err)
 		}
-		// Another client locks the resource's row, then (once the store's
-		// commit holds the partition's row and waits for the resource's)
-		// asks for the partition's row: a deadlock. It runs as superuser to
-		// raise its own deadlock_timeout, so PostgreSQL aborts the store's
-		// transaction, which must run again and succeed.
+		// Another client locks b's row, then (once the store's commit has
+		// updated a and waits for b) asks for a's: a deadlock. It runs as
+		// superuser to raise its own deadlock_timeout, so PostgreSQL aborts
+		// the store's transaction, which must run again and succeed.
 		other := connect(t, pg.SuperuserURL(db))
 		if _, err := other.Exec(ctx, "SET deadlock_timeout = '60s'"); err != nil {
 			t.Fatal(err)
@@ -162,30 +196,18 @@ func TestPostgres(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer tx.Rollback(ctx)
-		if _, err := tx.Exec(ctx, "SELECT 1 FROM resources WHERE partition = 'p' AND type = 'Patient' AND id = 'x' FOR UPDATE"); err != nil {
+		lock := "SELECT 1 FROM resources WHERE partition = 'p' AND type = 'Patient' AND id = $1 FOR UPDATE"
+		if _, err := tx.Exec(ctx, lock, "b"); err != nil {
 			t.Fatal(err)
 		}
 		before := s.Retries()
 		done := make(chan error, 1)
 		go func() {
-			done <- s.Commit(ctx, "p", []fhir.Write{{Resource: res("Patient", "x", 2, `{"v":2}`), ExpectVersion: 1}}, nil)
+			done <- s.Commit(ctx, "p", []fhir.Write{{Resource: res("Patient", "b", 2, `{"v":2}`), ExpectVersion: 1},
+				{Resource: res("Patient", "a", 2, `{"v":2}`), ExpectVersion: 1}}, nil)
 		}()
-		watch := connect(t, pg.SuperuserURL("postgres"))
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			var waiting int
-			if err := watch.QueryRow(ctx, "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", db).Scan(&waiting); err != nil {
-				t.Fatal(err)
-			}
-			if waiting == 1 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the store's commit never waited for the row")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		if _, err := tx.Exec(ctx, "UPDATE partition_generation SET generation = generation WHERE partition = 'p'"); err != nil {
+		waitForLocks(t, db, 1, nil)
+		if _, err := tx.Exec(ctx, lock, "a"); err != nil {
 			t.Fatal(err)
 		}
 		if err := tx.Commit(ctx); err != nil {
@@ -194,11 +216,119 @@ func TestPostgres(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatalf("commit after a deadlock: %v", err)
 		}
-		if n := s.Retries() - before; n != 1 {
-			t.Fatalf("%d retries, want 1", n)
+		// At least one: under load the store's rerun can take a's lock
+		// before the other client is woken for it, and deadlock again.
+		if n := s.Retries() - before; n < 1 {
+			t.Fatalf("%d retries, want at least 1", n)
 		}
-		if r, err := s.Read(ctx, "p", "Patient", "x"); err != nil || r.VersionID != 2 {
-			t.Fatalf("read %+v %v", r, err)
+		if got, err := s.ReadMany(ctx, "p", []fhir.Ref{{Type: "Patient", ID: "a"}, {Type: "Patient", ID: "b"}}); err != nil ||
+			got["Patient/a"].VersionID != 2 || got["Patient/b"].VersionID != 2 {
+			t.Fatalf("read %+v %v", got, err)
+		}
+	})
+
+	t.Run("two conditional creates of one value: the claim decides", func(t *testing.T) {
+		s, db, _ := open(t)
+		guard := []fhir.Guard{{Type: "Patient", Param: "identifier", Token: "nhs|9476719931"}}
+		create := func(id string) error {
+			w := fhir.Write{Resource: res("Patient", id, 1, `{}`), Index: []fhir.IndexEntry{tok("identifier", "nhs|9476719931")}}
+			return s.Commit(ctx, "p", []fhir.Write{w}, guard)
+		}
+		// Another client holds the key of the first create's resource, so
+		// that create stops after its guard check, its claim held, until
+		// that client gives the key up.
+		other := connect(t, pg.SuperuserURL(db))
+		tx, err := other.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, "INSERT INTO resources (partition, type, id, version, last_updated, body) VALUES ('p', 'Patient', 'first', 1, 0, '{}')"); err != nil {
+			t.Fatal(err)
+		}
+		first, second := make(chan error, 1), make(chan error, 1)
+		go func() { first <- create("first") }()
+		waitForLocks(t, db, 1, nil)
+		// The second create's check would see no value yet; its claim
+		// must wait for the first to end (without it, it commits now).
+		secondDone := make(chan struct{})
+		go func() { second <- create("second"); close(secondDone) }()
+		waitForLocks(t, db, 2, secondDone)
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+		err1, err2 := <-first, <-second
+		if err1 != nil || kindOf(err2) != discharge.KindRetry {
+			t.Fatalf("first: %v; second: %v, want retry", err1, err2)
+		}
+		_, total, err := s.Search(ctx, "p", fhir.Query{Type: "Patient", Filters: []fhir.Filter{{Param: "identifier", AnyOf: []string{"nhs|9476719931"}}}})
+		if err != nil || total != 1 {
+			t.Fatalf("%d Patients hold the value (%v), want 1", total, err)
+		}
+		var claims int
+		if err := other.QueryRow(ctx, "SELECT COUNT(*) FROM guard_claims").Scan(&claims); err != nil || claims != 0 {
+			t.Fatalf("%d claims left after the commits (%v)", claims, err)
+		}
+	})
+
+	t.Run("audit entries commit in groups, and a bad one fails alone", func(t *testing.T) {
+		s, db, _ := open(t)
+		a := sqlstore.NewAudit(s)
+		entry := func(req string) auth.AuditEntry {
+			return auth.AuditEntry{Time: time.Now(), ClientID: "c", Org: "RXA", Action: "R", ResourceType: "Patient", ResourceID: "p", Status: 200, RequestID: req}
+		}
+		// Another client blocks inserts into the log, so the first entry's
+		// write waits and the next ones queue behind it (as superuser: the
+		// gateway's role may not lock the log, having no UPDATE on it).
+		other := connect(t, pg.SuperuserURL(db))
+		tx, err := other.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, "LOCK TABLE audit_log IN SHARE MODE"); err != nil {
+			t.Fatal(err)
+		}
+		first := make(chan error, 1)
+		go func() { first <- a.Record(ctx, entry("r0")) }()
+		waitForLocks(t, db, 1, nil)
+		const n = 20
+		errs := make([]error, n+1)
+		var wg sync.WaitGroup
+		for i := range n + 1 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e := entry(fmt.Sprint("r", i+1))
+				if i == n {
+					e.ClientID = "bad\x00" // PostgreSQL text refuses NUL
+				}
+				errs[i] = a.Record(ctx, e)
+			}()
+		}
+		time.Sleep(200 * time.Millisecond) // the Records queue behind the first
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		if err := <-first; err != nil {
+			t.Fatal(err)
+		}
+		for i, err := range errs[:n] {
+			if err != nil {
+				t.Errorf("entry %d: %v", i+1, err)
+			}
+		}
+		if kindOf(errs[n]) != discharge.KindInternal {
+			t.Errorf("bad entry: %v, want internal", errs[n])
+		}
+		if pg, err := a.Search(ctx, auth.AuditQuery{Count: 100}); err != nil || pg.Total != n+1 {
+			t.Fatalf("%d entries (%v), want %d", pg.Total, err, n+1)
+		}
+		// The first write and at most AuditWriters-1 more wait for the
+		// lock; the rest queue and go together when it is released.
+		if g := sqlstore.AuditGroups(a); g > sqlstore.AuditWriters+2 {
+			t.Errorf("%d group writes for %d entries", g, n+2)
 		}
 	})
 
