@@ -29,7 +29,7 @@ type Store interface {
 	AppendEvent(ctx context.Context, e referral.Event) (referral.Event, error)
 	// Worklist is one partition's rows of the worklist, sorted and
 	// limited as q says, and how many match.
-	Worklist(ctx context.Context, partition string, q WorklistQuery) ([]WorklistRow, int, error)
+	Worklist(ctx context.Context, partition string, q WorklistQuery) (WorklistResult, error)
 	// Facts are the measures' inputs of the partition's cases referred or
 	// ready since since.
 	Facts(ctx context.Context, partition string, since time.Time) ([]CaseFacts, error)
@@ -56,6 +56,8 @@ type Service struct {
 	records Records
 	store   Store
 	now     func() time.Time
+	// escalated feeds the dg.cases.escalated gauge.
+	escalated escalatedCounts
 }
 
 // New builds the case view; now nil is time.Now.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dischargegateway/gateway/auth"
@@ -66,6 +67,14 @@ type WorklistRow struct {
 	FirstOfferSent, FirstAcceptance time.Time
 }
 
+// WorklistResult is one partition's page of rows, how many cases match,
+// and how many of those are escalated (-1: not counted, when the page was
+// past the end).
+type WorklistResult struct {
+	Rows             []WorklistRow
+	Total, Escalated int
+}
+
 // WorklistItem is a row with its computed NCTR days and escalation.
 type WorklistItem struct {
 	WorklistRow
@@ -109,12 +118,15 @@ func (s *Service) Worklist(ctx context.Context, p *auth.Principal, vals url.Valu
 		pq.Offset, pq.Limit = 0, q.Offset+q.Limit
 	}
 	for _, part := range parts {
-		rs, n, err := s.store.Worklist(ctx, part, pq)
+		res, err := s.store.Worklist(ctx, part, pq)
 		if err != nil {
 			return WorklistPage{}, err
 		}
-		rows = append(rows, rs...)
-		page.Total += n
+		rows = append(rows, res.Rows...)
+		page.Total += res.Total
+		if q.unfiltered() && res.Escalated >= 0 {
+			s.escalated.observe(part, res.Escalated)
+		}
 	}
 	if len(parts) > 1 {
 		slices.SortStableFunc(rows, rowOrder(q.Sort))
@@ -124,6 +136,12 @@ func (s *Service) Worklist(ctx context.Context, p *auth.Principal, vals url.Valu
 		page.Items = append(page.Items, s.item(r, now))
 	}
 	return page, nil
+}
+
+// unfiltered reports a query of every open case (sorted and paged in any
+// way): its escalated count is the partition's, for the gauge.
+func (q WorklistQuery) unfiltered() bool {
+	return len(q.States) == 0 && len(q.Pathways) == 0 && q.NCTRSinceAtMost == nil && q.Escalated == nil
 }
 
 // item computes a row's NCTR days and escalation as the case view does.
@@ -259,4 +277,35 @@ func statesList() string {
 		s = append(s, string(st))
 	}
 	return strings.Join(s, ", ")
+}
+
+// escalatedCounts are the escalated open cases of each partition as the
+// latest unfiltered worklist read of it counted them: the gauge
+// dg.cases.escalated sums them. A partition nobody has read since the
+// process started is not in it.
+type escalatedCounts struct {
+	mu sync.Mutex
+	by map[string]int
+}
+
+func (e *escalatedCounts) observe(partition string, n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.by == nil {
+		e.by = map[string]int{}
+	}
+	e.by[partition] = n
+}
+
+// EscalatedCases is the number of escalated open cases, summed over the
+// partitions whose worklist was read since the process started (each as
+// of its latest unfiltered read).
+func (s *Service) EscalatedCases() int64 {
+	s.escalated.mu.Lock()
+	defer s.escalated.mu.Unlock()
+	var n int64
+	for _, c := range s.escalated.by {
+		n += int64(c)
+	}
+	return n
 }

@@ -145,12 +145,13 @@ func pathwayTokens(codes []string) []string {
 	return out
 }
 
-// Worklist runs one partition's worklist query: one statement, the page
-// and the count of every match (COUNT(*) OVER ()) in one snapshot. The
+// Worklist runs one partition's worklist query: one statement, the page,
+// the count of every match and of the escalated ones among them (window
+// aggregates) in one snapshot. The
 // case's latest event, first offer and first acceptance come from one
 // grouped pass over the partition's case_events; the Encounter's dates
 // from its search_range rows (primary-key probes).
-func (c *Cases) Worklist(ctx context.Context, partition string, wq cases.WorklistQuery) ([]cases.WorklistRow, int, error) {
+func (c *Cases) Worklist(ctx context.Context, partition string, wq cases.WorklistQuery) (cases.WorklistResult, error) {
 	const op = "sqlstore.Worklist"
 	q := &query{}
 	p := q.arg(partition)
@@ -188,7 +189,23 @@ LEFT JOIN case_events le ON le.partition = `, p, ` AND le.case_id = r.id AND le.
 	}
 	inner := q.b.String()
 	q.b.Reset()
-	q.sql(`SELECT COUNT(*) OVER () AS total, w.id, w.lu, w.state, w.ev_at, w.first_offer, w.first_accept, w.drd, w.edd, w.nctr, w.pathway FROM (`, inner, `) w WHERE `)
+	// flag is 1 for an escalated case: its first offer unanswered by an
+	// acceptance since OfferCutoff, or not meeting the criteria to reside
+	// since NCTRCutoff.
+	var conds []string
+	if !wq.OfferRuleOff {
+		conds = append(conds, "(w.first_offer IS NOT NULL AND w.first_accept IS NULL AND w.first_offer <= "+q.arg(toNanos(wq.OfferCutoff))+")")
+	}
+	if !wq.NCTRRuleOff {
+		conds = append(conds, "(w.nctr IS NOT NULL AND w.nctr <= "+q.arg(unixSeconds(wq.NCTRCutoff))+")")
+	}
+	if len(conds) == 0 {
+		conds = []string{"1 = 0"}
+	}
+	// A closed case is never escalated (cases.Service.item agrees).
+	closed := "w.state IN (" + q.arg(string(referral.CaseDischarged)) + ", " + q.arg(string(referral.CaseCancelled)) + ")"
+	flag := "(CASE WHEN NOT " + closed + " AND (" + strings.Join(conds, " OR ") + ") THEN 1 ELSE 0 END)"
+	q.sql(`SELECT COUNT(*) OVER () AS total, SUM(`, flag, `) OVER () AS escalated, w.id, w.lu, w.state, w.ev_at, w.first_offer, w.first_accept, w.drd, w.edd, w.nctr, w.pathway FROM (`, inner, `) w WHERE `)
 	if len(wq.States) == 0 {
 		q.sql("NOT ")
 		in(q, "w.state", []string{string(referral.CaseDischarged), string(referral.CaseCancelled)})
@@ -200,18 +217,6 @@ LEFT JOIN case_events le ON le.partition = `, p, ` AND le.case_id = r.id AND le.
 		in(q, "w.state", states)
 	}
 	if wq.Escalated != nil {
-		flag := "(CASE WHEN "
-		var conds []string
-		if !wq.OfferRuleOff {
-			conds = append(conds, "(w.first_offer IS NOT NULL AND w.first_accept IS NULL AND w.first_offer <= "+q.arg(toNanos(wq.OfferCutoff))+")")
-		}
-		if !wq.NCTRRuleOff {
-			conds = append(conds, "(w.nctr IS NOT NULL AND w.nctr <= "+q.arg(unixSeconds(wq.NCTRCutoff))+")")
-		}
-		if len(conds) == 0 {
-			conds = []string{"1 = 0"}
-		}
-		flag += strings.Join(conds, " OR ") + " THEN 1 ELSE 0 END)"
 		want := "0"
 		if *wq.Escalated {
 			want = "1"
@@ -229,9 +234,9 @@ LEFT JOIN case_events le ON le.partition = `, p, ` AND le.case_id = r.id AND le.
 	}
 	q.sql(" LIMIT ", q.arg(max(wq.Limit, 0)), " OFFSET ", q.arg(max(wq.Offset, 0)))
 	var out []cases.WorklistRow
-	total := 0
+	var total, escalated int
 	err := c.s.readRows(ctx, op, partition, q.b.String(), q.args, func(rs rows) error {
-		out, total = nil, 0
+		out, total, escalated = nil, 0, 0
 		for rs.Next() {
 			r := cases.WorklistRow{Partition: partition}
 			var lu, evAt int64
@@ -239,7 +244,7 @@ LEFT JOIN case_events le ON le.partition = `, p, ` AND le.case_id = r.id AND le.
 			var firstOffer, firstAccept sql.NullInt64
 			var drd, edd, nctr sql.NullFloat64
 			var pathway sql.NullString
-			if err := rs.Scan(&total, &r.CaseID, &lu, &state, &evAt, &firstOffer, &firstAccept, &drd, &edd, &nctr, &pathway); err != nil {
+			if err := rs.Scan(&total, &escalated, &r.CaseID, &lu, &state, &evAt, &firstOffer, &firstAccept, &drd, &edd, &nctr, &pathway); err != nil {
 				return err
 			}
 			r.State = referral.CaseState(state)
@@ -254,7 +259,7 @@ LEFT JOIN case_events le ON le.partition = `, p, ` AND le.case_id = r.id AND le.
 		return nil
 	})
 	if err != nil {
-		return nil, 0, err
+		return cases.WorklistResult{}, err
 	}
 	if len(out) == 0 && (wq.Offset > 0 || wq.Limit <= 0) {
 		// Past the end (or no page asked for): no row carries the total; count alone.
@@ -263,10 +268,11 @@ LEFT JOIN case_events le ON le.partition = `, p, ` AND le.case_id = r.id AND le.
 		sel = "SELECT COUNT(*) FROM (" + sel[:strings.LastIndex(sel, " ORDER BY ")] + ") AS c"
 		err = c.s.readRow(ctx, op, partition, sel, count.args, func(row scanner) error { return row.Scan(&total) })
 		if err != nil {
-			return nil, 0, err
+			return cases.WorklistResult{}, err
 		}
+		escalated = -1
 	}
-	return out, total, nil
+	return cases.WorklistResult{Rows: out, Total: total, Escalated: escalated}, nil
 }
 
 // dayOf is the civil date (UTC) of an indexed date's low bound, in Unix

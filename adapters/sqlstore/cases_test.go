@@ -169,41 +169,43 @@ func TestCasesStore(t *testing.T) {
 			for _, tc := range []struct {
 				name  string
 				mod   func(q *cases.WorklistQuery)
-				want  string
-				total int
+				want      string
+				total     int
+				escalated int // -1: not checked
 			}{
-				{"open cases, most NCTR days first, none last", func(*cases.WorklistQuery) {}, "a,b,d,c", 4},
-				{"by DRD", func(q *cases.WorklistQuery) { q.Sort = cases.SortDRD }, "a,d,c,b", 4},
-				{"most recently updated first", func(q *cases.WorklistQuery) { q.Sort = cases.SortUpdated }, "c,b,a,d", 4},
-				{"pathway 3", func(q *cases.WorklistQuery) { q.Pathways = []string{"3"} }, "a,c", 2},
-				{"pathways 1 and 2", func(q *cases.WorklistQuery) { q.Pathways = []string{"1", "2"} }, "b,d", 2},
-				{"state accepted", func(q *cases.WorklistQuery) { q.States = []referral.CaseState{referral.CaseAccepted} }, "c", 1},
-				{"state discharged", func(q *cases.WorklistQuery) { q.States = []referral.CaseState{referral.CaseDischarged} }, "dis", 1},
-				{"state referred includes the finished Encounter", func(q *cases.WorklistQuery) { q.States = []referral.CaseState{referral.CaseReferred} }, "fin,a,d", 3},
-				{"at least 5 NCTR days", func(q *cases.WorklistQuery) { q.NCTRSinceAtMost = &since }, "a", 1},
-				{"escalated", func(q *cases.WorklistQuery) { q.Escalated = &yes }, "a,b", 2},
-				{"not escalated", func(q *cases.WorklistQuery) { q.Escalated = &no }, "d,c", 2},
-				{"escalated, offer rule off", func(q *cases.WorklistQuery) { q.Escalated = &yes; q.OfferRuleOff = true }, "a", 1},
-				{"second page", func(q *cases.WorklistQuery) { q.Offset, q.Limit = 1, 2 }, "b,d", 4},
-				{"past the end", func(q *cases.WorklistQuery) { q.Offset = 10 }, "", 4},
-				{"count only", func(q *cases.WorklistQuery) { q.Limit = 0 }, "", 4},
+				{"open cases, most NCTR days first, none last", func(*cases.WorklistQuery) {}, "a,b,d,c", 4, 2},
+				{"by DRD", func(q *cases.WorklistQuery) { q.Sort = cases.SortDRD }, "a,d,c,b", 4, 2},
+				{"most recently updated first", func(q *cases.WorklistQuery) { q.Sort = cases.SortUpdated }, "c,b,a,d", 4, 2},
+				{"pathway 3", func(q *cases.WorklistQuery) { q.Pathways = []string{"3"} }, "a,c", 2, 1},
+				{"pathways 1 and 2", func(q *cases.WorklistQuery) { q.Pathways = []string{"1", "2"} }, "b,d", 2, 1},
+				{"state accepted", func(q *cases.WorklistQuery) { q.States = []referral.CaseState{referral.CaseAccepted} }, "c", 1, 0},
+				{"state discharged", func(q *cases.WorklistQuery) { q.States = []referral.CaseState{referral.CaseDischarged} }, "dis", 1, 0},
+				{"state referred includes the finished Encounter", func(q *cases.WorklistQuery) { q.States = []referral.CaseState{referral.CaseReferred} }, "fin,a,d", 3, -1},
+				{"at least 5 NCTR days", func(q *cases.WorklistQuery) { q.NCTRSinceAtMost = &since }, "a", 1, 1},
+				{"escalated", func(q *cases.WorklistQuery) { q.Escalated = &yes }, "a,b", 2, 2},
+				{"not escalated", func(q *cases.WorklistQuery) { q.Escalated = &no }, "d,c", 2, 0},
+				{"escalated, offer rule off", func(q *cases.WorklistQuery) { q.Escalated = &yes; q.OfferRuleOff = true }, "a", 1, 1},
+				{"second page", func(q *cases.WorklistQuery) { q.Offset, q.Limit = 1, 2 }, "b,d", 4, 2},
+				{"past the end", func(q *cases.WorklistQuery) { q.Offset = 10 }, "", 4, -1},
+				{"count only", func(q *cases.WorklistQuery) { q.Limit = 0 }, "", 4, -1},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					q := base
 					tc.mod(&q)
-					rows, total, err := c.Worklist(ctx, "RXA", q)
+					res, err := c.Worklist(ctx, "RXA", q)
 					if err != nil {
 						t.Fatal(err)
 					}
-					if got := rowIDs(rows); got != tc.want || total != tc.total {
-						t.Fatalf("got %q total %d, want %q total %d", got, total, tc.want, tc.total)
+					if got := rowIDs(res.Rows); got != tc.want || res.Total != tc.total || (tc.escalated >= 0 && res.Escalated != tc.escalated) {
+						t.Fatalf("got %q total %d escalated %d, want %q total %d escalated %d", got, res.Total, res.Escalated, tc.want, tc.total, tc.escalated)
 					}
 				})
 			}
-			rows, _, err := c.Worklist(ctx, "RXA", base)
+			res, err := c.Worklist(ctx, "RXA", base)
 			if err != nil {
 				t.Fatal(err)
 			}
+			rows := res.Rows
 			a := rows[0]
 			if a.Pathway != "3" || a.DRD.String() != "2026-11-20" || a.NCTRSince.String() != "2026-11-18" || a.State != referral.CaseReferred ||
 				!a.Updated.Equal(at(-48)) || !rows[1].FirstOfferSent.Equal(at(-6)) || rows[3].FirstAcceptance.IsZero() || !rows[3].Updated.Equal(at(-1)) {
