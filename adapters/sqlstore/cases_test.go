@@ -167,8 +167,8 @@ func TestCasesStore(t *testing.T) {
 			yes, no := true, false
 			since := now.Add(-5 * 24 * time.Hour)
 			for _, tc := range []struct {
-				name  string
-				mod   func(q *cases.WorklistQuery)
+				name      string
+				mod       func(q *cases.WorklistQuery)
 				want      string
 				total     int
 				escalated int // -1: not checked
