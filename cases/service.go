@@ -17,6 +17,8 @@ type Records interface {
 	Case(ctx context.Context, p *auth.Principal, id string) (records.Case, error)
 }
 
+var _ Records = (*records.Service)(nil)
+
 // Store is what the case view needs of the system of record. Every method
 // works in one partition (the trust's), as row-level security scopes it.
 type Store interface {
