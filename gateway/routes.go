@@ -268,7 +268,7 @@ func (s *Server) routes() {
 	e.GET("/api/v1/cases", s.worklist, s.negotiateJSON, s.authenticate,
 		s.requireScope("Encounter", 's'), s.auditedAs("Encounter", "search-type", "E"))
 	e.POST("/api/v1/cases/:id/triage", s.triage, s.negotiateJSON, s.authenticate,
-		s.requireScope("Encounter", 'r'), requireCaller(cases.MayTriage), s.auditedAs("Encounter", "update", "U"))
+		s.requireScope("Encounter", 'r'), s.auditedAs("Encounter", "update", "U"), requireCaller(cases.MayTriage))
 	e.GET("/api/v1/measures", s.caseMeasures, s.negotiateJSON, s.authenticate,
 		s.requireScope("Encounter", 's'), s.auditedAs("Encounter", "search-type", "E"))
 }
