@@ -68,8 +68,7 @@ type WorklistRow struct {
 }
 
 // WorklistResult is one partition's page of rows, how many cases match,
-// and how many of those are escalated (-1: not counted, when the page was
-// past the end).
+// and how many of those are escalated.
 type WorklistResult struct {
 	Rows             []WorklistRow
 	Total, Escalated int
@@ -124,7 +123,7 @@ func (s *Service) Worklist(ctx context.Context, p *auth.Principal, vals url.Valu
 		}
 		rows = append(rows, res.Rows...)
 		page.Total += res.Total
-		if q.unfiltered() && res.Escalated >= 0 {
+		if q.unfiltered() {
 			s.escalated.observe(part, res.Escalated)
 		}
 	}

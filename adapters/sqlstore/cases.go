@@ -102,9 +102,10 @@ ORDER BY o.created_at, o.task_id, h.created_at`
 const appendAttempts = 5
 
 // AppendEvent stores e after the case's latest event: its seq is the
-// case's highest plus one, taken in the INSERT itself. A concurrent
-// writer that took the same seq makes the primary key refuse one of the
-// two, which then takes the next.
+// case's highest plus one, taken in the INSERT itself after locking the
+// case's case_worklist row. A writer that does not take that lock (the
+// offer workflow) and took the same seq makes the primary key refuse one
+// of the two, which then takes the next.
 func (c *Cases) AppendEvent(ctx context.Context, e referral.Event) (referral.Event, error) {
 	const op = "sqlstore.AppendEvent"
 	const q = `INSERT INTO case_events (partition, case_id, seq, at, kind, state, actor, actor_org, task_id, provider_org, detail)
@@ -113,6 +114,12 @@ RETURNING seq`
 	var err error
 	for attempt := 0; attempt < appendAttempts; attempt++ {
 		err = c.s.inTx(ctx, op, e.Partition, false, func(tx *sql.Tx) error {
+			// The case's worklist row is its lock: appends to one case
+			// queue here, and each then reads the seq the one before took.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO case_worklist (partition, case_id) VALUES ($1, $2)
+ON CONFLICT (partition, case_id) DO UPDATE SET last_seq = case_worklist.last_seq`, e.Partition, e.CaseID); err != nil {
+				return err
+			}
 			return tx.QueryRowContext(ctx, q, e.Partition, e.CaseID, toNanos(e.At), string(e.Kind), string(e.State),
 				e.Actor, e.ActorOrg, e.TaskID, e.ProviderOrg, e.Detail).Scan(&e.Seq)
 		})
@@ -146,52 +153,49 @@ func pathwayTokens(codes []string) []string {
 }
 
 // Worklist runs one partition's worklist query: one statement, the page,
-// the count of every match and of the escalated ones among them (window
-// aggregates) in one snapshot. The
-// case's latest event, first offer and first acceptance come from one
-// grouped pass over the partition's case_events; the Encounter's dates
-// from its search_range rows (primary-key probes).
+// the count of every match and of the escalated ones among them, in one
+// snapshot, over the partition's case_worklist rows (the projection
+// migration 8's triggers keep; see cases_projection.go).
 func (c *Cases) Worklist(ctx context.Context, partition string, wq cases.WorklistQuery) (cases.WorklistResult, error) {
 	const op = "sqlstore.Worklist"
+	return c.worklistRun(ctx, op, partition, c.worklistSQL(partition, wq))
+}
+
+// worklistSQL builds the worklist statement: the count (and the escalated
+// count) of the matching rows, and one sorted page of them, as one
+// statement whose rows are (total, escalated, the page's columns…); an
+// empty page is one row of the counts and NULLs. Counting apart from the
+// page lets the page be a top-N sort: a window count over the page's own
+// query made both engines sort every match (three times the time over
+// 10,000 cases).
+func (c *Cases) worklistSQL(partition string, wq cases.WorklistQuery) *query {
 	q := &query{}
-	p := q.arg(partition)
-	enc := q.arg("Encounter")
-	rangeJoin := func(alias, param string) string {
-		return " LEFT JOIN search_range " + alias + " ON " + alias + ".partition = " + p + " AND " + alias + ".type = " + enc +
-			" AND " + alias + ".id = r.id AND " + alias + ".param = " + q.arg(param)
-	}
-	all := pathwayTokens([]string{"0", "1", "2", "3"})
-	q.sql(`SELECT r.id AS id, r.last_updated AS lu, COALESCE(le.state, 'referred') AS state, COALESCE(a.last_at, 0) AS ev_at,
-	a.first_offer AS first_offer, a.first_accept AS first_accept, d.low AS drd, x.low AS edd, n.low AS nctr,
-	(SELECT MIN(t.token) FROM search_token t WHERE t.partition = `, p, ` AND t.type = `, enc, ` AND t.param = `, q.arg(paramPathway), ` AND t.id = r.id AND `)
-	in(q, "t.token", all)
-	q.sql(`) AS pathway
-FROM resources r
-LEFT JOIN (SELECT case_id, MAX(seq) AS last_seq, MAX(at) AS last_at,
-	MIN(CASE WHEN kind = `, q.arg(string(referral.EventOfferSent)), ` THEN at END) AS first_offer,
-	MIN(CASE WHEN kind = `, q.arg(string(referral.EventOfferAccepted)), ` THEN at END) AS first_accept
-	FROM case_events WHERE partition = `, p, ` GROUP BY case_id) a ON a.case_id = r.id
-LEFT JOIN case_events le ON le.partition = `, p, ` AND le.case_id = r.id AND le.seq = a.last_seq`,
-		rangeJoin("d", paramDRD), rangeJoin("x", paramEDD), rangeJoin("n", paramNCTR),
-		` WHERE r.partition = `, p, ` AND r.type = `, enc)
+	where := &strings.Builder{}
+	where.WriteString("w.partition = " + q.arg(partition) + " AND w.enc = 1")
+	closed := "w.state IN (" + q.arg(string(referral.CaseDischarged)) + ", " + q.arg(string(referral.CaseCancelled)) + ")"
 	if len(wq.States) == 0 {
-		q.sql(` AND r.id NOT IN (SELECT s.id FROM search_token s WHERE s.partition = `, p, ` AND s.type = `, enc, ` AND s.param = `, q.arg("status"), ` AND `)
-		in(q, "s.token", cases.ClosedEncounterStatuses())
-		q.sql(`)`)
+		where.WriteString(" AND w.enc_closed = 0 AND NOT " + closed)
+	} else {
+		states := make([]string, len(wq.States))
+		for i, s := range wq.States {
+			states[i] = q.arg(string(s))
+		}
+		where.WriteString(" AND w.state IN (" + strings.Join(states, ", ") + ")")
 	}
 	if len(wq.Pathways) > 0 {
-		q.sql(` AND r.id IN (SELECT t.id FROM search_token t WHERE t.partition = `, p, ` AND t.type = `, enc, ` AND t.param = `, q.arg(paramPathway), ` AND `)
-		in(q, "t.token", pathwayTokens(wq.Pathways))
-		q.sql(`)`)
+		ps := make([]string, len(wq.Pathways))
+		for i, p := range wq.Pathways {
+			ps[i] = q.arg(p)
+		}
+		where.WriteString(" AND w.pathway IN (" + strings.Join(ps, ", ") + ")")
 	}
 	if wq.NCTRSinceAtMost != nil {
-		q.sql(` AND n.low <= `, q.arg(unixSeconds(*wq.NCTRSinceAtMost)))
+		where.WriteString(" AND w.nctr <= " + q.arg(unixSeconds(*wq.NCTRSinceAtMost)))
 	}
-	inner := q.b.String()
-	q.b.Reset()
 	// flag is 1 for an escalated case: its first offer unanswered by an
 	// acceptance since OfferCutoff, or not meeting the criteria to reside
-	// since NCTRCutoff.
+	// since NCTRCutoff. A closed case is never escalated
+	// (cases.Service.item agrees).
 	var conds []string
 	if !wq.OfferRuleOff {
 		conds = append(conds, "(w.first_offer IS NOT NULL AND w.first_accept IS NULL AND w.first_offer <= "+q.arg(toNanos(wq.OfferCutoff))+")")
@@ -202,75 +206,60 @@ LEFT JOIN case_events le ON le.partition = `, p, ` AND le.case_id = r.id AND le.
 	if len(conds) == 0 {
 		conds = []string{"1 = 0"}
 	}
-	// A closed case is never escalated (cases.Service.item agrees).
-	closed := "w.state IN (" + q.arg(string(referral.CaseDischarged)) + ", " + q.arg(string(referral.CaseCancelled)) + ")"
 	flag := "(CASE WHEN NOT " + closed + " AND (" + strings.Join(conds, " OR ") + ") THEN 1 ELSE 0 END)"
-	q.sql(`SELECT COUNT(*) OVER () AS total, SUM(`, flag, `) OVER () AS escalated, w.id, w.lu, w.state, w.ev_at, w.first_offer, w.first_accept, w.drd, w.edd, w.nctr, w.pathway FROM (`, inner, `) w WHERE `)
-	if len(wq.States) == 0 {
-		q.sql("NOT ")
-		in(q, "w.state", []string{string(referral.CaseDischarged), string(referral.CaseCancelled)})
-	} else {
-		states := make([]string, len(wq.States))
-		for i, s := range wq.States {
-			states[i] = string(s)
-		}
-		in(q, "w.state", states)
-	}
 	if wq.Escalated != nil {
 		want := "0"
 		if *wq.Escalated {
 			want = "1"
 		}
-		q.sql(" AND ", flag, " = ", want)
+		where.WriteString(" AND " + flag + " = " + want)
 	}
-	q.sql(" ORDER BY ")
-	switch wq.Sort {
-	case cases.SortUpdated:
-		q.sql("CASE WHEN w.ev_at > w.lu THEN w.ev_at ELSE w.lu END DESC, ", c.s.byteOrder("w.id"))
-	case cases.SortDRD:
-		q.sql("CASE WHEN w.drd IS NULL THEN 1 ELSE 0 END, w.drd, ", c.s.byteOrder("w.id"))
-	default:
-		q.sql("CASE WHEN w.nctr IS NULL THEN 1 ELSE 0 END, w.nctr, ", c.s.byteOrder("w.id"))
+	order := func(a string) string {
+		switch wq.Sort {
+		case cases.SortUpdated:
+			return "CASE WHEN " + a + ".ev_at > " + a + ".lu THEN " + a + ".ev_at ELSE " + a + ".lu END DESC, " + c.s.byteOrder(a+".id")
+		case cases.SortDRD:
+			return "CASE WHEN " + a + ".drd IS NULL THEN 1 ELSE 0 END, " + a + ".drd, " + c.s.byteOrder(a+".id")
+		}
+		return "CASE WHEN " + a + ".nctr IS NULL THEN 1 ELSE 0 END, " + a + ".nctr, " + c.s.byteOrder(a+".id")
 	}
-	q.sql(" LIMIT ", q.arg(max(wq.Limit, 0)), " OFFSET ", q.arg(max(wq.Offset, 0)))
+	w := where.String()
+	page := "SELECT w.case_id AS id, w.lu, w.state, w.ev_at, w.first_offer, w.first_accept, w.drd, w.edd, w.nctr, w.pathway FROM case_worklist w WHERE " + w
+	q.sql("SELECT c.total, c.escalated, p.id, p.lu, p.state, p.ev_at, p.first_offer, p.first_accept, p.drd, p.edd, p.nctr, p.pathway FROM (",
+		"SELECT COUNT(*) AS total, COALESCE(SUM(", flag, "), 0) AS escalated FROM case_worklist w WHERE ", w,
+		") AS c LEFT JOIN (", page, " ORDER BY ", strings.ReplaceAll(order("w"), "w.id", "w.case_id"),
+		" LIMIT ", q.arg(max(wq.Limit, 0)), " OFFSET ", q.arg(max(wq.Offset, 0)), ") AS p ON 1 = 1 ORDER BY ", order("p"))
+	return q
+}
+
+// worklistRun reads the rows of the worklist statement q.
+func (c *Cases) worklistRun(ctx context.Context, op, partition string, q *query) (cases.WorklistResult, error) {
 	var out []cases.WorklistRow
 	var total, escalated int
 	err := c.s.readRows(ctx, op, partition, q.b.String(), q.args, func(rs rows) error {
 		out, total, escalated = nil, 0, 0
 		for rs.Next() {
 			r := cases.WorklistRow{Partition: partition}
-			var lu, evAt int64
-			var state string
-			var firstOffer, firstAccept sql.NullInt64
+			var id, state, pathway sql.NullString
+			var lu, evAt, firstOffer, firstAccept sql.NullInt64
 			var drd, edd, nctr sql.NullFloat64
-			var pathway sql.NullString
-			if err := rs.Scan(&total, &escalated, &r.CaseID, &lu, &state, &evAt, &firstOffer, &firstAccept, &drd, &edd, &nctr, &pathway); err != nil {
+			if err := rs.Scan(&total, &escalated, &id, &lu, &state, &evAt, &firstOffer, &firstAccept, &drd, &edd, &nctr, &pathway); err != nil {
 				return err
 			}
-			r.State = referral.CaseState(state)
-			r.Updated = fromNanos(max(lu, evAt))
+			if !id.Valid {
+				continue // the empty page's row of counts
+			}
+			r.CaseID, r.State = id.String, referral.CaseState(state.String)
+			r.Updated = fromNanos(max(lu.Int64, evAt.Int64))
 			r.FirstOfferSent, r.FirstAcceptance = fromNanos(firstOffer.Int64), fromNanos(firstAccept.Int64)
 			r.DRD, r.EDD, r.NCTRSince = dayOf(drd), dayOf(edd), dayOf(nctr)
-			if pathway.Valid {
-				_, r.Pathway, _ = strings.Cut(pathway.String, "|")
-			}
+			r.Pathway = pathway.String
 			out = append(out, r)
 		}
 		return nil
 	})
 	if err != nil {
 		return cases.WorklistResult{}, err
-	}
-	if len(out) == 0 && (wq.Offset > 0 || wq.Limit <= 0) {
-		// Past the end (or no page asked for): no row carries the total; count alone.
-		count := &query{args: q.args[:len(q.args)-2]}
-		sel := q.b.String()
-		sel = "SELECT COUNT(*) FROM (" + sel[:strings.LastIndex(sel, " ORDER BY ")] + ") AS c"
-		err = c.s.readRow(ctx, op, partition, sel, count.args, func(row scanner) error { return row.Scan(&total) })
-		if err != nil {
-			return cases.WorklistResult{}, err
-		}
-		escalated = -1
 	}
 	return cases.WorklistResult{Rows: out, Total: total, Escalated: escalated}, nil
 }

@@ -205,11 +205,63 @@ func TestCasesStore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Migration 8's backfill gives the rows its triggers keep.
+			if err := sqlstore.RebuildWorklist(ctx, s, "RXA"); err != nil {
+				t.Fatal(err)
+			}
+			if again, err := c.Worklist(ctx, "RXA", base); err != nil || fmt.Sprintf("%+v", again) != fmt.Sprintf("%+v", res) {
+				t.Fatalf("rebuilt:\n%+v\nkept by the triggers:\n%+v", again, res)
+			}
 			rows := res.Rows
 			a := rows[0]
 			if a.Pathway != "3" || a.DRD.String() != "2026-11-20" || a.NCTRSince.String() != "2026-11-18" || a.State != referral.CaseReferred ||
 				!a.Updated.Equal(at(-48)) || !rows[1].FirstOfferSent.Equal(at(-6)) || rows[3].FirstAcceptance.IsZero() || !rows[3].Updated.Equal(at(-1)) {
 				t.Fatalf("rows %+v", rows)
+			}
+		},
+		"the worklist follows Encounter updates and events": func(t *testing.T, s *sqlstore.Store) {
+			c := sqlstore.NewCases(s)
+			// Events may arrive before the Encounter: the case shows once it exists.
+			appendEvent(t, c, referral.Event{Partition: "RXA", CaseID: "u", At: at(-5), Kind: referral.EventOfferSent, State: referral.CaseOffersSent})
+			base := cases.WorklistQuery{Sort: cases.SortNCTRDays, Limit: 20}
+			if res, _ := c.Worklist(ctx, "RXA", base); res.Total != 0 {
+				t.Fatalf("a case without its Encounter is listed: %+v", res)
+			}
+			putEncounters(t, s, "RXA", at(-10), encounterSpec{id: "u", pathway: "1", drd: "2026-11-20", nctrSince: "2026-11-18"})
+			res, err := c.Worklist(ctx, "RXA", base)
+			if err != nil || res.Total != 1 || res.Rows[0].Pathway != "1" || res.Rows[0].State != referral.CaseOffersSent ||
+				!res.Rows[0].FirstOfferSent.Equal(at(-5)) || res.Rows[0].NCTRSince.String() != "2026-11-18" {
+				t.Fatalf("after the Encounter: %+v %v", res, err)
+			}
+			update := func(e encounterSpec, version int64) {
+				body := encounterJSON(e)
+				var doc map[string]any
+				if err := json.Unmarshal(body, &doc); err != nil {
+					t.Fatal(err)
+				}
+				w := fhir.Write{Resource: fhir.Resource{Type: "Encounter", ID: e.id, VersionID: version, LastUpdated: at(int(version) - 3), JSON: body},
+					ExpectVersion: version - 1, Index: fhir.IndexEntries("Encounter", doc)}
+				if err := s.Commit(ctx, "RXA", []fhir.Write{w}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			update(encounterSpec{id: "u", pathway: "3", drd: "2026-11-21"}, 2) // criteria met again: no NCTR
+			res, _ = c.Worklist(ctx, "RXA", base)
+			if r := res.Rows[0]; r.Pathway != "3" || r.NCTRSince != nil || r.DRD.String() != "2026-11-21" || !r.Updated.Equal(at(-1)) {
+				t.Fatalf("after the update: %+v", r)
+			}
+			appendEvent(t, c, referral.Event{Partition: "RXA", CaseID: "u", At: at(-4), Kind: referral.EventOfferAccepted, State: referral.CaseAccepted})
+			res, _ = c.Worklist(ctx, "RXA", base)
+			if r := res.Rows[0]; r.State != referral.CaseAccepted || !r.FirstAcceptance.Equal(at(-4)) || !r.FirstOfferSent.Equal(at(-5)) {
+				t.Fatalf("after the acceptance: %+v", r)
+			}
+			update(encounterSpec{id: "u", status: "finished", pathway: "3"}, 3)
+			if res, _ := c.Worklist(ctx, "RXA", base); res.Total != 0 {
+				t.Fatalf("a finished Encounter is open: %+v", res)
+			}
+			update(encounterSpec{id: "u", status: "in-progress", pathway: "3"}, 4) // reopened
+			if res, _ := c.Worklist(ctx, "RXA", base); res.Total != 1 {
+				t.Fatalf("a reopened Encounter is not listed: %+v", res)
 			}
 		},
 		"facts and answers": func(t *testing.T, s *sqlstore.Store) {
