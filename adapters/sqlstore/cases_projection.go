@@ -76,7 +76,7 @@ func worklistTriggers() []worklistTrigger {
 			"UPDATE case_worklist SET enc_closed = 0 WHERE partition = OLD.partition AND case_id = OLD.id"},
 		worklistTrigger{"case_worklist_pathway_ins", "INSERT", "search_token",
 			"NEW.type = 'Encounter' AND NEW.param = 'pathway' AND NEW.token LIKE '" + sys + "|%'",
-			upsert("pathway", "SUBSTR(NEW.token, " + strconv.Itoa(len(sys)+2) + ")", "pathway = excluded.pathway")},
+			upsert("pathway", "SUBSTR(NEW.token, "+strconv.Itoa(len(sys)+2)+")", "pathway = excluded.pathway")},
 		worklistTrigger{"case_worklist_pathway_del", "DELETE", "search_token",
 			"OLD.type = 'Encounter' AND OLD.param = 'pathway' AND OLD.token LIKE '" + sys + "|%'",
 			"UPDATE case_worklist SET pathway = NULL WHERE partition = OLD.partition AND case_id = OLD.id"},
