@@ -214,14 +214,21 @@ func (c *Cases) worklistSQL(partition string, wq cases.WorklistQuery) *query {
 		}
 		where.WriteString(" AND " + flag + " = " + want)
 	}
+	// order sorts missing dates last: PostgreSQL's ascending order does,
+	// and its indexes (partition, nctr|drd, id) then give the page;
+	// SQLite's puts NULL first, so it sorts on an expression.
 	order := func(a string) string {
+		key := a + ".nctr"
 		switch wq.Sort {
 		case cases.SortUpdated:
 			return "CASE WHEN " + a + ".ev_at > " + a + ".lu THEN " + a + ".ev_at ELSE " + a + ".lu END DESC, " + c.s.byteOrder(a+".id")
 		case cases.SortDRD:
-			return "CASE WHEN " + a + ".drd IS NULL THEN 1 ELSE 0 END, " + a + ".drd, " + c.s.byteOrder(a+".id")
+			key = a + ".drd"
 		}
-		return "CASE WHEN " + a + ".nctr IS NULL THEN 1 ELSE 0 END, " + a + ".nctr, " + c.s.byteOrder(a+".id")
+		if c.s.eng == enginePostgres {
+			return key + ", " + c.s.byteOrder(a+".id")
+		}
+		return "CASE WHEN " + key + " IS NULL THEN 1 ELSE 0 END, " + key + ", " + a + ".id"
 	}
 	w := where.String()
 	page := "SELECT w.case_id AS id, w.lu, w.state, w.ev_at, w.first_offer, w.first_accept, w.drd, w.edd, w.nctr, w.pathway FROM case_worklist w WHERE " + w

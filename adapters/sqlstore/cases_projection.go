@@ -127,16 +127,27 @@ FROM resources r WHERE r.type = 'Encounter'`,
 	}
 }
 
-// caseWorklistIndexes serve the worklist's sorts within a partition.
-var caseWorklistIndexes = []string{
-	"CREATE INDEX case_worklist_nctr ON case_worklist (partition, nctr)",
-	"CREATE INDEX case_worklist_drd ON case_worklist (partition, drd)",
+// caseWorklistIndexes serve the worklist's sorts within a partition. On
+// PostgreSQL they are the sort itself (NULLs last, ids in byte order), so
+// a page is an index range rather than a sort of every match; SQLite sorts
+// NULLs first, so its ORDER BY is an expression that no index serves.
+func caseWorklistIndexes(eng engine) []string {
+	if eng == enginePostgres {
+		return []string{
+			`CREATE INDEX case_worklist_nctr ON case_worklist (partition, nctr, case_id COLLATE "C")`,
+			`CREATE INDEX case_worklist_drd ON case_worklist (partition, drd, case_id COLLATE "C")`,
+		}
+	}
+	return []string{
+		"CREATE INDEX case_worklist_nctr ON case_worklist (partition, nctr)",
+		"CREATE INDEX case_worklist_drd ON case_worklist (partition, drd)",
+	}
 }
 
 // migrateCaseWorklist is migration 8 on eng.
 func migrateCaseWorklist(eng engine) func(ctx context.Context, tx *sql.Tx) error {
 	return func(ctx context.Context, tx *sql.Tx) error {
-		stmts := append([]string{caseWorklistTable}, caseWorklistIndexes...)
+		stmts := append([]string{caseWorklistTable}, caseWorklistIndexes(eng)...)
 		for _, tr := range worklistTriggers() {
 			if eng == enginePostgres {
 				stmts = append(stmts,
