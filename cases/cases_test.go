@@ -94,7 +94,9 @@ func (f *fakeStore) Worklist(_ context.Context, partition string, q cases.Workli
 	return cases.WorklistResult{Rows: rs[min(q.Offset, len(rs)):min(q.Offset+q.Limit, len(rs))], Total: len(rs)}, nil
 }
 
-func (f *fakeStore) Events(context.Context, string, string) ([]referral.Event, error) { return f.events, nil }
+func (f *fakeStore) Events(context.Context, string, string) ([]referral.Event, error) {
+	return f.events, nil
+}
 func (f *fakeStore) Offers(context.Context, string, string) ([]discharge.Offer, error) {
 	return nil, nil
 }

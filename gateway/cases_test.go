@@ -579,3 +579,43 @@ func TestTriage(t *testing.T) {
 		}
 	}
 }
+
+// The measures per trust and per provider, from the cases' events.
+func TestMeasuresPerTrustAndProvider(t *testing.T) {
+	e := newEnv(t)
+	hub := e.tokenFor("hub", auth.RoleHub, "QXH", "system/Patient.rs system/Encounter.rs system/ServiceRequest.rs", "RXA", "RXB")
+	drd := discharge.DayStart(discharge.DateOf(time.Now().UTC())).Add(-72 * time.Hour)
+	for i, shortlistAfter := range []time.Duration{time.Hour, 3 * time.Hour} {
+		id := e.caseEncounter(t, e.token, "3", discharge.DateOf(drd).String(), "")
+		e.event(t, "RXA", id, drd.Add(shortlistAfter), referral.EventShortlisted, referral.CaseShortlisted, "", "")
+		task := "t" + string(rune('a'+i))
+		e.event(t, "RXA", id, drd.Add(shortlistAfter+time.Hour), referral.EventOfferSent, referral.CaseOffersSent, task, "P1")
+		if i == 0 {
+			e.event(t, "RXA", id, drd.Add(shortlistAfter+3*time.Hour), referral.EventOfferAccepted, referral.CaseAccepted, task, "P1")
+			e.event(t, "RXA", id, drd.Add(shortlistAfter+5*time.Hour), referral.EventConfirmed, referral.CaseConfirmed, task, "P1")
+		} else {
+			e.event(t, "RXA", id, drd.Add(shortlistAfter+2*time.Hour), referral.EventOfferRejected, referral.CaseOffersSent, task, "P1")
+		}
+	}
+	r := e.do("GET", "/api/v1/measures", nil, "Authorization", "Bearer "+hub).mustStatus(t, http.StatusOK)
+	trusts := r.json["trusts"].([]any)
+	if len(trusts) != 2 || str(trusts[0], "trust") != "RXA" || num(trusts[0], "cases") != 2 {
+		t.Fatalf("trusts %v", trusts)
+	}
+	short := trusts[0].(map[string]any)["drdToShortlist"].(map[string]any)
+	if num(short, "count") != 2 || num(short, "medianSeconds") != 3600 || num(short, "p90Seconds") != 3*3600 {
+		t.Fatalf("drdToShortlist %v", short)
+	}
+	provs := r.json["providers"].([]any)
+	if len(provs) != 1 || str(provs[0], "provider") != "P1" || num(provs[0], "offers") != 2 || num(provs[0], "answered") != 2 ||
+		num(provs[0], "accepted") != 1 || num(provs[0], "acceptanceRate") != 0.5 || num(provs[0], "cases") != 1 {
+		t.Fatalf("providers %v", provs)
+	}
+	if tta := provs[0].(map[string]any)["timeToAnswer"].(map[string]any); num(tta, "medianSeconds") != 3600 || num(tta, "p90Seconds") != 2*3600 {
+		t.Fatalf("timeToAnswer %v", tta)
+	}
+	if r := e.do("GET", "/api/v1/measures?trust=RXB", nil, "Authorization", "Bearer "+hub).mustStatus(t, http.StatusOK); len(r.json["providers"].([]any)) != 0 {
+		t.Fatalf("RXB has no offers: %s", r.body)
+	}
+	e.do("GET", "/api/v1/measures?since=yesterday", nil).mustStatus(t, http.StatusBadRequest)
+}
