@@ -87,11 +87,13 @@ type fakeStore struct {
 	cases.Store
 	rows   map[string][]cases.WorklistRow
 	events []referral.Event
+	// escalated is each partition's escalated count among its matches.
+	escalated map[string]int
 }
 
 func (f *fakeStore) Worklist(_ context.Context, partition string, q cases.WorklistQuery) (cases.WorklistResult, error) {
 	rs := f.rows[partition]
-	return cases.WorklistResult{Rows: rs[min(q.Offset, len(rs)):min(q.Offset+q.Limit, len(rs))], Total: len(rs)}, nil
+	return cases.WorklistResult{Rows: rs[min(q.Offset, len(rs)):min(q.Offset+q.Limit, len(rs))], Total: len(rs), Escalated: f.escalated[partition]}, nil
 }
 
 func (f *fakeStore) Events(context.Context, string, string) ([]referral.Event, error) {
@@ -146,8 +148,20 @@ func TestWorklistMergesPartitions(t *testing.T) {
 			t.Errorf("%q: %s total %d (%v), want %s total %d", c.query, ids(p), p.Total, err, c.want, c.total)
 		}
 	}
+	// The gauge sums each trust's latest unfiltered count; a filtered read
+	// (trust= is not a filter of the rows) leaves it as it was.
+	st.escalated = map[string]int{"RXA": 2, "RXB": 1}
+	if _, err := svc.Worklist(context.Background(), hub, url.Values{"pathway": {"3"}}); err != nil {
+		t.Fatal(err)
+	}
 	if got := svc.EscalatedCases(); got != 0 {
-		t.Errorf("EscalatedCases = %d with no escalated rows", got)
+		t.Errorf("EscalatedCases = %d after a filtered read only", got)
+	}
+	if _, err := svc.Worklist(context.Background(), hub, url.Values{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := svc.EscalatedCases(); got != 3 {
+		t.Errorf("EscalatedCases = %d, want 3", got)
 	}
 	for _, p := range []*auth.Principal{nil, {Role: auth.RoleCareProvider, Org: "1-101"}, {Role: auth.RoleAdmin, Org: "OPS"}} {
 		if _, err := svc.Worklist(context.Background(), p, url.Values{}); discharge.ErrorKind(err) != discharge.KindForbidden {
