@@ -49,10 +49,17 @@ type SearchParam struct {
 	paths []string
 	// target restricts a reference parameter to one resource type.
 	target string
+	// Expression is the FHIRPath of what a gateway-defined parameter
+	// indexes (its SearchParameter resource's expression).
+	Expression string
 	// value, when set, finds the value indexed instead of paths: an
 	// extension's value, which a dotted path cannot select by url.
 	value func(doc map[string]any) any
 }
+
+// GatewayDefined reports a parameter the gateway defines itself (its
+// SearchParameter resource is served at /fhir/SearchParameter/{Type}-{name}).
+func (p SearchParam) GatewayDefined() bool { return strings.HasPrefix(p.Definition, gatewayBase) }
 
 func sp(typ, name string, t ParamType, doc string, paths ...string) SearchParam {
 	return SearchParam{Name: name, Type: t, Definition: "http://hl7.org/fhir/SearchParameter/" + typ + "-" + name,
@@ -71,14 +78,14 @@ var searchParams = map[string][]SearchParam{
 		sp("Encounter", "subject", ParamReference, "The patient or group present at the encounter; subject:identifier= searches by the Patient's identifier", "subject"),
 		sp("Encounter", "status", ParamToken, "planned | arrived | triaged | in-progress | onleave | finished | cancelled +", "status"),
 		sp("Encounter", "date", ParamDate, "A date within the period the Encounter lasted (prefixes eq, lt, le, gt, ge)", "period"),
-		ext(gp("Encounter", "pathway", ParamToken, "The discharge pathway (0-3) of the discharge-pathway extension, e.g. "+pathwaySystem+"|2"),
-			extensionValue(pathwayExtensionURL, "valueCodeableConcept")),
-		ext(gp("Encounter", "discharge-ready-date", ParamDate, "The Discharge Ready Date of the discharge-ready-date extension (prefixes eq, lt, le, gt, ge)"),
-			extensionValue(dischargeReadyDateURL, "valueDate")),
-		ext(gp("Encounter", "expected-discharge-date", ParamDate, "The expected discharge date (the R5 plannedEndDate extension; prefixes eq, lt, le, gt, ge)"),
-			extensionValue(eddExtensionURL, "valueDateTime")),
-		ext(gp("Encounter", "nctr-since", ParamDate, "The day the patient stopped meeting the criteria to reside (criteria-to-reside extension with met = false); absent while the criteria are met"),
-			nctrSince),
+		ext(gp("Encounter", "pathway", ParamToken, "The discharge pathway (0-3) of the discharge-pathway extension, e.g. "+pathwaySystem+"|2",
+			"Encounter.extension.where(url = '"+pathwayExtensionURL+"').value"), extensionValue(pathwayExtensionURL, "valueCodeableConcept")),
+		ext(gp("Encounter", "discharge-ready-date", ParamDate, "The Discharge Ready Date of the discharge-ready-date extension (prefixes eq, lt, le, gt, ge)",
+			"Encounter.extension.where(url = '"+dischargeReadyDateURL+"').value"), extensionValue(dischargeReadyDateURL, "valueDate")),
+		ext(gp("Encounter", "expected-discharge-date", ParamDate, "The expected discharge date (the R5 plannedEndDate extension; prefixes eq, lt, le, gt, ge)",
+			"Encounter.extension.where(url = '"+eddExtensionURL+"').value"), extensionValue(eddExtensionURL, "valueDateTime")),
+		ext(gp("Encounter", "nctr-since", ParamDate, "The day the patient stopped meeting the criteria to reside (criteria-to-reside extension with met = false); absent while the criteria are met",
+			"Encounter.extension.where(url = '"+criteriaToResideURL+"' and extension.where(url = 'met').value = false).extension.where(url = 'since').value"), nctrSince),
 	},
 	"Organization": {
 		sp("Organization", "identifier", ParamToken, "Any identifier, e.g. https://cqc.org.uk/provider-id|1-101000001", "identifier"),
@@ -124,8 +131,8 @@ const (
 
 // gp is a search parameter the gateway defines (no HL7 SearchParameter
 // exists for it): its canonical URL is under the gateway's base.
-func gp(typ, name string, t ParamType, doc string) SearchParam {
-	return SearchParam{Name: name, Type: t, Definition: gatewayBase + "SearchParameter/" + typ + "-" + name, Doc: doc}
+func gp(typ, name string, t ParamType, doc, expression string) SearchParam {
+	return SearchParam{Name: name, Type: t, Definition: gatewayBase + "SearchParameter/" + typ + "-" + name, Doc: doc, Expression: expression}
 }
 
 func ext(p SearchParam, value func(map[string]any) any) SearchParam { p.value = value; return p }

@@ -619,3 +619,51 @@ func TestMeasuresPerTrustAndProvider(t *testing.T) {
 	}
 	e.do("GET", "/api/v1/measures?since=yesterday", nil).mustStatus(t, http.StatusBadRequest)
 }
+
+// The Encounter search parameters the gateway defines are in the
+// CapabilityStatement, each definition is served as a valid R4
+// SearchParameter with the same code and type, and each works in a search.
+func TestEncounterSearchParametersPublished(t *testing.T) {
+	e := newEnv(t)
+	md := e.do("GET", "/fhir/metadata", nil).mustStatus(t, http.StatusOK)
+	seen := map[string]bool{}
+	for _, r := range md.json["rest"].([]any)[0].(map[string]any)["resource"].([]any) {
+		if str(r, "type") != "Encounter" {
+			continue
+		}
+		for _, sp := range r.(map[string]any)["searchParam"].([]any) {
+			def := str(sp, "definition")
+			if !strings.HasPrefix(def, "https://fhir.discharge-gateway.example/SearchParameter/") {
+				continue
+			}
+			seen[str(sp, "name")] = true
+			id := def[strings.LastIndex(def, "/")+1:]
+			got := e.do("GET", "/fhir/SearchParameter/"+id, nil).mustStatus(t, http.StatusOK)
+			if _, err := fhir.Validate(got.body, "SearchParameter", fhir.DefaultLimits); err != nil {
+				t.Errorf("%s: %v", id, err)
+			}
+			if str(got.json, "url") != def || str(got.json, "code") != str(sp, "name") || str(got.json, "type") != str(sp, "type") ||
+				!strings.Contains(str(got.json, "expression"), "extension.where(url = ") {
+				t.Errorf("%s: %s", id, got.body)
+			}
+		}
+	}
+	for _, name := range []string{"pathway", "discharge-ready-date", "expected-discharge-date", "nctr-since"} {
+		if !seen[name] {
+			t.Errorf("the CapabilityStatement lacks Encounter?%s", name)
+		}
+	}
+	e.do("GET", "/fhir/SearchParameter/Encounter-status", nil).mustStatus(t, http.StatusNotFound) // HL7's own
+	day := func(n int) string { return discharge.DateOf(time.Now().UTC().Add(time.Duration(-n) * 24 * time.Hour)).String() }
+	a := e.caseEncounter(t, e.token, "3", day(3), day(4))
+	e.caseEncounter(t, e.token, "1", day(1), "")
+	for q, want := range map[string]int{"pathway=3": 1, "pathway=1,3": 2, "discharge-ready-date=le" + day(2): 1, "nctr-since=le" + day(1): 1, "pathway=0": 0} {
+		r := e.do("GET", "/fhir/Encounter?"+q, nil).mustStatus(t, http.StatusOK)
+		if num(r.json, "total") != float64(want) {
+			t.Errorf("Encounter?%s: total %v, want %d", q, r.json["total"], want)
+		}
+		if q == "nctr-since=le"+day(1) && !strings.Contains(string(r.body), a) {
+			t.Errorf("Encounter?%s lacks %s", q, a)
+		}
+	}
+}

@@ -199,6 +199,7 @@ func (s *Server) routes() {
 	e.GET("/fhir/metadata", s.metadata, s.negotiate)
 	e.GET("/fhir/Measure/:id", s.readMeasure, s.negotiate)
 	e.GET("/fhir/OperationDefinition/:id", s.readOperationDefinition, s.negotiate)
+	e.GET("/fhir/SearchParameter/:id", s.readSearchParameter, s.negotiate)
 	e.GET("/api/v1/openapi.json", s.openapi)
 
 	// Everything else under /fhir and /api needs a bearer token with the
