@@ -654,7 +654,9 @@ func TestEncounterSearchParametersPublished(t *testing.T) {
 		}
 	}
 	e.do("GET", "/fhir/SearchParameter/Encounter-status", nil).mustStatus(t, http.StatusNotFound) // HL7's own
-	day := func(n int) string { return discharge.DateOf(time.Now().UTC().Add(time.Duration(-n) * 24 * time.Hour)).String() }
+	day := func(n int) string {
+		return discharge.DateOf(time.Now().UTC().Add(time.Duration(-n) * 24 * time.Hour)).String()
+	}
 	a := e.caseEncounter(t, e.token, "3", day(3), day(4))
 	e.caseEncounter(t, e.token, "1", day(1), "")
 	for q, want := range map[string]int{"pathway=3": 1, "pathway=1,3": 2, "discharge-ready-date=le" + day(2): 1, "nctr-since=le" + day(1): 1, "pathway=0": 0} {
