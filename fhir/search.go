@@ -49,7 +49,17 @@ type SearchParam struct {
 	paths []string
 	// target restricts a reference parameter to one resource type.
 	target string
+	// Expression is the FHIRPath of what a gateway-defined parameter
+	// indexes (its SearchParameter resource's expression).
+	Expression string
+	// value, when set, finds the value indexed instead of paths: an
+	// extension's value, which a dotted path cannot select by url.
+	value func(doc map[string]any) any
 }
+
+// GatewayDefined reports a parameter the gateway defines itself (its
+// SearchParameter resource is served at /fhir/SearchParameter/{Type}-{name}).
+func (p SearchParam) GatewayDefined() bool { return strings.HasPrefix(p.Definition, gatewayBase) }
 
 func sp(typ, name string, t ParamType, doc string, paths ...string) SearchParam {
 	return SearchParam{Name: name, Type: t, Definition: "http://hl7.org/fhir/SearchParameter/" + typ + "-" + name,
@@ -68,6 +78,14 @@ var searchParams = map[string][]SearchParam{
 		sp("Encounter", "subject", ParamReference, "The patient or group present at the encounter; subject:identifier= searches by the Patient's identifier", "subject"),
 		sp("Encounter", "status", ParamToken, "planned | arrived | triaged | in-progress | onleave | finished | cancelled +", "status"),
 		sp("Encounter", "date", ParamDate, "A date within the period the Encounter lasted (prefixes eq, lt, le, gt, ge)", "period"),
+		ext(gp("Encounter", "pathway", ParamToken, "The discharge pathway (0-3) of the discharge-pathway extension, e.g. "+pathwaySystem+"|2",
+			"Encounter.extension.where(url = '"+pathwayExtensionURL+"').value"), extensionValue(pathwayExtensionURL, "valueCodeableConcept")),
+		ext(gp("Encounter", "discharge-ready-date", ParamDate, "The Discharge Ready Date of the discharge-ready-date extension (prefixes eq, lt, le, gt, ge)",
+			"Encounter.extension.where(url = '"+dischargeReadyDateURL+"').value"), extensionValue(dischargeReadyDateURL, "valueDate")),
+		ext(gp("Encounter", "expected-discharge-date", ParamDate, "The expected discharge date (the R5 plannedEndDate extension; prefixes eq, lt, le, gt, ge)",
+			"Encounter.extension.where(url = '"+eddExtensionURL+"').value"), extensionValue(eddExtensionURL, "valueDateTime")),
+		ext(gp("Encounter", "nctr-since", ParamDate, "The day the patient stopped meeting the criteria to reside (criteria-to-reside extension with met = false); absent while the criteria are met",
+			"Encounter.extension.where(url = '"+criteriaToResideURL+"' and extension.where(url = 'met').value = false).extension.where(url = 'since').value"), nctrSince),
 	},
 	"Organization": {
 		sp("Organization", "identifier", ParamToken, "Any identifier, e.g. https://cqc.org.uk/provider-id|1-101000001", "identifier"),
@@ -99,6 +117,83 @@ var searchParams = map[string][]SearchParam{
 
 func withTarget(p SearchParam, target string) SearchParam { p.target = target; return p }
 
+// The gateway's own Encounter extensions its search parameters index
+// (mappings/encounter_to_case.go names them too; a mappings test checks
+// the two agree: fhir cannot import mappings).
+const (
+	gatewayBase           = "https://fhir.discharge-gateway.example/"
+	pathwaySystem         = gatewayBase + "CodeSystem/discharge-pathway"
+	pathwayExtensionURL   = gatewayBase + "StructureDefinition/discharge-pathway"
+	dischargeReadyDateURL = gatewayBase + "StructureDefinition/discharge-ready-date"
+	criteriaToResideURL   = gatewayBase + "StructureDefinition/criteria-to-reside"
+	eddExtensionURL       = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.plannedEndDate"
+)
+
+// gp is a search parameter the gateway defines (no HL7 SearchParameter
+// exists for it): its canonical URL is under the gateway's base.
+func gp(typ, name string, t ParamType, doc, expression string) SearchParam {
+	return SearchParam{Name: name, Type: t, Definition: gatewayBase + "SearchParameter/" + typ + "-" + name, Doc: doc, Expression: expression}
+}
+
+func ext(p SearchParam, value func(map[string]any) any) SearchParam { p.value = value; return p }
+
+// IndexedExtensions are the extension URLs the Encounter search
+// parameters read, by parameter name (for the mappings test that keeps
+// them in step with the mapping's).
+func IndexedExtensions() map[string]string {
+	return map[string]string{"pathway": pathwayExtensionURL, "discharge-ready-date": dischargeReadyDateURL,
+		"expected-discharge-date": eddExtensionURL, "nctr-since": criteriaToResideURL, "pathway-system": pathwaySystem}
+}
+
+// extensions are the resource's top-level extensions with url.
+func extensions(doc map[string]any, url string) []map[string]any {
+	list, _ := doc["extension"].([]any)
+	var out []map[string]any
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok && m["url"] == url {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// extensionValue is the value[x] element key of the last extension with
+// url: a later extension records a later value, as the mapping reads it.
+func extensionValue(url, key string) func(map[string]any) any {
+	return func(doc map[string]any) any {
+		es := extensions(doc, url)
+		if len(es) == 0 {
+			return nil
+		}
+		return es[len(es)-1][key]
+	}
+}
+
+// nctrSince is the criteria-to-reside extension's "since" (valueDate)
+// when its "met" (valueBoolean) is false.
+func nctrSince(doc map[string]any) any {
+	es := extensions(doc, criteriaToResideURL)
+	if len(es) == 0 {
+		return nil
+	}
+	var met, since any
+	subs, _ := es[len(es)-1]["extension"].([]any)
+	for _, s := range subs {
+		if m, ok := s.(map[string]any); ok {
+			switch m["url"] {
+			case "met":
+				met = m["valueBoolean"]
+			case "since":
+				since = m["valueDate"]
+			}
+		}
+	}
+	if met != false {
+		return nil
+	}
+	return since
+}
+
 // SearchParams returns the implemented search parameters of a type.
 func SearchParams(resourceType string) []SearchParam {
 	return append([]SearchParam(nil), searchParams[resourceType]...)
@@ -113,8 +208,17 @@ func SearchParams(resourceType string) []SearchParam {
 func IndexEntries(resourceType string, doc map[string]any) []IndexEntry {
 	var out []IndexEntry
 	for _, p := range searchParams[resourceType] {
-		for _, path := range p.paths {
-			v := at(doc, path)
+		paths := p.paths
+		if p.value != nil {
+			paths = []string{""}
+		}
+		for _, path := range paths {
+			var v any
+			if p.value != nil {
+				v = p.value(doc)
+			} else {
+				v = at(doc, path)
+			}
 			switch p.Type {
 			case ParamToken:
 				for _, t := range tokenValues(v) {
@@ -239,6 +343,10 @@ func relativeRef(r string) (typ, id string, ok bool) {
 }
 
 func periodRange(v any) (lo, hi float64, ok bool) {
+	if s, isString := v.(string); isString {
+		lo, hi, err := ParseFHIRDateRange(s)
+		return lo, hi, err == nil
+	}
 	m, isMap := v.(map[string]any)
 	if !isMap {
 		return 0, 0, false

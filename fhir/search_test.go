@@ -95,3 +95,53 @@ func TestParseSearchValue(t *testing.T) {
 		}
 	})
 }
+
+// The Encounter's discharge extensions are indexed by their own search
+// parameters; the criteria to reside only while they are not met.
+func TestIndexEncounterExtensions(t *testing.T) {
+	const base = "https://fhir.discharge-gateway.example/"
+	body := func(met string) map[string]any {
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(`{"resourceType":"Encounter","status":"in-progress","extension":[
+		{"url":"`+base+`StructureDefinition/discharge-pathway","valueCodeableConcept":{"coding":[{"system":"`+base+`CodeSystem/discharge-pathway","code":"1"}]}},
+		{"url":"`+base+`StructureDefinition/discharge-pathway","valueCodeableConcept":{"coding":[{"system":"`+base+`CodeSystem/discharge-pathway","code":"3"}]}},
+		{"url":"`+base+`StructureDefinition/discharge-ready-date","valueDate":"2026-11-20"},
+		{"url":"http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.plannedEndDate","valueDateTime":"2026-11-25T10:00:00Z"},
+		{"url":"`+base+`StructureDefinition/criteria-to-reside","extension":[{"url":"met","valueBoolean":`+met+`},{"url":"since","valueDate":"2026-11-19"}]}]}`), &doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	day := func(d int) float64 { return float64(time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC).Unix()) }
+	got := map[string]fhir.IndexEntry{}
+	tokens := map[string]bool{}
+	for _, e := range fhir.IndexEntries("Encounter", body("false")) {
+		if e.IsRange {
+			got[e.Param] = e
+		} else {
+			tokens[e.Param+"="+e.Token] = true
+		}
+	}
+	if !tokens["pathway="+base+"CodeSystem/discharge-pathway|3"] || tokens["pathway=1"] {
+		t.Errorf("pathway tokens %v: want the last extension's code only", tokens)
+	}
+	if e := got["discharge-ready-date"]; e.Low != day(20) || e.High >= day(21) {
+		t.Errorf("discharge-ready-date %+v", e)
+	}
+	if e := got["expected-discharge-date"]; e.Low != day(25)+10*3600 {
+		t.Errorf("expected-discharge-date %+v", e)
+	}
+	if e := got["nctr-since"]; e.Low != day(19) {
+		t.Errorf("nctr-since %+v", e)
+	}
+	for _, e := range fhir.IndexEntries("Encounter", body("true")) {
+		if e.Param == "nctr-since" {
+			t.Fatalf("criteria met, yet indexed: %+v", e)
+		}
+	}
+	for _, name := range []string{"pathway", "discharge-ready-date", "expected-discharge-date", "nctr-since"} {
+		if p := param(t, "Encounter", name); p.Definition != base+"SearchParameter/Encounter-"+name {
+			t.Errorf("%s definition %q", name, p.Definition)
+		}
+	}
+}

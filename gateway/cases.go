@@ -1,51 +1,76 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dischargegateway/gateway/cases"
 	"github.com/dischargegateway/gateway/discharge"
 )
 
-// caseView is the JSON body of GET /api/v1/cases/{id}: the discharge case
-// mapped from the Encounter (and its Patient), the care needs mapped from its
-// ServiceRequests, and every mapping warning with the resource it concerns.
-type caseView struct {
-	ID        string          `json:"id"`
-	Encounter string          `json:"encounter"`
-	Version   int64           `json:"encounterVersion"`
-	Case      *wireCase       `json:"case"`
-	CareNeeds []*wireCareNeed `json:"careNeeds"`
-	Warnings  []caseWarning   `json:"warnings"`
-}
-
-type caseWarning struct {
-	Resource   string `json:"resource"`
-	Expression string `json:"expression,omitempty"`
-	Message    string `json:"message"`
-}
-
-// getCase answers GET /api/v1/cases/{id} (records.Service.Case): the
-// case mapped on demand from the current records.
+// getCase answers GET /api/v1/cases/{id} (cases.Service.Case): the case
+// mapped on demand from the current records, with its state, timeline,
+// offers, measures, escalation and triage decision.
 func (s *Server) getCase(c echo.Context) error {
-	id := c.Param("id")
-	rc, err := s.records.Case(c.Request().Context(), principal(c), id)
+	v, err := s.cases.Case(c.Request().Context(), principal(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
-	view := caseView{ID: id, Encounter: rc.Encounter, Version: rc.Version, Case: toWireCase(rc.Case),
-		CareNeeds: make([]*wireCareNeed, len(rc.CareNeeds)), Warnings: make([]caseWarning, len(rc.Warnings))}
-	for i, n := range rc.CareNeeds {
-		view.CareNeeds[i] = toWireCareNeed(n)
-	}
-	for i, w := range rc.Warnings {
-		view.Warnings[i] = caseWarning{Resource: w.Resource, Expression: w.Expression, Message: w.Message}
-	}
-	body, err := json.Marshal(view)
+	return writeJSON(c, http.StatusOK, toCaseView(c.Param("id"), v))
+}
+
+// worklist answers GET /api/v1/cases (cases.Service.Worklist): the open
+// cases of the caller's trust, or of a hub's member trusts, filtered,
+// sorted and paged.
+func (s *Server) worklist(c echo.Context) error {
+	page, err := s.cases.Worklist(c.Request().Context(), principal(c), c.QueryParams())
 	if err != nil {
-		return discharge.Wrap(discharge.KindInternal, "case json", err)
+		return err
 	}
-	return c.Blob(http.StatusOK, plainJSON, body)
+	return writeJSON(c, http.StatusOK, toWireWorklist(page))
+}
+
+// caseMeasures answers GET /api/v1/measures (cases.Service.Measures).
+func (s *Server) caseMeasures(c echo.Context) error {
+	m, err := s.cases.Measures(c.Request().Context(), principal(c), c.QueryParams())
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, toWireMeasuresReport(m))
+}
+
+// triage answers POST /api/v1/cases/{id}/triage (cases.Service.Triage):
+// a hub's (or the trust's) triage decision, answered with the case.
+func (s *Server) triage(c echo.Context) error {
+	body, err := s.readBody(c, "")
+	if err != nil {
+		return err
+	}
+	d, err := decodeTriage(body)
+	if err != nil {
+		return err
+	}
+	v, err := s.cases.Triage(c.Request().Context(), principal(c), c.Param("id"), d)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, toCaseView(c.Param("id"), v))
+}
+
+// decodeTriage reads a triage body: exactly pathway, destination and
+// levelOfCare, nothing else.
+func decodeTriage(body []byte) (cases.TriageDecision, error) {
+	var in wireTriageDecision
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return cases.TriageDecision{}, jsonDecodeError(err)
+	}
+	if dec.More() {
+		return cases.TriageDecision{}, discharge.E(discharge.KindStructure, "", "The body is one JSON object.")
+	}
+	return fromWireTriage(in), nil
 }

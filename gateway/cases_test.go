@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/referral"
 )
 
 func walkthrough(t *testing.T) map[string]any {
@@ -379,5 +382,290 @@ func TestCaseReadOfAnEncounterStoredBeforeTheRule(t *testing.T) {
 	c := e.do("GET", "/api/v1/cases/legacy-1", nil).mustStatus(t, http.StatusOK)
 	if c.json["case"] != nil || !strings.Contains(string(c.body), `"expression":"Encounter.serviceProvider"`) {
 		t.Fatalf("%s", c.body)
+	}
+}
+
+// caseEncounter posts, as the client of token, an inpatient Encounter for
+// a new Patient with the discharge extensions given (empty: left out) and
+// returns its id.
+func (e *env) caseEncounter(t *testing.T, token, pathway, drd, nctrSince string) string {
+	t.Helper()
+	auth := []string{"Authorization", "Bearer " + token}
+	pat := e.do("POST", "/fhir/Patient", fixture(t, "patient.json"), auth...).mustStatus(t, http.StatusCreated)
+	const base = "https://fhir.discharge-gateway.example/"
+	var ext []any
+	if pathway != "" {
+		ext = append(ext, map[string]any{"url": base + "StructureDefinition/discharge-pathway",
+			"valueCodeableConcept": map[string]any{"coding": []any{map[string]any{"system": base + "CodeSystem/discharge-pathway", "code": pathway}}}})
+	}
+	if drd != "" {
+		ext = append(ext, map[string]any{"url": base + "StructureDefinition/discharge-ready-date", "valueDate": drd})
+	}
+	if nctrSince != "" {
+		ext = append(ext, map[string]any{"url": base + "StructureDefinition/criteria-to-reside", "extension": []any{
+			map[string]any{"url": "met", "valueBoolean": false}, map[string]any{"url": "since", "valueDate": nctrSince}}})
+	}
+	enc := map[string]any{"resourceType": "Encounter", "status": "in-progress",
+		"class":   map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+		"subject": map[string]any{"reference": "Patient/" + str(pat.json, "id")}, "extension": ext}
+	r := e.do("POST", "/fhir/Encounter", enc, auth...).mustStatus(t, http.StatusCreated)
+	return str(r.json, "id")
+}
+
+// event appends a case event as the offer workflow would write it.
+func (e *env) event(t *testing.T, partition, caseID string, at time.Time, kind referral.EventKind, state referral.CaseState, task, provider string) {
+	t.Helper()
+	if _, err := sqlstore.NewCases(e.record).AppendEvent(context.Background(), referral.Event{Partition: partition, CaseID: caseID,
+		At: at, Kind: kind, State: state, Actor: "trust-a", ActorOrg: partition, TaskID: task, ProviderOrg: provider}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The case view shows the state after the latest event, the timeline in
+// order, the measures from the Discharge Ready Date and the escalation.
+func TestCaseStateTimelineAndMeasures(t *testing.T) {
+	e := newEnv(t)
+	today := discharge.DateOf(time.Now().UTC())
+	drd := discharge.DayStart(today).Add(-48 * time.Hour)
+	id := e.caseEncounter(t, e.token, "3", discharge.DateOf(drd).String(), discharge.DateOf(drd).String())
+
+	c := e.do("GET", "/api/v1/cases/"+id, nil).mustStatus(t, http.StatusOK)
+	if str(c.json, "state") != "referred" || len(c.json["timeline"].([]any)) != 0 || len(c.json["offers"].([]any)) != 0 {
+		t.Fatalf("a case without events: %s", c.body)
+	}
+	if str(c.json, "stateSince") == "" || c.json["measures"].(map[string]any)["nctrDays"] != float64(2) ||
+		c.json["measures"].(map[string]any)["drdToShortlistSeconds"] != nil {
+		t.Fatalf("measures %v", c.json["measures"])
+	}
+
+	e.event(t, "RXA", id, drd.Add(30*time.Minute), referral.EventShortlisted, referral.CaseShortlisted, "", "")
+	e.event(t, "RXA", id, drd.Add(time.Hour), referral.EventOfferSent, referral.CaseOffersSent, "t1", "1-101")
+	e.event(t, "RXA", id, drd.Add(2*time.Hour), referral.EventOfferRejected, referral.CaseOffersSent, "t1", "1-101")
+	c = e.do("GET", "/api/v1/cases/"+id, nil).mustStatus(t, http.StatusOK)
+	tl := c.json["timeline"].([]any)
+	m := c.json["measures"].(map[string]any)
+	if str(c.json, "state") != "offers-sent" || len(tl) != 3 || str(tl[0], "kind") != "shortlisted" || str(tl[2], "kind") != "offer-rejected" ||
+		str(tl[1], "task") != "t1" || m["drdToShortlistSeconds"] != float64(1800) || m["drdToAcceptanceSeconds"] != nil {
+		t.Fatalf("after offers: %s", c.body)
+	}
+	if esc := c.json["escalation"].([]any); len(esc) != 1 || esc[0] != "no-acceptance" {
+		t.Fatalf("escalation %v: the first offer went 47 hours ago unaccepted", esc)
+	}
+	e.event(t, "RXA", id, drd.Add(3*time.Hour), referral.EventOfferAccepted, referral.CaseAccepted, "t2", "1-102")
+	c = e.do("GET", "/api/v1/cases/"+id, nil).mustStatus(t, http.StatusOK)
+	if str(c.json, "state") != "accepted" || c.json["measures"].(map[string]any)["drdToAcceptanceSeconds"] != float64(3*3600) ||
+		len(c.json["escalation"].([]any)) != 0 {
+		t.Fatalf("after acceptance: %s", c.body)
+	}
+}
+
+// The worklist: a trust sees its own open cases, a hub its members', a
+// care provider nothing; filters, sort, paging and the total.
+func TestWorklistTenancyFiltersAndPaging(t *testing.T) {
+	e := newEnv(t)
+	rxb := e.tokenFor("trust-b", auth.RoleTrust, "RXB", clinicalScopes)
+	hub := e.tokenFor("hub", auth.RoleHub, "QXH", "system/Patient.rs system/Encounter.rs system/ServiceRequest.rs", "RXA", "RXB")
+	provider := e.tokenFor("home", auth.RoleCareProvider, "1-101", directoryScopes+" system/Encounter.rs")
+	day := func(n int) string {
+		return discharge.DateOf(time.Now().UTC().Add(time.Duration(-n) * 24 * time.Hour)).String()
+	}
+	a1 := e.caseEncounter(t, e.token, "3", day(3), day(10)) // 10 NCTR days: escalated
+	a2 := e.caseEncounter(t, e.token, "1", day(1), day(2))
+	a3 := e.caseEncounter(t, e.token, "3", day(2), "")
+	b1 := e.caseEncounter(t, rxb, "3", day(5), day(5))
+	done := e.caseEncounter(t, e.token, "3", day(9), day(9))
+	e.event(t, "RXA", done, time.Now(), referral.EventDischarged, referral.CaseDischarged, "", "")
+
+	ids := func(r resp) string {
+		var out []string
+		for _, it := range r.json["items"].([]any) {
+			out = append(out, str(it, "id"))
+		}
+		return strings.Join(out, ",")
+	}
+	as := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+	for _, tc := range []struct {
+		name, query, token string
+		want               []string
+		total              int
+	}{
+		{"a trust's own open cases, most NCTR days first", "", e.token, []string{a1, a2, a3}, 3},
+		{"another trust", "", rxb, []string{b1}, 1},
+		{"a hub sees its members' cases merged", "", hub, []string{a1, b1, a2, a3}, 4},
+		{"a hub narrows to one member", "?trust=RXB", hub, []string{b1}, 1},
+		{"a trust asking for another's is given nothing", "?trust=RXB", e.token, nil, 0},
+		{"pathway", "?pathway=3", hub, []string{a1, b1, a3}, 3},
+		{"minNctrDays", "?minNctrDays=5", hub, []string{a1, b1}, 2},
+		{"escalated", "?escalated=true", hub, []string{a1}, 1},
+		{"by DRD", "?sort=drd", e.token, []string{a1, a3, a2}, 3},
+		{"closed when asked", "?state=discharged", e.token, []string{done}, 1},
+		{"merged paging", "?_count=2&_offset=1", hub, []string{b1, a2}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do("GET", "/api/v1/cases"+tc.query, nil, as(tc.token)...).mustStatus(t, http.StatusOK)
+			if got := ids(r); got != strings.Join(tc.want, ",") || num(r.json, "total") != float64(tc.total) {
+				t.Fatalf("got %s total %v, want %s total %d", got, r.json["total"], strings.Join(tc.want, ","), tc.total)
+			}
+		})
+	}
+	r := e.do("GET", "/api/v1/cases?_count=1", nil).mustStatus(t, http.StatusOK)
+	it := r.json["items"].([]any)[0]
+	if str(it, "trust") != "RXA" || str(it, "pathway") != "3" || it.(map[string]any)["nctrDays"] != float64(10) ||
+		str(it, "dischargeReadyDate") != day(3) || len(it.(map[string]any)["escalation"].([]any)) != 1 {
+		t.Fatalf("item %v", it)
+	}
+	e.do("GET", "/api/v1/cases", nil, as(provider)...).mustStatus(t, http.StatusForbidden)
+	for _, bad := range []string{"?state=waiting", "?pathway=4", "?minNctrDays=-1", "?sort=name", "?escalated=yes", "?_count=x", "?colour=red"} {
+		r := e.do("GET", "/api/v1/cases"+bad, nil)
+		if r.status != http.StatusBadRequest {
+			t.Errorf("%s: %d %s", bad, r.status, r.body)
+		}
+	}
+}
+
+// Triage: a hub for a member trust's case, or the trust itself; a hub of
+// other trusts and a care provider cannot; codes are checked; the decision
+// is an event, shown in the case, and audited.
+func TestTriage(t *testing.T) {
+	e := newEnv(t)
+	admin := e.tokenFor("ops", auth.RoleAdmin, "DGADMIN", "system/AuditEvent.rs")
+	hub := e.tokenFor("hub", auth.RoleHub, "QXH", "system/Patient.rs system/Encounter.rs system/ServiceRequest.rs", "RXA", "RXB")
+	otherHub := e.tokenFor("hub-2", auth.RoleHub, "QXZ", "system/Patient.rs system/Encounter.rs system/ServiceRequest.rs", "RXC")
+	provider := e.tokenFor("home", auth.RoleCareProvider, "1-101", directoryScopes+" system/Encounter.rs")
+	id := e.caseEncounter(t, e.token, "1", "", "")
+	as := func(tok string) []string {
+		return []string{"Authorization", "Bearer " + tok, "X-Request-Id", "triage-" + tok[len(tok)-6:]}
+	}
+	decision := map[string]any{"pathway": "3", "destination": "54", "levelOfCare": "nursing"}
+
+	e.do("POST", "/api/v1/cases/"+id+"/triage", decision, as(provider)...).mustStatus(t, http.StatusForbidden)
+	e.do("POST", "/api/v1/cases/"+id+"/triage", decision, as(otherHub)...).mustStatus(t, http.StatusNotFound)
+	for field, bad := range map[string]map[string]any{
+		"pathway":     {"pathway": "5", "destination": "54", "levelOfCare": "nursing"},
+		"destination": {"pathway": "3", "destination": "zz", "levelOfCare": "nursing"},
+		"levelOfCare": {"pathway": "3", "destination": "54", "levelOfCare": "spa"},
+		"colour":      {"pathway": "3", "destination": "54", "levelOfCare": "nursing", "colour": "red"},
+	} {
+		r := e.do("POST", "/api/v1/cases/"+id+"/triage", bad, as(hub)...)
+		if r.status != http.StatusBadRequest || !r.hasIssue(r.json["issue"].([]any)[0].(map[string]any)["code"].(string), field) {
+			t.Errorf("%s: %d %s", field, r.status, r.body)
+		}
+	}
+	if c := e.do("GET", "/api/v1/cases/"+id, nil).mustStatus(t, http.StatusOK); c.json["triage"] != nil {
+		t.Fatalf("a refused decision was recorded: %s", c.body)
+	}
+	r := e.do("POST", "/api/v1/cases/"+id+"/triage", decision, as(hub)...).mustStatus(t, http.StatusOK)
+	tri := r.json["triage"].(map[string]any)
+	if str(tri, "pathway") != "3" || str(tri, "destination") != "54" || str(tri, "levelOfCare") != "nursing" || str(tri, "actorOrg") != "QXH" {
+		t.Fatalf("triage %v", tri)
+	}
+	tl := r.json["timeline"].([]any)
+	if len(tl) != 1 || str(tl[0], "kind") != "triage" || str(tl[0], "state") != "referred" || str(r.json, "state") != "referred" {
+		t.Fatalf("timeline %v state %s", tl, str(r.json, "state"))
+	}
+	// The trust may record its own; the latest decision is shown.
+	e.do("POST", "/api/v1/cases/"+id+"/triage", map[string]any{"pathway": "2", "destination": "19", "levelOfCare": "d2a-bed"}, as(e.token)...).mustStatus(t, http.StatusOK)
+	c := e.do("GET", "/api/v1/cases/"+id, nil).mustStatus(t, http.StatusOK)
+	if str(c.json, "triage", "pathway") != "2" || len(c.json["timeline"].([]any)) != 2 {
+		t.Fatalf("after the trust's decision: %s", c.body)
+	}
+	// The hub still writes nothing else.
+	e.do("PUT", "/fhir/Encounter/"+id, map[string]any{"resourceType": "Encounter", "id": id, "status": "finished"}, as(hub)...).mustStatus(t, http.StatusForbidden)
+
+	trail, _ := e.auditTrail(t, admin, "&entity=Encounter/"+id)
+	for _, rid := range []string{"triage-" + hub[len(hub)-6:], "triage-" + provider[len(provider)-6:], "triage-" + otherHub[len(otherHub)-6:]} {
+		if len(trail[rid]) == 0 {
+			t.Errorf("no audit entry for request %s: %v", rid, trail)
+		}
+	}
+}
+
+// The measures per trust and per provider, from the cases' events.
+func TestMeasuresPerTrustAndProvider(t *testing.T) {
+	e := newEnv(t)
+	hub := e.tokenFor("hub", auth.RoleHub, "QXH", "system/Patient.rs system/Encounter.rs system/ServiceRequest.rs", "RXA", "RXB")
+	drd := discharge.DayStart(discharge.DateOf(time.Now().UTC())).Add(-72 * time.Hour)
+	for i, shortlistAfter := range []time.Duration{time.Hour, 3 * time.Hour} {
+		id := e.caseEncounter(t, e.token, "3", discharge.DateOf(drd).String(), "")
+		e.event(t, "RXA", id, drd.Add(shortlistAfter), referral.EventShortlisted, referral.CaseShortlisted, "", "")
+		task := "t" + string(rune('a'+i))
+		e.event(t, "RXA", id, drd.Add(shortlistAfter+time.Hour), referral.EventOfferSent, referral.CaseOffersSent, task, "P1")
+		if i == 0 {
+			e.event(t, "RXA", id, drd.Add(shortlistAfter+3*time.Hour), referral.EventOfferAccepted, referral.CaseAccepted, task, "P1")
+			e.event(t, "RXA", id, drd.Add(shortlistAfter+5*time.Hour), referral.EventConfirmed, referral.CaseConfirmed, task, "P1")
+		} else {
+			e.event(t, "RXA", id, drd.Add(shortlistAfter+2*time.Hour), referral.EventOfferRejected, referral.CaseOffersSent, task, "P1")
+		}
+	}
+	r := e.do("GET", "/api/v1/measures", nil, "Authorization", "Bearer "+hub).mustStatus(t, http.StatusOK)
+	trusts := r.json["trusts"].([]any)
+	if len(trusts) != 2 || str(trusts[0], "trust") != "RXA" || num(trusts[0], "cases") != 2 {
+		t.Fatalf("trusts %v", trusts)
+	}
+	short := trusts[0].(map[string]any)["drdToShortlist"].(map[string]any)
+	if num(short, "count") != 2 || num(short, "medianSeconds") != 3600 || num(short, "p90Seconds") != 3*3600 {
+		t.Fatalf("drdToShortlist %v", short)
+	}
+	provs := r.json["providers"].([]any)
+	if len(provs) != 1 || str(provs[0], "provider") != "P1" || num(provs[0], "offers") != 2 || num(provs[0], "answered") != 2 ||
+		num(provs[0], "accepted") != 1 || num(provs[0], "acceptanceRate") != 0.5 || num(provs[0], "cases") != 1 {
+		t.Fatalf("providers %v", provs)
+	}
+	if tta := provs[0].(map[string]any)["timeToAnswer"].(map[string]any); num(tta, "medianSeconds") != 3600 || num(tta, "p90Seconds") != 2*3600 {
+		t.Fatalf("timeToAnswer %v", tta)
+	}
+	if r := e.do("GET", "/api/v1/measures?trust=RXB", nil, "Authorization", "Bearer "+hub).mustStatus(t, http.StatusOK); len(r.json["providers"].([]any)) != 0 {
+		t.Fatalf("RXB has no offers: %s", r.body)
+	}
+	e.do("GET", "/api/v1/measures?since=yesterday", nil).mustStatus(t, http.StatusBadRequest)
+}
+
+// The Encounter search parameters the gateway defines are in the
+// CapabilityStatement, each definition is served as a valid R4
+// SearchParameter with the same code and type, and each works in a search.
+func TestEncounterSearchParametersPublished(t *testing.T) {
+	e := newEnv(t)
+	md := e.do("GET", "/fhir/metadata", nil).mustStatus(t, http.StatusOK)
+	seen := map[string]bool{}
+	for _, r := range md.json["rest"].([]any)[0].(map[string]any)["resource"].([]any) {
+		if str(r, "type") != "Encounter" {
+			continue
+		}
+		for _, sp := range r.(map[string]any)["searchParam"].([]any) {
+			def := str(sp, "definition")
+			if !strings.HasPrefix(def, "https://fhir.discharge-gateway.example/SearchParameter/") {
+				continue
+			}
+			seen[str(sp, "name")] = true
+			id := def[strings.LastIndex(def, "/")+1:]
+			got := e.do("GET", "/fhir/SearchParameter/"+id, nil).mustStatus(t, http.StatusOK)
+			if _, err := fhir.Validate(got.body, "SearchParameter", fhir.DefaultLimits); err != nil {
+				t.Errorf("%s: %v", id, err)
+			}
+			if str(got.json, "url") != def || str(got.json, "code") != str(sp, "name") || str(got.json, "type") != str(sp, "type") ||
+				!strings.Contains(str(got.json, "expression"), "extension.where(url = ") {
+				t.Errorf("%s: %s", id, got.body)
+			}
+		}
+	}
+	for _, name := range []string{"pathway", "discharge-ready-date", "expected-discharge-date", "nctr-since"} {
+		if !seen[name] {
+			t.Errorf("the CapabilityStatement lacks Encounter?%s", name)
+		}
+	}
+	e.do("GET", "/fhir/SearchParameter/Encounter-status", nil).mustStatus(t, http.StatusNotFound) // HL7's own
+	day := func(n int) string {
+		return discharge.DateOf(time.Now().UTC().Add(time.Duration(-n) * 24 * time.Hour)).String()
+	}
+	a := e.caseEncounter(t, e.token, "3", day(3), day(4))
+	e.caseEncounter(t, e.token, "1", day(1), "")
+	for q, want := range map[string]int{"pathway=3": 1, "pathway=1,3": 2, "discharge-ready-date=le" + day(2): 1, "nctr-since=le" + day(1): 1, "pathway=0": 0} {
+		r := e.do("GET", "/fhir/Encounter?"+q, nil).mustStatus(t, http.StatusOK)
+		if num(r.json, "total") != float64(want) {
+			t.Errorf("Encounter?%s: total %v, want %d", q, r.json["total"], want)
+		}
+		if q == "nctr-since=le"+day(1) && !strings.Contains(string(r.body), a) {
+			t.Errorf("Encounter?%s lacks %s", q, a)
+		}
 	}
 }

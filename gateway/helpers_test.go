@@ -214,6 +214,7 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 		ParseDirectory: cqccsv.Parse,
 		ParseCapacity:  capacitycsv.Parse,
 		Now:            now,
+		Cases:          sqlstore.NewCases(rec),
 		Security: gateway.Security{
 			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(conn.Client)},
 			Issuer:   issuer,

@@ -53,6 +53,7 @@ func (s *Server) capabilities() map[string]capability {
 			Doc: "Location/{id}: that location's capacity postings as MeasureReports, newest first (_sort=-date, _count)"}}}
 	caps["Measure"] = capability{interactions: []string{"read"}}
 	caps["OperationDefinition"] = capability{interactions: []string{"read"}}
+	caps["SearchParameter"] = capability{interactions: []string{"read"}} // the gateway's own: Encounter-pathway etc.
 	caps["AuditEvent"] = capability{interactions: []string{"search-type"}, searchParams: []fhir.SearchParam{
 		{Name: "agent", Type: fhir.ParamToken, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-agent", Doc: "Client id or organisation that acted"},
 		{Name: "entity", Type: fhir.ParamReference, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-entity", Doc: "Type/id of the resource touched"},

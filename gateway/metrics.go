@@ -42,6 +42,7 @@ func (s *Server) newMetrics(fc FreshnessCounter) *metrics {
 	if err != nil {
 		s.log.Warn("metric dg.placement.options: " + err.Error())
 	}
+	s.escalationGauge(meter)
 	if fc == nil {
 		return m
 	}
@@ -132,4 +133,28 @@ func fhirInteraction(method, route string) string {
 		return "vread"
 	}
 	return "other"
+}
+
+// escalationGauge registers dg.cases.escalated: the open cases flagged for
+// escalation (no acceptance N hours after the first offer, or NCTR days
+// past the threshold), as the latest worklist read of each trust counted
+// them (cases.Service.EscalatedCases). No attributes: a trust's code is
+// an id.
+func (s *Server) escalationGauge(meter metric.Meter) {
+	if s.cases == nil {
+		return
+	}
+	gauge, err := meter.Int64ObservableGauge("dg.cases.escalated", metric.WithUnit("{case}"),
+		metric.WithDescription("Open cases flagged for escalation, as each trust's latest worklist read counted them."))
+	if err != nil {
+		s.log.Warn("metric dg.cases.escalated: " + err.Error())
+		return
+	}
+	cs := s.cases
+	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(gauge, cs.EscalatedCases())
+		return nil
+	}, gauge); err != nil {
+		s.log.Warn("metric dg.cases.escalated callback: " + err.Error())
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/dischargegateway/gateway/audittrail"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/capacity"
+	"github.com/dischargegateway/gateway/cases"
 	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
@@ -49,6 +50,8 @@ type Config struct {
 	Freshness discharge.FreshnessPolicy
 	// Weights weigh the placement score's components.
 	Weights discharge.Weights
+	// Escalation says when a case is flagged in the worklist.
+	Escalation discharge.EscalationRule
 }
 
 // DefaultConfig returns the settings used when nothing is configured.
@@ -61,6 +64,7 @@ func DefaultConfig() Config {
 		Version:           "dev",
 		Freshness:         discharge.DefaultFreshness,
 		Weights:           discharge.DefaultWeights,
+		Escalation:        cases.DefaultConfig().Escalation,
 	}
 }
 
@@ -88,6 +92,9 @@ type Deps struct {
 	// CapacityCounts counts locations by the freshness of their current
 	// posting, for the dg.capacity.locations gauge; nil: no gauge.
 	CapacityCounts FreshnessCounter
+	// Cases is the referral loop's case data (events, offers, the
+	// worklist) behind /api/v1/cases and /api/v1/measures.
+	Cases cases.Store
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -122,6 +129,9 @@ type Server struct {
 	records *records.Service
 	// auditTrail searches the audit trail (GET /fhir/AuditEvent).
 	auditTrail *audittrail.Service
+	// cases is the case view: state, timeline, measures, the worklist,
+	// triage.
+	cases *cases.Service
 }
 
 // New builds the gateway and its routes.
@@ -142,6 +152,7 @@ func New(cfg Config, d Deps) *Server {
 		Store: d.Store, Near: d.Capacity, Areas: d.Geocoder, Translator: d.Translator, Logger: d.Logger, Now: d.Now, NewID: newID,
 		Directory: recordsDirectory{s.directory}})
 	s.auditTrail = audittrail.New(d.Security.Audit)
+	s.cases = cases.New(cases.Config{Escalation: cfg.Escalation}, s.records, d.Cases, d.Now)
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
@@ -185,6 +196,7 @@ func (s *Server) routes() {
 	e.GET("/fhir/metadata", s.metadata, s.negotiate)
 	e.GET("/fhir/Measure/:id", s.readMeasure, s.negotiate)
 	e.GET("/fhir/OperationDefinition/:id", s.readOperationDefinition, s.negotiate)
+	e.GET("/fhir/SearchParameter/:id", s.readSearchParameter, s.negotiate)
 	e.GET("/api/v1/openapi.json", s.openapi)
 
 	// Everything else under /fhir and /api needs a bearer token with the
@@ -248,6 +260,15 @@ func (s *Server) routes() {
 
 	e.GET("/api/v1/cases/:id", s.getCase, s.negotiateJSON, s.authenticate,
 		s.requireScope("Encounter", 'r'), s.requireScope("ServiceRequest", 's'), s.auditedAs("Encounter", "read", "R"))
+	// The worklist and the measures: trusts and hubs. Triage is the hub's
+	// one write: a narrow decision, not an Encounter update, so it needs
+	// the read scope and the role rule, and is audited as an update.
+	e.GET("/api/v1/cases", s.worklist, s.negotiateJSON, s.authenticate,
+		s.requireScope("Encounter", 's'), s.auditedAs("Encounter", "search-type", "E"))
+	e.POST("/api/v1/cases/:id/triage", s.triage, s.negotiateJSON, s.authenticate,
+		s.requireScope("Encounter", 'r'), s.auditedAs("Encounter", "update", "U"), requireCaller(cases.MayTriage))
+	e.GET("/api/v1/measures", s.caseMeasures, s.negotiateJSON, s.authenticate,
+		s.requireScope("Encounter", 's'), s.auditedAs("Encounter", "search-type", "E"))
 }
 
 // trimTrailingSlash routes "[base]/" and "[base]/Patient/" like "[base]" and

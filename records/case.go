@@ -3,6 +3,7 @@ package records
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
@@ -22,6 +23,11 @@ type Case struct {
 	// its current version.
 	Encounter string
 	Version   int64
+	// Partition is the ODS code of the trust that holds the case.
+	Partition string
+	// Referred is when the case first reached the gateway: the
+	// Encounter's first version's lastUpdated.
+	Referred time.Time
 	// Case is nil when the Encounter no longer maps (Warnings say why).
 	Case      *discharge.Case
 	CareNeeds []*discharge.CareNeed
@@ -53,7 +59,17 @@ func (s *Service) Case(ctx context.Context, p *auth.Principal, id string) (Case,
 		return Case{}, err
 	}
 	opt := s.MapOptions(part)
-	out := Case{Encounter: "Encounter/" + id, Version: enc.VersionID, CareNeeds: []*discharge.CareNeed{}, Warnings: []CaseWarning{}}
+	out := Case{Encounter: "Encounter/" + id, Version: enc.VersionID, Partition: part, Referred: enc.LastUpdated,
+		CareNeeds: []*discharge.CareNeed{}, Warnings: []CaseWarning{}}
+	if enc.VersionID > 1 {
+		first, err := s.store.ReadVersion(ctx, part, "Encounter", id, 1)
+		if err != nil && discharge.ErrorKind(err) != discharge.KindNotFound {
+			return Case{}, err
+		}
+		if err == nil {
+			out.Referred = first.LastUpdated
+		}
+	}
 	warn := func(ref string, issues discharge.Issues) {
 		for _, is := range issues {
 			out.Warnings = append(out.Warnings, CaseWarning{Resource: ref, Expression: is.Expression, Message: is.Message})

@@ -227,7 +227,8 @@ func (s *Store) Engine() string {
 }
 
 // provider is goose's migration provider for the embedded migrations.
-// Versions 2 and 7 are the PostgreSQL security migrations (7 for the
+// Version 8 (cases_projection.go) is the case worklist projection, its
+// triggers written for each engine. Versions 2 and 7 are the PostgreSQL security migrations (7 for the
 // referral tables), no-ops on SQLite so both engines count the same
 // versions. On PostgreSQL an advisory lock
 // keeps two gateways starting at once from migrating together.
@@ -259,7 +260,8 @@ func provider(db *sql.DB, eng engine) (*goose.Provider, error) {
 	}
 	opts = append(opts, goose.WithDisableGlobalRegistry(true),
 		goose.WithGoMigrations(goose.NewGoMigration(2, &goose.GoFunc{RunTx: security}, nil),
-			goose.NewGoMigration(7, &goose.GoFunc{RunTx: referralSecurity}, nil)))
+			goose.NewGoMigration(7, &goose.GoFunc{RunTx: referralSecurity}, nil),
+			goose.NewGoMigration(8, &goose.GoFunc{RunTx: migrateCaseWorklist(eng)}, nil)))
 	p, err := goose.NewProvider(dialect, db, files, opts...)
 	if err != nil {
 		return nil, discharge.Wrap(discharge.KindInternal, op, err)

@@ -46,6 +46,8 @@ type config struct {
 	ExpireAfter       time.Duration
 	CapacityHistory   int
 	Weights           discharge.Weights
+	EscalationWait    time.Duration
+	EscalationNCTR    int
 	LogLevel          string
 	OTLPEndpoint      string
 	ServiceName       string
@@ -216,6 +218,10 @@ var settingsTable = []setting{
 		}},
 	{env: "GATEWAY_CAPACITY_HISTORY", def: "500", doc: "Capacity postings kept per location in its history stream (approximate cap).",
 		set: intSetting(func(c *config) *int { return &c.CapacityHistory }, 1)},
+	{env: "GATEWAY_ESCALATION_OFFER_WAIT", def: "4h", doc: "A case is escalated when no provider accepted this long after its first offer (0 turns the rule off).",
+		set: durationSetting(func(c *config) *time.Duration { return &c.EscalationWait })},
+	{env: "GATEWAY_ESCALATION_NCTR_DAYS", def: "7", doc: "A case is escalated when it has not met the criteria to reside for more than this many days.",
+		set: intSetting(func(c *config) *int { return &c.EscalationNCTR }, 0)},
 	{env: "GATEWAY_PLACEMENT_WEIGHTS", def: "distance=0.35,freshness=0.15,contract=0.15,quality=0.2,preference=0.1,acceptance=0.05",
 		doc: "Weights of the placement score's components (normalised by their sum).",
 		set: func(c *config, v string) error {

@@ -160,6 +160,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	gcfg.Freshness = discharge.FreshnessPolicy{StaleAfter: cfg.StaleAfter, ExpireAfter: cfg.ExpireAfter}
 	gcfg.Weights = cfg.Weights
+	gcfg.Escalation = discharge.EscalationRule{OfferWait: cfg.EscalationWait, NCTRDays: cfg.EscalationNCTR}
 	geo, err := geocode.LoadFiles(cfg.OutcodesCSV, cfg.PostcodesCSV)
 	if err != nil {
 		return fmt.Errorf("geocoding tables: %w", err)

@@ -181,7 +181,7 @@ func (s *Stores) Rebuilder(geo *geocode.Table, log *slog.Logger) *capacity.Rebui
 func (s *Stores) GatewayDeps(tr *mappings.Translator, geo *geocode.Table, log *slog.Logger) gateway.Deps {
 	return gateway.Deps{Store: s.Record, Translator: tr, Capacity: s.Capacity, Geocoder: geo, Logger: log,
 		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
-		Ready: s.Record, CapacityCounts: s.Cache}
+		Ready: s.Record, CapacityCounts: s.Cache, Cases: sqlstore.NewCases(s.Record)}
 }
 
 // ReferralSettings configure the referral loop (cmd/gateway's
