@@ -24,6 +24,7 @@ import (
 	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/placement"
 	"github.com/dischargegateway/gateway/records"
+	"github.com/dischargegateway/gateway/referral"
 )
 
 // clinicalTypes and directoryTypes are the resource types served by the
@@ -124,6 +125,8 @@ type Server struct {
 	records *records.Service
 	// auditTrail searches the audit trail (GET /fhir/AuditEvent).
 	auditTrail *audittrail.Service
+	// referrals runs the referral loop: offers as Tasks (task.go).
+	referrals *referral.Service
 }
 
 // New builds the gateway and its routes.
@@ -145,6 +148,7 @@ func New(cfg Config, d Deps) *Server {
 		Store: d.Store, Near: d.Capacity, Areas: d.Geocoder, Translator: d.Translator, Logger: d.Logger, Now: d.Now, NewID: newID,
 		Directory: recordsDirectory{s.directory}})
 	s.auditTrail = audittrail.New(d.Security.Audit)
+	s.referrals = &referral.Service{}
 	s.placement = placement.New(placement.Config{Limits: cfg.Limits, Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
@@ -218,6 +222,20 @@ func (s *Server) routes() {
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history", s.history, s.requireScope(t, 'r'), s.audited("history-instance", "R"))
 		fhirRoute(http.MethodGet, "/"+t+"/_history", s.historyNotSupported, s.requireScope(t, 'r'), s.audited("history-type", "R"))
 	}
+	// The referral loop's offers (task.go, docs/referrals.md): audited like
+	// clinical data; the role lists are the first wall, referral.Service
+	// checks owner, requester and membership.
+	senders, parties := requireRoles("Only trusts and hubs send and confirm offers.", taskSenders...),
+		requireRoles("Only trusts, hubs and care providers take part in referrals.", taskParties...)
+	fhirRoute(http.MethodPost, "/Task", s.sendTask, s.requireScope("Task", 'c'), s.audited("create", "C"), senders)
+	fhirRoute(http.MethodGet, "/Task", s.searchTasks, s.requireScope("Task", 's'), s.audited("search-type", "E"), parties)
+	fhirRoute(http.MethodGet, "/Task/:id", s.readTask, s.requireScope("Task", 'r'), s.audited("read", "R"), parties)
+	fhirRoute(http.MethodPut, "/Task/:id", s.updateTask, s.requireScope("Task", 'u'), s.audited("update", "U"), parties)
+	fhirRoute(http.MethodGet, "/Task/:id/_history/:vid", s.vreadTask, s.requireScope("Task", 'r'), s.audited("vread", "R"), parties)
+	fhirRoute(http.MethodGet, "/Task/:id/_history", s.taskHistory, s.requireScope("Task", 'r'), s.audited("history-instance", "R"), parties)
+	fhirRoute(http.MethodGet, "/Task/_history", s.historyNotSupported, s.requireScope("Task", 'r'), parties)
+	fhirRoute(http.MethodPost, "/Task/:id/$confirm", s.confirmTask, s.requireScope("Task", 'u'), s.audited("operation", "U"), senders)
+	fhirRoute(http.MethodGet, "/Task/:id/$referral-pack", s.referralPack, s.requireScope("Task", 'r'), s.audited("operation", "R"), parties)
 	fhirRoute(http.MethodGet, "/ServiceRequest/:id/$placement-options", s.placementOptions,
 		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
 	fhirRoute(http.MethodPost, "/ServiceRequest/$placement-options", s.placementWhatIf,

@@ -1,0 +1,162 @@
+package gateway
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/records"
+	"github.com/dischargegateway/gateway/referral"
+)
+
+// The referral loop's Task interactions (docs/referrals.md). Each handler
+// decodes nothing itself: it hands the body and the caller to one method of
+// referral.Service, which owns the rules (who may move which offer where,
+// the hold, the minimised pack), and encodes the answer.
+
+// Who may use the Task routes, by role: the route table's first wall. The
+// referral service then checks the caller against the offer itself (its
+// owner, its requester, a hub's member trusts).
+var (
+	// taskSenders send and confirm offers: a trust for its own cases, a hub
+	// for its member trusts'.
+	taskSenders = []auth.Role{auth.RoleTrust, auth.RoleHub}
+	// taskParties see and answer offers: the senders, and the care
+	// providers they were sent to. Admins never see patient data.
+	taskParties = []auth.Role{auth.RoleTrust, auth.RoleHub, auth.RoleCareProvider}
+)
+
+// requireRoles admits only callers of one of the roles.
+func requireRoles(why string, roles ...auth.Role) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if p := principal(c); p == nil || !slices.Contains(roles, p.Role) {
+				return discharge.E(discharge.KindForbidden, "", why)
+			}
+			return next(c)
+		}
+	}
+}
+
+// sendTask is POST /fhir/Task: one offer of a ServiceRequest to one
+// provider (referral.Service.Send).
+func (s *Server) sendTask(c echo.Context) error {
+	body, err := s.readBody(c, "Task")
+	if err != nil {
+		return err
+	}
+	r, err := s.referrals.Send(c.Request().Context(), principal(c), body)
+	if err != nil {
+		return err
+	}
+	c.Set(ctxCreatedID, r.Resource.ID)
+	return s.replyTask(c, r)
+}
+
+// updateTask is PUT /fhir/Task/{id} with If-Match: the owner's answer
+// (received, accepted with a hold, rejected) or the requester's withdrawal
+// (referral.Service.Update).
+func (s *Server) updateTask(c echo.Context) error {
+	body, err := s.readBody(c, "Task")
+	if err != nil {
+		return err
+	}
+	r, err := s.referrals.Update(c.Request().Context(), principal(c), c.Param("id"), body, c.Request().Header.Get("If-Match"))
+	if err != nil {
+		return err
+	}
+	return s.replyTask(c, r)
+}
+
+// confirmTask is POST /fhir/Task/{id}/$confirm: the requester confirms
+// one accepted offer (referral.Service.Confirm). It takes no parameters;
+// a body, if any, is ignored unread.
+func (s *Server) confirmTask(c echo.Context) error {
+	r, err := s.referrals.Confirm(c.Request().Context(), principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return s.replyTask(c, r)
+}
+
+// replyTask answers a Task written: its version's ETag and Last-Modified
+// (and Location when created), then the Task, honouring Prefer: return=.
+func (s *Server) replyTask(c echo.Context, r referral.Result) error {
+	rs := r.Resource
+	s.writeHeaders(c, rs.Type, rs.ID, rs.VersionID, rs.LastUpdated, r.Status == http.StatusCreated)
+	return s.reply(c, r.Status, rs.JSON, r.Warnings)
+}
+
+// readTask is GET /fhir/Task/{id}, with the conditional headers of read.
+func (s *Server) readTask(c echo.Context) error {
+	r, err := s.referrals.Read(c.Request().Context(), principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return s.replyRead(c, r)
+}
+
+// vreadTask is GET /fhir/Task/{id}/_history/{vid}.
+func (s *Server) vreadTask(c echo.Context) error {
+	r, err := s.referrals.VRead(c.Request().Context(), principal(c), c.Param("id"), c.Param("vid"))
+	if err != nil {
+		return err
+	}
+	return s.replyRead(c, r)
+}
+
+// taskHistory is GET /fhir/Task/{id}/_history: every version, newest first.
+func (s *Server) taskHistory(c echo.Context) error {
+	body, err := s.referrals.History(c.Request().Context(), principal(c), c.Param("id"), c.QueryParams(), s.baseURL(c))
+	if err != nil {
+		return err
+	}
+	return respond(c, http.StatusOK, body)
+}
+
+// searchTasks is GET /fhir/Task: the Tasks the caller may see, as a
+// searchset with every match counted and paging links.
+func (s *Server) searchTasks(c echo.Context) error {
+	ss, err := s.referrals.Search(c.Request().Context(), principal(c), c.QueryParams(), preferStrict(c), s.baseURL(c))
+	if err != nil {
+		return err
+	}
+	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &ss.Total, ss.Links, ss.Entries))
+}
+
+// referralPack is GET /fhir/Task/{id}/$referral-pack: what the provider
+// needs to decide, minimised until it has accepted. The route table
+// audits every read, as it does every Task interaction.
+func (s *Server) referralPack(c echo.Context) error {
+	body, err := s.referrals.Pack(c.Request().Context(), principal(c), c.Param("id"), s.baseURL(c))
+	if err != nil {
+		return err
+	}
+	return respond(c, http.StatusOK, body)
+}
+
+// sendTasks answers a transaction Bundle whose every entry creates a Task
+// (mappings.TaskTransaction): all the offers are sent in one transaction
+// by referral.Service.SendAll, not by the record's transaction path, and
+// the answer is the same transaction-response a records transaction gives.
+// Each entry is audited as a Task create, those of a refused Bundle too.
+func (s *Server) sendTasks(c echo.Context, bodies [][]byte) error {
+	rs, err := s.referrals.SendAll(c.Request().Context(), principal(c), bodies)
+	if err != nil {
+		status := statusOf(toError(err).Kind)
+		for range bodies {
+			s.audit(c, "transaction", "C", "Task", "", status)
+		}
+		return err
+	}
+	res := records.BundleResult{Interaction: "transaction", Entries: make([]records.EntryResult, len(rs))}
+	for i, r := range rs {
+		res.Entries[i] = records.EntryResult{Outcome: records.Outcome{Status: r.Status, Resource: r.Resource, Warnings: r.Warnings}}
+		s.audit(c, "transaction", "C", "Task", r.Resource.ID, r.Status)
+	}
+	return respond(c, http.StatusOK, s.responseBundle(c, res))
+}
