@@ -153,7 +153,7 @@ func New(cfg Config, d Deps) *Server {
 		Translator: d.Translator, Now: d.Now}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
 	// first request, not during it.
-	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters"}, clinicalTypes...), directoryTypes...)...); err != nil {
+	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters", "Task"}, clinicalTypes...), directoryTypes...)...); err != nil {
 		s.log.Error("schema preload failed", slog.String("error", err.Error()))
 	}
 	s.metrics = s.newMetrics(d.CapacityCounts)

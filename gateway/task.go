@@ -9,6 +9,7 @@ import (
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/records"
 	"github.com/dischargegateway/gateway/referral"
 )
@@ -159,4 +160,26 @@ func (s *Server) sendTasks(c echo.Context, bodies [][]byte) error {
 		s.audit(c, "transaction", "C", "Task", r.Resource.ID, r.Status)
 	}
 	return respond(c, http.StatusOK, s.responseBundle(c, res))
+}
+
+// taskCapability is the CapabilityStatement's Task entry: what the routes
+// above serve, the search parameters referral.Service.Search takes, and
+// the two operations.
+func taskCapability() capability {
+	def := func(name string) string { return "http://hl7.org/fhir/SearchParameter/" + name }
+	return capability{
+		interactions: []string{"create", "read", "vread", "update", "history-instance", "search-type"},
+		searchParams: []fhir.SearchParam{
+			{Name: "owner", Type: fhir.ParamReference, Definition: def("Task-owner"),
+				Doc: "Organization/{id}: the provider the offer was sent to. A care provider sees only the Tasks it owns, whatever it asks."},
+			{Name: "status", Type: fhir.ParamToken, Definition: def("Task-status"),
+				Doc: "requested, received, accepted, rejected, cancelled, failed, in-progress, completed (comma for any of them)"},
+			{Name: "focus", Type: fhir.ParamReference, Definition: def("Task-focus"), Doc: "ServiceRequest/{id}: the offers of one request"},
+			{Name: "patient", Type: fhir.ParamReference, Definition: def("Task-patient"), Doc: "Patient/{id}: the offers for one patient"},
+			{Name: "_lastUpdated", Type: fhir.ParamDate, Definition: def("Resource-lastUpdated"),
+				Doc: "When the Task last changed (eq, ge, gt, le, lt): a provider's worklist polls with ge"},
+		},
+		operations: []operationRef{{"confirm", taskConfirmURL}, {"referral-pack", referralPackURL}},
+		versioned:  true, noUpdateCreate: true, profile: mappings.TaskProfileURL,
+	}
 }
