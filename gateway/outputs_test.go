@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -130,6 +131,22 @@ func TestOutputsForValidation(t *testing.T) {
 		}
 	}
 	o.save("Measure-care-home-capacity", e.do("GET", "/fhir/Measure/care-home-capacity", nil, "Authorization", ""), http.StatusOK)
+	// The profiles under configs/profiles, as shipped.
+	profiles, err := filepath.Glob(filepath.Join("..", "configs", "profiles", "*.json"))
+	if err != nil || len(profiles) == 0 {
+		t.Fatalf("no profiles in configs/profiles: %v", err)
+	}
+	for _, f := range profiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		o.save(strings.TrimSuffix(filepath.Base(f), ".json"), resp{status: http.StatusOK, body: b, json: doc}, http.StatusOK)
+	}
 
 	// The provider directory and capacity: a care provider's transaction,
 	// a bulk import, postings as JSON and as a MeasureReport.
@@ -272,7 +289,9 @@ func TestOutputsForValidation(t *testing.T) {
 	// Every kind named above made it to the folder.
 	for _, k := range []string{"CapabilityStatement", "CodeSystem-care-setting", "Measure-care-home-capacity",
 		"OperationDefinition-ServiceRequest-placement-options", "transaction-response-walkthrough", "batch-response",
-		"placement-options-explain", "AuditEvent-search", "translate-match", "MeasureReport-search"} {
+		"placement-options-explain", "AuditEvent-search", "translate-match", "MeasureReport-search",
+		"OperationDefinition-Task-confirm", "OperationDefinition-Task-referral-pack", "CodeSystem-offer-reject-reason",
+		"CodeSystem-offer-business-status", "StructureDefinition-referral-offer"} {
 		if !o.names[k] {
 			t.Errorf("no %s was written", k)
 		}
