@@ -82,6 +82,9 @@ var migrationFiles embed.FS
 //go:embed security_postgres.sql
 var securityPostgres string
 
+//go:embed security_referral_postgres.sql
+var securityReferralPostgres string
+
 // Open connects to the database that databaseURL names (postgres:// or
 // postgresql://, through pgx) or, when it is empty, to the SQLite file
 // SQLiteFile in dataDir (created if missing), and brings the schema up to
@@ -215,8 +218,9 @@ func (s *Store) Engine() string {
 }
 
 // provider is goose's migration provider for the embedded migrations.
-// Version 2 is the PostgreSQL security migration, a no-op on SQLite so
-// both engines count the same versions. On PostgreSQL an advisory lock
+// Versions 2 and 7 are the PostgreSQL security migrations (7 for the
+// referral tables), no-ops on SQLite so both engines count the same
+// versions. On PostgreSQL an advisory lock
 // keeps two gateways starting at once from migrating together.
 func provider(db *sql.DB, eng engine) (*goose.Provider, error) {
 	const op = "sqlstore.Migrate"
@@ -226,11 +230,16 @@ func provider(db *sql.DB, eng engine) (*goose.Provider, error) {
 	}
 	dialect := goose.DialectSQLite3
 	security := func(context.Context, *sql.Tx) error { return nil }
+	referralSecurity := security
 	var opts []goose.ProviderOption
 	if eng == enginePostgres {
 		dialect = goose.DialectPostgres
 		security = func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, securityPostgres)
+			return err
+		}
+		referralSecurity = func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, securityReferralPostgres)
 			return err
 		}
 		locker, err := lock.NewPostgresSessionLocker()
@@ -240,7 +249,8 @@ func provider(db *sql.DB, eng engine) (*goose.Provider, error) {
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
 	opts = append(opts, goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(goose.NewGoMigration(2, &goose.GoFunc{RunTx: security}, nil)))
+		goose.WithGoMigrations(goose.NewGoMigration(2, &goose.GoFunc{RunTx: security}, nil),
+			goose.NewGoMigration(7, &goose.GoFunc{RunTx: referralSecurity}, nil)))
 	p, err := goose.NewProvider(dialect, db, files, opts...)
 	if err != nil {
 		return nil, discharge.Wrap(discharge.KindInternal, op, err)
