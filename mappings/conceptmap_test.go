@@ -109,6 +109,7 @@ func TestCodeSystems(t *testing.T) {
 		"placement-exclusion-reason": discharge.ExclusionReasons(),
 		"offer-reject-reason":        discharge.RejectReasons(),
 		"offer-business-status":      mappings.OfferBusinessStatuses(),
+		"offer-parameter":            mappings.OfferParameters(),
 	}
 	for _, name := range mappings.CodeSystemNames() {
 		t.Run(name, func(t *testing.T) {
