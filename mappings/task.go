@@ -371,3 +371,74 @@ func OfferToTask(o discharge.Offer) ([]byte, error) {
 	}
 	return json.Marshal(t)
 }
+
+// OrganizationIdentifier reads the value of an Organization's (or any
+// resource's) first identifier of system (Organization.identifier), ""
+// when it has none.
+func OrganizationIdentifier(doc map[string]any, system string) string {
+	ids, _ := doc["identifier"].([]any)
+	for _, x := range ids {
+		m, _ := x.(map[string]any)
+		if v, _ := m["value"].(string); m["system"] == system && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// AgeBandURL (valueString, "80-89") carries a minimised Patient's age band.
+const AgeBandURL = ExtensionBase + "age-band"
+
+// MinimisedPatient is the Patient a provider sees in a referral pack
+// before it has accepted: Resource.id, the home postcode district
+// (Patient.address.postalCode, outward code only) and the age band (an
+// AgeBandURL extension) as of asOf; no name, identifier, birth date or
+// full address.
+func MinimisedPatient(raw []byte, asOf time.Time) ([]byte, error) {
+	p, err := DecodePatient(raw)
+	if err != nil {
+		return nil, err
+	}
+	facts, _ := PatientToFacts(p, asOf)
+	out := map[string]any{"resourceType": "Patient", "id": str(p.Id),
+		"meta": map[string]any{"security": []any{map[string]any{
+			"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "PSEUDED", "display": "pseudonymized"}}}}
+	if facts.Patient.HomeOutcode != "" {
+		out["address"] = []any{map[string]any{"use": "home", "postalCode": facts.Patient.HomeOutcode, "country": "GB"}}
+	}
+	if facts.Patient.AgeBand != "" {
+		out["extension"] = []any{map[string]any{"url": AgeBandURL, "valueString": facts.Patient.AgeBand}}
+	}
+	return json.Marshal(out)
+}
+
+// MinimisedEncounter is the Encounter in a referral pack: Resource.id,
+// status and class, and of its extensions only the discharge pathway, the
+// expected discharge date and the Discharge Ready Date. The rest (the
+// reason, the ward, diagnoses, the patient's reference) stays in the
+// record.
+func MinimisedEncounter(raw []byte) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil || doc["resourceType"] != "Encounter" {
+		return nil, discharge.E(discharge.KindStructure, "Encounter", "expected an Encounter resource")
+	}
+	out := map[string]any{"resourceType": "Encounter"}
+	for _, k := range []string{"id", "status", "class"} {
+		if v, ok := doc[k]; ok {
+			out[k] = v
+		}
+	}
+	var ext []any
+	exts, _ := doc["extension"].([]any)
+	for _, e := range exts {
+		m, _ := e.(map[string]any)
+		switch m["url"] {
+		case PathwayExtensionURL, EDDExtensionURL, DischargeReadyDateURL:
+			ext = append(ext, m)
+		}
+	}
+	if ext != nil {
+		out["extension"] = ext
+	}
+	return json.Marshal(out)
+}

@@ -53,6 +53,7 @@ const (
 	EventConfirmed      EventKind = "confirmed"       // the requester confirmed one offer
 	EventDischarged     EventKind = "discharged"      // the Encounter finished
 	EventTriage         EventKind = "triage"          // the hub recorded its triage decision
+	EventCaseCancelled  EventKind = "case-cancelled"  // the Encounter was cancelled
 )
 
 // Event is one timestamped step of a case's timeline. It carries no

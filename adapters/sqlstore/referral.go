@@ -1,0 +1,417 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/referral"
+)
+
+// Referral is the referral loop's record (migration 6): each Task is a
+// resource of its trust's partition, written by commitTx in the same
+// transaction as its offers row, its timer, its hold, the case's events
+// and an outbox row.
+//
+// The atomic hold: an accept transaction first takes its partition's lock
+// (commitTx), then the (location, bed type) row of hold_locks (an upsert,
+// which locks the row on PostgreSQL; SQLite has one writer anyway), and
+// only then reads the Location's latest capacity posting and counts the
+// active holds. Two accepts for the same beds therefore count one after
+// the other, at READ COMMITTED, and there are never more active holds than
+// the vacancies posted when each was taken. Locks are always taken in that
+// order (partition, then hold lock), so accepts do not deadlock. A later
+// posting below the active holds leaves them standing.
+type Referral struct{ s *Store }
+
+var _ referral.Store = (*Referral)(nil)
+
+// NewReferral returns the referral record kept in the store's database.
+func NewReferral(s *Store) *Referral { return &Referral{s: s} }
+
+// Read reads a Task (fhir.Store.Read).
+func (r *Referral) Read(ctx context.Context, partition, typ, id string) (fhir.Resource, error) {
+	return r.s.Read(ctx, partition, typ, id)
+}
+
+// ReadVersion reads one version of a Task.
+func (r *Referral) ReadVersion(ctx context.Context, partition, typ, id string, version int64) (fhir.Resource, error) {
+	return r.s.ReadVersion(ctx, partition, typ, id, version)
+}
+
+// History reads a page of a Task's versions.
+func (r *Referral) History(ctx context.Context, partition, typ, id string, offset, count int) ([]fhir.Resource, int, error) {
+	return r.s.History(ctx, partition, typ, id, offset, count)
+}
+
+// ReadMany reads several resources of one partition.
+func (r *Referral) ReadMany(ctx context.Context, partition string, refs []fhir.Ref) (map[string]fhir.Resource, error) {
+	return r.s.ReadMany(ctx, partition, refs)
+}
+
+// Apply stores a change in one transaction (referral.Store.Apply).
+func (r *Referral) Apply(ctx context.Context, c referral.Change) error {
+	const op = "sqlstore.Referral.Apply"
+	ps := make([]prepared, len(c.Offers))
+	for i, w := range c.Offers {
+		p, err := prepare(fhir.Write{Resource: w.Task, ExpectVersion: w.ExpectVersion})
+		if err != nil {
+			return err
+		}
+		ps[i] = p
+	}
+	return r.s.inTx(ctx, op, c.Partition, false, func(tx *sql.Tx) error {
+		// The Tasks first: this takes the partition's lock and checks
+		// every expected version (KindRetry when one moved).
+		if err := r.s.commitTx(ctx, tx, c.Partition, ps, nil); err != nil {
+			return err
+		}
+		at := toNanos(c.At)
+		for _, w := range c.Offers {
+			if err := writeOffer(ctx, tx, c.Partition, w, at); err != nil {
+				return err
+			}
+		}
+		return appendEvents(ctx, tx, c.Partition, c.Events)
+	})
+}
+
+func writeOffer(ctx context.Context, tx *sql.Tx, partition string, w referral.OfferWrite, at int64) error {
+	o := w.Offer
+	if w.ExpectVersion == 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO offers (partition, task_id, owner_org, owner, requester,
+			service_request, encounter, patient, location, healthcare_service, state, business_status, deadline,
+			version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			partition, o.ID, o.OwnerOrg, o.Owner, o.Requester, o.ServiceRequestID, o.EncounterID, o.PatientID,
+			o.LocationID, o.HealthcareServiceID, string(o.State), string(o.BusinessStatus), toNanos(o.Deadline),
+			o.Version, toNanos(o.Created), toNanos(o.Updated)); err != nil {
+			return err
+		}
+	} else {
+		res, err := tx.ExecContext(ctx, `UPDATE offers SET state = $1, business_status = $2, version = $3,
+			updated_at = $4 WHERE partition = $5 AND task_id = $6 AND version = $7`,
+			string(o.State), string(o.BusinessStatus), o.Version, toNanos(o.Updated), partition, o.ID, w.ExpectVersion)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return &discharge.Error{Kind: discharge.KindRetry, Op: "sqlstore.Referral.Apply", Message: "offer version check failed"}
+		}
+	}
+	if w.Due.IsZero() {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM offer_timers WHERE partition = $1 AND task_id = $2`, partition, o.ID); err != nil {
+			return err
+		}
+	} else if _, err := tx.ExecContext(ctx, `INSERT INTO offer_timers (partition, task_id, due) VALUES ($1, $2, $3)
+		ON CONFLICT (partition, task_id) DO UPDATE SET due = excluded.due`, partition, o.ID, toNanos(w.Due)); err != nil {
+		return err
+	}
+	if h := o.Hold; h != nil {
+		if w.NewHold {
+			if err := takeHold(ctx, tx, partition, o.ID, h); err != nil {
+				return err
+			}
+		} else {
+			ended := int64(0)
+			if h.State != discharge.HoldActive {
+				ended = at
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE holds SET state = $1, ended_at = $2 WHERE id = $3 AND state <> $1`,
+				string(h.State), ended, h.ID); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, at, partition, topic, ref, payload, delivered_at)
+		VALUES ($1, $2, $3, 'Task', $4, $5, 0)`, outboxID(at), at, partition, "Task/"+o.ID,
+		"Task/"+o.ID+"/_history/"+strconv.FormatInt(o.Version, 10))
+	return err
+}
+
+// outboxID sorts by time, with a random tail so two rows of one instant
+// differ.
+func outboxID(at int64) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strconv.FormatInt(at, 36) + "-" + hex.EncodeToString(b[:])
+}
+
+// takeHold places an active hold when a bed is bookable (see Referral).
+func takeHold(ctx context.Context, tx *sql.Tx, partition, taskID string, h *discharge.Hold) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO hold_locks (location, bed_type, takes) VALUES ($1, $2, 1)
+		ON CONFLICT (location, bed_type) DO UPDATE SET takes = hold_locks.takes + 1`, h.LocationID, string(h.BedType)); err != nil {
+		return err
+	}
+	vacant, err := latestVacancy(ctx, tx, h.LocationID, h.BedType)
+	if err != nil {
+		return err
+	}
+	var active int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM holds WHERE location = $1 AND bed_type = $2 AND state = 'active'`,
+		h.LocationID, string(h.BedType)).Scan(&active); err != nil {
+		return err
+	}
+	if vacant-active < 1 {
+		return &discharge.Error{Kind: discharge.KindConflict, Op: "sqlstore.Referral.Apply", Issues: []discharge.Issue{{
+			Kind: discharge.KindConflict, Expression: "Task.output", Detail: referral.RuleHoldBookable,
+			Message: "No " + string(h.BedType) + " bed is bookable at Location/" + h.LocationID +
+				": its posted vacancies are all held (" + strconv.Itoa(active) + " held of " + strconv.Itoa(max(vacant, 0)) + ").",
+		}}}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO holds (id, partition, task_id, location, bed_type, state, created_at,
+		expires_at, ended_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, 0)`,
+		h.ID, partition, taskID, h.LocationID, string(h.BedType), toNanos(h.Created), toNanos(h.Expires))
+	return err
+}
+
+// latestVacancy is the bed type's vacancies accepting admissions in the
+// Location's latest posting: 0 when closed, not posted or never posted.
+func latestVacancy(ctx context.Context, tx *sql.Tx, location string, bt discharge.BedType) (int, error) {
+	var v int64
+	var body string
+	err := tx.QueryRowContext(ctx, `SELECT version, posting FROM capacity_postings WHERE location = $1
+		ORDER BY version DESC LIMIT 1`, location).Scan(&v, &body)
+	switch {
+	case err == sql.ErrNoRows:
+		return 0, nil
+	case err != nil:
+		return 0, err
+	}
+	c := decodePosting(body, v)
+	if c.LocationID == "" {
+		return 0, discharge.E(discharge.KindInternal, "", "unreadable capacity posting in the record")
+	}
+	return c.Vacant(bt), nil
+}
+
+// Bookable is a Location's vacancies of a bed type in its latest posting
+// and the active holds on them; held above vacant means a posting lowered
+// the vacancies below the holds, which stand.
+func (r *Referral) Bookable(ctx context.Context, location string, bt discharge.BedType) (vacant, held int, err error) {
+	const op = "sqlstore.Referral.Bookable"
+	err = r.s.inTx(ctx, op, "", true, func(tx *sql.Tx) error {
+		if vacant, err = latestVacancy(ctx, tx, location, bt); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM holds WHERE location = $1 AND bed_type = $2 AND state = 'active'`,
+			location, string(bt)).Scan(&held)
+	})
+	return vacant, held, err
+}
+
+// appendEvents appends a partition's events, numbering each case's after
+// its last (the partition's lock, taken before, orders them).
+func appendEvents(ctx context.Context, tx *sql.Tx, partition string, events []referral.Event) error {
+	for _, e := range events {
+		var seq int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM case_events WHERE partition = $1 AND case_id = $2`,
+			partition, e.CaseID).Scan(&seq); err != nil {
+			return err
+		}
+		if e.State == "" {
+			rs, err := tx.QueryContext(ctx, `SELECT state FROM offers WHERE partition = $1 AND encounter = $2`, partition, e.CaseID)
+			if err != nil {
+				return err
+			}
+			var states []discharge.OfferState
+			for rs.Next() {
+				var s string
+				if err := rs.Scan(&s); err != nil {
+					rs.Close()
+					return err
+				}
+				states = append(states, discharge.OfferState(s))
+			}
+			rs.Close()
+			if err := rs.Err(); err != nil {
+				return err
+			}
+			e.State = referral.CaseStateOf(states)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO case_events (partition, case_id, seq, at, kind, state, actor,
+			actor_org, task_id, provider_org, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			partition, e.CaseID, seq+1, toNanos(e.At), string(e.Kind), string(e.State), e.Actor, e.ActorOrg,
+			e.TaskID, e.ProviderOrg, e.Detail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AppendEvent appends one event not tied to a Task change (a shortlist, a
+// referral), after taking the partition's lock so its number is the next.
+func (r *Referral) AppendEvent(ctx context.Context, e referral.Event) error {
+	return r.s.inTx(ctx, "sqlstore.Referral.AppendEvent", e.Partition, false, func(tx *sql.Tx) error {
+		if err := r.s.commitTx(ctx, tx, e.Partition, nil, nil); err != nil {
+			return err
+		}
+		return appendEvents(ctx, tx, e.Partition, []referral.Event{e})
+	})
+}
+
+// Events reads a case's timeline in order.
+func (r *Referral) Events(ctx context.Context, partition, caseID string) ([]referral.Event, error) {
+	var out []referral.Event
+	err := r.s.readRows(ctx, "sqlstore.Referral.Events", partition, `SELECT seq, at, kind, state, actor, actor_org,
+		task_id, provider_org, detail FROM case_events WHERE partition = $1 AND case_id = $2 ORDER BY seq`,
+		[]any{partition, caseID}, func(rs rows) error {
+			out = out[:0]
+			for rs.Next() {
+				e := referral.Event{Partition: partition, CaseID: caseID}
+				var at int64
+				var kind, state string
+				if err := rs.Scan(&e.Seq, &at, &kind, &state, &e.Actor, &e.ActorOrg, &e.TaskID, &e.ProviderOrg, &e.Detail); err != nil {
+					return err
+				}
+				e.At, e.Kind, e.State = fromNanos(at), referral.EventKind(kind), referral.CaseState(state)
+				out = append(out, e)
+			}
+			return nil
+		})
+	return out, err
+}
+
+const offerColumns = `o.partition, o.task_id, o.owner_org, o.owner, o.requester, o.service_request, o.encounter,
+	o.patient, o.location, o.healthcare_service, o.state, o.business_status, o.deadline, o.version, o.created_at,
+	o.updated_at, COALESCE(h.id, ''), COALESCE(h.location, ''), COALESCE(h.bed_type, ''), COALESCE(h.state, ''),
+	COALESCE(h.created_at, 0), COALESCE(h.expires_at, 0)
+	FROM offers o LEFT JOIN holds h ON h.partition = o.partition AND h.task_id = o.task_id`
+
+func scanOffer(row scanner, extra ...any) (discharge.Offer, error) {
+	var o discharge.Offer
+	var state, bs, hid, hloc, hbt, hstate string
+	var deadline, created, updated, hcreated, hexpires int64
+	dest := append([]any{&o.Partition, &o.ID, &o.OwnerOrg, &o.Owner, &o.Requester, &o.ServiceRequestID, &o.EncounterID,
+		&o.PatientID, &o.LocationID, &o.HealthcareServiceID, &state, &bs, &deadline, &o.Version, &created, &updated,
+		&hid, &hloc, &hbt, &hstate, &hcreated, &hexpires}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return o, err
+	}
+	o.State, o.BusinessStatus = discharge.OfferState(state), discharge.BusinessStatus(bs)
+	o.Deadline, o.Created, o.Updated = fromNanos(deadline), fromNanos(created), fromNanos(updated)
+	if hid != "" {
+		o.Hold = &discharge.Hold{ID: hid, LocationID: hloc, BedType: discharge.BedType(hbt), State: discharge.HoldState(hstate),
+			Created: fromNanos(hcreated), Expires: fromNanos(hexpires)}
+	}
+	return o, nil
+}
+
+// FindOffer reads one offer visible to org (referral.Store.FindOffer). On
+// PostgreSQL app.partition is org, so row-level security admits the same
+// rows the WHERE clause names.
+func (r *Referral) FindOffer(ctx context.Context, org, taskID string, asOwner bool) (discharge.Offer, error) {
+	col := "o.partition"
+	if asOwner {
+		col = "o.owner_org"
+	}
+	var o discharge.Offer
+	err := r.s.readRow(ctx, "sqlstore.Referral.FindOffer", org, "SELECT "+offerColumns+" WHERE o.task_id = $1 AND "+col+" = $2",
+		[]any{taskID, org}, func(row scanner) error {
+			var err error
+			o, err = scanOffer(row)
+			return err
+		})
+	return o, err
+}
+
+// CaseOffers lists a partition's offers of a ServiceRequest or Encounter.
+func (r *Referral) CaseOffers(ctx context.Context, partition, serviceRequest, encounter string) ([]discharge.Offer, error) {
+	col, val := "o.service_request", serviceRequest
+	if serviceRequest == "" {
+		col, val = "o.encounter", encounter
+	}
+	var out []discharge.Offer
+	err := r.s.readRows(ctx, "sqlstore.Referral.CaseOffers", partition,
+		"SELECT "+offerColumns+" WHERE o.partition = $1 AND "+col+" = $2 ORDER BY o.task_id", []any{partition, val},
+		func(rs rows) error {
+			out = out[:0]
+			for rs.Next() {
+				o, err := scanOffer(rs)
+				if err != nil {
+					return err
+				}
+				out = append(out, o)
+			}
+			return nil
+		})
+	return out, err
+}
+
+// SearchOffers is one page of offers, newest change first, and the total
+// (one statement: one snapshot).
+func (r *Referral) SearchOffers(ctx context.Context, q referral.OfferQuery) ([]discharge.Offer, int, error) {
+	sq := &query{}
+	var where []string
+	if q.AsOwner {
+		where = append(where, "o.owner_org = "+sq.arg(q.Org))
+	} else {
+		where = append(where, "o.partition = "+sq.arg(q.Org))
+	}
+	if len(q.States) > 0 {
+		ph := make([]string, len(q.States))
+		for i, s := range q.States {
+			ph[i] = sq.arg(string(s))
+		}
+		where = append(where, "o.state IN ("+strings.Join(ph, ", ")+")")
+	}
+	for _, f := range []struct{ col, val string }{{"o.owner", q.Owner}, {"o.service_request", q.ServiceRequest}, {"o.patient", q.Patient}} {
+		if f.val != "" {
+			where = append(where, f.col+" = "+sq.arg(f.val))
+		}
+	}
+	if !q.UpdatedFrom.IsZero() {
+		where = append(where, "o.updated_at >= "+sq.arg(q.UpdatedFrom.UnixNano()))
+	}
+	if !q.UpdatedTo.IsZero() {
+		where = append(where, "o.updated_at < "+sq.arg(q.UpdatedTo.UnixNano()))
+	}
+	cond := strings.Join(where, " AND ")
+	stmt := "SELECT " + offerColumns + ", (SELECT COUNT(*) FROM offers o WHERE " + cond + ") AS total WHERE " + cond +
+		" ORDER BY o.updated_at DESC, o.task_id LIMIT " + sq.arg(max(q.Count, 0)) + " OFFSET " + sq.arg(max(q.Offset, 0))
+	var out []discharge.Offer
+	total := -1
+	err := r.s.readRows(ctx, "sqlstore.Referral.SearchOffers", q.Org, stmt, sq.args, func(rs rows) error {
+		out = out[:0]
+		for rs.Next() {
+			o, err := scanOffer(rs, &total)
+			if err != nil {
+				return err
+			}
+			out = append(out, o)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if total < 0 { // an empty page: count alone
+		err = r.s.readRow(ctx, "sqlstore.Referral.SearchOffers", q.Org, "SELECT COUNT(*) FROM offers o WHERE "+cond,
+			sq.args[:len(sq.args)-2], func(row scanner) error { return row.Scan(&total) })
+	}
+	return out, total, err
+}
+
+// Due lists offers whose timer is at or before now, soonest first, in
+// every partition (offer_timers has no row-level security: ids and times).
+func (r *Referral) Due(ctx context.Context, now time.Time, limit int) ([]referral.Due, error) {
+	var out []referral.Due
+	err := r.s.readRows(ctx, "sqlstore.Referral.Due", "", `SELECT partition, task_id FROM offer_timers WHERE due <= $1
+		ORDER BY due LIMIT $2`, []any{now.UnixNano(), limit}, func(rs rows) error {
+		out = out[:0]
+		for rs.Next() {
+			var d referral.Due
+			if err := rs.Scan(&d.Partition, &d.TaskID); err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
