@@ -87,6 +87,10 @@ type Deps struct {
 	// CapacityCounts counts locations by the freshness of their current
 	// posting, for the dg.capacity.locations gauge; nil: no gauge.
 	CapacityCounts FreshnessCounter
+	// Referrals runs the referral loop behind the Task routes (built on
+	// the record by internal/wiring, which also starts its sweeper); nil:
+	// the Task routes answer 503.
+	Referrals *referral.Service
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -148,7 +152,7 @@ func New(cfg Config, d Deps) *Server {
 		Store: d.Store, Near: d.Capacity, Areas: d.Geocoder, Translator: d.Translator, Logger: d.Logger, Now: d.Now, NewID: newID,
 		Directory: recordsDirectory{s.directory}})
 	s.auditTrail = audittrail.New(d.Security.Audit)
-	s.referrals = &referral.Service{}
+	s.referrals = d.Referrals
 	s.placement = placement.New(placement.Config{Limits: cfg.Limits, Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
@@ -227,15 +231,18 @@ func (s *Server) routes() {
 	// checks owner, requester and membership.
 	senders, parties := requireRoles("Only trusts and hubs send and confirm offers.", taskSenders...),
 		requireRoles("Only trusts, hubs and care providers take part in referrals.", taskParties...)
-	fhirRoute(http.MethodPost, "/Task", s.sendTask, s.requireScope("Task", 'c'), s.audited("create", "C"), senders)
-	fhirRoute(http.MethodGet, "/Task", s.searchTasks, s.requireScope("Task", 's'), s.audited("search-type", "E"), parties)
-	fhirRoute(http.MethodGet, "/Task/:id", s.readTask, s.requireScope("Task", 'r'), s.audited("read", "R"), parties)
-	fhirRoute(http.MethodPut, "/Task/:id", s.updateTask, s.requireScope("Task", 'u'), s.audited("update", "U"), parties)
-	fhirRoute(http.MethodGet, "/Task/:id/_history/:vid", s.vreadTask, s.requireScope("Task", 'r'), s.audited("vread", "R"), parties)
-	fhirRoute(http.MethodGet, "/Task/:id/_history", s.taskHistory, s.requireScope("Task", 'r'), s.audited("history-instance", "R"), parties)
-	fhirRoute(http.MethodGet, "/Task/_history", s.historyNotSupported, s.requireScope("Task", 'r'), parties)
-	fhirRoute(http.MethodPost, "/Task/:id/$confirm", s.confirmTask, s.requireScope("Task", 'u'), s.audited("operation", "U"), senders)
-	fhirRoute(http.MethodGet, "/Task/:id/$referral-pack", s.referralPack, s.requireScope("Task", 'r'), s.audited("operation", "R"), parties)
+	task := func(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+		fhirRoute(method, "/Task"+path, h, append(m, s.referralsReady)...)
+	}
+	task(http.MethodPost, "", s.sendTask, s.requireScope("Task", 'c'), s.audited("create", "C"), senders)
+	task(http.MethodGet, "", s.searchTasks, s.requireScope("Task", 's'), s.audited("search-type", "E"), parties)
+	task(http.MethodGet, "/:id", s.readTask, s.requireScope("Task", 'r'), s.audited("read", "R"), parties)
+	task(http.MethodPut, "/:id", s.updateTask, s.requireScope("Task", 'u'), s.audited("update", "U"), parties)
+	task(http.MethodGet, "/:id/_history/:vid", s.vreadTask, s.requireScope("Task", 'r'), s.audited("vread", "R"), parties)
+	task(http.MethodGet, "/:id/_history", s.taskHistory, s.requireScope("Task", 'r'), s.audited("history-instance", "R"), parties)
+	task(http.MethodGet, "/_history", s.historyNotSupported, s.requireScope("Task", 'r'), parties)
+	task(http.MethodPost, "/:id/$confirm", s.confirmTask, s.requireScope("Task", 'u'), s.audited("operation", "U"), senders)
+	task(http.MethodGet, "/:id/$referral-pack", s.referralPack, s.requireScope("Task", 'r'), s.audited("operation", "R"), parties)
 	fhirRoute(http.MethodGet, "/ServiceRequest/:id/$placement-options", s.placementOptions,
 		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
 	fhirRoute(http.MethodPost, "/ServiceRequest/$placement-options", s.placementWhatIf,

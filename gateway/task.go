@@ -183,3 +183,14 @@ func taskCapability() capability {
 		versioned:  true, noUpdateCreate: true, profile: mappings.TaskProfileURL,
 	}
 }
+
+// referralsReady answers 503 on the Task routes of a gateway built
+// without a referral service (Deps.Referrals), after the route's guards.
+func (s *Server) referralsReady(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.referrals == nil {
+			return discharge.E(discharge.KindUnavailable, "", "The referral service is not configured on this gateway.")
+		}
+		return next(c)
+	}
+}
