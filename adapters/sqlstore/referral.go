@@ -280,8 +280,9 @@ func (r *Referral) Events(ctx context.Context, partition, caseID string) ([]refe
 const offerColumns = `o.partition, o.task_id, o.owner_org, o.owner, o.requester, o.service_request, o.encounter,
 	o.patient, o.location, o.healthcare_service, o.state, o.business_status, o.deadline, o.version, o.created_at,
 	o.updated_at, COALESCE(h.id, ''), COALESCE(h.location, ''), COALESCE(h.bed_type, ''), COALESCE(h.state, ''),
-	COALESCE(h.created_at, 0), COALESCE(h.expires_at, 0)
-	FROM offers o LEFT JOIN holds h ON h.partition = o.partition AND h.task_id = o.task_id`
+	COALESCE(h.created_at, 0), COALESCE(h.expires_at, 0)`
+
+const offerFrom = ` FROM offers o LEFT JOIN holds h ON h.partition = o.partition AND h.task_id = o.task_id`
 
 func scanOffer(row scanner, extra ...any) (discharge.Offer, error) {
 	var o discharge.Offer
@@ -311,7 +312,7 @@ func (r *Referral) FindOffer(ctx context.Context, org, taskID string, asOwner bo
 		col = "o.owner_org"
 	}
 	var o discharge.Offer
-	err := r.s.readRow(ctx, "sqlstore.Referral.FindOffer", org, "SELECT "+offerColumns+" WHERE o.task_id = $1 AND "+col+" = $2",
+	err := r.s.readRow(ctx, "sqlstore.Referral.FindOffer", org, "SELECT "+offerColumns+offerFrom+" WHERE o.task_id = $1 AND "+col+" = $2",
 		[]any{taskID, org}, func(row scanner) error {
 			var err error
 			o, err = scanOffer(row)
@@ -328,7 +329,7 @@ func (r *Referral) CaseOffers(ctx context.Context, partition, serviceRequest, en
 	}
 	var out []discharge.Offer
 	err := r.s.readRows(ctx, "sqlstore.Referral.CaseOffers", partition,
-		"SELECT "+offerColumns+" WHERE o.partition = $1 AND "+col+" = $2 ORDER BY o.task_id", []any{partition, val},
+		"SELECT "+offerColumns+offerFrom+" WHERE o.partition = $1 AND "+col+" = $2 ORDER BY o.task_id", []any{partition, val},
 		func(rs rows) error {
 			out = out[:0]
 			for rs.Next() {
@@ -372,7 +373,7 @@ func (r *Referral) SearchOffers(ctx context.Context, q referral.OfferQuery) ([]d
 		where = append(where, "o.updated_at < "+sq.arg(q.UpdatedTo.UnixNano()))
 	}
 	cond := strings.Join(where, " AND ")
-	stmt := "SELECT " + offerColumns + ", (SELECT COUNT(*) FROM offers o WHERE " + cond + ") AS total WHERE " + cond +
+	stmt := "SELECT " + offerColumns + ", (SELECT COUNT(*) FROM offers o WHERE " + cond + ") AS total" + offerFrom + " WHERE " + cond +
 		" ORDER BY o.updated_at DESC, o.task_id LIMIT " + sq.arg(max(q.Count, 0)) + " OFFSET " + sq.arg(max(q.Offset, 0))
 	var out []discharge.Offer
 	total := -1

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/internal/wiring"
 )
 
 // config is every setting of the gateway. Each is read from one environment
@@ -51,6 +52,9 @@ type config struct {
 	MetricsAddr       string
 	DemoWorld         string
 	DemoWorldStores   string
+	// Referral holds REFERRAL_DEADLINE, REFERRAL_HOLD_TTL and
+	// REFERRAL_IDENTITY_BEFORE_ACCEPT.
+	Referral wiring.ReferralSettings
 }
 
 type setting struct {
@@ -64,6 +68,18 @@ func durationSetting(dst func(*config) *time.Duration) func(*config, string) err
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
 			return fmt.Errorf("want a duration such as 2s or 500ms")
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+// positiveDuration is durationSetting refusing zero.
+func positiveDuration(dst func(*config) *time.Duration) func(*config, string) error {
+	return func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("want a positive duration such as 4h or 30m")
 		}
 		*dst(c) = d
 		return nil
@@ -185,6 +201,19 @@ var settingsTable = []setting{
 		set: durationSetting(func(c *config) *time.Duration { return &c.StaleAfter })},
 	{env: "GATEWAY_CAPACITY_EXPIRE_AFTER", def: "168h", doc: "Capacity older than this counts as unknown (no vacancy).",
 		set: durationSetting(func(c *config) *time.Duration { return &c.ExpireAfter })},
+	{env: "REFERRAL_DEADLINE", def: "4h", doc: "How long a provider has to answer an offer (Task) that names no `restriction.period.end`; unanswered past it, the Task becomes `failed` (`expired`).",
+		set: positiveDuration(func(c *config) *time.Duration { return &c.Referral.Deadline })},
+	{env: "REFERRAL_HOLD_TTL", def: "24h", doc: "How long an accepted offer holds its bed unconfirmed; then the hold lapses, the bed is released and the Task becomes `failed` (`hold-lapsed`).",
+		set: positiveDuration(func(c *config) *time.Duration { return &c.Referral.HoldTTL })},
+	{env: "REFERRAL_IDENTITY_BEFORE_ACCEPT", def: "false", doc: "`true` shows a provider the full Patient (name, NHS number, address) in the referral pack before it accepts. `false` (data minimisation): the postcode district and age band until it has accepted. Every pack read is audited either way.",
+		set: func(c *config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false")
+			}
+			c.Referral.IdentityBeforeAccept = b
+			return nil
+		}},
 	{env: "GATEWAY_CAPACITY_HISTORY", def: "500", doc: "Capacity postings kept per location in its history stream (approximate cap).",
 		set: intSetting(func(c *config) *int { return &c.CapacityHistory }, 1)},
 	{env: "GATEWAY_PLACEMENT_WEIGHTS", def: "distance=0.35,freshness=0.15,contract=0.15,quality=0.2,preference=0.1,acceptance=0.05",

@@ -185,6 +185,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var keeper cacheKeeper
 	keeper.start(keepCtx, st.Rebuilder(geo, log), cfg.CacheCheck, log)
 	defer func() { stopKeeper(); keeper.wait() }()
+	// The referral sweeper expires unanswered offers and lapses holds. Every
+	// gateway runs one: each move is conditional on the Task's version, so
+	// two sweepers move an offer once, and the timers are in the record.
+	referrals := st.Referral(cfg.Referral, log)
+	sweepDone := make(chan struct{})
+	go func() { defer close(sweepDone); referrals.Run(keepCtx) }()
+	defer func() { stopKeeper(); <-sweepDone }()
 	if sec.registry.Demo() {
 		log.Warn("DEMO client registry loaded from " + cfg.DemoDir + ": demo clients and keys are public; never use them with real patient data")
 		printDemoTokens(stdout, sec)

@@ -28,6 +28,7 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/referral"
 )
 
 // Settings say where the stores are and how Redis is used. cmd/gateway
@@ -181,6 +182,22 @@ func (s *Stores) GatewayDeps(tr *mappings.Translator, geo *geocode.Table, log *s
 	return gateway.Deps{Store: s.Record, Translator: tr, Capacity: s.Capacity, Geocoder: geo, Logger: log,
 		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
 		Ready: s.Record, CapacityCounts: s.Cache}
+}
+
+// ReferralSettings configure the referral loop (cmd/gateway's
+// REFERRAL_* settings); zero values are referral's defaults.
+type ReferralSettings struct {
+	Deadline             time.Duration
+	HoldTTL              time.Duration
+	IdentityBeforeAccept bool
+}
+
+// Referral is the referral loop on the record: its Tasks, offers, holds
+// and case events in the record's database, pack reads audited in the
+// record's audit trail. `gateway serve` starts its sweeper (Run).
+func (s *Stores) Referral(set ReferralSettings, log *slog.Logger) *referral.Service {
+	return referral.New(sqlstore.NewReferral(s.Record), referral.Options{Deadline: set.Deadline, HoldTTL: set.HoldTTL,
+		IdentityBeforeAccept: set.IdentityBeforeAccept, Audit: s.Audit, Log: log})
 }
 
 // RecordName says which record the settings use, without secrets: the
