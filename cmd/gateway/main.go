@@ -166,6 +166,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	deps := st.GatewayDeps(tr, geo, log)
 	deps.Security = sec.gw
+	referrals := st.Referral(cfg.Referral, log)
+	deps.Referrals = referrals // the Task routes' service; its sweeper starts below
 	srv := gateway.New(gcfg, deps)
 	// Only the embedded stores get the demo world unless asked for
 	// (GATEWAY_DEMO_WORLD_STORES=any, a trial on real stores): a real
@@ -188,7 +190,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// The referral sweeper expires unanswered offers and lapses holds. Every
 	// gateway runs one: each move is conditional on the Task's version, so
 	// two sweepers move an offer once, and the timers are in the record.
-	referrals := st.Referral(cfg.Referral, log)
 	sweepDone := make(chan struct{})
 	go func() { defer close(sweepDone); referrals.Run(keepCtx) }()
 	defer func() { stopKeeper(); <-sweepDone }()
