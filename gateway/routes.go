@@ -242,7 +242,9 @@ func (s *Server) routes() {
 	task(http.MethodGet, "/:id/_history", s.taskHistory, s.requireScope("Task", 'r'), s.audited("history-instance", "R"), parties)
 	task(http.MethodGet, "/_history", s.historyNotSupported, s.requireScope("Task", 'r'), parties)
 	task(http.MethodPost, "/:id/$confirm", s.confirmTask, s.requireScope("Task", 'u'), s.audited("operation", "U"), senders)
-	task(http.MethodGet, "/:id/$referral-pack", s.referralPack, s.requireScope("Task", 'r'), s.audited("operation", "R"), parties)
+	// referral.Service.Pack audits each pack it serves, saying whether it
+	// disclosed the patient's identity.
+	task(http.MethodGet, "/:id/$referral-pack", s.referralPack, s.requireScope("Task", 'r'), parties)
 	fhirRoute(http.MethodGet, "/ServiceRequest/:id/$placement-options", s.placementOptions,
 		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
 	fhirRoute(http.MethodPost, "/ServiceRequest/$placement-options", s.placementWhatIf,

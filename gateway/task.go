@@ -130,8 +130,9 @@ func (s *Server) searchTasks(c echo.Context) error {
 }
 
 // referralPack is GET /fhir/Task/{id}/$referral-pack: what the provider
-// needs to decide, minimised until it has accepted. The route table
-// audits every read, as it does every Task interaction.
+// needs to decide, minimised until it has accepted. referral.Service.Pack
+// audits every pack it serves (interaction operation-identified when it
+// disclosed the patient's identity).
 func (s *Server) referralPack(c echo.Context) error {
 	body, err := s.referrals.Pack(c.Request().Context(), principal(c), c.Param("id"), s.baseURL(c))
 	if err != nil {
