@@ -102,9 +102,8 @@ func (w *referralWorld) offer(i int, deadline time.Time) map[string]any {
 // send posts home i's offer as the trust and returns the created Task.
 func (w *referralWorld) send(t *testing.T, i int) resp {
 	t.Helper()
-	r := w.e.do("POST", "/fhir/Task", w.offer(i, time.Now().Add(4*time.Hour)), "Authorization", "Bearer "+w.trust)
-	skipWithoutEngine(t, r)
-	r.mustStatus(t, http.StatusCreated)
+	r := w.e.do("POST", "/fhir/Task", w.offer(i, time.Now().Add(4*time.Hour)), "Authorization", "Bearer "+w.trust).
+		mustStatus(t, http.StatusCreated)
 	w.ids[str(r.json, "id")] = "TASK" + string(rune('1'+i)) + "-ID"
 	return r
 }
@@ -132,18 +131,6 @@ func (w *referralWorld) answer(task map[string]any, i int, status string) map[st
 		out["statusReason"] = map[string]any{"coding": []any{map[string]any{"system": mappings.OfferRejectReasonSystem, "code": "no-vacancy"}}}
 	}
 	return out
-}
-
-// skipWithoutEngine skips a test of the referral loop itself while
-// referral.Service is still the contract's stub, which answers every call
-// 400 not-supported: the routes and their guards are tested regardless
-// (TestTaskRoutesGuarded). Once the engine is merged this never skips.
-func skipWithoutEngine(t *testing.T, r resp) {
-	t.Helper()
-	if r.status == http.StatusBadRequest && r.json["resourceType"] == "OperationOutcome" &&
-		r.hasIssue("not-supported", "") && strings.Contains(string(r.body), "is not built yet") {
-		t.Skip("referral.Service is the stub: merge h/offers")
-	}
 }
 
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
@@ -389,9 +376,7 @@ func TestTaskTransactionSendsAll(t *testing.T) {
 		return map[string]any{"resource": w.offer(i, deadline), "request": map[string]any{"method": "POST", "url": "Task"}}
 	}
 	r := w.e.do("POST", "/fhir", map[string]any{"resourceType": "Bundle", "type": "transaction",
-		"entry": []any{entry(0), entry(1), entry(2)}}, bearer(w.trust)...)
-	skipWithoutEngine(t, r)
-	r.mustStatus(t, http.StatusOK)
+		"entry": []any{entry(0), entry(1), entry(2)}}, bearer(w.trust)...).mustStatus(t, http.StatusOK)
 	if str(r.json, "type") != "transaction-response" || len(r.json["entry"].([]any)) != 3 {
 		t.Fatalf("response: %s", r.body)
 	}
