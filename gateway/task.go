@@ -195,3 +195,23 @@ func (s *Server) referralsReady(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
+
+// ruleSystems names the CodeSystem of each Issue.Detail code that is not
+// NHS Spine's: the referral loop's rules (mappings.OfferRules publishes
+// them; TestOfferRulesPublished checks every rule is, and the loop test
+// that a refusal carries this system).
+var ruleSystems = map[string]string{
+	referral.RuleTaskMove:     mappings.OfferRuleSystem,
+	referral.RuleHoldBookable: mappings.OfferRuleSystem,
+	referral.RuleTaskContent:  mappings.OfferRuleSystem,
+}
+
+// detailSystem is the system of an issue's detail code
+// (OperationOutcome.issue.details.coding.system): a referral rule's, or
+// Spine's error codes (NHS number checks, OAuth errors).
+func detailSystem(code string) string {
+	if sys, ok := ruleSystems[code]; ok {
+		return sys
+	}
+	return fhir.SpineErrorSystem
+}

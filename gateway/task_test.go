@@ -13,6 +13,7 @@ import (
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/referral"
 )
 
 // Scopes of the referral loop's clients in these tests: a trust or hub
@@ -338,8 +339,10 @@ func TestReferralLoopOverHTTP(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				r := tc.do().mustStatus(t, tc.status)
 				code, expr := r.issue(t)
-				if tc.status == http.StatusConflict && (code != "conflict" || expr == "") {
-					t.Errorf("want issue conflict naming the rule's element, got %q at %q: %s", code, expr, r.body)
+				if tc.status == http.StatusConflict && (code != "conflict" || expr != "Task.status" ||
+					str(r.json, "issue", 0, "details", "coding", 0, "system") != mappings.OfferRuleSystem ||
+					str(r.json, "issue", 0, "details", "coding", 0, "code") != referral.RuleTaskMove) {
+					t.Errorf("want issue conflict at Task.status naming rule %s of %s: %s", referral.RuleTaskMove, mappings.OfferRuleSystem, r.body)
 				}
 			})
 		}
@@ -434,5 +437,20 @@ func TestTaskGolden(t *testing.T) {
 				t.Fatalf("%s differs from the golden file; if intended, rerun with -update.\n--- got\n%s", file, got)
 			}
 		})
+	}
+}
+
+// TestOfferRulesPublished: every rule the referral service cites in a
+// refusal is a code of the published offer-rule CodeSystem, whose system
+// the gateway puts beside it in the OperationOutcome.
+func TestOfferRulesPublished(t *testing.T) {
+	var published []string
+	for _, c := range mappings.OfferRules() {
+		published = append(published, c.Code)
+	}
+	for _, rule := range []string{referral.RuleTaskMove, referral.RuleHoldBookable, referral.RuleTaskContent} {
+		if !slices.Contains(published, rule) {
+			t.Errorf("rule %s is not in %s (%v)", rule, mappings.OfferRuleSystem, published)
+		}
 	}
 }

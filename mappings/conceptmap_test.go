@@ -110,6 +110,7 @@ func TestCodeSystems(t *testing.T) {
 		"offer-reject-reason":        discharge.RejectReasons(),
 		"offer-business-status":      mappings.OfferBusinessStatuses(),
 		"offer-parameter":            mappings.OfferParameters(),
+		"offer-rule":                 mappings.OfferRules(),
 	}
 	for _, name := range mappings.CodeSystemNames() {
 		t.Run(name, func(t *testing.T) {
