@@ -89,10 +89,10 @@ func taskConfirmDefinition() []byte {
 			"transaction the Task becomes in-progress, its bed hold becomes the admission, every other open Task for the same "+
 			"ServiceRequest is cancelled with businessStatus superseded and its hold released, and the case records the destination "+
 			"(the Task's output Location) and the date. POST with no body; the answer is the confirmed Task, with its new ETag. "+
-			"Refused with 409 conflict naming the rule in OperationOutcome.issue.diagnostics and expression Task.status when the Task "+
-			"is not accepted (requested, rejected, cancelled, failed) or another offer for the request is already confirmed; 403 or "+
-			"404 for a caller who is not the requester (a provider may not confirm, and a Task the caller may not see is not found). "+
-			"Confirming the Task already confirmed changes nothing and answers it again.",
+			"Refused with 409 conflict, expression Task.status and rule TASK-MOVE in OperationOutcome.issue.details.coding "+
+			"(CodeSystem offer-rule), when the Task is not accepted: requested, received, rejected, failed, cancelled (which is what "+
+			"confirming another offer of the same request makes of it) or already confirmed. A care provider is refused with 403 "+
+			"(forbidden); a trust or hub that is not the requester gets 404, as for any Task it may not see.",
 		[]any{map[string]any{"name": "return", "use": "out", "min": 1, "max": "1", "type": "Task",
 			"documentation": "The confirmed Task (status in-progress)."}})
 }
