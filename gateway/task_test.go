@@ -367,6 +367,50 @@ func TestReferralLoopOverHTTP(t *testing.T) {
 		t.Errorf("history of the confirmed Task: %s", h.body)
 	}
 	e.do("GET", "/fhir/Task/"+id(0)+"/_history/1", nil, bearer(w.homes[0].token)...).mustStatus(t, http.StatusOK)
+
+	// Every interaction on the accepted offer is in the audit trail, the
+	// refused ones too: its create, the reads, the answers, the packs, the
+	// refusals and the confirmation, each naming Task/{id}.
+	admin := e.tokenFor("ops", auth.RoleAdmin, "DGADMIN", "system/AuditEvent.rs")
+	trail := e.do("GET", "/fhir/AuditEvent?entity=Task/"+id(0)+"&_count=100", nil, bearer(admin)...).mustStatus(t, http.StatusOK)
+	subtypes := map[string]int{}
+	for _, en := range trail.json["entry"].([]any) {
+		subtypes[str(en, "resource", "subtype", 0, "code")]++
+	}
+	for _, want := range []string{"create", "read", "update", "operation", "operation-identified", "vread", "history-instance"} {
+		if subtypes[want] == 0 {
+			t.Errorf("no %s of Task/%s in the audit trail: %v", want, id(0), subtypes)
+		}
+	}
+}
+
+// TestHubSendsForMembers: a hub sends and confirms offers of a member
+// trust's case and sees them; a hub of other trusts can neither send one
+// for that case nor see the offer.
+func TestHubSendsForMembers(t *testing.T) {
+	w := newReferralWorld(t)
+	offer := w.offer(0, time.Now().Add(time.Hour))
+	offer["requester"] = map[string]any{"identifier": map[string]any{"system": mappings.ODSSystem, "value": "QXH"}}
+	r := w.e.do("POST", "/fhir/Task", offer, bearer(w.hub)...).mustStatus(t, http.StatusCreated)
+	id := str(r.json, "id")
+	w.e.do("GET", "/fhir/Task/"+id, nil, bearer(w.trust)...).mustStatus(t, http.StatusOK)
+	w.e.do("GET", "/fhir/Task/"+id, nil, bearer(w.homes[0].token)...).mustStatus(t, http.StatusOK)
+	w.e.do("GET", "/fhir/Task/"+id, nil, bearer(w.otherHub)...).mustStatus(t, http.StatusNotFound)
+	other := w.offer(1, time.Now().Add(time.Hour))
+	delete(other, "requester")
+	refused := w.e.do("POST", "/fhir/Task", other, bearer(w.otherHub)...)
+	if refused.status < 400 || refused.status >= 500 {
+		t.Fatalf("a non-member hub sent an offer of RXA's case: %d %s", refused.status, refused.body)
+	}
+	acc := w.e.do("PUT", "/fhir/Task/"+id, w.answer(r.json, 0, "accepted"), bearer(w.homes[0].token)...).mustStatus(t, http.StatusOK)
+	if str(acc.json, "status") != "accepted" {
+		t.Fatalf("accepted: %s", acc.body)
+	}
+	w.e.do("POST", "/fhir/Task/"+id+"/$confirm", nil, bearer(w.otherHub)...).mustStatus(t, http.StatusNotFound)
+	conf := w.e.do("POST", "/fhir/Task/"+id+"/$confirm", nil, bearer(w.hub)...).mustStatus(t, http.StatusOK)
+	if str(conf.json, "status") != "in-progress" {
+		t.Fatalf("confirmed by the hub: %s", conf.body)
+	}
 }
 
 // TestTaskTransactionSendsAll: a transaction Bundle of Task creates is
