@@ -1,9 +1,7 @@
-// Package referral is the referral loop: offers to providers as FHIR
-// Tasks, atomic bed holds, confirmation, expiry and the case's timeline.
-//
 // This file is the contract between the offer workflow (which writes a
 // case's events in the same transaction as each Task change) and the case
 // view (timeline, measures, worklist), which reads them.
+
 package referral
 
 import "time"

@@ -300,3 +300,147 @@ func TestPackMinimisedUntilAccepted(t *testing.T) {
 		t.Fatalf("audit %+v", w.audit.entries)
 	}
 }
+
+// Holds never exceed vacancies while postings land concurrently: accepts
+// from ten trusts race a provider posting 0 to 3 vacancies; no more holds
+// stand than the most ever posted. A later posting below the holds leaves
+// them standing (Bookable shows more held than vacant) and refuses the
+// next accept.
+func TestHoldsWithinVacanciesWhilePosting(t *testing.T) {
+	for _, pg := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sqlite", true: "postgres"}[pg], func(t *testing.T) {
+			ctx := context.Background()
+			var trusts []string
+			for i := range 10 {
+				trusts = append(trusts, fmt.Sprintf("T%02d", i))
+			}
+			w := newWorld(t, pg, 1, 0, trusts...)
+			ids := make([]string, 40)
+			for i := range ids {
+				org := trusts[i%len(trusts)]
+				ids[i] = w.send(t, &auth.Principal{ClientID: "c-" + org, Org: org, Role: auth.RoleTrust}, org+"-sr1", 1)
+			}
+			stop := make(chan struct{})
+			posted := make(chan struct{})
+			go func() {
+				defer close(posted)
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					w.clock.Add(time.Millisecond)
+					n := i % 4
+					if _, _, err := w.caps.Record(ctx, discharge.Capacity{LocationID: "loc1", AsOf: w.clock.Now(),
+						Beds: []discharge.BedCapacity{{Type: bed, MaxCapacity: 20, Occupied: 20 - n, AcceptingAdmissions: n}}}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			accepted := 0
+			for _, id := range ids {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := w.svc.Update(ctx, prov1, id, answer(discharge.OfferAccepted, "loc1"), "")
+					switch {
+					case err == nil:
+						mu.Lock()
+						accepted++
+						mu.Unlock()
+					case detailOf(err) != referral.RuleHoldBookable:
+						t.Errorf("accept: %v", err)
+					}
+				}()
+			}
+			wg.Wait()
+			close(stop)
+			<-posted
+			if held := w.activeHolds(t, "loc1"); held != accepted || held > 3 {
+				t.Fatalf("%d holds for %d acceptances, at most 3 ever posted", held, accepted)
+			}
+			if accepted == 0 {
+				t.Fatal("no accept won a posted bed: the race tested nothing")
+			}
+			w.post(t, "loc1", 0)
+			vacant, held, err := w.rec.Bookable(ctx, "loc1", bed)
+			if err != nil || vacant != 0 || held != accepted {
+				t.Fatalf("after a posting of 0: vacant %d held %d (%v)", vacant, held, err)
+			}
+			late := w.send(t, trust, "RXX-sr1", 1)
+			if _, err := w.svc.Update(ctx, prov1, late, answer(discharge.OfferAccepted, "loc1"), ""); detailOf(err) != referral.RuleHoldBookable {
+				t.Fatalf("accept with holds above vacancies: %v", err)
+			}
+		})
+	}
+}
+
+// The refusals a caller meets, each with its kind and, for a move, its
+// named rule; and a transaction of offers is all or none.
+func TestRefusals(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, false, 2, 3)
+	id := w.send(t, trust, "RXX-sr1", 1)
+	if _, err := w.svc.Update(ctx, prov1, id, answer(discharge.OfferReceived, ""), `W/"1"`); err != nil {
+		t.Fatal(err)
+	}
+	rejectOther := []byte(`{"resourceType":"Task","status":"rejected","intent":"order","statusReason":{"coding":[{"system":"` +
+		"https://fhir.discharge-gateway.example/CodeSystem/offer-reject-reason" + `","code":"other"}]}}`)
+	for _, c := range []struct {
+		name   string
+		do     func() error
+		kind   discharge.Kind
+		detail string
+	}{
+		{"stale If-Match", func() error {
+			_, err := w.svc.Update(ctx, prov1, id, answer(discharge.OfferAccepted, "loc1"), `W/"1"`)
+			return err
+		}, discharge.KindPrecondition, ""},
+		{"owner cancels", func() error {
+			_, err := w.svc.Update(ctx, prov1, id, answer(discharge.OfferCancelled, ""), "")
+			return err
+		}, discharge.KindConflict, referral.RuleTaskMove},
+		{"requester accepts", func() error {
+			_, err := w.svc.Update(ctx, trust, id, answer(discharge.OfferAccepted, "loc1"), "")
+			return err
+		}, discharge.KindConflict, referral.RuleTaskMove},
+		{"reject without a reason", func() error {
+			_, err := w.svc.Update(ctx, prov1, id, []byte(`{"resourceType":"Task","status":"rejected","intent":"order"}`), "")
+			return err
+		}, discharge.KindRequired, ""},
+		{"other without text", func() error {
+			_, err := w.svc.Update(ctx, prov1, id, rejectOther, "")
+			return err
+		}, discharge.KindRequired, ""},
+		{"accept without a bed type", func() error {
+			_, err := w.svc.Update(ctx, prov1, id, []byte(`{"resourceType":"Task","status":"accepted","intent":"order"}`), "")
+			return err
+		}, discharge.KindInvalid, ""},
+		{"provider sends", func() error { _, err := w.svc.Send(ctx, prov1, taskJSON("RXX-sr1", 1)); return err }, discharge.KindForbidden, ""},
+		{"another trust's case", func() error { _, err := w.svc.Send(ctx, trust2, taskJSON("RXX-sr1", 1)); return err }, discharge.KindValue, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.do()
+			if kindOf(err) != c.kind || detailOf(err) != c.detail {
+				t.Fatalf("got %v (detail %q), want %s %q", err, detailOf(err), c.kind, c.detail)
+			}
+		})
+	}
+	// All or none: the second offer names a provider not in the directory.
+	bad := []byte(strings.Replace(string(taskJSON("RXX-sr2", 1)), "Organization/org1", "Organization/nobody", 1))
+	if _, err := w.svc.SendAll(ctx, trust, [][]byte{taskJSON("RXX-sr2", 1), bad}); err == nil {
+		t.Fatal("a transaction with a bad offer was accepted")
+	}
+	ss, err := w.svc.Search(ctx, trust, map[string][]string{"focus": {"ServiceRequest/RXX-sr2"}}, false, "http://x")
+	if err != nil || ss.Total != 0 {
+		t.Fatalf("after a refused transaction: %d offers (%v)", ss.Total, err)
+	}
+	rs, err := w.svc.SendAll(ctx, trust, [][]byte{taskJSON("RXX-sr2", 1), taskJSON("RXX-sr2", 2)})
+	if err != nil || len(rs) != 2 || rs[0].Status != 201 {
+		t.Fatalf("SendAll: %v %v", rs, err)
+	}
+}

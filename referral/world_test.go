@@ -39,8 +39,8 @@ func (c *clock) Add(d time.Duration) {
 }
 
 // world is a record with a trust RXX (cases sr1..srN), a second trust RYY,
-// a hub of RXX, and providers P1 (org1: svc1 at loc1) and P2 (org2: svc2
-// at loc2), each posting vacancies.
+// a hub of RXX, and providers P1 (org1: svc1 at loc1), P2 (org2: svc2 at
+// loc2) and so on to P8, each posting vacancies.
 type world struct {
 	st    *sqlstore.Store
 	rec   *sqlstore.Referral
@@ -73,6 +73,9 @@ var (
 
 const bed = discharge.BedNursing
 
+// providers is how many providers (and homes) a world has.
+const providers = 8
+
 var start = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 
 // newWorld opens a record on SQLite, or on PostgreSQL when pg (a private
@@ -80,11 +83,17 @@ var start = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 // moreTrusts.
 func newWorld(t testing.TB, pg bool, cases int, vacancies int, moreTrusts ...string) *world {
 	t.Helper()
-	ctx := context.Background()
 	url := ""
 	if pg {
 		url = pgtest.SharedDatabase(t)
 	}
+	return newWorldAt(t, url, cases, vacancies, moreTrusts...)
+}
+
+// newWorldAt is newWorld on the record at url (SQLite when empty).
+func newWorldAt(t testing.TB, url string, cases int, vacancies int, moreTrusts ...string) *world {
+	t.Helper()
+	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, url, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +117,7 @@ func newWorld(t testing.TB, pg bool, cases int, vacancies int, moreTrusts ...str
 		}
 	}
 	var dir []string
-	for i := 1; i <= 2; i++ {
+	for i := 1; i <= providers; i++ {
 		dir = append(dir,
 			fmt.Sprintf(`{"resourceType":"Organization","id":"org%d","identifier":[{"system":%q,"value":"P%d"}]}`, i, mappings.CQCProviderSystem, i),
 			fmt.Sprintf(`{"resourceType":"Location","id":"loc%d","managingOrganization":{"reference":"Organization/org%d"}}`, i, i),
@@ -125,8 +134,9 @@ func newWorld(t testing.TB, pg bool, cases int, vacancies int, moreTrusts ...str
 		}
 		put(trust, docs...)
 	}
-	w.post(t, "loc1", vacancies)
-	w.post(t, "loc2", vacancies)
+	for i := 1; i <= providers; i++ {
+		w.post(t, fmt.Sprintf("loc%d", i), vacancies)
+	}
 	return w
 }
 

@@ -148,14 +148,23 @@ func takeHold(ctx context.Context, tx *sql.Tx, partition, taskID string, h *disc
 		ON CONFLICT (location, bed_type) DO UPDATE SET takes = hold_locks.takes + 1`, h.LocationID, string(h.BedType)); err != nil {
 		return err
 	}
-	vacant, err := latestVacancy(ctx, tx, h.LocationID, h.BedType)
-	if err != nil {
+	// The posting and the count in one statement, read after the lock.
+	var active int
+	var version sql.NullInt64
+	var body sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM holds WHERE location = $1 AND bed_type = $2
+		AND state = 'active'), p.version, p.posting FROM (SELECT 1 AS one) x LEFT JOIN (SELECT version, posting
+		FROM capacity_postings WHERE location = $1 ORDER BY version DESC LIMIT 1) p ON 1 = 1`,
+		h.LocationID, string(h.BedType)).Scan(&active, &version, &body); err != nil {
 		return err
 	}
-	var active int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM holds WHERE location = $1 AND bed_type = $2 AND state = 'active'`,
-		h.LocationID, string(h.BedType)).Scan(&active); err != nil {
-		return err
+	vacant := 0
+	if version.Valid {
+		c := decodePosting(body.String, version.Int64)
+		if c.LocationID == "" {
+			return discharge.E(discharge.KindInternal, "", "unreadable capacity posting in the record")
+		}
+		vacant = c.Vacant(h.BedType)
 	}
 	if vacant-active < 1 {
 		return &discharge.Error{Kind: discharge.KindConflict, Op: "sqlstore.Referral.Apply", Issues: []discharge.Issue{{
@@ -164,7 +173,7 @@ func takeHold(ctx context.Context, tx *sql.Tx, partition, taskID string, h *disc
 				": its posted vacancies are all held (" + strconv.Itoa(active) + " held of " + strconv.Itoa(max(vacant, 0)) + ").",
 		}}}
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO holds (id, partition, task_id, location, bed_type, state, created_at,
+	_, err := tx.ExecContext(ctx, `INSERT INTO holds (id, partition, task_id, location, bed_type, state, created_at,
 		expires_at, ended_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, 0)`,
 		h.ID, partition, taskID, h.LocationID, string(h.BedType), toNanos(h.Created), toNanos(h.Expires))
 	return err
@@ -209,29 +218,30 @@ func (r *Referral) Bookable(ctx context.Context, location string, bt discharge.B
 // its last (the partition's lock, taken before, orders them).
 func appendEvents(ctx context.Context, tx *sql.Tx, partition string, events []referral.Event) error {
 	for _, e := range events {
+		// The case's last number and its offers' states in one statement.
+		rs, err := tx.QueryContext(ctx, `SELECT (SELECT COALESCE(MAX(seq), 0) FROM case_events WHERE partition = $1
+			AND case_id = $2), o.state FROM (SELECT 1 AS one) x LEFT JOIN offers o ON o.partition = $1 AND o.encounter = $2`,
+			partition, e.CaseID)
+		if err != nil {
+			return err
+		}
 		var seq int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM case_events WHERE partition = $1 AND case_id = $2`,
-			partition, e.CaseID).Scan(&seq); err != nil {
+		var states []discharge.OfferState
+		for rs.Next() {
+			var st sql.NullString
+			if err := rs.Scan(&seq, &st); err != nil {
+				rs.Close()
+				return err
+			}
+			if st.Valid {
+				states = append(states, discharge.OfferState(st.String))
+			}
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
 			return err
 		}
 		if e.State == "" {
-			rs, err := tx.QueryContext(ctx, `SELECT state FROM offers WHERE partition = $1 AND encounter = $2`, partition, e.CaseID)
-			if err != nil {
-				return err
-			}
-			var states []discharge.OfferState
-			for rs.Next() {
-				var s string
-				if err := rs.Scan(&s); err != nil {
-					rs.Close()
-					return err
-				}
-				states = append(states, discharge.OfferState(s))
-			}
-			rs.Close()
-			if err := rs.Err(); err != nil {
-				return err
-			}
 			e.State = referral.CaseStateOf(states)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO case_events (partition, case_id, seq, at, kind, state, actor,
@@ -415,4 +425,40 @@ func (r *Referral) Due(ctx context.Context, now time.Time, limit int) ([]referra
 		return nil
 	})
 	return out, err
+}
+
+// ActiveHolds counts the active holds at each of locations by bed type,
+// for capacity reads and placement to subtract from the posted vacancies
+// (and to warn where a later posting fell below them). Locations without
+// holds are absent.
+func (r *Referral) ActiveHolds(ctx context.Context, locations []string) (map[string]map[discharge.BedType]int, error) {
+	out := map[string]map[discharge.BedType]int{}
+	for start := 0; start < len(locations); start += rowsPerInsert {
+		chunk := locations[start:min(len(locations), start+rowsPerInsert)]
+		q := &query{}
+		ph := make([]string, len(chunk))
+		for i, l := range chunk {
+			ph[i] = q.arg(l)
+		}
+		err := r.s.readRows(ctx, "sqlstore.Referral.ActiveHolds", "", `SELECT location, bed_type, COUNT(*) FROM holds
+			WHERE state = 'active' AND location IN (`+strings.Join(ph, ", ")+`) GROUP BY location, bed_type`, q.args,
+			func(rs rows) error {
+				for rs.Next() {
+					var loc, bt string
+					var n int
+					if err := rs.Scan(&loc, &bt, &n); err != nil {
+						return err
+					}
+					if out[loc] == nil {
+						out[loc] = map[discharge.BedType]int{}
+					}
+					out[loc][discharge.BedType(bt)] = n
+				}
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -1,0 +1,114 @@
+package referral_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/internal/pgtest"
+)
+
+// BenchmarkAccept measures accepting an offer with its hold (the Task's
+// new version, its offer row, the hold under its lock, the case event and
+// the outbox row, in one transaction) on SQLite and PostgreSQL, one caller
+// and eight callers of eight trusts at once, against a raw UPDATE of one
+// row on the same engine in the same run. Offers are sent before the
+// clock starts. Caller c answers as provider P(c+1), so eight callers hold
+// beds at eight homes (accepts for one home are serialised by its hold
+// lock, by design). Run it with a fixed -benchtime such as 2000x: a home's
+// active holds are counted at each accept.
+func BenchmarkAccept(b *testing.B) {
+	ctx := context.Background()
+	var trusts []string
+	for i := range 8 {
+		trusts = append(trusts, fmt.Sprintf("B%02d", i))
+	}
+	for _, pg := range []bool{false, true} {
+		engine := "sqlite"
+		if pg {
+			engine = "postgres"
+		}
+		for _, callers := range []int{1, 8} {
+			b.Run(fmt.Sprintf("%s/accept/callers=%d", engine, callers), func(b *testing.B) {
+				w := newWorld(b, pg, 50, 1_000_000, trusts...)
+				ids := make([][]string, callers)
+				for i := range b.N {
+					c := i % callers
+					org := trusts[c]
+					p := &auth.Principal{ClientID: "c-" + org, Org: org, Role: auth.RoleTrust}
+					ids[c] = append(ids[c], w.send(b, p, fmt.Sprintf("%s-sr%d", org, 1+i%50), 1+c))
+				}
+				var failed atomic.Int64
+				b.ResetTimer()
+				done := make(chan struct{}, callers)
+				for c := range callers {
+					owner := &auth.Principal{ClientID: fmt.Sprintf("p%d", c+1), Org: fmt.Sprintf("P%d", c+1), Role: auth.RoleCareProvider}
+					body := answer(discharge.OfferAccepted, fmt.Sprintf("loc%d", c+1))
+					go func() {
+						defer func() { done <- struct{}{} }()
+						for _, id := range ids[c] {
+							if _, err := w.svc.Update(ctx, owner, id, body, `W/"1"`); err != nil {
+								failed.Add(1)
+								b.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				for range callers {
+					<-done
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "accepts/s")
+			})
+		}
+		b.Run(engine+"/raw-update", func(b *testing.B) {
+			db := rawDB(b, pg)
+			if _, err := db.ExecContext(ctx, "CREATE TABLE raw_offers (id TEXT PRIMARY KEY, state TEXT, version BIGINT)"); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, "INSERT INTO raw_offers VALUES ('t', 'requested', 1)"); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := db.ExecContext(ctx, "UPDATE raw_offers SET state = $1, version = $2 WHERE id = 't'", "accepted", i+2); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+		})
+	}
+}
+
+// rawDB is a bare database of the engine: PostgreSQL through pgx's
+// database/sql driver, or a SQLite file in WAL mode with full sync, as
+// the store opens its own.
+func rawDB(b *testing.B, pg bool) *sql.DB {
+	b.Helper()
+	var db *sql.DB
+	var err error
+	if pg {
+		url := pgtest.SharedDatabase(b)
+		c, cerr := pgx.Connect(context.Background(), url)
+		if cerr != nil {
+			b.Fatal(cerr)
+		}
+		c.Close(context.Background())
+		db, err = sql.Open("pgx", url)
+	} else {
+		db, err = sql.Open("sqlite", "file:"+filepath.Join(b.TempDir(), "raw.db")+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
