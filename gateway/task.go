@@ -142,12 +142,25 @@ func (s *Server) referralPack(c echo.Context) error {
 }
 
 // sendTasks answers a transaction Bundle whose every entry creates a Task
-// (mappings.TaskTransaction): all the offers are sent in one transaction
-// by referral.Service.SendAll, not by the record's transaction path, and
-// the answer is the same transaction-response a records transaction gives.
-// Each entry is audited as a Task create, those of a refused Bundle too.
-func (s *Server) sendTasks(c echo.Context, bodies [][]byte) error {
-	rs, err := s.referrals.SendAll(c.Request().Context(), principal(c), bodies)
+// (mappings.TaskTransaction, whose verdict on the Bundle is invalid): all
+// the offers are sent in one transaction by referral.Service.SendAll, not
+// by the record's transaction path, and the answer is the same
+// transaction-response a records transaction gives. POST /fhir carries no
+// Task guard of its own, so the Task create scope is checked here, as
+// records checks each entry's. Each entry is audited as a Task create,
+// those of a refused Bundle too.
+func (s *Server) sendTasks(c echo.Context, bodies [][]byte, invalid error) error {
+	err := invalid
+	if err == nil {
+		err = records.AtExpression(s.allow(c, "Task", 'c'), "Bundle.entry[0].request")
+	}
+	if err == nil && s.referrals == nil {
+		err = discharge.E(discharge.KindUnavailable, "", "The referral service is not configured on this gateway.")
+	}
+	var rs []referral.Result
+	if err == nil {
+		rs, err = s.referrals.SendAll(c.Request().Context(), principal(c), bodies)
+	}
 	if err != nil {
 		status := statusOf(toError(err).Kind)
 		for range bodies {

@@ -147,6 +147,7 @@ func TestTaskRoutesGuarded(t *testing.T) {
 	careAllTask := e.tokenFor("home-c", auth.RoleCareProvider, "1-000000001", taskHomeScopes+" system/Task.crus")
 	noTask := e.tokenFor("trust-x", auth.RoleTrust, "RXA", clinicalScopes)
 	task := `{"resourceType":"Task","status":"requested","intent":"order"}`
+	taskTx := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + task + `,"request":{"method":"POST","url":"Task"}}]}`
 	for _, tc := range []struct {
 		name, method, path, token string
 		body                      any
@@ -162,6 +163,8 @@ func TestTaskRoutesGuarded(t *testing.T) {
 		{"trust without Task scope searches", "GET", "/fhir/Task", noTask, nil, 403, "forbidden"},
 		{"trust without Task scope sends", "POST", "/fhir/Task", noTask, task, 403, "forbidden"},
 		{"trust without Task scope confirms", "POST", "/fhir/Task/x/$confirm", noTask, nil, 403, "forbidden"},
+		{"trust without Task scope sends in a transaction", "POST", "/fhir", noTask, taskTx, 403, "forbidden"},
+		{"provider sends in a transaction", "POST", "/fhir", careAllTask, taskTx, 403, "forbidden"},
 		{"no token", "GET", "/fhir/Task", "", nil, 401, "login"},
 		{"type history", "GET", "/fhir/Task/_history", care, nil, 405, "not-supported"},
 		{"delete", "DELETE", "/fhir/Task/x", care, nil, 405, "not-supported"},

@@ -24,10 +24,7 @@ func (s *Server) transaction(c echo.Context) error {
 	}
 	// Offers sent together go to the referral service (task.go).
 	if tasks, ok, err := mappings.TaskTransaction(body, s.cfg.Limits); ok {
-		if err != nil {
-			return err
-		}
-		return s.sendTasks(c, tasks)
+		return s.sendTasks(c, tasks, err)
 	}
 	res, err := s.records.Bundle(c.Request().Context(), principal(c), body, s.baseURL(c))
 	if err != nil {
