@@ -70,6 +70,16 @@ func OfferBusinessStatuses() []discharge.Concept {
 	}
 }
 
+// OfferParameters lists OfferParameterSystem's codes (the types of
+// Task.input and Task.output).
+func OfferParameters() []discharge.Concept {
+	return []discharge.Concept{
+		{Code: OfferParamHealthcareService, Display: "Healthcare service", Definition: "Task.input: the HealthcareService offered."},
+		{Code: OfferParamLocation, Display: "Location", Definition: "Task.input: the Location offered; Task.output: the Location of the held bed."},
+		{Code: OfferParamBedType, Display: "Bed type", Definition: "Task.output: the bed type held (" + BedTypeSystem + ")."},
+	}
+}
+
 // TaskRequest is what a caller's Task says, by element.
 type TaskRequest struct {
 	ID     string

@@ -552,18 +552,23 @@ func (s *Service) Sweep(ctx context.Context, now time.Time) (int, error) {
 		if err != nil {
 			return moved, err
 		}
+		// progress counts the timers this batch saw end (moved here, or by
+		// whoever won the race); a batch that ended none would only find
+		// the same timers again.
 		progress := 0
 		for _, d := range due {
 			ok, err := s.expire(ctx, d, now)
 			switch {
-			case discharge.ErrorKind(err) == discharge.KindRetry, discharge.ErrorKind(err) == discharge.KindNotFound:
+			case discharge.ErrorKind(err) == discharge.KindRetry:
 				progress++ // another sweeper (or an answer) got there first
+				continue
+			case discharge.ErrorKind(err) == discharge.KindNotFound:
 				continue
 			case err != nil:
 				return moved, err
 			}
-			progress++
 			if ok {
+				progress++
 				moved++
 			}
 		}
