@@ -25,10 +25,12 @@ var grantable = Scopes{
 	"Location":          "cruds",
 	"HealthcareService": "cruds",
 	"MeasureReport":     "cruds",
-	"CodeSystem":        "rs",
-	"ConceptMap":        "rs",
-	"AuditEvent":        "rs",
-	"*":                 "rs",
+	// Offers (the referral loop): never deleted, cancelled instead.
+	"Task":       "crus",
+	"CodeSystem": "rs",
+	"ConceptMap": "rs",
+	"AuditEvent": "rs",
+	"*":          "rs",
 }
 
 // SupportedScopes lists every scope a client can be granted, as SMART v2

@@ -163,7 +163,7 @@ func issuesToOutcome(issues []discharge.Issue, fallback discharge.Kind) []fhir.O
 		}
 		if is.Detail != "" {
 			oi.DetailCode = is.Detail
-			oi.DetailSystem = fhir.SpineErrorSystem
+			oi.DetailSystem = detailSystem(is.Detail)
 		}
 		if is.Severity == discharge.SeverityWarning || is.Severity == discharge.SeverityInformation {
 			// A warning's kind says what it is about; "informational" is

@@ -28,6 +28,7 @@ import (
 	"github.com/dischargegateway/gateway/internal/redistest"
 	"github.com/dischargegateway/gateway/internal/wiring"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/referral"
 )
 
 // env is one gateway over its own stores: the system of record in SQL
@@ -205,7 +206,9 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 	if err != nil {
 		t.Fatal(err)
 	}
+	audit := sqlstore.NewAudit(rec)
 	return gateway.Deps{
+		Referrals:      referral.New(sqlstore.NewReferral(rec), referral.Options{Now: now, Audit: audit, Log: log}),
 		Store:          rec,
 		Translator:     tr,
 		Logger:         log,
@@ -218,7 +221,7 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 		Security: gateway.Security{
 			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(conn.Client)},
 			Issuer:   issuer,
-			Audit:    sqlstore.NewAudit(rec),
+			Audit:    audit,
 			Limiter:  wiring.RateLimiter(conn, limit, log),
 		},
 	}

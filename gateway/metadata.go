@@ -23,6 +23,10 @@ type capability struct {
 	operations   []operationRef
 	conditional  bool
 	versioned    bool
+	// noUpdateCreate: update never creates (a Task is created by POST).
+	noUpdateCreate bool
+	// profile is the StructureDefinition every instance conforms to.
+	profile string
 }
 
 type operationRef struct{ name, definition string }
@@ -51,6 +55,7 @@ func (s *Server) capabilities() map[string]capability {
 	caps["MeasureReport"] = capability{interactions: []string{"create", "search-type"}, searchParams: []fhir.SearchParam{
 		{Name: "subject", Type: fhir.ParamReference, Definition: "http://hl7.org/fhir/SearchParameter/MeasureReport-subject",
 			Doc: "Location/{id}: that location's capacity postings as MeasureReports, newest first (_sort=-date, _count)"}}}
+	caps["Task"] = taskCapability()
 	caps["Measure"] = capability{interactions: []string{"read"}}
 	caps["OperationDefinition"] = capability{interactions: []string{"read"}}
 	caps["SearchParameter"] = capability{interactions: []string{"read"}} // the gateway's own: Encounter-pathway etc.
@@ -121,10 +126,13 @@ func resourceCapability(t string, cp capability) map[string]any {
 		inter = append(inter, map[string]any{"code": i})
 	}
 	r := map[string]any{"type": t, "interaction": inter}
+	if cp.profile != "" {
+		r["profile"] = cp.profile
+	}
 	if cp.versioned {
 		r["versioning"] = "versioned"
 		r["readHistory"] = true
-		r["updateCreate"] = true
+		r["updateCreate"] = !cp.noUpdateCreate
 		// read answers If-Modified-Since and If-None-Match with 304 (read.go).
 		r["conditionalRead"] = "full-support"
 	}

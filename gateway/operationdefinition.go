@@ -60,9 +60,62 @@ func placementOptionsDefinition() []byte {
 	return b
 }
 
+// operationDefinitions are the OperationDefinitions the gateway
+// publishes, by id: one for each operation the CapabilityStatement names.
+var operationDefinitions = map[string]func() []byte{
+	"ServiceRequest-placement-options": placementOptionsDefinition,
+	"Task-confirm":                     taskConfirmDefinition,
+	"Task-referral-pack":               referralPackDefinition,
+}
+
 func (s *Server) readOperationDefinition(c echo.Context) error {
-	if c.Param("id") != "ServiceRequest-placement-options" {
+	def, ok := operationDefinitions[c.Param("id")]
+	if !ok {
 		return discharge.E(discharge.KindNotFound, "OperationDefinition", "No OperationDefinition with that id.")
 	}
-	return respond(c, http.StatusOK, placementOptionsDefinition())
+	return respond(c, http.StatusOK, def())
+}
+
+// The canonical URLs of the Task operations' OperationDefinitions.
+const (
+	taskConfirmURL  = "https://fhir.discharge-gateway.example/OperationDefinition/Task-confirm"
+	referralPackURL = "https://fhir.discharge-gateway.example/OperationDefinition/Task-referral-pack"
+)
+
+// taskConfirmDefinition publishes $confirm's contract (docs/referrals.md).
+func taskConfirmDefinition() []byte {
+	return operationDefinition("Task-confirm", taskConfirmURL, "Confirm", "Confirm one accepted referral offer", "confirm", true,
+		"The requester (the trust that owns the case, or a hub for a member trust) confirms one accepted offer: in one "+
+			"transaction the Task becomes in-progress, its bed hold becomes the admission, every other open Task for the same "+
+			"ServiceRequest is cancelled with businessStatus superseded and its hold released, and the case records the destination "+
+			"(the Task's output Location) and the date. POST with no body; the answer is the confirmed Task, with its new ETag. "+
+			"Refused with 409 conflict, expression Task.status and rule TASK-MOVE in OperationOutcome.issue.details.coding "+
+			"(CodeSystem offer-rule), when the Task is not accepted: requested, received, rejected, failed, cancelled (which is what "+
+			"confirming another offer of the same request makes of it) or already confirmed. A care provider is refused with 403 "+
+			"(forbidden); a trust or hub that is not the requester gets 404, as for any Task it may not see.",
+		[]any{map[string]any{"name": "return", "use": "out", "min": 1, "max": "1", "type": "Task",
+			"documentation": "The confirmed Task (status in-progress)."}})
+}
+
+// referralPackDefinition publishes $referral-pack's contract.
+func referralPackDefinition() []byte {
+	return operationDefinition("Task-referral-pack", referralPackURL, "ReferralPack", "Referral pack of an offer", "referral-pack", false,
+		"What a provider needs to decide on an offer it owns, as a collection Bundle: the Task, the ServiceRequest, the needs and "+
+			"requirements, pathway, expected discharge date and Discharge Ready Date, funding, the patient's postcode district and age "+
+			"band. The patient's identity (name, NHS number, full address) is withheld until the provider has accepted: until then "+
+			"the Patient carries only what the minimisation policy lets through (docs/referrals.md says what and how to configure it). "+
+			"Every read is audited. The requester reads the same pack. A caller who is neither the Task's owner nor its requester "+
+			"gets 404, as for a Task it may not see.",
+		[]any{map[string]any{"name": "return", "use": "out", "min": 1, "max": "1", "type": "Bundle",
+			"documentation": "A collection Bundle: Task, ServiceRequest, Patient (minimised until acceptance), Encounter."}})
+}
+
+// operationDefinition renders an instance-level operation on Task.
+func operationDefinition(id, url, name, title, code string, affectsState bool, description string, params []any) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"resourceType": "OperationDefinition", "id": id, "url": url, "name": name, "title": title, "status": "active",
+		"kind": "operation", "code": code, "resource": []string{"Task"}, "system": false, "type": false, "instance": true,
+		"affectsState": affectsState, "description": description, "parameter": params,
+	})
+	return b
 }

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -130,6 +131,22 @@ func TestOutputsForValidation(t *testing.T) {
 		}
 	}
 	o.save("Measure-care-home-capacity", e.do("GET", "/fhir/Measure/care-home-capacity", nil, "Authorization", ""), http.StatusOK)
+	// The profiles under configs/profiles, as shipped.
+	profiles, err := filepath.Glob(filepath.Join("..", "configs", "profiles", "*.json"))
+	if err != nil || len(profiles) == 0 {
+		t.Fatalf("no profiles in configs/profiles: %v", err)
+	}
+	for _, f := range profiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		o.save(strings.TrimSuffix(filepath.Base(f), ".json"), resp{status: http.StatusOK, body: b, json: doc}, http.StatusOK)
+	}
 
 	// The provider directory and capacity: a care provider's transaction,
 	// a bulk import, postings as JSON and as a MeasureReport.
@@ -219,6 +236,35 @@ func TestOutputsForValidation(t *testing.T) {
 	o.save("placement-options-type-level", e.do("POST", "/fhir/ServiceRequest/$placement-options",
 		whatIfParameters(t, map[string]any{"name": "explain", "valueBoolean": true})), http.StatusOK)
 
+	// The referral loop: offers sent in a transaction and alone, searched,
+	// read, answered, confirmed; the packs before and after acceptance;
+	// and the refusals of illegal moves.
+	w := newReferralWorld(t)
+	offerEntry := func(i int) map[string]any {
+		return map[string]any{"resource": w.offer(i, time.Now().Add(time.Hour)), "request": map[string]any{"method": "POST", "url": "Task"}}
+	}
+	o.save("transaction-response-tasks", w.e.do("POST", "/fhir", map[string]any{"resourceType": "Bundle", "type": "transaction",
+		"entry": []any{offerEntry(1), offerEntry(2)}}, bearer(w.trust)...), http.StatusOK)
+	task := w.e.do("POST", "/fhir/Task", w.offer(0, time.Now().Add(time.Hour)), bearer(w.trust)...)
+	o.save("Task-create", task, http.StatusCreated)
+	tid := "/fhir/Task/" + str(task.json, "id")
+	o.save("Task-search-owner", w.e.do("GET", "/fhir/Task?status=requested", nil, bearer(w.homes[0].token)...), http.StatusOK)
+	o.save("Task-search-paged", w.e.do("GET", "/fhir/Task?focus="+w.sr+"&_count=1", nil, bearer(w.trust)...), http.StatusOK)
+	o.save("Task-read", w.e.do("GET", tid, nil, bearer(w.homes[0].token)...), http.StatusOK)
+	o.save("referral-pack-minimised", w.e.do("GET", tid+"/$referral-pack", nil, bearer(w.homes[0].token)...), http.StatusOK)
+	o.save("OperationOutcome-412-stale-Task", w.e.do("PUT", tid, w.answer(task.json, 0, "accepted"),
+		append(bearer(w.homes[0].token), "If-Match", `W/"7"`)...), http.StatusPreconditionFailed)
+	accepted := w.e.do("PUT", tid, w.answer(task.json, 0, "accepted"), append(bearer(w.homes[0].token), "If-Match", `W/"1"`)...)
+	o.save("Task-update-accepted", accepted, http.StatusOK)
+	o.save("referral-pack-identified", w.e.do("GET", tid+"/$referral-pack", nil, bearer(w.homes[0].token)...), http.StatusOK)
+	o.save("OperationOutcome-409-illegal-move", w.e.do("PUT", tid, w.answer(accepted.json, 0, "rejected"),
+		append(bearer(w.homes[0].token), "If-Match", accepted.header.Get("ETag"))...), http.StatusConflict)
+	o.save("OperationOutcome-404-another-providers-Task", w.e.do("GET", tid, nil, bearer(w.homes[1].token)...), http.StatusNotFound)
+	o.save("OperationOutcome-403-provider-confirms", w.e.do("POST", tid+"/$confirm", nil, bearer(w.homes[0].token)...), http.StatusForbidden)
+	o.save("Task-confirm", w.e.do("POST", tid+"/$confirm", nil, bearer(w.trust)...), http.StatusOK)
+	o.save("Task-vread", w.e.do("GET", tid+"/_history/1", nil, bearer(w.trust)...), http.StatusOK)
+	o.save("Task-history", w.e.do("GET", tid+"/_history", nil, bearer(w.trust)...), http.StatusOK)
+
 	// Terminology operations.
 	o.save("translate-match", e.do("GET", "/fhir/ConceptMap/$translate?system=https://fhir.rxx-trust.example/CodeSystem/local-care-codes&code=NH-DEM", nil),
 		http.StatusOK)
@@ -272,7 +318,10 @@ func TestOutputsForValidation(t *testing.T) {
 	// Every kind named above made it to the folder.
 	for _, k := range []string{"CapabilityStatement", "CodeSystem-care-setting", "Measure-care-home-capacity",
 		"OperationDefinition-ServiceRequest-placement-options", "transaction-response-walkthrough", "batch-response",
-		"placement-options-explain", "AuditEvent-search", "translate-match", "MeasureReport-search"} {
+		"placement-options-explain", "AuditEvent-search", "translate-match", "MeasureReport-search",
+		"OperationDefinition-Task-confirm", "OperationDefinition-Task-referral-pack", "CodeSystem-offer-reject-reason",
+		"CodeSystem-offer-business-status", "StructureDefinition-referral-offer", "transaction-response-tasks",
+		"referral-pack-minimised", "referral-pack-identified", "Task-history", "OperationOutcome-409-illegal-move"} {
 		if !o.names[k] {
 			t.Errorf("no %s was written", k)
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/placement"
 	"github.com/dischargegateway/gateway/records"
+	"github.com/dischargegateway/gateway/referral"
 )
 
 // clinicalTypes and directoryTypes are the resource types served by the
@@ -95,6 +96,10 @@ type Deps struct {
 	// Cases is the referral loop's case data (events, offers, the
 	// worklist) behind /api/v1/cases and /api/v1/measures.
 	Cases cases.Store
+	// Referrals runs the referral loop behind the Task routes (built on
+	// the record by internal/wiring, which also starts its sweeper); nil:
+	// the Task routes answer 503.
+	Referrals *referral.Service
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -132,6 +137,8 @@ type Server struct {
 	// cases is the case view: state, timeline, measures, the worklist,
 	// triage.
 	cases *cases.Service
+	// referrals runs the referral loop: offers as Tasks (task.go).
+	referrals *referral.Service
 }
 
 // New builds the gateway and its routes.
@@ -153,11 +160,12 @@ func New(cfg Config, d Deps) *Server {
 		Directory: recordsDirectory{s.directory}})
 	s.auditTrail = audittrail.New(d.Security.Audit)
 	s.cases = cases.New(cases.Config{Escalation: cfg.Escalation}, s.records, d.Cases, d.Now)
+	s.referrals = d.Referrals
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
 	// first request, not during it.
-	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters"}, clinicalTypes...), directoryTypes...)...); err != nil {
+	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters", "Task"}, clinicalTypes...), directoryTypes...)...); err != nil {
 		s.log.Error("schema preload failed", slog.String("error", err.Error()))
 	}
 	s.metrics = s.newMetrics(d.CapacityCounts)
@@ -227,6 +235,25 @@ func (s *Server) routes() {
 		fhirRoute(http.MethodGet, "/"+t+"/:id/_history", s.history, s.requireScope(t, 'r'), s.audited("history-instance", "R"))
 		fhirRoute(http.MethodGet, "/"+t+"/_history", s.historyNotSupported, s.requireScope(t, 'r'), s.audited("history-type", "R"))
 	}
+	// The referral loop's offers (task.go, docs/referrals.md): audited like
+	// clinical data; the role lists are the first wall, referral.Service
+	// checks owner, requester and membership.
+	senders, parties := requireRoles("Only trusts and hubs send and confirm offers.", taskSenders...),
+		requireRoles("Only trusts, hubs and care providers take part in referrals.", taskParties...)
+	task := func(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+		fhirRoute(method, "/Task"+path, h, append(m, s.referralsReady)...)
+	}
+	task(http.MethodPost, "", s.sendTask, s.requireScope("Task", 'c'), s.audited("create", "C"), senders)
+	task(http.MethodGet, "", s.searchTasks, s.requireScope("Task", 's'), s.audited("search-type", "E"), parties)
+	task(http.MethodGet, "/:id", s.readTask, s.requireScope("Task", 'r'), s.audited("read", "R"), parties)
+	task(http.MethodPut, "/:id", s.updateTask, s.requireScope("Task", 'u'), s.audited("update", "U"), parties)
+	task(http.MethodGet, "/:id/_history/:vid", s.vreadTask, s.requireScope("Task", 'r'), s.audited("vread", "R"), parties)
+	task(http.MethodGet, "/:id/_history", s.taskHistory, s.requireScope("Task", 'r'), s.audited("history-instance", "R"), parties)
+	task(http.MethodGet, "/_history", s.historyNotSupported, s.requireScope("Task", 'r'), parties)
+	task(http.MethodPost, "/:id/$confirm", s.confirmTask, s.requireScope("Task", 'u'), s.audited("operation", "U"), senders)
+	// referral.Service.Pack audits each pack it serves, saying whether it
+	// disclosed the patient's identity.
+	task(http.MethodGet, "/:id/$referral-pack", s.referralPack, s.requireScope("Task", 'r'), parties)
 	fhirRoute(http.MethodGet, "/ServiceRequest/:id/$placement-options", s.placementOptions,
 		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
 	fhirRoute(http.MethodPost, "/ServiceRequest/$placement-options", s.placementWhatIf,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/records"
 )
 
@@ -20,6 +21,10 @@ func (s *Server) transaction(c echo.Context) error {
 	body, err := s.readBody(c, "Bundle")
 	if err != nil {
 		return err
+	}
+	// Offers sent together go to the referral service (task.go).
+	if tasks, ok, err := mappings.TaskTransaction(body, s.cfg.Limits); ok {
+		return s.sendTasks(c, tasks, err)
 	}
 	res, err := s.records.Bundle(c.Request().Context(), principal(c), body, s.baseURL(c))
 	if err != nil {

@@ -61,6 +61,14 @@ var codeSystemDefs = []codeSystemDef{
 	{"placement-exclusion-reason", ExclusionReasonSystem, "PlacementExclusionReason", "Placement exclusion reason",
 		"The hard filters of $placement-options: why a provider was left out of the options. The code of each exclusion " +
 			"in the answer's OperationOutcome (issue.details.coding), in the order the filters are applied.", discharge.ExclusionReasons},
+	{"offer-reject-reason", OfferRejectReasonSystem, "OfferRejectReason", "Referral offer reject reason",
+		"Why a provider declined a referral offer: Task.statusReason of a rejected Task (other needs statusReason.text).", discharge.RejectReasons},
+	{"offer-business-status", OfferBusinessStatusSystem, "OfferBusinessStatus", "Referral offer business status",
+		"What ended or refined a referral offer: Task.businessStatus, each code naming the Task.status it goes with.", OfferBusinessStatuses},
+	{"offer-rule", OfferRuleSystem, "OfferRule", "Referral offer rule",
+		"The rules of the referral loop a refused Task interaction names in OperationOutcome.issue.details.coding (409 conflict).", OfferRules},
+	{"offer-parameter", OfferParameterSystem, "OfferParameter", "Referral offer input and output",
+		"The types of a referral offer Task's input (what is offered) and output (the bed held on acceptance).", OfferParameters},
 }
 
 // CodeSystemNames lists the ids accepted by CodeSystemJSON, in order.

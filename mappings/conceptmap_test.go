@@ -107,6 +107,10 @@ func TestCodeSystems(t *testing.T) {
 		"bed-type": discharge.BedTypes(), "capacity-population": mappings.CapacityPopulations(),
 		"capacity-freshness":         mappings.CapacityFreshnesses(),
 		"placement-exclusion-reason": discharge.ExclusionReasons(),
+		"offer-reject-reason":        discharge.RejectReasons(),
+		"offer-business-status":      mappings.OfferBusinessStatuses(),
+		"offer-parameter":            mappings.OfferParameters(),
+		"offer-rule":                 mappings.OfferRules(),
 	}
 	for _, name := range mappings.CodeSystemNames() {
 		t.Run(name, func(t *testing.T) {

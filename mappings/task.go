@@ -423,17 +423,19 @@ func MinimisedPatient(raw []byte, asOf time.Time) ([]byte, error) {
 }
 
 // MinimisedEncounter is the Encounter in a referral pack: Resource.id,
-// status and class, and of its extensions only the discharge pathway, the
-// expected discharge date and the Discharge Ready Date. The rest (the
-// reason, the ward, diagnoses, the patient's reference) stays in the
-// record.
+// status, class and subject, and of its extensions only the discharge
+// pathway, the expected discharge date and the Discharge Ready Date. The
+// rest (the reason, the ward, diagnoses) stays in the record. subject is
+// kept because the gateway requires it of every Encounter it validates
+// (fhir.Validate); it discloses nothing new, the pack's Task names the
+// same Patient in Task.for.
 func MinimisedEncounter(raw []byte) ([]byte, error) {
 	var doc map[string]any
 	if err := json.Unmarshal(raw, &doc); err != nil || doc["resourceType"] != "Encounter" {
 		return nil, discharge.E(discharge.KindStructure, "Encounter", "expected an Encounter resource")
 	}
 	out := map[string]any{"resourceType": "Encounter"}
-	for _, k := range []string{"id", "status", "class"} {
+	for _, k := range []string{"id", "status", "class", "subject"} {
 		if v, ok := doc[k]; ok {
 			out[k] = v
 		}

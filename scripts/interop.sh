@@ -29,6 +29,7 @@ run_against() { # name, REDIS_URL or empty
     --env-var "accessToken=$(tok demo-trust-rxa)" \
     --env-var "otherTrustToken=$(tok demo-trust-rxb)" \
     --env-var "careHomeToken=$(tok demo-care-home-1)" \
+    --env-var "careHome2Token=$(tok demo-care-home-2)" \
     --env-var "adminToken=$(tok demo-admin)" \
     --reporters cli,junit --reporter-junit-export "postman/reports/newman-$name.xml" \
     --reporter-cli-no-banner --reporter-cli-no-console

@@ -8,7 +8,8 @@
 #      OperationOutcomes of each error kind) to a folder, validating each.
 #   2. Medplum's validator (scripts/fhir-validate, pinned in its
 #      package-lock.json), which also evaluates the FHIRPath invariants, over
-#      the same folder and the shipped ConceptMaps.
+#      the same folder, the shipped ConceptMaps and the profiles
+#      (configs/profiles, which validator 1 reads into the folder too).
 # Either finding an error fails the script. Needs node/npm and redis-server.
 #   ./scripts/validate-outputs.sh
 set -euo pipefail
@@ -31,12 +32,12 @@ if [ "$files" -eq 0 ]; then
 fi
 
 echo "== validator 2: Medplum $(node -p 'require("./scripts/fhir-validate/node_modules/@medplum/core/package.json").version') on node $(node --version) (FHIRPath invariants)"
-if ! node scripts/fhir-validate/validate.mjs "$out" configs/conceptmaps; then
+if ! node scripts/fhir-validate/validate.mjs "$out" configs/conceptmaps configs/profiles; then
   status=1
 fi
 
 if [ "$status" -eq 0 ]; then
-  echo "validate-outputs: $files gateway outputs and the shipped ConceptMaps valid under both validators"
+  echo "validate-outputs: $files gateway outputs, the shipped ConceptMaps and profiles valid under both validators"
 else
   echo "validate-outputs: FAILED (see the errors above)"
 fi

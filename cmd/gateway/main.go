@@ -167,8 +167,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	deps := st.GatewayDeps(tr, geo, log)
 	deps.Security = sec.gw
-	// The referral loop; its sweeper starts below with the cache keeper.
+	// The referral loop: the Task routes' service; its sweeper starts below
+	// with the cache keeper.
 	referrals := st.Referral(cfg.Referral, log)
+	deps.Referrals = referrals
 	srv := gateway.New(gcfg, deps)
 	// Only the embedded stores get the demo world unless asked for
 	// (GATEWAY_DEMO_WORLD_STORES=any, a trial on real stores): a real
