@@ -8,8 +8,9 @@
 # README's quickstart:begin and quickstart:end markers, runs them in order in
 # one bash with `set -euo pipefail` and GW pointing at that gateway, then
 # checks what they produced: every entry created, a shortlist of at least
-# three real homes with telephone numbers, the If-Match outcomes and the
-# OperationOutcome. Needs curl and jq (installed by scripts/test.sh).
+# three real homes with telephone numbers, the If-Match outcomes, the
+# OperationOutcome, and the referral loop from offer to discharge with the
+# case's timeline and measures. Needs curl and jq (installed by scripts/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,7 @@ work=$(mktemp -d)
 pid=""
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  [ -n "${KEEP:-}" ] && cp "$work/out.txt" /tmp/quickstart-out.txt; rm -rf "$work" created.json options.json enc.json home.json
+  [ -n "${KEEP:-}" ] && cp "$work/out.txt" /tmp/quickstart-out.txt; rm -rf "$work" created.json options.json enc.json home.json offer.json accept.json finished.json case.json
 }
 trap cleanup EXIT
 
@@ -64,4 +65,16 @@ grep -qx '200' "$work/out.txt" || fail "the update with the current If-Match did
 grep -qx 'conflict' "$work/out.txt" || fail "the stale If-Match did not answer conflict"
 grep -q '"code":"value"' "$work/out.txt" || fail "the bad NHS number did not answer issue code value"
 grep -q 'Patient.identifier\[0\].value' "$work/out.txt" || fail "the bad NHS number's expression is missing"
+# The referral loop: offered, accepted with a hold, confirmed, discharged.
+grep -qx 'requested' "$work/out.txt" || fail "the offer was not created requested"
+grep -qx 'accepted' "$work/out.txt" || fail "the home's acceptance did not answer accepted"
+grep -q '{"name":null,"identifier":null}' "$work/out.txt" || fail "the referral pack before acceptance showed the patient's identity"
+grep -qx 'in-progress' "$work/out.txt" || fail "the confirmation did not answer in-progress"
+[ "$(jq -r .state case.json)" = discharged ] || fail "the case is $(jq -r .state case.json), want discharged"
+for kind in offer-sent offer-accepted confirmed discharged; do
+  jq -e --arg k "$kind" '[.timeline[].kind] | index($k)' case.json >/dev/null || fail "the case's timeline has no $kind"
+done
+jq -e '.measures.drdToConfirmationSeconds != null and .measures.drdToDischargeSeconds != null' case.json >/dev/null ||
+  fail "the case's measures lack the time to confirmation or discharge: $(jq -c .measures case.json)"
+grep -qx 'completed' "$work/out.txt" || fail "the confirmed Task did not become completed at discharge"
 echo "quickstart: $blocks README blocks ran; $total options, $matches shown, $phones with a telephone; all checks passed"
