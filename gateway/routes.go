@@ -88,6 +88,13 @@ type Deps struct {
 	// CapacityCounts counts locations by the freshness of their current
 	// posting, for the dg.capacity.locations gauge; nil: no gauge.
 	CapacityCounts FreshnessCounter
+	// Referrals is the referral loop's record as placement and capacity
+	// reads see it (holds, providers' answers, shortlisted events); nil:
+	// no referral loop.
+	Referrals placement.Referrals
+	// Cases closes a case when its Encounter ends (referral.Service); nil:
+	// no referral loop.
+	Cases records.CaseCloser
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -140,10 +147,10 @@ func New(cfg Config, d Deps) *Server {
 	s.capacities = capacity.New(d.Capacity, d.Geocoder, s.directory, d.ParseCapacity, cfg.Freshness, d.Now)
 	s.records = records.New(records.Config{Limits: cfg.Limits, BaseURL: cfg.BaseURL}, records.Deps{
 		Store: d.Store, Near: d.Capacity, Areas: d.Geocoder, Translator: d.Translator, Logger: d.Logger, Now: d.Now, NewID: newID,
-		Directory: recordsDirectory{s.directory}})
+		Directory: recordsDirectory{s.directory}, Cases: d.Cases})
 	s.auditTrail = audittrail.New(d.Security.Audit)
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
-		Translator: d.Translator, Now: d.Now}, d.Capacity, d.Store, d.Geocoder, s.records)
+		Translator: d.Translator, Now: d.Now, Referrals: d.Referrals}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
 	// first request, not during it.
 	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters"}, clinicalTypes...), directoryTypes...)...); err != nil {

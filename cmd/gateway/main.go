@@ -168,6 +168,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	deps.Security = sec.gw
 	// The referral loop; its sweeper starts below with the cache keeper.
 	referrals := st.Referral(cfg.Referral, log)
+	deps.Cases = referrals // the record closes a case when its Encounter ends
 	srv := gateway.New(gcfg, deps)
 	// Only the embedded stores get the demo world unless asked for
 	// (GATEWAY_DEMO_WORLD_STORES=any, a trial on real stores): a real

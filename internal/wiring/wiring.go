@@ -177,11 +177,13 @@ func (s *Stores) Rebuilder(geo *geocode.Table, log *slog.Logger) *capacity.Rebui
 }
 
 // GatewayDeps are the HTTP gateway's collaborators on these stores; the
-// caller adds the Security it authenticates callers with.
+// caller adds the Security it authenticates callers with and, running the
+// referral loop, the Cases it closes (Referral). Placement and capacity
+// reads see the referral record's holds either way.
 func (s *Stores) GatewayDeps(tr *mappings.Translator, geo *geocode.Table, log *slog.Logger) gateway.Deps {
 	return gateway.Deps{Store: s.Record, Translator: tr, Capacity: s.Capacity, Geocoder: geo, Logger: log,
 		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
-		Ready: s.Record, CapacityCounts: s.Cache}
+		Ready: s.Record, CapacityCounts: s.Cache, Referrals: sqlstore.NewReferral(s.Record)}
 }
 
 // ReferralSettings configure the referral loop (cmd/gateway's
