@@ -63,8 +63,8 @@ func TestOptionsShortlists(t *testing.T) {
 				&fakeCapacity{}, fakeDirectory{}, fakeGeo{}, recs)
 			req := placement.Request{Principal: p, ServiceRequestID: "s1"}
 			if !c.stored {
-				params, err := mappings.DecodeParameters([]byte(`{"resourceType":"Parameters","parameter":[{"name":"serviceRequest","resource":` +
-					string(recs["ServiceRequest/s1"]) + `},{"name":"patient","resource":` + string(recs["Patient/p1"]) + `}]}`), fhir.Limits{})
+				params, err := mappings.DecodeParameters([]byte(`{"resourceType":"Parameters","parameter":[{"name":"serviceRequest","resource":`+
+					string(recs["ServiceRequest/s1"])+`},{"name":"patient","resource":`+string(recs["Patient/p1"])+`}]}`), fhir.Limits{})
 				if err != nil {
 					t.Fatal(err)
 				}
