@@ -28,6 +28,7 @@ import (
 	"github.com/dischargegateway/gateway/internal/redistest"
 	"github.com/dischargegateway/gateway/internal/wiring"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/referral"
 )
 
 // env is one gateway over its own stores: the system of record in SQL
@@ -214,6 +215,10 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 		ParseDirectory: cqccsv.Parse,
 		ParseCapacity:  capacitycsv.Parse,
 		Now:            now,
+		// The referral loop as cmd/gateway wires it: placement and
+		// capacity reads see its holds, the record closes its cases.
+		Referrals: sqlstore.NewReferral(rec),
+		Cases:     referral.New(sqlstore.NewReferral(rec), referral.Options{Log: log, Now: now}),
 		Security: gateway.Security{
 			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(conn.Client)},
 			Issuer:   issuer,

@@ -145,6 +145,9 @@ func New(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security, ready: d.Ready}
 	s.directory = directory.New(d.Store, d.Capacity, d.Geocoder, d.ParseDirectory, d.Logger, d.Now)
 	s.capacities = capacity.New(d.Capacity, d.Geocoder, s.directory, d.ParseCapacity, cfg.Freshness, d.Now)
+	if d.Referrals != nil {
+		s.capacities.UseHolds(d.Referrals)
+	}
 	s.records = records.New(records.Config{Limits: cfg.Limits, BaseURL: cfg.BaseURL}, records.Deps{
 		Store: d.Store, Near: d.Capacity, Areas: d.Geocoder, Translator: d.Translator, Logger: d.Logger, Now: d.Now, NewID: newID,
 		Directory: recordsDirectory{s.directory}, Cases: d.Cases})
