@@ -129,3 +129,47 @@ func TestShortlistedOnce(t *testing.T) {
 		})
 	}
 }
+
+// A case whose Encounter was stored ended while its offers stayed open (a
+// closure the write path lost) is found and closed by the sweep, once.
+func TestSweepEndedCases(t *testing.T) {
+	ctx := context.Background()
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			s := openBoth(t, engine)
+			r := sqlstore.NewReferral(s)
+			at := time.Now().UTC()
+			for id, status := range map[string]string{"e1": "finished", "e2": "in-progress"} {
+				doc := map[string]any{"resourceType": "Encounter", "id": id, "status": status}
+				if err := s.Commit(ctx, "A", []fhir.Write{{Resource: fhir.Resource{Type: "Encounter", ID: id, VersionID: 1, LastUpdated: at,
+					JSON: []byte(`{"resourceType":"Encounter","id":"` + id + `","status":"` + status + `"}`)},
+					Index: fhir.IndexEntries("Encounter", doc)}}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			open1 := offerChange("A", "t1", "P1", at)
+			open2 := offerChange("A", "t2", "P1", at)
+			open2.Offers[0].Offer.EncounterID, open2.Events[0].CaseID = "e2", "e2"
+			for _, c := range []referral.Change{open1, open2} {
+				if err := r.Apply(ctx, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ends, err := r.EndedCases(ctx, 10)
+			if err != nil || len(ends) != 1 || ends[0] != (referral.CaseEnd{Partition: "A", EncounterID: "e1", Finished: true}) {
+				t.Fatalf("ended cases %+v (%v)", ends, err)
+			}
+			svc := referral.New(r, referral.Options{})
+			if n, err := svc.SweepEnded(ctx, r); err != nil || n != 1 {
+				t.Fatalf("swept %d (%v)", n, err)
+			}
+			if n, err := svc.SweepEnded(ctx, r); err != nil || n != 0 {
+				t.Fatalf("swept again %d (%v)", n, err)
+			}
+			o, err := r.FindOffer(ctx, "A", "t1", false)
+			if err != nil || o.State != discharge.OfferCancelled {
+				t.Fatalf("offer %+v (%v)", o, err)
+			}
+		})
+	}
+}

@@ -202,6 +202,10 @@ func (s *Stores) Referral(set ReferralSettings, log *slog.Logger) *referral.Serv
 		IdentityBeforeAccept: set.IdentityBeforeAccept, Audit: s.Audit, Log: log})
 }
 
+// EndedCases finds the cases whose Encounter ended with offers still open,
+// for the referral loop's closure sweep (referral.Service.RunEnded).
+func (s *Stores) EndedCases() referral.EndedCases { return sqlstore.NewReferral(s.Record) }
+
 // RecordName says which record the settings use, without secrets: the
 // masked PostgreSQL URL, or the SQLite file.
 func RecordName(set Settings) string {
