@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
 )
 
@@ -44,6 +45,45 @@ type answersCache struct {
 type cachedAnswers struct {
 	a    *discharge.Answers // nil: none answered
 	read time.Time
+}
+
+// shortlistedCases remembers the cases this process has marked
+// shortlisted (or found past referred): a case never returns to referred,
+// so a placement for it need not ask the record again.
+type shortlistedCases struct {
+	mu  sync.Mutex
+	m   map[string]struct{}
+	max int
+}
+
+// shortlist marks a stored request's case shortlisted in the record unless
+// this process already did.
+func (s *Service) shortlist(ctx context.Context, p *auth.Principal, partition, caseID string) error {
+	if s.cfg.Referrals == nil || caseID == "" {
+		return nil
+	}
+	key := partition + "/" + caseID
+	c := &s.shortlisted
+	c.mu.Lock()
+	_, done := c.m[key]
+	c.mu.Unlock()
+	if done {
+		return nil
+	}
+	var actor, org string
+	if p != nil {
+		actor, org = p.ClientID, p.Org
+	}
+	if err := s.cfg.Referrals.Shortlisted(ctx, partition, caseID, actor, org, s.cfg.Now()); err != nil {
+		return unavailable("placement.shortlisted", err)
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= c.max {
+		c.m = map[string]struct{}{}
+	}
+	c.m[key] = struct{}{}
+	c.mu.Unlock()
+	return nil
 }
 
 // holdsOf reads the active holds on the candidates' locations in one query

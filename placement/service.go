@@ -104,13 +104,14 @@ type Config struct {
 
 // Service answers $placement-options. It is safe for concurrent use.
 type Service struct {
-	cfg       Config
-	capacity  Capacity
-	directory Directory
-	geo       Geocoder
-	records   Records
-	idx       *index
-	answers   answersCache
+	cfg         Config
+	capacity    Capacity
+	directory   Directory
+	geo         Geocoder
+	records     Records
+	idx         *index
+	answers     answersCache
+	shortlisted shortlistedCases
 }
 
 // New returns a Service over its collaborators.
@@ -119,7 +120,7 @@ func New(cfg Config, capacity Capacity, directory Directory, geo Geocoder, recor
 		cfg.Now = time.Now
 	}
 	s := &Service{cfg: cfg, capacity: capacity, directory: directory, geo: geo, records: records, idx: newIndex(cfg.MaxEntries)}
-	s.answers.max = s.idx.maxEntries
+	s.answers.max, s.shortlisted.max = s.idx.maxEntries, s.idx.maxEntries
 	return s
 }
 
@@ -199,14 +200,8 @@ func (s *Service) Options(ctx context.Context, req Request) (Answer, error) {
 	// The case's first shortlist, for its timeline and the Discharge Ready
 	// Date -> shortlist measure: only for a stored ServiceRequest's case,
 	// never for a what-if question.
-	if q.caseID != "" && s.cfg.Referrals != nil {
-		var actor, org string
-		if req.Principal != nil {
-			actor, org = req.Principal.ClientID, req.Principal.Org
-		}
-		if err := s.cfg.Referrals.Shortlisted(ctx, q.partition, q.caseID, actor, org, s.cfg.Now()); err != nil {
-			return Answer{}, unavailable("placement.shortlisted", err)
-		}
+	if err := s.shortlist(ctx, req.Principal, q.partition, q.caseID); err != nil {
+		return Answer{}, err
 	}
 	return a, nil
 }
