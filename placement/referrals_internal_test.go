@@ -57,3 +57,31 @@ func TestHoldsAbovePostingWarn(t *testing.T) {
 		t.Fatalf("warnings %+v, candidates %+v", is, list)
 	}
 }
+
+type countingAnswers struct {
+	failingHolds
+	calls int
+}
+
+func (c *countingAnswers) ProviderAnswers(_ context.Context, owners []string, _ time.Time) (map[string]discharge.Answers, error) {
+	c.calls++
+	return map[string]discharge.Answers{"O1": {Answered: 10, Accepted: 5}}, nil
+}
+
+// Providers' answers are read once per AnswersTTL, then again.
+func TestAnswersCachedForTTL(t *testing.T) {
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	refs := &countingAnswers{}
+	s := New(Config{Referrals: refs, Now: func() time.Time { return now }}, nil, nil, nil, nil)
+	cands := []discharge.Candidate{{Provider: discharge.Provider{OrganizationID: "O1"}}, {Provider: discharge.Provider{OrganizationID: "O2"}}}
+	for i, step := range []time.Duration{0, 30 * time.Second, AnswersTTL} {
+		now = now.Add(step)
+		a := s.answersOf(context.Background(), cands)
+		if a["O1"] == nil || a["O1"].Accepted != 5 || a["O2"] != nil {
+			t.Fatalf("answers %v", a)
+		}
+		if want := []int{1, 1, 2}[i]; refs.calls != want {
+			t.Fatalf("step %d: %d queries, want %d", i, refs.calls, want)
+		}
+	}
+}
