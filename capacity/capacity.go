@@ -67,6 +67,8 @@ type Service struct {
 	parseCSV  CSVParser
 	freshness discharge.FreshnessPolicy
 	now       func() time.Time
+	// holds are the referral record's active holds (UseHolds); nil: none.
+	holds Holds
 }
 
 // New returns the capacity service. parseCSV reads vendors' bulk files; nil:
@@ -83,6 +85,13 @@ func New(store Store, geo Geocoder, locations Locations, parseCSV CSVParser, fre
 type View struct {
 	discharge.Capacity
 	Freshness discharge.Freshness
+	// Held are the active holds on the location's beds by bed type, not
+	// nil when a read saw the referral record's holds (nil on a posting's
+	// answer, or without a referral loop): bookable is the vacancies
+	// accepting admissions minus these.
+	Held map[discharge.BedType]int
+	// Warnings say where the holds exceed the posted vacancies.
+	Warnings discharge.Issues
 }
 
 // Posted is the outcome of a posting: the capacity now current, and
@@ -155,7 +164,19 @@ func (s *Service) Get(ctx context.Context, id string) (View, error) {
 	if !ok {
 		return View{}, discharge.E(discharge.KindNotFound, "locationId", "No capacity has been posted for this location.")
 	}
-	return s.view(cp, s.now()), nil
+	held, err := s.heldAt(ctx, []string{id})
+	if err != nil {
+		return View{}, err
+	}
+	v := s.view(cp, s.now())
+	if s.holds != nil {
+		v.Held = held[id]
+		if v.Held == nil {
+			v.Held = map[discharge.BedType]int{}
+		}
+	}
+	overHeld(cp, v.Held, &v.Warnings)
+	return v, nil
 }
 
 // History returns a page of a location's postings, newest first, each with

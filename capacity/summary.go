@@ -107,6 +107,8 @@ type BedSummary struct {
 	AcceptingByFreshness map[discharge.Freshness]int
 	LocationsByFreshness map[discharge.Freshness]int
 	Policy               discharge.FreshnessPolicy
+	// Warnings say where active holds exceed the posted vacancies.
+	Warnings discharge.Issues
 }
 
 // LocationSummary is one location of a bed summary.
@@ -115,8 +117,12 @@ type LocationSummary struct {
 	DistanceKm float64    // to two decimals
 	AsOf       *time.Time // nil: never posted
 	Freshness  discharge.Freshness
-	Accepting  int // beds of the asked types accepting admissions; 0 when unknown
-	Beds       []discharge.BedCapacity
+	// Accepting is the beds of the asked types accepting admissions and
+	// not held for an accepted offer (bookable); 0 when unknown.
+	Accepting int
+	Beds      []discharge.BedCapacity
+	// Held are the active holds on the asked bed types.
+	Held map[discharge.BedType]int
 }
 
 // HomeCareSummary is the home care offered for one postcode district:
@@ -187,6 +193,10 @@ func (s *Service) beds(ctx context.Context, at discharge.Position, radius float6
 	if err != nil {
 		return nil, err
 	}
+	held, err := s.heldAt(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	out := &BedSummary{Near: at, RadiusKm: radius, BedTypes: want, Policy: s.freshness,
 		Locations:            make([]LocationSummary, 0, len(hits)),
@@ -198,14 +208,22 @@ func (s *Service) beds(ctx context.Context, at discharge.Position, radius float6
 			asOf := cp.AsOf
 			sl.AsOf = &asOf
 			sl.Freshness = s.freshness.Of(cp.AsOf, now)
+			hl := held[h.LocationID]
 			for _, b := range cp.Beds {
 				for _, w := range want {
 					if b.Type == w {
 						sl.Beds = append(sl.Beds, b)
-						sl.Accepting += cp.Vacant(b.Type)
+						sl.Accepting += max(cp.Vacant(b.Type)-hl[b.Type], 0)
+						if hl[b.Type] > 0 {
+							if sl.Held == nil {
+								sl.Held = map[discharge.BedType]int{}
+							}
+							sl.Held[b.Type] = hl[b.Type]
+						}
 					}
 				}
 			}
+			overHeld(cp, sl.Held, &out.Warnings)
 			if sl.Freshness == discharge.Unknown {
 				sl.Accepting = 0 // too old to count
 			}

@@ -20,7 +20,27 @@ type Candidate struct {
 	// never returned as an option nor counted in Total or Counts, so an
 	// explanation cannot change the answer it explains.
 	ExplainOnly bool
+	// Held are the active holds (accepted offers) on the location's beds,
+	// by bed type: a bed held for one patient is not bookable for another,
+	// so Match subtracts them from the posted vacancies. Nil: none.
+	Held map[BedType]int
+	// Answers are the provider's answers to offers (Acceptance), nil when
+	// unknown; fewer than MinAnswered leave the acceptance score neutral.
+	Answers *Answers
 }
+
+// BedVacancy is a fitting bed type's posted figures and the active holds on
+// its vacancies.
+type BedVacancy struct {
+	BedCapacity
+	// Held counts the active holds on the bed type at the location; it may
+	// exceed AcceptingAdmissions when a later posting lowered the
+	// vacancies below the holds, which stand.
+	Held int
+}
+
+// Bookable is the vacancies accepting admissions that no hold has taken.
+func (v BedVacancy) Bookable() int { return max(v.AcceptingAdmissions-v.Held, 0) }
 
 // MatchRequest is one question: which providers can take this need?
 type MatchRequest struct {
@@ -53,8 +73,9 @@ type Option struct {
 	Score      float64 // 0..1, 4 decimals
 	Components Components
 	Covered    []Requirement
-	// Vacancies are the fitting bed types open and accepting admissions.
-	Vacancies []BedCapacity
+	// Vacancies are the fitting bed types open and accepting admissions
+	// with at least one bed bookable (not held).
+	Vacancies []BedVacancy
 	// HomeCare are the offers that cover the patient's district, start in
 	// time and are big enough.
 	HomeCare   []HomeCareOffer
@@ -64,6 +85,9 @@ type Option struct {
 	// Stale marks figures older than the stale threshold, returned only
 	// because the request asked to include them.
 	Stale bool
+	// Answers are the provider's answers to offers that scored its
+	// acceptance; nil when it had fewer than MinAnswered (neutral).
+	Answers *Answers
 }
 
 // Exclusion is a provider that failed a hard filter: the first one, in the
@@ -184,6 +208,9 @@ func Match(req MatchRequest, cands []Candidate) Result {
 			continue
 		}
 		res.Total++
+		if c.Answers != nil && c.Answers.Answered >= MinAnswered {
+			opt.Answers = c.Answers
+		}
 		opt.Components = components(req, opt, bedBased)
 		opt.Score = score(opt.Components, req.Weights)
 		if req.Limit > 0 {
@@ -341,7 +368,7 @@ func evaluate(req MatchRequest, c Candidate, bedBased bool) (Option, Filter, str
 		opt.Stale = true
 	}
 	if bedBased {
-		closed, posted := false, false
+		closed, posted, held := false, false, false
 		fitting := BedTypesForNeed(need)
 		for _, bt := range fitting {
 			for _, b := range c.Capacity.Beds {
@@ -349,10 +376,14 @@ func evaluate(req MatchRequest, c Candidate, bedBased bool) (Option, Filter, str
 					continue
 				}
 				posted = true
-				if b.ClosedToAdmissions {
+				v := BedVacancy{BedCapacity: b, Held: c.Held[bt]}
+				switch {
+				case b.ClosedToAdmissions:
 					closed = true
-				} else if b.AcceptingAdmissions > 0 {
-					opt.Vacancies = append(opt.Vacancies, b)
+				case v.Bookable() > 0:
+					opt.Vacancies = append(opt.Vacancies, v)
+				case b.AcceptingAdmissions > 0:
+					held = true
 				}
 			}
 		}
@@ -360,6 +391,8 @@ func evaluate(req MatchRequest, c Candidate, bedBased bool) (Option, Filter, str
 			switch {
 			case closed:
 				return opt, FilterClosed, "closed to admissions"
+			case held:
+				return opt, FilterVacancy, "every vacancy accepting admissions is held for an offer"
 			case !posted:
 				// Tell "full" from "never posted that kind of bed": the
 				// second is for the provider to put right.

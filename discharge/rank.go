@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"time"
 )
 
 // Weights weigh the score components. They need not sum to 1: the score is
@@ -24,8 +25,8 @@ type Weights struct {
 // to 1: distance 0.35 (travel for family visits and the hub's first
 // question), quality 0.2 (CQC rating), freshness 0.15 (trust in the
 // vacancy), contract 0.15 (block before spot), preference 0.1 (patient
-// choice, which the hub honours anyway) and acceptance 0.05 (neutral for
-// now). Treat it as read-only; routes.go copies it into the config.
+// choice, which the hub honours anyway) and acceptance 0.05 (the
+// provider's acceptance rate, neutral below MinAnswered answers). Treat it as read-only; routes.go copies it into the config.
 var DefaultWeights = Weights{Distance: 0.35, Freshness: 0.15, Contract: 0.15, Quality: 0.2, Preference: 0.1, Acceptance: 0.05}
 
 // Validate rejects negative or non-finite weights and an all-zero set.
@@ -72,6 +73,33 @@ type Components struct {
 	Acceptance float64
 }
 
+// MinAnswered is how many offers a provider must have answered (accepted
+// or declined) in the window before its acceptance rate counts: below it
+// the acceptance component stays neutral (0.5), so that one early decline
+// does not sink a new provider. Ten answers put a rate's steps at 10%.
+const MinAnswered = 10
+
+// AcceptanceWindow is how far back a provider's answers are counted.
+const AcceptanceWindow = 90 * 24 * time.Hour
+
+// Answers are a provider's answers to the offers sent to it in the last
+// AcceptanceWindow: a ranking hint, read from the record.
+type Answers struct {
+	// Answered counts the offers it accepted or declined; Accepted those
+	// it accepted.
+	Answered, Accepted int
+	// MedianAnswer is the median time from an offer to its answer.
+	MedianAnswer time.Duration
+}
+
+// Rate is the share of answered offers accepted (0 when none answered).
+func (a Answers) Rate() float64 {
+	if a.Answered <= 0 {
+		return 0
+	}
+	return float64(a.Accepted) / float64(a.Answered)
+}
+
 // ratingScore turns a CQC rating into the quality component. Not rated
 // (new services) and unknown ratings are neutral; requires improvement is
 // nearer inadequate than good, as commissioners treat it.
@@ -108,7 +136,10 @@ func components(req MatchRequest, o Option, bedBased bool) Components {
 			cp.Preference = 1
 		}
 	}
-	cp.Acceptance = 0.5 // neutral until offers record acceptance rates
+	cp.Acceptance = 0.5 // neutral: too few answers to judge by
+	if o.Answers != nil {
+		cp.Acceptance = clamp01(o.Answers.Rate())
+	}
 	return cp
 }
 

@@ -218,6 +218,9 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 		ParseCapacity:  capacitycsv.Parse,
 		Now:            now,
 		Cases:          sqlstore.NewCases(rec),
+		// The referral loop's record as cmd/gateway wires it: placement
+		// and capacity reads see its holds.
+		ReferralRecord: sqlstore.NewReferral(rec),
 		Security: gateway.Security{
 			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(conn.Client)},
 			Issuer:   issuer,

@@ -26,6 +26,7 @@ import (
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/internal/redistest"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/placement"
 )
 
 // The placement benchmarks time one $placement-options request through the
@@ -38,6 +39,14 @@ import (
 // capacity and the walkthrough case, and returns the handler and the
 // stored ServiceRequest's path ("ServiceRequest/{id}").
 func placementBench(b *testing.B) (http.Handler, string) {
+	b.Helper()
+	return placementBenchWith(b, true)
+}
+
+// placementBenchWith is placementBench with the referral loop's record
+// wired (as deployed: holds read per request, answers cached, the case's
+// shortlist checked) or not (placement as it was before the loop).
+func placementBenchWith(b *testing.B, referrals bool) (http.Handler, string) {
 	b.Helper()
 	rs := redistest.Start(b)
 	client, err := rediscache.Open(context.Background(), rediscache.Config{URL: rs.URL(), Timeout: 2 * time.Second})
@@ -56,7 +65,11 @@ func placementBench(b *testing.B) (http.Handler, string) {
 	keys, _ := auth.GenerateKeySet()
 	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:bench", Audience: "urn:bench", TTL: time.Hour}
 	rec := openRecord(b)
-	g := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rec, Translator: tr,
+	var refs placement.Referrals
+	if referrals {
+		refs = sqlstore.NewReferral(rec)
+	}
+	g := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rec, Translator: tr, ReferralRecord: refs,
 		Capacity:       capacity.NewRecorded(sqlstore.NewCapacity(rec), rediscache.NewCapacityStore(client.Client, 100), nil),
 		Geocoder:       geo,
 		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
@@ -114,8 +127,10 @@ func placementBench(b *testing.B) (http.Handler, string) {
 	return nil, ""
 }
 
-func benchPlacement(b *testing.B, query string) {
-	h, sr := placementBench(b)
+func benchPlacement(b *testing.B, query string) { benchPlacementWith(b, query, true) }
+
+func benchPlacementWith(b *testing.B, query string, referrals bool) {
+	h, sr := placementBenchWith(b, referrals)
 	path := "/fhir/" + sr + "/$placement-options" + query
 	serve(b, h, "GET", path, nil, http.StatusOK) // warm the placement cache
 	b.ReportAllocs()
@@ -128,6 +143,11 @@ func benchPlacement(b *testing.B, query string) {
 // BenchmarkPlacementOptions is the default request: two matches, three
 // includes, an outcome.
 func BenchmarkPlacementOptions(b *testing.B) { benchPlacement(b, "") }
+
+// BenchmarkPlacementOptionsNoReferrals is BenchmarkPlacementOptions
+// without the referral loop's record: the same-run measure of what reading
+// the holds (one query) and checking the case's shortlist (one read) cost.
+func BenchmarkPlacementOptionsNoReferrals(b *testing.B) { benchPlacementWith(b, "", false) }
 
 // BenchmarkPlacementOptionsExplain adds the nearest exclusions.
 func BenchmarkPlacementOptionsExplain(b *testing.B) { benchPlacement(b, "?explain=true") }

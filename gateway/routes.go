@@ -100,6 +100,10 @@ type Deps struct {
 	// the record by internal/wiring, which also starts its sweeper); nil:
 	// the Task routes answer 503.
 	Referrals *referral.Service
+	// ReferralRecord is the referral loop's record as placement and
+	// capacity reads see it (holds, providers' answers, shortlisted
+	// events); nil: no referral loop in those reads.
+	ReferralRecord placement.Referrals
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -155,14 +159,24 @@ func New(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, tr: d.Translator, log: d.Logger, now: d.Now, sec: d.Security, ready: d.Ready}
 	s.directory = directory.New(d.Store, d.Capacity, d.Geocoder, d.ParseDirectory, d.Logger, d.Now)
 	s.capacities = capacity.New(d.Capacity, d.Geocoder, s.directory, d.ParseCapacity, cfg.Freshness, d.Now)
+	if d.ReferralRecord != nil {
+		s.capacities.UseHolds(d.ReferralRecord)
+	}
+	// The record closes a case when its Encounter ends (the referral
+	// service's CloseCase); a nil service must not become a non-nil
+	// interface.
+	var closer records.CaseCloser
+	if d.Referrals != nil {
+		closer = d.Referrals
+	}
 	s.records = records.New(records.Config{Limits: cfg.Limits, BaseURL: cfg.BaseURL}, records.Deps{
 		Store: d.Store, Near: d.Capacity, Areas: d.Geocoder, Translator: d.Translator, Logger: d.Logger, Now: d.Now, NewID: newID,
-		Directory: recordsDirectory{s.directory}})
+		Directory: recordsDirectory{s.directory}, Cases: closer})
 	s.auditTrail = audittrail.New(d.Security.Audit)
 	s.cases = cases.New(cases.Config{Escalation: cfg.Escalation}, s.records, d.Cases, d.Now)
 	s.referrals = d.Referrals
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
-		Translator: d.Translator, Now: d.Now}, d.Capacity, d.Store, d.Geocoder, s.records)
+		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
 	// first request, not during it.
 	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters", "Task"}, clinicalTypes...), directoryTypes...)...); err != nil {

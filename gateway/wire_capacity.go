@@ -42,9 +42,21 @@ type wireCapacity struct {
 	LocationID string              `json:"locationId"`
 	AsOf       time.Time           `json:"asOf"`
 	Version    int64               `json:"version"`
-	Beds       []wireBed           `json:"beds,omitempty"`
+	Beds       []wireBedHeld       `json:"beds,omitempty"`
 	HomeCare   []wireHomeCare      `json:"homeCare,omitempty"`
 	Freshness  discharge.Freshness `json:"freshness"`
+	// Warnings say where active holds exceed the posted vacancies.
+	Warnings []wireWarning `json:"warnings,omitempty"`
+}
+
+// wireBedHeld is a bed type as a read shows it: as posted, with the
+// active holds on it (beds promised to accepted offers) and what remains
+// bookable. Only reads with the referral loop carry them (View.Held not
+// nil); a posting's body is wireBed.
+type wireBedHeld struct {
+	wireBed
+	Held     *int `json:"held,omitempty"`
+	Bookable *int `json:"bookable,omitempty"`
 }
 
 // wireWarning is a warning in an /api/v1 answer.
@@ -83,6 +95,8 @@ type wireFreshnessPolicy struct {
 // wireBedSummary answers GET /api/v1/capacity for bed types. Its fields
 // are in name order, as the answer has always been written.
 type wireBedSummary struct {
+	// AcceptingByFreshness counts bookable beds: accepting admissions
+	// and not held.
 	AcceptingByFreshness map[discharge.Freshness]int `json:"acceptingByFreshness"`
 	BedTypes             []discharge.BedType         `json:"bedTypes"`
 	FreshnessPolicy      wireFreshnessPolicy         `json:"freshnessPolicy"`
@@ -90,6 +104,7 @@ type wireBedSummary struct {
 	LocationsByFreshness map[discharge.Freshness]int `json:"locationsByFreshness"`
 	Near                 wireLatLon                  `json:"near"`
 	RadiusKm             float64                     `json:"radiusKm"`
+	Warnings             []wireWarning               `json:"warnings,omitempty"`
 }
 
 // wireSummaryLocation is one location of a bed summary.
@@ -98,8 +113,10 @@ type wireSummaryLocation struct {
 	DistanceKm float64             `json:"distanceKm"`
 	AsOf       *time.Time          `json:"asOf,omitempty"`
 	Freshness  discharge.Freshness `json:"freshness"`
-	Accepting  int                 `json:"acceptingAdmissions"`
+	Accepting  int                 `json:"acceptingAdmissions"` // bookable: not held
 	Beds       []wireBed           `json:"beds,omitempty"`
+	// Held are the active holds per bed type (absent: none).
+	Held map[discharge.BedType]int `json:"held,omitempty"`
 }
 
 // wireHomeCareSummary answers GET /api/v1/capacity for home care and
@@ -168,8 +185,31 @@ func toWireHomeCare(hs []discharge.HomeCareOffer) []wireHomeCare {
 
 // toWireCapacity converts a capacity read.
 func toWireCapacity(v capacity.View) wireCapacity {
-	return wireCapacity{LocationID: v.LocationID, AsOf: v.AsOf, Version: v.Version,
-		Beds: toWireBeds(v.Beds), HomeCare: toWireHomeCare(v.HomeCare), Freshness: v.Freshness}
+	out := wireCapacity{LocationID: v.LocationID, AsOf: v.AsOf, Version: v.Version,
+		HomeCare: toWireHomeCare(v.HomeCare), Freshness: v.Freshness, Warnings: toWireWarnings(v.Warnings)}
+	if v.Beds != nil {
+		out.Beds = make([]wireBedHeld, len(v.Beds))
+		for i, b := range v.Beds {
+			out.Beds[i] = wireBedHeld{wireBed: wireBed(b)}
+			if v.Held != nil {
+				h, bk := v.Held[b.Type], max(v.Vacant(b.Type)-v.Held[b.Type], 0)
+				out.Beds[i].Held, out.Beds[i].Bookable = &h, &bk
+			}
+		}
+	}
+	return out
+}
+
+// toWireWarnings converts an answer's warnings; nil when there are none.
+func toWireWarnings(is discharge.Issues) []wireWarning {
+	if len(is) == 0 {
+		return nil
+	}
+	out := make([]wireWarning, len(is))
+	for i, x := range is {
+		out[i] = wireWarning{Expression: x.Expression, Message: x.Message}
+	}
+	return out
 }
 
 // toWirePosted converts a posting's outcome; one not applied says why.
@@ -200,10 +240,11 @@ func toWireSummary(s capacity.Summary) any {
 	out := wireBedSummary{AcceptingByFreshness: b.AcceptingByFreshness, BedTypes: b.BedTypes,
 		FreshnessPolicy:      wireFreshnessPolicy{StaleAfter: b.Policy.StaleAfter.String(), UnknownAfter: b.Policy.ExpireAfter.String()},
 		Locations:            make([]wireSummaryLocation, len(b.Locations)),
-		LocationsByFreshness: b.LocationsByFreshness, Near: wireLatLon{b.Near.Lat, b.Near.Lon}, RadiusKm: b.RadiusKm}
+		LocationsByFreshness: b.LocationsByFreshness, Near: wireLatLon{b.Near.Lat, b.Near.Lon}, RadiusKm: b.RadiusKm,
+		Warnings: toWireWarnings(b.Warnings)}
 	for i, l := range b.Locations {
 		out.Locations[i] = wireSummaryLocation{LocationID: l.LocationID, DistanceKm: l.DistanceKm, AsOf: l.AsOf,
-			Freshness: l.Freshness, Accepting: l.Accepting, Beds: toWireBeds(l.Beds)}
+			Freshness: l.Freshness, Accepting: l.Accepting, Beds: toWireBeds(l.Beds), Held: l.Held}
 	}
 	return out
 }

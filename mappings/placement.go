@@ -235,7 +235,7 @@ func PlacementExplanation(o discharge.Option) json.RawMessage {
 		explanationExt{URL: "freshness", ValueCode: string(o.Freshness)},
 		explanationExt{URL: "asOf", ValueDateTime: o.AsOf.UTC().Format(time.RFC3339)})
 	// One backing array for the numbers the extensions point at.
-	nums := make([]float64, 0, 6+len(o.HomeCare))
+	nums := make([]float64, 0, 8+len(o.HomeCare))
 	num := func(f float64) *float64 { nums = append(nums, f); return &nums[len(nums)-1] }
 	ints := make([]int, 0, len(o.Vacancies))
 	for _, c := range [...]struct {
@@ -251,9 +251,24 @@ func PlacementExplanation(o discharge.Option) json.RawMessage {
 	}
 	for _, b := range o.Vacancies {
 		ints = append(ints, b.AcceptingAdmissions)
-		ext = append(ext, explanationExt{URL: "vacancy", Extension: []explanationExt{
+		v := []explanationExt{
 			{URL: "bedType", ValueCoding: &explainCoding{System: BedTypeSystem, Code: string(b.Type)}},
-			{URL: "acceptingAdmissions", ValueInteger: &ints[len(ints)-1]}}})
+			{URL: "acceptingAdmissions", ValueInteger: &ints[len(ints)-1]}}
+		if b.Held > 0 {
+			// held and bookable only when an offer holds a bed, so an
+			// answer without holds reads as it always did.
+			v = append(v, explanationExt{URL: "held", ValueInteger: &b.Held},
+				explanationExt{URL: "bookable", ValueInteger: ptr(b.Bookable())})
+		}
+		ext = append(ext, explanationExt{URL: "vacancy", Extension: v})
+	}
+	if a := o.Answers; a != nil {
+		// The figures behind the acceptance component (present only when
+		// the provider answered enough offers to be scored by them).
+		ext = append(ext, explanationExt{URL: "acceptance", Extension: []explanationExt{
+			{URL: "rate", ValueDecimal: num(round4(a.Rate()))},
+			{URL: "answered", ValueInteger: ptr(a.Answered)},
+			{URL: "medianMinutesToAnswer", ValueDecimal: num(round4(a.MedianAnswer.Minutes()))}}})
 	}
 	for _, h := range o.HomeCare {
 		ext = append(ext, explanationExt{URL: "homeCare", Extension: []explanationExt{
@@ -270,6 +285,8 @@ func PlacementExplanation(o discharge.Option) json.RawMessage {
 func ExclusionReasonCoding(f discharge.Filter) (system, code string) {
 	return ExclusionReasonSystem, string(f)
 }
+
+func ptr(n int) *int { return &n }
 
 func round4(f float64) float64 { return float64(int64(f*10000+0.5)) / 10000 }
 

@@ -18,7 +18,7 @@ func TestPlacementExplanationElements(t *testing.T) {
 	o := discharge.Option{
 		Components: discharge.Components{Distance: 0.81234, Freshness: 1, Contract: 0, Quality: 0.75, Preference: 0, Acceptance: 0.5},
 		Covered:    []discharge.Requirement{"dementia"},
-		Vacancies:  []discharge.BedCapacity{{Type: discharge.BedNursing, AcceptingAdmissions: 0}, {Type: discharge.BedResidential, AcceptingAdmissions: 3}},
+		Vacancies:  []discharge.BedVacancy{{BedCapacity: discharge.BedCapacity{Type: discharge.BedNursing, AcceptingAdmissions: 0}}, {BedCapacity: discharge.BedCapacity{Type: discharge.BedResidential, AcceptingAdmissions: 3}}},
 		HomeCare:   []discharge.HomeCareOffer{{HoursPerWeek: 12.5, EarliestStart: discharge.DateOf(asOf)}},
 		AsOf:       asOf,
 		Freshness:  discharge.Fresh,

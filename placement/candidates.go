@@ -18,12 +18,17 @@ type candidateSet struct {
 	// beyond them than total counts.
 	capped     bool
 	furthestKm float64
+	// warnings name the locations whose active holds exceed their posted
+	// vacancies.
+	warnings discharge.Issues
 }
 
 // candidates loads the providers that could serve the need: bed-based ones
 // from the geo shards near the origin, home care from its district's
 // coverage set; then their projections (cached per directory generation)
-// and current capacity (cached per posting version).
+// and current capacity (cached per posting version); then the active holds
+// on their beds (one query to the record) and their providers' answers to
+// offers (cached for AnswersTTL).
 //
 // With explain, a bed-based search also takes the nearest directory
 // Locations of any kind (the geo index behind Location near), marked
@@ -93,6 +98,10 @@ func (s *Service) candidates(ctx context.Context, need *discharge.CareNeed, orig
 	if err != nil {
 		return out, err
 	}
+	held, err := s.holdsOf(ctx, locIDs, caps)
+	if err != nil {
+		return out, err
+	}
 	// One backing array each for the candidates' postings and distances,
 	// not a small heap object per location (GC was a fifth of the CPU).
 	list := make([]discharge.Candidate, 0, len(locIDs))
@@ -113,6 +122,7 @@ func (s *Service) candidates(ctx context.Context, need *discharge.CareNeed, orig
 			list = append(list, discharge.Candidate{Provider: withCoverage(p, cp), Capacity: cp, DistanceKm: dp, ExplainOnly: explainOnly[lid]})
 		}
 	}
+	out.warnings = withReferrals(list, held, s.answersOf(ctx, list))
 	out.list, out.gen = list, gen
 	return out, nil
 }

@@ -95,16 +95,23 @@ type Config struct {
 	Now func() time.Time
 	// MaxEntries bounds each of the cache's maps (0: 250,000).
 	MaxEntries int
+	// Referrals is the referral loop's record: the holds subtracted from
+	// vacancies, providers' answers for the acceptance score, and the
+	// cases' shortlisted events. Nil: no holds, neutral acceptance, no
+	// events (a gateway without the referral loop).
+	Referrals Referrals
 }
 
 // Service answers $placement-options. It is safe for concurrent use.
 type Service struct {
-	cfg       Config
-	capacity  Capacity
-	directory Directory
-	geo       Geocoder
-	records   Records
-	idx       *index
+	cfg         Config
+	capacity    Capacity
+	directory   Directory
+	geo         Geocoder
+	records     Records
+	idx         *index
+	answers     answersCache
+	shortlisted shortlistedCases
 }
 
 // New returns a Service over its collaborators.
@@ -112,7 +119,9 @@ func New(cfg Config, capacity Capacity, directory Directory, geo Geocoder, recor
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg, capacity: capacity, directory: directory, geo: geo, records: records, idx: newIndex(cfg.MaxEntries)}
+	s := &Service{cfg: cfg, capacity: capacity, directory: directory, geo: geo, records: records, idx: newIndex(cfg.MaxEntries)}
+	s.answers.max, s.shortlisted.max = s.idx.maxEntries, s.idx.maxEntries
+	return s
 }
 
 // Request is one $placement-options call.
@@ -184,7 +193,17 @@ func (s *Service) Options(ctx context.Context, req Request) (Answer, error) {
 	if err != nil {
 		return Answer{}, err
 	}
-	return s.place(ctx, q, params)
+	a, err := s.place(ctx, q, params)
+	if err != nil {
+		return Answer{}, err
+	}
+	// The case's first shortlist, for its timeline and the Discharge Ready
+	// Date -> shortlist measure: only for a stored ServiceRequest's case,
+	// never for a what-if question.
+	if err := s.shortlist(ctx, req.Principal, q.partition, q.caseID); err != nil {
+		return Answer{}, err
+	}
+	return a, nil
 }
 
 // question is what a request asks, mapped to the domain.
@@ -197,6 +216,9 @@ type question struct {
 	// say that its dates and status were not taken into account.
 	cs       *discharge.Case
 	warnings discharge.Issues
+	// partition and caseID name a stored ServiceRequest's case (its
+	// Encounter's id) when the gateway holds the Encounter; empty inline.
+	partition, caseID string
 }
 
 // stored reads a stored ServiceRequest, with its subject Patient and its
@@ -237,6 +259,7 @@ func (s *Service) stored(ctx context.Context, req Request) (question, error) {
 			return question{}, err
 		}
 		if er != nil {
+			q.partition, q.caseID = part, referenceID(encounter, "Encounter")
 			if q.cs, err = s.toCase(er, patient, opt); err != nil {
 				// The request can still be placed; the answer says that
 				// its case's dates and status were not taken into account.
@@ -248,6 +271,17 @@ func (s *Service) stored(ctx context.Context, req Request) (question, error) {
 		return question{}, err
 	}
 	return q, nil
+}
+
+// referenceID is the id of a reference to typ ("Encounter/1", or an
+// absolute URL ending so), or "".
+func referenceID(ref, typ string) string {
+	i := strings.LastIndex(ref, typ+"/")
+	if i < 0 || (i > 0 && ref[i-1] != '/') {
+		return ""
+	}
+	id, _, _ := strings.Cut(ref[i+len(typ)+1:], "/")
+	return id
 }
 
 // toCase maps a stored Encounter. Its warnings were given when it was
@@ -384,8 +418,9 @@ func (s *Service) place(ctx context.Context, q question, params Params) (Answer,
 	if err != nil {
 		return Answer{}, err
 	}
-	a := Answer{Resources: docs, LeftOut: res.Counts, Excluded: res.Excluded, Warnings: append(params.Warnings, q.warnings...),
-		Used: params.Used, Count: params.Count, Offset: params.Offset}
+	a := Answer{Resources: docs, LeftOut: res.Counts, Excluded: res.Excluded,
+		Warnings: append(append(params.Warnings, q.warnings...), cands.warnings...),
+		Used:     params.Used, Count: params.Count, Offset: params.Offset}
 	for _, o := range page {
 		// Deleted since the projection was read: leave it out rather than
 		// show an option that no longer exists.

@@ -55,6 +55,15 @@ type NearIndex interface {
 	NearLocations(ctx context.Context, areas []string, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
 }
 
+// CaseCloser closes a discharge case when its Encounter ends
+// (referral.Service.CloseCase): its open offers are cancelled and their
+// holds released. It must be idempotent: the record calls it after every
+// commit that stores an ended Encounter, and a sweep retries the closures
+// that failed.
+type CaseCloser interface {
+	CloseCase(ctx context.Context, partition, encounterID string, finished bool) error
+}
+
 // Areas names the geo shards near a point.
 type Areas interface {
 	AreasNear(lat, lon, radiusKm float64) []string
@@ -80,6 +89,9 @@ type Deps struct {
 	Now        func() time.Time
 	// NewID makes the id of a created resource.
 	NewID func() string
+	// Cases is told of Encounters stored finished, cancelled or entered in
+	// error, after their commit; nil: nobody.
+	Cases CaseCloser
 }
 
 // Service is the FHIR record service.
@@ -94,6 +106,7 @@ type Service struct {
 	now   func() time.Time
 	newID func() string
 	types map[string]bool
+	cases CaseCloser
 }
 
 // New builds the record service.
@@ -105,7 +118,7 @@ func New(cfg Config, d Deps) *Service {
 		d.Now = time.Now
 	}
 	s := &Service{cfg: cfg, store: d.Store, dir: d.Directory, near: d.Near, areas: d.Areas, tr: d.Translator,
-		log: d.Logger, now: d.Now, newID: d.NewID, types: map[string]bool{}}
+		log: d.Logger, now: d.Now, newID: d.NewID, types: map[string]bool{}, cases: d.Cases}
 	for _, t := range Types() {
 		s.types[t] = true
 	}

@@ -256,7 +256,8 @@ func (s *Service) currentVersion(ctx context.Context, part, typ, id string) (int
 }
 
 // commit stores candidates atomically, then keeps the directory's derived
-// data (the geo index behind near) in step with the Locations stored.
+// data (the geo index behind near) in step with the Locations stored, and
+// closes the discharge cases of the Encounters stored as ended.
 func (s *Service) commit(ctx context.Context, part string, cds []*candidate, guards []fhir.Guard) error {
 	ws := make([]fhir.Write, len(cds))
 	for i, cd := range cds {
@@ -272,5 +273,29 @@ func (s *Service) commit(ctx context.Context, part string, cds []*candidate, gua
 			}
 		}
 	}
+	s.closeCases(ctx, part, cds)
 	return nil
+}
+
+// closeCases tells Cases of the Encounters just stored as ended. The write
+// is committed whatever happens here: a failure is logged (without the
+// Encounter's id: it is a patient's record) and left to the referral
+// sweep, which closes any case whose Encounter ended with offers open.
+func (s *Service) closeCases(ctx context.Context, part string, cds []*candidate) {
+	if s.cases == nil {
+		return
+	}
+	for _, cd := range cds {
+		if cd.typ != "Encounter" {
+			continue
+		}
+		ended, finished := mappings.EncounterEnd(cd.doc)
+		if !ended {
+			continue
+		}
+		if err := s.cases.CloseCase(context.WithoutCancel(ctx), part, cd.id, finished); err != nil {
+			s.log.Warn("closing a case after its Encounter ended failed; the referral sweep will retry",
+				"partition", part, "kind", discharge.ErrorKind(err).String())
+		}
+	}
 }

@@ -226,9 +226,22 @@ func (s *Store) Engine() string {
 	return "sqlite"
 }
 
+// Migration 9 serves placement's acceptance figures (Referral.ProviderAnswers):
+// an index of offers by owner and creation on both engines and, on
+// PostgreSQL, a SELECT-only policy that admits every offers row to a
+// transaction that set app.answers (the figures span every trust's offers;
+// only owner, state and times are read).
+const (
+	answersIndex          = `CREATE INDEX offers_owner_created ON offers (owner, created_at)`
+	answersPolicyPostgres = `CREATE POLICY answer_figures ON offers FOR SELECT
+		USING (current_setting('app.answers', true) = 'on')`
+)
+
 // provider is goose's migration provider for the embedded migrations.
 // Version 8 (cases_projection.go) is the case worklist projection, its
-// triggers written for each engine. Versions 2 and 7 are the PostgreSQL security migrations (7 for the
+// triggers written for each engine; version 9 serves placement's
+// acceptance figures on both engines (see answersIndex).
+// Versions 2 and 7 are the PostgreSQL security migrations (7 for the
 // referral tables), no-ops on SQLite so both engines count the same
 // versions. On PostgreSQL an advisory lock
 // keeps two gateways starting at once from migrating together.
@@ -258,10 +271,23 @@ func provider(db *sql.DB, eng engine) (*goose.Provider, error) {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
+	answers := func(ctx context.Context, tx *sql.Tx) error {
+		stmts := []string{answersIndex}
+		if eng == enginePostgres {
+			stmts = append(stmts, answersPolicyPostgres)
+		}
+		for _, q := range stmts {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	opts = append(opts, goose.WithDisableGlobalRegistry(true),
 		goose.WithGoMigrations(goose.NewGoMigration(2, &goose.GoFunc{RunTx: security}, nil),
 			goose.NewGoMigration(7, &goose.GoFunc{RunTx: referralSecurity}, nil),
-			goose.NewGoMigration(8, &goose.GoFunc{RunTx: migrateCaseWorklist(eng)}, nil)))
+			goose.NewGoMigration(8, &goose.GoFunc{RunTx: migrateCaseWorklist(eng)}, nil),
+			goose.NewGoMigration(9, &goose.GoFunc{RunTx: answers}, nil)))
 	p, err := goose.NewProvider(dialect, db, files, opts...)
 	if err != nil {
 		return nil, discharge.Wrap(discharge.KindInternal, op, err)

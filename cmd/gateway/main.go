@@ -196,6 +196,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	sweepDone := make(chan struct{})
 	go func() { defer close(sweepDone); referrals.Run(keepCtx) }()
 	defer func() { stopKeeper(); <-sweepDone }()
+	// The closure sweep closes the cases whose Encounter ended but whose
+	// closure after the write failed, so a discharge always releases holds.
+	endedDone := make(chan struct{})
+	go func() { defer close(endedDone); referrals.RunEnded(keepCtx, st.EndedCases()) }()
+	defer func() { stopKeeper(); <-endedDone }()
 	if sec.registry.Demo() {
 		log.Warn("DEMO client registry loaded from " + cfg.DemoDir + ": demo clients and keys are public; never use them with real patient data")
 		printDemoTokens(stdout, sec)

@@ -177,11 +177,14 @@ func (s *Stores) Rebuilder(geo *geocode.Table, log *slog.Logger) *capacity.Rebui
 }
 
 // GatewayDeps are the HTTP gateway's collaborators on these stores; the
-// caller adds the Security it authenticates callers with.
+// caller adds the Security it authenticates callers with and, running the
+// referral loop, the Cases it closes (Referral). Placement and capacity
+// reads see the referral record's holds either way.
 func (s *Stores) GatewayDeps(tr *mappings.Translator, geo *geocode.Table, log *slog.Logger) gateway.Deps {
 	return gateway.Deps{Store: s.Record, Translator: tr, Capacity: s.Capacity, Geocoder: geo, Logger: log,
 		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
-		Ready: s.Record, CapacityCounts: s.Cache, Cases: sqlstore.NewCases(s.Record)}
+		Ready: s.Record, CapacityCounts: s.Cache, Cases: sqlstore.NewCases(s.Record),
+		ReferralRecord: sqlstore.NewReferral(s.Record)}
 }
 
 // ReferralSettings configure the referral loop (cmd/gateway's
@@ -199,6 +202,10 @@ func (s *Stores) Referral(set ReferralSettings, log *slog.Logger) *referral.Serv
 	return referral.New(sqlstore.NewReferral(s.Record), referral.Options{Deadline: set.Deadline, HoldTTL: set.HoldTTL,
 		IdentityBeforeAccept: set.IdentityBeforeAccept, Audit: s.Audit, Log: log})
 }
+
+// EndedCases finds the cases whose Encounter ended with offers still open,
+// for the referral loop's closure sweep (referral.Service.RunEnded).
+func (s *Stores) EndedCases() referral.EndedCases { return sqlstore.NewReferral(s.Record) }
 
 // RecordName says which record the settings use, without secrets: the
 // masked PostgreSQL URL, or the SQLite file.
