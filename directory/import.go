@@ -115,7 +115,7 @@ func (s *Service) importBatch(ctx context.Context, batch []discharge.Listing) (I
 	var writes []fhir.Write
 	var locations []string
 	for ref, d := range docs {
-		typ, id, _ := splitRef(ref)
+		typ, id, _ := fhir.SplitRef(ref)
 		cur, exists := current[ref]
 		if exists && sameContent(cur.JSON, d) {
 			continue
@@ -141,7 +141,7 @@ func (s *Service) importBatch(ctx context.Context, batch []discharge.Listing) (I
 		}
 	}
 	for _, ref := range locations {
-		_, id, _ := splitRef(ref)
+		_, id, _ := fhir.SplitRef(ref)
 		s.IndexLocation(ctx, id, docs[ref])
 	}
 	for _, refs := range rowDocs {

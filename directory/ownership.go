@@ -3,7 +3,6 @@ package directory
 import (
 	"context"
 	"strconv"
-	"strings"
 
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
@@ -152,7 +151,7 @@ func (s *Service) lookup(ctx context.Context, ref string, pending map[string]map
 	if d, ok := pending[ref]; ok {
 		return d, nil
 	}
-	typ, id, ok := splitRef(ref)
+	typ, id, ok := fhir.SplitRef(ref)
 	if !ok || !IsType(typ) {
 		return nil, discharge.KindOf(discharge.KindNotFound)
 	}
@@ -161,20 +160,6 @@ func (s *Service) lookup(ctx context.Context, ref string, pending map[string]map
 		return nil, err
 	}
 	return fhir.DecodeDoc(r.JSON)
-}
-
-// splitRef splits a reference "Type/id" (any base URL stripped, _history
-// ignored).
-func splitRef(ref string) (typ, id string, ok bool) {
-	if i := strings.Index(ref, "/_history/"); i >= 0 {
-		ref = ref[:i]
-	}
-	parts := strings.Split(ref, "/")
-	if len(parts) < 2 {
-		return "", "", false
-	}
-	typ, id = parts[len(parts)-2], parts[len(parts)-1]
-	return typ, id, typ != "" && id != ""
 }
 
 // notFoundRef turns a reference that resolves to nothing into a business

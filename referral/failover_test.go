@@ -3,7 +3,6 @@ package referral_test
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,19 +27,12 @@ func TestFailoverLosesNoAcknowledgedAcceptance(t *testing.T) {
 	_, dbURL := primary.NewDatabase(t)
 	standby := primary.StartStandby(t, "standby1")
 	primary.SetSynchronousStandbys(t, "ANY 1 (standby1)", 1)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Host = fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", primary.Port, standby.Port)
-	q := u.Query()
-	q.Set("target_session_attrs", "read-write")
-	u.RawQuery = q.Encode()
+	failoverURL := primary.FailoverURL(t, dbURL, standby)
 	var trusts []string
 	for i := range 8 {
 		trusts = append(trusts, fmt.Sprintf("F%02d", i))
 	}
-	w := newWorldAt(t, u.String(), 20, 1000, trusts...)
+	w := newWorldAt(t, failoverURL, 20, 1000, trusts...)
 	const callers, each = 8, 40
 	ids := make([][]string, callers)
 	for c := range callers {

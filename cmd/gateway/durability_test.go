@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -320,15 +319,8 @@ func TestPostgresFailoverToSynchronousStandby(t *testing.T) {
 	_, dbURL := primary.NewDatabase(t)
 	standby := primary.StartStandby(t, "standby1")
 	primary.SetSynchronousStandbys(t, "ANY 1 (standby1)", 1)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Host = fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", primary.Port, standby.Port)
-	q := u.Query()
-	q.Set("target_session_attrs", "read-write")
-	u.RawQuery = q.Encode()
-	env := map[string]string{"DATABASE_URL": u.String(), "GATEWAY_RATE_LIMIT": "0", "GATEWAY_REQUEST_TIMEOUT": "3s"}
+	failoverURL := primary.FailoverURL(t, dbURL, standby)
+	env := map[string]string{"DATABASE_URL": failoverURL, "GATEWAY_RATE_LIMIT": "0", "GATEWAY_REQUEST_TIMEOUT": "3s"}
 	base, stop, done, logs := startRun(t, env)
 	defer func() { stop(); <-done }()
 	_, after := createsUnderFault(t, base, mint(t, "demo-trust-rxa"), logs, func() {

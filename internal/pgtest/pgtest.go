@@ -409,3 +409,24 @@ func (s *Server) Promote(tb testing.TB) {
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// FailoverURL is databaseURL (one of the primary's, from NewDatabase) with
+// the primary and each standby as its hosts and
+// target_session_attrs=read-write, so a client finds whichever is the
+// primary after a promotion, as DATABASE_URL does in production.
+func (s *Server) FailoverURL(tb testing.TB, databaseURL string, standbys ...*Server) string {
+	tb.Helper()
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hosts := []string{fmt.Sprintf("127.0.0.1:%d", s.Port)}
+	for _, sb := range standbys {
+		hosts = append(hosts, fmt.Sprintf("127.0.0.1:%d", sb.Port))
+	}
+	u.Host = strings.Join(hosts, ",")
+	q := u.Query()
+	q.Set("target_session_attrs", "read-write")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
