@@ -90,6 +90,51 @@ func ids(rs []fhir.Resource) string {
 
 func TestConformance(t *testing.T) {
 	conformance(t, map[string]func(t *testing.T, s subject){
+		"a refused or cancelled create leaves nothing behind and the pool clean": func(t *testing.T, s subject) {
+			// On PostgreSQL creates go as one pipelined batch ended by
+			// COMMIT or ROLLBACK (pipeline.go): a refused one must roll
+			// back every row it sent, and no pooled connection may keep
+			// an open transaction for its next user.
+			ctx := context.Background()
+			a := fhir.Write{Resource: res("Patient", "pa", 1, `{"v":1}`), Index: []fhir.IndexEntry{tok("identifier", "x|pa")}}
+			if err := s.store.Commit(ctx, "p1", []fhir.Write{a}, nil); err != nil {
+				t.Fatal(err)
+			}
+			b := fhir.Write{Resource: res("Patient", "pb", 1, `{"v":1}`), Index: []fhir.IndexEntry{tok("identifier", "x|pb")}}
+			if err := s.store.Commit(ctx, "p1", []fhir.Write{b, a}, nil); kindOf(err) != discharge.KindRetry {
+				t.Fatalf("a create over an existing resource: %v", err)
+			}
+			cancelled, cancel := context.WithCancel(ctx)
+			cancel()
+			c := fhir.Write{Resource: res("Patient", "pc", 1, `{"v":1}`)}
+			if err := s.store.Commit(cancelled, "p1", []fhir.Write{c}, nil); err == nil {
+				t.Fatal("a commit with a cancelled context succeeded")
+			}
+			for _, id := range []string{"pb", "pc"} {
+				if _, err := s.store.Read(ctx, "p1", "Patient", id); kindOf(err) != discharge.KindNotFound {
+					t.Fatalf("%s after its refused create: %v", id, err)
+				}
+				if _, n, err := s.store.History(ctx, "p1", "Patient", id, 0, 10); kindOf(err) != discharge.KindNotFound || n != 0 {
+					t.Fatalf("%s has history after its refused create: %d %v", id, n, err)
+				}
+			}
+			if _, total, err := s.store.Search(ctx, "p1", fhir.Query{Type: "Patient", Filters: []fhir.Filter{{Param: "identifier", AnyOf: []string{"x|pb"}}}, Count: 10}); err != nil || total != 0 {
+				t.Fatalf("the refused create's index row stayed: %d %v", total, err)
+			}
+			// Many commits after: each would fail with "a transaction is
+			// already in progress" on a connection left inside one.
+			for i := range 40 {
+				w := fhir.Write{Resource: res("Patient", fmt.Sprintf("after%d", i), 1, `{"v":1}`)}
+				if err := s.store.Commit(ctx, "p1", []fhir.Write{w}, nil); err != nil {
+					t.Fatalf("commit %d after the refusals: %v", i, err)
+				}
+				if i%3 == 0 {
+					if err := s.store.Commit(ctx, "p1", []fhir.Write{w}, nil); kindOf(err) != discharge.KindRetry {
+						t.Fatalf("second create %d: %v", i, err)
+					}
+				}
+			}
+		},
 		"versions, history and expected versions": func(t *testing.T, s subject) {
 			ctx := context.Background()
 			w1 := fhir.Write{Resource: res("Patient", "a", 1, `{"v":1}`), Index: []fhir.IndexEntry{tok("identifier", "x|1")}}

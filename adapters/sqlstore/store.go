@@ -75,8 +75,14 @@ func (q *query) sql(parts ...string) *query {
 // on SQLite) run read-only, at REPEATABLE READ on PostgreSQL so that their
 // statements share one snapshot.
 func (s *Store) inTx(ctx context.Context, op, partition string, readOnly bool, f func(*sql.Tx) error) error {
+	return s.attempts(ctx, op, func() error { return s.tryTx(ctx, partition, readOnly, f) })
+}
+
+// attempts runs try, and runs it again (up to maxAttempts in all) while it
+// fails for a serialization failure, a deadlock or a busy lock.
+func (s *Store) attempts(ctx context.Context, op string, try func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.tryTx(ctx, partition, readOnly, f)
+		err := try()
 		if err == nil || !retryable(err) {
 			return classify(op, err)
 		}
@@ -461,6 +467,9 @@ func (s *Store) Commit(ctx context.Context, partition string, writes []fhir.Writ
 		if n > 1 {
 			return &discharge.Error{Kind: discharge.KindRetry, Op: op, Message: "guard check failed"}
 		}
+	}
+	if s.eng == enginePostgres && len(distinct) == 0 && !tracksGeneration(partition) && allCreates(ps) {
+		return s.attempts(ctx, op, func() error { return s.pipelinedCreates(ctx, partition, ps) })
 	}
 	return s.inTx(ctx, op, partition, false, func(tx *sql.Tx) error {
 		return s.commitTx(ctx, tx, partition, ps, distinct)
