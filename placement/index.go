@@ -16,7 +16,7 @@ import (
 //   - per directory Location, the matching projection (discharge.Provider)
 //     of each HealthcareService there. It is valid for one generation of
 //     the directory partition: any directory write moves the generation on
-//     (in the same Lua script as the write), and the next request that sees
+//     (in the same SQL transaction as the write), and the next request that sees
 //     the new generation drops the projections. Every gateway replica reads
 //     the generation per request, so a directory change is seen by all of
 //     them at once, never a request late.
