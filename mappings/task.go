@@ -454,3 +454,31 @@ func MinimisedEncounter(raw []byte) ([]byte, error) {
 	}
 	return json.Marshal(out)
 }
+
+// PackServiceRequest is the ServiceRequest as a provider's referral pack
+// shows it: as stored, without the providers the trust excluded
+// (ExcludedProviderURL), which say which other providers the trust chose
+// not to offer the patient to and are no business of the one offered.
+func PackServiceRequest(raw []byte) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil || doc["resourceType"] != "ServiceRequest" {
+		return nil, discharge.E(discharge.KindStructure, "ServiceRequest", "expected a ServiceRequest resource")
+	}
+	exts, _ := doc["extension"].([]any)
+	kept := exts[:0:0]
+	for _, e := range exts {
+		if m, _ := e.(map[string]any); m["url"] == ExcludedProviderURL {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	if len(kept) == len(exts) {
+		return raw, nil
+	}
+	if len(kept) == 0 {
+		delete(doc, "extension")
+	} else {
+		doc["extension"] = kept
+	}
+	return json.Marshal(doc)
+}

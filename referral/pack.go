@@ -11,7 +11,8 @@ import (
 )
 
 // Pack is the referral pack of a Task (GET /fhir/Task/{id}/$referral-pack):
-// a Bundle (collection) of the Task, its ServiceRequest, a minimised
+// a Bundle (collection) of the Task, its ServiceRequest (for the provider,
+// without the providers the trust excluded), a minimised
 // Encounter (pathway, EDD, Discharge Ready Date) and the Patient. The
 // provider sees the minimised Patient (postcode district, age band) until
 // its offer is accepted, and the full Patient after (or at once, with
@@ -50,6 +51,8 @@ func (s *Service) Pack(ctx context.Context, p *auth.Principal, id, base string) 
 			body, err = mappings.MinimisedEncounter(r.JSON)
 		case ref.Type == "Patient" && !identity:
 			body, err = mappings.MinimisedPatient(r.JSON, s.now())
+		case ref.Type == "ServiceRequest" && actor != discharge.ActorRequester:
+			body, err = mappings.PackServiceRequest(r.JSON)
 		}
 		if err != nil {
 			return nil, err
