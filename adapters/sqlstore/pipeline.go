@@ -1,9 +1,7 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -35,34 +33,22 @@ func allCreates(ps []prepared) bool {
 // commits of the same resources wait rather than deadlock.
 func (s *Store) pipelinedCreates(ctx context.Context, partition string, ps []prepared) error {
 	const op = "sqlstore.Commit"
-	ordered := slices.Clone(ps)
-	slices.SortFunc(ordered, func(a, b prepared) int {
-		return cmp.Or(cmp.Compare(a.w.Resource.Type, b.w.Resource.Type), cmp.Compare(a.w.Resource.ID, b.w.Resource.ID))
-	})
-	var resourceRows, historyRows, tokenRows, rangeRows [][]any
-	for i, p := range ordered {
+	ordered, ok := inKeyOrder(ps)
+	if !ok {
+		return &discharge.Error{Kind: discharge.KindRetry, Op: op, Message: "version check failed"}
+	}
+	resourceRows := make([][]any, 0, len(ordered))
+	for _, p := range ordered {
 		r := p.w.Resource
-		if i > 0 && ordered[i-1].w.Resource.Type == r.Type && ordered[i-1].w.Resource.ID == r.ID {
-			return &discharge.Error{Kind: discharge.KindRetry, Op: op, Message: "version check failed"}
-		}
-		row := []any{partition, r.Type, r.ID, r.VersionID, toNanos(r.LastUpdated), string(r.JSON)}
-		resourceRows = append(resourceRows, row)
-		historyRows = append(historyRows, row)
-		for _, e := range p.tokens {
-			tokenRows = append(tokenRows, []any{partition, r.Type, e.Param, e.Token, r.ID})
-		}
-		for _, param := range p.params {
-			h := p.ranges[param]
-			rangeRows = append(rangeRows, []any{partition, r.Type, r.ID, param, h[0], h[1]})
-		}
+		resourceRows = append(resourceRows, []any{partition, r.Type, r.ID, r.VersionID, toNanos(r.LastUpdated), string(r.JSON)})
 	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
 	b.Queue("SELECT set_config('app.partition', $1, true)", partition)
 	resourceStmts := queueInserts(b, "INSERT INTO resources (partition, type, id, version, last_updated, body) VALUES ", " ON CONFLICT DO NOTHING", resourceRows)
-	queueInserts(b, "INSERT INTO resource_history (partition, type, id, version, last_updated, body) VALUES ", "", historyRows)
-	queueInserts(b, "INSERT INTO search_token (partition, type, param, token, id) VALUES ", "", tokenRows)
-	queueInserts(b, "INSERT INTO search_range (partition, type, id, param, low, high) VALUES ", "", rangeRows)
+	for _, ins := range followingRows(partition, ordered) {
+		queueInserts(b, ins.head, "", ins.rows)
+	}
 
 	conn, err := s.db.Conn(ctx)
 	if err != nil {

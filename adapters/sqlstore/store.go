@@ -508,21 +508,12 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, partition string, ps [
 	if len(ps) == 0 {
 		return nil
 	}
-	// Every commit writes its resources in one order (type, id), so two
-	// commits of the same resources wait for each other rather than
-	// deadlock.
-	ordered := slices.Clone(ps)
-	byKey := func(a, b prepared) int {
-		return cmp.Or(cmp.Compare(a.w.Resource.Type, b.w.Resource.Type), cmp.Compare(a.w.Resource.ID, b.w.Resource.ID))
+	ordered, ok := inKeyOrder(ps)
+	if !ok {
+		return retry("version")
 	}
-	slices.SortFunc(ordered, byKey)
 	var creates, updates []prepared
-	for i, p := range ordered {
-		// Two writes of one resource: at most one can match its current
-		// version (they would otherwise chain in whichever order).
-		if i > 0 && byKey(ordered[i-1], p) == 0 {
-			return retry("version")
-		}
+	for _, p := range ordered {
 		if p.w.ExpectVersion == 0 {
 			creates = append(creates, p)
 		} else {
@@ -567,6 +558,42 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, partition string, ps [
 	if n != int64(len(resourceRows)) {
 		return retry("version")
 	}
+	for _, ins := range followingRows(partition, ordered) {
+		if _, err := insertRows(ctx, tx, ins.head, "", ins.rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inKeyOrder returns the writes in (type, id) order: every commit writes
+// its resources in one order, so two commits of the same resources wait
+// for each other rather than deadlock. ok is false when two writes are of
+// one resource: at most one can match its current version (they would
+// otherwise chain in whichever order).
+func inKeyOrder(ps []prepared) (ordered []prepared, ok bool) {
+	ordered = slices.Clone(ps)
+	byKey := func(a, b prepared) int {
+		return cmp.Or(cmp.Compare(a.w.Resource.Type, b.w.Resource.Type), cmp.Compare(a.w.Resource.ID, b.w.Resource.ID))
+	}
+	slices.SortFunc(ordered, byKey)
+	for i := 1; i < len(ordered); i++ {
+		if byKey(ordered[i-1], ordered[i]) == 0 {
+			return nil, false
+		}
+	}
+	return ordered, true
+}
+
+// rowInsert is one table's rows of a commit.
+type rowInsert struct {
+	head string
+	rows [][]any
+}
+
+// followingRows are the rows every written version adds after its
+// resources row: its history row and its index rows.
+func followingRows(partition string, ordered []prepared) []rowInsert {
 	historyRows := make([][]any, 0, len(ordered))
 	var tokenRows, rangeRows [][]any
 	for _, p := range ordered {
@@ -580,19 +607,11 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, partition string, ps [
 			rangeRows = append(rangeRows, []any{partition, r.Type, r.ID, param, h[0], h[1]})
 		}
 	}
-	for _, ins := range []struct {
-		head string
-		rows [][]any
-	}{
+	return []rowInsert{
 		{"INSERT INTO resource_history (partition, type, id, version, last_updated, body) VALUES ", historyRows},
 		{"INSERT INTO search_token (partition, type, param, token, id) VALUES ", tokenRows},
 		{"INSERT INTO search_range (partition, type, id, param, low, high) VALUES ", rangeRows},
-	} {
-		if _, err := insertRows(ctx, tx, ins.head, "", ins.rows); err != nil {
-			return err
-		}
 	}
-	return nil
 }
 
 // tracksGeneration reports whether the store keeps partition's Generation:
