@@ -165,7 +165,12 @@ func appendJSON(b []byte, v any) []byte {
 
 // InEntry is one entry of a transaction or batch Bundle.
 type InEntry struct {
-	FullURL     string
+	FullURL string
+	// Doc is the entry's resource as the validator decoded it (numbers
+	// exact), shared with the Bundle's document; nil when there is none.
+	Doc map[string]any
+	// Resource is the entry's resource as JSON, encoded from Doc; only
+	// ParseBundleEntries fills it (BundleEntries leaves it nil).
 	Resource    json.RawMessage
 	Method      string
 	URL         string
@@ -173,10 +178,21 @@ type InEntry struct {
 	IfMatch     string
 }
 
-// ParseBundleEntries reads the entries of a validated transaction or batch
-// Bundle (decoded with UseNumber). Each needs a request with a method and a
-// url; fullUrls must be unique.
+// ParseBundleEntries is BundleEntries with each entry's resource also
+// encoded as JSON (InEntry.Resource), for a caller that wants the bytes.
 func ParseBundleEntries(doc map[string]any) ([]InEntry, error) {
+	return bundleEntries(doc, true)
+}
+
+// BundleEntries reads the entries of a validated transaction or batch
+// Bundle (decoded with UseNumber), each resource as the document the
+// validator decoded (InEntry.Doc), not encoded again. Each entry needs a
+// request with a method and a url; fullUrls must be unique.
+func BundleEntries(doc map[string]any) ([]InEntry, error) {
+	return bundleEntries(doc, false)
+}
+
+func bundleEntries(doc map[string]any, encode bool) ([]InEntry, error) {
 	es, _ := doc["entry"].([]any)
 	out := make([]InEntry, 0, len(es))
 	var issues discharge.Issues
@@ -197,11 +213,14 @@ func ParseBundleEntries(doc map[string]any) ([]InEntry, error) {
 			seen[in.FullURL] = i
 		}
 		if r, ok := em["resource"]; ok {
-			raw, err := json.Marshal(r)
-			if err != nil {
-				return nil, discharge.Wrap(discharge.KindInternal, "bundle entry", err)
+			in.Doc, _ = r.(map[string]any)
+			if encode {
+				raw, err := json.Marshal(r)
+				if err != nil {
+					return nil, discharge.Wrap(discharge.KindInternal, "bundle entry", err)
+				}
+				in.Resource = raw
 			}
-			in.Resource = raw
 		}
 		req, ok := em["request"].(map[string]any)
 		if !ok {
@@ -247,6 +266,34 @@ func IsUUID(s string) bool {
 func BundleType(doc map[string]any) string {
 	t, _ := doc["type"].(string)
 	return t
+}
+
+// CloneDoc copies a decoded document deeply (objects and arrays; strings,
+// numbers and booleans are values), for a write that changes the copy and
+// may have to start again from the original.
+func CloneDoc(doc map[string]any) map[string]any {
+	if doc == nil {
+		return nil
+	}
+	return cloneValue(doc).(map[string]any)
+}
+
+func cloneValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = cloneValue(e)
+		}
+		return m
+	case []any:
+		a := make([]any, len(x))
+		for i, e := range x {
+			a[i] = cloneValue(e)
+		}
+		return a
+	}
+	return v
 }
 
 // BundleEntryCount is how many entries (Bundle.entry) a decoded Bundle has.

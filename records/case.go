@@ -75,7 +75,7 @@ func (s *Service) Case(ctx context.Context, p *auth.Principal, id string) (Case,
 			out.Warnings = append(out.Warnings, CaseWarning{Resource: ref, Expression: is.Expression, Message: is.Message})
 		}
 	}
-	pat, err := s.subjectPatient(ctx, part, encDoc, nil)
+	pat, err := s.subjectPatient(ctx, part, encDoc)
 	if err != nil {
 		return Case{}, err
 	}

@@ -35,22 +35,14 @@ func (s *Service) intake(ctx context.Context, p *auth.Principal, part string, cd
 	if cd.typ != "Encounter" && cd.typ != "ServiceRequest" {
 		return nil
 	}
+	// The mapping reads the document the validator decoded, with its server
+	// id: no encode and no second parse (mappings.IncomingIssues).
 	fhir.SetID(cd.doc, cd.id)
-	raw, err := fhir.EncodeDoc(cd.doc)
+	subject, err := s.subjectOf(ctx, part, cd.doc, loc)
 	if err != nil {
 		return err
 	}
-	pat, err := s.subjectPatient(ctx, part, cd.doc, loc)
-	if err != nil {
-		return err
-	}
-	var issues discharge.Issues
-	switch cd.typ {
-	case "Encounter":
-		_, issues, err = mappings.EncounterToCase(raw, pat, s.MapOptions(part))
-	case "ServiceRequest":
-		_, issues, err = mappings.ServiceRequestToNeed(raw, pat, s.MapOptions(part))
-	}
+	issues, err := mappings.IncomingIssues(cd.typ, cd.doc, subject, s.MapOptions(part))
 	if err != nil {
 		return RebaseError(err, cd.typ, cd.path)
 	}
@@ -150,20 +142,36 @@ func (s *Service) referencedJSON(ctx context.Context, part, ref string, loc loca
 // SubjectPatient returns the JSON of the Patient a resource's subject
 // names, from the store, or nil when there is none to be seen.
 func (s *Service) SubjectPatient(ctx context.Context, partition string, doc map[string]any) ([]byte, error) {
-	return s.subjectPatient(ctx, partition, doc, nil)
+	return s.subjectPatient(ctx, partition, doc)
 }
 
 // subjectPatient returns the JSON of the Patient a resource's subject
-// names, from the transaction or the store, or nil when there is none to
-// be seen. A store failure is returned, never taken for a missing Patient:
-// that would turn an outage into a different answer (a placement refused
-// for want of a home postcode, a case without the patient's details).
-func (s *Service) subjectPatient(ctx context.Context, part string, doc map[string]any, loc local) ([]byte, error) {
+// names, from the store, or nil when there is none to be seen. A store
+// failure is returned, never taken for a missing Patient: that would turn
+// an outage into a different answer (a placement refused for want of a
+// home postcode, a case without the patient's details).
+func (s *Service) subjectPatient(ctx context.Context, part string, doc map[string]any) ([]byte, error) {
 	ref, ok := mappings.ElementReference(doc, "subject")
 	if !ok || !strings.Contains(ref, "Patient/") {
 		return nil, nil
 	}
-	return s.referencedJSON(ctx, part, ref, loc)
+	return s.referencedJSON(ctx, part, ref, nil)
+}
+
+// subjectOf is the Patient a resource's subject names as intake maps it:
+// the transaction's document of it, as decoded once, or its stored JSON;
+// neither when there is none to be seen (a store failure is returned, as
+// subjectPatient does).
+func (s *Service) subjectOf(ctx context.Context, part string, doc map[string]any, loc local) (mappings.Subject, error) {
+	ref, ok := mappings.ElementReference(doc, "subject")
+	if !ok || !strings.Contains(ref, "Patient/") {
+		return mappings.Subject{}, nil
+	}
+	if d, ok := loc[ref]; ok {
+		return mappings.Subject{Doc: d}, nil
+	}
+	raw, err := s.referencedJSON(ctx, part, ref, nil)
+	return mappings.Subject{JSON: raw}, err
 }
 
 // SplitRef is fhir.SplitRef, kept for the records package's callers.

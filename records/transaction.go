@@ -74,7 +74,7 @@ func (s *Service) bundle(ctx context.Context, p *auth.Principal, body []byte, ba
 	if err != nil {
 		return BundleResult{}, err
 	}
-	entries, err := fhir.ParseBundleEntries(doc)
+	entries, err := fhir.BundleEntries(doc)
 	if err != nil {
 		return BundleResult{}, err
 	}
@@ -108,7 +108,14 @@ func (s *Service) bundle(ctx context.Context, p *auth.Principal, body []byte, ba
 		for attempt := 0; ; attempt++ {
 			out, err = s.runTransaction(ctx, p, part, entries)
 			if discharge.ErrorKind(err) == discharge.KindRetry && attempt < maxRetries {
-				continue // a concurrent write changed what we read: plan again
+				// A concurrent write changed what we read: plan again, from
+				// the entries as sent (this attempt stamped its documents
+				// and rewrote their references). Rare, so the common path
+				// keeps the validator's documents without a copy.
+				if entries, err = s.freshEntries(body); err != nil {
+					return BundleResult{}, err
+				}
+				continue
 			}
 			if err != nil {
 				return BundleResult{}, err
@@ -125,6 +132,16 @@ func (s *Service) bundle(ctx context.Context, p *auth.Principal, body []byte, ba
 		out[i].Access = s.access(entries[i], out[i])
 	}
 	return BundleResult{Interaction: fhir.BundleType(doc), Entries: out}, nil
+}
+
+// freshEntries decodes a transaction's entries again from the body, for a
+// retry (the body has been validated: this is decoding only).
+func (s *Service) freshEntries(body []byte) ([]fhir.InEntry, error) {
+	doc, err := fhir.DecodeDoc(body)
+	if err != nil {
+		return nil, err
+	}
+	return fhir.BundleEntries(doc)
 }
 
 // access is what an entry touched: the resource written, matched or read,
@@ -317,12 +334,7 @@ func (s *Service) runTransaction(ctx context.Context, caller *auth.Principal, pa
 			return nil, err
 		}
 		rpath := path + ".resource"
-		var doc map[string]any
-		if len(e.Resource) > 0 {
-			if doc, err = fhir.DecodeDoc(e.Resource); err != nil {
-				return nil, err
-			}
-		}
+		doc := e.Doc // as the validator decoded it: the one form to the store
 		switch e.Method {
 		case http.MethodPost:
 			if e.IfNoneExist != "" {
@@ -515,11 +527,7 @@ func (s *Service) runBatch(ctx context.Context, p *auth.Principal, part string, 
 			results[i].Err = err
 			continue
 		}
-		doc, err := fhir.DecodeDoc(e.Resource)
-		if err != nil {
-			results[i].Err = err
-			continue
-		}
+		doc := e.Doc
 		rpath := path + ".resource"
 		switch e.Method {
 		case http.MethodPost:
@@ -594,10 +602,10 @@ func (s *Service) entryTarget(e fhir.InEntry, path string) (typ, id string, err 
 	if len(parts) == 2 {
 		id = parts[1]
 	}
-	if len(e.Resource) == 0 {
+	if e.Doc == nil {
 		return "", "", discharge.E(discharge.KindRequired, path+".resource", "The entry has no resource.")
 	}
-	if rt := fhir.ResourceType(e.Resource); rt != typ {
+	if rt, _ := e.Doc["resourceType"].(string); rt != typ {
 		return "", "", discharge.E(discharge.KindInvalid, path+".resource.resourceType",
 			"The resource type does not match request.url.")
 	}
