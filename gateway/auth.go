@@ -36,7 +36,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		p, err := s.verifyCached(token)
+		p, err := s.access.Verify(token)
 		if err != nil {
 			return err
 		}
@@ -167,33 +167,4 @@ func wwwAuthenticate(de *discharge.Error) string {
 		h += `, error="invalid_token"`
 	}
 	return h
-}
-
-// maxCachedTokens bounds the verified-token cache; past it the cache is
-// emptied (tokens live minutes, so it refills at once).
-const maxCachedTokens = 10000
-
-// verifyCached verifies an access token, remembering verified tokens until
-// they expire: an ECDSA verification per request would otherwise be most of
-// the middleware's cost. Only tokens that verified are cached, keyed by the
-// whole token, and a cached one is refused once past its expiry.
-func (s *Server) verifyCached(token string) (*auth.Principal, error) {
-	now := s.now()
-	if v, ok := s.tokens.Load(token); ok {
-		p := v.(*auth.Principal)
-		if now.Before(p.Expires) {
-			return p, nil
-		}
-		s.tokens.Delete(token)
-	}
-	p, err := s.sec.Issuer.VerifyAccess(token)
-	if err != nil {
-		return nil, err
-	}
-	if s.tokenCount.Add(1) > maxCachedTokens {
-		s.tokens.Clear()
-		s.tokenCount.Store(0)
-	}
-	s.tokens.Store(token, p)
-	return p, nil
 }

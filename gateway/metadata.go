@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -69,8 +68,7 @@ func (s *Server) capabilities() map[string]capability {
 
 // metadata serves the CapabilityStatement.
 func (s *Server) metadata(c echo.Context) error {
-	s.capOnce.Do(func() { s.capJSON = s.buildCapabilityStatement() })
-	return respond(c, http.StatusOK, s.withTokenURL(c, s.capJSON))
+	return respond(c, http.StatusOK, s.withTokenURL(c, s.conformance.CapabilityStatement()))
 }
 
 // buildCapabilityStatement renders the CapabilityStatement: one resource
@@ -204,10 +202,4 @@ const tokenURLMark = "urn:discharge-gateway:token-endpoint"
 func (s *Server) withTokenURL(c echo.Context, cs []byte) []byte {
 	u, _ := json.Marshal(s.tokenURL(c))
 	return bytes.Replace(cs, []byte(`"`+tokenURLMark+`"`), u, 1)
-}
-
-// capCache holds the rendered CapabilityStatement.
-type capCache struct {
-	capOnce sync.Once
-	capJSON []byte
 }

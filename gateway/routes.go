@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,6 +17,7 @@ import (
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/capacity"
 	"github.com/dischargegateway/gateway/cases"
+	"github.com/dischargegateway/gateway/conformance"
 	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
@@ -120,12 +119,11 @@ type Server struct {
 	ready Pinger
 	// tr answers ConceptMap/$translate.
 	tr *mappings.Translator
-	// tokens caches verified access tokens (see verifyCached).
-	tokens     sync.Map
-	tokenCount atomic.Int64
-	// codeSystems and conceptMaps are the published terminology.
-	codeSystems, conceptMaps []canonical
-	capCache
+	// access verifies access tokens, with its cache of verified ones.
+	access *auth.AccessVerifier
+	// conformance publishes the CodeSystems, ConceptMaps and the
+	// CapabilityStatement.
+	conformance *conformance.Service
 	// placement answers $placement-options.
 	placement *placement.Service
 	metrics   *metrics
@@ -183,8 +181,8 @@ func New(cfg Config, d Deps) *Server {
 		s.log.Error("schema preload failed", slog.String("error", err.Error()))
 	}
 	s.metrics = s.newMetrics(d.CapacityCounts)
-	s.codeSystems = publish(mappings.CodeSystems())
-	s.conceptMaps = publish(d.Translator.Maps())
+	s.access = auth.NewAccessVerifier(d.Security.Issuer, d.Now)
+	s.conformance = conformance.New(mappings.CodeSystems(), d.Translator.Maps(), s.buildCapabilityStatement)
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true

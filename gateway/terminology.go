@@ -1,14 +1,13 @@
 package gateway
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"sort"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dischargegateway/gateway/conformance"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 )
@@ -19,59 +18,33 @@ import (
 // before it goes live.
 
 func (s *Server) searchCodeSystems(c echo.Context) error {
-	return s.searchCanonical(c, "CodeSystem", s.codeSystems)
+	return s.searchCanonical(c, conformance.CodeSystem)
 }
 
 func (s *Server) readCodeSystem(c echo.Context) error {
-	return s.readCanonical(c, "CodeSystem", s.codeSystems)
+	return s.readCanonical(c, conformance.CodeSystem)
 }
 
 func (s *Server) searchConceptMaps(c echo.Context) error {
-	return s.searchCanonical(c, "ConceptMap", s.conceptMaps)
+	return s.searchCanonical(c, conformance.ConceptMap)
 }
 
 func (s *Server) readConceptMap(c echo.Context) error {
-	return s.readCanonical(c, "ConceptMap", s.conceptMaps)
+	return s.readCanonical(c, conformance.ConceptMap)
 }
 
-// canonical is a published terminology resource with its id and url.
-type canonical struct {
-	ID, URL string
-	JSON    []byte
-}
-
-// publish indexes terminology resources by id and url. A resource without
-// an id is served under the last segment of its url.
-func publish(docs [][]byte) []canonical {
-	out := make([]canonical, 0, len(docs))
-	for _, d := range docs {
-		var head struct{ ID, URL string }
-		if json.Unmarshal(d, &head) != nil || head.URL == "" {
-			continue
-		}
-		id := head.ID
-		if id == "" {
-			id = head.URL[strings.LastIndexByte(head.URL, '/')+1:]
-		}
-		out = append(out, canonical{ID: id, URL: head.URL, JSON: d})
+func (s *Server) readCanonical(c echo.Context, typ string) error {
+	out, err := s.conformance.Read(typ, c.Param("id"))
+	if err != nil {
+		return err
 	}
-	return out
-}
-
-func (s *Server) readCanonical(c echo.Context, typ string, all []canonical) error {
-	id := c.Param("id")
-	for _, r := range all {
-		if r.ID == id {
-			return respond(c, http.StatusOK, r.JSON)
-		}
-	}
-	return discharge.E(discharge.KindNotFound, typ, "No "+typ+" with that id.")
+	return respond(c, http.StatusOK, out)
 }
 
 // searchCanonical searches published terminology by url. Paging follows
 // the generic search: total counts every match, the links page through
 // them.
-func (s *Server) searchCanonical(c echo.Context, typ string, all []canonical) error {
+func (s *Server) searchCanonical(c echo.Context, typ string) error {
 	vals := c.QueryParams()
 	page, err := fhir.ParsePaging(vals, defaultCount, maxCount)
 	if err != nil {
@@ -98,12 +71,7 @@ func (s *Server) searchCanonical(c echo.Context, typ string, all []canonical) er
 		used["url"] = vs
 	}
 	base := s.baseURL(c)
-	var matches []canonical
-	for _, r := range all {
-		if matchesAll(r.URL, vals["url"]) {
-			matches = append(matches, r)
-		}
-	}
+	matches := s.conformance.Search(typ, vals["url"])
 	total := len(matches)
 	var entries []fhir.BundleEntryOut
 	if page.Offset < total {
@@ -116,15 +84,4 @@ func (s *Server) searchCanonical(c echo.Context, typ string, all []canonical) er
 	}
 	links := fhir.PageLinks(base+"/"+typ, used, page, total)
 	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, links, entries))
-}
-
-// matchesAll reports whether a canonical url equals every url= value given
-// (repeated parameters AND; an empty list matches everything).
-func matchesAll(u string, want []string) bool {
-	for _, w := range want {
-		if w != "" && u != w {
-			return false
-		}
-	}
-	return true
 }
