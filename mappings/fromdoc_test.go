@@ -86,3 +86,38 @@ func TestFromDocKeepsNumbersAndCodes(t *testing.T) {
 		t.Error("a ServiceRequest was taken as an Encounter")
 	}
 }
+
+// TestDecodeOnePassAgrees: the one-pass decode (the model beside its
+// resourceType) gives the model the two-pass read gave (resourceType
+// first, then the model), on the gateway's own resources.
+func TestDecodeOnePassAgrees(t *testing.T) {
+	for _, name := range []string{"encounter-inpatient.json", "patient.json", "servicerequest-nursing-dementia.json"} {
+		raw := read(t, name)
+		var want any
+		var got any
+		var err error
+		switch {
+		case name[0] == 'e':
+			var m r4.Encounter
+			err = json.Unmarshal(raw, &m)
+			want = &m
+			got, _ = mappings.DecodeEncounter(raw)
+		case name[0] == 'p':
+			var m r4.Patient
+			err = json.Unmarshal(raw, &m)
+			want = &m
+			got, _ = mappings.DecodePatient(raw)
+		default:
+			var m r4.ServiceRequest
+			err = json.Unmarshal(raw, &m)
+			want = &m
+			got, _ = mappings.DecodeServiceRequest(raw)
+		}
+		if err != nil || !reflect.DeepEqual(want, got) {
+			t.Errorf("%s: the one-pass decode differs (%v)", name, err)
+		}
+	}
+	if _, err := mappings.DecodeEncounter(read(t, "patient.json")); err == nil {
+		t.Error("a Patient was decoded as an Encounter")
+	}
+}

@@ -70,6 +70,13 @@ func aboutSubject(is discharge.Issues, root string) discharge.Issues {
 // DecodePatient decodes raw Patient JSON. The gateway has already checked it
 // against the R4 schema; this only refuses what is not a Patient at all.
 func DecodePatient(raw []byte) (*r4.Patient, error) {
+	var typed struct {
+		ResourceType string `json:"resourceType"`
+		r4.Patient
+	}
+	if json.Unmarshal(raw, &typed) == nil && typed.ResourceType == "Patient" {
+		return &typed.Patient, nil
+	}
 	var p r4.Patient
 	if err := decodeResource(raw, "Patient", &p); err != nil {
 		return nil, err
