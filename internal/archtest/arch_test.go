@@ -212,3 +212,57 @@ func TestNoCapabilityDiscovery(t *testing.T) {
 		t.Error(p)
 	}
 }
+
+// maxHandlerLines is how long a handler in gateway/ may be: it decodes the
+// request, calls one service method and encodes the answer (issue 14).
+const maxHandlerLines = 60
+
+// TestHandlersAreThin: every echo handler in gateway/ (a function taking
+// an echo.Context and returning an error) is at most maxHandlerLines long,
+// its declaration and closing brace included.
+func TestHandlersAreThin(t *testing.T) {
+	fset := token.NewFileSet()
+	handlers := 0
+	for _, f := range sources(t) {
+		if f.dir != "gateway" {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f.path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range af.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Body == nil || !isHandler(fd.Type) {
+				continue
+			}
+			handlers++
+			if n := fset.Position(fd.End()).Line - fset.Position(fd.Pos()).Line + 1; n > maxHandlerLines {
+				t.Errorf("gateway/%s: handler %s is %d lines (at most %d): move the work into its service",
+					filepath.Base(f.path), fd.Name.Name, n, maxHandlerLines)
+			}
+		}
+	}
+	if handlers < 20 {
+		t.Errorf("only %d handlers found in gateway/: the test no longer finds them", handlers)
+	}
+}
+
+// isHandler reports whether a function type is func(echo.Context) error.
+func isHandler(ft *ast.FuncType) bool {
+	if ft.Params == nil || len(ft.Params.List) != 1 || len(ft.Params.List[0].Names) > 1 {
+		return false
+	}
+	sel, ok := ft.Params.List[0].Type.(*ast.SelectorExpr)
+	if !ok || sel.Sel.Name != "Context" {
+		return false
+	}
+	if x, ok := sel.X.(*ast.Ident); !ok || x.Name != "echo" {
+		return false
+	}
+	if ft.Results == nil || len(ft.Results.List) != 1 {
+		return false
+	}
+	id, ok := ft.Results.List[0].Type.(*ast.Ident)
+	return ok && id.Name == "error"
+}
