@@ -1,9 +1,7 @@
 package mappings
 
 import (
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -65,23 +63,6 @@ func aboutSubject(is discharge.Issues, root string) discharge.Issues {
 		out[i] = x
 	}
 	return out
-}
-
-// DecodePatient decodes raw Patient JSON. The gateway has already checked it
-// against the R4 schema; this only refuses what is not a Patient at all.
-func DecodePatient(raw []byte) (*r4.Patient, error) {
-	var typed struct {
-		ResourceType string `json:"resourceType"`
-		r4.Patient
-	}
-	if json.Unmarshal(raw, &typed) == nil && typed.ResourceType == "Patient" {
-		return &typed.Patient, nil
-	}
-	var p r4.Patient
-	if err := decodeResource(raw, "Patient", &p); err != nil {
-		return nil, err
-	}
-	return &p, nil
 }
 
 // PatientToFacts takes the NHS number, age band (as of asOf, in asOf's
@@ -190,94 +171,4 @@ func patientHome(p *r4.Patient, f *PatientFacts) discharge.Issues {
 		}
 	}
 	return is
-}
-
-// decodeResource decodes raw into v after checking resourceType, returning a
-// KindStructure *discharge.Error for anything that is not the wanted type.
-func decodeResource(raw []byte, want string, v any) error {
-	var head struct {
-		ResourceType string `json:"resourceType"`
-	}
-	if err := json.Unmarshal(raw, &head); err != nil {
-		return &discharge.Error{Kind: discharge.KindStructure, Op: "mappings.decode" + want, Err: err,
-			Issues: []discharge.Issue{{Kind: discharge.KindStructure, Expression: want, Message: "the body is not a JSON " + want}}}
-	}
-	if head.ResourceType != want {
-		return &discharge.Error{Kind: discharge.KindStructure, Op: "mappings.decode" + want,
-			Issues: []discharge.Issue{{Kind: discharge.KindStructure, Expression: want, Message: "expected a " + want + " resource"}}}
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return &discharge.Error{Kind: discharge.KindStructure, Op: "mappings.decode" + want, Err: err,
-			Issues: []discharge.Issue{{Kind: discharge.KindStructure, Expression: want, Message: "the " + want + " could not be read: an element has the wrong type or an unknown code"}}}
-	}
-	return nil
-}
-
-func str(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-func decimal(n *json.Number) (float64, bool) {
-	if n == nil {
-		return 0, false
-	}
-	v, err := strconv.ParseFloat(string(*n), 64)
-	return v, err == nil
-}
-
-// fullDate reads a FHIR date or dateTime as a civil date. A dateTime's date
-// is taken as written, in the zone the sender wrote it in: that is the ward's
-// calendar day, which is what EDD and DRD mean. Partial dates fail.
-func fullDate(s string) (discharge.Date, bool) {
-	if len(s) > 10 && s[10] == 'T' {
-		s = s[:10]
-	}
-	d, err := discharge.ParseDate(s)
-	return d, err == nil
-}
-
-// datePtr maps an optional date element to *Date, adding a warning at expr
-// when it is present but not a full date.
-func datePtr(s *string, expr string, is *discharge.Issues) *discharge.Date {
-	if s == nil || *s == "" {
-		return nil
-	}
-	d, ok := fullDate(*s)
-	if !ok {
-		is.Warn(discharge.KindValue, expr, "the date is not a full date and was ignored")
-		return nil
-	}
-	return &d
-}
-
-// refID returns the id in a reference such as "Encounter/123" or
-// "https://x/fhir/Encounter/123/_history/2" when it names resourceType, else
-// the reference as written (e.g. an unresolved urn:uuid).
-func refID(ref, resourceType string) string {
-	if i := strings.Index(ref, "/_history/"); i >= 0 {
-		ref = ref[:i]
-	}
-	parts := strings.Split(ref, "/")
-	if n := len(parts); n >= 2 && parts[n-2] == resourceType && parts[n-1] != "" {
-		return parts[n-1]
-	}
-	return ref
-}
-
-// refString renders a Reference as "Type/id", or its identifier value, or
-// its display, whichever is first present.
-func refString(r r4.Reference) string {
-	switch {
-	case str(r.Reference) != "":
-		return *r.Reference
-	case r.Identifier != nil && str(r.Identifier.Value) != "":
-		if s := str(r.Identifier.System); s != "" {
-			return s + "|" + *r.Identifier.Value
-		}
-		return *r.Identifier.Value
-	}
-	return str(r.Display)
 }
