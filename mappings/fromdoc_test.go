@@ -121,3 +121,36 @@ func TestDecodeOnePassAgrees(t *testing.T) {
 		t.Error("a Patient was decoded as an Encounter")
 	}
 }
+
+// BenchmarkIncomingEncounter compares the write path's mapping check on the
+// validator's document (doc: mappings.IncomingIssues, the model filled in
+// memory) with the way it was done before, in the same run (reencode: the
+// document encoded, then EncounterToCase parsing the bytes again).
+func BenchmarkIncomingEncounter(b *testing.B) {
+	raw, pat := read(b, "encounter-inpatient.json"), read(b, "patient.json")
+	p, err := fhir.Validate(raw, "Encounter", fhir.DefaultLimits)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt := mappings.Options{Translator: translator(b), AsOf: asOf}
+	b.Run("reencode", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			enc, err := fhir.EncodeDoc(p.Doc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := mappings.EncounterToCase(enc, pat, opt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("doc", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := mappings.IncomingIssues("Encounter", p.Doc, mappings.Subject{JSON: pat}, opt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
