@@ -268,34 +268,6 @@ func BundleType(doc map[string]any) string {
 	return t
 }
 
-// CloneDoc copies a decoded document deeply (objects and arrays; strings,
-// numbers and booleans are values), for a write that changes the copy and
-// may have to start again from the original.
-func CloneDoc(doc map[string]any) map[string]any {
-	if doc == nil {
-		return nil
-	}
-	return cloneValue(doc).(map[string]any)
-}
-
-func cloneValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = cloneValue(e)
-		}
-		return m
-	case []any:
-		a := make([]any, len(x))
-		for i, e := range x {
-			a[i] = cloneValue(e)
-		}
-		return a
-	}
-	return v
-}
-
 // BundleEntryCount is how many entries (Bundle.entry) a decoded Bundle has.
 func BundleEntryCount(doc map[string]any) int {
 	es, _ := doc["entry"].([]any)
