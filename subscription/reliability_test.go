@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -427,5 +428,78 @@ func TestSlowReceiverHoldsUpNobody(t *testing.T) {
 	}
 	if slow.maxConc.Load() == 0 {
 		t.Fatal("the slow endpoint was never tried")
+	}
+}
+
+// Case state changes reach the case's trust and its hub, narrowed by the
+// state filter, and no other trust; capacity postings reach hubs and
+// trusts that subscribed, by location filter. Each Subscription's events
+// are numbered 1, 2, … in the order of the changes.
+func TestCaseAndCapacityTopics(t *testing.T) {
+	r := openRig(t, "")
+	ctx := context.Background()
+	create := func(p *auth.Principal, topic, filter string) string {
+		ext := ""
+		if filter != "" {
+			ext = `"_criteria":{"extension":[{"url":"http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria","valueString":"` + filter + `"}]},`
+		}
+		c, err := r.svc.Create(ctx, p, []byte(`{"resourceType":"Subscription","status":"requested","reason":"r",`+ext+
+			`"criteria":"https://discharge-gateway.nhs.uk/fhir/SubscriptionTopic/`+topic+`","channel":{"type":"rest-hook","endpoint":"https://203.0.113.9/h"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Resource.ID
+	}
+	trustA := &auth.Principal{Org: "RXA", Role: auth.RoleTrust}
+	trustB := &auth.Principal{Org: "RXB", Role: auth.RoleTrust}
+	hub := &auth.Principal{Org: "HUB", Role: auth.RoleHub, Members: []string{"RXA"}}
+	caseA := create(trustA, "case-state", "")
+	caseAOffers := create(trustA, "case-state", "Encounter?state=offers-sent")
+	caseAConfirmed := create(trustA, "case-state", "Encounter?state=confirmed")
+	caseB := create(trustB, "case-state", "")
+	caseHub := create(hub, "case-state", "")
+	capHub := create(hub, "capacity-posting", "")
+	capOne := create(trustA, "capacity-posting", "Location?location=L2")
+	r.offer(t, "P1", "x1")
+	r.offer(t, "P1", "x2")
+	caps := sqlstore.NewCapacity(r.st)
+	for _, loc := range []string{"L1", "L2", "L2"} {
+		if _, _, err := caps.Record(ctx, discharge.Capacity{LocationID: loc, AsOf: time.Now().Add(-time.Minute),
+			Beds: []discharge.BedCapacity{{Type: discharge.BedNursing, MaxCapacity: 5, Occupied: 4, AcceptingAdmissions: 1}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.subs.Fanout(ctx, 100, subscription.Match); err != nil {
+		t.Fatal(err)
+	}
+	foci := func(id string) []string {
+		evs, err := r.subs.SubscriptionEvents(ctx, id, 1, 100, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for i, e := range evs {
+			if e.Number != int64(i+1) {
+				t.Fatalf("%s: event %d numbered %d", id, i+1, e.Number)
+			}
+			out = append(out, e.Focus)
+		}
+		return out
+	}
+	for name, c := range map[string]struct {
+		id   string
+		want string
+	}{
+		"trust":               {caseA, "Encounter/enc-x1 Encounter/enc-x2"},
+		"trust, offers-sent":  {caseAOffers, "Encounter/enc-x1 Encounter/enc-x2"},
+		"trust, confirmed":    {caseAConfirmed, ""},
+		"another trust":       {caseB, ""},
+		"hub of the trust":    {caseHub, "Encounter/enc-x1 Encounter/enc-x2"},
+		"hub, capacity":       {capHub, "Location/L1 Location/L2 Location/L2"},
+		"trust, capacity, L2": {capOne, "Location/L2 Location/L2"},
+	} {
+		if got := strings.Join(foci(c.id), " "); got != c.want {
+			t.Errorf("%s: %q, want %q", name, got, c.want)
+		}
 	}
 }
