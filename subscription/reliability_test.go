@@ -60,16 +60,20 @@ func openRig(t *testing.T, databaseURL string) *rig {
 // the referral record's own transaction (and so its outbox row).
 func (r *rig) offer(t *testing.T, owner, id string) {
 	t.Helper()
+	if err := r.tryOffer(context.Background(), owner, id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *rig) tryOffer(ctx context.Context, owner, id string) error {
 	now := time.Now().UTC()
 	o := discharge.Offer{ID: id, Partition: "RXA", Requester: "RXA", Owner: owner, OwnerOrg: owner,
 		ServiceRequestID: "sr-" + id, EncounterID: "enc-" + id, PatientID: "p", HealthcareServiceID: "svc", LocationID: "loc",
 		State: discharge.OfferRequested, Deadline: now.Add(time.Hour), Version: 1, Created: now, Updated: now}
-	if err := r.ref.Apply(context.Background(), referral.Change{Partition: "RXA", At: now, Offers: []referral.OfferWrite{{
+	return r.ref.Apply(ctx, referral.Change{Partition: "RXA", At: now, Offers: []referral.OfferWrite{{
 		Offer: o, Due: o.Deadline,
 		Task: fhir.Resource{Type: "Task", ID: id, VersionID: 1, LastUpdated: now, JSON: []byte(`{"resourceType":"Task"}`)}}},
-		Events: []referral.Event{{Partition: "RXA", CaseID: "enc-" + id, At: now, Kind: referral.EventOfferSent, TaskID: id}}}); err != nil {
-		t.Fatal(err)
-	}
+		Events: []referral.Event{{Partition: "RXA", CaseID: "enc-" + id, At: now, Kind: referral.EventOfferSent, TaskID: id}}})
 }
 
 // subscribe creates a Subscription of a care provider to new referrals.
@@ -502,4 +506,83 @@ func TestCaseAndCapacityTopics(t *testing.T) {
 			t.Errorf("%s: %q, want %q", name, got, c.want)
 		}
 	}
+}
+
+// The PostgreSQL primary (with a synchronous standby) is killed while
+// referrals are written and the standby promoted: every referral whose
+// write was acknowledged, before or after, reaches the subscriber from
+// the new primary; the Deliverer, on the record's failover URL, carries
+// on by itself.
+func TestFailoverLosesNoAcknowledgedEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a primary and a standby")
+	}
+	primary := pgtest.Start(t)
+	_, dbURL := primary.NewDatabase(t)
+	standby := primary.StartStandby(t, "standby1")
+	primary.SetSynchronousStandbys(t, "ANY 1 (standby1)", 1)
+	r := openRig(t, primary.FailoverURL(t, dbURL, standby))
+	rc := newReceiver(t)
+	r.subscribe(t, "P1", rc.srv.URL)
+	d := subscription.NewDeliverer(r.subs, nil, fastConfig("a"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	var (
+		acked         []string
+		promoted      atomic.Bool
+		afterPromoted int
+		n             atomic.Int64
+	)
+	writes := make(chan struct{})
+	go func() {
+		defer close(writes)
+		for i := 0; i < 120; i++ {
+			id := fmt.Sprintf("f%03d", i)
+			for try := 0; try < 50; try++ {
+				cctx, c := context.WithTimeout(context.Background(), 3*time.Second)
+				err := r.tryOffer(cctx, "P1", id)
+				c()
+				if err == nil {
+					acked = append(acked, id)
+					n.Add(1)
+					if promoted.Load() {
+						afterPromoted++
+					}
+					break
+				}
+				if discharge.ErrorKind(err) == discharge.KindRetry {
+					break // an earlier try committed unacknowledged
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}()
+	for n.Load() < 30 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	primary.Kill()
+	time.Sleep(500 * time.Millisecond)
+	standby.Promote(t)
+	promoted.Store(true)
+	<-writes
+	if afterPromoted == 0 {
+		t.Fatal("no write was acknowledged after the promotion")
+	}
+	eventually(t, 60*time.Second, "every acknowledged referral delivered", func() bool {
+		_, _, foci := rc.snapshot()
+		got := map[string]bool{}
+		for _, f := range foci {
+			got[f] = true
+		}
+		for _, id := range acked {
+			if !got["Task/"+id] {
+				return false
+			}
+		}
+		return true
+	})
+	_, events, _ := rc.snapshot()
+	t.Logf("%d referrals acknowledged (%d after the promotion), %d event deliveries", len(acked), afterPromoted, len(events))
 }
