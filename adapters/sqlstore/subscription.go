@@ -350,12 +350,14 @@ func (r *Subscriptions) Fanout(ctx context.Context, limit int, match func(subscr
 		if err := insertValues(ctx, tx, `INSERT INTO subscription_events (subscription_id, seq, at, focus, version, partition) VALUES `, 6, rows); err != nil {
 			return err
 		}
+		var moved [][]any
 		for _, s := range subs {
 			if n := counter[s.ID]; n != s.Events {
-				if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET events = $1 WHERE id = $2`, n, s.ID); err != nil {
-					return err
-				}
+				moved = append(moved, []any{s.ID, n})
 			}
+		}
+		if err := setCounters(ctx, tx, moved); err != nil {
+			return err
 		}
 		now := time.Now().UnixNano()
 		for start := 0; start < len(ids); start += rowsPerInsert {
@@ -373,6 +375,26 @@ func (r *Subscriptions) Fanout(ctx context.Context, limit int, match func(subscr
 		return nil
 	})
 	return taken, err
+}
+
+// setCounters sets subscriptions.events of each (id, n), a statement per
+// rowsPerInsert/2 of them (the same SQL on both engines).
+func setCounters(ctx context.Context, tx *sql.Tx, rows [][]any) error {
+	per := rowsPerInsert / 2
+	for start := 0; start < len(rows); start += per {
+		chunk := rows[start:min(len(rows), start+per)]
+		q := &query{}
+		vals := make([]string, len(chunk))
+		for i, r := range chunk {
+			vals[i] = "(" + q.arg(r[0]) + ", CAST(" + q.arg(r[1]) + " AS BIGINT))"
+		}
+		if _, err := tx.ExecContext(ctx, `WITH v(id, n) AS (VALUES `+strings.Join(vals, ", ")+`)
+			UPDATE subscriptions SET events = (SELECT n FROM v WHERE v.id = subscriptions.id)
+			WHERE id IN (SELECT id FROM v)`, q.args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func liveSubscriptions(ctx context.Context, tx *sql.Tx) ([]discharge.Subscription, error) {
@@ -435,34 +457,24 @@ func (r *Subscriptions) Claim(ctx context.Context, owner string, now time.Time, 
 	}
 	err := r.s.inTx(ctx, op, "", false, func(tx *sql.Tx) error {
 		out = out[:0]
-		rs, err := tx.QueryContext(ctx, `SELECT id FROM subscriptions WHERE status IN ('requested', 'active')
+		// One statement: the due rows, skipping those another replica is
+		// claiming this instant (SKIP LOCKED), leased and returned.
+		rs, err := tx.QueryContext(ctx, `UPDATE subscriptions SET lease_owner = $3, lease_until = $4
+			WHERE id IN (SELECT id FROM subscriptions WHERE status IN ('requested', 'active')
 			AND next_attempt <= $1 AND lease_until <= $1 AND (status = 'requested' OR events > acked OR `+hb+`)
-			ORDER BY next_attempt LIMIT $2`+lock, n, limit)
+			ORDER BY next_attempt LIMIT $2`+lock+`) RETURNING `+subscriptionColumns, n, limit, owner, n+int64(lease))
 		if err != nil {
 			return err
 		}
-		var ids []string
+		defer rs.Close()
 		for rs.Next() {
-			var id string
-			if err := rs.Scan(&id); err != nil {
-				rs.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rs.Close()
-		if err := rs.Err(); err != nil {
-			return err
-		}
-		for _, id := range ids {
-			s, err := scanSubscription(tx.QueryRowContext(ctx, `UPDATE subscriptions SET lease_owner = $1, lease_until = $2
-				WHERE id = $3 RETURNING `+subscriptionColumns, owner, n+int64(lease), id))
+			s, err := scanSubscription(rs)
 			if err != nil {
 				return err
 			}
 			out = append(out, s)
 		}
-		return nil
+		return rs.Err()
 	})
 	return out, err
 }
