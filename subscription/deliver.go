@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -74,6 +75,9 @@ type Deliverer struct {
 	inflight int
 	hosts    map[string]int
 	wg       sync.WaitGroup
+	// freed is signalled when a delivery ends, so a Deliverer whose
+	// workers were all busy claims again at once rather than after Poll.
+	freed chan struct{}
 }
 
 // NewDeliverer returns a Deliverer on st; read serves full-resource
@@ -119,17 +123,29 @@ func NewDeliverer(st Store, read Reader, cfg DelivererConfig) *Deliverer {
 		// A redirect could lead anywhere; a notification goes where it was
 		// registered or fails.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &Deliverer{st: st, read: read, cfg: cfg, client: client, hosts: map[string]int{}}
+	return &Deliverer{st: st, read: read, cfg: cfg, client: client, hosts: map[string]int{}, freed: make(chan struct{}, 1)}
 }
 
 // Run delivers until ctx ends, then waits for deliveries in flight.
 func (d *Deliverer) Run(ctx context.Context) {
 	defer d.wg.Wait()
 	for ctx.Err() == nil {
-		busy := d.Step(ctx)
-		if !busy {
-			d.st.Wait(ctx, d.cfg.Poll)
+		if d.Step(ctx) {
+			continue
 		}
+		d.mu.Lock()
+		saturated := d.inflight >= d.cfg.Workers
+		d.mu.Unlock()
+		if saturated {
+			// Every worker busy: claim again as soon as one is free.
+			select {
+			case <-ctx.Done():
+			case <-d.freed:
+			case <-time.After(d.cfg.Poll):
+			}
+			continue
+		}
+		d.st.Wait(ctx, d.cfg.Poll)
 	}
 }
 
@@ -179,6 +195,10 @@ func (d *Deliverer) Step(ctx context.Context) bool {
 				d.hosts[host]--
 				d.inflight--
 				d.mu.Unlock()
+				select {
+				case d.freed <- struct{}{}:
+				default:
+				}
 			}()
 			d.deliver(context.WithoutCancel(ctx), sub)
 		}()
@@ -205,17 +225,24 @@ func (d *Deliverer) deliver(ctx context.Context, sub discharge.Subscription) {
 		n.Type = discharge.NotifyHandshake
 		// The handshake says active: it is what the Subscription becomes.
 		n.Subscription.Status = discharge.SubscriptionActive
-	case sub.Events > sub.Acked:
-		n.Type = discharge.NotifyEvent
+	default:
+		// A claim does not say how many events are due (the counter is
+		// the fan-out's): read them; none means a heartbeat is.
 		limit := d.cfg.Batch
 		if sub.MaxCount > 0 && sub.MaxCount < limit {
 			limit = sub.MaxCount
 		}
-		evs, err := d.st.SubscriptionEvents(ctx, sub.ID, sub.Acked+1, sub.Events, limit)
+		evs, err := d.st.SubscriptionEvents(ctx, sub.ID, sub.Acked+1, math.MaxInt64, limit)
 		if err != nil {
 			d.fail(ctx, sub, "reading events failed")
 			return
 		}
+		if len(evs) == 0 {
+			n.Type = discharge.NotifyHeartbeat
+			n.Subscription.Events = sub.Acked
+			break
+		}
+		n.Type = discharge.NotifyEvent
 		n.Events = evs
 		// eventsSinceSubscriptionStart is the last number this
 		// notification carries, so a receiver sees no gap ahead.
@@ -225,9 +252,6 @@ func (d *Deliverer) deliver(ctx context.Context, sub discharge.Subscription) {
 		if sub.Payload == discharge.PayloadFullResource {
 			n.Resources = d.resources(ctx, sub, evs)
 		}
-	default:
-		n.Type = discharge.NotifyHeartbeat
-		n.Subscription.Events = sub.Acked
 	}
 	body, err := mappings.NotificationBundle(n, strings.TrimRight(d.cfg.BaseURL, "/"), d.cfg.Now())
 	if err != nil {

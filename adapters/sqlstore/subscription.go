@@ -75,7 +75,6 @@ var subscriptionSchema = []string{
 		end_at       BIGINT NOT NULL,
 		created_at   BIGINT NOT NULL,
 		secret       TEXT   NOT NULL,
-		events       BIGINT NOT NULL,
 		acked        BIGINT NOT NULL,
 		failures     BIGINT NOT NULL,
 		last_error   TEXT   NOT NULL,
@@ -85,6 +84,9 @@ var subscriptionSchema = []string{
 		lease_until  BIGINT NOT NULL)`,
 	`CREATE INDEX subscriptions_owner ON subscriptions (owner_org, id)`,
 	`CREATE INDEX subscriptions_due ON subscriptions (status, next_attempt)`,
+	`CREATE TABLE subscription_counters (
+		id     TEXT   NOT NULL PRIMARY KEY,
+		events BIGINT NOT NULL)`,
 	`CREATE TABLE subscription_events (
 		subscription_id TEXT   NOT NULL,
 		seq             BIGINT NOT NULL,
@@ -147,8 +149,18 @@ func outboxCapacity(ctx context.Context, tx *sql.Tx, location string, version in
 	return err
 }
 
+// subscriptionColumns are a subscriptions row's, then its event counter
+// (a row of subscription_counters, which only the fan-out writes, so that
+// numbering events locks no subscriptions row a claim or a settle wants).
 const subscriptionColumns = `id, owner, topic, filters, status, endpoint, payload, headers, heartbeat, timeout,
-	max_count, reason, end_at, created_at, secret, events, acked, failures, last_error`
+	max_count, reason, end_at, created_at, secret, ` + counterOf + `, acked, failures, last_error`
+
+const counterOf = `COALESCE((SELECT c.events FROM subscription_counters c WHERE c.id = subscriptions.id), 0)`
+
+// claimedColumns are subscriptionColumns as an UPDATE's RETURNING gives
+// them: the counter as 0 (the Deliverer reads the events themselves).
+const claimedColumns = `id, owner, topic, filters, status, endpoint, payload, headers, heartbeat, timeout,
+	max_count, reason, end_at, created_at, secret, 0, acked, failures, last_error`
 
 func scanSubscription(row scanner) (discharge.Subscription, error) {
 	var s discharge.Subscription
@@ -194,9 +206,9 @@ func (r *Subscriptions) CreateSubscription(ctx context.Context, s discharge.Subs
 	headers, _ := json.Marshal(s.Headers)
 	return r.s.inTx(ctx, "sqlstore.Subscriptions.Create", "", false, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (id, owner_org, owner, topic, filters, status, endpoint,
-			payload, headers, heartbeat, timeout, max_count, reason, end_at, created_at, secret, events, acked, failures,
+			payload, headers, heartbeat, timeout, max_count, reason, end_at, created_at, secret, acked, failures,
 			last_error, next_attempt, last_sent, lease_owner, lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
-			$10, $11, $12, $13, $14, $15, $16, 0, 0, 0, '', 0, $15, '', 0)`,
+			$10, $11, $12, $13, $14, $15, $16, 0, 0, '', 0, $15, '', 0)`,
 			s.ID, s.Owner.Org, string(owner), string(s.Topic), string(filters), string(s.Status), s.Endpoint,
 			string(s.Payload), string(headers), int64(s.Heartbeat), int64(s.Timeout), int64(s.MaxCount), s.Reason,
 			toNanos(s.End), toNanos(s.Created), s.Secret)
@@ -244,6 +256,9 @@ func (r *Subscriptions) SubscriptionsOf(ctx context.Context, org string) ([]disc
 func (r *Subscriptions) DeleteSubscription(ctx context.Context, id string) error {
 	return r.s.inTx(ctx, "sqlstore.Subscriptions.Delete", "", false, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM subscription_events WHERE subscription_id = $1`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM subscription_counters WHERE id = $1`, id); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE id = $1`, id)
@@ -377,24 +392,11 @@ func (r *Subscriptions) Fanout(ctx context.Context, limit int, match func(subscr
 	return taken, err
 }
 
-// setCounters sets subscriptions.events of each (id, n), a statement per
-// rowsPerInsert/2 of them (the same SQL on both engines).
+// setCounters sets the event counter of each (id, n), a statement per
+// rowsPerInsert/2 of them.
 func setCounters(ctx context.Context, tx *sql.Tx, rows [][]any) error {
-	per := rowsPerInsert / 2
-	for start := 0; start < len(rows); start += per {
-		chunk := rows[start:min(len(rows), start+per)]
-		q := &query{}
-		vals := make([]string, len(chunk))
-		for i, r := range chunk {
-			vals[i] = "(" + q.arg(r[0]) + ", CAST(" + q.arg(r[1]) + " AS BIGINT))"
-		}
-		if _, err := tx.ExecContext(ctx, `WITH v(id, n) AS (VALUES `+strings.Join(vals, ", ")+`)
-			UPDATE subscriptions SET events = (SELECT n FROM v WHERE v.id = subscriptions.id)
-			WHERE id IN (SELECT id FROM v)`, q.args...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return insertValues(ctx, tx, `INSERT INTO subscription_counters (id, events) VALUES `, 2, rows,
+		` ON CONFLICT (id) DO UPDATE SET events = excluded.events`)
 }
 
 func liveSubscriptions(ctx context.Context, tx *sql.Tx) ([]discharge.Subscription, error) {
@@ -415,7 +417,7 @@ func liveSubscriptions(ctx context.Context, tx *sql.Tx) ([]discharge.Subscriptio
 }
 
 // insertValues inserts rows of width columns, rowsPerInsert to a statement.
-func insertValues(ctx context.Context, tx *sql.Tx, head string, width int, rows [][]any) error {
+func insertValues(ctx context.Context, tx *sql.Tx, head string, width int, rows [][]any, tail ...string) error {
 	per := max(1, rowsPerInsert/width)
 	for start := 0; start < len(rows); start += per {
 		chunk := rows[start:min(len(rows), start+per)]
@@ -434,6 +436,9 @@ func insertValues(ctx context.Context, tx *sql.Tx, head string, width int, rows 
 				b.WriteString(q.arg(v))
 			}
 			b.WriteByte(')')
+		}
+		for _, t := range tail {
+			b.WriteString(t)
 		}
 		if _, err := tx.ExecContext(ctx, b.String(), q.args...); err != nil {
 			return err
@@ -461,8 +466,8 @@ func (r *Subscriptions) Claim(ctx context.Context, owner string, now time.Time, 
 		// claiming this instant (SKIP LOCKED), leased and returned.
 		rs, err := tx.QueryContext(ctx, `UPDATE subscriptions SET lease_owner = $3, lease_until = $4
 			WHERE id IN (SELECT id FROM subscriptions WHERE status IN ('requested', 'active')
-			AND next_attempt <= $1 AND lease_until <= $1 AND (status = 'requested' OR events > acked OR `+hb+`)
-			ORDER BY next_attempt LIMIT $2`+lock+`) RETURNING `+subscriptionColumns, n, limit, owner, n+int64(lease))
+			AND next_attempt <= $1 AND lease_until <= $1 AND (status = 'requested' OR `+counterOf+` > acked OR `+hb+`)
+			ORDER BY next_attempt LIMIT $2`+lock+`) RETURNING `+claimedColumns, n, limit, owner, n+int64(lease))
 		if err != nil {
 			return err
 		}
