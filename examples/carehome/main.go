@@ -79,7 +79,7 @@ func (h *home) subscribe(endpoint string) error {
 	body := map[string]any{"resourceType": "Subscription", "status": "requested", "reason": "Referrals for our homes",
 		"criteria": mappings.TopicCanonical("referral-offered"),
 		"channel": map[string]any{"type": "rest-hook", "endpoint": endpoint, "payload": "application/fhir+json",
-			"_payload": map[string]any{"extension": []any{map[string]any{"url": ig + "backport-payload-content", "valueCode": "id-only"}}},
+			"_payload":  map[string]any{"extension": []any{map[string]any{"url": ig + "backport-payload-content", "valueCode": "id-only"}}},
 			"extension": []any{map[string]any{"url": ig + "backport-heartbeat-period", "valueUnsignedInt": 300}}}}
 	h.mu.Lock() // the handshake may arrive before the answer
 	defer h.mu.Unlock()
