@@ -26,11 +26,13 @@ var grantable = Scopes{
 	"HealthcareService": "cruds",
 	"MeasureReport":     "cruds",
 	// Offers (the referral loop): never deleted, cancelled instead.
-	"Task":       "crus",
-	"CodeSystem": "rs",
-	"ConceptMap": "rs",
-	"AuditEvent": "rs",
-	"*":          "rs",
+	"Task": "crus",
+	// Subscriptions (docs/subscriptions.md): never updated; deleted.
+	"Subscription": "crds",
+	"CodeSystem":   "rs",
+	"ConceptMap":   "rs",
+	"AuditEvent":   "rs",
+	"*":            "rs",
 }
 
 // SupportedScopes lists every scope a client can be granted, as SMART v2

@@ -185,6 +185,8 @@ func TestCapabilityStatementListsOnlyWhatExists(t *testing.T) {
 				method, path = "POST", "/fhir/"+typ
 			case "update":
 				method, path = "PUT", "/fhir/"+typ+"/probe-id"
+			case "delete":
+				method, path = "DELETE", "/fhir/"+typ+"/probe-id"
 			default:
 				t.Fatalf("%s lists interaction %s that this test does not know", typ, code)
 			}

@@ -29,6 +29,7 @@ import (
 	"github.com/dischargegateway/gateway/internal/wiring"
 	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/referral"
+	"github.com/dischargegateway/gateway/subscription"
 )
 
 // env is one gateway over its own stores: the system of record in SQL
@@ -208,7 +209,10 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 	}
 	audit := sqlstore.NewAudit(rec)
 	return gateway.Deps{
-		Referrals:      referral.New(sqlstore.NewReferral(rec), referral.Options{Now: now, Audit: audit, Log: log}),
+		Referrals: referral.New(sqlstore.NewReferral(rec), referral.Options{Now: now, Audit: audit, Log: log}),
+		// Subscriptions may name the test receivers on 127.0.0.1.
+		Subscriptions: subscription.New(sqlstore.NewSubscriptions(rec), subscription.Config{
+			Endpoints: subscription.EndpointPolicy{AllowHosts: []string{"127.0.0.1"}}, Now: now}),
 		Store:          rec,
 		Translator:     tr,
 		Logger:         log,

@@ -26,6 +26,10 @@ type capability struct {
 	noUpdateCreate bool
 	// profile is the StructureDefinition every instance conforms to.
 	profile string
+	// extension and documentation are rest.resource's (the Subscription
+	// topics, subscriptionCapability).
+	extension     []map[string]any
+	documentation string
 }
 
 type operationRef struct{ name, definition string }
@@ -55,6 +59,7 @@ func (s *Server) capabilities() map[string]capability {
 		{Name: "subject", Type: fhir.ParamReference, Definition: "http://hl7.org/fhir/SearchParameter/MeasureReport-subject",
 			Doc: "Location/{id}: that location's capacity postings as MeasureReports, newest first (_sort=-date, _count)"}}}
 	caps["Task"] = taskCapability()
+	caps["Subscription"] = subscriptionCapability()
 	caps["Measure"] = capability{interactions: []string{"read"}}
 	caps["OperationDefinition"] = capability{interactions: []string{"read"}}
 	caps["SearchParameter"] = capability{interactions: []string{"read"}} // the gateway's own: Encounter-pathway etc.
@@ -126,6 +131,12 @@ func resourceCapability(t string, cp capability) map[string]any {
 	r := map[string]any{"type": t, "interaction": inter}
 	if cp.profile != "" {
 		r["profile"] = cp.profile
+	}
+	if len(cp.extension) > 0 {
+		r["extension"] = cp.extension
+	}
+	if cp.documentation != "" {
+		r["documentation"] = cp.documentation
 	}
 	if cp.versioned {
 		r["versioning"] = "versioned"

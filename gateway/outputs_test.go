@@ -243,6 +243,15 @@ func TestOutputsForValidation(t *testing.T) {
 	offerEntry := func(i int) map[string]any {
 		return map[string]any{"resource": w.offer(i, time.Now().Add(time.Hour)), "request": map[string]any{"method": "POST", "url": "Task"}}
 	}
+	// Subscriptions: created before the offers, so the home is notified.
+	subTok := w.e.tokenFor("home-sub", auth.RoleCareProvider, "1-000000001", taskHomeScopes+subscriptionScopes)
+	hook := newHookReceiver(t)
+	sub := w.e.do("POST", "/fhir/Subscription", subscriptionBody("referral-offered", hook.srv.URL, "full-resource"), bearer(subTok)...)
+	o.save("Subscription-create", sub, http.StatusCreated)
+	sid := "/fhir/Subscription/" + str(sub.json, "id")
+	o.save("OperationOutcome-400-subscription-endpoint", w.e.do("POST", "/fhir/Subscription",
+		subscriptionBody("referral-offered", "http://example.org/hook", "id-only"), bearer(subTok)...), http.StatusBadRequest)
+	runDeliverer(t, w.e)
 	o.save("transaction-response-tasks", w.e.do("POST", "/fhir", map[string]any{"resourceType": "Bundle", "type": "transaction",
 		"entry": []any{offerEntry(1), offerEntry(2)}}, bearer(w.trust)...), http.StatusOK)
 	task := w.e.do("POST", "/fhir/Task", w.offer(0, time.Now().Add(time.Hour)), bearer(w.trust)...)
@@ -264,6 +273,13 @@ func TestOutputsForValidation(t *testing.T) {
 	o.save("Task-confirm", w.e.do("POST", tid+"/$confirm", nil, bearer(w.trust)...), http.StatusOK)
 	o.save("Task-vread", w.e.do("GET", tid+"/_history/1", nil, bearer(w.trust)...), http.StatusOK)
 	o.save("Task-history", w.e.do("GET", tid+"/_history", nil, bearer(w.trust)...), http.StatusOK)
+	note, _ := hook.waitFocus(t, str(task.json, "resourceType")+"/"+str(task.json, "id"), 10*time.Second)
+	noteBody, _ := json.Marshal(note)
+	o.save("Subscription-notification-full-resource", resp{status: http.StatusOK, body: noteBody, json: note}, http.StatusOK)
+	o.save("Subscription-read", w.e.do("GET", sid, nil, bearer(subTok)...), http.StatusOK)
+	o.save("Subscription-search", w.e.do("GET", "/fhir/Subscription", nil, bearer(subTok)...), http.StatusOK)
+	o.save("Subscription-status", w.e.do("GET", sid+"/$status", nil, bearer(subTok)...), http.StatusOK)
+	o.save("Subscription-events", w.e.do("GET", sid+"/$events?eventsSinceNumber=1", nil, bearer(subTok)...), http.StatusOK)
 
 	// Terminology operations.
 	o.save("translate-match", e.do("GET", "/fhir/ConceptMap/$translate?system=https://fhir.rxx-trust.example/CodeSystem/local-care-codes&code=NH-DEM", nil),

@@ -25,6 +25,7 @@ import (
 	"github.com/dischargegateway/gateway/placement"
 	"github.com/dischargegateway/gateway/records"
 	"github.com/dischargegateway/gateway/referral"
+	"github.com/dischargegateway/gateway/subscription"
 )
 
 // clinicalTypes and directoryTypes are the resource types served by the
@@ -99,6 +100,9 @@ type Deps struct {
 	// the record by internal/wiring, which also starts its sweeper); nil:
 	// the Task routes answer 503.
 	Referrals *referral.Service
+	// Subscriptions manages FHIR Subscriptions (subscription.go); nil:
+	// the Subscription routes answer 503.
+	Subscriptions *subscription.Service
 	// ReferralRecord is the referral loop's record as placement and
 	// capacity reads see it (holds, providers' answers, shortlisted
 	// events); nil: no referral loop in those reads.
@@ -141,6 +145,8 @@ type Server struct {
 	cases *cases.Service
 	// referrals runs the referral loop: offers as Tasks (task.go).
 	referrals *referral.Service
+	// subscriptions manages Subscriptions (subscription.go).
+	subscriptions *subscription.Service
 }
 
 // New builds the gateway and its routes.
@@ -173,11 +179,12 @@ func New(cfg Config, d Deps) *Server {
 	s.auditTrail = audittrail.New(d.Security.Audit)
 	s.cases = cases.New(cases.Config{Escalation: cfg.Escalation}, s.records, d.Cases, d.Now)
 	s.referrals = d.Referrals
+	s.subscriptions = d.Subscriptions
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
 	// first request, not during it.
-	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters", "Task"}, clinicalTypes...), directoryTypes...)...); err != nil {
+	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters", "Task", "Subscription"}, clinicalTypes...), directoryTypes...)...); err != nil {
 		s.log.Error("schema preload failed", slog.String("error", err.Error()))
 	}
 	s.metrics = s.newMetrics(d.CapacityCounts)
@@ -266,6 +273,21 @@ func (s *Server) routes() {
 	// referral.Service.Pack audits each pack it serves, saying whether it
 	// disclosed the patient's identity.
 	task(http.MethodGet, "/:id/$referral-pack", s.referralPack, s.requireScope("Task", 'r'), parties)
+	// Subscriptions (subscription.go, docs/subscriptions.md): any party to
+	// referrals subscribes; subscription.Service decides topics by role
+	// and shows each organisation only its own Subscriptions.
+	subscribers := requireRoles("Only trusts, hubs and care providers subscribe.", taskParties...)
+	sub := func(method, path string, h echo.HandlerFunc, op byte) {
+		fhirRoute(method, "/Subscription"+path, h, s.requireScope("Subscription", op), subscribers, s.subscriptionsReady)
+	}
+	sub(http.MethodPost, "", s.createSubscription, 'c')
+	sub(http.MethodGet, "", s.searchSubscriptions, 's')
+	sub(http.MethodGet, "/:id", s.readSubscription, 'r')
+	sub(http.MethodDelete, "/:id", s.deleteSubscription, 'd')
+	sub(http.MethodGet, "/:id/$status", s.subscriptionStatus, 'r')
+	sub(http.MethodPost, "/:id/$status", s.subscriptionStatus, 'r')
+	sub(http.MethodGet, "/:id/$events", s.subscriptionEvents, 'r')
+	sub(http.MethodPost, "/:id/$events", s.subscriptionEvents, 'r')
 	fhirRoute(http.MethodGet, "/ServiceRequest/:id/$placement-options", s.placementOptions,
 		s.requireScope("ServiceRequest", 'r'), s.requireScope("HealthcareService", 's'), s.audited("operation", "E"))
 	fhirRoute(http.MethodPost, "/ServiceRequest/$placement-options", s.placementWhatIf,

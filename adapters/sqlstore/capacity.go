@@ -60,6 +60,9 @@ func (c *Capacity) Record(ctx context.Context, p discharge.Capacity) (discharge.
 				p.LocationID, v+1, p.AsOf.UnixMilli(), string(body), time.Now().UnixNano()); err != nil {
 				return err
 			}
+			if err := outboxCapacity(ctx, tx, p.LocationID, v+1); err != nil {
+				return err
+			}
 			cur, applied = p, true
 			cur.Version = v + 1
 			return nil

@@ -250,6 +250,9 @@ func appendEvents(ctx context.Context, tx *sql.Tx, partition string, events []re
 			e.TaskID, e.ProviderOrg, e.Detail); err != nil {
 			return err
 		}
+		if err := outboxCaseState(ctx, tx, partition, e.CaseID, seq+1, string(e.State), toNanos(e.At)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -57,6 +57,8 @@ type config struct {
 	// Referral holds REFERRAL_DEADLINE, REFERRAL_HOLD_TTL and
 	// REFERRAL_IDENTITY_BEFORE_ACCEPT.
 	Referral wiring.ReferralSettings
+	// Subscription holds the SUBSCRIPTION_* settings.
+	Subscription wiring.SubscriptionSettings
 }
 
 type setting struct {
@@ -216,6 +218,22 @@ var settingsTable = []setting{
 			c.Referral.IdentityBeforeAccept = b
 			return nil
 		}},
+	{env: "SUBSCRIPTION_ALLOW_HOSTS", def: "", doc: "Comma-separated hosts a Subscription endpoint may reach over plain `http` and at a loopback, private or link-local address (local testing only, e.g. `127.0.0.1,localhost`). Unset: `https` to public addresses only, checked on every connect.",
+		set: func(c *config, v string) error {
+			c.Subscription.AllowHosts = nil
+			for _, h := range strings.Split(v, ",") {
+				if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+					c.Subscription.AllowHosts = append(c.Subscription.AllowHosts, h)
+				}
+			}
+			return nil
+		}},
+	{env: "SUBSCRIPTION_TIMEOUT", def: "10s", doc: "How long one notification POST may take before it counts as failed.",
+		set: positiveDuration(func(c *config) *time.Duration { return &c.Subscription.Timeout })},
+	{env: "SUBSCRIPTION_MAX_FAILURES", def: "10", doc: "Failed deliveries in a row (retried with exponential backoff and jitter) after which a Subscription goes to `error`.",
+		set: intSetting(func(c *config) *int { return &c.Subscription.MaxFailures }, 1)},
+	{env: "SUBSCRIPTION_PER_ENDPOINT", def: "4", doc: "Concurrent deliveries to one endpoint host from one gateway, so a slow receiver holds up nobody else.",
+		set: intSetting(func(c *config) *int { return &c.Subscription.PerEndpoint }, 1)},
 	{env: "GATEWAY_CAPACITY_HISTORY", def: "500", doc: "Capacity postings kept per location in its history stream (approximate cap).",
 		set: intSetting(func(c *config) *int { return &c.CapacityHistory }, 1)},
 	{env: "GATEWAY_ESCALATION_OFFER_WAIT", def: "4h", doc: "A case is escalated when no provider accepted this long after its first offer (0 turns the rule off).",

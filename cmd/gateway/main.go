@@ -171,6 +171,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// with the cache keeper.
 	referrals := st.Referral(cfg.Referral, log)
 	deps.Referrals = referrals
+	// Subscriptions: the routes' service; its Deliverer starts below.
+	cfg.Subscription.BaseURL = cfg.BaseURL
+	subscriptions, deliverer, stopSubscriptions := st.Subscriptions(cfg.Subscription, referrals, log)
+	deps.Subscriptions = subscriptions
 	srv := gateway.New(gcfg, deps)
 	// Only the embedded stores get the demo world unless asked for
 	// (GATEWAY_DEMO_WORLD_STORES=any, a trial on real stores): a real
@@ -201,6 +205,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	endedDone := make(chan struct{})
 	go func() { defer close(endedDone); referrals.RunEnded(keepCtx, st.EndedCases()) }()
 	defer func() { stopKeeper(); <-endedDone }()
+	// The Deliverer pushes Subscription notifications from the outbox.
+	// Every gateway runs one: leases and SKIP LOCKED share the work.
+	deliverDone := make(chan struct{})
+	go func() { defer close(deliverDone); deliverer.Run(keepCtx) }()
+	defer func() { stopKeeper(); <-deliverDone; stopSubscriptions() }()
 	if sec.registry.Demo() {
 		log.Warn("DEMO client registry loaded from " + cfg.DemoDir + ": demo clients and keys are public; never use them with real patient data")
 		printDemoTokens(stdout, sec)

@@ -1,0 +1,226 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dischargegateway/gateway/adapters/sqlstore"
+	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/referral"
+	"github.com/dischargegateway/gateway/subscription"
+)
+
+const subscriptionScopes = " system/Subscription.crds"
+
+// hookReceiver is a subscriber's endpoint: it keeps each notification
+// Bundle it is sent, with when it arrived.
+type hookReceiver struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	got  []map[string]any
+	when []time.Time
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	h := &hookReceiver{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var b map[string]any
+		if err := json.Unmarshal(body, &b); err != nil {
+			t.Errorf("notification is not JSON: %s", body)
+		}
+		h.mu.Lock()
+		h.got, h.when = append(h.got, b), append(h.when, time.Now())
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// waitFocus waits for an event notification naming focus and returns the
+// Bundle and when it arrived.
+func (h *hookReceiver) waitFocus(t *testing.T, focus string, within time.Duration) (map[string]any, time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		h.mu.Lock()
+		for i, b := range h.got {
+			if strings.Contains(asJSON(b), `"reference":"`+focus+`"`) {
+				h.mu.Unlock()
+				return b, h.when[i]
+			}
+		}
+		h.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no notification of %s within %v", focus, within)
+	return nil, time.Time{}
+}
+
+func (h *hookReceiver) count() int { h.mu.Lock(); defer h.mu.Unlock(); return len(h.got) }
+
+func asJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func subscriptionBody(topic, endpoint, content string, filters ...string) map[string]any {
+	crit := map[string]any{}
+	if len(filters) > 0 {
+		var ext []any
+		for _, f := range filters {
+			ext = append(ext, map[string]any{"url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria",
+				"valueString": f})
+		}
+		crit["extension"] = ext
+	}
+	b := map[string]any{"resourceType": "Subscription", "status": "requested", "reason": "test",
+		"criteria": "https://discharge-gateway.nhs.uk/fhir/SubscriptionTopic/" + topic,
+		"channel": map[string]any{"type": "rest-hook", "endpoint": endpoint, "payload": "application/fhir+json",
+			"_payload": map[string]any{"extension": []any{map[string]any{
+				"url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content", "valueCode": content}}},
+			"header": []any{"Authorization: Bearer receivers-own-token"}}}
+	if len(crit) > 0 {
+		b["_criteria"] = crit
+	}
+	return b
+}
+
+// runDeliverer runs a Deliverer on the env's record until the test ends.
+func runDeliverer(t *testing.T, e *env) {
+	ref := referral.New(sqlstore.NewReferral(e.record), referral.Options{})
+	subs := sqlstore.NewSubscriptions(e.record)
+	d := subscription.NewDeliverer(subs, taskReaderFunc(ref.VRead), subscription.DelivererConfig{
+		BaseURL: e.srv.URL + "/fhir", Endpoints: subscription.EndpointPolicy{AllowHosts: []string{"127.0.0.1"}},
+		Poll: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; subs.Close() })
+}
+
+// taskReaderFunc is a subscription.Reader from a function: the referral
+// service's VRead, as internal/wiring adapts it.
+type taskReaderFunc func(ctx context.Context, p *auth.Principal, id, vid string) (fhir.Resource, error)
+
+func (f taskReaderFunc) ReadTaskVersion(ctx context.Context, p *auth.Principal, id, vid string) (fhir.Resource, error) {
+	return f(ctx, p, id, vid)
+}
+
+// The issue's "done when": a care home subscribed to its referrals hears
+// of a new referral within a second of the trust sending it, with the
+// Task as it may read it; it reads the pack and accepts; the hub's
+// subscription hears of the acceptance. Another home hears nothing.
+func TestSubscriptionReferralLoop(t *testing.T) {
+	w := newReferralWorld(t)
+	e := w.e
+	homeTok := e.tokenFor("home-sub", auth.RoleCareProvider, "1-000000001", taskHomeScopes+subscriptionScopes)
+	otherTok := e.tokenFor("home-sub-2", auth.RoleCareProvider, "1-000000002", taskHomeScopes+subscriptionScopes)
+	hubTok := e.tokenFor("hub-sub", auth.RoleHub, "QXH", taskHubScopes+subscriptionScopes, "RXA")
+	home, other, hub := newHookReceiver(t), newHookReceiver(t), newHookReceiver(t)
+	created := e.do("POST", "/fhir/Subscription", subscriptionBody("referral-offered", home.srv.URL, "full-resource"),
+		bearer(homeTok)...).mustStatus(t, http.StatusCreated)
+	if created.header.Get("X-Subscription-Secret") == "" || strings.Contains(string(created.body), "receivers-own-token") {
+		t.Fatalf("secret header %q; body %s", created.header.Get("X-Subscription-Secret"), created.body)
+	}
+	e.do("POST", "/fhir/Subscription", subscriptionBody("referral-offered", other.srv.URL, "id-only"), bearer(otherTok)...).
+		mustStatus(t, http.StatusCreated)
+	e.do("POST", "/fhir/Subscription", subscriptionBody("task-status", hub.srv.URL, "id-only"), bearer(hubTok)...).
+		mustStatus(t, http.StatusCreated)
+	runDeliverer(t, e)
+	task := w.send(t, 0)
+	sent := time.Now()
+	id := str(task.json, "id")
+	b, at := home.waitFocus(t, "Task/"+id, 5*time.Second)
+	if el := at.Sub(sent); el > time.Second {
+		t.Errorf("the referral reached the home %v after it was sent", el)
+	}
+	if str(b, "type") != "history" || !strings.Contains(asJSON(b), `"resourceType":"Task"`) {
+		t.Fatalf("notification: %s", asJSON(b))
+	}
+	e.do("GET", "/fhir/Task/"+id+"/$referral-pack", nil, bearer(homeTok)...).mustStatus(t, http.StatusOK)
+	e.do("PUT", "/fhir/Task/"+id, w.answer(task.json, 0, "accepted"), append(bearer(homeTok), "If-Match", `W/"1"`)...).
+		mustStatus(t, http.StatusOK)
+	accepted := time.Now()
+	_, at = hub.waitFocus(t, "Task/"+id, 5*time.Second)
+	if el := at.Sub(accepted); el > time.Second {
+		t.Errorf("the acceptance reached the hub %v after it", el)
+	}
+	time.Sleep(100 * time.Millisecond)
+	for _, b := range other.got {
+		if strings.Contains(asJSON(b), "Task/"+id) {
+			t.Fatalf("another home heard of the referral: %s", asJSON(b))
+		}
+	}
+}
+
+// Create, read, search, $status, $events and delete, each organisation
+// seeing only its own; unsafe endpoints, topics beyond the role and
+// filters a topic lacks are refused, naming the element.
+func TestSubscriptionManagement(t *testing.T) {
+	e := newEnv(t)
+	home := e.tokenFor("home-1", auth.RoleCareProvider, "1-000000001", "system/Subscription.crds")
+	other := e.tokenFor("home-2", auth.RoleCareProvider, "1-000000002", "system/Subscription.crds")
+	trust := e.tokenFor("trust-a", auth.RoleTrust, "RXA", "system/Subscription.crds")
+	noScope := e.tokenFor("home-3", auth.RoleCareProvider, "1-000000003", "system/Task.rs")
+	r := e.do("POST", "/fhir/Subscription/", subscriptionBody("referral-offered", "https://203.0.113.7/hook", "id-only"), bearer(home)...).
+		mustStatus(t, http.StatusCreated)
+	id := str(r.json, "id")
+	if str(r.json, "status") != "requested" || r.header.Get("Location") == "" {
+		t.Fatalf("created: %s %v", r.body, r.header)
+	}
+	e.do("GET", "/fhir/Subscription/"+id, nil, bearer(home)...).mustStatus(t, http.StatusOK)
+	e.do("HEAD", "/fhir/Subscription/"+id, nil, bearer(home)...).mustStatus(t, http.StatusOK)
+	e.do("GET", "/fhir/Subscription/"+id, nil, bearer(other)...).mustStatus(t, http.StatusNotFound)
+	s := e.do("GET", "/fhir/Subscription", nil, bearer(home)...).mustStatus(t, http.StatusOK)
+	if n, _ := s.json["total"].(float64); n != 1 {
+		t.Fatalf("search: %s", s.body)
+	}
+	if s := e.do("GET", "/fhir/Subscription", nil, bearer(other)...).mustStatus(t, http.StatusOK); s.json["total"].(float64) != 0 {
+		t.Fatalf("another organisation's search: %s", s.body)
+	}
+	st := e.do("GET", "/fhir/Subscription/"+id+"/$status", nil, bearer(home)...).mustStatus(t, http.StatusOK)
+	if !strings.Contains(string(st.body), `"query-status"`) || str(st.json, "type") != "history" {
+		t.Fatalf("$status: %s", st.body)
+	}
+	e.do("GET", "/fhir/Subscription/"+id+"/$events?eventsSinceNumber=1", nil, bearer(home)...).mustStatus(t, http.StatusOK)
+	e.do("POST", "/fhir/Subscription/"+id+"/$events", map[string]any{"resourceType": "Parameters", "parameter": []any{
+		map[string]any{"name": "eventsSinceNumber", "valueString": "1"}}}, bearer(home)...).mustStatus(t, http.StatusOK)
+	for _, c := range []struct {
+		name, tok string
+		body      map[string]any
+		status    int
+		expr      string
+	}{
+		{"plain http", home, subscriptionBody("referral-offered", "http://example.org/hook", "id-only"), 400, "Subscription.channel.endpoint"},
+		{"private address", home, subscriptionBody("referral-offered", "https://10.1.2.3/hook", "id-only"), 400, "Subscription.channel.endpoint"},
+		{"loopback name", home, subscriptionBody("referral-offered", "https://localhost/hook", "id-only"), 400, "Subscription.channel.endpoint"},
+		{"link-local", home, subscriptionBody("referral-offered", "https://[fe80::1]/hook", "id-only"), 400, "Subscription.channel.endpoint"},
+		{"unknown topic", home, subscriptionBody("everything", "https://203.0.113.7/hook", "id-only"), 400, "Subscription.criteria"},
+		{"topic beyond role", home, subscriptionBody("case-state", "https://203.0.113.7/hook", "id-only"), 403, "Subscription.criteria"},
+		{"filter the topic lacks", trust, subscriptionBody("case-state", "https://203.0.113.7/hook", "id-only", "Encounter?owner=X"), 400, "Subscription.criteria.extension"},
+		{"full resource of a case", trust, subscriptionBody("case-state", "https://203.0.113.7/hook", "full-resource"), 400, "Subscription.channel.payload"},
+		{"no scope", noScope, subscriptionBody("referral-offered", "https://203.0.113.7/hook", "id-only"), 403, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do("POST", "/fhir/Subscription", c.body, bearer(c.tok)...)
+			if r.status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.status, c.status, r.body)
+			}
+			if c.expr != "" && !strings.Contains(string(r.body), `"`+c.expr) {
+				t.Fatalf("no expression %s: %s", c.expr, r.body)
+			}
+		})
+	}
+	e.do("POST", "/fhir/Subscription", subscriptionBody("case-state", "https://203.0.113.7/hook", "id-only", "Encounter?state=accepted"),
+		bearer(trust)...).mustStatus(t, http.StatusCreated)
+	e.do("DELETE", "/fhir/Subscription/"+id, nil, bearer(other)...).mustStatus(t, http.StatusNotFound)
+	e.do("DELETE", "/fhir/Subscription/"+id, nil, bearer(home)...).mustStatus(t, http.StatusNoContent)
+	e.do("GET", "/fhir/Subscription/"+id, nil, bearer(home)...).mustStatus(t, http.StatusNotFound)
+}

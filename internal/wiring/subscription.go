@@ -1,0 +1,51 @@
+package wiring
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/dischargegateway/gateway/adapters/sqlstore"
+	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/referral"
+	"github.com/dischargegateway/gateway/subscription"
+)
+
+// SubscriptionSettings configure Subscriptions (cmd/gateway's
+// SUBSCRIPTION_* settings); zero values are subscription's defaults.
+type SubscriptionSettings struct {
+	// AllowHosts may be reached over plain http and at non-public
+	// addresses (local testing).
+	AllowHosts  []string
+	Timeout     time.Duration
+	MaxFailures int
+	PerEndpoint int
+	// BaseURL is the FHIR base notifications name (GATEWAY_BASE_URL).
+	BaseURL string
+}
+
+// taskReader serves full-resource payloads through the referral
+// service's read rules.
+type taskReader struct{ r *referral.Service }
+
+func (t taskReader) ReadTaskVersion(ctx context.Context, p *auth.Principal, id, vid string) (fhir.Resource, error) {
+	return t.r.VRead(ctx, p, id, vid)
+}
+
+// Subscriptions are the Subscription service on the record and its
+// Deliverer (started by `gateway serve`); referrals (nil: none) serves
+// full-resource Task payloads. stop releases the Deliverer's LISTEN
+// connection once Run has returned.
+func (s *Stores) Subscriptions(set SubscriptionSettings, referrals *referral.Service, log *slog.Logger) (svc *subscription.Service, d *subscription.Deliverer, stop func()) {
+	rec := sqlstore.NewSubscriptions(s.Record)
+	policy := subscription.EndpointPolicy{AllowHosts: set.AllowHosts}
+	var read subscription.Reader
+	if referrals != nil {
+		read = taskReader{referrals}
+	}
+	svc = subscription.New(rec, subscription.Config{Endpoints: policy})
+	d = subscription.NewDeliverer(rec, read, subscription.DelivererConfig{Endpoints: policy, BaseURL: set.BaseURL,
+		Timeout: set.Timeout, MaxFailures: set.MaxFailures, PerEndpoint: set.PerEndpoint, Log: log})
+	return svc, d, rec.Close
+}
