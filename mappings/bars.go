@@ -146,7 +146,7 @@ func BaRSMessageIn(raw []byte, lim fhir.Limits) (BaRSMessage, error) {
 		}
 		tx = append(tx, e)
 	}
-	if err := issues.Err(discharge.KindNotFound, "bars message"); err != nil {
+	if err := issues.Err(discharge.KindInvalid, "bars message"); err != nil {
 		return m, err
 	}
 	body, err := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": tx})
@@ -258,12 +258,19 @@ func focusEntry(mh map[string]any, entries []any, byURL map[string]int) (int, er
 	at := messageHeaderPath + ".focus[0].reference"
 	i, ok := byURL[ref]
 	if !ok || ref == "" {
-		return 0, discharge.E(discharge.KindNotFound, at, "The focus names no entry of the message (by its fullUrl).")
+		return 0, unresolved(at, "The focus names no entry of the message (by its fullUrl).")
 	}
 	if rt, _ := entryResource(entries[i])["resourceType"].(string); rt != "ServiceRequest" {
 		return 0, discharge.E(discharge.KindInvalid, at, "A referral message focuses a ServiceRequest, not "+strconv.Quote(rt)+".")
 	}
 	return i, nil
+}
+
+// unresolved is a reference within the message that names no entry: the
+// message is invalid (400), the issue is not-found.
+func unresolved(expression, message string) error {
+	return &discharge.Error{Kind: discharge.KindInvalid, Op: "bars message",
+		Issues: []discharge.Issue{{Kind: discharge.KindNotFound, Expression: expression, Message: message}}}
 }
 
 // referredEntry is the index of the entry the ServiceRequest's element
@@ -277,8 +284,7 @@ func referredEntry(entries []any, byURL map[string]int, sr int, element, typ str
 	}
 	i, ok := byURL[ref]
 	if !ok {
-		return 0, discharge.E(discharge.KindNotFound, at+".reference",
-			"The "+typ+" must be in the message, named by its fullUrl.")
+		return 0, unresolved(at+".reference", "The "+typ+" must be in the message, named by its fullUrl.")
 	}
 	if rt, _ := entryResource(entries[i])["resourceType"].(string); rt != typ {
 		return 0, discharge.E(discharge.KindInvalid, at+".reference", "The reference must name a "+typ+".")
