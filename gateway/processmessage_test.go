@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -474,5 +476,52 @@ func TestProcessMessageBaRSExamples(t *testing.T) {
 	})
 	if invalid*5 < len(cases) || invalid*3 > len(cases) {
 		t.Errorf("%d of %d examples invalid: not about a quarter", invalid, len(cases))
+	}
+}
+
+// TestProcessMessageGolden pins the response messages: ok (what was
+// stored), and fatal-error (a booking, which the gateway does not take).
+// Generated ids become UUID-n in order of appearance; rewrite with
+// `go test ./gateway -run ProcessMessageGolden -update` once intended.
+func TestProcessMessageGolden(t *testing.T) {
+	e := newEnv(t)
+	booking := barsMessage(t, "discharge-referral.json")
+	booking["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)["eventCoding"].(map[string]any)["code"] = "booking-request"
+	cases := []struct {
+		name   string
+		body   any
+		status int
+	}{
+		{"bars-response-ok", barsMessage(t, "discharge-referral.json"), http.StatusOK},
+		{"bars-response-fatal-error", booking, http.StatusBadRequest},
+	}
+	uuid := regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do("POST", "/fhir/$process-message", c.body).mustStatus(t, c.status)
+			if _, err := fhir.Validate(r.body, "Bundle", fhir.DefaultLimits); err != nil {
+				t.Fatalf("not valid R4: %v", err)
+			}
+			ids := map[string]string{}
+			for _, id := range uuid.FindAllString(string(r.body), -1) {
+				if _, ok := ids[id]; !ok && id != barsMessageID {
+					ids[id] = fmt.Sprintf("UUID-%d", len(ids)+1)
+				}
+			}
+			got := normalise(t, r.body, e.srv.URL+"/fhir", ids)
+			file := filepath.Join("testdata", "golden", c.name+".json")
+			if *updateGolden {
+				if err := os.WriteFile(file, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s differs from the golden file; if intended, rerun with -update.\n--- got\n%s", file, got)
+			}
+		})
 	}
 }

@@ -96,6 +96,12 @@ func FuzzBaRSMessageIn(f *testing.F) {
 	f.Add([]byte(`{"resourceType":"Bundle","type":"message"}`))
 	f.Add([]byte(`{"resourceType":"Bundle","type":"message","entry":[{"fullUrl":"urn:uuid:1cbdfb97-5859-48a4-8301-d54eab818d68","resource":{"resourceType":"MessageHeader","eventCoding":{"system":"https://fhir.nhs.uk/CodeSystem/message-events-bars","code":"servicerequest-request"},"source":{"endpoint":"x"},"focus":[{"reference":"urn:uuid:1cbdfb97-5859-48a4-8301-d54eab818d68"}]}}]}`))
 	f.Add([]byte(`null`))
+	// Compile the Bundle schema (every resource type) in each worker before
+	// the first input: under coverage instrumentation on a loaded machine it
+	// can take longer than the fuzzer's per-input deadline.
+	if err := fhir.Preload("Bundle"); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := mappings.BaRSMessageIn(raw, fhir.DefaultLimits)
 		if err != nil {
