@@ -193,6 +193,9 @@ func (m BaRSMessage) rebaseExpression(ex string) string {
 		return ex
 	}
 	end := strings.IndexByte(ex, ']')
+	if end < len(prefix) {
+		return ex
+	}
 	i, err := strconv.Atoi(ex[len(prefix):end])
 	if err != nil || i < 0 || i >= len(m.entryOf) {
 		return ex

@@ -54,13 +54,13 @@ func TestBaRSMessageIn(t *testing.T) {
 	// Paths: transaction entry 0 (the Patient) is message entry 5.
 	err = m.Rebase(&discharge.Error{Kind: discharge.KindMultipleMatches, Issues: []discharge.Issue{
 		{Expression: "Bundle.entry[0].request.ifNoneExist"}, {Expression: "Bundle.entry[2].resource.code"},
-		{Expression: "Bundle.entry[1]"}, {Expression: "Patient.name"}}})
+		{Expression: "Bundle.entry[1]"}, {Expression: "Patient.name"}, {Expression: "Bundle.entry["}, {Expression: "Bundle.entry[9].x"}}})
 	var de *discharge.Error
 	if !errors.As(err, &de) {
 		t.Fatal(err)
 	}
 	for i, w := range []string{"Bundle.entry[5].resource.identifier", "Bundle.entry[1].resource.code",
-		"Bundle.entry[3].resource", "Patient.name"} {
+		"Bundle.entry[3].resource", "Patient.name", "Bundle.entry[", "Bundle.entry[9].x"} {
 		if de.Issues[i].Expression != w {
 			t.Errorf("issue %d at %q, want %q", i, de.Issues[i].Expression, w)
 		}
