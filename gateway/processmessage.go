@@ -61,7 +61,7 @@ func (s *Server) refuseMessage(c echo.Context, h mappings.BaRSHeader, de *discha
 	}
 	code := mappings.ResponseFatalError
 	switch de.Kind {
-	case discharge.KindUnavailable, discharge.KindTimeout, discharge.KindThrottled:
+	case discharge.KindUnavailable, discharge.KindTimeout:
 		code = mappings.ResponseTransientError
 		c.Response().Header().Set("Retry-After", strconv.Itoa(s.cfg.RetryAfterSeconds))
 	}
