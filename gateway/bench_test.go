@@ -52,7 +52,8 @@ func benchGateway(b *testing.B) http.Handler {
 	g := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rec, Translator: tr,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Security: gateway.Security{Issuer: issuer, Audit: sqlstore.NewAudit(rec),
-			Limiter: rediscache.NewRateLimit(client.Client, 1<<30, time.Minute)}})
+			Limiter: rediscache.NewRateLimit(client.Client, 1<<30, time.Minute)},
+		Messages: rec})
 	sc, _ := auth.ParseScopes(clinicalScopes)
 	tok, _, _ := issuer.Issue(&auth.Client{ID: "bench", Role: auth.RoleTrust, Org: "RXA"}, sc)
 	benchToken = "Bearer " + tok

@@ -225,6 +225,8 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 		// The referral loop's record as cmd/gateway wires it: placement
 		// and capacity reads see its holds.
 		ReferralRecord: sqlstore.NewReferral(rec),
+		// BaRS messages' responses, in the record ($process-message).
+		Messages: rec,
 		Security: gateway.Security{
 			Verifier: &auth.Verifier{Registry: testRegistry(t), Replay: rediscache.NewReplay(conn.Client)},
 			Issuer:   issuer,

@@ -118,6 +118,10 @@ func (s *Server) buildCapabilityStatement() []byte {
 	if s.cfg.BaseURL != "" {
 		cs["implementation"].(map[string]any)["url"] = s.cfg.BaseURL
 	}
+	// BaRS referral messages at $process-message (processmessage.go).
+	msg, ops := messagingCapability()
+	cs["messaging"] = msg
+	cs["rest"].([]map[string]any)[0]["operation"] = ops
 	b, _ := json.Marshal(cs)
 	return b
 }

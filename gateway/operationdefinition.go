@@ -66,6 +66,7 @@ var operationDefinitions = map[string]func() []byte{
 	"ServiceRequest-placement-options": placementOptionsDefinition,
 	"Task-confirm":                     taskConfirmDefinition,
 	"Task-referral-pack":               referralPackDefinition,
+	"BaRS-process-message":             processMessageDefinition,
 }
 
 func (s *Server) readOperationDefinition(c echo.Context) error {

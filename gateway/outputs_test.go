@@ -125,6 +125,10 @@ func TestOutputsForValidation(t *testing.T) {
 			defs[str(op, "definition")] = true
 		}
 	}
+	// System-level operations ($process-message) too.
+	for _, op := range md.json["rest"].([]any)[0].(map[string]any)["operation"].([]any) {
+		defs[str(op, "definition")] = true
+	}
 	for d := range defs {
 		if id, ok := strings.CutPrefix(d, "https://fhir.discharge-gateway.example/OperationDefinition/"); ok {
 			o.save("OperationDefinition-"+id, e.do("GET", "/fhir/OperationDefinition/"+id, nil, "Authorization", ""), http.StatusOK)
@@ -326,6 +330,18 @@ func TestOutputsForValidation(t *testing.T) {
 		o.save("OperationOutcome-"+tc.name, e.do(tc.method, tc.path, tc.body, tc.headers...), tc.status)
 	}
 
+	// BaRS messages ($process-message): the ok response, the same answer
+	// re-sent, a refusal answered as a response message, and a body with
+	// no MessageHeader (a plain OperationOutcome).
+	bars := loadJSON(t, filepath.Join("testdata", "bars", "discharge-referral.json"))
+	o.save("bars-response-ok", e.do("POST", "/fhir/$process-message", bars), http.StatusOK)
+	o.save("bars-response-resent", e.do("POST", "/fhir/$process-message", bars), http.StatusOK)
+	bars["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)["id"] = "bars-booking-1"
+	bars["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)["eventCoding"].(map[string]any)["code"] = "booking-request"
+	o.save("bars-response-fatal-error", e.do("POST", "/fhir/$process-message", bars), http.StatusBadRequest)
+	bars["type"] = "collection"
+	o.save("OperationOutcome-bars-not-a-message", e.do("POST", "/fhir/$process-message", bars), http.StatusBadRequest)
+
 	// 429, from a gateway whose rate limit is one request a minute.
 	limited := newEnvLimited(t, 1)
 	limited.do("GET", "/fhir/Patient", nil).mustStatus(t, http.StatusOK)
@@ -337,7 +353,8 @@ func TestOutputsForValidation(t *testing.T) {
 		"placement-options-explain", "AuditEvent-search", "translate-match", "MeasureReport-search",
 		"OperationDefinition-Task-confirm", "OperationDefinition-Task-referral-pack", "CodeSystem-offer-reject-reason",
 		"CodeSystem-offer-business-status", "StructureDefinition-referral-offer", "transaction-response-tasks",
-		"referral-pack-minimised", "referral-pack-identified", "Task-history", "OperationOutcome-409-illegal-move"} {
+		"referral-pack-minimised", "referral-pack-identified", "Task-history", "OperationOutcome-409-illegal-move",
+		"OperationDefinition-BaRS-process-message", "bars-response-ok", "bars-response-fatal-error"} {
 		if !o.names[k] {
 			t.Errorf("no %s was written", k)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/messaging"
 	"github.com/dischargegateway/gateway/placement"
 	"github.com/dischargegateway/gateway/records"
 	"github.com/dischargegateway/gateway/referral"
@@ -107,6 +108,9 @@ type Deps struct {
 	// capacity reads see it (holds, providers' answers, shortlisted
 	// events); nil: no referral loop in those reads.
 	ReferralRecord placement.Referrals
+	// Messages keeps the responses to FHIR messages ($process-message)
+	// with the writes they caused; nil: $process-message answers 503.
+	Messages messaging.Log
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -147,6 +151,8 @@ type Server struct {
 	referrals *referral.Service
 	// subscriptions manages Subscriptions (subscription.go).
 	subscriptions *subscription.Service
+	// messages takes BaRS messages at $process-message (processmessage.go).
+	messages *messaging.Service
 }
 
 // New builds the gateway and its routes.
@@ -177,6 +183,7 @@ func New(cfg Config, d Deps) *Server {
 		Store: d.Store, Near: d.Capacity, Areas: d.Geocoder, Translator: d.Translator, Logger: d.Logger, Now: d.Now, NewID: newID,
 		Directory: recordsDirectory{s.directory}, Cases: closer})
 	s.auditTrail = audittrail.New(d.Security.Audit)
+	s.messages = messaging.New(messaging.Config{Limits: cfg.Limits}, s.records, d.Messages, d.Now, newID)
 	s.cases = cases.New(cases.Config{Escalation: cfg.Escalation}, s.records, d.Cases, d.Now)
 	s.referrals = d.Referrals
 	s.subscriptions = d.Subscriptions
@@ -234,6 +241,11 @@ func (s *Server) routes() {
 		e.Add(method, "/fhir"+path, h, append([]echo.MiddlewareFunc{s.negotiate, s.authenticate}, m...)...)
 	}
 	fhirRoute(http.MethodPost, "", s.transaction)
+	// BaRS referral messages (processmessage.go, docs/bars.md): a trust's
+	// client writes the referral's Patient, Encounter and ServiceRequest;
+	// each is audited with what the record did.
+	fhirRoute(http.MethodPost, "/$process-message", s.processMessage, s.requireScope("ServiceRequest", 'c'),
+		s.requireScope("Encounter", 'c'), s.requireScope("Patient", 'c'), requireWriter("ServiceRequest"))
 	fhirRoute(http.MethodGet, "/_history", s.historyNotSupported)
 	// Terminology the gateway publishes.
 	fhirRoute(http.MethodGet, "/CodeSystem", s.searchCodeSystems, s.requireScope("CodeSystem", 's'))

@@ -289,7 +289,9 @@ func provider(db *sql.DB, eng engine) (*goose.Provider, error) {
 			goose.NewGoMigration(8, &goose.GoFunc{RunTx: migrateCaseWorklist(eng)}, nil),
 			goose.NewGoMigration(9, &goose.GoFunc{RunTx: answers}, nil),
 			// 11: Subscriptions (subscription.go).
-			goose.NewGoMigration(11, &goose.GoFunc{RunTx: migrateSubscriptions(eng)}, nil)))
+			goose.NewGoMigration(11, &goose.GoFunc{RunTx: migrateSubscriptions(eng)}, nil),
+			// 12: processed FHIR messages (messages.go).
+			goose.NewGoMigration(12, &goose.GoFunc{RunTx: migrateProcessedMessages(eng)}, nil)))
 	p, err := goose.NewProvider(dialect, db, files, opts...)
 	if err != nil {
 		return nil, discharge.Wrap(discharge.KindInternal, op, err)
