@@ -159,11 +159,11 @@ func (s *Server) signedIn(roles ...auth.Role) echo.MiddlewareFunc {
 			if sess.Person == "" || p == nil {
 				return c.Redirect(http.StatusSeeOther, "/sign-in")
 			}
+			c.Set(ctxPrincipal, p)
+			c.Set(ctxPerson, sess.Person)
 			if !slices.Contains(roles, p.Role) {
 				return s.errorPage(c, discharge.E(discharge.KindForbidden, "", "This page is not for your role."))
 			}
-			c.Set(ctxPrincipal, p)
-			c.Set(ctxPerson, sess.Person)
 			c.SetRequest(c.Request().WithContext(auth.WithPrincipal(c.Request().Context(), p)))
 			return next(c)
 		}
