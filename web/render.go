@@ -202,6 +202,11 @@ type errorData struct {
 func (s *Server) errorPage(c echo.Context, err error) error {
 	status := s.d.Status(err)
 	d := errorData{Status: status, RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}
+	if d.RequestID == "" {
+		// Mounted without the gateway's request ids (tests): a reference
+		// of its own, logged below, so support can still find the cause.
+		d.RequestID = randomToken()[:16]
+	}
 	switch {
 	case status == http.StatusNotFound:
 		d.Heading, d.Message = "Page not found", "The case or referral may have closed, or it is not one your organisation can see."

@@ -72,6 +72,12 @@ type Sessions interface {
 	Delete(ctx context.Context, id string) error
 }
 
+// Auditor records who saw or changed which patient data (the audit
+// trail, auth.AuditLog).
+type Auditor interface {
+	Record(ctx context.Context, e auth.AuditEntry) error
+}
+
 // Config holds the dashboard's settings.
 type Config struct {
 	// Demo offers the local demo sign-in: pick one of the demo
@@ -110,7 +116,7 @@ type Deps struct {
 	Sitrep   Sitrep
 	Sessions Sessions
 	// Audit records every page view of patient data.
-	Audit auth.AuditLog
+	Audit Auditor
 	// Organisations are the registered organisations (the client
 	// registry): a person acts as their organisation's registered client,
 	// with its role, members and scopes, so the pages apply the API's
