@@ -117,6 +117,17 @@ type env struct {
 }
 
 func newEnv(t testing.TB, d web.Deps) *env {
+	return newEnvWith(t, d, fakeReferrals{})
+}
+
+// swapReferrals rebuilds the env's dashboard with another referral loop.
+func (e *env) swapReferrals(t testing.TB, r web.Referrals) {
+	t.Helper()
+	e.srv.Close()
+	*e = *newEnvWith(t, web.Deps{}, r)
+}
+
+func newEnvWith(t testing.TB, d web.Deps, r web.Referrals) *env {
 	t.Helper()
 	conn, err := rediscache.Open(context.Background(), rediscache.Config{})
 	if err != nil {
@@ -127,7 +138,7 @@ func newEnv(t testing.TB, d web.Deps) *env {
 	if d.Cases == nil {
 		d.Cases = fakeCases{}
 	}
-	d.Referrals, d.Placement, d.Capacity = fakeReferrals{}, fakePlacement{}, fakeCapacity{}
+	d.Referrals, d.Placement, d.Capacity = r, fakePlacement{}, fakeCapacity{}
 	d.Sessions, d.Audit, d.Organisations, d.Status = rediscache.NewSessions(conn.Client), a, orgs, gateway.StatusOf
 	d.Logger = discardLogger()
 	cfg := web.DefaultConfig()
