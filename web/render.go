@@ -85,7 +85,8 @@ func label(v any) string {
 	if s == "" {
 		return ""
 	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	s = strings.ToUpper(s[:1]) + s[1:]
+	return strings.Replace(s, "Nctr", "NCTR", 1)
 }
 
 func loadPages() *pages {

@@ -254,7 +254,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	mustNot(t, html, "9476719931") // the NHS number is not on the page
 	html = w.submit(`a[href^="/cases/`+enc+`/shortlist"]`, "hub-shortlist")
 	must(t, html, "Shortlist", "Send offers")
-	w.do(chromedp.Click(chromedp.CSS(`input[name="provider"][value$="|`+loc+`"]`)))
+	w.do(chromedp.Click(chromedp.CSS(`input[name="provider"][value$="|` + loc + `"]`)))
 	html = w.submit(`form[action$="/offers"] button`, "hub-offer-sent")
 	must(t, html, "Offer sent to 1 provider", "Requested")
 	w.open("/sitrep", "hub-sitrep")
