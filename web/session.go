@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -121,23 +122,12 @@ func (s *Server) principalOf(clientID string) *auth.Principal {
 			continue
 		}
 		p := &auth.Principal{ClientID: cl.ID, Org: cl.Org, OrgSystem: cl.OrgSystem, Role: cl.Role, Members: slices.Clone(cl.Members)}
-		if sc, err := auth.ParseScopes(joinScopes(cl.Scopes)); err == nil {
+		if sc, err := auth.ParseScopes(strings.Join(cl.Scopes, " ")); err == nil {
 			p.Scopes = sc
 		}
 		return p
 	}
 	return nil
-}
-
-func joinScopes(ss []string) string {
-	out := ""
-	for i, x := range ss {
-		if i > 0 {
-			out += " "
-		}
-		out += x
-	}
-	return out
 }
 
 // principal is the signed-in person's principal (set by signedIn).
