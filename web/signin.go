@@ -225,4 +225,3 @@ func (s *Server) signOut(c echo.Context) error {
 		Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteLaxMode})
 	return c.Redirect(http.StatusSeeOther, "/sign-in")
 }
-
