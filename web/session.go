@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,6 +20,9 @@ import (
 // cookieName is the session cookie. Its value is the session id only: the
 // session lives in Redis (Sessions), so signing out ends it everywhere.
 const cookieName = "dg_session"
+
+// anonymousTTL bounds the session of a visitor who has not signed in.
+const anonymousTTL = 30 * time.Minute
 
 // session is one visitor's session: anonymous (a CSRF token and, during
 // an OIDC sign-in, its state, nonce and PKCE verifier), or signed in as a
@@ -93,11 +97,17 @@ func (s *Server) saveSession(c echo.Context, sess *session) error {
 	if err != nil {
 		return err
 	}
-	if err := s.d.Sessions.Put(c.Request().Context(), sess.ID, raw, s.cfg.SessionTTL); err != nil {
+	// A visitor not signed in (the sign-in form's CSRF token, an OIDC
+	// sign-in in flight) costs Redis a key for anonymousTTL only.
+	ttl := s.cfg.SessionTTL
+	if sess.Person == "" {
+		ttl = min(ttl, anonymousTTL)
+	}
+	if err := s.d.Sessions.Put(c.Request().Context(), sess.ID, raw, ttl); err != nil {
 		return err
 	}
 	c.SetCookie(&http.Cookie{Name: cookieName, Value: sess.ID, Path: "/", HttpOnly: true, Secure: !s.cfg.InsecureCookies,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(s.cfg.SessionTTL.Seconds())})
+		SameSite: http.SameSiteLaxMode, MaxAge: int(ttl.Seconds())})
 	c.Set(ctxSession, sess)
 	return nil
 }

@@ -27,7 +27,7 @@ func TestCSRF(t *testing.T) {
 	signin := e.get(t, c, "/sign-in")
 	must(t, signin, http.StatusOK, "Demo sign-in")
 	ck := signin.header.Get("Set-Cookie")
-	if !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Lax") {
+	if !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Lax") || !strings.Contains(ck, "Max-Age=1800") {
 		t.Fatalf("session cookie %q", ck)
 	}
 	for name, form := range map[string]url.Values{
@@ -205,5 +205,26 @@ func TestFirstLoadPageWeight(t *testing.T) {
 	t.Logf("first load: %d bytes (HTML %d)", total, len(p.body))
 	if total > 300*1024 {
 		t.Fatalf("first load %d bytes > 300 KB", total)
+	}
+}
+
+// TestWorklistEvents: the live feed is one server-sent event with the
+// caller's open and escalated counts and a retry interval, then the end.
+func TestWorklistEvents(t *testing.T) {
+	e := newEnv(t, web.Deps{Cases: fakeCases{worklist: func(_ *auth.Principal, vals url.Values) (cases.WorklistPage, error) {
+		if vals.Get("escalated") == "true" {
+			return worklistOf(7), nil
+		}
+		return worklistOf(1234), nil
+	}}})
+	c, _ := e.signIn(t, "hub")
+	p := e.get(t, c, "/worklist/events")
+	must(t, p, http.StatusOK, "retry: 15000\n", "event: worklist\n", `"open":1234`, `"escalated":7`)
+	if ct := p.header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	home, _ := e.signIn(t, "home-1")
+	if r := e.get(t, home, "/worklist/events"); r.status != http.StatusForbidden {
+		t.Fatalf("a care home's feed: %d", r.status)
 	}
 }

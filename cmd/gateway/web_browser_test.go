@@ -294,3 +294,37 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal("the logs carry the NHS number")
 	}
 }
+
+// TestDashboardMounted: `gateway serve` serves the dashboard at / beside
+// the APIs, with the gateway's trailing-slash and HEAD rules; GATEWAY_WEB=off
+// leaves / to the API's 404 OperationOutcome.
+func TestDashboardMounted(t *testing.T) {
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, url string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, nil)
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	base, _, _, _ := startRun(t, map[string]string{})
+	if r := do("GET", base+"/"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/sign-in" {
+		t.Fatalf("GET /: %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r := do("HEAD", base+"/sign-in/"); r.StatusCode != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("HEAD /sign-in/: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	if r := do("GET", base+"/static/vendor/nhsuk-frontend/nhsuk-frontend.min.css"); r.StatusCode != http.StatusOK {
+		t.Fatalf("the vendored CSS: %d", r.StatusCode)
+	}
+	if r := do("GET", base+"/fhir/metadata"); r.StatusCode != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/fhir+json") {
+		t.Fatalf("/fhir/metadata: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	off, _, _, _ := startRun(t, map[string]string{"GATEWAY_WEB": "off"})
+	if r := do("GET", off+"/"); r.StatusCode != http.StatusNotFound || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/fhir+json") {
+		t.Fatalf("GATEWAY_WEB=off, GET /: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+}
