@@ -51,6 +51,16 @@ for tool in curl jq; do
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null
   fi
 done
+# The dashboard's browser test (docs/dashboard.md): Debian's chromium, and
+# axe-core at the version pinned in web/testdata/axe/package-lock.json.
+if ! command -v chromium >/dev/null 2>&1; then
+  log "chromium not found: installing it with apt-get (the dashboard's browser test drives it headless)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+(cd web/testdata/axe && npm ci --silent --no-audit --no-fund)
+export WEBTEST_REQUIRED=1
+export WEBTEST_ARTIFACTS="${ARTIFACTS:-$PWD/web/testdata/out}"
 if ! command -v go >/dev/null 2>&1; then
   if [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; else
     log "Go is not installed: install Go 1.26 or newer (https://go.dev/doc/install)"; exit 1; fi

@@ -23,6 +23,7 @@ import (
 //	dg:{hc:D}                   home-care coverage   current home-care postings (the same rebuild)
 //	dg:{capfresh~n}             freshness index      current capacity (as-of times; the same rebuild)
 //	dg:{c:C}:jti:…, :rl:…       replay, rate limits  nothing: they expire within minutes
+//	dg:{web:S}                  dashboard sessions   nothing: losing one signs a person out (session.go)
 //
 // Keys whose text comes from users (ids, tokens) put it after the hash tag
 // or through safeTag, so it cannot move a key to another slot.
@@ -46,6 +47,12 @@ func jtiKey(client, jti string) string { return clientTag(client) + "jti:" + jti
 func rateKey(client string, w int64) string {
 	return clientTag(client) + "rl:" + strconv.FormatInt(w, 10)
 }
+
+// Dashboard session keys (session.go): the session id is random and
+// secret, so one slot per session.
+//
+//	dg:{web:<session id>}   STRING the session (the dashboard's encoding), expiring with it
+func sessionKey(id string) string { return "dg:{web:" + safeTag(id) + "}" }
 
 // Capacity keys (capacity.go). A posting and its history share a slot; the
 // geo shards are separate keys on purpose: one key per bed type would be a

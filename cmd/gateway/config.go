@@ -59,6 +59,17 @@ type config struct {
 	Referral wiring.ReferralSettings
 	// Subscription holds the SUBSCRIPTION_* settings.
 	Subscription wiring.SubscriptionSettings
+	// Web is the dashboard's sign-in (GATEWAY_WEB_*, GATEWAY_OIDC_*).
+	Web webSettings
+}
+
+// webSettings are the dashboard's settings (web/, docs/dashboard.md).
+type webSettings struct {
+	On                                   bool
+	SessionTTL                           time.Duration
+	OIDCIssuer, OIDCClientID, OIDCSecret string
+	OIDCRedirectURL                      string
+	OIDCOrgClaim, OIDCRoleClaim          string
 }
 
 type setting struct {
@@ -267,6 +278,28 @@ var settingsTable = []setting{
 		set: func(c *config, v string) error { c.MetricsAddr = v; return nil }},
 	{env: "OTEL_SERVICE_NAME", def: "discharge-gateway", doc: "Service name on traces and metrics.",
 		set: func(c *config, v string) error { c.ServiceName = v; return nil }},
+	{env: "GATEWAY_WEB", def: "on", doc: "The dashboard for people at `/` (docs/dashboard.md): `on` or `off`. With the demo registry it offers a demo sign-in as each demo organisation.",
+		set: func(c *config, v string) error {
+			if v != "on" && v != "off" {
+				return fmt.Errorf("want on or off")
+			}
+			c.Web.On = v == "on"
+			return nil
+		}},
+	{env: "GATEWAY_WEB_SESSION_TTL", def: "8h", doc: "How long a dashboard sign-in lasts (sessions are in Redis).",
+		set: positiveDuration(func(c *config) *time.Duration { return &c.Web.SessionTTL })},
+	{env: "GATEWAY_OIDC_ISSUER", def: "", doc: "The dashboard's OpenID Connect provider (NHS CIS2 or a broker), discovered at `<issuer>/.well-known/openid-configuration`; unset: no IdP sign-in.",
+		set: func(c *config, v string) error { c.Web.OIDCIssuer = v; return nil }},
+	{env: "GATEWAY_OIDC_CLIENT_ID", def: "", doc: "The dashboard's client id at the OIDC provider.",
+		set: func(c *config, v string) error { c.Web.OIDCClientID = v; return nil }},
+	{env: "GATEWAY_OIDC_CLIENT_SECRET", def: "", secret: true, doc: "The dashboard's client secret at the OIDC provider (the code flow also uses PKCE).",
+		set: func(c *config, v string) error { c.Web.OIDCSecret = v; return nil }},
+	{env: "GATEWAY_OIDC_REDIRECT_URL", def: "", doc: "This gateway's `/sign-in/callback` URL as registered at the OIDC provider.",
+		set: func(c *config, v string) error { c.Web.OIDCRedirectURL = v; return nil }},
+	{env: "GATEWAY_OIDC_ORG_CLAIM", def: "org", doc: "The ID token claim naming the person's organisation (ODS code or CQC provider id, as in the client registry).",
+		set: func(c *config, v string) error { c.Web.OIDCOrgClaim = v; return nil }},
+	{env: "GATEWAY_OIDC_ROLE_CLAIM", def: "role", doc: "The ID token claim naming the person's role: trust, hub or care-provider.",
+		set: func(c *config, v string) error { c.Web.OIDCRoleClaim = v; return nil }},
 }
 
 // loadConfig reads every setting, applying defaults; all errors are

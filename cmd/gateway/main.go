@@ -176,6 +176,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	subscriptions, deliverer, stopSubscriptions := st.Subscriptions(cfg.Subscription, referrals, log)
 	deps.Subscriptions = subscriptions
 	srv := gateway.New(gcfg, deps)
+	// The dashboard for people at / (web/, docs/dashboard.md).
+	if err := mountDashboard(cfg, srv, st, sec, log); err != nil {
+		return err
+	}
 	// Only the embedded stores get the demo world unless asked for
 	// (GATEWAY_DEMO_WORLD_STORES=any, a trial on real stores): a real
 	// database holds the operator's directory, which demo homes must never

@@ -16,12 +16,13 @@ import (
 
 const module = "github.com/dischargegateway/gateway"
 
-// layers that are not application packages; every other top-level folder
+// layers that are not application packages (web/, the dashboard, is an HTTP
+// layer like gateway/); every other top-level folder
 // holding Go code is one (placement/, records/, directory/, capacity/, …).
 var notApplication = map[string]bool{
 	"cmd": true, "gateway": true, "adapters": true, "internal": true, "fhir": true, "mappings": true,
 	"discharge": true, "auth": true, "deploy": true, "configs": true, "scripts": true, "bench": true,
-	"postman": true, "docs": true,
+	"postman": true, "docs": true, "web": true,
 }
 
 type pkgFile struct {
@@ -109,7 +110,7 @@ func TestImportRules(t *testing.T) {
 				bad(f, "the domain imports %s: discharge/ uses the standard library only", imp)
 			case (app || t0 == "mappings" || t0 == "fhir" || t0 == "auth") && under(imp, "github.com/labstack/echo"):
 				bad(f, "imports echo: only gateway/ speaks HTTP")
-			case (app || t0 == "gateway" || t0 == "mappings" || t0 == "fhir" || t0 == "discharge" || t0 == "auth") && under(imp, module+"/adapters"):
+			case (app || t0 == "gateway" || t0 == "web" || t0 == "mappings" || t0 == "fhir" || t0 == "discharge" || t0 == "auth") && under(imp, module+"/adapters"):
 				bad(f, "imports %s: only cmd/ (and internal/wiring) wires adapters in", imp)
 			}
 			for _, d := range storeDrivers {
