@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -214,9 +215,44 @@ func (r *Referral) Bookable(ctx context.Context, location string, bt discharge.B
 	return vacant, held, err
 }
 
+// lockCases is the one rule for numbering a case's events, which every
+// writer of case_events follows (appendEvents here, the hub's triage in
+// Cases.AppendEvent): first lock the cases' case_worklist rows (an upsert
+// that changes nothing, and holds the row lock on PostgreSQL until the
+// transaction ends; SQLite has one writer anyway), and only then read a
+// case's highest seq. Two writers of one case therefore number one after
+// the other: the second's read runs after the first committed (READ
+// COMMITTED takes a fresh snapshot per statement). Before this rule the
+// offer workflow read MAX(seq) without a lock, and a triage decision
+// committing between its read and its INSERT made the primary key refuse
+// the accept, which the caller saw as a 412. Rows are locked in case
+// order, so writers of several cases wait rather than deadlock.
+func lockCases(ctx context.Context, tx *sql.Tx, partition string, caseIDs ...string) error {
+	ids := slices.Clone(caseIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(ids))
+	for i, id := range ids {
+		rows[i] = []any{partition, id}
+	}
+	_, err := insertRows(ctx, tx, "INSERT INTO case_worklist (partition, case_id) VALUES ",
+		" ON CONFLICT (partition, case_id) DO UPDATE SET last_seq = case_worklist.last_seq", rows)
+	return err
+}
+
 // appendEvents appends a partition's events, numbering each case's after
-// its last (the partition's lock, taken before, orders them).
+// its last under the case's lock (lockCases).
 func appendEvents(ctx context.Context, tx *sql.Tx, partition string, events []referral.Event) error {
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.CaseID
+	}
+	if err := lockCases(ctx, tx, partition, ids...); err != nil {
+		return err
+	}
 	for _, e := range events {
 		// The case's last number and its offers' states in one statement.
 		rs, err := tx.QueryContext(ctx, `SELECT (SELECT COALESCE(MAX(seq), 0) FROM case_events WHERE partition = $1
@@ -255,12 +291,9 @@ func appendEvents(ctx context.Context, tx *sql.Tx, partition string, events []re
 }
 
 // AppendEvent appends one event not tied to a Task change (a shortlist, a
-// referral), after taking the partition's lock so its number is the next.
+// referral), numbered under the case's lock (lockCases).
 func (r *Referral) AppendEvent(ctx context.Context, e referral.Event) error {
 	return r.s.inTx(ctx, "sqlstore.Referral.AppendEvent", e.Partition, false, func(tx *sql.Tx) error {
-		if err := r.s.commitTx(ctx, tx, e.Partition, nil, nil); err != nil {
-			return err
-		}
 		return appendEvents(ctx, tx, e.Partition, []referral.Event{e})
 	})
 }
