@@ -66,6 +66,7 @@ var operationDefinitions = map[string]func() []byte{
 	"ServiceRequest-placement-options": placementOptionsDefinition,
 	"Task-confirm":                     taskConfirmDefinition,
 	"Task-referral-pack":               referralPackDefinition,
+	"Encounter-discharge-case":         dischargeCaseDefinition,
 }
 
 func (s *Server) readOperationDefinition(c echo.Context) error {

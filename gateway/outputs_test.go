@@ -131,6 +131,7 @@ func TestOutputsForValidation(t *testing.T) {
 		}
 	}
 	o.save("Measure-care-home-capacity", e.do("GET", "/fhir/Measure/care-home-capacity", nil, "Authorization", ""), http.StatusOK)
+	o.save("Measure-discharge-case", e.do("GET", "/fhir/Measure/discharge-case", nil, "Authorization", ""), http.StatusOK)
 	// The profiles under configs/profiles, as shipped.
 	profiles, err := filepath.Glob(filepath.Join("..", "configs", "profiles", "*.json"))
 	if err != nil || len(profiles) == 0 {
@@ -264,6 +265,8 @@ func TestOutputsForValidation(t *testing.T) {
 	o.save("Task-confirm", w.e.do("POST", tid+"/$confirm", nil, bearer(w.trust)...), http.StatusOK)
 	o.save("Task-vread", w.e.do("GET", tid+"/_history/1", nil, bearer(w.trust)...), http.StatusOK)
 	o.save("Task-history", w.e.do("GET", tid+"/_history", nil, bearer(w.trust)...), http.StatusOK)
+	// The case as FHIR: its timeline (Provenance) and measures (MeasureReport).
+	o.save("Encounter-discharge-case", w.e.do("GET", "/fhir/"+w.encounter+"/$discharge-case", nil, bearer(w.trust)...), http.StatusOK)
 
 	// Terminology operations.
 	o.save("translate-match", e.do("GET", "/fhir/ConceptMap/$translate?system=https://fhir.rxx-trust.example/CodeSystem/local-care-codes&code=NH-DEM", nil),
