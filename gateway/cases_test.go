@@ -1,10 +1,13 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -669,5 +672,78 @@ func TestEncounterSearchParametersPublished(t *testing.T) {
 		if q == "nctr-since=le"+day(1) && !strings.Contains(string(r.body), a) {
 			t.Errorf("Encounter?%s lacks %s", q, a)
 		}
+	}
+}
+
+// TestDischargeCaseFHIR: Encounter/{id}/$discharge-case is the case of
+// GET /api/v1/cases/{id} as FHIR: one Provenance per timeline event in
+// order (activity the event's kind, target its Task, the state after it),
+// then the MeasureReport with the case's state and a group per measure,
+// valid R4, under the same tenancy (another trust and a provider get 404
+// or 403, a hub of the trust sees it), by GET and POST. The walk-through
+// case's view is pinned as the golden timeline; rewrite with
+// `go test ./gateway -run DischargeCaseFHIR -update` once a change is
+// intended (times and the measures' values, which move with the clock,
+// are normalised).
+func TestDischargeCaseFHIR(t *testing.T) {
+	w := newReferralWorld(t)
+	e := w.e
+	tasks := [3]resp{w.send(t, 0), w.send(t, 1), w.send(t, 2)}
+	e.do("PUT", "/fhir/Task/"+str(tasks[1].json, "id"), w.answer(tasks[1].json, 1, "rejected"),
+		append(bearer(w.homes[1].token), "If-Match", `W/"1"`)...).mustStatus(t, http.StatusOK)
+	e.do("PUT", "/fhir/Task/"+str(tasks[0].json, "id"), w.answer(tasks[0].json, 0, "accepted"),
+		append(bearer(w.homes[0].token), "If-Match", `W/"1"`)...).mustStatus(t, http.StatusOK)
+	e.do("POST", "/fhir/Task/"+str(tasks[0].json, "id")+"/$confirm", nil, bearer(w.trust)...).mustStatus(t, http.StatusOK)
+
+	encID := strings.TrimPrefix(w.encounter, "Encounter/")
+	view := e.do("GET", "/api/v1/cases/"+encID, nil, bearer(w.trust)...).mustStatus(t, http.StatusOK)
+	r := e.do("GET", "/fhir/"+w.encounter+"/$discharge-case", nil, bearer(w.trust)...).mustStatus(t, http.StatusOK)
+	if _, err := fhir.Validate(r.body, "Bundle", fhir.DefaultLimits); err != nil {
+		t.Fatalf("not valid R4: %v\n%s", err, r.body)
+	}
+	timeline := view.json["timeline"].([]any)
+	entries := r.json["entry"].([]any)
+	if str(r.json, "type") != "collection" || len(entries) != len(timeline)+1 {
+		t.Fatalf("%d entries for %d events: %s", len(entries), len(timeline), r.body)
+	}
+	for i, ev := range timeline {
+		p := entries[i].(map[string]any)["resource"]
+		if str(p, "resourceType") != "Provenance" || str(p, "activity", "coding", 0, "code") != str(ev, "kind") ||
+			str(p, "extension", 0, "valueCoding", "code") != str(ev, "state") {
+			t.Errorf("event %d: %v, want %v", i, p, ev)
+		}
+		if task := str(ev, "task"); task != "" && str(p, "target", 0, "reference") != "Task/"+task {
+			t.Errorf("event %d targets %s, want Task/%s", i, str(p, "target", 0, "reference"), task)
+		}
+	}
+	mr := entries[len(timeline)].(map[string]any)["resource"]
+	if str(mr, "resourceType") != "MeasureReport" || str(mr, "extension", 0, "valueCoding", "code") != str(view.json, "state") ||
+		str(mr, "state") != "" || str(view.json, "state") != "confirmed" || str(mr, "evaluatedResource", 0, "reference") != w.encounter {
+		t.Fatalf("measure report %v for a case %s", mr, str(view.json, "state"))
+	}
+	if post := e.do("POST", "/fhir/"+w.encounter+"/$discharge-case", nil, bearer(w.trust)...).mustStatus(t, http.StatusOK); len(post.json["entry"].([]any)) != len(entries) {
+		t.Errorf("POST answers %s", post.body)
+	}
+	e.do("GET", "/fhir/"+w.encounter+"/$discharge-case", nil, bearer(w.hub)...).mustStatus(t, http.StatusOK)
+	e.do("GET", "/fhir/"+w.encounter+"/$discharge-case", nil, bearer(w.otherTrust)...).mustStatus(t, http.StatusNotFound)
+	e.do("GET", "/fhir/"+w.encounter+"/$discharge-case", nil, bearer(w.otherHub)...).mustStatus(t, http.StatusNotFound)
+	if got := e.do("GET", "/fhir/"+w.encounter+"/$discharge-case", nil, bearer(w.homes[0].token)...); got.status != http.StatusForbidden && got.status != http.StatusNotFound {
+		t.Errorf("a provider reads the case: %d %s", got.status, got.body)
+	}
+
+	got := normalise(t, r.body, e.srv.URL+"/fhir", w.ids)
+	got = regexp.MustCompile(`("value": )-?\d+`).ReplaceAll(got, []byte("${1}0"))
+	file := filepath.Join("testdata", "golden", "discharge-case.json")
+	if *updateGolden {
+		if err := os.WriteFile(file, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from the golden file; if intended, rerun with -update.\n--- got\n%s", file, got)
 	}
 }

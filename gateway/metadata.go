@@ -42,6 +42,9 @@ func (s *Server) capabilities() map[string]capability {
 		if t == "ServiceRequest" {
 			ops = []operationRef{{"placement-options", placementOptionsURL}}
 		}
+		if t == "Encounter" {
+			ops = []operationRef{{"discharge-case", dischargeCaseURL}}
+		}
 		caps[t] = capability{
 			operations:   ops,
 			interactions: []string{"create", "read", "vread", "update", "history-instance", "search-type"},

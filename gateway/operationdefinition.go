@@ -67,6 +67,7 @@ var operationDefinitions = map[string]func() []byte{
 	"Task-confirm":                     taskConfirmDefinition,
 	"Task-referral-pack":               referralPackDefinition,
 	"BaRS-process-message":             processMessageDefinition,
+	"Encounter-discharge-case":         dischargeCaseDefinition,
 }
 
 func (s *Server) readOperationDefinition(c echo.Context) error {

@@ -135,6 +135,7 @@ func TestOutputsForValidation(t *testing.T) {
 		}
 	}
 	o.save("Measure-care-home-capacity", e.do("GET", "/fhir/Measure/care-home-capacity", nil, "Authorization", ""), http.StatusOK)
+	o.save("Measure-discharge-case", e.do("GET", "/fhir/Measure/discharge-case", nil, "Authorization", ""), http.StatusOK)
 	// The profiles under configs/profiles, as shipped.
 	profiles, err := filepath.Glob(filepath.Join("..", "configs", "profiles", "*.json"))
 	if err != nil || len(profiles) == 0 {
@@ -284,6 +285,8 @@ func TestOutputsForValidation(t *testing.T) {
 	o.save("Subscription-search", w.e.do("GET", "/fhir/Subscription", nil, bearer(subTok)...), http.StatusOK)
 	o.save("Subscription-status", w.e.do("GET", sid+"/$status", nil, bearer(subTok)...), http.StatusOK)
 	o.save("Subscription-events", w.e.do("GET", sid+"/$events?eventsSinceNumber=1", nil, bearer(subTok)...), http.StatusOK)
+	// The case as FHIR: its timeline (Provenance) and measures (MeasureReport).
+	o.save("Encounter-discharge-case", w.e.do("GET", "/fhir/"+w.encounter+"/$discharge-case", nil, bearer(w.trust)...), http.StatusOK)
 
 	// Terminology operations.
 	o.save("translate-match", e.do("GET", "/fhir/ConceptMap/$translate?system=https://fhir.rxx-trust.example/CodeSystem/local-care-codes&code=NH-DEM", nil),

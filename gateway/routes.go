@@ -228,7 +228,7 @@ func (s *Server) routes() {
 	e.GET("/.well-known/jwks.json", s.jwks)
 	e.POST("/oauth2/token", s.token)
 	e.GET("/fhir/metadata", s.metadata, s.negotiate)
-	e.GET("/fhir/Measure/:id", s.readMeasure, s.negotiate)
+	e.GET("/fhir/Measure/:id", s.readCaseMeasure, s.negotiate)
 	e.GET("/fhir/OperationDefinition/:id", s.readOperationDefinition, s.negotiate)
 	e.GET("/fhir/SearchParameter/:id", s.readSearchParameter, s.negotiate)
 	e.GET("/api/v1/openapi.json", s.openapi)
@@ -333,6 +333,11 @@ func (s *Server) routes() {
 
 	e.GET("/api/v1/cases/:id", s.getCase, s.negotiateJSON, s.authenticate,
 		s.requireScope("Encounter", 'r'), s.requireScope("ServiceRequest", 's'), s.auditedAs("Encounter", "read", "R"))
+	// The same case as FHIR (casefhir.go): same scopes, same audit.
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		fhirRoute(m, "/Encounter/:id/$discharge-case", s.dischargeCase,
+			s.requireScope("Encounter", 'r'), s.requireScope("ServiceRequest", 's'), s.auditedAs("Encounter", "read", "R"))
+	}
 	// The worklist and the measures: trusts and hubs. Triage is the hub's
 	// one write: a narrow decision, not an Encounter update, so it needs
 	// the read scope and the role rule, and is audited as an update.

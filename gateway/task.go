@@ -126,7 +126,11 @@ func (s *Server) searchTasks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &ss.Total, ss.Links, ss.Entries))
+	entries := ss.Entries
+	if len(ss.Warnings) > 0 {
+		entries = append(entries, warningsEntry(ss.Warnings))
+	}
+	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &ss.Total, ss.Links, entries))
 }
 
 // referralPack is GET /fhir/Task/{id}/$referral-pack: what the provider

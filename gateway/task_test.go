@@ -277,6 +277,29 @@ func TestReferralLoopOverHTTP(t *testing.T) {
 		e.do("GET", "/fhir/Task/"+id(0), nil, bearer(w.otherHub)...).mustStatus(t, http.StatusNotFound)
 	})
 
+	t.Run("unknown parameters warn, or refuse when strict", func(t *testing.T) {
+		// As every search: the Tasks found without the parameter, and an
+		// outcome entry naming it; with handling=strict a 400.
+		r := e.do("GET", "/fhir/Task?focus="+w.sr+"&colour=blue", nil, bearer(w.trust)...).mustStatus(t, http.StatusOK)
+		entries, _ := r.json["entry"].([]any)
+		if num(r.json, "total") != 3 || len(entries) != 4 {
+			t.Fatalf("search with an unknown parameter: %s", r.body)
+		}
+		last := entries[3].(map[string]any)
+		if str(last, "search", "mode") != "outcome" || str(last, "resource", "issue", 0, "severity") != "warning" ||
+			str(last, "resource", "issue", 0, "code") != "not-supported" || str(last, "resource", "issue", 0, "expression", 0) != "colour" {
+			t.Errorf("outcome entry: %v", last)
+		}
+		if _, err := fhir.Validate(r.body, "Bundle", fhir.DefaultLimits); err != nil {
+			t.Errorf("searchset with a warning not valid R4: %v", err)
+		}
+		strict := e.do("GET", "/fhir/Task?colour=blue", nil, append(bearer(w.trust), "Prefer", "handling=strict")...).
+			mustStatus(t, http.StatusBadRequest)
+		if code, _ := strict.issue(t); code != "not-supported" {
+			t.Errorf("strict: %s", strict.body)
+		}
+	})
+
 	t.Run("identity only after acceptance", func(t *testing.T) {
 		pack := e.do("GET", "/fhir/Task/"+id(0)+"/$referral-pack", nil, bearer(w.homes[0].token)...).mustStatus(t, http.StatusOK)
 		if _, err := fhir.Validate(pack.body, "Bundle", fhir.DefaultLimits); err != nil {

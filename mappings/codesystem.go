@@ -69,6 +69,12 @@ var codeSystemDefs = []codeSystemDef{
 		"The rules of the referral loop a refused Task interaction names in OperationOutcome.issue.details.coding (409 conflict).", OfferRules},
 	{"offer-parameter", OfferParameterSystem, "OfferParameter", "Referral offer input and output",
 		"The types of a referral offer Task's input (what is offered) and output (the bed held on acceptance).", OfferParameters},
+	{"case-event-kind", CaseEventKindSystem, "CaseEventKind", "Discharge case event kind",
+		"What happened to a discharge case: Provenance.activity of each timeline event in Encounter/{id}/$discharge-case.", CaseEventKinds},
+	{"case-state", CaseStateSystem, "CaseState", "Discharge case state",
+		"The states of a discharge case, from referred to discharged or cancelled: the case-state extension of a timeline Provenance (the state after the event) and of the case's MeasureReport.", CaseStates},
+	{"case-measure", CaseMeasureSystem, "CaseMeasure", "Discharge case measure",
+		"The measures of a discharge case: MeasureReport.group.code of the case's MeasureReport (Measure discharge-case).", CaseMeasures},
 }
 
 // CodeSystemNames lists the ids accepted by CodeSystemJSON, in order.

@@ -111,6 +111,9 @@ func TestCodeSystems(t *testing.T) {
 		"offer-business-status":      mappings.OfferBusinessStatuses(),
 		"offer-parameter":            mappings.OfferParameters(),
 		"offer-rule":                 mappings.OfferRules(),
+		"case-event-kind":            mappings.CaseEventKinds(),
+		"case-state":                 mappings.CaseStates(),
+		"case-measure":               mappings.CaseMeasures(),
 	}
 	for _, name := range mappings.CodeSystemNames() {
 		t.Run(name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/referral"
 )
 
@@ -442,5 +443,36 @@ func TestRefusals(t *testing.T) {
 	rs, err := w.svc.SendAll(ctx, trust, [][]byte{taskJSON("RXX-sr2", 1), taskJSON("RXX-sr2", 2)})
 	if err != nil || len(rs) != 2 || rs[0].Status != 201 {
 		t.Fatalf("SendAll: %v %v", rs, err)
+	}
+}
+
+// TestCaseCodesPublished: every event kind and case state the record
+// writes is a code of the CodeSystem the FHIR view of a case
+// ($discharge-case) codes it with.
+func TestCaseCodesPublished(t *testing.T) {
+	codes := func(cs []discharge.Concept) map[string]bool {
+		out := map[string]bool{}
+		for _, c := range cs {
+			out[c.Code] = true
+		}
+		return out
+	}
+	kinds, states := codes(mappings.CaseEventKinds()), codes(mappings.CaseStates())
+	for _, k := range []referral.EventKind{referral.EventReferred, referral.EventShortlisted, referral.EventOfferSent,
+		referral.EventOfferReceived, referral.EventOfferAccepted, referral.EventOfferRejected, referral.EventOfferExpired,
+		referral.EventHoldLapsed, referral.EventOfferCancelled, referral.EventConfirmed, referral.EventDischarged,
+		referral.EventTriage, referral.EventCaseCancelled} {
+		if !kinds[string(k)] {
+			t.Errorf("event kind %q is not in %s", k, mappings.CaseEventKindSystem)
+		}
+	}
+	for _, s := range []referral.CaseState{referral.CaseReferred, referral.CaseShortlisted, referral.CaseOffersSent,
+		referral.CaseAccepted, referral.CaseConfirmed, referral.CaseDischarged, referral.CaseCancelled} {
+		if !states[string(s)] {
+			t.Errorf("case state %q is not in %s", s, mappings.CaseStateSystem)
+		}
+	}
+	if len(kinds) != 13 || len(states) != 7 {
+		t.Errorf("published %d kinds and %d states; a code the record never writes?", len(kinds), len(states))
 	}
 }

@@ -98,6 +98,9 @@ type Searchset struct {
 	Total   int
 	Links   []fhir.Link
 	Entries []fhir.BundleEntryOut
+	// Warnings name the parameters that were not applied (the gateway
+	// renders them as the searchset's outcome entry, as every search).
+	Warnings discharge.Issues
 }
 
 // attempts bounds how often a system move (confirmation, expiry, case
@@ -755,11 +758,14 @@ func (s *Service) Search(ctx context.Context, p *auth.Principal, vals url.Values
 	}
 	q := OfferQuery{}
 	used := url.Values{}
-	var is discharge.Issues
+	var is, warns discharge.Issues
 	for name, vs := range vals {
 		if !searchParams[name] {
+			msg := "Unknown or unsupported search parameter '" + name + "' for Task; it was not applied."
 			if strict {
-				is.Add(discharge.KindNotSupported, name, "Task search does not support '"+name+"'.")
+				is.Add(discharge.KindNotSupported, name, msg)
+			} else {
+				warns.Warn(discharge.KindNotSupported, name, msg)
 			}
 			continue
 		}
@@ -829,7 +835,7 @@ func (s *Service) Search(ctx context.Context, p *auth.Principal, vals url.Values
 		found = found[min(page.Offset, len(found)):]
 		found = found[:min(page.Count, len(found))]
 	}
-	out := Searchset{Total: total, Links: fhir.PageLinks(base+"/Task", used, page, total)}
+	out := Searchset{Total: total, Links: fhir.PageLinks(base+"/Task", used, page, total), Warnings: warns}
 	for _, o := range found {
 		r, err := s.st.Read(ctx, o.Partition, "Task", o.ID)
 		if discharge.ErrorKind(err) == discharge.KindNotFound {

@@ -2,6 +2,7 @@ package referral
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/dischargegateway/gateway/discharge"
@@ -91,27 +92,37 @@ const (
 	RuleTaskContent = "TASK-CONTENT"
 )
 
-// CaseStateOf is a case's state given its offers' states: confirmed when
-// one is in progress or completed, accepted when one is accepted, offers
-// sent when one awaits an answer, else shortlisted (every offer ended
-// unconfirmed: the case needs new offers).
+// CaseStateRule is one row of CaseStateRules.
+type CaseStateRule struct {
+	Offers []discharge.OfferState
+	State  CaseState
+}
+
+// CaseStateRules decide a case's state from its offers' states: the first
+// rule with an offer in one of its states gives the state, and a case none
+// matches is shortlisted (every offer ended unconfirmed: the case needs
+// new offers). One table, so that CaseStateOf and the record's SQL
+// (adapters/sqlstore computes the state in the statement that appends an
+// event) cannot disagree.
+var CaseStateRules = []CaseStateRule{
+	{[]discharge.OfferState{discharge.OfferInProgress, discharge.OfferCompleted}, CaseConfirmed},
+	{[]discharge.OfferState{discharge.OfferAccepted}, CaseAccepted},
+	{[]discharge.OfferState{discharge.OfferRequested, discharge.OfferReceived}, CaseOffersSent},
+}
+
+// CaseStateNone is the state of a case whose offers match no rule.
+const CaseStateNone = CaseShortlisted
+
+// CaseStateOf is a case's state given its offers' states (CaseStateRules):
+// confirmed when one is in progress or completed, accepted when one is
+// accepted, offers sent when one awaits an answer, else shortlisted.
 func CaseStateOf(states []discharge.OfferState) CaseState {
-	var accepted, open bool
-	for _, s := range states {
-		switch s {
-		case discharge.OfferInProgress, discharge.OfferCompleted:
-			return CaseConfirmed
-		case discharge.OfferAccepted:
-			accepted = true
-		case discharge.OfferRequested, discharge.OfferReceived:
-			open = true
+	for _, r := range CaseStateRules {
+		for _, s := range states {
+			if slices.Contains(r.Offers, s) {
+				return r.State
+			}
 		}
 	}
-	switch {
-	case accepted:
-		return CaseAccepted
-	case open:
-		return CaseOffersSent
-	}
-	return CaseShortlisted
+	return CaseStateNone
 }

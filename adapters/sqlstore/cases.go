@@ -97,40 +97,33 @@ ORDER BY o.created_at, o.task_id, h.created_at`
 	return out, err
 }
 
-// appendAttempts bounds how often AppendEvent takes the next seq again
-// when another writer took it first.
-const appendAttempts = 5
-
-// AppendEvent stores e after the case's latest event: its seq is the
-// case's highest plus one, taken in the INSERT itself after locking the
-// case's case_worklist row. A writer that does not take that lock (the
-// offer workflow) and took the same seq makes the primary key refuse one
-// of the two, which then takes the next.
+// AppendEvent stores e after the case's latest event, numbered by the one
+// rule every writer of case_events follows (lockCases): the case's
+// case_worklist row is locked first, and the INSERT then takes the highest
+// seq plus one, so a concurrent offer change to the same case numbers its
+// events after this one, or this one after them.
 func (c *Cases) AppendEvent(ctx context.Context, e referral.Event) (referral.Event, error) {
-	const op = "sqlstore.AppendEvent"
-	const q = `INSERT INTO case_events (partition, case_id, seq, at, kind, state, actor, actor_org, task_id, provider_org, detail)
-SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7, $8, $9, $10 FROM case_events WHERE partition = $1 AND case_id = $2
-RETURNING seq`
-	var err error
-	for attempt := 0; attempt < appendAttempts; attempt++ {
-		err = c.s.inTx(ctx, op, e.Partition, false, func(tx *sql.Tx) error {
-			// The case's worklist row is its lock: appends to one case
-			// queue here, and each then reads the seq the one before took.
-			if _, err := tx.ExecContext(ctx, `INSERT INTO case_worklist (partition, case_id) VALUES ($1, $2)
-ON CONFLICT (partition, case_id) DO UPDATE SET last_seq = case_worklist.last_seq`, e.Partition, e.CaseID); err != nil {
-				return err
-			}
-			return tx.QueryRowContext(ctx, q, e.Partition, e.CaseID, toNanos(e.At), string(e.Kind), string(e.State),
-				e.Actor, e.ActorOrg, e.TaskID, e.ProviderOrg, e.Detail).Scan(&e.Seq)
-		})
-		if discharge.ErrorKind(err) != discharge.KindRetry {
-			break
-		}
-	}
+	err := c.s.inTx(ctx, "sqlstore.AppendEvent", e.Partition, false, func(tx *sql.Tx) (err error) {
+		e.Seq, err = appendCaseEvent(ctx, tx, e)
+		return err
+	})
 	if err != nil {
 		return referral.Event{}, err
 	}
 	return e, nil
+}
+
+// appendCaseEvent is AppendEvent's statements in tx.
+func appendCaseEvent(ctx context.Context, tx *sql.Tx, e referral.Event) (seq int64, err error) {
+	const q = `INSERT INTO case_events (partition, case_id, seq, at, kind, state, actor, actor_org, task_id, provider_org, detail)
+SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7, $8, $9, $10 FROM case_events WHERE partition = $1 AND case_id = $2
+RETURNING seq`
+	if err := lockCases(ctx, tx, e.Partition, e.CaseID); err != nil {
+		return 0, err
+	}
+	err = tx.QueryRowContext(ctx, q, e.Partition, e.CaseID, toNanos(e.At), string(e.Kind), string(e.State),
+		e.Actor, e.ActorOrg, e.TaskID, e.ProviderOrg, e.Detail).Scan(&seq)
+	return seq, err
 }
 
 // The Encounter search parameters the worklist reads (fhir/search.go's

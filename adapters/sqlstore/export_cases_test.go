@@ -108,3 +108,30 @@ func RebuildWorklist(ctx context.Context, s *Store, partition string) error {
 		return nil
 	})
 }
+
+// AppendEventOpen appends e as the hub's triage does (Cases.AppendEvent)
+// in a transaction it leaves open, holding its locks, until the returned
+// end is called: commit or roll back. A test of what a concurrent writer
+// of the same case does meanwhile.
+func AppendEventOpen(ctx context.Context, s *Store, e referral.Event) (end func(commit bool) error, err error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return nil, err
+	}
+	if s.eng == enginePostgres {
+		if _, err := tx.ExecContext(ctx, "SELECT set_config('app.partition', $1, true)", e.Partition); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	if _, err := appendCaseEvent(ctx, tx, e); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return func(commit bool) error {
+		if commit {
+			return tx.Commit()
+		}
+		return tx.Rollback()
+	}, nil
+}

@@ -2,11 +2,13 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/referral"
 )
 
 // allCreates reports whether every write creates its resource.
@@ -107,4 +109,209 @@ func queueInserts(b *pgx.Batch, head, tail string, rows [][]any) int {
 		n++
 	}
 	return n
+}
+
+// insertStmts are multi-row INSERTs of rows (at most rowsPerInsert a
+// statement); with check, each must insert all its rows (KindRetry
+// otherwise: with ON CONFLICT DO NOTHING, a key was taken).
+func insertStmts(head, tail string, rows [][]any, check bool) []stmt {
+	var out []stmt
+	for start := 0; start < len(rows); start += rowsPerInsert {
+		chunk := rows[start:min(len(rows), start+rowsPerInsert)]
+		q := &query{}
+		q.sql(head)
+		valuesOf(q, chunk)
+		q.sql(tail)
+		st := stmt{q: q.b.String(), args: q.args}
+		if check {
+			st.want = int64(len(chunk))
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// pipelinedApply is Referral.Apply on PostgreSQL as one pipelined batch,
+// BEGIN to the last event, then COMMIT or ROLLBACK: an accept was about
+// eighteen round trips through commitTx, writeOffer and appendEvents (on
+// this 2-core machine the round trips, not the WAL flush, bounded it:
+// docs/performance.md), and is now three on its connection (the
+// Location's latest posting, the batch, its end).
+//
+// The statements and their order are Apply's (so its locks are taken in
+// the same order: the Tasks' rows in key order, then a hold's
+// (location, bed type) lock, then the cases' locks), and every check stays
+// in the database:
+//   - a Task's or offer's expected version: the UPDATE's WHERE, at READ
+//     COMMITTED after any concurrent writer of the row (KindRetry);
+//   - a new hold: its INSERT runs under the hold lock, after the lock, and
+//     inserts only when the Location's latest posting is still the one
+//     read before the batch and its active holds are fewer than that
+//     posting's vacancies, both read by the INSERT itself. When either
+//     fails (no bed bookable, or a posting landed meanwhile) the batch
+//     rolls back and recheck is true: Apply then decides the change again
+//     in an ordinary transaction, which refuses it with the numbers or
+//     takes the hold against the new posting;
+//   - the events' numbers and states: eventInsert, after caseLocks.
+func (r *Referral) pipelinedApply(ctx context.Context, c referral.Change, ps []prepared) (recheck bool, err error) {
+	const op = "sqlstore.Referral.Apply"
+	ordered, ok := inKeyOrder(ps)
+	if !ok {
+		return false, &discharge.Error{Kind: discharge.KindRetry, Op: op, Message: "version check failed"}
+	}
+	conn, err := r.s.db.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		// The vacancies each new hold is counted against, read before
+		// the transaction; the hold's INSERT checks the posting is still
+		// the latest.
+		type posted struct {
+			version int64
+			vacant  int
+		}
+		postings := map[string]posted{}
+		for _, w := range c.Offers {
+			h := w.Offer.Hold
+			if h == nil || !w.NewHold {
+				continue
+			}
+			var p posted
+			var body string
+			err := pc.QueryRow(ctx, `SELECT version, posting FROM capacity_postings WHERE location = $1
+				ORDER BY version DESC LIMIT 1`, h.LocationID).Scan(&p.version, &body)
+			if errors.Is(err, pgx.ErrNoRows) {
+				recheck = true // never posted: the transaction refuses it
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			cp := decodePosting(body, p.version)
+			if cp.LocationID == "" {
+				recheck = true // the transaction reports it
+				return nil
+			}
+			p.vacant = cp.Vacant(h.BedType)
+			if p.vacant < 1 {
+				recheck = true
+				return nil
+			}
+			postings[h.LocationID+"|"+string(h.BedType)] = p
+		}
+
+		stmts := []stmt{{q: "BEGIN ISOLATION LEVEL READ COMMITTED"},
+			{q: "SELECT set_config('app.partition', $1, true)", args: []any{c.Partition}}}
+		var creates, updates []prepared
+		for _, p := range ordered {
+			if p.w.ExpectVersion == 0 {
+				creates = append(creates, p)
+			} else {
+				updates = append(updates, p)
+			}
+		}
+		for _, p := range updates {
+			res := p.w.Resource
+			stmts = append(stmts, stmt{q: `UPDATE resources SET version = $1, last_updated = $2, body = $3
+			 WHERE partition = $4 AND type = $5 AND id = $6 AND version = $7`,
+				args: []any{res.VersionID, toNanos(res.LastUpdated), string(res.JSON), c.Partition, res.Type, res.ID, p.w.ExpectVersion},
+				want: 1})
+		}
+		if len(updates) > 0 {
+			// commitTx deletes an updated resource's index rows; Tasks
+			// have none, but the statement costs nothing in a pipeline,
+			// and the record stays right if they ever do.
+			for _, table := range []string{"search_token", "search_range"} {
+				for start := 0; start < len(updates); start += rowsPerInsert {
+					q := &query{}
+					q.sql("DELETE FROM ", table, " WHERE partition = ", q.arg(c.Partition), " AND (")
+					for i, p := range updates[start:min(len(updates), start+rowsPerInsert)] {
+						if i > 0 {
+							q.sql(" OR ")
+						}
+						q.sql("(type = ", q.arg(p.w.Resource.Type), " AND id = ", q.arg(p.w.Resource.ID), ")")
+					}
+					q.sql(")")
+					stmts = append(stmts, stmt{q: q.b.String(), args: q.args})
+				}
+			}
+		}
+		resourceRows := make([][]any, 0, len(creates))
+		for _, p := range creates {
+			res := p.w.Resource
+			resourceRows = append(resourceRows, []any{c.Partition, res.Type, res.ID, res.VersionID, toNanos(res.LastUpdated), string(res.JSON)})
+		}
+		stmts = append(stmts, insertStmts("INSERT INTO resources (partition, type, id, version, last_updated, body) VALUES ",
+			" ON CONFLICT DO NOTHING", resourceRows, true)...)
+		for _, ins := range followingRows(c.Partition, ordered) {
+			stmts = append(stmts, insertStmts(ins.head, "", ins.rows, false)...)
+		}
+		at := toNanos(c.At)
+		for _, w := range c.Offers {
+			head, tail := offerStatements(c.Partition, w, at)
+			stmts = append(stmts, head...)
+			if h := w.Offer.Hold; h != nil && w.NewHold {
+				p := postings[h.LocationID+"|"+string(h.BedType)]
+				stmts = append(stmts, holdLock(h), stmt{q: `INSERT INTO holds (id, partition, task_id, location, bed_type, state,
+					created_at, expires_at, ended_at) SELECT $1, $2, $3, $4, $5, 'active', $6, $7, 0
+					WHERE (SELECT MAX(version) FROM capacity_postings WHERE location = $4) = $8
+					AND (SELECT COUNT(*) FROM holds WHERE location = $4 AND bed_type = $5 AND state = 'active') < $9`,
+					args: []any{h.ID, c.Partition, w.Offer.ID, h.LocationID, string(h.BedType), toNanos(h.Created), toNanos(h.Expires),
+						p.version, int64(p.vacant)},
+					want: 1, short: shortRecheck})
+			}
+			stmts = append(stmts, tail...)
+		}
+		ids := make([]string, len(c.Events))
+		for i, e := range c.Events {
+			ids[i] = e.CaseID
+		}
+		stmts = append(stmts, caseLocks(c.Partition, ids)...)
+		for _, e := range c.Events {
+			q, args := eventInsert(c.Partition, e)
+			stmts = append(stmts, stmt{q: q, args: args}, caseStateOutbox(c.Partition, e.CaseID, toNanos(e.At)))
+		}
+
+		b := &pgx.Batch{}
+		for _, st := range stmts {
+			b.Queue(st.q, st.args...)
+		}
+		br := pc.SendBatch(ctx, b)
+		var runErr error
+		for _, st := range stmts {
+			tag, err := br.Exec()
+			if err != nil {
+				runErr = err
+				break
+			}
+			if st.want > 0 && tag.RowsAffected() < st.want {
+				if st.short == shortRecheck {
+					recheck = true
+				} else {
+					runErr = &discharge.Error{Kind: discharge.KindRetry, Op: op, Message: "version check failed"}
+				}
+				break
+			}
+		}
+		if err := br.Close(); runErr == nil {
+			runErr = err
+		}
+		end := "COMMIT"
+		if runErr != nil || recheck {
+			end = "ROLLBACK"
+		}
+		// As in pipelinedCreates: the transaction must end whatever
+		// happened, or the pooled connection would carry it on.
+		if _, err := pc.Exec(context.WithoutCancel(ctx), end); err != nil {
+			_ = pc.Close(context.WithoutCancel(ctx))
+			if runErr == nil {
+				runErr = err
+			}
+		}
+		return runErr
+	})
+	return recheck, err
 }

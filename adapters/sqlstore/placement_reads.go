@@ -85,8 +85,8 @@ func (r *Referral) ProviderAnswers(ctx context.Context, owners []string, since t
 // Shortlisted appends a case's shortlisted event when the case is still
 // referred: it has no event yet, or its last event left it referred. The
 // check is read first without a lock (a case past referred, the usual
-// answer, costs one read), then again under the partition's lock, which
-// orders it with every other append, so a case gets at most one.
+// answer, costs one read), then again under the case's lock (lockCases),
+// which orders it with every other append, so a case gets at most one.
 func (r *Referral) Shortlisted(ctx context.Context, partition, caseID, actor, actorOrg string, at time.Time) error {
 	const op = "sqlstore.Referral.Shortlisted"
 	const last = `SELECT state FROM case_events WHERE partition = $1 AND case_id = $2 ORDER BY seq DESC LIMIT 1`
@@ -106,7 +106,7 @@ func (r *Referral) Shortlisted(ctx context.Context, partition, caseID, actor, ac
 		return err
 	}
 	return r.s.inTx(ctx, op, partition, false, func(tx *sql.Tx) error {
-		if err := r.s.commitTx(ctx, tx, partition, nil, nil); err != nil {
+		if err := lockCases(ctx, tx, partition, caseID); err != nil {
 			return err
 		}
 		state = ""

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,15 +20,18 @@ import (
 // transaction as its offers row, its timer, its hold, the case's events
 // and an outbox row.
 //
-// The atomic hold: an accept transaction first takes its partition's lock
-// (commitTx), then the (location, bed type) row of hold_locks (an upsert,
-// which locks the row on PostgreSQL; SQLite has one writer anyway), and
-// only then reads the Location's latest capacity posting and counts the
-// active holds. Two accepts for the same beds therefore count one after
-// the other, at READ COMMITTED, and there are never more active holds than
-// the vacancies posted when each was taken. Locks are always taken in that
-// order (partition, then hold lock), so accepts do not deadlock. A later
-// posting below the active holds leaves them standing.
+// The atomic hold: an accept transaction first locks its Task's row (the
+// version-checked UPDATE in commitTx), then the (location, bed type) row
+// of hold_locks (an upsert, which locks the row on PostgreSQL; SQLite has
+// one writer anyway), and only then reads the Location's latest capacity
+// posting and counts the active holds. Two accepts for the same beds
+// therefore count one after the other, at READ COMMITTED, and there are
+// never more active holds than the vacancies posted when each was taken.
+// Locks are always taken in that order (Tasks in key order, the hold
+// lock, then the cases' locks: lockCases), so accepts do not deadlock. A
+// later posting below the active holds leaves them standing. On
+// PostgreSQL the same statements go as one pipelined batch
+// (pipelinedApply), the hold's read and count inside its INSERT.
 type Referral struct{ s *Store }
 
 var _ referral.Store = (*Referral)(nil)
@@ -66,9 +70,21 @@ func (r *Referral) Apply(ctx context.Context, c referral.Change) error {
 		}
 		ps[i] = p
 	}
+	if r.s.eng == enginePostgres {
+		recheck := false
+		err := r.s.attempts(ctx, op, func() (err error) {
+			recheck, err = r.pipelinedApply(ctx, c, ps)
+			return err
+		})
+		if !recheck {
+			return err
+		}
+		// A new hold's condition failed in the pipeline: decide again,
+		// with the reads and the refusal's numbers, below.
+	}
 	return r.s.inTx(ctx, op, c.Partition, false, func(tx *sql.Tx) error {
-		// The Tasks first: this takes the partition's lock and checks
-		// every expected version (KindRetry when one moved).
+		// The Tasks first: this checks every expected version (KindRetry
+		// when one moved) and locks their rows.
 		if err := r.s.commitTx(ctx, tx, c.Partition, ps, nil); err != nil {
 			return err
 		}
@@ -82,56 +98,92 @@ func (r *Referral) Apply(ctx context.Context, c referral.Change) error {
 	})
 }
 
-func writeOffer(ctx context.Context, tx *sql.Tx, partition string, w referral.OfferWrite, at int64) error {
-	o := w.Offer
-	if w.ExpectVersion == 0 {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO offers (partition, task_id, owner_org, owner, requester,
-			service_request, encounter, patient, location, healthcare_service, state, business_status, deadline,
-			version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-			partition, o.ID, o.OwnerOrg, o.Owner, o.Requester, o.ServiceRequestID, o.EncounterID, o.PatientID,
-			o.LocationID, o.HealthcareServiceID, string(o.State), string(o.BusinessStatus), toNanos(o.Deadline),
-			o.Version, toNanos(o.Created), toNanos(o.Updated)); err != nil {
-			return err
-		}
-	} else {
-		res, err := tx.ExecContext(ctx, `UPDATE offers SET state = $1, business_status = $2, version = $3,
-			updated_at = $4 WHERE partition = $5 AND task_id = $6 AND version = $7`,
-			string(o.State), string(o.BusinessStatus), o.Version, toNanos(o.Updated), partition, o.ID, w.ExpectVersion)
+// stmt is one statement of a change and what it means when it changes
+// fewer rows than want (want 0: no check).
+type stmt struct {
+	q     string
+	args  []any
+	want  int64
+	short shortfall
+}
+
+// shortfall is what a stmt that changed fewer rows than it wanted means.
+type shortfall int
+
+const (
+	// shortRetry: another change to the row won (KindRetry).
+	shortRetry shortfall = iota
+	// shortRecheck: the pipeline's hold condition failed; the change is
+	// decided again in an ordinary transaction (pipelinedApply).
+	shortRecheck
+)
+
+// execAll runs stmts in tx; a version check that fails is KindRetry.
+func execAll(ctx context.Context, tx *sql.Tx, stmts []stmt) error {
+	for _, st := range stmts {
+		res, err := tx.ExecContext(ctx, st.q, st.args...)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return &discharge.Error{Kind: discharge.KindRetry, Op: "sqlstore.Referral.Apply", Message: "offer version check failed"}
+		if st.want > 0 {
+			if n, err := res.RowsAffected(); err != nil || n < st.want {
+				return &discharge.Error{Kind: discharge.KindRetry, Op: "sqlstore.Referral.Apply", Message: "offer version check failed"}
+			}
 		}
+	}
+	return nil
+}
+
+// offerStatements are an offer write's statements around its hold's: head
+// writes the offers row (version-checked) and the timer; tail sets an
+// existing hold's state and adds the outbox row. A new hold is taken
+// between them (takeHold, or the pipeline's conditional insert).
+func offerStatements(partition string, w referral.OfferWrite, at int64) (head, tail []stmt) {
+	o := w.Offer
+	if w.ExpectVersion == 0 {
+		head = append(head, stmt{q: `INSERT INTO offers (partition, task_id, owner_org, owner, requester,
+			service_request, encounter, patient, location, healthcare_service, state, business_status, deadline,
+			version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			args: []any{partition, o.ID, o.OwnerOrg, o.Owner, o.Requester, o.ServiceRequestID, o.EncounterID, o.PatientID,
+				o.LocationID, o.HealthcareServiceID, string(o.State), string(o.BusinessStatus), toNanos(o.Deadline),
+				o.Version, toNanos(o.Created), toNanos(o.Updated)}})
+	} else {
+		head = append(head, stmt{q: `UPDATE offers SET state = $1, business_status = $2, version = $3,
+			updated_at = $4 WHERE partition = $5 AND task_id = $6 AND version = $7`,
+			args: []any{string(o.State), string(o.BusinessStatus), o.Version, toNanos(o.Updated), partition, o.ID, w.ExpectVersion},
+			want: 1})
 	}
 	if w.Due.IsZero() {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM offer_timers WHERE partition = $1 AND task_id = $2`, partition, o.ID); err != nil {
-			return err
+		head = append(head, stmt{q: `DELETE FROM offer_timers WHERE partition = $1 AND task_id = $2`, args: []any{partition, o.ID}})
+	} else {
+		head = append(head, stmt{q: `INSERT INTO offer_timers (partition, task_id, due) VALUES ($1, $2, $3)
+		ON CONFLICT (partition, task_id) DO UPDATE SET due = excluded.due`, args: []any{partition, o.ID, toNanos(w.Due)}})
+	}
+	if h := o.Hold; h != nil && !w.NewHold {
+		ended := int64(0)
+		if h.State != discharge.HoldActive {
+			ended = at
 		}
-	} else if _, err := tx.ExecContext(ctx, `INSERT INTO offer_timers (partition, task_id, due) VALUES ($1, $2, $3)
-		ON CONFLICT (partition, task_id) DO UPDATE SET due = excluded.due`, partition, o.ID, toNanos(w.Due)); err != nil {
+		tail = append(tail, stmt{q: `UPDATE holds SET state = $1, ended_at = $2 WHERE id = $3 AND state <> $1`,
+			args: []any{string(h.State), ended, h.ID}})
+	}
+	tail = append(tail, stmt{q: `INSERT INTO outbox (id, at, partition, topic, ref, payload, delivered_at)
+		VALUES ($1, $2, $3, 'Task', $4, $5, 0)`, args: []any{outboxID(at), at, partition, "Task/" + o.ID,
+		"Task/" + o.ID + "/_history/" + strconv.FormatInt(o.Version, 10)}})
+	return head, tail
+}
+
+func writeOffer(ctx context.Context, tx *sql.Tx, partition string, w referral.OfferWrite, at int64) error {
+	head, tail := offerStatements(partition, w, at)
+	if err := execAll(ctx, tx, head); err != nil {
 		return err
 	}
-	if h := o.Hold; h != nil {
-		if w.NewHold {
-			if err := takeHold(ctx, tx, partition, o.ID, h); err != nil {
-				return err
-			}
-		} else {
-			ended := int64(0)
-			if h.State != discharge.HoldActive {
-				ended = at
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE holds SET state = $1, ended_at = $2 WHERE id = $3 AND state <> $1`,
-				string(h.State), ended, h.ID); err != nil {
-				return err
-			}
+	if h := w.Offer.Hold; h != nil && w.NewHold {
+		if err := takeHold(ctx, tx, partition, w.Offer.ID, h); err != nil {
+			return err
 		}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, at, partition, topic, ref, payload, delivered_at)
-		VALUES ($1, $2, $3, 'Task', $4, $5, 0)`, outboxID(at), at, partition, "Task/"+o.ID,
-		"Task/"+o.ID+"/_history/"+strconv.FormatInt(o.Version, 10))
-	return err
+	return execAll(ctx, tx, tail)
 }
 
 // outboxID sorts by time, with a random tail so two rows of one instant
@@ -144,8 +196,7 @@ func outboxID(at int64) string {
 
 // takeHold places an active hold when a bed is bookable (see Referral).
 func takeHold(ctx context.Context, tx *sql.Tx, partition, taskID string, h *discharge.Hold) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO hold_locks (location, bed_type, takes) VALUES ($1, $2, 1)
-		ON CONFLICT (location, bed_type) DO UPDATE SET takes = hold_locks.takes + 1`, h.LocationID, string(h.BedType)); err != nil {
+	if err := execAll(ctx, tx, []stmt{holdLock(h)}); err != nil {
 		return err
 	}
 	// The posting and the count in one statement, read after the lock.
@@ -177,6 +228,13 @@ func takeHold(ctx context.Context, tx *sql.Tx, partition, taskID string, h *disc
 		expires_at, ended_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, 0)`,
 		h.ID, partition, taskID, h.LocationID, string(h.BedType), toNanos(h.Created), toNanos(h.Expires))
 	return err
+}
+
+// holdLock locks the (location, bed type) row of hold_locks that every
+// accept for those beds takes before counting their holds.
+func holdLock(h *discharge.Hold) stmt {
+	return stmt{q: `INSERT INTO hold_locks (location, bed_type, takes) VALUES ($1, $2, 1)
+		ON CONFLICT (location, bed_type) DO UPDATE SET takes = hold_locks.takes + 1`, args: []any{h.LocationID, string(h.BedType)}}
 }
 
 // latestVacancy is the bed type's vacancies accepting admissions in the
@@ -214,56 +272,92 @@ func (r *Referral) Bookable(ctx context.Context, location string, bt discharge.B
 	return vacant, held, err
 }
 
+// lockCases is the one rule for numbering a case's events, which every
+// writer of case_events follows (appendEvents here, the hub's triage in
+// Cases.AppendEvent): first lock the cases' case_worklist rows (an upsert
+// that changes nothing, and holds the row lock on PostgreSQL until the
+// transaction ends; SQLite has one writer anyway), and only then read a
+// case's highest seq. Two writers of one case therefore number one after
+// the other: the second's read runs after the first committed (READ
+// COMMITTED takes a fresh snapshot per statement). Before this rule the
+// offer workflow read MAX(seq) without a lock, and a triage decision
+// committing between its read and its INSERT made the primary key refuse
+// the accept, which the caller saw as a 412. Rows are locked in case
+// order, so writers of several cases wait rather than deadlock.
+func lockCases(ctx context.Context, tx *sql.Tx, partition string, caseIDs ...string) error {
+	return execAll(ctx, tx, caseLocks(partition, caseIDs))
+}
+
+// caseLocks are lockCases' statements.
+func caseLocks(partition string, caseIDs []string) []stmt {
+	ids := slices.Clone(caseIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	rows := make([][]any, len(ids))
+	for i, id := range ids {
+		rows[i] = []any{partition, id}
+	}
+	return insertStmts("INSERT INTO case_worklist (partition, case_id) VALUES ",
+		" ON CONFLICT (partition, case_id) DO UPDATE SET last_seq = case_worklist.last_seq", rows, false)
+}
+
 // appendEvents appends a partition's events, numbering each case's after
-// its last (the partition's lock, taken before, orders them).
+// its last under the case's lock (lockCases). The PostgreSQL pipeline
+// (pipelinedApply) sends the same statements: one added here goes there
+// too.
 func appendEvents(ctx context.Context, tx *sql.Tx, partition string, events []referral.Event) error {
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.CaseID
+	}
+	if err := lockCases(ctx, tx, partition, ids...); err != nil {
+		return err
+	}
 	for _, e := range events {
-		// The case's last number and its offers' states in one statement.
-		rs, err := tx.QueryContext(ctx, `SELECT (SELECT COALESCE(MAX(seq), 0) FROM case_events WHERE partition = $1
-			AND case_id = $2), o.state FROM (SELECT 1 AS one) x LEFT JOIN offers o ON o.partition = $1 AND o.encounter = $2`,
-			partition, e.CaseID)
-		if err != nil {
+		q, args := eventInsert(partition, e)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
-		var seq int64
-		var states []discharge.OfferState
-		for rs.Next() {
-			var st sql.NullString
-			if err := rs.Scan(&seq, &st); err != nil {
-				rs.Close()
-				return err
-			}
-			if st.Valid {
-				states = append(states, discharge.OfferState(st.String))
-			}
-		}
-		rs.Close()
-		if err := rs.Err(); err != nil {
-			return err
-		}
-		if e.State == "" {
-			e.State = referral.CaseStateOf(states)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO case_events (partition, case_id, seq, at, kind, state, actor,
-			actor_org, task_id, provider_org, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			partition, e.CaseID, seq+1, toNanos(e.At), string(e.Kind), string(e.State), e.Actor, e.ActorOrg,
-			e.TaskID, e.ProviderOrg, e.Detail); err != nil {
-			return err
-		}
-		if err := outboxCaseState(ctx, tx, partition, e.CaseID, seq+1, string(e.State), toNanos(e.At)); err != nil {
+		o := caseStateOutbox(partition, e.CaseID, toNanos(e.At))
+		if _, err := tx.ExecContext(ctx, o.q, o.args...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// eventInsert is the statement appending e: its seq is the case's highest
+// plus one (read after the case's lock), and an event without a State
+// gets the case's state computed from its offers, after this
+// transaction's writes to them, by referral.CaseStateRules.
+func eventInsert(partition string, e referral.Event) (string, []any) {
+	return `INSERT INTO case_events (partition, case_id, seq, at, kind, state, actor, actor_org, task_id, provider_org, detail)
+SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, COALESCE(NULLIF($5, ''), ` + caseStateSQL + `), $6, $7, $8, $9, $10
+FROM case_events WHERE partition = $1 AND case_id = $2`,
+		[]any{partition, e.CaseID, toNanos(e.At), string(e.Kind), string(e.State), e.Actor, e.ActorOrg, e.TaskID, e.ProviderOrg, e.Detail}
+}
+
+// caseStateSQL is referral.CaseStateOf over the offers of case $2 in
+// partition $1, as a SQL expression built from the same table.
+var caseStateSQL = func() string {
+	var b strings.Builder
+	b.WriteString("CASE")
+	for _, r := range referral.CaseStateRules {
+		in := make([]string, len(r.Offers))
+		for i, st := range r.Offers {
+			in[i] = "'" + string(st) + "'"
+		}
+		b.WriteString(" WHEN EXISTS (SELECT 1 FROM offers o WHERE o.partition = $1 AND o.encounter = $2 AND o.state IN (" +
+			strings.Join(in, ", ") + ")) THEN '" + string(r.State) + "'")
+	}
+	b.WriteString(" ELSE '" + string(referral.CaseStateNone) + "' END")
+	return b.String()
+}()
+
 // AppendEvent appends one event not tied to a Task change (a shortlist, a
-// referral), after taking the partition's lock so its number is the next.
+// referral), numbered under the case's lock (lockCases).
 func (r *Referral) AppendEvent(ctx context.Context, e referral.Event) error {
 	return r.s.inTx(ctx, "sqlstore.Referral.AppendEvent", e.Partition, false, func(tx *sql.Tx) error {
-		if err := r.s.commitTx(ctx, tx, e.Partition, nil, nil); err != nil {
-			return err
-		}
 		return appendEvents(ctx, tx, e.Partition, []referral.Event{e})
 	})
 }

@@ -2,6 +2,8 @@ package sqlstore_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,5 +128,73 @@ func TestReferralRecord(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Two writers of one case's timeline never take the same seq: while a
+// hub's triage decision is appended in a transaction still open, an offer
+// for the same case waits for it and numbers its event after it, instead
+// of taking the same number and failing on the primary key (which the
+// Task's writer would have answered 412). PostgreSQL only: SQLite has one
+// writer at a time. The test waits until the second writer is blocked on
+// a lock before the first commits, so the interleaving is the same every
+// run.
+func TestCaseEventSeqOneRule(t *testing.T) {
+	ctx := context.Background()
+	_, url := pgtest.Start(t).NewDatabase(t)
+	s, err := sqlstore.Open(ctx, url, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	r := sqlstore.NewReferral(s)
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	if err := r.Apply(ctx, offerChange("A", "t1", "P1", at)); err != nil {
+		t.Fatal(err)
+	}
+	end, err := sqlstore.AppendEventOpen(ctx, s, referral.Event{Partition: "A", CaseID: "e1", At: at.Add(time.Minute),
+		Kind: referral.EventTriage, State: referral.CaseOffersSent, Actor: "hub", ActorOrg: "H"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Apply(ctx, offerChange("A", "t2", "P2", at.Add(2*time.Minute))) }()
+
+	watch, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(ctx)
+	blocked := false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var n int
+		if err := watch.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if blocked = n > 0; blocked {
+			break
+		}
+	}
+	if !blocked {
+		end(false)
+		t.Fatalf("the offer's transaction never waited for the open triage append (done: %v)", <-done)
+	}
+	if err := end(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the offer written while a triage decision was being appended: %v, want it stored", err)
+	}
+	events, err := r.Events(ctx, "A", "e1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range events {
+		got = append(got, fmt.Sprintf("%d:%s", e.Seq, e.Kind))
+	}
+	if want := "1:offer-sent 2:triage 3:offer-sent"; strings.Join(got, " ") != want {
+		t.Fatalf("timeline %q, want %q", got, want)
 	}
 }

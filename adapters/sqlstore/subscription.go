@@ -120,24 +120,21 @@ func migrateSubscriptions(eng engine) func(context.Context, *sql.Tx) error {
 	}
 }
 
-// outboxCaseState writes the outbox row of a case event that changed the
-// case's state (appendEvents calls it after inserting event seq).
-func outboxCaseState(ctx context.Context, tx *sql.Tx, partition, caseID string, seq int64, state string, at int64) error {
-	if seq > 1 {
-		var prev string
-		err := tx.QueryRowContext(ctx, `SELECT state FROM case_events WHERE partition = $1 AND case_id = $2 AND seq = $3`,
-			partition, caseID, seq-1).Scan(&prev)
-		if err != nil && err != sql.ErrNoRows {
-			return err
-		}
-		if prev == state {
-			return nil
-		}
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, at, partition, topic, ref, payload, delivered_at)
-		VALUES ($1, $2, $3, 'Case', $4, $5, 0)`, outboxID(at), at, partition, "Encounter/"+caseID,
-		strconv.FormatInt(seq, 10)+" "+state)
-	return err
+// caseStateOutbox is the statement writing the outbox row of the case
+// event just appended for caseID (the case's highest seq) when it changed
+// the case's state. It reads the event's number and state from the row
+// itself, since eventInsert computes both in SQL, so appendEvents and the
+// PostgreSQL pipeline (pipelinedApply) send the same statement after each
+// event. `||` joins text in both engines.
+func caseStateOutbox(partition, caseID string, at int64) stmt {
+	return stmt{q: `INSERT INTO outbox (id, at, partition, topic, ref, payload, delivered_at)
+SELECT $1, $2, $3, 'Case', $4, e.seq || ' ' || e.state, 0
+FROM case_events e
+WHERE e.partition = $3 AND e.case_id = $5
+  AND e.seq = (SELECT MAX(seq) FROM case_events WHERE partition = $3 AND case_id = $5)
+  AND NOT EXISTS (SELECT 1 FROM case_events p
+    WHERE p.partition = e.partition AND p.case_id = e.case_id AND p.seq = e.seq - 1 AND p.state = e.state)`,
+		args: []any{outboxID(at), at, partition, "Encounter/" + caseID, caseID}}
 }
 
 // outboxCapacity writes the outbox row of a capacity posting
