@@ -231,3 +231,26 @@ func DelayReasons() []Concept { return clone(delayReasons) }
 
 // ValidDelayReason reports whether code is a sitrep delay reason.
 func ValidDelayReason(code string) bool { return has(delayReasons, code) }
+
+// SitrepCounters are one trust's counters for a period: the open NCTR
+// stock (now) and the period's discharge and new-NCTR counters.
+type SitrepCounters struct {
+	Open       []OpenNCTR
+	Discharges []DischargeCount
+	NewNCTR    []NewNCTRCount
+}
+
+// Add appends o's counters to c (a hub's or the system's report adds its
+// trusts').
+func (c *SitrepCounters) Add(o SitrepCounters) {
+	c.Open = append(c.Open, o.Open...)
+	c.Discharges = append(c.Discharges, o.Discharges...)
+	c.NewNCTR = append(c.NewNCTR, o.NewNCTR...)
+}
+
+// DelaySpell is one stretch of a case's delay history: Reason held from
+// From until To (zero To: it still holds).
+type DelaySpell struct {
+	Reason   string
+	From, To time.Time
+}

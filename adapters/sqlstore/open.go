@@ -287,7 +287,10 @@ func provider(db *sql.DB, eng engine) (*goose.Provider, error) {
 		goose.WithGoMigrations(goose.NewGoMigration(2, &goose.GoFunc{RunTx: security}, nil),
 			goose.NewGoMigration(7, &goose.GoFunc{RunTx: referralSecurity}, nil),
 			goose.NewGoMigration(8, &goose.GoFunc{RunTx: migrateCaseWorklist(eng)}, nil),
-			goose.NewGoMigration(9, &goose.GoFunc{RunTx: answers}, nil)))
+			goose.NewGoMigration(9, &goose.GoFunc{RunTx: answers}, nil),
+			// 14 and 15: the sitrep's counters and their backfill (sitrep.go).
+			goose.NewGoMigration(14, &goose.GoFunc{RunTx: migrateSitrep(eng)}, nil),
+			goose.NewGoMigration(15, &goose.GoFunc{RunTx: migrateSitrepBackfill(eng)}, nil)))
 	p, err := goose.NewProvider(dialect, db, files, opts...)
 	if err != nil {
 		return nil, discharge.Wrap(discharge.KindInternal, op, err)
