@@ -163,7 +163,7 @@ func SitrepMeasure() []byte {
 	m := map[string]any{"resourceType": "Measure", "id": SitrepMeasureID, "url": SitrepMeasureURL, "version": "1.0.0",
 		"name": "DischargeSitrep", "title": "Daily discharge situation report", "status": "active", "publisher": "Discharge Gateway",
 		"description": "The acute discharge sitrep computed from live data: patients not meeting the criteria to reside by pathway, delay reason and delay band; discharges per reporting day (England's midnight to midnight) by pathway, weekdays and weekends apart, and before noon; new NCTR patients per day. MeasureReport.subject is the trust or hub by ODS code.",
-		"scoring": coded("http://terminology.hl7.org/CodeSystem/measure-scoring", "cohort"),
+		"scoring":     coded("http://terminology.hl7.org/CodeSystem/measure-scoring", "cohort"),
 		"group": []any{
 			group(SitrepNCTR, StratPathway, StratReason, StratBand),
 			group(SitrepDischarges, StratPathway, StratDay, StratDayType, StratBeforeNoon),
