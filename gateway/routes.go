@@ -26,6 +26,7 @@ import (
 	"github.com/dischargegateway/gateway/placement"
 	"github.com/dischargegateway/gateway/records"
 	"github.com/dischargegateway/gateway/referral"
+	"github.com/dischargegateway/gateway/sitrep"
 )
 
 // clinicalTypes and directoryTypes are the resource types served by the
@@ -104,6 +105,9 @@ type Deps struct {
 	// capacity reads see it (holds, providers' answers, shortlisted
 	// events); nil: no referral loop in those reads.
 	ReferralRecord placement.Referrals
+	// Sitrep are the discharge sitrep's counters (sitrep.go); nil: the
+	// sitrep answers not-supported.
+	Sitrep sitrep.Counters
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -143,6 +147,8 @@ type Server struct {
 	cases *cases.Service
 	// referrals runs the referral loop: offers as Tasks (task.go).
 	referrals *referral.Service
+	// sitrep computes the discharge sitrep (sitrep.go).
+	sitrep *sitrep.Service
 }
 
 // New builds the gateway and its routes.
@@ -175,6 +181,9 @@ func New(cfg Config, d Deps) *Server {
 	s.auditTrail = audittrail.New(d.Security.Audit)
 	s.cases = cases.New(cases.Config{Escalation: cfg.Escalation}, s.records, d.Cases, d.Now)
 	s.referrals = d.Referrals
+	if d.Sitrep != nil {
+		s.sitrep = sitrep.New(d.Sitrep, d.Now)
+	}
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
@@ -278,6 +287,11 @@ func (s *Server) routes() {
 	// Capacity as FHIR MeasureReports (see measurereport.go).
 	fhirRoute(http.MethodPost, "/MeasureReport", s.createMeasureReport, s.requireScope("MeasureReport", 'c'), requireCaller(capacity.MayPost))
 	fhirRoute(http.MethodGet, "/MeasureReport", s.searchMeasureReports, s.requireScope("MeasureReport", 's'))
+	// The discharge sitrep (sitrep.go): MeasureReport?measure= of the
+	// sitrep Measure is dispatched by searchMeasureReports, under
+	// sitrep.MayRead; $evaluate-measure and the CSV declare it here.
+	fhirRoute(http.MethodGet, "/Measure/:id/$evaluate-measure", s.evaluateMeasure, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayRead))
+	e.GET("/api/v1/sitrep.csv", s.sitrepCSV, s.authenticate, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayRead))
 	// The provider directory: not patient data, so not audited.
 	for _, t := range directoryTypes {
 		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'), requireWriter(t))

@@ -65,17 +65,20 @@ type Report struct {
 	discharge.Sitrep
 }
 
-// MayRead reports whether p may read sitreps: a trust (its own) or a hub
-// (its members'). The route table declares it.
-func MayRead(p *auth.Principal) bool {
-	return p != nil && (p.Role == auth.RoleTrust || p.Role == auth.RoleHub)
+// MayRead is the sitrep's access rule, which the route table declares: a
+// trust reads its own, a hub its members'; anyone else is KindForbidden.
+func MayRead(p *auth.Principal) error {
+	if p == nil || (p.Role != auth.RoleTrust && p.Role != auth.RoleHub) {
+		return discharge.E(discharge.KindForbidden, "", "Only a trust (its own) or a hub (its member trusts') reads the sitrep.")
+	}
+	return nil
 }
 
 // Sitrep computes the report r asks for, over the trusts p may read.
 // A subject p may not read is KindForbidden, named at "subject".
 func (s *Service) Sitrep(ctx context.Context, p *auth.Principal, r Request) (Report, error) {
-	if !MayRead(p) {
-		return Report{}, discharge.E(discharge.KindForbidden, "", "Only a trust (its own) or a hub (its member trusts') reads the sitrep.")
+	if err := MayRead(p); err != nil {
+		return Report{}, err
 	}
 	now := s.now()
 	today := discharge.Today(now)
@@ -118,7 +121,7 @@ func (s *Service) Sitrep(ctx context.Context, p *auth.Principal, r Request) (Rep
 // DelayHistory returns a case's delay history, for a caller that reads the
 // trust's cases.
 func (s *Service) DelayHistory(ctx context.Context, p *auth.Principal, trust, caseID string) ([]discharge.DelaySpell, error) {
-	if !MayRead(p) || !slices.Contains(p.ReadableOrgs(), trust) {
+	if MayRead(p) != nil || !slices.Contains(p.ReadableOrgs(), trust) {
 		return nil, discharge.E(discharge.KindNotFound, "", "No such case.")
 	}
 	return s.counters.DelayHistory(ctx, trust, caseID)
