@@ -254,3 +254,53 @@ type DelaySpell struct {
 	Reason   string
 	From, To time.Time
 }
+
+// MinOptions is the fewest placement options that meet demand: a search
+// finding fewer is unmet demand (issue 18).
+const MinOptions = 3
+
+// Demand is one placement search that found fewer than MinOptions
+// options, with no patient identity: the need, the patient's postcode
+// district, and the hard filter that excluded most of the nearby
+// providers.
+type Demand struct {
+	At           time.Time
+	Outcode      string
+	Setting      CareSetting
+	Requirements []Requirement
+	Options      int
+	// TopFilter is the filter that excluded the most candidates ("" when
+	// none was excluded: there were too few providers at all).
+	TopFilter Filter
+}
+
+// TopExclusion is the filter with the highest count, ties broken by the
+// filter's code so the answer is stable.
+func TopExclusion(counts map[Filter]int) Filter {
+	var top Filter
+	for f, n := range counts {
+		if n > 0 && (n > counts[top] || (n == counts[top] && f < top)) {
+			top = f
+		}
+	}
+	return top
+}
+
+// WeekOf is the DayNumber of the Monday of d's week: how unmet demand is
+// counted, a week at a time.
+func WeekOf(d Date) int64 {
+	back := (int(d.Weekday()) + 6) % 7
+	return DayNumber(d) - int64(back)
+}
+
+// DemandCount is one unmet-demand counter: N searches in the week starting
+// Week, from district Outcode, for Setting with Requirements, most
+// excluded by TopFilter.
+type DemandCount struct {
+	Week         Date
+	Outcode      string
+	Setting      CareSetting
+	Requirements []Requirement
+	TopFilter    Filter
+	N            int
+}

@@ -156,3 +156,17 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+func TestTopExclusionAndWeekOf(t *testing.T) {
+	if got := discharge.TopExclusion(map[discharge.Filter]int{"b": 3, "a": 3, "c": 1}); got != "a" {
+		t.Errorf("tie: %s", got)
+	}
+	if got := discharge.TopExclusion(map[discharge.Filter]int{"b": 0}); got != "" {
+		t.Errorf("no exclusion: %q", got)
+	}
+	for _, s := range []string{"2026-11-30", "2026-12-03", "2026-12-06"} {
+		if w := discharge.DateOfDay(discharge.WeekOf(day(s))); w.String() != "2026-11-30" {
+			t.Errorf("WeekOf(%s) = %s", s, w)
+		}
+	}
+}

@@ -108,6 +108,9 @@ type Deps struct {
 	// Sitrep are the discharge sitrep's counters (sitrep.go); nil: the
 	// sitrep answers not-supported.
 	Sitrep sitrep.Counters
+	// Demand counts unmet placement demand (placement.DemandRecorder);
+	// nil: not counted.
+	Demand placement.DemandRecorder
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -185,7 +188,7 @@ func New(cfg Config, d Deps) *Server {
 		s.sitrep = sitrep.New(d.Sitrep, d.Now)
 	}
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
-		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord}, d.Capacity, d.Store, d.Geocoder, s.records)
+		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord, Demand: d.Demand}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
 	// first request, not during it.
 	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters", "Task"}, clinicalTypes...), directoryTypes...)...); err != nil {

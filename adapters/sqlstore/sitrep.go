@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -86,9 +87,22 @@ var sitrepTables = []string{
     from_ns   BIGINT NOT NULL,
     to_ns     BIGINT,
     PRIMARY KEY (partition, case_id, seq))`,
+	// Unmet demand (placement.DemandRecorder): placement searches that
+	// found fewer than three options, by the week (day number of its
+	// Monday), postcode district, setting, requirements (sorted, joined
+	// by +) and the hard filter that excluded most; no identity.
+	`CREATE TABLE unmet_demand (
+    partition    TEXT    NOT NULL,
+    week         BIGINT  NOT NULL,
+    outcode      TEXT    NOT NULL,
+    setting      TEXT    NOT NULL,
+    requirements TEXT    NOT NULL,
+    top_filter   TEXT    NOT NULL,
+    n            BIGINT  NOT NULL,
+    PRIMARY KEY (partition, week, outcode, setting, requirements, top_filter))`,
 }
 
-var sitrepRLSTables = []string{"sitrep_case", "sitrep_open", "sitrep_discharges", "sitrep_new_nctr", "delay_history"}
+var sitrepRLSTables = []string{"sitrep_case", "sitrep_open", "sitrep_discharges", "sitrep_new_nctr", "delay_history", "unmet_demand"}
 
 // sitrepTrigger is one trigger: after event on table, for each row
 // matching when, run stmts in order.
@@ -361,6 +375,50 @@ func (r *Sitrep) DelayHistory(ctx context.Context, partition, caseID string) ([]
 					sp.To = fromNanos(to.Int64)
 				}
 				out = append(out, sp)
+			}
+			return nil
+		})
+	return out, err
+}
+
+// RecordDemand counts one unmet placement search (placement.DemandRecorder)
+// in partition's week: one upsert, in its own short transaction.
+func (r *Sitrep) RecordDemand(ctx context.Context, partition string, d discharge.Demand) error {
+	reqs := make([]string, len(d.Requirements))
+	for i, q := range d.Requirements {
+		reqs[i] = string(q)
+	}
+	slices.Sort(reqs)
+	return r.s.inTx(ctx, "sqlstore.Sitrep.RecordDemand", partition, false, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO unmet_demand (partition, week, outcode, setting, requirements, top_filter, n)
+			VALUES ($1, $2, $3, $4, $5, $6, 1)
+			ON CONFLICT (partition, week, outcode, setting, requirements, top_filter) DO UPDATE SET n = unmet_demand.n + 1`,
+			partition, discharge.WeekOf(discharge.ReportingDay(d.At)), d.Outcode, string(d.Setting), strings.Join(reqs, "+"), string(d.TopFilter))
+		return err
+	})
+}
+
+// UnmetDemand returns partition's unmet-demand counters for the weeks
+// (discharge.WeekOf) from..to.
+func (r *Sitrep) UnmetDemand(ctx context.Context, partition string, fromWeek, toWeek int64) ([]discharge.DemandCount, error) {
+	var out []discharge.DemandCount
+	err := r.s.readRows(ctx, "sqlstore.Sitrep.UnmetDemand", partition,
+		`SELECT week, outcode, setting, requirements, top_filter, n FROM unmet_demand WHERE partition = $1 AND week >= $2 AND week <= $3`,
+		[]any{partition, fromWeek, toWeek}, func(rs rows) error {
+			for rs.Next() {
+				var c discharge.DemandCount
+				var week int64
+				var setting, reqs, filter string
+				if err := rs.Scan(&week, &c.Outcode, &setting, &reqs, &filter, &c.N); err != nil {
+					return err
+				}
+				c.Week, c.Setting, c.TopFilter = discharge.DateOfDay(week), discharge.CareSetting(setting), discharge.Filter(filter)
+				if reqs != "" {
+					for _, q := range strings.Split(reqs, "+") {
+						c.Requirements = append(c.Requirements, discharge.Requirement(q))
+					}
+				}
+				out = append(out, c)
 			}
 			return nil
 		})

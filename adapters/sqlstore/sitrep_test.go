@@ -191,3 +191,36 @@ func TestSitrepCounters(t *testing.T) {
 		},
 	})
 }
+
+// Unmet demand is counted per trust, week, district, need and top filter,
+// requirements in any order counting as one need; no identity is stored.
+func TestUnmetDemand(t *testing.T) {
+	ctx := context.Background()
+	mon := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC) // a Monday
+	sqlEngines(t, map[string]func(t *testing.T, s *sqlstore.Store){
+		"counted by week and need": func(t *testing.T, s *sqlstore.Store) {
+			r := sqlstore.NewSitrep(s)
+			rec := func(part string, at time.Time, reqs ...discharge.Requirement) {
+				if err := r.RecordDemand(ctx, part, discharge.Demand{At: at, Outcode: "M14", Setting: discharge.CareNursing,
+					Requirements: reqs, Options: 1, TopFilter: discharge.Filter("no-vacancy")}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rec("RXA", mon, discharge.ReqHoist, discharge.ReqTwoCarers)
+			rec("RXA", mon.Add(48*time.Hour), discharge.ReqTwoCarers, discharge.ReqHoist)
+			rec("RXA", mon.Add(7*24*time.Hour), discharge.ReqHoist)
+			rec("RXB", mon)
+			week := discharge.WeekOf(d("2026-12-02"))
+			got, err := r.UnmetDemand(ctx, "RXA", week, week)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].N != 2 || got[0].Outcode != "M14" || len(got[0].Requirements) != 2 || got[0].Week.String() != "2026-11-30" || got[0].TopFilter != "no-vacancy" {
+				t.Fatalf("%+v", got)
+			}
+			if got, _ := r.UnmetDemand(ctx, "RXB", week, week+7); len(got) != 1 || got[0].N != 1 {
+				t.Fatalf("RXB %+v", got)
+			}
+		},
+	})
+}

@@ -184,7 +184,8 @@ func (s *Stores) GatewayDeps(tr *mappings.Translator, geo *geocode.Table, log *s
 	return gateway.Deps{Store: s.Record, Translator: tr, Capacity: s.Capacity, Geocoder: geo, Logger: log,
 		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
 		Ready: s.Record, CapacityCounts: s.Cache, Cases: sqlstore.NewCases(s.Record),
-		ReferralRecord: sqlstore.NewReferral(s.Record), Sitrep: sqlstore.NewSitrep(s.Record)}
+		ReferralRecord: sqlstore.NewReferral(s.Record), Sitrep: sqlstore.NewSitrep(s.Record),
+		Demand: sqlstore.NewSitrep(s.Record)}
 }
 
 // ReferralSettings configure the referral loop (cmd/gateway's
