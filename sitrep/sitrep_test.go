@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,11 +14,15 @@ import (
 )
 
 // fakeCounters is a hand-written fake: each trust has one open NCTR case.
+// The service reads trusts concurrently: the fake locks.
 type fakeCounters struct {
+	mu   sync.Mutex
 	read []string
 }
 
 func (f *fakeCounters) Counters(_ context.Context, partition string, _, _, _, _ int64) (discharge.SitrepCounters, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.read = append(f.read, partition)
 	return discharge.SitrepCounters{Open: []discharge.OpenNCTR{{Since: discharge.Date{Year: 2026, Month: 11, Day: 20}, Pathway: "3", Reason: "other", N: 1}}}, nil
 }
@@ -56,6 +61,7 @@ func TestTenancy(t *testing.T) {
 				}
 				return
 			}
+			slices.Sort(f.read)
 			if err != nil || !slices.Equal(f.read, c.read) || rep.NCTR != len(c.read) || rep.AsOf.String() != "2026-11-30" {
 				t.Fatalf("err %v read %v report %+v", err, f.read, rep)
 			}
