@@ -86,6 +86,8 @@ var searchParams = map[string][]SearchParam{
 			"Encounter.extension.where(url = '"+eddExtensionURL+"').value"), extensionValue(eddExtensionURL, "valueDateTime")),
 		ext(gp("Encounter", "nctr-since", ParamDate, "The day the patient stopped meeting the criteria to reside (criteria-to-reside extension with met = false); absent while the criteria are met",
 			"Encounter.extension.where(url = '"+criteriaToResideURL+"' and extension.where(url = 'met').value = false).extension.where(url = 'since').value"), nctrSince),
+		ext(gp("Encounter", "delay-reason", ParamToken, "The first sitrep delay reason of the delay-reason extensions, e.g. "+delayReasonSystem+"|capacity-care-home",
+			"Encounter.extension.where(url = '"+delayReasonURL+"').first().value"), firstExtensionValue(delayReasonURL, "valueCodeableConcept")),
 	},
 	"Organization": {
 		sp("Organization", "identifier", ParamToken, "Any identifier, e.g. https://cqc.org.uk/provider-id|1-101000001", "identifier"),
@@ -127,6 +129,8 @@ const (
 	dischargeReadyDateURL = gatewayBase + "StructureDefinition/discharge-ready-date"
 	criteriaToResideURL   = gatewayBase + "StructureDefinition/criteria-to-reside"
 	eddExtensionURL       = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.plannedEndDate"
+	delayReasonURL        = gatewayBase + "StructureDefinition/delay-reason"
+	delayReasonSystem     = gatewayBase + "CodeSystem/delay-reason"
 )
 
 // gp is a search parameter the gateway defines (no HL7 SearchParameter
@@ -142,7 +146,8 @@ func ext(p SearchParam, value func(map[string]any) any) SearchParam { p.value = 
 // them in step with the mapping's).
 func IndexedExtensions() map[string]string {
 	return map[string]string{"pathway": pathwayExtensionURL, "discharge-ready-date": dischargeReadyDateURL,
-		"expected-discharge-date": eddExtensionURL, "nctr-since": criteriaToResideURL, "pathway-system": pathwaySystem}
+		"expected-discharge-date": eddExtensionURL, "nctr-since": criteriaToResideURL, "pathway-system": pathwaySystem,
+		"delay-reason": delayReasonURL, "delay-reason-system": delayReasonSystem}
 }
 
 // extensions are the resource's top-level extensions with url.
@@ -166,6 +171,19 @@ func extensionValue(url, key string) func(map[string]any) any {
 			return nil
 		}
 		return es[len(es)-1][key]
+	}
+}
+
+// firstExtensionValue is the value[x] element key of the first extension
+// with url: the delay reasons repeat, and the sitrep counts a patient once,
+// under the first reason sent (the main one).
+func firstExtensionValue(url, key string) func(map[string]any) any {
+	return func(doc map[string]any) any {
+		es := extensions(doc, url)
+		if len(es) == 0 {
+			return nil
+		}
+		return es[0][key]
 	}
 }
 

@@ -222,6 +222,8 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 		ParseCapacity:  capacitycsv.Parse,
 		Now:            now,
 		Cases:          sqlstore.NewCases(rec),
+		Sitrep:         sqlstore.NewSitrep(rec),
+		Demand:         sqlstore.NewSitrep(rec),
 		// The referral loop's record as cmd/gateway wires it: placement
 		// and capacity reads see its holds.
 		ReferralRecord: sqlstore.NewReferral(rec),

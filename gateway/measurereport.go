@@ -11,6 +11,7 @@ import (
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/records"
+	"github.com/dischargegateway/gateway/sitrep"
 )
 
 // createMeasureReport is POST /fhir/MeasureReport: a capacity posting in
@@ -55,7 +56,24 @@ func measureReportID(v capacity.View) string {
 // the location's capacity postings as MeasureReports, newest first, each
 // tagged with its freshness. capacity.ParseHistorySearch holds the search's
 // rules; total counts every posting the history keeps.
+//
+// A search with measure= naming the sitrep Measure is the sitrep's
+// (searchSitrep, under sitrep.MayRead); one naming the capacity Measure,
+// or none, is the capacity history's.
 func (s *Server) searchMeasureReports(c echo.Context) error {
+	switch m := c.QueryParam("measure"); {
+	case isSitrepMeasure(m):
+		if err := sitrep.MayRead(principal(c)); err != nil {
+			return err
+		}
+		return s.searchSitrep(c)
+	case m == mappings.CapacityMeasureURL:
+		c.QueryParams().Del("measure")
+	case m != "":
+		return discharge.E(discharge.KindNotFound, "measure", "measure is "+mappings.SitrepMeasureURL+" or "+mappings.CapacityMeasureURL+".")
+	case c.QueryParams().Has("period"):
+		return discharge.E(discharge.KindRequired, "measure", "period selects sitrep days: add measure="+mappings.SitrepMeasureURL+".")
+	}
 	hs, err := capacity.ParseHistorySearch(c.QueryParams(), preferStrict(c))
 	if err != nil {
 		return err
@@ -79,8 +97,11 @@ func (s *Server) searchMeasureReports(c echo.Context) error {
 
 // readMeasure serves the Measure capacity reports conform to.
 func (s *Server) readMeasure(c echo.Context) error {
-	if c.Param("id") != "care-home-capacity" {
-		return discharge.E(discharge.KindNotFound, "Measure", "No Measure with that id.")
+	switch c.Param("id") {
+	case "care-home-capacity":
+		return respond(c, http.StatusOK, mappings.CapacityMeasure())
+	case mappings.SitrepMeasureID:
+		return respond(c, http.StatusOK, mappings.SitrepMeasure())
 	}
-	return respond(c, http.StatusOK, mappings.CapacityMeasure())
+	return discharge.E(discharge.KindNotFound, "Measure", "No Measure with that id.")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/records"
 )
 
@@ -60,10 +61,16 @@ func (s *Server) capabilities() map[string]capability {
 		operations: []operationRef{{"translate", "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate"}}}
 	caps["MeasureReport"] = capability{interactions: []string{"create", "search-type"}, searchParams: []fhir.SearchParam{
 		{Name: "subject", Type: fhir.ParamReference, Definition: "http://hl7.org/fhir/SearchParameter/MeasureReport-subject",
-			Doc: "Location/{id}: that location's capacity postings as MeasureReports, newest first (_sort=-date, _count)"}}}
+			Doc: "Location/{id}: that location's capacity postings as MeasureReports, newest first (_sort=-date, _count); with measure=" + mappings.SitrepMeasureURL + ", Organization/{ODS} of a trust or hub"},
+		{Name: "measure", Type: fhir.ParamReference, Definition: "http://hl7.org/fhir/SearchParameter/MeasureReport-measure",
+			Doc: "The Measure: " + mappings.SitrepMeasureURL + " for the discharge sitrep (computed now), else capacity"},
+		{Name: "period", Type: fhir.ParamDate, Definition: "http://hl7.org/fhir/SearchParameter/MeasureReport-period",
+			Doc: "Sitrep reporting days: period=YYYY-MM-DD, or ge and le bounds (default today in England)"}}}
 	caps["Task"] = taskCapability()
 	caps["Subscription"] = subscriptionCapability()
 	caps["Measure"] = capability{interactions: []string{"read"}}
+	caps["Measure"] = capability{interactions: []string{"read"},
+		operations: []operationRef{{"evaluate-measure", "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure"}}}
 	caps["OperationDefinition"] = capability{interactions: []string{"read"}}
 	caps["SearchParameter"] = capability{interactions: []string{"read"}} // the gateway's own: Encounter-pathway etc.
 	caps["AuditEvent"] = capability{interactions: []string{"search-type"}, searchParams: []fhir.SearchParam{

@@ -136,6 +136,7 @@ func TestOutputsForValidation(t *testing.T) {
 	}
 	o.save("Measure-care-home-capacity", e.do("GET", "/fhir/Measure/care-home-capacity", nil, "Authorization", ""), http.StatusOK)
 	o.save("Measure-discharge-case", e.do("GET", "/fhir/Measure/discharge-case", nil, "Authorization", ""), http.StatusOK)
+	o.save("Measure-discharge-sitrep", e.do("GET", "/fhir/Measure/discharge-sitrep", nil, "Authorization", ""), http.StatusOK)
 	// The profiles under configs/profiles, as shipped.
 	profiles, err := filepath.Glob(filepath.Join("..", "configs", "profiles", "*.json"))
 	if err != nil || len(profiles) == 0 {
@@ -344,6 +345,14 @@ func TestOutputsForValidation(t *testing.T) {
 	o.save("bars-response-fatal-error", e.do("POST", "/fhir/$process-message", bars), http.StatusBadRequest)
 	bars["type"] = "collection"
 	o.save("OperationOutcome-bars-not-a-message", e.do("POST", "/fhir/$process-message", bars), http.StatusBadRequest)
+	// The discharge sitrep (sitrep.go): as a searchset and by
+	// $evaluate-measure, over cases with NCTR, reasons and a discharge.
+	today := discharge.Today(time.Now())
+	e.sitrepEncounter(t, e.token, "3", discharge.DateOfDay(discharge.DayNumber(today)-5).String(), "capacity-care-home", time.Time{})
+	e.sitrepEncounter(t, e.token, "1", discharge.DateOfDay(discharge.DayNumber(today)-1).String(), "transport", time.Now().Add(-time.Minute))
+	o.save("MeasureReport-sitrep-search", e.do("GET", "/fhir/MeasureReport?measure="+url.QueryEscape(mappings.SitrepMeasureURL)+"&period=ge"+
+		discharge.DateOfDay(discharge.DayNumber(today)-2).String()+"&period=le"+today.String()+"&unknown=1", nil), http.StatusOK)
+	o.save("MeasureReport-sitrep-evaluate", e.do("GET", "/fhir/Measure/discharge-sitrep/$evaluate-measure?periodStart="+today.String(), nil), http.StatusOK)
 
 	// 429, from a gateway whose rate limit is one request a minute.
 	limited := newEnvLimited(t, 1)
@@ -353,7 +362,7 @@ func TestOutputsForValidation(t *testing.T) {
 	// Every kind named above made it to the folder.
 	for _, k := range []string{"CapabilityStatement", "CodeSystem-care-setting", "Measure-care-home-capacity",
 		"OperationDefinition-ServiceRequest-placement-options", "transaction-response-walkthrough", "batch-response",
-		"placement-options-explain", "AuditEvent-search", "translate-match", "MeasureReport-search",
+		"placement-options-explain", "AuditEvent-search", "translate-match", "MeasureReport-search", "MeasureReport-sitrep-search", "Measure-discharge-sitrep",
 		"OperationDefinition-Task-confirm", "OperationDefinition-Task-referral-pack", "CodeSystem-offer-reject-reason",
 		"CodeSystem-offer-business-status", "StructureDefinition-referral-offer", "transaction-response-tasks",
 		"referral-pack-minimised", "referral-pack-identified", "Task-history", "OperationOutcome-409-illegal-move",

@@ -26,6 +26,7 @@ import (
 	"github.com/dischargegateway/gateway/placement"
 	"github.com/dischargegateway/gateway/records"
 	"github.com/dischargegateway/gateway/referral"
+	"github.com/dischargegateway/gateway/sitrep"
 	"github.com/dischargegateway/gateway/subscription"
 )
 
@@ -111,6 +112,12 @@ type Deps struct {
 	// Messages keeps the responses to FHIR messages ($process-message)
 	// with the writes they caused; nil: $process-message answers 503.
 	Messages messaging.Log
+	// Sitrep are the discharge sitrep's counters (sitrep.go); nil: the
+	// sitrep answers not-supported.
+	Sitrep sitrep.Counters
+	// Demand counts unmet placement demand (placement.DemandRecorder);
+	// nil: not counted.
+	Demand placement.DemandRecorder
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -153,6 +160,8 @@ type Server struct {
 	subscriptions *subscription.Service
 	// messages takes BaRS messages at $process-message (processmessage.go).
 	messages *messaging.Service
+	// sitrep computes the discharge sitrep (sitrep.go).
+	sitrep *sitrep.Service
 }
 
 // New builds the gateway and its routes.
@@ -187,8 +196,11 @@ func New(cfg Config, d Deps) *Server {
 	s.cases = cases.New(cases.Config{Escalation: cfg.Escalation}, s.records, d.Cases, d.Now)
 	s.referrals = d.Referrals
 	s.subscriptions = d.Subscriptions
+	if d.Sitrep != nil {
+		s.sitrep = sitrep.New(d.Sitrep, d.Now)
+	}
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
-		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord}, d.Capacity, d.Store, d.Geocoder, s.records)
+		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord, Demand: d.Demand}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
 	// first request, not during it.
 	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters", "Task", "Subscription"}, clinicalTypes...), directoryTypes...)...); err != nil {
@@ -310,6 +322,11 @@ func (s *Server) routes() {
 	// Capacity as FHIR MeasureReports (see measurereport.go).
 	fhirRoute(http.MethodPost, "/MeasureReport", s.createMeasureReport, s.requireScope("MeasureReport", 'c'), requireCaller(capacity.MayPost))
 	fhirRoute(http.MethodGet, "/MeasureReport", s.searchMeasureReports, s.requireScope("MeasureReport", 's'))
+	// The discharge sitrep (sitrep.go): MeasureReport?measure= of the
+	// sitrep Measure is dispatched by searchMeasureReports, under
+	// sitrep.MayRead; $evaluate-measure and the CSV declare it here.
+	fhirRoute(http.MethodGet, "/Measure/:id/$evaluate-measure", s.evaluateMeasure, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayRead))
+	e.GET("/api/v1/sitrep.csv", s.sitrepCSV, s.authenticate, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayRead))
 	// The provider directory: not patient data, so not audited.
 	for _, t := range directoryTypes {
 		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'), requireWriter(t))

@@ -58,6 +58,10 @@ var codeSystemDefs = []codeSystemDef{
 		"Who pays for post-discharge care.", discharge.Fundings},
 	{"discharge-pathway", PathwaySystem, "DischargePathway", "Hospital Discharge Service pathway",
 		"Discharge pathways 0 to 3 of the Hospital Discharge Service (England).", discharge.Pathways},
+	{"delay-reason", DelayReasonSystem, "DelayReason", "Acute discharge sitrep delay reason",
+		"Why a patient who no longer meets the criteria to reside is still in hospital: the reasons for delay of NHS England's acute discharge situation report (Discharge Delays (Acute) collection, technical specification of 30 April 2024), with the gateway's codes; docs/sitrep.md records the source.", discharge.DelayReasons},
+	{"sitrep", SitrepSystem, "Sitrep", "Discharge sitrep groups and stratifiers",
+		"The groups and stratifiers of the discharge-sitrep Measure and its MeasureReports.", SitrepConcepts},
 	{"placement-exclusion-reason", ExclusionReasonSystem, "PlacementExclusionReason", "Placement exclusion reason",
 		"The hard filters of $placement-options: why a provider was left out of the options. The code of each exclusion " +
 			"in the answer's OperationOutcome (issue.details.coding), in the order the filters are applied.", discharge.ExclusionReasons},

@@ -55,7 +55,7 @@ func TestTranslate(t *testing.T) {
 func TestMapsAndLookup(t *testing.T) {
 	tr := translator(t)
 	maps := tr.Maps()
-	if len(maps) != 5 {
+	if len(maps) != 6 {
 		t.Fatalf("%d maps", len(maps))
 	}
 	for _, b := range maps {
@@ -114,6 +114,8 @@ func TestCodeSystems(t *testing.T) {
 		"case-event-kind":            mappings.CaseEventKinds(),
 		"case-state":                 mappings.CaseStates(),
 		"case-measure":               mappings.CaseMeasures(),
+		"delay-reason":               discharge.DelayReasons(),
+		"sitrep":                     mappings.SitrepConcepts(),
 	}
 	for _, name := range mappings.CodeSystemNames() {
 		t.Run(name, func(t *testing.T) {
@@ -150,6 +152,7 @@ func TestShippedMapTargetsAreGatewayCodes(t *testing.T) {
 		mappings.CareSettingSystem: func(s string) bool { return discharge.CareSetting(s).Valid() },
 		mappings.RequirementSystem: func(s string) bool { return discharge.Requirement(s).Valid() },
 		mappings.FundingSystem:     func(s string) bool { return discharge.Funding(s).Valid() },
+		mappings.DelayReasonSystem: discharge.ValidDelayReason,
 	}
 	for _, b := range tr.Maps() {
 		var cm struct {

@@ -12,7 +12,8 @@ import (
 // keeps the two copies in step.
 func TestSearchParamExtensionsMatchMapping(t *testing.T) {
 	want := map[string]string{"pathway": mappings.PathwayExtensionURL, "discharge-ready-date": mappings.DischargeReadyDateURL,
-		"expected-discharge-date": mappings.EDDExtensionURL, "nctr-since": mappings.CriteriaToResideURL, "pathway-system": mappings.PathwaySystem}
+		"expected-discharge-date": mappings.EDDExtensionURL, "nctr-since": mappings.CriteriaToResideURL, "pathway-system": mappings.PathwaySystem,
+		"delay-reason": mappings.DelayReasonURL, "delay-reason-system": mappings.DelayReasonSystem}
 	got := fhir.IndexedExtensions()
 	for k, v := range want {
 		if got[k] != v {

@@ -100,6 +100,16 @@ type Config struct {
 	// cases' shortlisted events. Nil: no holds, neutral acceptance, no
 	// events (a gateway without the referral loop).
 	Referrals Referrals
+	// Demand counts the searches that find fewer than three options
+	// (unmet demand, docs/sitrep.md); nil: not counted.
+	Demand DemandRecorder
+}
+
+// DemandRecorder records unmet demand: a search that found fewer than
+// discharge.MinOptions options, without the patient's identity. partition
+// is the trust whose case it was (the caller's organisation inline).
+type DemandRecorder interface {
+	RecordDemand(ctx context.Context, partition string, d discharge.Demand) error
 }
 
 // Service answers $placement-options. It is safe for concurrent use.
@@ -435,10 +445,22 @@ func (s *Service) place(ctx context.Context, q question, params Params) (Answer,
 			"Only the %d nearest locations (up to %.1f km) were considered: total counts the options among them.",
 			MaxCandidates, cands.furthestKm))
 	}
-	if a.Total < 3 {
+	if a.Total < discharge.MinOptions {
 		a.Warnings.Warn(discharge.KindBusinessRule, "", fmt.Sprintf("Fewer than 3 options within %.0f km.", req.RadiusKm))
+		s.recordDemand(ctx, q, discharge.Demand{At: now, Outcode: outcode, Setting: need.Setting, Requirements: need.Requirements,
+			Options: a.Total, TopFilter: discharge.TopExclusion(res.Counts)})
 	}
 	return a, nil
+}
+
+// recordDemand counts unmet demand in the same request, one counter
+// upsert: a write on the slow path only (a search already short of
+// options). A failure to count never fails the placement answer.
+func (s *Service) recordDemand(ctx context.Context, q question, d discharge.Demand) {
+	if s.cfg.Demand == nil || q.partition == "" {
+		return
+	}
+	_ = s.cfg.Demand.RecordDemand(ctx, q.partition, d)
 }
 
 // origin is where the patient is to be placed from: the request's search

@@ -291,7 +291,10 @@ func provider(db *sql.DB, eng engine) (*goose.Provider, error) {
 			// 11: Subscriptions (subscription.go).
 			goose.NewGoMigration(11, &goose.GoFunc{RunTx: migrateSubscriptions(eng)}, nil),
 			// 12: processed FHIR messages (messages.go).
-			goose.NewGoMigration(12, &goose.GoFunc{RunTx: migrateProcessedMessages(eng)}, nil)))
+			goose.NewGoMigration(12, &goose.GoFunc{RunTx: migrateProcessedMessages(eng)}, nil),
+			// 14 and 15: the sitrep's counters and their backfill (sitrep.go).
+			goose.NewGoMigration(14, &goose.GoFunc{RunTx: migrateSitrep(eng)}, nil),
+			goose.NewGoMigration(15, &goose.GoFunc{RunTx: migrateSitrepBackfill(eng)}, nil)))
 	p, err := goose.NewProvider(dialect, db, files, opts...)
 	if err != nil {
 		return nil, discharge.Wrap(discharge.KindInternal, op, err)

@@ -3,12 +3,14 @@ package synthetic_test
 import (
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/dischargegateway/gateway/adapters/geocode"
 	"github.com/dischargegateway/gateway/adapters/synthetic"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
 )
 
@@ -51,5 +53,30 @@ func TestProvidersAreValidDeterministicAndEnglish(t *testing.T) {
 	refs := synthetic.Referrals(100, places, 1)
 	if len(refs) != 100 || refs[0].Bundle(0)["type"] != "transaction" {
 		t.Fatal("referrals")
+	}
+}
+
+// The synthetic stays are valid R4 Encounters, split over the trusts,
+// with NCTR patients and discharges to report.
+func TestCasesAreValidEncounters(t *testing.T) {
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	cs := synthetic.Cases(200, []string{"RXA", "RXB"}, now, 1)
+	perTrust := map[string]int{}
+	finished, nctr := 0, 0
+	for _, c := range cs {
+		if _, err := fhir.Validate(c.Encounter, "Encounter", fhir.DefaultLimits); err != nil {
+			t.Fatalf("%s: %v", c.ID, err)
+		}
+		perTrust[c.Trust]++
+		s := string(c.Encounter)
+		if strings.Contains(s, `"status":"finished"`) {
+			finished++
+		}
+		if strings.Contains(s, "criteria-to-reside") {
+			nctr++
+		}
+	}
+	if perTrust["RXA"] != 100 || perTrust["RXB"] != 100 || finished < 40 || nctr < 80 {
+		t.Fatalf("trusts %v finished %d nctr %d", perTrust, finished, nctr)
 	}
 }

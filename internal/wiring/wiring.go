@@ -181,10 +181,12 @@ func (s *Stores) Rebuilder(geo *geocode.Table, log *slog.Logger) *capacity.Rebui
 // referral loop, the Cases it closes (Referral). Placement and capacity
 // reads see the referral record's holds either way.
 func (s *Stores) GatewayDeps(tr *mappings.Translator, geo *geocode.Table, log *slog.Logger) gateway.Deps {
+	sitrep := sqlstore.NewSitrep(s.Record)
 	return gateway.Deps{Store: s.Record, Translator: tr, Capacity: s.Capacity, Geocoder: geo, Logger: log,
 		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
 		Ready: s.Record, CapacityCounts: s.Cache, Cases: sqlstore.NewCases(s.Record),
-		ReferralRecord: sqlstore.NewReferral(s.Record), Messages: s.Record}
+		ReferralRecord: sqlstore.NewReferral(s.Record), Messages: s.Record,
+		Sitrep: sitrep, Demand: sitrep}
 }
 
 // ReferralSettings configure the referral loop (cmd/gateway's
