@@ -7,6 +7,7 @@ import (
 	"github.com/dischargegateway/gateway/cases"
 	"github.com/dischargegateway/gateway/placement"
 	"github.com/dischargegateway/gateway/referral"
+	"github.com/dischargegateway/gateway/sitrep"
 )
 
 // Apps are the application services the gateway built, for the dashboard
@@ -18,11 +19,13 @@ type Apps struct {
 	Referrals *referral.Service
 	Placement *placement.Service
 	Capacity  *capacity.Service
+	// Sitrep is nil when the record keeps no sitrep counters.
+	Sitrep *sitrep.Service
 }
 
 // Apps returns the gateway's application services.
 func (s *Server) Apps() Apps {
-	return Apps{Cases: s.cases, Referrals: s.referrals, Placement: s.placement, Capacity: s.capacities}
+	return Apps{Cases: s.cases, Referrals: s.referrals, Placement: s.placement, Capacity: s.capacities, Sitrep: s.sitrep}
 }
 
 // StatusOf is the HTTP status of any error, by the one Kind → status

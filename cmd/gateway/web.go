@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"time"
 
 	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/internal/wiring"
+	"github.com/dischargegateway/gateway/sitrep"
 	"github.com/dischargegateway/gateway/web"
 )
 
@@ -43,6 +48,9 @@ func mountDashboard(cfg config, srv *gateway.Server, st *wiring.Stores, sec *sec
 	if apps.Referrals != nil {
 		d.Referrals = apps.Referrals
 	}
+	if apps.Sitrep != nil {
+		d.Sitrep = sitrepPage{apps.Sitrep}
+	}
 	web.New(wcfg, d).Mount(srv.Echo())
 	return nil
 }
@@ -60,4 +68,40 @@ func loopback(hostport string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
+}
+
+// sitrepPage shows the sitrep service's report on the dashboard's sitrep
+// page: today's headline figures and the last 30 days' daily series. The
+// page's unmet demand and virtual wards stay empty: the sitrep service
+// does not report them yet (docs/sitrep.md).
+type sitrepPage struct{ svc *sitrep.Service }
+
+// trendDays is how many days the page's trend covers, today included.
+const trendDays = 30
+
+func (p sitrepPage) Sitrep(ctx context.Context, who *auth.Principal, day time.Time) (web.SitrepView, error) {
+	to := discharge.Today(day)
+	from := discharge.DateOfDay(discharge.DayNumber(to) - (trendDays - 1))
+	r, err := p.svc.Sitrep(ctx, who, sitrep.Request{From: from, To: to})
+	if err != nil {
+		return web.SitrepView{}, err
+	}
+	v := web.SitrepView{Day: day, Today: []web.Figure{{Label: "Patients not meeting the criteria to reside", Value: r.NCTR}}}
+	for _, pw := range []string{"0", "1", "2", "3"} {
+		v.Today = append(v.Today, web.Figure{Label: "of them on pathway " + pw, Value: r.ByPathway[pw]})
+	}
+	discharged := web.Series{Label: "Discharges"}
+	newNCTR := web.Series{Label: "New patients not meeting the criteria to reside"}
+	for _, d := range r.Days {
+		at := time.Date(d.Day.Year, d.Day.Month, d.Day.Day, 0, 0, 0, 0, time.UTC)
+		discharged.Points = append(discharged.Points, web.Point{Day: at, Value: float64(d.DischargeTotal)})
+		newNCTR.Points = append(newNCTR.Points, web.Point{Day: at, Value: float64(d.NewNCTRTotal)})
+		if d.Day == to {
+			v.Today = append(v.Today, web.Figure{Label: "Discharges today", Value: d.DischargeTotal},
+				web.Figure{Label: "of them before noon", Value: d.DischargesBeforeNoon},
+				web.Figure{Label: "New patients not meeting the criteria to reside today", Value: d.NewNCTRTotal})
+		}
+	}
+	v.Trend = []web.Series{discharged, newNCTR}
+	return v, nil
 }

@@ -257,7 +257,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	w.do(chromedp.Click(chromedp.CSS(`input[name="provider"][value$="|` + loc + `"]`)))
 	html = w.submit(`form[action$="/offers"] button`, "hub-offer-sent")
 	must(t, html, "Offer sent to 1 provider", "Requested")
-	w.open("/sitrep", "hub-sitrep")
+	// The sitrep page shows the sitrep service's figures (not the
+	// "not available" note of a gateway without it).
+	html = w.open("/sitrep", "hub-sitrep")
+	must(t, html, "Patients not meeting the criteria to reside", "Last 30 days", "Discharges today")
+	mustNot(t, html, "not available on this gateway")
 	w.open("/capacity?district=M14&setting=nursing-dementia", "hub-capacity")
 	// The hub has no care home pages.
 	must(t, w.open("/referrals", "hub-referrals-refused"), "You cannot do this")
