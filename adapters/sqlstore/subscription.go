@@ -444,10 +444,14 @@ func insertValues(ctx context.Context, tx *sql.Tx, head string, width int, rows 
 	return nil
 }
 
-// Claim leases Subscriptions with a delivery due (see Subscriptions).
-func (r *Subscriptions) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, heartbeatDue bool, limit int) ([]discharge.Subscription, error) {
+// Claim leases Subscriptions with a delivery due and reads each one's
+// next events, at most batch of them (the Subscription's max count, if
+// lower, wins), in the same transaction (see Subscriptions). Numbers are
+// gap-free, so a Subscription's next events are exactly acked+1 ..
+// acked+n: one primary-key range per Subscription, all in one statement.
+func (r *Subscriptions) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, heartbeatDue bool, limit, batch int) ([]subscription.Claimed, error) {
 	const op = "sqlstore.Subscriptions.Claim"
-	var out []discharge.Subscription
+	var out []subscription.Claimed
 	n := now.UnixNano()
 	hb := "0 = 1"
 	if heartbeatDue {
@@ -460,42 +464,127 @@ func (r *Subscriptions) Claim(ctx context.Context, owner string, now time.Time, 
 	err := r.s.inTx(ctx, op, "", false, func(tx *sql.Tx) error {
 		out = out[:0]
 		// One statement: the due rows, skipping those another replica is
-		// claiming this instant (SKIP LOCKED), leased and returned.
+		// claiming this instant (SKIP LOCKED), leased and returned. The
+		// longest-waiting first (last_sent), so none starves when there
+		// are more due than workers.
 		rs, err := tx.QueryContext(ctx, `UPDATE subscriptions SET lease_owner = $3, lease_until = $4
 			WHERE id IN (SELECT id FROM subscriptions WHERE status IN ('requested', 'active')
 			AND next_attempt <= $1 AND lease_until <= $1 AND (status = 'requested' OR `+counterOf+` > acked OR `+hb+`)
-			ORDER BY next_attempt LIMIT $2`+lock+`) RETURNING `+claimedColumns, n, limit, owner, n+int64(lease))
+			ORDER BY next_attempt, last_sent LIMIT $2`+lock+`) RETURNING `+claimedColumns, n, limit, owner, n+int64(lease))
 		if err != nil {
 			return err
 		}
-		defer rs.Close()
+		index := map[string]int{}
+		var rows [][]any
 		for rs.Next() {
 			s, err := scanSubscription(rs)
 			if err != nil {
+				rs.Close()
 				return err
 			}
-			out = append(out, s)
+			if s.Status != discharge.SubscriptionRequested {
+				lim := int64(batch)
+				if s.MaxCount > 0 && int64(s.MaxCount) < lim {
+					lim = int64(s.MaxCount)
+				}
+				index[s.ID] = len(out)
+				rows = append(rows, []any{s.ID, s.Acked + 1, s.Acked + lim})
+			}
+			out = append(out, subscription.Claimed{Sub: s})
 		}
-		return rs.Err()
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return err
+		}
+		return eachValues(rows, 3, func(values string, args []any) error {
+			ev, err := tx.QueryContext(ctx, `WITH want (sid, lo, hi) AS (VALUES `+values+`)
+				SELECT e.subscription_id, e.seq, e.at, e.focus, e.version, e.partition
+				FROM subscription_events e JOIN want ON e.subscription_id = want.sid AND e.seq >= want.lo AND e.seq <= want.hi
+				ORDER BY e.subscription_id, e.seq`, args...)
+			if err != nil {
+				return err
+			}
+			defer ev.Close()
+			for ev.Next() {
+				var id string
+				var e discharge.SubscriptionEvent
+				var at int64
+				if err := ev.Scan(&id, &e.Number, &at, &e.Focus, &e.Version, &e.Partition); err != nil {
+					return err
+				}
+				e.At = fromNanos(at)
+				c := &out[index[id]]
+				c.Events = append(c.Events, e)
+			}
+			return ev.Err()
+		})
 	})
 	return out, err
 }
-
-// Settle records a delivery's outcome under owner's lease and releases
-// the lease; a lease another replica took over meanwhile is left alone
-// (that replica delivers again: at least once).
-func (r *Subscriptions) Settle(ctx context.Context, owner string, o subscription.Outcome) error {
+// Settle records deliveries' outcomes under owner's leases and releases
+// them, all in one statement per rowsPerInsert/7 outcomes and one
+// transaction (so one commit, one WAL flush, for many deliveries); a
+// lease another replica took over meanwhile is left alone (that replica
+// delivers again: at least once).
+func (r *Subscriptions) Settle(ctx context.Context, owner string, os []subscription.Outcome) error {
+	if len(os) == 0 {
+		return nil
+	}
 	greatest := "MAX"
 	if r.s.eng == enginePostgres {
 		greatest = "GREATEST"
 	}
+	rows := make([][]any, len(os))
+	for i, o := range os {
+		rows[i] = []any{o.ID, string(o.Status), o.Acked, int64(o.Failures), toNanos(o.NextAttempt), toNanos(o.LastSent), o.LastError}
+	}
 	return r.s.inTx(ctx, "sqlstore.Subscriptions.Settle", "", false, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE subscriptions SET status = $1, acked = `+greatest+`(acked, $2), failures = $3,
-			next_attempt = $4, last_sent = CASE WHEN CAST($5 AS BIGINT) > 0 THEN CAST($5 AS BIGINT) ELSE last_sent END, last_error = $6,
-			lease_owner = '', lease_until = 0 WHERE id = $7 AND lease_owner = $8`,
-			string(o.Status), o.Acked, int64(o.Failures), toNanos(o.NextAttempt), toNanos(o.LastSent), o.LastError, o.ID, owner)
-		return err
+		return eachValues(rows, 7, func(values string, args []any) error {
+			o := "$" + strconv.Itoa(len(args)+1)
+			// The outcome's columns are named apart from the table's, so
+			// that unqualified names in SET are the row's on both engines.
+			_, err := tx.ExecContext(ctx, `WITH v (vid, vstatus, vacked, vfailures, vnext, vsent, verror) AS (VALUES `+values+`)
+				UPDATE subscriptions SET status = v.vstatus, acked = `+greatest+`(acked, v.vacked), failures = v.vfailures,
+				next_attempt = v.vnext, last_sent = CASE WHEN v.vsent > 0 THEN v.vsent ELSE last_sent END, last_error = v.verror,
+				lease_owner = '', lease_until = 0
+				FROM v WHERE subscriptions.id = v.vid AND subscriptions.lease_owner = `+o, append(args, owner)...)
+			return err
+		})
 	})
+}
+
+// eachValues calls f with a VALUES list of rows of width columns (each
+// cast, text or BIGINT: a VALUES list in a CTE has no column types on
+// PostgreSQL otherwise) and its arguments, rowsPerInsert/width rows at a
+// time.
+func eachValues(rows [][]any, width int, f func(values string, args []any) error) error {
+	per := max(1, rowsPerInsert/width)
+	for start := 0; start < len(rows); start += per {
+		q := &query{}
+		var b strings.Builder
+		for i, row := range rows[start:min(len(rows), start+per)] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('(')
+			for j, v := range row {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				switch v.(type) {
+				case int64:
+					b.WriteString("CAST(" + q.arg(v) + " AS BIGINT)")
+				default:
+					b.WriteString("CAST(" + q.arg(v) + " AS TEXT)")
+				}
+			}
+			b.WriteByte(')')
+		}
+		if err := f(b.String(), q.args); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Wait blocks until a NOTIFY dg_outbox (PostgreSQL) or d passes.
