@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
@@ -45,6 +46,8 @@ type Subscriptions struct {
 	s *Store
 	// listen is Wait's LISTEN connection, when open.
 	listen *sql.Conn
+	// decoded serves Fanout and Claim (see decodeCache).
+	decoded decodeCache
 }
 
 var _ subscription.Store = (*Subscriptions)(nil)
@@ -160,6 +163,30 @@ const claimedColumns = `id, owner, topic, filters, status, endpoint, payload, he
 	max_count, reason, end_at, created_at, secret, 0, acked, failures, last_error`
 
 func scanSubscription(row scanner) (discharge.Subscription, error) {
+	return scanSubscriptionWith(row, nil)
+}
+
+// decodedJSON is a Subscription's JSON columns as stored and decoded.
+type decodedJSON struct {
+	owner, filters, headers string
+	s                       discharge.Subscriber
+	f                       map[string]string
+	h                       []string
+}
+
+// decodeCache keeps the Deliverer's decoded JSON columns by Subscription
+// id: a fan-out reads every live Subscription and a claim up to Workers of
+// them, several times a second, and decoding the same JSON again was a
+// tenth of the Deliverer's CPU in the load test. An entry is used only
+// while the stored text is what it was decoded from. The decoded maps and
+// slices are shared, so only the Deliverer's read-only paths (Fanout,
+// Claim) use it.
+type decodeCache struct {
+	mu sync.Mutex
+	m  map[string]*decodedJSON
+}
+
+func scanSubscriptionWith(row scanner, cache *decodeCache) (discharge.Subscription, error) {
 	var s discharge.Subscription
 	var owner, topic, filters, status, payload, headers string
 	var hb, to, end, created int64
@@ -168,15 +195,33 @@ func scanSubscription(row scanner) (discharge.Subscription, error) {
 		&s.Reason, &end, &created, &s.Secret, &s.Events, &s.Acked, &failures, &s.LastError); err != nil {
 		return s, err
 	}
-	if err := json.Unmarshal([]byte(owner), &s.Owner); err != nil {
-		return s, err
+	var d *decodedJSON
+	if cache != nil {
+		cache.mu.Lock()
+		d = cache.m[s.ID]
+		cache.mu.Unlock()
 	}
-	if err := json.Unmarshal([]byte(filters), &s.Filters); err != nil {
-		return s, err
+	if d == nil || d.owner != owner || d.filters != filters || d.headers != headers {
+		d = &decodedJSON{owner: owner, filters: filters, headers: headers}
+		if err := json.Unmarshal([]byte(owner), &d.s); err != nil {
+			return s, err
+		}
+		if err := json.Unmarshal([]byte(filters), &d.f); err != nil {
+			return s, err
+		}
+		if err := json.Unmarshal([]byte(headers), &d.h); err != nil {
+			return s, err
+		}
+		if cache != nil {
+			cache.mu.Lock()
+			if cache.m == nil {
+				cache.m = map[string]*decodedJSON{}
+			}
+			cache.m[s.ID] = d
+			cache.mu.Unlock()
+		}
 	}
-	if err := json.Unmarshal([]byte(headers), &s.Headers); err != nil {
-		return s, err
-	}
+	s.Owner, s.Filters, s.Headers = d.s, d.f, d.h
 	s.Topic, s.Status, s.Payload = discharge.SubscriptionTopic(topic), discharge.SubscriptionStatus(status), discharge.PayloadContent(payload)
 	s.Heartbeat, s.Timeout, s.MaxCount, s.Failures = time.Duration(hb), time.Duration(to), int(mc), int(failures)
 	s.End, s.Created = fromNanos(end), fromNanos(created)
@@ -344,7 +389,7 @@ func (r *Subscriptions) Fanout(ctx context.Context, limit int, match func(subscr
 		if len(ids) == 0 {
 			return nil
 		}
-		subs, err := liveSubscriptions(ctx, tx)
+		subs, err := liveSubscriptions(ctx, tx, &r.decoded)
 		if err != nil {
 			return err
 		}
@@ -396,7 +441,7 @@ func setCounters(ctx context.Context, tx *sql.Tx, rows [][]any) error {
 		` ON CONFLICT (id) DO UPDATE SET events = excluded.events`)
 }
 
-func liveSubscriptions(ctx context.Context, tx *sql.Tx) ([]discharge.Subscription, error) {
+func liveSubscriptions(ctx context.Context, tx *sql.Tx, cache *decodeCache) ([]discharge.Subscription, error) {
 	rs, err := tx.QueryContext(ctx, "SELECT "+subscriptionColumns+" FROM subscriptions WHERE status <> 'off'")
 	if err != nil {
 		return nil, err
@@ -404,13 +449,29 @@ func liveSubscriptions(ctx context.Context, tx *sql.Tx) ([]discharge.Subscriptio
 	defer rs.Close()
 	var out []discharge.Subscription
 	for rs.Next() {
-		s, err := scanSubscription(rs)
+		s, err := scanSubscriptionWith(rs, cache)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, s)
 	}
-	return out, rs.Err()
+	if err := rs.Err(); err != nil {
+		return nil, err
+	}
+	// Forget the Subscriptions no longer live (deleted, off), so the cache
+	// holds no more than the live ones.
+	live := make(map[string]bool, len(out))
+	for _, s := range out {
+		live[s.ID] = true
+	}
+	cache.mu.Lock()
+	for id := range cache.m {
+		if !live[id] {
+			delete(cache.m, id)
+		}
+	}
+	cache.mu.Unlock()
+	return out, nil
 }
 
 // insertValues inserts rows of width columns, rowsPerInsert to a statement.
@@ -465,19 +526,22 @@ func (r *Subscriptions) Claim(ctx context.Context, owner string, now time.Time, 
 		out = out[:0]
 		// One statement: the due rows, skipping those another replica is
 		// claiming this instant (SKIP LOCKED), leased and returned. The
-		// longest-waiting first (last_sent), so none starves when there
-		// are more due than workers.
+		// longest since its last delivery first (last_sent), so none
+		// starves when more are due than there are workers: ordering by
+		// next_attempt put one given back (endpoint busy) or retried
+		// behind all those at 0 (the test's p99 was 16 s while its p50 was
+		// 0.5 s).
 		rs, err := tx.QueryContext(ctx, `UPDATE subscriptions SET lease_owner = $3, lease_until = $4
 			WHERE id IN (SELECT id FROM subscriptions WHERE status IN ('requested', 'active')
 			AND next_attempt <= $1 AND lease_until <= $1 AND (status = 'requested' OR `+counterOf+` > acked OR `+hb+`)
-			ORDER BY next_attempt, last_sent LIMIT $2`+lock+`) RETURNING `+claimedColumns, n, limit, owner, n+int64(lease))
+			ORDER BY last_sent LIMIT $2`+lock+`) RETURNING `+claimedColumns, n, limit, owner, n+int64(lease))
 		if err != nil {
 			return err
 		}
 		index := map[string]int{}
 		var rows [][]any
 		for rs.Next() {
-			s, err := scanSubscription(rs)
+			s, err := scanSubscriptionWith(rs, &r.decoded)
 			if err != nil {
 				rs.Close()
 				return err
@@ -521,6 +585,7 @@ func (r *Subscriptions) Claim(ctx context.Context, owner string, now time.Time, 
 	})
 	return out, err
 }
+
 // Settle records deliveries' outcomes under owner's leases and releases
 // them, all in one statement per rowsPerInsert/7 outcomes and one
 // transaction (so one commit, one WAL flush, for many deliveries); a
