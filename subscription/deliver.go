@@ -259,24 +259,31 @@ func (d *Deliverer) Step(ctx context.Context) bool {
 }
 
 // settle records outcomes (Store.Settle) and returns once they are
-// committed. Concurrent calls are group-committed: the first flushes,
-// the others join the next transaction, so many deliveries cost one
-// commit. A failed settle leaves the leases to lapse: another claim
-// delivers the same events again (at least once).
+// committed. Concurrent calls are group-committed: a flusher goroutine
+// takes everything pending, writes it in one transaction and starts over
+// while more is pending, so many deliveries cost one commit and no
+// caller waits for more than the flush in progress and its own. A failed
+// settle leaves the leases to lapse: another claim delivers the same
+// events again (at least once).
 func (d *Deliverer) settle(ctx context.Context, os ...Outcome) error {
-	ctx = context.WithoutCancel(ctx)
 	d.smu.Lock()
 	if d.pending == nil {
 		d.pending = &settleBatch{done: make(chan struct{})}
 	}
 	mine := d.pending
 	mine.outs = append(mine.outs, os...)
-	if d.flushing {
-		d.smu.Unlock()
-		<-mine.done
-		return mine.err
+	if !d.flushing {
+		d.flushing = true
+		go d.flush(context.WithoutCancel(ctx))
 	}
-	d.flushing = true
+	d.smu.Unlock()
+	<-mine.done
+	return mine.err
+}
+
+// flush writes pending settles until none is left.
+func (d *Deliverer) flush(ctx context.Context) {
+	d.smu.Lock()
 	for d.pending != nil {
 		b := d.pending
 		d.pending = nil
@@ -287,7 +294,6 @@ func (d *Deliverer) settle(ctx context.Context, os ...Outcome) error {
 	}
 	d.flushing = false
 	d.smu.Unlock()
-	return mine.err
 }
 
 // Wait waits for the deliveries in flight (tests).
