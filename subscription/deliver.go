@@ -237,17 +237,22 @@ func (d *Deliverer) Step(ctx context.Context) bool {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			defer func() {
-				d.mu.Lock()
-				d.hosts[host]--
-				d.inflight--
-				d.mu.Unlock()
-				select {
-				case d.freed <- struct{}{}:
-				default:
-				}
-			}()
-			d.deliver(context.WithoutCancel(ctx), c)
+			// The worker and the endpoint slot are given back once the
+			// POST is over, not after the settle: they bound requests to
+			// endpoints, and the Subscription stays leased until its
+			// settle commits, so it is not delivered again meanwhile.
+			var once sync.Once
+			release := func() {
+				once.Do(func() {
+					d.mu.Lock()
+					d.hosts[host]--
+					d.inflight--
+					d.mu.Unlock()
+					d.wake()
+				})
+			}
+			defer release()
+			d.deliver(context.WithoutCancel(ctx), c, release)
 		}()
 	}
 	if len(giveBack) > 0 {
@@ -256,6 +261,14 @@ func (d *Deliverer) Step(ctx context.Context) bool {
 		}
 	}
 	return more || len(claimed) == free
+}
+
+// wake tells Run a worker is free or a lease was released.
+func (d *Deliverer) wake() {
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
 }
 
 // settle records outcomes (Store.Settle) and returns once they are
@@ -290,6 +303,7 @@ func (d *Deliverer) flush(ctx context.Context) {
 		d.smu.Unlock()
 		b.err = d.st.Settle(ctx, d.cfg.ID, b.outs)
 		close(b.done)
+		d.wake() // the leases are released: claim again
 		d.smu.Lock()
 	}
 	d.flushing = false
@@ -307,9 +321,9 @@ func endpointHost(endpoint string) string {
 	return strings.ToLower(u.Host)
 }
 
-// deliver sends one notification for a claimed Subscription and settles
-// the outcome.
-func (d *Deliverer) deliver(ctx context.Context, c Claimed) {
+// deliver sends one notification for a claimed Subscription, calls
+// release once the POST is over, and settles the outcome.
+func (d *Deliverer) deliver(ctx context.Context, c Claimed, release func()) {
 	sub := c.Sub
 	n := discharge.Notification{Subscription: sub}
 	switch {
@@ -337,7 +351,9 @@ func (d *Deliverer) deliver(ctx context.Context, c Claimed) {
 		d.fail(ctx, sub, "rendering failed")
 		return
 	}
-	if why := d.post(ctx, sub, body); why != "" {
+	why := d.post(ctx, sub, body)
+	release()
+	if why != "" {
 		d.fail(ctx, sub, why)
 		return
 	}
