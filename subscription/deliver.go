@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -75,10 +74,29 @@ type Deliverer struct {
 	inflight int
 	hosts    map[string]int
 	wg       sync.WaitGroup
-	// freed is signalled when a delivery ends, so a Deliverer whose
-	// workers were all busy claims again at once rather than after Poll.
+	// freed is signalled when a delivery ends, so a Deliverer claims the
+	// Subscription's next events soon rather than at the next NOTIFY or
+	// Poll.
 	freed chan struct{}
+
+	// Settles are group-committed (settle): one flushes, the others wait
+	// for the transaction that carries theirs.
+	smu      sync.Mutex
+	pending  *settleBatch
+	flushing bool
 }
+
+type settleBatch struct {
+	outs []Outcome
+	done chan struct{}
+	err  error
+}
+
+// settleCoalesce is how long Run waits, once a delivery has ended, for
+// others to end too before it claims again: a claim is a transaction
+// (and a WAL flush), and claiming once per ended delivery would cost one
+// per notification.
+const settleCoalesce = 5 * time.Millisecond
 
 // NewDeliverer returns a Deliverer on st; read serves full-resource
 // payloads (nil: foci are sent id-only).
@@ -141,11 +159,38 @@ func (d *Deliverer) Run(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 			case <-d.freed:
+				sleep(ctx, settleCoalesce)
 			case <-time.After(d.cfg.Poll):
 			}
 			continue
 		}
-		d.st.Wait(ctx, d.cfg.Poll)
+		// Wait for a commit (NOTIFY), a delivery's end (its Subscription
+		// may have more events due) or Poll, whichever comes first.
+		wctx, cancel := context.WithCancel(ctx)
+		woke := make(chan bool, 1)
+		go func() {
+			select {
+			case <-d.freed:
+				woke <- true
+				cancel()
+			case <-wctx.Done():
+				woke <- false
+			}
+		}()
+		d.st.Wait(wctx, d.cfg.Poll)
+		cancel()
+		if <-woke {
+			sleep(ctx, settleCoalesce)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
@@ -169,18 +214,20 @@ func (d *Deliverer) Step(ctx context.Context) bool {
 	if free <= 0 {
 		return more
 	}
-	subs, err := d.st.Claim(ctx, d.cfg.ID, d.cfg.Now(), d.cfg.Lease, true, free)
+	claimed, err := d.st.Claim(ctx, d.cfg.ID, d.cfg.Now(), d.cfg.Lease, true, free, d.cfg.Batch)
 	if err != nil {
 		d.cfg.Log.Warn("subscription claim failed", slog.String("error", err.Error()))
 		return more
 	}
-	for _, sub := range subs {
+	var giveBack []Outcome
+	for _, c := range claimed {
+		sub := c.Sub
 		host := endpointHost(sub.Endpoint)
 		d.mu.Lock()
 		if d.hosts[host] >= d.cfg.PerEndpoint {
 			d.mu.Unlock()
 			// The endpoint is busy: give the lease back for later, as it was.
-			_ = d.st.Settle(ctx, d.cfg.ID, Outcome{ID: sub.ID, Status: sub.Status, Acked: sub.Acked,
+			giveBack = append(giveBack, Outcome{ID: sub.ID, Status: sub.Status, Acked: sub.Acked,
 				Failures: sub.Failures, NextAttempt: d.cfg.Now().Add(d.cfg.Poll), LastError: sub.LastError})
 			continue
 		}
@@ -190,20 +237,77 @@ func (d *Deliverer) Step(ctx context.Context) bool {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			defer func() {
-				d.mu.Lock()
-				d.hosts[host]--
-				d.inflight--
-				d.mu.Unlock()
-				select {
-				case d.freed <- struct{}{}:
-				default:
-				}
-			}()
-			d.deliver(context.WithoutCancel(ctx), sub)
+			// The worker and the endpoint slot are given back once the
+			// POST is over, not after the settle: they bound requests to
+			// endpoints, and the Subscription stays leased until its
+			// settle commits, so it is not delivered again meanwhile.
+			var once sync.Once
+			release := func() {
+				once.Do(func() {
+					d.mu.Lock()
+					d.hosts[host]--
+					d.inflight--
+					d.mu.Unlock()
+					d.wake()
+				})
+			}
+			defer release()
+			d.deliver(context.WithoutCancel(ctx), c, release)
 		}()
 	}
-	return more || len(subs) == free
+	if len(giveBack) > 0 {
+		if err := d.settle(ctx, giveBack...); err != nil {
+			d.cfg.Log.Warn("subscription settle failed", slog.String("error", err.Error()))
+		}
+	}
+	return more || len(claimed) == free
+}
+
+// wake tells Run a worker is free or a lease was released.
+func (d *Deliverer) wake() {
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
+}
+
+// settle records outcomes (Store.Settle) and returns once they are
+// committed. Concurrent calls are group-committed: a flusher goroutine
+// takes everything pending, writes it in one transaction and starts over
+// while more is pending, so many deliveries cost one commit and no
+// caller waits for more than the flush in progress and its own. A failed
+// settle leaves the leases to lapse: another claim delivers the same
+// events again (at least once).
+func (d *Deliverer) settle(ctx context.Context, os ...Outcome) error {
+	d.smu.Lock()
+	if d.pending == nil {
+		d.pending = &settleBatch{done: make(chan struct{})}
+	}
+	mine := d.pending
+	mine.outs = append(mine.outs, os...)
+	if !d.flushing {
+		d.flushing = true
+		go d.flush(context.WithoutCancel(ctx))
+	}
+	d.smu.Unlock()
+	<-mine.done
+	return mine.err
+}
+
+// flush writes pending settles until none is left.
+func (d *Deliverer) flush(ctx context.Context) {
+	d.smu.Lock()
+	for d.pending != nil {
+		b := d.pending
+		d.pending = nil
+		d.smu.Unlock()
+		b.err = d.st.Settle(ctx, d.cfg.ID, b.outs)
+		close(b.done)
+		d.wake() // the leases are released: claim again
+		d.smu.Lock()
+	}
+	d.flushing = false
+	d.smu.Unlock()
 }
 
 // Wait waits for the deliveries in flight (tests).
@@ -217,38 +321,27 @@ func endpointHost(endpoint string) string {
 	return strings.ToLower(u.Host)
 }
 
-// deliver sends one notification for sub and settles the outcome.
-func (d *Deliverer) deliver(ctx context.Context, sub discharge.Subscription) {
+// deliver sends one notification for a claimed Subscription, calls
+// release once the POST is over, and settles the outcome.
+func (d *Deliverer) deliver(ctx context.Context, c Claimed, release func()) {
+	sub := c.Sub
 	n := discharge.Notification{Subscription: sub}
 	switch {
 	case sub.Status == discharge.SubscriptionRequested:
 		n.Type = discharge.NotifyHandshake
 		// The handshake says active: it is what the Subscription becomes.
 		n.Subscription.Status = discharge.SubscriptionActive
+	case len(c.Events) == 0:
+		// The claim read its events (none due): a heartbeat is.
+		n.Type = discharge.NotifyHeartbeat
+		n.Subscription.Events = sub.Acked
 	default:
-		// A claim does not say how many events are due (the counter is
-		// the fan-out's): read them; none means a heartbeat is.
-		limit := d.cfg.Batch
-		if sub.MaxCount > 0 && sub.MaxCount < limit {
-			limit = sub.MaxCount
-		}
-		evs, err := d.st.SubscriptionEvents(ctx, sub.ID, sub.Acked+1, math.MaxInt64, limit)
-		if err != nil {
-			d.fail(ctx, sub, "reading events failed")
-			return
-		}
-		if len(evs) == 0 {
-			n.Type = discharge.NotifyHeartbeat
-			n.Subscription.Events = sub.Acked
-			break
-		}
+		evs := c.Events
 		n.Type = discharge.NotifyEvent
 		n.Events = evs
 		// eventsSinceSubscriptionStart is the last number this
 		// notification carries, so a receiver sees no gap ahead.
-		if len(evs) > 0 {
-			n.Subscription.Events = evs[len(evs)-1].Number
-		}
+		n.Subscription.Events = evs[len(evs)-1].Number
 		if sub.Payload == discharge.PayloadFullResource {
 			n.Resources = d.resources(ctx, sub, evs)
 		}
@@ -258,7 +351,9 @@ func (d *Deliverer) deliver(ctx context.Context, sub discharge.Subscription) {
 		d.fail(ctx, sub, "rendering failed")
 		return
 	}
-	if why := d.post(ctx, sub, body); why != "" {
+	why := d.post(ctx, sub, body)
+	release()
+	if why != "" {
 		d.fail(ctx, sub, why)
 		return
 	}
@@ -266,7 +361,7 @@ func (d *Deliverer) deliver(ctx context.Context, sub discharge.Subscription) {
 	if len(n.Events) > 0 {
 		o.Acked = n.Events[len(n.Events)-1].Number
 	}
-	if err := d.st.Settle(ctx, d.cfg.ID, o); err != nil {
+	if err := d.settle(ctx, o); err != nil {
 		d.cfg.Log.Warn("subscription settle failed", slog.String("subscription", sub.ID), slog.String("error", err.Error()))
 	}
 }
@@ -341,7 +436,7 @@ func (d *Deliverer) fail(ctx context.Context, sub discharge.Subscription, why st
 	}
 	d.cfg.Log.Info("subscription delivery failed", slog.String("subscription", sub.ID), slog.Int("failures", f),
 		slog.String("why", why))
-	if err := d.st.Settle(ctx, d.cfg.ID, o); err != nil {
+	if err := d.settle(ctx, o); err != nil {
 		d.cfg.Log.Warn("subscription settle failed", slog.String("subscription", sub.ID), slog.String("error", err.Error()))
 	}
 }

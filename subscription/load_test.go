@@ -46,6 +46,7 @@ func TestSubscriptionLoad(t *testing.T) {
 
 	var mu sync.Mutex
 	arrived := map[string][]time.Time{} // focus → each arrival (one per Subscription)
+	posts := 0                          // event notifications received
 	var rcv []*httptest.Server
 	for range receivers {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -59,6 +60,7 @@ func TestSubscriptionLoad(t *testing.T) {
 			}
 			_ = json.Unmarshal(body, &b)
 			mu.Lock()
+			posts++
 			for _, e := range b.Entry[1:] {
 				f := e.FullURL[strings.Index(e.FullURL, "/Task/")+1:]
 				arrived[f] = append(arrived[f], now)
@@ -116,6 +118,7 @@ func TestSubscriptionLoad(t *testing.T) {
 	cpu1 := pgCPU(t, pg)
 	var lat []time.Duration
 	mu.Lock()
+	nPosts := posts
 	for f, at := range committed {
 		for _, a := range arrived[f][:subs] {
 			lat = append(lat, a.Sub(at))
@@ -163,13 +166,15 @@ A referral written every %v for %.0f s (%d writes), each an event for all %d Sub
 | PostgreSQL CPU per event | %v | raw one-row INSERT transaction %v | %.2fx |
 
 The latency is measured from the write's return (its commit is a little earlier), so it is a lower bound by the
-write's own return time. Events are delivered in batches (up to %d a notification), so the POSTs are fewer than the events.
+write's own return time. Events are delivered in batches (up to %d a notification), so the POSTs are fewer than the events:
+%d event notifications, %.1f events each on average.
 Run: SUBSCRIPTION_LOAD=1 go test -run TestSubscriptionLoad -timeout 20m ./subscription/
 `, subs, rate, time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), cfg.Workers, cfg.PerEndpoint, cfg.Batch,
 		receivers, time.Second/time.Duration(rate), writeSecs, len(committed), subs, events, float64(events)/writeSecs,
 		p(0.5).Round(time.Millisecond), bare[len(bare)/2].Round(time.Microsecond), float64(p(0.5))/float64(bare[len(bare)/2]),
 		p(0.99).Round(time.Millisecond), bare[len(bare)*99/100].Round(time.Microsecond), float64(p(0.99))/float64(bare[len(bare)*99/100]),
-		cpuPerEvent.Round(time.Microsecond), rawCPU.Round(time.Microsecond), float64(cpuPerEvent)/float64(max(rawCPU, 1)), cfg.Batch)
+		cpuPerEvent.Round(time.Microsecond), rawCPU.Round(time.Microsecond), float64(cpuPerEvent)/float64(max(rawCPU, 1)), cfg.Batch,
+		nPosts, float64(events)/float64(max(nPosts, 1)))
 	if err := os.WriteFile(filepath.Join("..", "bench", "subscriptions.md"), []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -41,11 +41,16 @@ type Store interface {
 	Fanout(ctx context.Context, limit int, match func(OutboxEvent, []discharge.Subscription) []string) (int, error)
 	// Claim leases up to limit Subscriptions with something due at now
 	// (events past Acked, a handshake, a heartbeat) to owner until
-	// now+lease; a Subscription leased to a live replica is skipped.
-	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, heartbeatDue bool, limit int) ([]discharge.Subscription, error)
-	// Settle records a delivery's outcome under owner's lease and releases
-	// it: the new status, acked number, failures, next attempt and error.
-	Settle(ctx context.Context, owner string, o Outcome) error
+	// now+lease; a Subscription leased to a live replica is skipped. With
+	// each (but a requested one, whose handshake comes first) come its
+	// next events after Acked, in order, at most batch (or its MaxCount),
+	// read in the same transaction.
+	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, heartbeatDue bool, limit, batch int) ([]Claimed, error)
+	// Settle records deliveries' outcomes under owner's leases and
+	// releases them (the new status, acked number, failures, next attempt
+	// and error), all in one transaction; an outcome whose lease is no
+	// longer owner's changes nothing.
+	Settle(ctx context.Context, owner string, os []Outcome) error
 	// Wait blocks until the outbox may have new rows (a NOTIFY on
 	// PostgreSQL) or d passes.
 	Wait(ctx context.Context, d time.Duration)
@@ -61,6 +66,12 @@ type OutboxEvent struct {
 	At        time.Time
 	OwnerOrg  string // Task: the provider it is offered to
 	State     string // Case: the case state
+}
+
+// Claimed is a Subscription Store.Claim leased, with its next events.
+type Claimed struct {
+	Sub    discharge.Subscription
+	Events []discharge.SubscriptionEvent
 }
 
 // Outcome is a delivery's result for Store.Settle.
