@@ -2,6 +2,7 @@ package placement
 
 import (
 	"context"
+	"sync"
 
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
@@ -41,6 +42,11 @@ func (s *Service) candidates(ctx context.Context, need *discharge.CareNeed, orig
 	var hints map[string]int64
 	var locIDs []string
 	explainOnly := map[string]bool{}
+	// The directory's generation is the record's, the geo index the
+	// cache's: two stores, so the one is read while the other answers
+	// (the generation is read before the projections, as providersAt
+	// requires, whichever finishes first).
+	generation := s.generationAsync(ctx)
 	if beds := discharge.BedTypesForNeed(*need); beds != nil {
 		// Near looks in a quarter of the radius first, in its copy of the
 		// shards, and in the whole only when that does not hold
@@ -90,18 +96,42 @@ func (s *Service) candidates(ctx context.Context, need *discharge.CareNeed, orig
 	if len(locIDs) == 0 {
 		return out, nil
 	}
-	providers, gen, err := s.providersAt(ctx, locIDs)
-	if err != nil {
-		return out, err
+	// The projections (the record, usually cached), the postings (the
+	// cache) and the active holds (the record) do not depend on each
+	// other: they are read at once, so a request waits for the slowest
+	// store, not the sum of three. The holds are asked for every
+	// candidate location and kept only for those with a posting, as
+	// holdsOf keeps them; errors keep their order (projections, postings,
+	// holds).
+	var (
+		wg                sync.WaitGroup
+		providers         map[string][]discharge.Provider
+		gen               int64
+		allHeld           map[string]map[discharge.BedType]int
+		provErr, holdsErr error
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if gen, provErr = generation(); provErr == nil {
+			providers, provErr = s.providersAt(ctx, gen, locIDs)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		allHeld, holdsErr = s.activeHolds(ctx, locIDs)
+	}()
+	caps, capErr := s.capacityAt(ctx, locIDs, hints)
+	wg.Wait()
+	if len(caps) == 0 {
+		holdsErr = nil // holdsOf asks nothing when no location has a posting
 	}
-	caps, err := s.capacityAt(ctx, locIDs, hints)
-	if err != nil {
-		return out, err
+	for _, err := range []error{provErr, capErr, holdsErr} {
+		if err != nil {
+			return out, err
+		}
 	}
-	held, err := s.holdsOf(ctx, locIDs, caps)
-	if err != nil {
-		return out, err
-	}
+	held := postedOnly(allHeld, caps)
 	// One backing array each for the candidates' postings and distances,
 	// not a small heap object per location (GC was a fifth of the CPU).
 	list := make([]discharge.Candidate, 0, len(locIDs))

@@ -49,14 +49,27 @@ func newIndex(maxEntries int) *index {
 		docs: map[fhir.Ref]fhir.Resource{}, maxEntries: maxEntries}
 }
 
-// providersAt returns the projections of the given locations, loading the
-// ones not cached at the directory's current generation, and that
-// generation.
-func (s *Service) providersAt(ctx context.Context, locIDs []string) (map[string][]discharge.Provider, int64, error) {
-	gen, err := s.directory.Generation(ctx, fhir.DirectoryPartition)
-	if err != nil {
-		return nil, 0, err
+// generationAsync starts reading the directory partition's generation and
+// returns the function that waits for it. The read is made once, whether
+// or not the result is waited for.
+func (s *Service) generationAsync(ctx context.Context) func() (int64, error) {
+	var gen int64
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		gen, err = s.directory.Generation(ctx, fhir.DirectoryPartition)
+	}()
+	return func() (int64, error) {
+		<-done
+		return gen, err
 	}
+}
+
+// providersAt returns the projections of the given locations, loading the
+// ones not cached at gen, the directory's generation read before this
+// call (generationAsync).
+func (s *Service) providersAt(ctx context.Context, gen int64, locIDs []string) (map[string][]discharge.Provider, error) {
 	idx := s.idx
 	out := make(map[string][]discharge.Provider, len(locIDs))
 	var missing []string
@@ -75,11 +88,11 @@ func (s *Service) providersAt(ctx context.Context, locIDs []string) (map[string]
 	}
 	idx.mu.Unlock()
 	if len(missing) == 0 {
-		return out, gen, nil
+		return out, nil
 	}
 	loaded, err := s.loadProviders(ctx, missing)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	idx.mu.Lock()
 	// Keep what was loaded only if no newer generation was seen meanwhile:
@@ -95,7 +108,7 @@ func (s *Service) providersAt(ctx context.Context, locIDs []string) (map[string]
 		}
 	}
 	idx.mu.Unlock()
-	return out, gen, nil
+	return out, nil
 }
 
 // directoryDocs returns the stored directory resources refs name, as of

@@ -101,11 +101,36 @@ func (s *Service) holdsOf(ctx context.Context, locIDs []string, caps map[string]
 			ids = append(ids, id)
 		}
 	}
+	return s.activeHolds(ctx, ids)
+}
+
+// activeHolds reads the active holds on locations in one query, before
+// their postings are known (candidates reads both at once); postedOnly
+// then keeps what holdsOf would have read. Failures are as holdsOf's.
+func (s *Service) activeHolds(ctx context.Context, ids []string) (map[string]map[discharge.BedType]int, error) {
+	if s.cfg.Referrals == nil || len(ids) == 0 {
+		return nil, nil
+	}
 	held, err := s.cfg.Referrals.ActiveHolds(ctx, ids)
 	if err != nil {
 		return nil, unavailable("placement.holds", err)
 	}
 	return held, nil
+}
+
+// postedOnly keeps the holds of locations with a posting: only they can
+// have a bookable bed, and only their holds are put on candidates.
+func postedOnly(held map[string]map[discharge.BedType]int, caps map[string]discharge.Capacity) map[string]map[discharge.BedType]int {
+	if len(held) == 0 {
+		return nil
+	}
+	out := make(map[string]map[discharge.BedType]int, len(held))
+	for id, h := range held {
+		if _, ok := caps[id]; ok {
+			out[id] = h
+		}
+	}
+	return out
 }
 
 // unavailable makes a record failure a 503 unless it is a timeout already.

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dischargegateway/gateway/auth"
@@ -249,24 +250,35 @@ func (s *Service) stored(ctx context.Context, req Request) (question, error) {
 	// the answer: a store failure reading them is the caller's error, never
 	// a quietly different shortlist.
 	subject, encounter := mappings.ServiceRequestReferences(sr)
+	// The two reads are independent: the Encounter is read while the
+	// Patient is, and the Patient's error, if any, still comes first.
+	var er []byte
+	var encErr error
+	var wg sync.WaitGroup
+	if encounter != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			er, encErr = s.records.ReadReference(ctx, part, encounter)
+		}()
+	}
 	var patient *r4.Patient
 	if strings.Contains(subject, "Patient/") {
 		pr, err := s.records.ReadReference(ctx, part, subject)
+		if err == nil && pr != nil {
+			patient, err = mappings.DecodePatient(pr)
+		}
 		if err != nil {
+			wg.Wait()
 			return question{}, err
 		}
-		if pr != nil {
-			if patient, err = mappings.DecodePatient(pr); err != nil {
-				return question{}, err
-			}
-		}
 	}
+	wg.Wait()
 	opt := s.mapOptions(part)
 	var q question
 	if encounter != "" {
-		er, err := s.records.ReadReference(ctx, part, encounter)
-		if err != nil {
-			return question{}, err
+		if encErr != nil {
+			return question{}, encErr
 		}
 		if er != nil {
 			q.partition, q.caseID = part, referenceID(encounter, "Encounter")

@@ -4,7 +4,10 @@
 # capacity cache) and a record in a SQLite file in a temporary directory
 # (loadgen's default; DATABASE_URL=postgres://… an empty database instead,
 # one size per run).
-# Results go to bench/placement-<N>.md.
+# Results go to bench/placement-<N>.md. Each run also measures capacity
+# postings (PUT /api/v1/capacity/{id}) against a bare Echo handler decoding
+# and re-encoding the same body; LOADGEN_ARGS passes more flags, e.g.
+#   LOADGEN_ARGS="--cpuprofile /tmp/place.cpu --capacity-cpuprofile /tmp/cap.cpu"
 #   ./scripts/load.sh                 # all three sizes, 15 s per phase
 #   SIZES="25000" DURATION=30s ./scripts/load.sh
 set -euo pipefail
@@ -19,7 +22,7 @@ for n in $sizes; do
   redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize yes --logfile "$dir/redis.log"
   trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
   sleep 0.3
-  /tmp/dg-loadgen --redis "redis://127.0.0.1:$port/0" --providers "$n" --duration "$duration" --out "bench/placement-$n.md" ${DATABASE_URL:+--database "$DATABASE_URL"}
+  /tmp/dg-loadgen --redis "redis://127.0.0.1:$port/0" --providers "$n" --duration "$duration" --out "bench/placement-$n.md" ${DATABASE_URL:+--database "$DATABASE_URL"} ${LOADGEN_ARGS:-}
   redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
   rm -rf "$dir"
   trap - EXIT

@@ -71,8 +71,10 @@ func main() {
 	root := flag.String("root", ".", "repository root (for configs/)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the saturation phase to this file")
 	memprofile := flag.String("memprofile", "", "write an allocation profile (allocs, the saturation phase's allocations) to this file")
+	capProfile := flag.String("capacity-cpuprofile", "", "write a CPU profile of the capacity posting phase to this file")
+	flag.BoolVar(&capacityPhase, "capacity", true, "also measure capacity postings (PUT /api/v1/capacity/{id}) against a bare Echo decode+encode handler")
 	flag.Parse()
-	profile, allocProfile = *cpuprofile, *memprofile
+	profile, allocProfile, capacityProfile = *cpuprofile, *memprofile, *capProfile
 	if allocProfile != "" {
 		runtime.MemProfileRate = 64 << 10 // every 64 KiB instead of 512 KiB: finer, still cheap; set before anything allocates much
 	}
@@ -82,8 +84,12 @@ func main() {
 	}
 }
 
-// profile and allocProfile name the CPU and allocation profile files, if any.
-var profile, allocProfile string
+// profile and allocProfile name the CPU and allocation profile files, if
+// any; capacityProfile the capacity phase's CPU profile.
+var profile, allocProfile, capacityProfile string
+
+// capacityPhase says whether to measure capacity postings too.
+var capacityPhase bool
 
 type phase struct {
 	name        string
@@ -331,6 +337,17 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		})
 	})
 
+	// Capacity postings (PUT /api/v1/capacity/{id}), after the placement
+	// phases since they move the shards those read. Each worker posts as
+	// the care providers that manage the first capacityLocations
+	// locations, a fresh asOf each time, so every posting is applied.
+	var capPhase, capBare phase
+	if capacityPhase {
+		if capPhase, capBare, err = postings(ctx, base, issuer, client, listings, caps, workers, duration, measured); err != nil {
+			return err
+		}
+	}
+
 	w, done, err := openOut(out)
 	if err != nil {
 		return err
@@ -342,7 +359,11 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		len(srIDs), warmTime.Round(time.Millisecond), float64(matchCount.Load())/float64(max(1, sat.requests+half.requests)), len(sample))
 	fmt.Fprintln(w, "| phase | requests | errors | req/s | p50 | p99 | Redis CPU per request |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
-	for _, p := range []phase{sat, half, service, bare, floor} {
+	phases := []phase{sat, half, service, bare, floor}
+	if capacityPhase {
+		phases = append(phases, capPhase, capBare)
+	}
+	for _, p := range phases {
 		rc := "–"
 		if p.redisCPU > 0 {
 			rc = fmt.Sprintf("%.0f µs", float64(p.redisCPU.Nanoseconds())/1000)
@@ -372,6 +393,10 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	}
 	fmt.Fprintf(w, "\nRatios: saturation throughput is %.1f%% of the bare Echo baseline's and %.1f%% of the raw Redis floor's; p99 at half saturation is %s.\n",
 		100*sat.rps/bare.rps, 100*sat.rps/floor.rps, ms(half.p99))
+	if capacityPhase {
+		fmt.Fprintf(w, "Capacity postings: %.0f/s, %.1f%% of the bare Echo handler decoding and re-encoding the same body.\n",
+			capPhase.rps, 100*capPhase.rps/capBare.rps)
+	}
 	return nil
 }
 
