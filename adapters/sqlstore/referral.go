@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -530,32 +531,46 @@ func (r *Referral) Due(ctx context.Context, now time.Time, limit int) ([]referra
 // holds are absent.
 func (r *Referral) ActiveHolds(ctx context.Context, locations []string) (map[string]map[discharge.BedType]int, error) {
 	out := map[string]map[discharge.BedType]int{}
-	for start := 0; start < len(locations); start += rowsPerInsert {
-		chunk := locations[start:min(len(locations), start+rowsPerInsert)]
-		q := &query{}
-		ph := make([]string, len(chunk))
-		for i, l := range chunk {
-			ph[i] = q.arg(l)
-		}
-		err := r.s.readRows(ctx, "sqlstore.Referral.ActiveHolds", "", `SELECT location, bed_type, COUNT(*) FROM holds
-			WHERE state = 'active' AND location IN (`+strings.Join(ph, ", ")+`) GROUP BY location, bed_type`, q.args,
-			func(rs rows) error {
-				for rs.Next() {
-					var loc, bt string
-					var n int
-					if err := rs.Scan(&loc, &bt, &n); err != nil {
-						return err
-					}
-					if out[loc] == nil {
-						out[loc] = map[discharge.BedType]int{}
-					}
-					out[loc][discharge.BedType(bt)] = n
+	if len(locations) == 0 {
+		return out, nil
+	}
+	// The locations go as one JSON array parameter, so the statement's
+	// text is the same for every request: PostgreSQL (pgx) reuses its
+	// prepared plan, and SQLite parses a short statement instead of one
+	// with up to 500 placeholders (a profile of placement put that parse
+	// at 15 % of its CPU).
+	list, err := json.Marshal(locations)
+	if err != nil {
+		return nil, err
+	}
+	err = r.s.readRows(ctx, "sqlstore.Referral.ActiveHolds", "", r.activeHoldsSQL(), []any{string(list)},
+		func(rs rows) error {
+			for rs.Next() {
+				var loc, bt string
+				var n int
+				if err := rs.Scan(&loc, &bt, &n); err != nil {
+					return err
 				}
-				return nil
-			})
-		if err != nil {
-			return nil, err
-		}
+				if out[loc] == nil {
+					out[loc] = map[discharge.BedType]int{}
+				}
+				out[loc][discharge.BedType(bt)] = n
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// activeHoldsSQL counts active holds by location and bed type for the
+// locations in the JSON array $1, in the engine's own JSON function.
+func (r *Referral) activeHoldsSQL() string {
+	list := `SELECT value FROM json_each($1)`
+	if r.s.eng == enginePostgres {
+		list = `SELECT jsonb_array_elements_text($1::jsonb)`
+	}
+	return `SELECT location, bed_type, COUNT(*) FROM holds
+		WHERE state = 'active' AND location IN (` + list + `) GROUP BY location, bed_type`
 }

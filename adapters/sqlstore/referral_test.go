@@ -95,6 +95,19 @@ func TestReferralRecord(t *testing.T) {
 			if err != nil || len(holds) != 1 || holds["loc9"][discharge.BedNursing] != 1 {
 				t.Fatalf("active holds %v (%v)", holds, err)
 			}
+			// A placement asks for up to 500 candidates' holds, and a
+			// capacity summary for more: one statement takes them all.
+			many := make([]string, 0, 1201)
+			for i := range 1200 {
+				many = append(many, fmt.Sprintf("other%04d", i))
+			}
+			many = append(many, "loc9")
+			if holds, err := r.ActiveHolds(ctx, many); err != nil || len(holds) != 1 || holds["loc9"][discharge.BedNursing] != 1 {
+				t.Fatalf("active holds of 1,201 locations %v (%v)", holds, err)
+			}
+			if holds, err := r.ActiveHolds(ctx, nil); err != nil || len(holds) != 0 {
+				t.Fatalf("active holds of no location %v (%v)", holds, err)
+			}
 			if engine != "postgres" {
 				return
 			}
