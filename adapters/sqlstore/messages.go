@@ -53,33 +53,9 @@ func migrateProcessedMessages(eng engine) func(ctx context.Context, tx *sql.Tx) 
 // racing deliveries writes anything; the other gets KindDuplicate.
 func (s *Store) CommitMessage(ctx context.Context, partition string, writes []fhir.Write, guards []fhir.Guard, id string, response []byte) error {
 	const op = "sqlstore.CommitMessage"
-	ps := make([]prepared, len(writes))
-	for i, w := range writes {
-		p, err := prepare(w)
-		if err != nil {
-			return err
-		}
-		ps[i] = p
-	}
-	// Guards as Commit checks them: each once, and a guarded value given
-	// to two resources of this commit breaks the guard.
-	distinct := make([]fhir.Guard, 0, len(guards))
-	seen := map[fhir.Guard]bool{}
-	for _, g := range guards {
-		if seen[g] {
-			continue
-		}
-		seen[g] = true
-		distinct = append(distinct, g)
-		n := 0
-		for _, p := range ps {
-			if _, ok := p.has[[2]string{g.Param, g.Token}]; ok && p.w.Resource.Type == g.Type {
-				n++
-			}
-		}
-		if n > 1 {
-			return &discharge.Error{Kind: discharge.KindRetry, Op: op, Message: "guard check failed"}
-		}
+	ps, distinct, err := prepareCommit(op, writes, guards)
+	if err != nil {
+		return err
 	}
 	errSeen := &discharge.Error{Kind: discharge.KindDuplicate, Op: op, Message: "message already processed"}
 	return s.inTx(ctx, op, partition, false, func(tx *sql.Tx) error {

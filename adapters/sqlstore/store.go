@@ -440,33 +440,9 @@ func (s *Store) Commit(ctx context.Context, partition string, writes []fhir.Writ
 		// protect. The Redis store does the same.
 		return nil
 	}
-	ps := make([]prepared, len(writes))
-	for i, w := range writes {
-		p, err := prepare(w)
-		if err != nil {
-			return err
-		}
-		ps[i] = p
-	}
-	// A guarded value given to two resources by this very commit breaks
-	// the guard as surely as one that exists already.
-	distinct := make([]fhir.Guard, 0, len(guards))
-	seen := map[fhir.Guard]bool{}
-	for _, g := range guards {
-		if seen[g] {
-			continue
-		}
-		seen[g] = true
-		distinct = append(distinct, g)
-		n := 0
-		for _, p := range ps {
-			if _, ok := p.has[[2]string{g.Param, g.Token}]; ok && p.w.Resource.Type == g.Type {
-				n++
-			}
-		}
-		if n > 1 {
-			return &discharge.Error{Kind: discharge.KindRetry, Op: op, Message: "guard check failed"}
-		}
+	ps, distinct, err := prepareCommit(op, writes, guards)
+	if err != nil {
+		return err
 	}
 	if s.eng == enginePostgres && len(distinct) == 0 && !tracksGeneration(partition) && allCreates(ps) {
 		return s.attempts(ctx, op, func() error { return s.pipelinedCreates(ctx, partition, ps) })
@@ -733,4 +709,38 @@ func valuesOf(q *query, rows [][]any) {
 		}
 		q.sql(")")
 	}
+}
+
+// prepareCommit prepares writes and de-duplicates guards for a commit
+// (Commit, CommitMessage): each guard is checked once, and a guarded value
+// given to two resources by this very commit breaks the guard as surely
+// as one that exists already (KindRetry, as a failed guard check).
+func prepareCommit(op string, writes []fhir.Write, guards []fhir.Guard) ([]prepared, []fhir.Guard, error) {
+	ps := make([]prepared, len(writes))
+	for i, w := range writes {
+		p, err := prepare(w)
+		if err != nil {
+			return nil, nil, err
+		}
+		ps[i] = p
+	}
+	distinct := make([]fhir.Guard, 0, len(guards))
+	seen := map[fhir.Guard]bool{}
+	for _, g := range guards {
+		if seen[g] {
+			continue
+		}
+		seen[g] = true
+		distinct = append(distinct, g)
+		n := 0
+		for _, p := range ps {
+			if _, ok := p.has[[2]string{g.Param, g.Token}]; ok && p.w.Resource.Type == g.Type {
+				n++
+			}
+		}
+		if n > 1 {
+			return nil, nil, &discharge.Error{Kind: discharge.KindRetry, Op: op, Message: "guard check failed"}
+		}
+	}
+	return ps, distinct, nil
 }
