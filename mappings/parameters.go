@@ -22,10 +22,11 @@ type Parameter struct {
 	At string
 	// Value is a primitive value[x] as URL query text ("1.5", "true").
 	Value string
-	// Resource is the raw JSON of parameter.resource, when it has one, and
-	// ResourceType its resourceType. DecodeParameters validated it as a
-	// resource of that type.
-	Resource     json.RawMessage
+	// Resource is parameter.resource, when it has one, as the validator
+	// decoded it (numbers exact, fhir.DecodeDoc), and ResourceType its
+	// resourceType. DecodeParameters validated it as a resource of that
+	// type, so a mapping reads it without decoding it again.
+	Resource     map[string]any
 	ResourceType string
 	// Err is set when the parameter cannot be taken as one primitive value
 	// or one resource: it has parts (KindNotSupported), no value[x]
@@ -40,31 +41,30 @@ type Parameter struct {
 // text) or resource (as raw JSON). A body the validator refuses is its
 // error; a parameter that cannot be taken as one value carries its own Err.
 func DecodeParameters(raw []byte, lim fhir.Limits) ([]Parameter, error) {
-	if _, err := fhir.Validate(raw, "Parameters", lim); err != nil {
+	parsed, err := fhir.Validate(raw, "Parameters", lim)
+	if err != nil {
 		return nil, err
 	}
-	var doc struct {
-		Parameter []map[string]json.RawMessage `json:"parameter"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, discharge.E(discharge.KindStructure, "Parameters", "The body is not a JSON Parameters resource.")
-	}
-	out := make([]Parameter, 0, len(doc.Parameter))
-	for i, m := range doc.Parameter {
+	// The validator's document is the body decoded once: the parameters
+	// are read from it, not from the bytes again.
+	list, _ := parsed.Doc["parameter"].([]any)
+	out := make([]Parameter, 0, len(list))
+	for i, item := range list {
 		at := fmt.Sprintf("Parameters.parameter[%d]", i)
 		p := Parameter{At: at}
-		_ = json.Unmarshal(m["name"], &p.Name)
+		m, ok := item.(map[string]any)
+		if !ok {
+			return nil, discharge.E(discharge.KindStructure, at, "A parameter is not a JSON object.")
+		}
+		p.Name, _ = m["name"].(string)
+		res, isResource := m["resource"].(map[string]any)
 		switch {
 		case m["part"] != nil:
 			p.At = at + ".part"
 			p.Err = discharge.E(discharge.KindNotSupported, p.At, "$placement-options has no parameter with parts.")
-		case isObject(m["resource"]):
-			p.At, p.Resource = at+".resource", m["resource"]
-			var head struct {
-				ResourceType string `json:"resourceType"`
-			}
-			_ = json.Unmarshal(p.Resource, &head) // the validator has seen it is a string
-			p.ResourceType = head.ResourceType
+		case isResource:
+			p.At, p.Resource = at+".resource", res
+			p.ResourceType, _ = res["resourceType"].(string) // the validator has seen it is a string
 		default:
 			p.At, p.Value, p.Err = parameterValue(m, at, p.Name)
 		}
@@ -73,15 +73,10 @@ func DecodeParameters(raw []byte, lim fhir.Limits) ([]Parameter, error) {
 	return out, nil
 }
 
-func isObject(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) > 0 && raw[0] == '{'
-}
-
 // parameterValue returns where a parameter's value[x] is and its value as
 // URL text. It fails when there is no value[x] (KindRequired), more than
 // one, or one that is not a primitive (KindValue).
-func parameterValue(m map[string]json.RawMessage, at, name string) (where, text string, err error) {
+func parameterValue(m map[string]any, at, name string) (where, text string, err error) {
 	var keys []string
 	for k := range m {
 		if strings.HasPrefix(k, "value") {
@@ -97,18 +92,18 @@ func parameterValue(m map[string]json.RawMessage, at, name string) (where, text 
 		return at, "", discharge.E(discharge.KindValue, at+"."+keys[1], "Parameter '"+name+"' has more than one value[x].")
 	}
 	key := keys[0]
-	dec := json.NewDecoder(bytes.NewReader(m[key]))
-	dec.UseNumber()
-	var v any
-	if dec.Decode(&v) == nil {
-		switch x := v.(type) {
-		case string:
-			return at + "." + key, x, nil
-		case json.Number:
-			return at + "." + key, x.String(), nil
-		case bool:
-			return at + "." + key, strconv.FormatBool(x), nil
-		}
+	switch x := m[key].(type) {
+	case string:
+		return at + "." + key, x, nil
+	case json.Number:
+		return at + "." + key, x.String(), nil
+	case bool:
+		return at + "." + key, strconv.FormatBool(x), nil
 	}
 	return at, "", discharge.E(discharge.KindValue, at+"."+key, "Parameter '"+name+"' must have a primitive value.")
+}
+
+func isObject(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{'
 }

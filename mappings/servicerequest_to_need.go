@@ -41,6 +41,23 @@ func ServiceRequestToNeed(serviceRequest, patient []byte, opt Options) (*dischar
 	return NeedFromServiceRequest(sr, p, opt)
 }
 
+// ServiceRequestDocToNeed is ServiceRequestToNeed over resources the
+// validator already decoded (fhir.Parsed.Doc, mappings.Parameter.Resource),
+// so an inline resource is decoded once; patient is nil if not held.
+func ServiceRequestDocToNeed(serviceRequest, patient map[string]any, opt Options) (*discharge.CareNeed, discharge.Issues, error) {
+	sr, err := ServiceRequestFromDoc(serviceRequest)
+	if err != nil {
+		return nil, nil, err
+	}
+	var p *r4.Patient
+	if patient != nil {
+		if p, err = PatientFromDoc(patient); err != nil {
+			return nil, nil, err
+		}
+	}
+	return NeedFromServiceRequest(sr, p, opt)
+}
+
 // NeedFromServiceRequest is ServiceRequestToNeed over resources already
 // decoded (DecodeServiceRequest, DecodePatient), for a caller that reads
 // other elements of them too: each is decoded once. patient is nil when

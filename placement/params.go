@@ -229,7 +229,7 @@ func (in input) rebase(issues discharge.Issues) discharge.Issues {
 // refuses one of another type than typ. The whole body was validated,
 // each inline resource as its own type (mappings.DecodeParameters): its
 // type is all that is left to check.
-func (in input) resource(name, typ string) ([]byte, error) {
+func (in input) resource(name, typ string) (map[string]any, error) {
 	p, ok := in.resources[name]
 	if !ok {
 		return nil, nil

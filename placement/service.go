@@ -350,7 +350,7 @@ func (s *Service) inline(in input) (question, error) {
 	// Resources sent inline belong to no organisation's records: they are
 	// mapped with the gateway's ConceptMaps alone (a need has no trust rule;
 	// Options.Trust is the Encounter's).
-	need, issues, err := mappings.ServiceRequestToNeed(sr, patient, s.mapOptions(""))
+	need, issues, err := mappings.ServiceRequestDocToNeed(sr, patient, s.mapOptions(""))
 	if err != nil {
 		return question{}, err
 	}
