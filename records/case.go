@@ -9,6 +9,7 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
+	r4 "github.com/samply/golang-fhir-models/fhir-models/fhir"
 )
 
 // maxNeedsPerCase bounds the ServiceRequests read for one case.
@@ -79,7 +80,22 @@ func (s *Service) Case(ctx context.Context, p *auth.Principal, id string) (Case,
 	if err != nil {
 		return Case{}, err
 	}
-	cs, issues, err := mappings.EncounterToCase(enc.JSON, pat, opt)
+	// Each resource is decoded once: the Encounter from the document
+	// read above, the Patient once for the case and all its needs.
+	var patient *r4.Patient
+	var patErr error
+	if len(pat) > 0 {
+		patient, patErr = mappings.DecodePatient(pat)
+	}
+	var cs *discharge.Case
+	var issues discharge.Issues
+	encR4, err := mappings.EncounterFromDoc(encDoc)
+	if err == nil && patErr != nil {
+		err = patErr
+	}
+	if err == nil {
+		cs, issues, err = mappings.CaseFromEncounter(encR4, patient, opt)
+	}
 	if err != nil {
 		de, ok := inputError(err)
 		if !ok {
@@ -95,7 +111,15 @@ func (s *Service) Case(ctx context.Context, p *auth.Principal, id string) (Case,
 		return Case{}, err
 	}
 	for _, r := range srs {
-		need, issues, err := mappings.ServiceRequestToNeed(r.JSON, pat, opt)
+		var need *discharge.CareNeed
+		var issues discharge.Issues
+		sr, err := mappings.DecodeServiceRequest(r.JSON)
+		if err == nil && patErr != nil {
+			err = patErr
+		}
+		if err == nil {
+			need, issues, err = mappings.NeedFromServiceRequest(sr, patient, opt)
+		}
 		ref := "ServiceRequest/" + r.ID
 		if err != nil {
 			var de *discharge.Error
