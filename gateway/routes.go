@@ -200,7 +200,7 @@ func New(cfg Config, d Deps) *Server {
 		s.sitrep = sitrep.New(d.Sitrep, d.Now)
 	}
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
-		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord, Demand: d.Demand}, d.Capacity, d.Store, d.Geocoder, s.records)
+		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord, Demand: d.Demand, Logger: d.Logger}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
 	// first request, not during it.
 	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters", "Task", "Subscription"}, clinicalTypes...), directoryTypes...)...); err != nil {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
@@ -104,6 +105,9 @@ type Config struct {
 	// Demand counts the searches that find fewer than three options
 	// (unmet demand, docs/sitrep.md); nil: not counted.
 	Demand DemandRecorder
+	// Logger hears of what placement lets pass without failing the
+	// answer (a demand count that could not be written); nil: discarded.
+	Logger *slog.Logger
 }
 
 // DemandRecorder records unmet demand: a search that found fewer than
@@ -472,7 +476,12 @@ func (s *Service) recordDemand(ctx context.Context, q question, d discharge.Dema
 	if s.cfg.Demand == nil || q.partition == "" {
 		return
 	}
-	_ = s.cfg.Demand.RecordDemand(ctx, q.partition, d)
+	// The count is a by-product: the caller still gets the answer. The
+	// failure is logged by kind only (no need or district, which describe
+	// the patient).
+	if err := s.cfg.Demand.RecordDemand(ctx, q.partition, d); err != nil && s.cfg.Logger != nil {
+		s.cfg.Logger.WarnContext(ctx, "unmet demand not counted", "kind", discharge.ErrorKind(err).String())
+	}
 }
 
 // origin is where the patient is to be placed from: the request's search
