@@ -214,6 +214,15 @@ func TestSettingsAreValidated(t *testing.T) {
 			t.Fatalf("settings table lacks %s", s.env)
 		}
 	}
+	// The README's table is this output, as it says ("so it cannot
+	// drift"): a setting added in code and not in the README fails here.
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), out.String()) {
+		t.Fatal("README.md's settings table is not the output of `gateway settings`: paste it again")
+	}
 }
 
 // mint runs `gateway token` for a demo client, as an operator would.
