@@ -479,26 +479,10 @@ func insertValues(ctx context.Context, tx *sql.Tx, head string, width int, rows 
 	per := max(1, rowsPerInsert/width)
 	for start := 0; start < len(rows); start += per {
 		chunk := rows[start:min(len(rows), start+per)]
-		q := &query{}
-		var b strings.Builder
-		b.WriteString(head)
-		for i, row := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('(')
-			for j, v := range row {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString(q.arg(v))
-			}
-			b.WriteByte(')')
-		}
-		for _, t := range tail {
-			b.WriteString(t)
-		}
-		if _, err := tx.ExecContext(ctx, b.String(), q.args...); err != nil {
+		q := (&query{}).sql(head)
+		valuesOf(q, chunk)
+		q.sql(tail...)
+		if _, err := tx.ExecContext(ctx, q.b.String(), q.args...); err != nil {
 			return err
 		}
 	}
