@@ -1,6 +1,8 @@
 // Package conformance keeps the resources the gateway publishes about
 // itself: its own CodeSystems and the ConceptMaps loaded from
-// configs/conceptmaps, readable by id and searchable by url, and the
+// configs/conceptmaps, readable by id and searchable by url, the
+// OperationDefinitions of its operations with their canonical URLs and the
+// CapabilityStatement's messaging section (operations.go), and the
 // CapabilityStatement, rendered once. The HTTP layer (gateway/) parses the
 // request and renders the searchset; the catalogue lives here, so the
 // gateway's Server holds a service, not the lists.
@@ -35,11 +37,12 @@ type Service struct {
 	capJSON    []byte
 }
 
-// New publishes codeSystems and conceptMaps (their JSON) and the
-// CapabilityStatement that capability renders on first use.
+// New publishes codeSystems and conceptMaps (their JSON), the gateway's
+// OperationDefinitions (operations.go) and the CapabilityStatement that
+// capability renders on first use.
 func New(codeSystems, conceptMaps [][]byte, capability func() []byte) *Service {
-	return &Service{byType: map[string][]Canonical{CodeSystem: index(codeSystems), ConceptMap: index(conceptMaps)},
-		capability: capability}
+	return &Service{byType: map[string][]Canonical{CodeSystem: index(codeSystems), ConceptMap: index(conceptMaps),
+		OperationDefinition: index(operationDefinitions())}, capability: capability}
 }
 
 // index indexes terminology resources by id and url. A resource without an

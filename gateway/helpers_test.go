@@ -223,7 +223,8 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 		Now:            now,
 		Cases:          sqlstore.NewCases(rec),
 		Sitrep:         sqlstore.NewSitrep(rec),
-		Demand:         sqlstore.NewSitrep(rec),
+		// What hears of a placement search, as cmd/gateway wires it.
+		PlacementObservers: wiring.PlacementObservers(sqlstore.NewReferral(rec), sqlstore.NewSitrep(rec), log),
 		// The referral loop's record as cmd/gateway wires it: placement
 		// and capacity reads see its holds.
 		ReferralRecord: sqlstore.NewReferral(rec),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dischargegateway/gateway/conformance"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/records"
@@ -41,10 +42,10 @@ func (s *Server) capabilities() map[string]capability {
 	for _, t := range records.Types() { // clinical and directory types alike
 		var ops []operationRef
 		if t == "ServiceRequest" {
-			ops = []operationRef{{"placement-options", placementOptionsURL}}
+			ops = []operationRef{{"placement-options", conformance.PlacementOptionsURL}}
 		}
 		if t == "Encounter" {
-			ops = []operationRef{{"discharge-case", dischargeCaseURL}}
+			ops = []operationRef{{"discharge-case", conformance.DischargeCaseURL}}
 		}
 		caps[t] = capability{
 			operations:   ops,
@@ -129,7 +130,7 @@ func (s *Server) buildCapabilityStatement() []byte {
 		cs["implementation"].(map[string]any)["url"] = s.cfg.BaseURL
 	}
 	// BaRS referral messages at $process-message (processmessage.go).
-	msg, ops := messagingCapability()
+	msg, ops := conformance.Messaging()
 	cs["messaging"] = msg
 	cs["rest"].([]map[string]any)[0]["operation"] = ops
 	b, _ := json.Marshal(cs)

@@ -23,6 +23,7 @@ import (
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/capacity"
+	"github.com/dischargegateway/gateway/cases"
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/internal/redistest"
 	"github.com/dischargegateway/gateway/mappings"
@@ -66,10 +67,14 @@ func placementBenchWith(b *testing.B, referrals bool) (http.Handler, string) {
 	issuer := &auth.Issuer{Keys: keys, Issuer: "urn:bench", Audience: "urn:bench", TTL: time.Hour}
 	rec := openRecord(b)
 	var refs placement.Referrals
+	var seen []placement.Observer
 	if referrals {
 		refs = sqlstore.NewReferral(rec)
+		// The shortlisted event placement wrote itself before it had
+		// observers, so the figures compare the same work.
+		seen = []placement.Observer{cases.NewShortlistObserver(sqlstore.NewReferral(rec), 0)}
 	}
-	g := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rec, Translator: tr, ReferralRecord: refs,
+	g := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rec, Translator: tr, ReferralRecord: refs, PlacementObservers: seen,
 		Capacity:       capacity.NewRecorded(sqlstore.NewCapacity(rec), rediscache.NewCapacityStore(client.Client, 100), nil),
 		Geocoder:       geo,
 		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,

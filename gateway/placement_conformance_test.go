@@ -226,7 +226,7 @@ func TestPlacementURLAndBodyParameters(t *testing.T) {
 	}
 	// explain in the URL explains (it was dropped).
 	explained := e.do("POST", op+"?explain=true&radius=2", whatIfParameters(t)).mustStatus(t, http.StatusOK)
-	if !strings.Contains(string(explained.body), "Excluded by distance") {
+	if !strings.Contains(string(explained.body), "excluded by distance") {
 		t.Fatalf("explain=true in the URL: %s", explained.body)
 	}
 	dec := func(name string, v float64) map[string]any { return map[string]any{"name": name, "valueDecimal": v} }
@@ -406,8 +406,13 @@ func TestPlacementExplainsOtherSettings(t *testing.T) {
 		if str(coding, "system") != system || !published[str(coding, "code")] {
 			t.Fatalf("exclusion not coded from the published CodeSystem: %v", is)
 		}
-		ex := is["expression"].([]any)[0].(string)
-		excluded = append(excluded, strings.TrimPrefix(ex, "HealthcareService/")+": "+str(coding, "code"))
+		// The excluded service is no element of the request or the
+		// answer: no FHIRPath names it; its reference opens the diagnostics.
+		ref, _, ok := strings.Cut(str(is, "diagnostics"), " excluded by ")
+		if is["expression"] != nil || !ok || !strings.HasPrefix(ref, "HealthcareService/") {
+			t.Fatalf("exclusion %v: want no expression and diagnostics opening with the service's reference", is)
+		}
+		excluded = append(excluded, strings.TrimPrefix(ref, "HealthcareService/")+": "+str(coding, "code"))
 	}
 	if len(excluded) != discharge.MaxExplained {
 		t.Fatalf("%d exclusions listed, want the documented cap %d: %v", len(excluded), discharge.MaxExplained, excluded)

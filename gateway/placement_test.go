@@ -71,7 +71,7 @@ func TestPlacementOptions(t *testing.T) {
 		t.Fatalf("self link %s", self)
 	}
 	body := string(b.body)
-	for _, want := range []string{"Excluded by requirement", "Excluded by funding", "Fewer than 3 options"} {
+	for _, want := range []string{"excluded by requirement", "excluded by funding", "Fewer than 3 options"} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("missing %q in %s", want, body)
 		}

@@ -106,8 +106,8 @@ type Deps struct {
 	// the Subscription routes answer 503.
 	Subscriptions *subscription.Service
 	// ReferralRecord is the referral loop's record as placement and
-	// capacity reads see it (holds, providers' answers, shortlisted
-	// events); nil: no referral loop in those reads.
+	// capacity reads see it (holds, providers' answers); nil: no referral
+	// loop in those reads.
 	ReferralRecord placement.Referrals
 	// Messages keeps the responses to FHIR messages ($process-message)
 	// with the writes they caused; nil: $process-message answers 503.
@@ -115,9 +115,10 @@ type Deps struct {
 	// Sitrep are the discharge sitrep's counters (sitrep.go); nil: the
 	// sitrep answers not-supported.
 	Sitrep sitrep.Counters
-	// Demand counts unmet placement demand (placement.DemandRecorder);
-	// nil: not counted.
-	Demand placement.DemandRecorder
+	// PlacementObservers hear of every answered placement search (the
+	// case's shortlisted event, the sitrep's unmet-demand count), wired
+	// by internal/wiring (PlacementObservers); none: nothing is told.
+	PlacementObservers []placement.Observer
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -200,7 +201,7 @@ func New(cfg Config, d Deps) *Server {
 		s.sitrep = sitrep.New(d.Sitrep, d.Now)
 	}
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
-		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord, Demand: d.Demand, Logger: d.Logger}, d.Capacity, d.Store, d.Geocoder, s.records)
+		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord, Observers: d.PlacementObservers}, d.Capacity, d.Store, d.Geocoder, s.records)
 	// Compile the validators of every type the gateway accepts before the
 	// first request, not during it.
 	if err := fhir.Preload(append(append([]string{"Bundle", "Parameters", "Task", "Subscription"}, clinicalTypes...), directoryTypes...)...); err != nil {

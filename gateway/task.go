@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/conformance"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
@@ -197,7 +198,7 @@ func taskCapability() capability {
 			{Name: "_lastUpdated", Type: fhir.ParamDate, Definition: def("Resource-lastUpdated"),
 				Doc: "When the Task last changed (eq, ge, gt, le, lt): a provider's worklist polls with ge"},
 		},
-		operations: []operationRef{{"confirm", taskConfirmURL}, {"referral-pack", referralPackURL}},
+		operations: []operationRef{{"confirm", conformance.TaskConfirmURL}, {"referral-pack", conformance.ReferralPackURL}},
 		versioned:  true, noUpdateCreate: true, profile: mappings.TaskProfileURL,
 	}
 }

@@ -131,7 +131,7 @@ var oauthCodes = map[string]bool{"invalid_request": true, "invalid_client": true
 // oauthError renders an error at the token endpoint as RFC 6749 section 5.2
 // requires: application/json {"error", "error_description"}, never cached.
 // The status is 400, except 401 for invalid_client (with the challenge RFC
-// 9110 requires of every 401), 405 and 413 where HTTP says so, and 429 when
+// 9110 requires of every 401, clientChallenge), 405 and 413 where HTTP says so, and 429 when
 // rate-limited: RFC 6749 has no code for that, so it is invalid_request
 // with Retry-After. Failures of the gateway itself keep their 5xx status and
 // use the codes RFC 6749 section 4.1.2.1 defines for them, server_error and
@@ -169,8 +169,8 @@ func oauthError(c echo.Context, de *discharge.Error, traceID string) {
 	}
 	if status != http.StatusUnauthorized {
 		h.Del("WWW-Authenticate")
-	} else if h.Get("WWW-Authenticate") == "" {
-		h.Set("WWW-Authenticate", wwwAuthenticate(de))
+	} else {
+		h.Set("WWW-Authenticate", clientChallenge(c.Request()))
 	}
 	if desc == "" {
 		desc = genericText[de.Kind]
@@ -184,6 +184,33 @@ func oauthError(c echo.Context, de *discharge.Error, traceID string) {
 		return
 	}
 	_ = c.Blob(status, plainJSON, out)
+}
+
+// clientChallenge is the WWW-Authenticate of the token endpoint's 401
+// invalid_client. RFC 6749 section 5.2: a client that authenticated with
+// the Authorization header is challenged with the scheme it used. The
+// gateway's clients authenticate with a JWT assertion in the body
+// (private_key_jwt), which is no HTTP scheme, yet RFC 9110 requires a
+// challenge on every 401: it is Basic, the scheme RFC 6749 (section 2.3.1)
+// names for client authentication at a token endpoint. Never Bearer: that
+// scheme is for access tokens at the FHIR routes, and a client at the
+// token endpoint has none to send.
+func clientChallenge(r *http.Request) string {
+	scheme := "Basic"
+	if used, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); used != "" && isToken(used) {
+		scheme = used
+	}
+	return scheme + ` realm="discharge-gateway"`
+}
+
+// isToken says whether s is an RFC 9110 token (an auth scheme's name).
+func isToken(s string) bool {
+	for _, r := range s {
+		if r > 0x7e || r <= 0x20 || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // oauthText keeps only the characters RFC 6749 allows in error_description

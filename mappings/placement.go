@@ -385,8 +385,12 @@ func PlacementBundle(p PlacementPage, outcome func(discharge.Issues) []fhir.Outc
 		if x.DistanceKm != nil {
 			d = fmt.Sprintf(" (%.1f km)", *x.DistanceKm)
 		}
+		// No expression: OperationOutcome.issue.expression is FHIRPath to
+		// an element of the request or the answer, and the excluded
+		// service is in neither. Its reference opens the diagnostics;
+		// the reason is coded in details (below).
 		issues = append(issues, discharge.Issue{Kind: discharge.KindBusinessRule, Severity: discharge.SeverityInformation,
-			Expression: "HealthcareService/" + x.Provider.ServiceID, Message: "Excluded by " + string(x.Filter) + ": " + x.Detail + d + "."})
+			Message: "HealthcareService/" + x.Provider.ServiceID + " excluded by " + string(x.Filter) + ": " + x.Detail + d + "."})
 		codes = append(codes, x.Filter)
 	}
 	if len(issues) > 0 {

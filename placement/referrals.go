@@ -8,11 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
 )
 
-// Referrals is the referral loop's record as placement reads and marks it
+// Referrals is the referral loop's record as placement reads it
 // (adapters/sqlstore.Referral). Capacity comes from the cache; holds live
 // in the record, so a placement that cannot read them fails (503) rather
 // than rank beds that may be promised to someone else.
@@ -24,11 +23,6 @@ type Referrals interface {
 	// Organization ids) to the offers sent to them since since, in one
 	// query; owners that answered none are absent.
 	ProviderAnswers(ctx context.Context, owners []string, since time.Time) (map[string]discharge.Answers, error)
-	// Shortlisted appends the case's shortlisted event, by the client
-	// actor of organisation actorOrg at at, when, and only when, the case
-	// is still referred (it has no event, or its last state is referred):
-	// a case's timeline shows its first shortlist.
-	Shortlisted(ctx context.Context, partition, caseID, actor, actorOrg string, at time.Time) error
 }
 
 // AnswersTTL is how long a provider's answers are kept in process: they
@@ -45,45 +39,6 @@ type answersCache struct {
 type cachedAnswers struct {
 	a    *discharge.Answers // nil: none answered
 	read time.Time
-}
-
-// shortlistedCases remembers the cases this process has marked
-// shortlisted (or found past referred): a case never returns to referred,
-// so a placement for it need not ask the record again.
-type shortlistedCases struct {
-	mu  sync.Mutex
-	m   map[string]struct{}
-	max int
-}
-
-// shortlist marks a stored request's case shortlisted in the record unless
-// this process already did.
-func (s *Service) shortlist(ctx context.Context, p *auth.Principal, partition, caseID string) error {
-	if s.cfg.Referrals == nil || caseID == "" {
-		return nil
-	}
-	key := partition + "/" + caseID
-	c := &s.shortlisted
-	c.mu.Lock()
-	_, done := c.m[key]
-	c.mu.Unlock()
-	if done {
-		return nil
-	}
-	var actor, org string
-	if p != nil {
-		actor, org = p.ClientID, p.Org
-	}
-	if err := s.cfg.Referrals.Shortlisted(ctx, partition, caseID, actor, org, s.cfg.Now()); err != nil {
-		return unavailable("placement.shortlisted", err)
-	}
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= c.max {
-		c.m = map[string]struct{}{}
-	}
-	c.m[key] = struct{}{}
-	c.mu.Unlock()
-	return nil
 }
 
 // holdsOf reads the active holds on the candidates' locations in one query

@@ -18,9 +18,6 @@ func (f failingHolds) ActiveHolds(context.Context, []string) (map[string]map[dis
 func (f failingHolds) ProviderAnswers(context.Context, []string, time.Time) (map[string]discharge.Answers, error) {
 	return nil, f.err
 }
-func (f failingHolds) Shortlisted(context.Context, string, string, string, string, time.Time) error {
-	return f.err
-}
 
 // Holds the record cannot read fail the placement as unavailable (503),
 // whatever the failure: never "no holds". Providers' answers that cannot

@@ -8,13 +8,18 @@
 // through mappings/ and matches with discharge.Match; it returns a domain
 // Answer, which the HTTP layer renders with mappings.PlacementBundle. It
 // knows nothing of HTTP.
+//
+// What others do with an answered search is theirs: placement tells its
+// Observers (a Search: who asked, for which case, what was asked and how
+// much was found) and knows nothing of what they keep. The case's
+// shortlisted event (cases.ShortlistObserver) and the sitrep's unmet-demand
+// count (sitrep.DemandObserver) are two; cmd/gateway wires them.
 package placement
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
@@ -98,35 +103,56 @@ type Config struct {
 	// MaxEntries bounds each of the cache's maps (0: 250,000).
 	MaxEntries int
 	// Referrals is the referral loop's record: the holds subtracted from
-	// vacancies, providers' answers for the acceptance score, and the
-	// cases' shortlisted events. Nil: no holds, neutral acceptance, no
-	// events (a gateway without the referral loop).
+	// vacancies and providers' answers for the acceptance score. Nil: no
+	// holds, neutral acceptance (a gateway without the referral loop).
 	Referrals Referrals
-	// Demand counts the searches that find fewer than three options
-	// (unmet demand, docs/sitrep.md); nil: not counted.
-	Demand DemandRecorder
-	// Logger hears of what placement lets pass without failing the
-	// answer (a demand count that could not be written); nil: discarded.
-	Logger *slog.Logger
+	// Observers hear of every answered search, in this order (Observer).
+	Observers []Observer
 }
 
-// DemandRecorder records unmet demand: a search that found fewer than
-// discharge.MinOptions options, without the patient's identity. partition
-// is the trust whose case it was (the caller's organisation inline).
-type DemandRecorder interface {
-	RecordDemand(ctx context.Context, partition string, d discharge.Demand) error
+// Observer hears of every search placement answers: once per Options call
+// that produced an answer, after the answer is complete and before it is
+// returned, with the context of the request. An Observer's error fails the
+// answer and is returned as it is (so an observer whose record the answer
+// depends on makes it a 503); an observer whose work is a by-product logs
+// its failure and returns nil. Observed must be safe for concurrent use.
+type Observer interface {
+	Observed(ctx context.Context, s Search) error
+}
+
+// Search is one answered search, as its Observers see it. It holds no
+// patient identity, but its need and district are clinical detail: an
+// observer never logs them.
+type Search struct {
+	// At is when the search was answered (the service's clock).
+	At time.Time
+	// Principal is the caller.
+	Principal *auth.Principal
+	// Partition and CaseID name the case of a stored ServiceRequest (the
+	// trust's partition and its Encounter's id) when the gateway holds the
+	// Encounter; both are empty for a what-if question sent inline.
+	Partition, CaseID string
+	// Need is the care need searched for.
+	Need *discharge.CareNeed
+	// Outcode is the postcode district searched from ("" when the search
+	// area had only coordinates); RadiusKm the radius searched.
+	Outcode  string
+	RadiusKm float64
+	// Total counts the options found (Answer.Total); LeftOut counts, per
+	// hard filter, the providers it left out.
+	Total   int
+	LeftOut map[discharge.Filter]int
 }
 
 // Service answers $placement-options. It is safe for concurrent use.
 type Service struct {
-	cfg         Config
-	capacity    Capacity
-	directory   Directory
-	geo         Geocoder
-	records     Records
-	idx         *index
-	answers     answersCache
-	shortlisted shortlistedCases
+	cfg       Config
+	capacity  Capacity
+	directory Directory
+	geo       Geocoder
+	records   Records
+	idx       *index
+	answers   answersCache
 }
 
 // New returns a Service over its collaborators.
@@ -135,7 +161,7 @@ func New(cfg Config, capacity Capacity, directory Directory, geo Geocoder, recor
 		cfg.Now = time.Now
 	}
 	s := &Service{cfg: cfg, capacity: capacity, directory: directory, geo: geo, records: records, idx: newIndex(cfg.MaxEntries)}
-	s.answers.max, s.shortlisted.max = s.idx.maxEntries, s.idx.maxEntries
+	s.answers.max = s.idx.maxEntries
 	return s
 }
 
@@ -186,7 +212,8 @@ type Answer struct {
 // the store's own failures.
 //
 // It reads the parameters, then the question (a stored ServiceRequest with
-// its Patient and Encounter, or one sent inline), and places it once.
+// its Patient and Encounter, or one sent inline), places it once and tells
+// the Observers; an Observer's error is returned instead of the answer.
 func (s *Service) Options(ctx context.Context, req Request) (Answer, error) {
 	in, err := readInput(req.Query, req.Parameters)
 	if err != nil {
@@ -208,15 +235,15 @@ func (s *Service) Options(ctx context.Context, req Request) (Answer, error) {
 	if err != nil {
 		return Answer{}, err
 	}
-	a, err := s.place(ctx, q, params)
+	a, seen, err := s.place(ctx, q, params)
 	if err != nil {
 		return Answer{}, err
 	}
-	// The case's first shortlist, for its timeline and the Discharge Ready
-	// Date -> shortlist measure: only for a stored ServiceRequest's case,
-	// never for a what-if question.
-	if err := s.shortlist(ctx, req.Principal, q.partition, q.caseID); err != nil {
-		return Answer{}, err
+	seen.Principal = req.Principal
+	for _, o := range s.cfg.Observers {
+		if err := o.Observed(ctx, seen); err != nil {
+			return Answer{}, err
+		}
 	}
 	return a, nil
 }
@@ -374,17 +401,17 @@ func (s *Service) mapOptions(part string) mappings.Options {
 // before today in England. A date taken from the request or the case (its
 // occurrence, Discharge Ready Date or expected discharge date) that has
 // passed means "as soon as possible": it becomes today.
-func (s *Service) place(ctx context.Context, q question, params Params) (Answer, error) {
+func (s *Service) place(ctx context.Context, q question, params Params) (Answer, Search, error) {
 	need, cs := q.need, q.cs
 	if need == nil {
-		return Answer{}, &discharge.Error{Kind: discharge.KindBusinessRule, Issues: q.issues}
+		return Answer{}, Search{}, &discharge.Error{Kind: discharge.KindBusinessRule, Issues: q.issues}
 	}
 	if need.Closed() {
-		return Answer{}, discharge.E(discharge.KindBusinessRule, "ServiceRequest.status",
+		return Answer{}, Search{}, discharge.E(discharge.KindBusinessRule, "ServiceRequest.status",
 			"The ServiceRequest is "+need.Status+": there is nothing left to place.")
 	}
 	if cs != nil && discharge.CaseEnded(cs.Status) {
-		return Answer{}, discharge.E(discharge.KindBusinessRule, "Encounter.status",
+		return Answer{}, Search{}, discharge.E(discharge.KindBusinessRule, "Encounter.status",
 			"The inpatient Encounter is "+cs.Status+": there is no discharge left to place.")
 	}
 	now := s.cfg.Now()
@@ -404,7 +431,7 @@ func (s *Service) place(ctx context.Context, q question, params Params) (Answer,
 	switch {
 	case params.Date != nil:
 		if params.Date.Before(today) {
-			return Answer{}, discharge.E(discharge.KindBusinessRule, "date",
+			return Answer{}, Search{}, discharge.E(discharge.KindBusinessRule, "date",
 				"date "+params.Date.String()+" is in the past (today in England is "+today.String()+").")
 		}
 		req.Date = *params.Date
@@ -422,7 +449,7 @@ func (s *Service) place(ctx context.Context, q question, params Params) (Answer,
 	}
 	origin, outcode, err := s.origin(need)
 	if err != nil {
-		return Answer{}, err
+		return Answer{}, Search{}, err
 	}
 	req.PatientOutcode = outcode
 	req.RadiusKm = params.RadiusKm
@@ -436,13 +463,13 @@ func (s *Service) place(ctx context.Context, q question, params Params) (Answer,
 	}
 	cands, err := s.candidates(ctx, need, origin, outcode, reach, params.Explain)
 	if err != nil {
-		return Answer{}, err
+		return Answer{}, Search{}, err
 	}
 	res := discharge.Match(req, cands.list)
 	page := res.Matches[min(offset, len(res.Matches)):min(offset+params.Count, len(res.Matches))]
 	docs, err := s.matchedResources(ctx, cands.gen, page)
 	if err != nil {
-		return Answer{}, err
+		return Answer{}, Search{}, err
 	}
 	a := Answer{Resources: docs, LeftOut: res.Counts, Excluded: res.Excluded,
 		Warnings: append(append(params.Warnings, q.warnings...), cands.warnings...),
@@ -463,25 +490,9 @@ func (s *Service) place(ctx context.Context, q question, params Params) (Answer,
 	}
 	if a.Total < discharge.MinOptions {
 		a.Warnings.Warn(discharge.KindBusinessRule, "", fmt.Sprintf("Fewer than 3 options within %.0f km.", req.RadiusKm))
-		s.recordDemand(ctx, q, discharge.Demand{At: now, Outcode: outcode, Setting: need.Setting, Requirements: need.Requirements,
-			Options: a.Total, TopFilter: discharge.TopExclusion(res.Counts)})
 	}
-	return a, nil
-}
-
-// recordDemand counts unmet demand in the same request, one counter
-// upsert: a write on the slow path only (a search already short of
-// options). A failure to count never fails the placement answer.
-func (s *Service) recordDemand(ctx context.Context, q question, d discharge.Demand) {
-	if s.cfg.Demand == nil || q.partition == "" {
-		return
-	}
-	// The count is a by-product: the caller still gets the answer. The
-	// failure is logged by kind only (no need or district, which describe
-	// the patient).
-	if err := s.cfg.Demand.RecordDemand(ctx, q.partition, d); err != nil && s.cfg.Logger != nil {
-		s.cfg.Logger.WarnContext(ctx, "unmet demand not counted", "kind", discharge.ErrorKind(err).String())
-	}
+	return a, Search{At: now, Partition: q.partition, CaseID: q.caseID, Need: need, Outcode: outcode,
+		RadiusKm: req.RadiusKm, Total: a.Total, LeftOut: res.Counts}, nil
 }
 
 // origin is where the patient is to be placed from: the request's search

@@ -87,7 +87,7 @@ var sitrepTables = []string{
     from_ns   BIGINT NOT NULL,
     to_ns     BIGINT,
     PRIMARY KEY (partition, case_id, seq))`,
-	// Unmet demand (placement.DemandRecorder): placement searches that
+	// Unmet demand (sitrep.DemandRecorder): placement searches that
 	// found fewer than three options, by the week (day number of its
 	// Monday), postcode district, setting, requirements (sorted, joined
 	// by +) and the hard filter that excluded most; no identity.
@@ -384,7 +384,7 @@ func (r *Sitrep) DelayHistory(ctx context.Context, partition, caseID string) ([]
 	return out, err
 }
 
-// RecordDemand counts one unmet placement search (placement.DemandRecorder)
+// RecordDemand counts one unmet placement search (sitrep.DemandRecorder)
 // in partition's week: one upsert, in its own short transaction.
 func (r *Sitrep) RecordDemand(ctx context.Context, partition string, d discharge.Demand) error {
 	reqs := make([]string, len(d.Requirements))

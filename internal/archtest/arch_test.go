@@ -267,3 +267,50 @@ func isHandler(ft *ast.FuncType) bool {
 	id, ok := ft.Results.List[0].Type.(*ast.Ident)
 	return ok && id.Name == "error"
 }
+
+// TestPlacementKnowsNoObserver: placement/ imports no other application
+// package. What others do with an answered search (the case's shortlisted
+// event in cases/, the unmet-demand count in sitrep/) is theirs: they
+// implement placement.Observer and cmd/gateway wires them, so a placement
+// request never climbs back up into their rules after the domain ranks.
+func TestPlacementKnowsNoObserver(t *testing.T) {
+	files := 0
+	for _, f := range sources(t) {
+		if top(f.dir) != "placement" {
+			continue
+		}
+		files++
+		for _, imp := range f.imports {
+			rest, ok := strings.CutPrefix(imp, module+"/")
+			if ok && top(rest) != "placement" && !notApplication[top(rest)] {
+				t.Errorf("placement/%s imports %s: tell it as a placement.Observer instead", filepath.Base(f.path), imp)
+			}
+		}
+	}
+	if files == 0 {
+		t.Fatal("no placement/ source found")
+	}
+}
+
+// gatewayRendersFHIR are the gateway/ files still allowed to build a FHIR
+// resource as a map: the CapabilityStatement (metadata.go), whose
+// per-resource capabilities the route table and subscription.go feed. It
+// moves to conformance/ with them (docs/architecture.md).
+var gatewayRendersFHIR = map[string]bool{"metadata.go": true}
+
+// TestGatewayBuildsNoFHIR: gateway/ is the HTTP layer; FHIR resources are
+// rendered in mappings/ or conformance/, which know the elements. A string
+// literal "resourceType" in gateway/ is a resource built there.
+func TestGatewayBuildsNoFHIR(t *testing.T) {
+	for _, f := range sources(t) {
+		if f.dir != "gateway" || gatewayRendersFHIR[filepath.Base(f.path)] {
+			continue
+		}
+		ast.Inspect(f.file, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING && lit.Value == `"resourceType"` {
+				t.Errorf("gateway/%s spells \"resourceType\": render the resource in mappings/ or conformance/", filepath.Base(f.path))
+			}
+			return true
+		})
+	}
+}

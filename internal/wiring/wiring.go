@@ -24,11 +24,14 @@ import (
 	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/capacity"
+	"github.com/dischargegateway/gateway/cases"
 	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/placement"
 	"github.com/dischargegateway/gateway/referral"
+	"github.com/dischargegateway/gateway/sitrep"
 )
 
 // Settings say where the stores are and how Redis is used. cmd/gateway
@@ -181,12 +184,20 @@ func (s *Stores) Rebuilder(geo *geocode.Table, log *slog.Logger) *capacity.Rebui
 // referral loop, the Cases it closes (Referral). Placement and capacity
 // reads see the referral record's holds either way.
 func (s *Stores) GatewayDeps(tr *mappings.Translator, geo *geocode.Table, log *slog.Logger) gateway.Deps {
-	sitrep := sqlstore.NewSitrep(s.Record)
+	counters, referrals := sqlstore.NewSitrep(s.Record), sqlstore.NewReferral(s.Record)
 	return gateway.Deps{Store: s.Record, Translator: tr, Capacity: s.Capacity, Geocoder: geo, Logger: log,
 		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
 		Ready: s.Record, CapacityCounts: s.Cache, Cases: sqlstore.NewCases(s.Record),
-		ReferralRecord: sqlstore.NewReferral(s.Record), Messages: s.Record,
-		Sitrep: sitrep, Demand: sitrep}
+		ReferralRecord: referrals, Messages: s.Record,
+		Sitrep: counters, PlacementObservers: PlacementObservers(referrals, counters, log)}
+}
+
+// PlacementObservers are what hears of an answered placement search, in
+// order: the sitrep's unmet-demand count (a by-product: its failure is
+// logged) and the case's shortlisted event (the record's: its failure
+// fails the answer). Placement knows neither.
+func PlacementObservers(shortlists cases.ShortlistRecord, demand sitrep.DemandRecorder, log *slog.Logger) []placement.Observer {
+	return []placement.Observer{sitrep.NewDemandObserver(demand, log), cases.NewShortlistObserver(shortlists, 0)}
 }
 
 // ReferralSettings configure the referral loop (cmd/gateway's
