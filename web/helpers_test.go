@@ -81,13 +81,59 @@ func (fakePlacement) Options(context.Context, placement.Request) (placement.Answ
 	return placement.Answer{}, nil
 }
 
-type fakeCapacity struct{}
+// fakeCapacity keeps the postings in memory, by Location.
+type fakeCapacity struct {
+	mu     sync.Mutex
+	posted map[string]discharge.Capacity
+	// fail, when set, is the error every call returns.
+	fail error
+}
 
-func (fakeCapacity) Post(context.Context, *auth.Principal, discharge.Capacity, func(string) string) (capacity.Posted, error) {
+func (f *fakeCapacity) Post(_ context.Context, _ *auth.Principal, c discharge.Capacity, _ func(string) string) (capacity.Posted, error) {
+	if f.fail != nil {
+		return capacity.Posted{}, f.fail
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.posted == nil {
+		f.posted = map[string]discharge.Capacity{}
+	}
+	f.posted[c.LocationID] = c
 	return capacity.Posted{}, nil
 }
-func (fakeCapacity) Summarise(context.Context, capacity.SummaryQuery) (capacity.Summary, error) {
-	return capacity.Summary{}, nil
+
+func (f *fakeCapacity) Summarise(context.Context, capacity.SummaryQuery) (capacity.Summary, error) {
+	return capacity.Summary{}, f.fail
+}
+
+func (f *fakeCapacity) Get(_ context.Context, id string) (capacity.View, error) {
+	if f.fail != nil {
+		return capacity.View{}, f.fail
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.posted[id]
+	if !ok {
+		return capacity.View{}, discharge.E(discharge.KindNotFound, "", "No capacity posted.")
+	}
+	return capacity.View{Capacity: c, Freshness: discharge.Fresh}, nil
+}
+
+func (f *fakeCapacity) last(id string) (discharge.Capacity, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.posted[id]
+	return c, ok
+}
+
+// fakeHomes lists the same Locations for every care provider.
+type fakeHomes struct {
+	locs []web.HomeLocation
+	fail error
+}
+
+func (f fakeHomes) Locations(context.Context, *auth.Principal) ([]web.HomeLocation, error) {
+	return f.locs, f.fail
 }
 
 // auditLog records entries in memory.
@@ -120,13 +166,6 @@ func newEnv(t testing.TB, d web.Deps) *env {
 	return newEnvWith(t, d, fakeReferrals{})
 }
 
-// swapReferrals rebuilds the env's dashboard with another referral loop.
-func (e *env) swapReferrals(t testing.TB, r web.Referrals) {
-	t.Helper()
-	e.srv.Close()
-	*e = *newEnvWith(t, web.Deps{}, r)
-}
-
 func newEnvWith(t testing.TB, d web.Deps, r web.Referrals) *env {
 	t.Helper()
 	conn, err := rediscache.Open(context.Background(), rediscache.Config{})
@@ -138,7 +177,10 @@ func newEnvWith(t testing.TB, d web.Deps, r web.Referrals) *env {
 	if d.Cases == nil {
 		d.Cases = fakeCases{}
 	}
-	d.Referrals, d.Placement, d.Capacity = r, fakePlacement{}, fakeCapacity{}
+	d.Referrals, d.Placement = r, fakePlacement{}
+	if d.Capacity == nil {
+		d.Capacity = &fakeCapacity{}
+	}
 	d.Sessions, d.Audit, d.Organisations, d.Status = rediscache.NewSessions(conn.Client), a, orgs, gateway.StatusOf
 	d.Logger = discardLogger()
 	cfg := web.DefaultConfig()

@@ -55,6 +55,9 @@ type Placement interface {
 type Capacity interface {
 	Post(ctx context.Context, p *auth.Principal, posting discharge.Capacity, at func(string) string) (capacity.Posted, error)
 	Summarise(ctx context.Context, q capacity.SummaryQuery) (capacity.Summary, error)
+	// Get is a Location's last posting (KindNotFound: never posted), to
+	// prefill the form.
+	Get(ctx context.Context, id string) (capacity.View, error)
 }
 
 var (
@@ -111,6 +114,9 @@ type Deps struct {
 	Referrals Referrals
 	Placement Placement
 	Capacity  Capacity
+	// Homes lists a care provider's own Locations for the capacity form;
+	// nil: the form finds none and says how to register one.
+	Homes Homes
 	// Sitrep is the system view (issue 18); nil: the sitrep page shows
 	// what the case measures offer and says the rest is not available.
 	Sitrep   Sitrep
@@ -151,6 +157,9 @@ func New(cfg Config, d Deps) *Server {
 	if d.Status == nil {
 		d.Status = func(error) int { return http.StatusInternalServerError }
 	}
+	if d.Homes == nil {
+		d.Homes = noHomes{}
+	}
 	def := DefaultConfig()
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = def.SessionTTL
@@ -167,6 +176,11 @@ func New(cfg Config, d Deps) *Server {
 	}
 	return s
 }
+
+// noHomes is a directory that lists no Location.
+type noHomes struct{}
+
+func (noHomes) Locations(context.Context, *auth.Principal) ([]HomeLocation, error) { return nil, nil }
 
 // People's roles, for the route table.
 var (
