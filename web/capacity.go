@@ -52,9 +52,9 @@ func (l HomeLocation) Label() string {
 // bedRow is one bed type's line of the capacity form, prefilled with the
 // Location's last posting so an unchanged day is one click.
 type bedRow struct {
-	Code, Display                         string
+	Code, Display                      string
 	Max, Occupied, Reserved, Accepting string
-	Closed                                bool
+	Closed                             bool
 }
 
 type capacityFormData struct {
