@@ -40,6 +40,7 @@ var orgs = []*auth.Client{
 type fakeCases struct {
 	worklist func(p *auth.Principal, vals url.Values) (cases.WorklistPage, error)
 	caseView func(p *auth.Principal, id string) (cases.View, error)
+	measures func(p *auth.Principal) (cases.Measures, error)
 }
 
 func (f fakeCases) Worklist(_ context.Context, p *auth.Principal, vals url.Values) (cases.WorklistPage, error) {
@@ -56,8 +57,11 @@ func (f fakeCases) Case(_ context.Context, p *auth.Principal, id string) (cases.
 	return f.caseView(p, id)
 }
 
-func (fakeCases) Measures(context.Context, *auth.Principal, url.Values) (cases.Measures, error) {
-	return cases.Measures{}, nil
+func (f fakeCases) Measures(_ context.Context, p *auth.Principal, _ url.Values) (cases.Measures, error) {
+	if f.measures == nil {
+		return cases.Measures{}, nil
+	}
+	return f.measures(p)
 }
 
 type fakeReferrals struct{}
@@ -75,10 +79,26 @@ func (fakeReferrals) Search(context.Context, *auth.Principal, url.Values, bool, 
 	return referral.Searchset{}, nil
 }
 
-type fakePlacement struct{}
+type fakePlacement struct{ fail error }
 
-func (fakePlacement) Options(context.Context, placement.Request) (placement.Answer, error) {
-	return placement.Answer{}, nil
+func (f fakePlacement) Options(context.Context, placement.Request) (placement.Answer, error) {
+	return placement.Answer{}, f.fail
+}
+
+// brokenReferrals is a referral loop whose store is down.
+type brokenReferrals struct{ fail error }
+
+func (b brokenReferrals) SendAll(context.Context, *auth.Principal, [][]byte) ([]referral.Result, error) {
+	return nil, b.fail
+}
+func (b brokenReferrals) Update(context.Context, *auth.Principal, string, []byte, string) (referral.Result, error) {
+	return referral.Result{}, b.fail
+}
+func (b brokenReferrals) Confirm(context.Context, *auth.Principal, string) (referral.Result, error) {
+	return referral.Result{}, b.fail
+}
+func (b brokenReferrals) Search(context.Context, *auth.Principal, url.Values, bool, string) (referral.Searchset, error) {
+	return referral.Searchset{}, b.fail
 }
 
 // fakeCapacity keeps the postings in memory, by Location.
@@ -163,7 +183,11 @@ type env struct {
 }
 
 func newEnv(t testing.TB, d web.Deps) *env {
-	return newEnvWith(t, d, fakeReferrals{})
+	r := d.Referrals
+	if r == nil {
+		r = fakeReferrals{}
+	}
+	return newEnvWith(t, d, r)
 }
 
 func newEnvWith(t testing.TB, d web.Deps, r web.Referrals) *env {
@@ -177,7 +201,10 @@ func newEnvWith(t testing.TB, d web.Deps, r web.Referrals) *env {
 	if d.Cases == nil {
 		d.Cases = fakeCases{}
 	}
-	d.Referrals, d.Placement = r, fakePlacement{}
+	d.Referrals = r
+	if d.Placement == nil {
+		d.Placement = fakePlacement{}
+	}
 	if d.Capacity == nil {
 		d.Capacity = &fakeCapacity{}
 	}

@@ -221,4 +221,7 @@ func (s *Server) Mount(e *echo.Echo) {
 	page(http.MethodGet, "/capacity/today", s.capacityForm, homeRoles...)
 	page(http.MethodPost, "/capacity/today", s.postCapacity, homeRoles...)
 	page(http.MethodGet, "/sitrep", s.sitrep, caseRoles...)
+	// Any other path: a person's browser gets the NHS-style 404 page, an
+	// API client the gateway's OperationOutcome (notFound).
+	e.RouteNotFound("/*", s.notFound)
 }
