@@ -129,7 +129,7 @@ func (s *Server) render(c echo.Context, status int, name string, v view) error {
 		return fmt.Errorf("web: no page %q", name)
 	}
 	if sess, err := s.loadSession(c); err == nil {
-		v.CSRF, v.Name = sess.CSRF, sess.Name
+		v.CSRF, v.Name = maskToken(sess.CSRF), sess.Name
 		if sess.Flash != "" {
 			v.Flash, sess.Flash = sess.Flash, ""
 			if err := s.saveSession(c, sess); err != nil {
@@ -156,6 +156,11 @@ func (s *Server) render(c echo.Context, status int, name string, v view) error {
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self' https:")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
+	h.Add("Vary", "Accept-Encoding, Sec-Fetch-Site")
+	if compressPage(c.Request()) {
+		h.Set("Content-Encoding", "gzip")
+		return c.Blob(status, echo.MIMETextHTMLCharsetUTF8, gzipPage(buf.Bytes()))
+	}
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
