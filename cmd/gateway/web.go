@@ -55,9 +55,18 @@ func mountDashboard(cfg config, srv *gateway.Server, st *wiring.Stores, sec *sec
 	if apps.Sitrep != nil {
 		d.Sitrep = sitrepPage{apps.Sitrep}
 	}
+	if testSitrep != nil {
+		d.Sitrep = testSitrep(d.Sitrep)
+	}
 	web.New(wcfg, d).Mount(srv.Echo())
 	return nil
 }
+
+// testSitrep, set only by tests, wraps the sitrep page's system view:
+// the browser test fills the sections the sitrep service does not report
+// yet (unmet demand, virtual wards, the forecast) to check how the page
+// draws them.
+var testSitrep func(web.Sitrep) web.Sitrep
 
 // loopback says whether a host[:port] is a loopback or unspecified
 // listen address (":8080" listens on every interface, loopback among
