@@ -85,8 +85,8 @@ func loopback(hostport string) bool {
 
 // sitrepPage shows the sitrep service's report on the dashboard's sitrep
 // page: today's headline figures and the last 30 days' daily series. The
-// page's unmet demand and virtual wards stay empty: the sitrep service
-// does not report them yet (docs/sitrep.md).
+// page's unmet demand by district, virtual wards and 14-day forecast stay
+// empty (each section says so) until issue 18's services fill them here.
 type sitrepPage struct{ svc *sitrep.Service }
 
 // trendDays is how many days the page's trend covers, today included.
