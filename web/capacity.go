@@ -2,11 +2,14 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -55,6 +58,23 @@ type bedRow struct {
 	Code, Display                      string
 	Max, Occupied, Reserved, Accepting string
 	Closed                             bool
+	// Errors are this line's mistakes by field prefix ("occupied"), when
+	// the form comes back refused.
+	Errors map[string]string
+}
+
+// figureField is one of a bed type's four figures as the form shows it.
+type figureField struct{ ID, Name, Label, Value, Error string }
+
+// Fields are the line's four figures, in the mandate's order.
+func (r bedRow) Fields() []figureField {
+	labels := []string{"Beds in total", "Occupied", "Reserved", "Accepting admissions"}
+	values := []string{r.Max, r.Occupied, r.Reserved, r.Accepting}
+	out := make([]figureField, len(capacityFields))
+	for i, f := range capacityFields {
+		out[i] = figureField{ID: f.prefix + "-" + r.Code, Name: f.prefix + "." + r.Code, Label: labels[i], Value: values[i], Error: r.Errors[f.prefix]}
+	}
+	return out
 }
 
 type capacityFormData struct {
@@ -70,7 +90,14 @@ type capacityFormData struct {
 	AllTypes  bool
 	LastAsOf  time.Time
 	Freshness discharge.Freshness
+	// Errors are a refused posting's mistakes, for the error summary:
+	// each links to its field.
+	Errors []fieldError
 }
+
+// fieldError is one mistake on a form: the id of the field it is about
+// ("" when it is about the whole form) and what to do.
+type fieldError struct{ ID, Message string }
 
 // capacityForm is the care home's form to post today's vacancies: it
 // lists the home's own Locations (no ids to know), and for the chosen one
@@ -168,16 +195,99 @@ func (s *Server) postCapacity(c echo.Context) error {
 		return discharge.E(discharge.KindStructure, "", "The form could not be read.")
 	}
 	beds, err := bedsOf(form)
-	if err != nil {
-		return err
+	if err == nil {
+		_, err = s.d.Capacity.Post(ctx, principal(c), discharge.Capacity{LocationID: loc, AsOf: s.now().UTC(), Beds: beds}, formPaths(beds))
+		s.audit(c, "update", "U", "Location", loc, err)
 	}
-	_, err = s.d.Capacity.Post(ctx, principal(c), discharge.Capacity{LocationID: loc, AsOf: s.now().UTC(), Beds: beds}, nil)
-	s.audit(c, "update", "U", "Location", loc, err)
 	if err != nil {
+		if status := s.d.Status(err); status >= 400 && status < 500 && status != http.StatusForbidden && status != http.StatusNotFound {
+			return s.refusedCapacity(c, locs, loc, form, err, status)
+		}
 		return err
 	}
 	return s.flash(c, "/capacity/today?location="+url.QueryEscape(loc), "Capacity posted.")
 }
+
+// refusedCapacity shows the form again as it was posted, with the
+// mistakes listed at the top and beside their fields (the NHS error
+// summary pattern), rather than an error page that loses the figures.
+func (s *Server) refusedCapacity(c echo.Context, locs []HomeLocation, loc string, form url.Values, err error, status int) error {
+	i := slices.IndexFunc(locs, func(l HomeLocation) bool { return l.ID == loc })
+	d := capacityFormData{Locations: locs, Chosen: &locs[i]}
+	if ferr := s.fillRows(c.Request().Context(), &d); ferr != nil {
+		return ferr
+	}
+	byField := map[string]string{}
+	var de *discharge.Error
+	if errors.As(err, &de) {
+		for _, is := range de.Issues {
+			id := strings.ReplaceAll(is.Expression, ".", "-")
+			if _, dup := byField[is.Expression]; dup && id != "" {
+				continue
+			}
+			byField[is.Expression] = is.Message
+			d.Errors = append(d.Errors, fieldError{ID: id, Message: is.Message})
+		}
+	}
+	if len(d.Errors) == 0 {
+		d.Errors = []fieldError{{Message: "Check the figures and try again."}}
+	}
+	posted := map[string]bool{}
+	for _, code := range form["bedType"] {
+		posted[code] = true
+	}
+	for j := range d.Rows {
+		r := &d.Rows[j]
+		if !posted[r.Code] {
+			continue
+		}
+		r.Max, r.Occupied = form.Get("max."+r.Code), form.Get("occupied."+r.Code)
+		r.Reserved, r.Accepting = form.Get("reserved."+r.Code), form.Get("accepting."+r.Code)
+		r.Closed = form.Get("closed."+r.Code) == "yes"
+		for _, f := range capacityFields {
+			if m, ok := byField[f.prefix+"."+r.Code]; ok {
+				if r.Errors == nil {
+					r.Errors = map[string]string{}
+				}
+				r.Errors[f.prefix] = m
+			}
+		}
+	}
+	return s.render(c, status, "capacity-form", view{Title: "Error: Post today's capacity", Nav: "capacity-today", Data: d})
+}
+
+// modelFields are the capacity model's field names (the validator's
+// paths, "beds[0].occupied") as the form names them ("occupied.nursing").
+var modelFields = map[string]string{"maxCapacity": "max", "occupied": "occupied", "reserved": "reserved",
+	"acceptingAdmissions": "accepting", "closedToAdmissions": "closed"}
+
+// formPaths renames the capacity rules' issues to the form's fields, so
+// a refused figure is marked where it was typed: "beds[1].occupied" is
+// "occupied.nursing" when nursing was the second line posted, and a rule
+// on a whole line ("beds[1]": more beds used than there are) marks its
+// total.
+func formPaths(beds []discharge.BedCapacity) func(string) string {
+	return func(path string) string {
+		m := bedPath.FindStringSubmatch(path)
+		if m == nil {
+			return path
+		}
+		i, err := strconv.Atoi(m[1])
+		if err != nil || i >= len(beds) {
+			return path
+		}
+		f, ok := modelFields[m[2]]
+		if m[2] == "" {
+			f, ok = "max", true
+		}
+		if !ok {
+			return path
+		}
+		return f + "." + string(beds[i].Type)
+	}
+}
+
+var bedPath = regexp.MustCompile(`^beds\[(\d+)\](?:\.(\w+))?$`)
 
 // bedsOf reads the form's lines: a bed type with none of its figures
 // filled in is not posted; one with some is an error naming the missing

@@ -86,6 +86,21 @@ func TestCapacityFormListsOwnLocations(t *testing.T) {
 			must(t, e.post(t, home, "/capacity/today", tc.form), tc.status, tc.want)
 		})
 	}
+	// A refused posting comes back as the form, as typed, with the
+	// mistakes listed and marked at their fields: bedsOf's own (a figure
+	// missing) and the capacity rules' (more beds used than there are).
+	r = e.post(t, home, "/capacity/today", url.Values{"csrf": {token}, "location": {"loc-a"}, "bedType": {"nursing", "nursing-dementia"},
+		"max.nursing": {"17"}})
+	must(t, r, http.StatusBadRequest, "nhsuk-error-summary", `<a href="#occupied-nursing">Enter the occupied beds for Nursing.</a>`,
+		`id="max-nursing" name="max.nursing" type="text" inputmode="numeric" value="17"`, `nhsuk-input--error" id="occupied-nursing"`,
+		`aria-describedby="occupied-nursing-error"`, "<title>Error: Post today")
+	r = e.post(t, home, "/capacity/today", url.Values{"csrf": {token}, "location": {"loc-a"}, "bedType": {"nursing-dementia", "nursing"},
+		"max.nursing": {"5"}, "occupied.nursing": {"5"}, "reserved.nursing": {"1"}, "accepting.nursing": {"0"},
+		"max.nursing-dementia": {"10"}, "occupied.nursing-dementia": {"10"}, "reserved.nursing-dementia": {"0"}, "accepting.nursing-dementia": {"0"}})
+	must(t, r, http.StatusBadRequest, `<li><a href="#max-nursing">`, `nhsuk-input--error" id="max-nursing" name="max.nursing" type="text" inputmode="numeric" value="5"`)
+	if got, _ := caps.last("loc-a"); got.Beds[0].MaxCapacity != 20 {
+		t.Fatalf("a refused posting was stored: %+v", got)
+	}
 	// Without the token nothing is posted.
 	delete(form, "csrf")
 	must(t, e.post(t, home, "/capacity/today", form), http.StatusForbidden)

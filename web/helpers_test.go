@@ -23,6 +23,7 @@ import (
 	"github.com/dischargegateway/gateway/cases"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/gateway"
+	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/placement"
 	"github.com/dischargegateway/gateway/referral"
 	"github.com/dischargegateway/gateway/web"
@@ -109,9 +110,19 @@ type fakeCapacity struct {
 	fail error
 }
 
-func (f *fakeCapacity) Post(_ context.Context, _ *auth.Principal, c discharge.Capacity, _ func(string) string) (capacity.Posted, error) {
+func (f *fakeCapacity) Post(_ context.Context, _ *auth.Principal, c discharge.Capacity, at func(string) string) (capacity.Posted, error) {
 	if f.fail != nil {
 		return capacity.Posted{}, f.fail
+	}
+	// The capacity rules themselves (capacity.Service.Post applies them
+	// the same way), renamed by the caller's at.
+	if issues := mappings.Validate(c, time.Now()); len(issues) > 0 {
+		for i := range issues {
+			if at != nil {
+				issues[i].Expression = at(issues[i].Expression)
+			}
+		}
+		return capacity.Posted{}, issues.Err(discharge.KindValue, "capacity")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
