@@ -1,12 +1,18 @@
 package web_test
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/referral"
 	"github.com/dischargegateway/gateway/web"
 )
 
@@ -116,4 +122,35 @@ func TestCapacityFormOneHome(t *testing.T) {
 	none := newEnv(t, web.Deps{})
 	home, _ = none.signIn(t, "home-1")
 	must(t, none.get(t, home, "/capacity/today"), http.StatusOK, "no Location in the directory yet")
+}
+
+// offeredReferrals is a referral loop with one open offer at loc-a.
+type offeredReferrals struct{ fakeReferrals }
+
+func (offeredReferrals) Search(_ context.Context, _ *auth.Principal, vals url.Values, _ bool, _ string) (referral.Searchset, error) {
+	if !strings.Contains(vals.Get("status"), "requested") {
+		return referral.Searchset{}, nil
+	}
+	b, err := mappings.RequestToTask(mappings.TaskRequest{Status: discharge.OfferRequested, ServiceRequestID: "sr-1",
+		Owner: "org-1", HealthcareServiceID: "hcs-1", LocationID: "loc-a"})
+	if err != nil {
+		return referral.Searchset{}, err
+	}
+	var doc map[string]any
+	_ = json.Unmarshal(b, &doc)
+	doc["id"] = "task-1"
+	b, _ = json.Marshal(doc)
+	return referral.Searchset{Total: 1, Entries: []fhir.BundleEntryOut{{Resource: b}}}, nil
+}
+
+// TestAcceptOffersLocationBedTypes: accepting a referral offers the bed
+// types the offered Location has, not every bed type.
+func TestAcceptOffersLocationBedTypes(t *testing.T) {
+	e := newEnv(t, web.Deps{Homes: twoHomes, Referrals: offeredReferrals{}})
+	home, _ := e.signIn(t, "home-1")
+	p := e.get(t, home, "/referrals")
+	must(t, p, http.StatusOK, "Referral task-1", `<option value="nursing">`, `<option value="nursing-dementia">`)
+	if strings.Contains(p.body, `<option value="residential">`) {
+		t.Fatalf("a bed type the Location does not have is offered:\n%s", p.body)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -251,12 +252,14 @@ func (s *Server) confirmOffer(c echo.Context) error {
 type referralRow struct {
 	ID string
 	mappings.TaskRequest
+	// BedTypes are the bed types the offered Location has (every bed
+	// type when the directory names none), to choose the one to hold.
+	BedTypes []discharge.Concept
 }
 
 type referralsData struct {
 	Open, Held []referralRow
 	Reasons    []discharge.Concept
-	BedTypes   []discharge.Concept
 }
 
 // referrals is a care home's open referrals (to accept or decline, with a
@@ -272,17 +275,35 @@ func (s *Server) referrals(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := referralsData{Reasons: discharge.RejectReasons(), BedTypes: discharge.BedTypes()}
-	if d.Open, err = referralRows(open); err != nil {
+	homes, err := s.d.Homes.Locations(ctx, principal(c))
+	if err != nil {
 		return err
 	}
-	if d.Held, err = referralRows(held); err != nil {
+	d := referralsData{Reasons: discharge.RejectReasons()}
+	if d.Open, err = referralRows(open, homes); err != nil {
+		return err
+	}
+	if d.Held, err = referralRows(held, homes); err != nil {
 		return err
 	}
 	return s.render(c, http.StatusOK, "referrals", view{Title: "Referrals", Nav: "referrals", Data: d})
 }
 
-func referralRows(ss referral.Searchset) ([]referralRow, error) {
+func referralRows(ss referral.Searchset, homes []HomeLocation) ([]referralRow, error) {
+	all := discharge.BedTypes()
+	typesAt := func(loc string) []discharge.Concept {
+		i := slices.IndexFunc(homes, func(h HomeLocation) bool { return h.ID == loc })
+		if i < 0 || len(homes[i].BedTypes) == 0 {
+			return all
+		}
+		var out []discharge.Concept
+		for _, bt := range all {
+			if slices.Contains(homes[i].BedTypes, discharge.BedType(bt.Code)) {
+				out = append(out, bt)
+			}
+		}
+		return out
+	}
 	out := make([]referralRow, 0, len(ss.Entries))
 	for _, e := range ss.Entries {
 		r, err := mappings.TaskToRequest(e.Resource)
@@ -293,7 +314,7 @@ func referralRows(ss referral.Searchset) ([]referralRow, error) {
 			ID string `json:"id"`
 		}
 		_ = json.Unmarshal(e.Resource, &id)
-		out = append(out, referralRow{ID: id.ID, TaskRequest: r})
+		out = append(out, referralRow{ID: id.ID, TaskRequest: r, BedTypes: typesAt(r.LocationID)})
 	}
 	return out, nil
 }
