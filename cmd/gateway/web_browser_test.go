@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/internal/pgtest"
+	"github.com/dischargegateway/gateway/internal/redistest"
 	"github.com/dischargegateway/gateway/web"
 )
 
@@ -457,4 +462,87 @@ func TestDashboardMounted(t *testing.T) {
 	if r := do("GET", off+"/"); r.StatusCode != http.StatusNotFound || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/fhir+json") {
 		t.Fatalf("GATEWAY_WEB=off, GET /: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
 	}
+}
+
+// otherHomeBundle is care home 2's own home: its Organization, a Location
+// and a nursing service.
+const otherHomeBundle = `{"resourceType":"Bundle","type":"transaction","entry":[
+{"fullUrl":"urn:uuid:33333333-0000-4000-8000-000000000001","request":{"method":"POST","url":"Organization"},
+ "resource":{"resourceType":"Organization","name":"Other Care Ltd","active":true,"identifier":[{"system":"https://cqc.org.uk/provider-id","value":"1-000000002"}]}},
+{"fullUrl":"urn:uuid:33333333-0000-4000-8000-000000000002","request":{"method":"POST","url":"Location"},
+ "resource":{"resourceType":"Location","status":"active","name":"Other House","address":{"postalCode":"M13 9PL"},
+  "managingOrganization":{"reference":"urn:uuid:33333333-0000-4000-8000-000000000001"}}},
+{"fullUrl":"urn:uuid:33333333-0000-4000-8000-000000000003","request":{"method":"POST","url":"HealthcareService"},
+ "resource":{"resourceType":"HealthcareService","active":true,"name":"Other House nursing","providedBy":{"reference":"urn:uuid:33333333-0000-4000-8000-000000000001"},
+  "location":[{"reference":"urn:uuid:33333333-0000-4000-8000-000000000002"}],
+  "type":[{"coding":[{"system":"https://fhir.discharge-gateway.example/CodeSystem/care-setting","code":"nursing"}]}]}}]}`
+
+// TestCapacityFormListsDirectoryHomes: the capacity form's list comes
+// from the real directory (cmd/gateway's homeLocations over the record):
+// a care home sees its own two homes, with the bed types of their
+// services, and never another provider's. No browser needed; on the
+// embedded stores and on a real PostgreSQL and Redis.
+func TestCapacityFormListsDirectoryHomes(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) { capacityFormHomes(t, map[string]string{}) })
+	t.Run("postgres", func(t *testing.T) {
+		pg := pgtest.Start(t)
+		_, dbURL := pg.NewDatabase(t)
+		capacityFormHomes(t, map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redistest.Start(t).URL()})
+	})
+}
+
+func capacityFormHomes(t *testing.T, env map[string]string) {
+	base, stop, done, _ := startRun(t, env)
+	defer func() { stop(); <-done }()
+	home := mint(t, "demo-care-home-1")
+	ids := apiPost(t, "POST", base+"/fhir", home, "application/fhir+json", mustRead(t, "mappings/testdata/care-home-bundle.json"))
+	apiPost(t, "POST", base+"/fhir", home, "application/fhir+json", []byte(fmt.Sprintf(secondHomeBundle, ids["Organization"], ids["Organization"])))
+	apiPost(t, "POST", base+"/fhir", mint(t, "demo-care-home-2"), "application/fhir+json", []byte(otherHomeBundle))
+
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	get := func(path string) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.Header.Set("Accept", "text/html")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	token := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(get("/sign-in"))
+	if token == nil {
+		t.Fatal("no CSRF token on the sign-in page")
+	}
+	resp, err := c.PostForm(base+"/sign-in/demo", url.Values{"csrf": {token[1]}, "organisation": {"demo-care-home-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	html := get("/capacity/today")
+	must(t, html, "Which home are you posting for?", "Quick Start House nursing (dementia), M14 6AB", "Second Street House, M20 2RN",
+		`value="`+ids["Location"]+`"`)
+	mustNot(t, html, "Other House")
+	// The first home's service is nursing with dementia: that bed type
+	// only; the second's is residential: residential and residential
+	// dementia.
+	html = get("/capacity/today?location=" + ids["Location"])
+	must(t, html, `name="max.nursing-dementia"`)
+	mustNot(t, html, `name="max.nursing"`, `name="max.residential"`)
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
