@@ -133,4 +133,15 @@ func TestUnknownPathNotFound(t *testing.T) {
 			}
 		})
 	}
+	// A known path asked with the wrong method stays a 405.
+	req, _ := http.NewRequest(http.MethodDelete, e.srv.URL+"/worklist", nil)
+	req.Header.Set("Accept", html)
+	resp, err := hub.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("DELETE /worklist: %d", resp.StatusCode)
+	}
 }

@@ -199,15 +199,12 @@ func (s *Server) handle(h handler) echo.HandlerFunc {
 // errNoPage is an address the dashboard has no page for.
 var errNoPage = discharge.E(discharge.KindNotFound, "", "No such page.")
 
-// notFound answers a path no route matches. A browser asking for a page
-// (Accept names text/html) outside the APIs gets the NHS-style 404 page,
-// with the header of the person signed in; an API client (/fhir, /api,
-// /.well-known, or no text/html in Accept: curl's */* included) gets the
-// gateway's 404 OperationOutcome, exactly as without the dashboard.
+// notFound renders the NHS-style 404 page for a path no route matches,
+// when a browser asks for a page (wantsPage), with the header of the
+// person signed in; an API client (/fhir, /api, /.well-known, or no
+// text/html in Accept: curl's */* included) gets the gateway's 404
+// OperationOutcome, exactly as without the dashboard (Mount).
 func (s *Server) notFound(c echo.Context) error {
-	if !wantsPage(c.Request()) {
-		return echo.ErrNotFound
-	}
 	if sess, err := s.loadSession(c); err == nil && sess.Person != "" {
 		if p := s.principalOf(sess.Client); p != nil {
 			c.Set(ctxPrincipal, p)

@@ -10,6 +10,7 @@ package web
 import (
 	"context"
 	"embed"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -222,6 +223,19 @@ func (s *Server) Mount(e *echo.Echo) {
 	page(http.MethodPost, "/capacity/today", s.postCapacity, homeRoles...)
 	page(http.MethodGet, "/sitrep", s.sitrep, caseRoles...)
 	// Any other path: a person's browser gets the NHS-style 404 page, an
-	// API client the gateway's OperationOutcome (notFound).
-	e.RouteNotFound("/*", s.notFound)
+	// API client the gateway's OperationOutcome. It wraps e's error
+	// handler (Mount comes after the gateway installs its own) rather than
+	// adding e.RouteNotFound("/*"): with that catch-all echo's router
+	// answers 404, not 405, for a known API path asked with the wrong
+	// method.
+	next := e.HTTPErrorHandler
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		var he *echo.HTTPError
+		if errors.As(err, &he) && he.Code == http.StatusNotFound && !c.Response().Committed && wantsPage(c.Request()) {
+			if perr := s.notFound(c); perr == nil {
+				return
+			}
+		}
+		next(err, c)
+	}
 }

@@ -458,6 +458,10 @@ func TestDashboardMounted(t *testing.T) {
 			t.Fatalf("GET %s: %s", tc.path, b)
 		}
 	}
+	// The catch-all 404 leaves the API's 405 alone.
+	if r := do("DELETE", base+"/fhir/metadata"); r.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("DELETE /fhir/metadata: %d", r.StatusCode)
+	}
 	off, _, _, _ := startRun(t, map[string]string{"GATEWAY_WEB": "off"})
 	if r := do("GET", off+"/"); r.StatusCode != http.StatusNotFound || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/fhir+json") {
 		t.Fatalf("GATEWAY_WEB=off, GET /: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
