@@ -149,7 +149,7 @@ func TestAcceptOffersLocationBedTypes(t *testing.T) {
 	e := newEnv(t, web.Deps{Homes: twoHomes, Referrals: offeredReferrals{}})
 	home, _ := e.signIn(t, "home-1")
 	p := e.get(t, home, "/referrals")
-	must(t, p, http.StatusOK, "Referral task-1", `<option value="nursing">`, `<option value="nursing-dementia">`)
+	must(t, p, http.StatusOK, "Referral task-1", "Offered for Acorn House, M14 6AB.", `<option value="nursing">`, `<option value="nursing-dementia">`)
 	if strings.Contains(p.body, `<option value="residential">`) {
 		t.Fatalf("a bed type the Location does not have is offered:\n%s", p.body)
 	}

@@ -255,6 +255,9 @@ type referralRow struct {
 	// BedTypes are the bed types the offered Location has (every bed
 	// type when the directory names none), to choose the one to hold.
 	BedTypes []discharge.Concept
+	// Home names the offered Location as the home knows it (its name and
+	// postcode), "" when it is not in the home's directory list.
+	Home string
 }
 
 type referralsData struct {
@@ -291,10 +294,13 @@ func (s *Server) referrals(c echo.Context) error {
 
 func referralRows(ss referral.Searchset, homes []HomeLocation) ([]referralRow, error) {
 	all := discharge.BedTypes()
-	typesAt := func(loc string) []discharge.Concept {
+	typesAt := func(loc string) ([]discharge.Concept, string) {
 		i := slices.IndexFunc(homes, func(h HomeLocation) bool { return h.ID == loc })
-		if i < 0 || len(homes[i].BedTypes) == 0 {
-			return all
+		if i < 0 {
+			return all, ""
+		}
+		if len(homes[i].BedTypes) == 0 {
+			return all, homes[i].Label()
 		}
 		var out []discharge.Concept
 		for _, bt := range all {
@@ -302,7 +308,7 @@ func referralRows(ss referral.Searchset, homes []HomeLocation) ([]referralRow, e
 				out = append(out, bt)
 			}
 		}
-		return out
+		return out, homes[i].Label()
 	}
 	out := make([]referralRow, 0, len(ss.Entries))
 	for _, e := range ss.Entries {
@@ -314,7 +320,9 @@ func referralRows(ss referral.Searchset, homes []HomeLocation) ([]referralRow, e
 			ID string `json:"id"`
 		}
 		_ = json.Unmarshal(e.Resource, &id)
-		out = append(out, referralRow{ID: id.ID, TaskRequest: r, BedTypes: typesAt(r.LocationID)})
+		row := referralRow{ID: id.ID, TaskRequest: r}
+		row.BedTypes, row.Home = typesAt(r.LocationID)
+		out = append(out, row)
 	}
 	return out, nil
 }
