@@ -217,15 +217,27 @@ func (s *Server) refusedCapacity(c echo.Context, locs []HomeLocation, loc string
 	if ferr := s.fillRows(c.Request().Context(), &d); ferr != nil {
 		return ferr
 	}
+	// A mistake links to its field when the form has that field (an
+	// issue about the whole posting, or a bed type not on the form, is
+	// listed without a link).
+	onForm := map[string]bool{}
+	for _, r := range d.Rows {
+		for _, f := range r.Fields() {
+			onForm[f.Name] = true
+		}
+	}
 	byField := map[string]string{}
 	var de *discharge.Error
 	if errors.As(err, &de) {
 		for _, is := range de.Issues {
-			id := strings.ReplaceAll(is.Expression, ".", "-")
-			if _, dup := byField[is.Expression]; dup && id != "" {
-				continue
+			id := ""
+			if onForm[is.Expression] {
+				if _, dup := byField[is.Expression]; dup {
+					continue
+				}
+				byField[is.Expression] = is.Message
+				id = strings.ReplaceAll(is.Expression, ".", "-")
 			}
-			byField[is.Expression] = is.Message
 			d.Errors = append(d.Errors, fieldError{ID: id, Message: is.Message})
 		}
 	}

@@ -85,7 +85,7 @@ func TestCapacityFormListsOwnLocations(t *testing.T) {
 		"not a number": {url.Values{"location": {"loc-a"}, "bedType": {"nursing"}, "max.nursing": {"x"}, "occupied.nursing": {"1"},
 			"reserved.nursing": {"0"}, "accepting.nursing": {"0"}}, http.StatusBadRequest, "as a whole number from 0"},
 		"nothing filled in": {url.Values{"location": {"loc-a"}, "bedType": {"nursing"}}, http.StatusBadRequest, "at least one bed type"},
-		"unknown bed type":  {url.Values{"location": {"loc-a"}, "bedType": {"castle"}}, http.StatusBadRequest, "not one the form offered"},
+		"unknown bed type":  {url.Values{"location": {"loc-a"}, "bedType": {"castle"}}, http.StatusBadRequest, "<li>A bed type is not one the form offered.</li>"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			tc.form.Set("csrf", token)
