@@ -19,12 +19,16 @@ for f in favicon.ico favicon.svg nhsuk-icon-192.png; do
 	cp "$src/assets/images/$f" "$dst/assets/images/$f"
 done
 # The package declares "license": "MIT" in package.json but ships no LICENSE
-# file; keep its package.json and the upstream MIT text beside the files.
+# file; keep its package.json and the upstream MIT text beside the files:
+# the LICENSE of github.com/nhsuk/nhsuk-frontend on its 10.x release line
+# (tag v10.6.0, branch support/10.x; checked 2026-11-30). The main branch
+# has since renamed the holder "NHS England" (#1864); take that text when
+# the pinned version moves to a release that carries it.
 cp "$tmp/package/package.json" "$dst/package.json"
 cat > "$dst/LICENSE" <<'LIC'
-The MIT License (MIT)
+MIT License
 
-Copyright (c) 2018 NHS Digital
+Copyright (c) 2019 NHS Digital
 
 Permission is hereby granted, free of charge, to any person obtaining a copy
 of this software and associated documentation files (the "Software"), to deal

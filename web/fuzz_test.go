@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/referral"
 	"github.com/dischargegateway/gateway/web"
@@ -40,8 +41,8 @@ func FuzzForms(f *testing.F) {
 	f.Add("a|b", "x", "-1", "?", "{}", "../../etc")
 	f.Add("a|b|c|d", "residential", "99999999999999999999", "cannot-meet-needs", "\x00", "sr/1")
 	f.Add("|||", "\u00e9", "1e3", "no-vacancy", "<script>", "\"")
-	e := newEnv(f, web.Deps{})
-	e.swapReferrals(f, checkedReferrals{})
+	e := newEnvWith(f, web.Deps{Homes: fakeHomes{locs: []web.HomeLocation{{ID: "loc-1", BedTypes: []discharge.BedType{discharge.BedNursing}}}}},
+		checkedReferrals{})
 	c, token := e.signIn(f, "hub")
 	home, homeToken := e.signIn(f, "home-1")
 	f.Fuzz(func(t *testing.T, provider, bedType, number, reason, location, need string) {
@@ -49,8 +50,9 @@ func FuzzForms(f *testing.F) {
 			e.post(t, c, "/cases/"+url.PathEscape(need)+"/offers", url.Values{"csrf": {token}, "need": {need}, "provider": {provider, provider + "x"}}),
 			e.post(t, home, "/referrals/"+url.PathEscape(location)+"/accept", url.Values{"csrf": {homeToken}, "location": {location}, "bedType": {bedType}}),
 			e.post(t, home, "/referrals/t1/decline", url.Values{"csrf": {homeToken}, "reason": {reason}, "reasonText": {provider}}),
-			e.post(t, home, "/capacity/today", url.Values{"csrf": {homeToken}, "location": {location}, "bedType": {bedType},
-				"maxCapacity": {number}, "occupied": {number}, "reserved": {"0"}, "accepting": {number}, "closed": {reason}}),
+			e.post(t, home, "/capacity/today", url.Values{"csrf": {homeToken}, "location": {location}, "bedType": {bedType, "nursing"},
+				"max." + bedType: {number}, "occupied." + bedType: {number}, "reserved." + bedType: {"0"}, "accepting." + bedType: {number},
+				"closed." + bedType: {reason}, "max.nursing": {number}, "occupied.nursing": {reason}}),
 		} {
 			if p.status >= http.StatusInternalServerError {
 				t.Fatalf("%d:\n%s", p.status, p.body)

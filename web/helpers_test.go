@@ -23,6 +23,7 @@ import (
 	"github.com/dischargegateway/gateway/cases"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/gateway"
+	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/placement"
 	"github.com/dischargegateway/gateway/referral"
 	"github.com/dischargegateway/gateway/web"
@@ -40,6 +41,7 @@ var orgs = []*auth.Client{
 type fakeCases struct {
 	worklist func(p *auth.Principal, vals url.Values) (cases.WorklistPage, error)
 	caseView func(p *auth.Principal, id string) (cases.View, error)
+	measures func(p *auth.Principal) (cases.Measures, error)
 }
 
 func (f fakeCases) Worklist(_ context.Context, p *auth.Principal, vals url.Values) (cases.WorklistPage, error) {
@@ -56,8 +58,11 @@ func (f fakeCases) Case(_ context.Context, p *auth.Principal, id string) (cases.
 	return f.caseView(p, id)
 }
 
-func (fakeCases) Measures(context.Context, *auth.Principal, url.Values) (cases.Measures, error) {
-	return cases.Measures{}, nil
+func (f fakeCases) Measures(_ context.Context, p *auth.Principal, _ url.Values) (cases.Measures, error) {
+	if f.measures == nil {
+		return cases.Measures{}, nil
+	}
+	return f.measures(p)
 }
 
 type fakeReferrals struct{}
@@ -75,19 +80,91 @@ func (fakeReferrals) Search(context.Context, *auth.Principal, url.Values, bool, 
 	return referral.Searchset{}, nil
 }
 
-type fakePlacement struct{}
+type fakePlacement struct{ fail error }
 
-func (fakePlacement) Options(context.Context, placement.Request) (placement.Answer, error) {
-	return placement.Answer{}, nil
+func (f fakePlacement) Options(context.Context, placement.Request) (placement.Answer, error) {
+	return placement.Answer{}, f.fail
 }
 
-type fakeCapacity struct{}
+// brokenReferrals is a referral loop whose store is down.
+type brokenReferrals struct{ fail error }
 
-func (fakeCapacity) Post(context.Context, *auth.Principal, discharge.Capacity, func(string) string) (capacity.Posted, error) {
+func (b brokenReferrals) SendAll(context.Context, *auth.Principal, [][]byte) ([]referral.Result, error) {
+	return nil, b.fail
+}
+func (b brokenReferrals) Update(context.Context, *auth.Principal, string, []byte, string) (referral.Result, error) {
+	return referral.Result{}, b.fail
+}
+func (b brokenReferrals) Confirm(context.Context, *auth.Principal, string) (referral.Result, error) {
+	return referral.Result{}, b.fail
+}
+func (b brokenReferrals) Search(context.Context, *auth.Principal, url.Values, bool, string) (referral.Searchset, error) {
+	return referral.Searchset{}, b.fail
+}
+
+// fakeCapacity keeps the postings in memory, by Location.
+type fakeCapacity struct {
+	mu     sync.Mutex
+	posted map[string]discharge.Capacity
+	// fail, when set, is the error every call returns.
+	fail error
+}
+
+func (f *fakeCapacity) Post(_ context.Context, _ *auth.Principal, c discharge.Capacity, at func(string) string) (capacity.Posted, error) {
+	if f.fail != nil {
+		return capacity.Posted{}, f.fail
+	}
+	// The capacity rules themselves (capacity.Service.Post applies them
+	// the same way), renamed by the caller's at.
+	if issues := mappings.Validate(c, time.Now()); len(issues) > 0 {
+		for i := range issues {
+			if at != nil {
+				issues[i].Expression = at(issues[i].Expression)
+			}
+		}
+		return capacity.Posted{}, issues.Err(discharge.KindValue, "capacity")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.posted == nil {
+		f.posted = map[string]discharge.Capacity{}
+	}
+	f.posted[c.LocationID] = c
 	return capacity.Posted{}, nil
 }
-func (fakeCapacity) Summarise(context.Context, capacity.SummaryQuery) (capacity.Summary, error) {
-	return capacity.Summary{}, nil
+
+func (f *fakeCapacity) Summarise(context.Context, capacity.SummaryQuery) (capacity.Summary, error) {
+	return capacity.Summary{}, f.fail
+}
+
+func (f *fakeCapacity) Get(_ context.Context, id string) (capacity.View, error) {
+	if f.fail != nil {
+		return capacity.View{}, f.fail
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.posted[id]
+	if !ok {
+		return capacity.View{}, discharge.E(discharge.KindNotFound, "", "No capacity posted.")
+	}
+	return capacity.View{Capacity: c, Freshness: discharge.Fresh}, nil
+}
+
+func (f *fakeCapacity) last(id string) (discharge.Capacity, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.posted[id]
+	return c, ok
+}
+
+// fakeHomes lists the same Locations for every care provider.
+type fakeHomes struct {
+	locs []web.HomeLocation
+	fail error
+}
+
+func (f fakeHomes) Locations(context.Context, *auth.Principal) ([]web.HomeLocation, error) {
+	return f.locs, f.fail
 }
 
 // auditLog records entries in memory.
@@ -117,14 +194,11 @@ type env struct {
 }
 
 func newEnv(t testing.TB, d web.Deps) *env {
-	return newEnvWith(t, d, fakeReferrals{})
-}
-
-// swapReferrals rebuilds the env's dashboard with another referral loop.
-func (e *env) swapReferrals(t testing.TB, r web.Referrals) {
-	t.Helper()
-	e.srv.Close()
-	*e = *newEnvWith(t, web.Deps{}, r)
+	r := d.Referrals
+	if r == nil {
+		r = fakeReferrals{}
+	}
+	return newEnvWith(t, d, r)
 }
 
 func newEnvWith(t testing.TB, d web.Deps, r web.Referrals) *env {
@@ -138,7 +212,13 @@ func newEnvWith(t testing.TB, d web.Deps, r web.Referrals) *env {
 	if d.Cases == nil {
 		d.Cases = fakeCases{}
 	}
-	d.Referrals, d.Placement, d.Capacity = r, fakePlacement{}, fakeCapacity{}
+	d.Referrals = r
+	if d.Placement == nil {
+		d.Placement = fakePlacement{}
+	}
+	if d.Capacity == nil {
+		d.Capacity = &fakeCapacity{}
+	}
 	d.Sessions, d.Audit, d.Organisations, d.Status = rediscache.NewSessions(conn.Client), a, orgs, gateway.StatusOf
 	d.Logger = discardLogger()
 	cfg := web.DefaultConfig()

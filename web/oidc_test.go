@@ -102,7 +102,7 @@ func TestOIDCSignIn(t *testing.T) {
 	t.Cleanup(srv.Close)
 	cfg.OIDC = &web.OIDCConfig{Issuer: p.srv.URL, ClientID: "dashboard", ClientSecret: "s", RedirectURL: srv.URL + "/sign-in/callback"}
 	audit := &auditLog{}
-	web.New(cfg, web.Deps{Cases: fakeCases{}, Referrals: fakeReferrals{}, Placement: fakePlacement{}, Capacity: fakeCapacity{},
+	web.New(cfg, web.Deps{Cases: fakeCases{}, Referrals: fakeReferrals{}, Placement: fakePlacement{}, Capacity: &fakeCapacity{},
 		Sessions: rediscache.NewSessions(conn.Client), Audit: audit, Organisations: orgs, Status: gateway.StatusOf, Logger: discardLogger()}).Mount(e)
 	ev := &env{srv: srv, audit: audit}
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -251,12 +252,17 @@ func (s *Server) confirmOffer(c echo.Context) error {
 type referralRow struct {
 	ID string
 	mappings.TaskRequest
+	// BedTypes are the bed types the offered Location has (every bed
+	// type when the directory names none), to choose the one to hold.
+	BedTypes []discharge.Concept
+	// Home names the offered Location as the home knows it (its name and
+	// postcode), "" when it is not in the home's directory list.
+	Home string
 }
 
 type referralsData struct {
 	Open, Held []referralRow
 	Reasons    []discharge.Concept
-	BedTypes   []discharge.Concept
 }
 
 // referrals is a care home's open referrals (to accept or decline, with a
@@ -272,17 +278,38 @@ func (s *Server) referrals(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := referralsData{Reasons: discharge.RejectReasons(), BedTypes: discharge.BedTypes()}
-	if d.Open, err = referralRows(open); err != nil {
+	homes, err := s.d.Homes.Locations(ctx, principal(c))
+	if err != nil {
 		return err
 	}
-	if d.Held, err = referralRows(held); err != nil {
+	d := referralsData{Reasons: discharge.RejectReasons()}
+	if d.Open, err = referralRows(open, homes); err != nil {
+		return err
+	}
+	if d.Held, err = referralRows(held, homes); err != nil {
 		return err
 	}
 	return s.render(c, http.StatusOK, "referrals", view{Title: "Referrals", Nav: "referrals", Data: d})
 }
 
-func referralRows(ss referral.Searchset) ([]referralRow, error) {
+func referralRows(ss referral.Searchset, homes []HomeLocation) ([]referralRow, error) {
+	all := discharge.BedTypes()
+	typesAt := func(loc string) ([]discharge.Concept, string) {
+		i := slices.IndexFunc(homes, func(h HomeLocation) bool { return h.ID == loc })
+		if i < 0 {
+			return all, ""
+		}
+		if len(homes[i].BedTypes) == 0 {
+			return all, homes[i].Label()
+		}
+		var out []discharge.Concept
+		for _, bt := range all {
+			if slices.Contains(homes[i].BedTypes, discharge.BedType(bt.Code)) {
+				out = append(out, bt)
+			}
+		}
+		return out, homes[i].Label()
+	}
 	out := make([]referralRow, 0, len(ss.Entries))
 	for _, e := range ss.Entries {
 		r, err := mappings.TaskToRequest(e.Resource)
@@ -293,7 +320,9 @@ func referralRows(ss referral.Searchset) ([]referralRow, error) {
 			ID string `json:"id"`
 		}
 		_ = json.Unmarshal(e.Resource, &id)
-		out = append(out, referralRow{ID: id.ID, TaskRequest: r})
+		row := referralRow{ID: id.ID, TaskRequest: r}
+		row.BedTypes, row.Home = typesAt(r.LocationID)
+		out = append(out, row)
 	}
 	return out, nil
 }
@@ -361,49 +390,4 @@ func (s *Server) capacityPage(c echo.Context) error {
 		d.Summary = sum.Beds
 	}
 	return s.render(c, http.StatusOK, "capacity", view{Title: "Capacity", Nav: "capacity", Data: d})
-}
-
-type capacityFormData struct {
-	Location string
-	BedTypes []discharge.Concept
-}
-
-// capacityForm is the care home's form to post today's vacancies: one
-// bed type a line, in under a minute.
-func (s *Server) capacityForm(c echo.Context) error {
-	return s.render(c, http.StatusOK, "capacity-form", view{Title: "Post today's capacity", Nav: "capacity-today",
-		Data: capacityFormData{Location: c.QueryParam("location"), BedTypes: discharge.BedTypes()}})
-}
-
-// postCapacity posts the form's vacancies as of now, for the home's own
-// Location (capacity.Service checks the ownership and the rules).
-func (s *Server) postCapacity(c echo.Context) error {
-	num := func(name string) (int, error) {
-		v := c.FormValue(name)
-		if v == "" {
-			return 0, nil
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return 0, discharge.E(discharge.KindValue, name, "Enter a whole number from 0.")
-		}
-		return n, nil
-	}
-	bed := discharge.BedCapacity{Type: discharge.BedType(c.FormValue("bedType")), ClosedToAdmissions: c.FormValue("closed") == "yes"}
-	var err error
-	for _, f := range []struct {
-		name string
-		dst  *int
-	}{{"maxCapacity", &bed.MaxCapacity}, {"occupied", &bed.Occupied}, {"reserved", &bed.Reserved}, {"accepting", &bed.AcceptingAdmissions}} {
-		if *f.dst, err = num(f.name); err != nil {
-			return err
-		}
-	}
-	loc := c.FormValue("location")
-	_, err = s.d.Capacity.Post(c.Request().Context(), principal(c), discharge.Capacity{LocationID: loc, AsOf: s.now().UTC(),
-		Beds: []discharge.BedCapacity{bed}}, nil)
-	if err != nil {
-		return err
-	}
-	return s.flash(c, "/capacity/today?location="+url.QueryEscape(loc), "Capacity posted.")
 }

@@ -47,6 +47,7 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
+	"day": func(t time.Time) string { return t.UTC().Format("Mon 2 Jan") },
 	"deref": func(p *int) string {
 		if p == nil {
 			return "–"
@@ -58,6 +59,8 @@ var funcs = template.FuncMap{
 	"km":     func(p *float64) string { return kmText(p) },
 	"add":    func(a, b int) int { return a + b },
 	"label":  label,
+	"bar":    occupancyBar,
+	"spark":  sparkline,
 	"join":   strings.Join,
 	"lower":  strings.ToLower,
 	"isRole": func(p *auth.Principal, r string) bool { return p != nil && string(p.Role) == r },
@@ -126,15 +129,16 @@ func (s *Server) render(c echo.Context, status int, name string, v view) error {
 		return fmt.Errorf("web: no page %q", name)
 	}
 	if sess, err := s.loadSession(c); err == nil {
-		v.CSRF, v.Name = sess.CSRF, sess.Name
+		v.CSRF, v.Name = maskToken(sess.CSRF), sess.Name
 		if sess.Flash != "" {
 			v.Flash, sess.Flash = sess.Flash, ""
 			if err := s.saveSession(c, sess); err != nil {
 				return err
 			}
-		} else if sess.ID == "" {
+		} else if sess.ID == "" && name != "error" {
 			// A form on this page needs a session its token is checked
-			// against.
+			// against. The error page has none for a visitor not signed
+			// in: a stranger's 404s cost Redis nothing.
 			if err := s.saveSession(c, sess); err != nil {
 				return err
 			}
@@ -152,6 +156,11 @@ func (s *Server) render(c echo.Context, status int, name string, v view) error {
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self' https:")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
+	h.Add("Vary", "Accept-Encoding, Sec-Fetch-Site")
+	if compressPage(c.Request()) {
+		h.Set("Content-Encoding", "gzip")
+		return c.Blob(status, echo.MIMETextHTMLCharsetUTF8, gzipPage(buf.Bytes()))
+	}
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
@@ -187,6 +196,36 @@ func (s *Server) handle(h handler) echo.HandlerFunc {
 	}
 }
 
+// errNoPage is an address the dashboard has no page for.
+var errNoPage = discharge.E(discharge.KindNotFound, "", "No such page.")
+
+// notFound renders the NHS-style 404 page for a path no route matches,
+// when a browser asks for a page (wantsPage), with the header of the
+// person signed in; an API client (/fhir, /api, /.well-known, or no
+// text/html in Accept: curl's */* included) gets the gateway's 404
+// OperationOutcome, exactly as without the dashboard (Mount).
+func (s *Server) notFound(c echo.Context) error {
+	if sess, err := s.loadSession(c); err == nil && sess.Person != "" {
+		if p := s.principalOf(sess.Client); p != nil {
+			c.Set(ctxPrincipal, p)
+		}
+	}
+	return s.errorPage(c, errNoPage)
+}
+
+// apiPrefixes are the paths that belong to systems, never to pages.
+var apiPrefixes = []string{"/fhir", "/api", "/.well-known", "/oauth", "/metrics", "/healthz", "/readyz"}
+
+// wantsPage says a request is a person's browser asking for a page.
+func wantsPage(r *http.Request) bool {
+	for _, p := range apiPrefixes {
+		if r.URL.Path == p || strings.HasPrefix(r.URL.Path, p+"/") {
+			return false
+		}
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
 // errorData is the error page's content.
 type errorData struct {
 	Status  int
@@ -209,6 +248,8 @@ func (s *Server) errorPage(c echo.Context, err error) error {
 		d.RequestID = randomToken()[:16]
 	}
 	switch {
+	case errors.Is(err, errNoPage):
+		d.Heading, d.Message = "Page not found", "If you typed the web address, check it is correct. If you pasted it, check you copied the entire address."
 	case status == http.StatusNotFound:
 		d.Heading, d.Message = "Page not found", "The case or referral may have closed, or it is not one your organisation can see."
 	case status == http.StatusForbidden || status == http.StatusUnauthorized:
@@ -220,7 +261,7 @@ func (s *Server) errorPage(c echo.Context, err error) error {
 	default:
 		d.Heading, d.Message = "There is a problem", "Check what you entered and try again."
 	}
-	if status < 500 {
+	if status < 500 && !errors.Is(err, errNoPage) {
 		d.Detail = messages(err)
 	} else {
 		s.log.Error("dashboard page failed", slog.String("path", c.Path()), slog.Int("status", status),

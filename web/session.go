@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -180,7 +179,7 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			return s.errorPage(c, err)
 		}
 		got := c.FormValue("csrf")
-		if sess.ID == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRF)) != 1 {
+		if sess.ID == "" || !tokenMatches(got, sess.CSRF) {
 			return s.errorPage(c, discharge.E(discharge.KindForbidden, "csrf", "The form has expired. Go back, reload the page and try again."))
 		}
 		return next(c)

@@ -10,6 +10,7 @@ package web
 import (
 	"context"
 	"embed"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -55,6 +56,9 @@ type Placement interface {
 type Capacity interface {
 	Post(ctx context.Context, p *auth.Principal, posting discharge.Capacity, at func(string) string) (capacity.Posted, error)
 	Summarise(ctx context.Context, q capacity.SummaryQuery) (capacity.Summary, error)
+	// Get is a Location's last posting (KindNotFound: never posted), to
+	// prefill the form.
+	Get(ctx context.Context, id string) (capacity.View, error)
 }
 
 var (
@@ -111,6 +115,9 @@ type Deps struct {
 	Referrals Referrals
 	Placement Placement
 	Capacity  Capacity
+	// Homes lists a care provider's own Locations for the capacity form;
+	// nil: the form finds none and says how to register one.
+	Homes Homes
 	// Sitrep is the system view (issue 18); nil: the sitrep page shows
 	// what the case measures offer and says the rest is not available.
 	Sitrep   Sitrep
@@ -151,6 +158,9 @@ func New(cfg Config, d Deps) *Server {
 	if d.Status == nil {
 		d.Status = func(error) int { return http.StatusInternalServerError }
 	}
+	if d.Homes == nil {
+		d.Homes = noHomes{}
+	}
 	def := DefaultConfig()
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = def.SessionTTL
@@ -167,6 +177,11 @@ func New(cfg Config, d Deps) *Server {
 	}
 	return s
 }
+
+// noHomes is a directory that lists no Location.
+type noHomes struct{}
+
+func (noHomes) Locations(context.Context, *auth.Principal) ([]HomeLocation, error) { return nil, nil }
 
 // People's roles, for the route table.
 var (
@@ -207,4 +222,20 @@ func (s *Server) Mount(e *echo.Echo) {
 	page(http.MethodGet, "/capacity/today", s.capacityForm, homeRoles...)
 	page(http.MethodPost, "/capacity/today", s.postCapacity, homeRoles...)
 	page(http.MethodGet, "/sitrep", s.sitrep, caseRoles...)
+	// Any other path: a person's browser gets the NHS-style 404 page, an
+	// API client the gateway's OperationOutcome. It wraps e's error
+	// handler (Mount comes after the gateway installs its own) rather than
+	// adding e.RouteNotFound("/*"): with that catch-all echo's router
+	// answers 404, not 405, for a known API path asked with the wrong
+	// method.
+	next := e.HTTPErrorHandler
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		var he *echo.HTTPError
+		if errors.As(err, &he) && he.Code == http.StatusNotFound && !c.Response().Committed && wantsPage(c.Request()) {
+			if perr := s.notFound(c); perr == nil {
+				return
+			}
+		}
+		next(err, c)
+	}
 }

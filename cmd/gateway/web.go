@@ -6,13 +6,17 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/dischargegateway/gateway/adapters/rediscache"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/gateway"
 	"github.com/dischargegateway/gateway/internal/wiring"
+	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/sitrep"
 	"github.com/dischargegateway/gateway/web"
 )
@@ -44,16 +48,25 @@ func mountDashboard(cfg config, srv *gateway.Server, st *wiring.Stores, sec *sec
 	apps := srv.Apps()
 	d := web.Deps{Cases: apps.Cases, Placement: apps.Placement, Capacity: apps.Capacity,
 		Sessions: rediscache.NewSessions(st.Redis.Client), Audit: st.Audit, Organisations: sec.registry.Clients(),
-		Status: gateway.StatusOf, Logger: log}
+		Status: gateway.StatusOf, Logger: log, Homes: homeLocations{st.Record}}
 	if apps.Referrals != nil {
 		d.Referrals = apps.Referrals
 	}
 	if apps.Sitrep != nil {
 		d.Sitrep = sitrepPage{apps.Sitrep}
 	}
+	if testSitrep != nil {
+		d.Sitrep = testSitrep(d.Sitrep)
+	}
 	web.New(wcfg, d).Mount(srv.Echo())
 	return nil
 }
+
+// testSitrep, set only by tests, wraps the sitrep page's system view:
+// the browser test fills the sections the sitrep service does not report
+// yet (unmet demand, virtual wards, the forecast) to check how the page
+// draws them.
+var testSitrep func(web.Sitrep) web.Sitrep
 
 // loopback says whether a host[:port] is a loopback or unspecified
 // listen address (":8080" listens on every interface, loopback among
@@ -72,8 +85,8 @@ func loopback(hostport string) bool {
 
 // sitrepPage shows the sitrep service's report on the dashboard's sitrep
 // page: today's headline figures and the last 30 days' daily series. The
-// page's unmet demand and virtual wards stay empty: the sitrep service
-// does not report them yet (docs/sitrep.md).
+// page's unmet demand by district, virtual wards and 14-day forecast stay
+// empty (each section says so) until issue 18's services fill them here.
 type sitrepPage struct{ svc *sitrep.Service }
 
 // trendDays is how many days the page's trend covers, today included.
@@ -104,4 +117,77 @@ func (p sitrepPage) Sitrep(ctx context.Context, who *auth.Principal, day time.Ti
 	}
 	v.Trend = []web.Series{discharged, newNCTR}
 	return v, nil
+}
+
+// homeLocations lists a care provider's own directory Locations for the
+// dashboard's capacity form, reading the directory partition as the FHIR
+// search does: the Organizations carrying the caller's identifier
+// (Organization?identifier=system|value), the Locations they manage
+// (Location?organization=) and the HealthcareServices they provide
+// (HealthcareService?organization=), whose care settings and specialisms
+// give each Location's bed types (discharge.BedTypesForNeed). The
+// directory service has no such listing of its own; this is the same
+// search any client may run, since the directory is public.
+type homeLocations struct{ store fhir.Store }
+
+// maxHomeLocations bounds one provider's listing: a large group runs a
+// few hundred homes.
+const maxHomeLocations = 1000
+
+func (h homeLocations) Locations(ctx context.Context, p *auth.Principal) ([]web.HomeLocation, error) {
+	if p == nil || p.Org == "" {
+		return nil, nil
+	}
+	search := func(typ, param string, anyOf []string) ([]fhir.Resource, error) {
+		rs, _, err := h.store.Search(ctx, fhir.DirectoryPartition, fhir.Query{Type: typ,
+			Filters: []fhir.Filter{{Param: param, AnyOf: anyOf}}, Count: maxHomeLocations})
+		return rs, err
+	}
+	orgs, err := search("Organization", "identifier", []string{p.OrgSystem + "|" + p.Org})
+	if err != nil || len(orgs) == 0 {
+		return nil, err
+	}
+	refs := make([]string, len(orgs))
+	for i, o := range orgs {
+		refs[i] = "Organization/" + o.ID
+	}
+	locs, err := search("Location", "organization", refs)
+	if err != nil || len(locs) == 0 {
+		return nil, err
+	}
+	svcs, err := search("HealthcareService", "organization", refs)
+	if err != nil {
+		return nil, err
+	}
+	raw := make(map[string][]byte, len(locs))
+	out := make([]web.HomeLocation, len(locs))
+	at := make(map[string]int, len(locs))
+	for i, l := range locs {
+		raw[l.ID], at[l.ID] = l.JSON, i
+		out[i].ID = l.ID
+		if doc, err := fhir.DecodeDoc(l.JSON); err == nil {
+			_, out[i].Postcode = mappings.LocationPlace(doc)
+		}
+	}
+	for _, sv := range svcs {
+		provs, err := mappings.HealthcareServiceProviders(sv.JSON, func(id string) ([]byte, bool) { b, ok := raw[id]; return b, ok })
+		if err != nil {
+			continue // a service the directory cannot read offers no bed type
+		}
+		for _, pv := range provs {
+			hl := &out[at[pv.LocationID]]
+			if hl.Name == "" {
+				hl.Name = pv.Name
+			}
+			for _, set := range pv.Settings {
+				for _, bt := range discharge.BedTypesForNeed(discharge.CareNeed{Setting: set, Requirements: pv.Specialisms}) {
+					if !slices.Contains(hl.BedTypes, bt) {
+						hl.BedTypes = append(hl.BedTypes, bt)
+					}
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b web.HomeLocation) int { return strings.Compare(a.Label(), b.Label()) })
+	return out, nil
 }

@@ -7,14 +7,22 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/internal/pgtest"
+	"github.com/dischargegateway/gateway/internal/redistest"
+	"github.com/dischargegateway/gateway/web"
 )
 
 // The dashboard in a real browser (docs/dashboard.md): the whole program
@@ -211,6 +219,72 @@ func apiPost(t *testing.T, method, url, token, ctype string, body []byte) map[st
 	return ids
 }
 
+// apiGet reads a JSON API answer as a demo client.
+func apiGet(t *testing.T, url, token string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// secondHomeBundle is care home 1's second home (%s: its Organization's
+// id, twice): a residential Location and its service.
+const secondHomeBundle = `{"resourceType":"Bundle","type":"transaction","entry":[
+{"fullUrl":"urn:uuid:22222222-0000-4000-8000-000000000002","request":{"method":"POST","url":"Location"},
+ "resource":{"resourceType":"Location","status":"active","name":"Second Street House","address":{"postalCode":"M20 2RN"},
+  "position":{"latitude":53.42,"longitude":-2.23},"managingOrganization":{"reference":"Organization/%s"}}},
+{"fullUrl":"urn:uuid:22222222-0000-4000-8000-000000000003","request":{"method":"POST","url":"HealthcareService"},
+ "resource":{"resourceType":"HealthcareService","active":true,"name":"Second Street House","providedBy":{"reference":"Organization/%s"},
+  "location":[{"reference":"urn:uuid:22222222-0000-4000-8000-000000000002"}],
+  "type":[{"coding":[{"system":"https://fhir.discharge-gateway.example/CodeSystem/care-setting","code":"residential"}]}]}}]}`
+
+// filledSitrep is the sitrep service's view with the sections it does
+// not report yet filled in, so the browser test sees them drawn (and
+// axe checks them). A section the service fills is left as it is; the
+// other trust (RXB) gets none filled, to see the empty states.
+type filledSitrep struct{ inner web.Sitrep }
+
+func (f filledSitrep) Sitrep(ctx context.Context, p *auth.Principal, day time.Time) (web.SitrepView, error) {
+	var v web.SitrepView
+	if f.inner != nil {
+		var err error
+		if v, err = f.inner.Sitrep(ctx, p, day); err != nil {
+			return v, err
+		}
+	}
+	if p != nil && p.Org == "RXB" {
+		return v, nil // the other trust sees the empty states
+	}
+	if len(v.Unmet) == 0 {
+		v.Unmet = []web.DistrictDemand{{District: "M14", Setting: "nursing-dementia", Waiting: 3, TopFilter: "no-vacancy"},
+			{District: "M20", Setting: "residential", Waiting: 1}}
+	}
+	if len(v.VirtualWards) == 0 {
+		var trend []web.Point
+		for i := range 14 {
+			trend = append(trend, web.Point{Day: day.AddDate(0, 0, i-13), Value: 0.7 + float64(i%5)*0.04})
+		}
+		v.VirtualWards = []web.WardOccupancy{{Name: "Frailty virtual ward", ICB: "QOP", District: "M14", Occupied: 43, Capacity: 50, Trend: trend},
+			{Name: "Respiratory virtual ward", ICB: "QOP", Occupied: 11, Capacity: 20}}
+	}
+	if len(v.Forecast) == 0 {
+		for i := range 14 {
+			v.Forecast = append(v.Forecast, web.ForecastDay{Day: day.AddDate(0, 0, i+1), Setting: "nursing-dementia", District: "M14",
+				Demand: 2 + i%3, Vacant: 3, Held: 1})
+		}
+	}
+	return v, nil
+}
+
 // TestDashboardInBrowser walks the referral loop through the pages:
 // worklist → case → shortlist → send offers as the demo hub, accept as
 // the demo care home, confirm as the hub; checks what each role must and
@@ -218,6 +292,8 @@ func apiPost(t *testing.T, method, url, token, ctype string, body []byte) map[st
 func TestDashboardInBrowser(t *testing.T) {
 	ctx := browser(t)
 	axe := axeSource(t)
+	testSitrep = func(inner web.Sitrep) web.Sitrep { return filledSitrep{inner} }
+	t.Cleanup(func() { testSitrep = nil })
 	base, _, _, logs := startRun(t, map[string]string{})
 
 	// The walk-through case (RXA's) and care home 1's home with today's
@@ -240,6 +316,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	if enc == "" || loc == "" {
 		t.Fatalf("setup: %v %v", caseIDs, homeIDs)
 	}
+	// Care home 1's second home, so its capacity form has a list to
+	// choose from.
+	second := apiPost(t, "POST", base+"/fhir", home, "application/fhir+json", []byte(fmt.Sprintf(secondHomeBundle, homeIDs["Organization"], homeIDs["Organization"])))["Location"]
+	if second == "" {
+		t.Fatal("setup: no second Location")
+	}
 
 	w := &walk{t: t, ctx: ctx, base: base, axe: axe, out: artifactsDir(t)}
 
@@ -258,10 +340,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	html = w.submit(`form[action$="/offers"] button`, "hub-offer-sent")
 	must(t, html, "Offer sent to 1 provider", "Requested")
 	// The sitrep page shows the sitrep service's figures (not the
-	// "not available" note of a gateway without it).
+	// "not available" note of a gateway without it), and draws unmet
+	// demand, virtual wards and the forecast.
 	html = w.open("/sitrep", "hub-sitrep")
-	must(t, html, "Patients not meeting the criteria to reside", "Last 30 days", "Discharges today")
-	mustNot(t, html, "not available on this gateway")
+	must(t, html, "Patients not meeting the criteria to reside", "Last 30 days", "Discharges today",
+		"Most providers excluded by", "target 80%", `class="dg-bar"`, "Forecast for the next 14 days", "Short by")
+	mustNot(t, html, "not available on this gateway", "No unmet demand is reported", "No virtual-ward occupancy is reported", "No forecast is reported")
+	// An address with no page: the NHS-style 404 page, with the header.
+	must(t, w.open("/worklist/no-such-page", "hub-page-not-found"), "Page not found", "check it is correct")
 	w.open("/capacity?district=M14&setting=nursing-dementia", "hub-capacity")
 	// The hub has no care home pages.
 	must(t, w.open("/referrals", "hub-referrals-refused"), "You cannot do this")
@@ -275,7 +361,28 @@ func TestDashboardInBrowser(t *testing.T) {
 	w.do(chromedp.SetValue(chromedp.CSS(`select[name="bedType"]`), "nursing-dementia"))
 	html = w.submit(`form[action$="/accept"] button`, "home-accepted")
 	must(t, html, "Referral accepted", "Accepted, awaiting confirmation", "Nursing dementia")
-	w.open("/capacity/today?location="+loc, "home-capacity-form")
+	// Today's capacity: choose the home from the list (no id to know);
+	// its bed types come prefilled with the last posting; change two
+	// figures and post.
+	html = w.open("/capacity/today", "home-capacity-choose")
+	must(t, html, "Which home are you posting for?", "Quick Start House nursing (dementia), M14 6AB", "Second Street House, M20 2RN")
+	w.do(chromedp.Click(chromedp.CSS("#location-" + loc)))
+	html = w.submit(`form[action="/capacity/today"][method="get"] button`, "home-capacity-form")
+	must(t, html, "Quick Start House", "Nursing (dementia)", "Last posted")
+	accepting, err := chromedp.Run(w.ctx, chromedp.Value(chromedp.CSS("#accepting-nursing-dementia")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accepting != "4" {
+		t.Fatalf("the form is not prefilled with the last posting: accepting %q", accepting)
+	}
+	w.do(chromedp.SetValue(chromedp.CSS("#occupied-nursing-dementia"), "26"), chromedp.SetValue(chromedp.CSS("#accepting-nursing-dementia"), "3"))
+	html = w.submit(`form[action="/capacity/today"][method="post"] button`, "home-capacity-posted")
+	must(t, html, "Capacity posted.")
+	if got := apiGet(t, base+"/api/v1/capacity/"+loc, home); !strings.Contains(got, `"acceptingAdmissions":3`) || !strings.Contains(got, `"occupied":26`) {
+		t.Fatalf("the posting did not reach the capacity API: %s", got)
+	}
+	must(t, w.open("/no-such-page", "home-page-not-found"), "Page not found")
 	// A care home sees no worklist and no case.
 	must(t, w.open("/worklist", "home-worklist-refused"), "You cannot do this")
 	must(t, w.open("/cases/"+enc, "home-case-refused"), "You cannot do this")
@@ -285,6 +392,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	html = w.signIn("demo-trust-rxb", "rxb-worklist")
 	mustNot(t, html, enc)
 	must(t, w.open("/cases/"+enc, "rxb-case-not-found"), "Page not found")
+	// Its sitrep has nothing to report in the new sections: each says so
+	// (and axe checks the empty states).
+	must(t, w.open("/sitrep", "rxb-sitrep-empty"), "No unmet demand is reported.", "No virtual-ward occupancy is reported.", "No forecast is reported.")
 	w.signOut()
 
 	// The hub confirms.
@@ -327,8 +437,123 @@ func TestDashboardMounted(t *testing.T) {
 	if r := do("GET", base+"/fhir/metadata"); r.StatusCode != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/fhir+json") {
 		t.Fatalf("/fhir/metadata: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
 	}
+	// An address with no page: a browser gets the NHS-style 404 page, an
+	// API client (and anything under /fhir or /api) the OperationOutcome.
+	page := "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	for _, tc := range []struct {
+		path, accept, ctype string
+	}{
+		{"/nope", page, "text/html"},
+		{"/worklist/xyz", page, "text/html"},
+		{"/nope", "application/fhir+json", "application/fhir+json"},
+		{"/nope", "*/*", "application/fhir+json"},
+		{"/fhir/Patient/x/y/z", page, "application/fhir+json"},
+		{"/api/v1/nope", page, "application/fhir+json"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, base+tc.path, nil)
+		req.Header.Set("Accept", tc.accept)
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.ctype) {
+			t.Fatalf("GET %s (Accept %s): %d %q", tc.path, tc.accept, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		if tc.ctype == "text/html" && !strings.Contains(string(b), "Page not found") {
+			t.Fatalf("GET %s: %s", tc.path, b)
+		}
+	}
+	// The catch-all 404 leaves the API's 405 alone.
+	if r := do("DELETE", base+"/fhir/metadata"); r.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("DELETE /fhir/metadata: %d", r.StatusCode)
+	}
 	off, _, _, _ := startRun(t, map[string]string{"GATEWAY_WEB": "off"})
 	if r := do("GET", off+"/"); r.StatusCode != http.StatusNotFound || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/fhir+json") {
 		t.Fatalf("GATEWAY_WEB=off, GET /: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
 	}
+}
+
+// otherHomeBundle is care home 2's own home: its Organization, a Location
+// and a nursing service.
+const otherHomeBundle = `{"resourceType":"Bundle","type":"transaction","entry":[
+{"fullUrl":"urn:uuid:33333333-0000-4000-8000-000000000001","request":{"method":"POST","url":"Organization"},
+ "resource":{"resourceType":"Organization","name":"Other Care Ltd","active":true,"identifier":[{"system":"https://cqc.org.uk/provider-id","value":"1-000000002"}]}},
+{"fullUrl":"urn:uuid:33333333-0000-4000-8000-000000000002","request":{"method":"POST","url":"Location"},
+ "resource":{"resourceType":"Location","status":"active","name":"Other House","address":{"postalCode":"M13 9PL"},
+  "managingOrganization":{"reference":"urn:uuid:33333333-0000-4000-8000-000000000001"}}},
+{"fullUrl":"urn:uuid:33333333-0000-4000-8000-000000000003","request":{"method":"POST","url":"HealthcareService"},
+ "resource":{"resourceType":"HealthcareService","active":true,"name":"Other House nursing","providedBy":{"reference":"urn:uuid:33333333-0000-4000-8000-000000000001"},
+  "location":[{"reference":"urn:uuid:33333333-0000-4000-8000-000000000002"}],
+  "type":[{"coding":[{"system":"https://fhir.discharge-gateway.example/CodeSystem/care-setting","code":"nursing"}]}]}}]}`
+
+// TestCapacityFormListsDirectoryHomes: the capacity form's list comes
+// from the real directory (cmd/gateway's homeLocations over the record):
+// a care home sees its own two homes, with the bed types of their
+// services, and never another provider's. No browser needed; on the
+// embedded stores and on a real PostgreSQL and Redis.
+func TestCapacityFormListsDirectoryHomes(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) { capacityFormHomes(t, map[string]string{}) })
+	t.Run("postgres", func(t *testing.T) {
+		pg := pgtest.Start(t)
+		_, dbURL := pg.NewDatabase(t)
+		capacityFormHomes(t, map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redistest.Start(t).URL()})
+	})
+}
+
+func capacityFormHomes(t *testing.T, env map[string]string) {
+	base, stop, done, _ := startRun(t, env)
+	defer func() { stop(); <-done }()
+	home := mint(t, "demo-care-home-1")
+	ids := apiPost(t, "POST", base+"/fhir", home, "application/fhir+json", mustRead(t, "mappings/testdata/care-home-bundle.json"))
+	apiPost(t, "POST", base+"/fhir", home, "application/fhir+json", []byte(fmt.Sprintf(secondHomeBundle, ids["Organization"], ids["Organization"])))
+	apiPost(t, "POST", base+"/fhir", mint(t, "demo-care-home-2"), "application/fhir+json", []byte(otherHomeBundle))
+
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	get := func(path string) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.Header.Set("Accept", "text/html")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	token := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(get("/sign-in"))
+	if token == nil {
+		t.Fatal("no CSRF token on the sign-in page")
+	}
+	resp, err := c.PostForm(base+"/sign-in/demo", url.Values{"csrf": {token[1]}, "organisation": {"demo-care-home-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	html := get("/capacity/today")
+	must(t, html, "Which home are you posting for?", "Quick Start House nursing (dementia), M14 6AB", "Second Street House, M20 2RN",
+		`value="`+ids["Location"]+`"`)
+	mustNot(t, html, "Other House")
+	// The first home's service is nursing with dementia: that bed type
+	// only; the second's is residential: residential and residential
+	// dementia.
+	html = get("/capacity/today?location=" + ids["Location"])
+	must(t, html, `name="max.nursing-dementia"`)
+	mustNot(t, html, `name="max.nursing"`, `name="max.residential"`)
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
