@@ -117,10 +117,9 @@ func wardComponentStratum(code, key, day string, f discharge.WardFigure) map[str
 	}, "population": wardPopulations(f)}, f)
 }
 
+// wardStratifier renders a stratifier; one without strata (no wards that
+// day) has no stratum element, as R4 allows none.
 func wardStratifier(code string, strata []any) map[string]any {
-	if strata == nil {
-		strata = []any{}
-	}
 	s := map[string]any{"code": []any{coded(VirtualWardSystem, code)}}
 	if len(strata) > 0 {
 		s["stratum"] = strata
