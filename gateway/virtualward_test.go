@@ -102,7 +102,9 @@ func TestVirtualWardsOverHTTP(t *testing.T) {
 	r := e.do("POST", "/fhir", providerBundle("1-000000001", "1-466088203", "nursing-dementia"), "Authorization", "Bearer "+home).mustStatus(t, http.StatusOK)
 	_, homeLoc, _ := refsOf(t, r)
 	now := time.Now()
-	json := func(tok string) []string { return []string{"Authorization", "Bearer " + tok, "Content-Type", "application/json"} }
+	json := func(tok string) []string {
+		return []string{"Authorization", "Bearer " + tok, "Content-Type", "application/json"}
+	}
 
 	e.do("PUT", "/api/v1/capacity/"+l1, map[string]any{"asOf": now.Add(-time.Minute).UTC().Format(time.RFC3339), "beds": []any{
 		map[string]any{"type": "virtual-ward", "maxCapacity": 20, "occupied": 17, "reserved": 0, "acceptingAdmissions": 3}}},
