@@ -102,6 +102,7 @@ func TestVirtualWardsOverHTTP(t *testing.T) {
 	r := e.do("POST", "/fhir", providerBundle("1-000000001", "1-466088203", "nursing-dementia"), "Authorization", "Bearer "+home).mustStatus(t, http.StatusOK)
 	_, homeLoc, _ := refsOf(t, r)
 	now := time.Now()
+	as := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 	json := func(tok string) []string {
 		return []string{"Authorization", "Bearer " + tok, "Content-Type", "application/json"}
 	}
@@ -114,10 +115,20 @@ func TestVirtualWardsOverHTTP(t *testing.T) {
 	e.do("PUT", "/api/v1/capacity/"+strings.TrimPrefix(homeLoc, "Location/"), capacityBody(now.Add(-time.Minute), 4), json(home)...).
 		mustStatus(t, http.StatusOK)
 
+	// A summary of every bed type near the wards leaves virtual wards out;
+	// asked for by bed type, it has them.
+	all := e.do("GET", "/api/v1/capacity?near=53.44,-2.22&radiusKm=10", nil, as(hub)...).mustStatus(t, http.StatusOK)
+	if !strings.Contains(string(all.body), strings.TrimPrefix(homeLoc, "Location/")) || strings.Contains(string(all.body), l1) {
+		t.Errorf("default summary: %s", all.body)
+	}
+	vws := e.do("GET", "/api/v1/capacity?near=53.44,-2.22&radiusKm=10&bedType=virtual-ward", nil, as(hub)...).mustStatus(t, http.StatusOK)
+	if !strings.Contains(string(vws.body), l1) {
+		t.Errorf("virtual-ward summary: %s", vws.body)
+	}
+
 	today := discharge.Today(now)
 	yesterday := discharge.DateOfDay(discharge.DayNumber(today) - 1)
 	q := "/fhir/MeasureReport?measure=" + url.QueryEscape(mappings.VirtualWardMeasureURL) + "&period=ge" + yesterday.String() + "&period=le" + today.String()
-	as := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 	for _, tok := range []string{hub, e.token} {
 		got := e.do("GET", q, nil, as(tok)...).mustStatus(t, http.StatusOK)
 		if str(got.json, "type") != "searchset" || num(got.json, "total") != 1 {
