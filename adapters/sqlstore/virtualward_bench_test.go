@@ -124,7 +124,9 @@ func BenchmarkVirtualWards(b *testing.B) {
 				name string
 				post func(i int) discharge.Capacity
 			}{
-				{"post-care-home", func(i int) discharge.Capacity { return posting("CH-bench", now.Add(time.Duration(i)*time.Millisecond), 3) }},
+				{"post-care-home", func(i int) discharge.Capacity {
+					return posting("CH-bench", now.Add(time.Duration(i)*time.Millisecond), 3)
+				}},
 				{"post-virtual-ward", func(i int) discharge.Capacity {
 					return wardPosting("VW-bench", now.Add(time.Duration(i)*time.Millisecond), i%20, 20)
 				}},
