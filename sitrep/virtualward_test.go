@@ -37,18 +37,20 @@ type fakeReader struct {
 	fail error
 }
 
-func (f fakeReader) Read(_ context.Context, partition, typ, id string) (fhir.Resource, error) {
+func (f fakeReader) ReadMany(_ context.Context, partition string, refs []fhir.Ref) (map[string]fhir.Resource, error) {
 	if f.fail != nil {
-		return fhir.Resource{}, f.fail
+		return nil, f.fail
 	}
+	out := map[string]fhir.Resource{}
 	if partition != fhir.DirectoryPartition {
-		return fhir.Resource{}, discharge.E(discharge.KindNotFound, "", "wrong partition")
+		return out, nil
 	}
-	j, ok := f.docs[typ+"/"+id]
-	if !ok {
-		return fhir.Resource{}, discharge.E(discharge.KindNotFound, "", "no such")
+	for _, r := range refs {
+		if j, ok := f.docs[r.Type+"/"+r.ID]; ok {
+			out[r.Type+"/"+r.ID] = fhir.Resource{Type: r.Type, ID: r.ID, JSON: []byte(j)}
+		}
 	}
-	return fhir.Resource{Type: typ, ID: id, JSON: []byte(j)}, nil
+	return out, nil
 }
 
 func day(s string) discharge.Date {
