@@ -3,6 +3,7 @@ package sitrep
 import (
 	"context"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -164,21 +165,30 @@ func ParseWardSubject(q url.Values) (icb, location string, err error) {
 		return "", "", nil
 	}
 	bad := discharge.E(discharge.KindValue, "subject", "subject is Organization/{ICB ODS code} or Location/{id} of a virtual ward.")
-	if typ, id, ok := fhir.SplitRef(v); ok && strings.Contains(v, "/") {
-		switch typ {
-		case "Organization":
+	if strings.Contains(v, "/") {
+		typ, id, ok := fhir.SplitRef(v)
+		switch {
+		case !ok || strings.Count(v, "/") != 1:
+			return "", "", bad
+		case typ == "Organization":
 			v = id
-		case "Location":
+		case typ == "Location" && fhirID.MatchString(id):
 			return "", id, nil
 		default:
 			return "", "", bad
 		}
 	}
-	if v == "" || strings.ContainsAny(v, "/|") || len(v) > 10 {
+	if !odsCode.MatchString(v) {
 		return "", "", bad
 	}
 	return strings.ToUpper(v), "", nil
 }
+
+// odsCode is an ODS organisation code's shape; fhirID a FHIR id's.
+var (
+	odsCode = regexp.MustCompile(`^[A-Za-z0-9]{1,10}$`)
+	fhirID  = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
+)
 
 // Reader reads directory resources (fhir.Store).
 type Reader interface {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,6 +187,9 @@ func TestParseWardSubject(t *testing.T) {
 		{"Organization/", "", "", true},
 		{"A|B", "", "", true},
 		{"ABCDEFGHIJKL", "", "", true},
+		{"Location/a b", "", "", true},
+		{"x/Location/W1", "", "", true},
+		{"Q-P", "", "", true},
 	} {
 		icb, loc, err := sitrep.ParseWardSubject(url.Values{"subject": {c.in}})
 		if c.bad {
@@ -199,4 +203,24 @@ func TestParseWardSubject(t *testing.T) {
 			t.Errorf("%q: %q %q %v", c.in, icb, loc, err)
 		}
 	}
+}
+
+// FuzzParseWardSubject: no subject panics, and what is accepted is one of
+// an ICB code (upper case, no separators) or a Location id.
+func FuzzParseWardSubject(f *testing.F) {
+	for _, s := range []string{"", "Organization/QOP", "Location/W1", "Patient/1", "a/b/c", "Organization/_history/1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		icb, loc, err := sitrep.ParseWardSubject(url.Values{"subject": {s}})
+		if err != nil {
+			return
+		}
+		if icb != "" && loc != "" {
+			t.Fatalf("%q: both %q and %q", s, icb, loc)
+		}
+		if icb != "" && (strings.ContainsAny(icb, "/|") || len(icb) > 10) {
+			t.Fatalf("%q: ICB %q", s, icb)
+		}
+	})
 }
