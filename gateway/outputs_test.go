@@ -364,6 +364,8 @@ func TestOutputsForValidation(t *testing.T) {
 	e.do("POST", "/fhir/MeasureReport", wardMeasureReport(vwLoc2, time.Now().Add(-time.Minute), 9, 10), "Authorization", "Bearer "+vwTok2).mustStatus(t, http.StatusCreated)
 	o.save("MeasureReport-virtual-wards-search", e.do("GET", "/fhir/MeasureReport?measure="+url.QueryEscape(mappings.VirtualWardMeasureURL)+"&period=ge"+
 		discharge.DateOfDay(discharge.DayNumber(today)-2).String()+"&period=le"+today.String()+"&unknown=1", nil), http.StatusOK)
+	o.save("MeasureReport-virtual-wards-evaluate", e.do("GET", "/fhir/Measure/virtual-ward-occupancy/$evaluate-measure?periodStart="+
+		discharge.DateOfDay(discharge.DayNumber(today)-6).String()+"&periodEnd="+today.String()+"&subject=Organization/QOP", nil), http.StatusOK)
 	o.save("OperationOutcome-virtual-wards-bad-subject", e.do("GET", "/fhir/MeasureReport?measure="+url.QueryEscape(mappings.VirtualWardMeasureURL)+"&subject=Patient/1", nil), http.StatusBadRequest)
 
 	// 429, from a gateway whose rate limit is one request a minute.

@@ -26,7 +26,8 @@ func isVirtualWardMeasure(m string) bool {
 }
 
 // wardParams are the parameters a virtual-ward request reads.
-var wardParams = map[string]bool{"measure": true, "subject": true, "period": true, "_format": true}
+var wardParams = map[string]bool{"measure": true, "subject": true, "period": true, "periodStart": true, "periodEnd": true,
+	"reportType": true, "_format": true}
 
 // wardRequest reads subject and period; other parameters are refused with
 // strict handling, and otherwise ignored with a warning, in name order.
@@ -106,4 +107,16 @@ func (s *Server) virtualWardsCSV(c echo.Context) error {
 	}
 	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+wardReportID(rep)+`.csv"`)
 	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", mappings.VirtualWardsCSV(rep.VirtualWardReport))
+}
+
+// evaluateVirtualWards is Measure/virtual-ward-occupancy/$evaluate-measure
+// ?periodStart&periodEnd[&subject]: the MeasureReport itself. The route
+// declares sitrep.MayRead (trusts and hubs, the same callers as
+// sitrep.MayReadVirtualWards); the service checks its own rule too.
+func (s *Server) evaluateVirtualWards(c echo.Context) error {
+	rep, _, err := s.wardReport(c)
+	if err != nil {
+		return err
+	}
+	return respond(c, http.StatusOK, mappings.VirtualWardsToMeasureReport(wardReportID(rep), rep.Subject, rep.Generated, rep.VirtualWardReport))
 }

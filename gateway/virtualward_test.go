@@ -161,6 +161,14 @@ func TestVirtualWardsOverHTTP(t *testing.T) {
 	if n, d := fraction(wardGroup(t, one.json["entry"].([]any)[0].(map[string]any)["resource"], mappings.WardOccupancy)); n != 17 || d != 20 {
 		t.Errorf("QOP: %d/%d", n, d)
 	}
+	// $evaluate-measure, for one ward and a period.
+	ev := e.do("GET", "/fhir/Measure/"+mappings.VirtualWardMeasureID+"/$evaluate-measure?periodStart="+yesterday.String()+
+		"&periodEnd="+today.String()+"&subject=Location/"+l2, nil, as(e.token)...).mustStatus(t, http.StatusOK)
+	if n, d := fraction(wardGroup(t, ev.json, mappings.WardOccupancy)); str(ev.json, "resourceType") != "MeasureReport" ||
+		str(ev.json, "subject", "reference") != "Location/"+l2 || str(ev.json, "period", "start") != yesterday.String() || n != 5 || d != 10 {
+		t.Errorf("$evaluate-measure: %s", ev.body)
+	}
+	e.do("GET", "/fhir/Measure/"+mappings.VirtualWardMeasureID+"/$evaluate-measure", nil, as(vw1)...).mustStatus(t, http.StatusForbidden)
 	// CSV.
 	csv := e.do("GET", "/api/v1/virtual-wards.csv?period="+today.String(), nil, as(hub)...).mustStatus(t, http.StatusOK)
 	if !strings.HasPrefix(csv.header.Get("Content-Type"), "text/csv") ||
