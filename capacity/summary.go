@@ -173,6 +173,11 @@ func (s *Service) Summarise(ctx context.Context, q SummaryQuery) (Summary, error
 		}
 	default:
 		for _, b := range discharge.BedTypes() {
+			// Virtual-ward places are care at home, not beds near a
+			// point: only bedType=virtual-ward summarises them.
+			if discharge.BedType(b.Code) == discharge.BedVirtualWard {
+				continue
+			}
 			want = append(want, discharge.BedType(b.Code))
 		}
 	}

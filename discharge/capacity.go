@@ -38,6 +38,7 @@ var bedTypes = []Concept{
 	{string(BedTransitional), "Transitional / short stay", "A short-stay bed: discharge to assess (D2A), intermediate care, reablement or respite."},
 	{string(BedYoungPhysicallyDisabled), "Young physically disabled", "A bed for physically disabled adults aged 18 to 65."},
 	{string(BedHospice), "Hospice", "A hospice in-patient bed for specialist palliative or end-of-life care. Not a Capacity Tracker category: the gateway's own, posted by hospices directly."},
+	{string(BedVirtualWard), "Virtual ward", "A virtual-ward (hospital at home) place: maxCapacity is the ward's virtual beds, occupied its patients. Not a Capacity Tracker category and never offered by placement: it feeds the virtual-ward occupancy report (docs/sitrep.md)."},
 }
 
 // BedTypes lists the bed categories with display and definition.

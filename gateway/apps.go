@@ -21,11 +21,13 @@ type Apps struct {
 	Capacity  *capacity.Service
 	// Sitrep is nil when the record keeps no sitrep counters.
 	Sitrep *sitrep.Service
+	// VirtualWards is nil when the record keeps no virtual-ward figures.
+	VirtualWards *sitrep.VirtualWards
 }
 
 // Apps returns the gateway's application services.
 func (s *Server) Apps() Apps {
-	return Apps{Cases: s.cases, Referrals: s.referrals, Placement: s.placement, Capacity: s.capacities, Sitrep: s.sitrep}
+	return Apps{Cases: s.cases, Referrals: s.referrals, Placement: s.placement, Capacity: s.capacities, Sitrep: s.sitrep, VirtualWards: s.virtualWards}
 }
 
 // StatusOf is the HTTP status of any error, by the one Kind → status

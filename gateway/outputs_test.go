@@ -137,6 +137,7 @@ func TestOutputsForValidation(t *testing.T) {
 	o.save("Measure-care-home-capacity", e.do("GET", "/fhir/Measure/care-home-capacity", nil, "Authorization", ""), http.StatusOK)
 	o.save("Measure-discharge-case", e.do("GET", "/fhir/Measure/discharge-case", nil, "Authorization", ""), http.StatusOK)
 	o.save("Measure-discharge-sitrep", e.do("GET", "/fhir/Measure/discharge-sitrep", nil, "Authorization", ""), http.StatusOK)
+	o.save("Measure-virtual-ward-occupancy", e.do("GET", "/fhir/Measure/virtual-ward-occupancy", nil, "Authorization", ""), http.StatusOK)
 	// The profiles under configs/profiles, as shipped.
 	profiles, err := filepath.Glob(filepath.Join("..", "configs", "profiles", "*.json"))
 	if err != nil || len(profiles) == 0 {
@@ -353,6 +354,19 @@ func TestOutputsForValidation(t *testing.T) {
 	o.save("MeasureReport-sitrep-search", e.do("GET", "/fhir/MeasureReport?measure="+url.QueryEscape(mappings.SitrepMeasureURL)+"&period=ge"+
 		discharge.DateOfDay(discharge.DayNumber(today)-2).String()+"&period=le"+today.String()+"&unknown=1", nil), http.StatusOK)
 	o.save("MeasureReport-sitrep-evaluate", e.do("GET", "/fhir/Measure/discharge-sitrep/$evaluate-measure?periodStart="+today.String(), nil), http.StatusOK)
+	// Virtual-ward occupancy (virtualward.go): two wards, one below the
+	// target, over three days; and a bad subject.
+	vwTok := e.tokenFor("vw-out", auth.RoleCareProvider, "1-000000011", directoryScopes)
+	vwLoc := e.wardProvider(t, vwTok, "1-000000011", "1-000000111", "M14 4AB", "QOP")
+	e.do("POST", "/fhir/MeasureReport", wardMeasureReport(vwLoc, time.Now().Add(-time.Minute), 5, 10), "Authorization", "Bearer "+vwTok).mustStatus(t, http.StatusCreated)
+	vwTok2 := e.tokenFor("vw-out-2", auth.RoleCareProvider, "1-000000012", directoryScopes)
+	vwLoc2 := e.wardProvider(t, vwTok2, "1-000000012", "1-000000112", "SK3 0AA", "QWO")
+	e.do("POST", "/fhir/MeasureReport", wardMeasureReport(vwLoc2, time.Now().Add(-time.Minute), 9, 10), "Authorization", "Bearer "+vwTok2).mustStatus(t, http.StatusCreated)
+	o.save("MeasureReport-virtual-wards-search", e.do("GET", "/fhir/MeasureReport?measure="+url.QueryEscape(mappings.VirtualWardMeasureURL)+"&period=ge"+
+		discharge.DateOfDay(discharge.DayNumber(today)-2).String()+"&period=le"+today.String()+"&unknown=1", nil), http.StatusOK)
+	o.save("MeasureReport-virtual-wards-evaluate", e.do("GET", "/fhir/Measure/virtual-ward-occupancy/$evaluate-measure?periodStart="+
+		discharge.DateOfDay(discharge.DayNumber(today)-6).String()+"&periodEnd="+today.String()+"&subject=Organization/QOP", nil), http.StatusOK)
+	o.save("OperationOutcome-virtual-wards-bad-subject", e.do("GET", "/fhir/MeasureReport?measure="+url.QueryEscape(mappings.VirtualWardMeasureURL)+"&subject=Patient/1", nil), http.StatusBadRequest)
 
 	// 429, from a gateway whose rate limit is one request a minute.
 	limited := newEnvLimited(t, 1)
@@ -363,6 +377,7 @@ func TestOutputsForValidation(t *testing.T) {
 	for _, k := range []string{"CapabilityStatement", "CodeSystem-care-setting", "Measure-care-home-capacity",
 		"OperationDefinition-ServiceRequest-placement-options", "transaction-response-walkthrough", "batch-response",
 		"placement-options-explain", "AuditEvent-search", "translate-match", "MeasureReport-search", "MeasureReport-sitrep-search", "Measure-discharge-sitrep",
+		"Measure-virtual-ward-occupancy", "MeasureReport-virtual-wards-search", "CodeSystem-virtual-ward",
 		"OperationDefinition-Task-confirm", "OperationDefinition-Task-referral-pack", "CodeSystem-offer-reject-reason",
 		"CodeSystem-offer-business-status", "StructureDefinition-referral-offer", "transaction-response-tasks",
 		"referral-pack-minimised", "referral-pack-identified", "Task-history", "OperationOutcome-409-illegal-move",

@@ -119,6 +119,10 @@ type Deps struct {
 	// case's shortlisted event, the sitrep's unmet-demand count), wired
 	// by internal/wiring (PlacementObservers); none: nothing is told.
 	PlacementObservers []placement.Observer
+	// VirtualWards are the virtual wards' daily figures (virtualward.go),
+	// placed by the directory in Store; nil: that report answers
+	// not-supported.
+	VirtualWards sitrep.WardDays
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -163,6 +167,8 @@ type Server struct {
 	messages *messaging.Service
 	// sitrep computes the discharge sitrep (sitrep.go).
 	sitrep *sitrep.Service
+	// virtualWards computes virtual-ward occupancy (virtualward.go).
+	virtualWards *sitrep.VirtualWards
 }
 
 // New builds the gateway and its routes.
@@ -199,6 +205,9 @@ func New(cfg Config, d Deps) *Server {
 	s.subscriptions = d.Subscriptions
 	if d.Sitrep != nil {
 		s.sitrep = sitrep.New(d.Sitrep, d.Now)
+	}
+	if d.VirtualWards != nil {
+		s.virtualWards = sitrep.NewVirtualWards(d.VirtualWards, sitrep.DirectoryPlaces{Store: d.Store}, d.Now)
 	}
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord, Observers: d.PlacementObservers}, d.Capacity, d.Store, d.Geocoder, s.records)
@@ -328,6 +337,9 @@ func (s *Server) routes() {
 	// sitrep.MayRead; $evaluate-measure and the CSV declare it here.
 	fhirRoute(http.MethodGet, "/Measure/:id/$evaluate-measure", s.evaluateMeasure, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayRead))
 	e.GET("/api/v1/sitrep.csv", s.sitrepCSV, s.authenticate, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayRead))
+	// Virtual-ward occupancy (virtualward.go): MeasureReport?measure= of
+	// its Measure is dispatched by searchMeasureReports too.
+	e.GET("/api/v1/virtual-wards.csv", s.virtualWardsCSV, s.authenticate, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayReadVirtualWards))
 	// The provider directory: not patient data, so not audited.
 	for _, t := range directoryTypes {
 		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'), requireWriter(t))

@@ -62,6 +62,8 @@ var codeSystemDefs = []codeSystemDef{
 		"Why a patient who no longer meets the criteria to reside is still in hospital: the reasons for delay of NHS England's acute discharge situation report (Discharge Delays (Acute) collection, technical specification of 30 April 2024), with the gateway's codes; docs/sitrep.md records the source.", discharge.DelayReasons},
 	{"sitrep", SitrepSystem, "Sitrep", "Discharge sitrep groups and stratifiers",
 		"The groups and stratifiers of the discharge-sitrep Measure and its MeasureReports.", SitrepConcepts},
+	{"virtual-ward", VirtualWardSystem, "VirtualWard", "Virtual-ward occupancy groups and stratifiers",
+		"The groups, stratifiers and target strata of the virtual-ward-occupancy Measure and its MeasureReports.", VirtualWardConcepts},
 	{"placement-exclusion-reason", ExclusionReasonSystem, "PlacementExclusionReason", "Placement exclusion reason",
 		"The hard filters of $placement-options: why a provider was left out of the options. The code of each exclusion " +
 			"in the answer's OperationOutcome (issue.details.coding), in the order the filters are applied.", discharge.ExclusionReasons},

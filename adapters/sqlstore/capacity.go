@@ -63,6 +63,10 @@ func (c *Capacity) Record(ctx context.Context, p discharge.Capacity) (discharge.
 			if err := outboxCapacity(ctx, tx, p.LocationID, v+1); err != nil {
 				return err
 			}
+			// A virtual ward's daily figures (virtualward.go).
+			if err := recordWardDay(ctx, tx, p, stored); err != nil {
+				return err
+			}
 			cur, applied = p, true
 			cur.Version = v + 1
 			return nil

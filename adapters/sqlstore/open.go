@@ -294,7 +294,9 @@ func provider(db *sql.DB, eng engine) (*goose.Provider, error) {
 			goose.NewGoMigration(12, &goose.GoFunc{RunTx: migrateProcessedMessages(eng)}, nil),
 			// 14 and 15: the sitrep's counters and their backfill (sitrep.go).
 			goose.NewGoMigration(14, &goose.GoFunc{RunTx: migrateSitrep(eng)}, nil),
-			goose.NewGoMigration(15, &goose.GoFunc{RunTx: migrateSitrepBackfill(eng)}, nil)))
+			goose.NewGoMigration(15, &goose.GoFunc{RunTx: migrateSitrepBackfill(eng)}, nil),
+			// 16: the virtual wards' daily figures (virtualward.go).
+			goose.NewGoMigration(16, &goose.GoFunc{RunTx: migrateVirtualWards}, nil)))
 	p, err := goose.NewProvider(dialect, db, files, opts...)
 	if err != nil {
 		return nil, discharge.Wrap(discharge.KindInternal, op, err)

@@ -54,6 +54,9 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 	}
 	fmt.Fprintf(stdout, "seeded %d synthetic locations (%d created, %d updated, %d unchanged) with capacity in %s\n",
 		len(listings), rep.Created, rep.Updated, rep.Unchanged, time.Since(start).Round(time.Millisecond))
+	if err := seedVirtualWardsAndSay(ctx, st, geo, stdout); err != nil { // seed_virtualwards.go
+		return err
+	}
 	if *ncases > 0 {
 		start = time.Now()
 		created, err := seedCases(ctx, st.Record, synthetic.Cases(*ncases, strings.Split(*caseTrusts, ","), time.Now(), *seed))
