@@ -53,7 +53,7 @@ func mountDashboard(cfg config, srv *gateway.Server, st *wiring.Stores, sec *sec
 		d.Referrals = apps.Referrals
 	}
 	if apps.Sitrep != nil {
-		d.Sitrep = sitrepPage{apps.Sitrep}
+		d.Sitrep = sitrepPage{svc: apps.Sitrep, wards: apps.VirtualWards}
 	}
 	if testSitrep != nil {
 		d.Sitrep = testSitrep(d.Sitrep)
@@ -87,7 +87,14 @@ func loopback(hostport string) bool {
 // page: today's headline figures and the last 30 days' daily series. The
 // page's unmet demand by district, virtual wards and 14-day forecast stay
 // empty (each section says so) until issue 18's services fill them here.
-type sitrepPage struct{ svc *sitrep.Service }
+type sitrepPage struct {
+	svc *sitrep.Service
+	// wards is the virtual-ward report (nil: the section stays empty).
+	wards *sitrep.VirtualWards
+}
+
+// wardTrendDays is how many days each ward's occupancy trend covers.
+const wardTrendDays = 14
 
 // trendDays is how many days the page's trend covers, today included.
 const trendDays = 30
@@ -116,7 +123,35 @@ func (p sitrepPage) Sitrep(ctx context.Context, who *auth.Principal, day time.Ti
 		}
 	}
 	v.Trend = []web.Series{discharged, newNCTR}
+	if v.VirtualWards, err = p.virtualWards(ctx, who, to); err != nil {
+		return web.SitrepView{}, err
+	}
 	return v, nil
+}
+
+// virtualWards is every ward's occupancy on day to, with its daily
+// occupancy over the wardTrendDays ending then (sitrep.VirtualWards.Report).
+func (p sitrepPage) virtualWards(ctx context.Context, who *auth.Principal, to discharge.Date) ([]web.WardOccupancy, error) {
+	if p.wards == nil || sitrep.MayReadVirtualWards(who) != nil {
+		return nil, nil
+	}
+	from := discharge.DateOfDay(discharge.DayNumber(to) - (wardTrendDays - 1))
+	r, err := p.wards.Report(ctx, who, sitrep.WardRequest{From: from, To: to})
+	if err != nil {
+		return nil, err
+	}
+	trend := map[string][]web.Point{}
+	for _, d := range r.Days {
+		at := time.Date(d.Day.Year, d.Day.Month, d.Day.Day, 0, 0, 0, 0, time.UTC)
+		for _, w := range d.Wards {
+			trend[w.Key] = append(trend[w.Key], web.Point{Day: at, Value: w.Percent() / 100})
+		}
+	}
+	var out []web.WardOccupancy
+	for _, w := range r.Last().Wards {
+		out = append(out, web.WardOccupancy{Name: w.Name, Occupied: w.Occupied, Capacity: w.Capacity, Trend: trend[w.Key]})
+	}
+	return out, nil
 }
 
 // homeLocations lists a care provider's own directory Locations for the
