@@ -116,6 +116,11 @@ func TestOutputsForValidation(t *testing.T) {
 		id := str(en, "resource", "id")
 		o.save("ConceptMap-"+id, e.do("GET", "/fhir/ConceptMap/"+id, nil), http.StatusOK)
 	}
+	// The SubscriptionTopics, published in R4 as Basic (Backport IG).
+	for _, ti := range mappings.SubscriptionTopics() {
+		o.save("Basic-SubscriptionTopic-"+string(ti.Topic), e.do("GET", "/fhir/Basic/"+string(ti.Topic), nil, "Authorization", ""), http.StatusOK)
+	}
+	o.save("Basic-SubscriptionTopic-search", e.do("GET", "/fhir/Basic?code=SubscriptionTopic", nil, "Authorization", ""), http.StatusOK)
 	// Every OperationDefinition and Measure the CapabilityStatement or the
 	// gateway's own resources point at, when the gateway serves it.
 	defs := map[string]bool{}

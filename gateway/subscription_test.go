@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/referral"
 	"github.com/dischargegateway/gateway/subscription"
 )
@@ -223,4 +225,82 @@ func TestSubscriptionManagement(t *testing.T) {
 	e.do("DELETE", "/fhir/Subscription/"+id, nil, bearer(other)...).mustStatus(t, http.StatusNotFound)
 	e.do("DELETE", "/fhir/Subscription/"+id, nil, bearer(home)...).mustStatus(t, http.StatusNoContent)
 	e.do("GET", "/fhir/Subscription/"+id, nil, bearer(home)...).mustStatus(t, http.StatusNotFound)
+}
+
+// The topics are published as the Backport IG's R4 SubscriptionTopics: the
+// CapabilityStatement names each canonical, each resolves (Basic?url=) to
+// a Basic whose artifact-url is that canonical and whose canFilterBy are
+// the filters a Subscription may use; code, _id and unknown ids behave.
+func TestSubscriptionTopicsPublished(t *testing.T) {
+	e := newEnv(t)
+	md := e.do("GET", "/fhir/metadata", nil, "Authorization", "").mustStatus(t, http.StatusOK)
+	var canonicals []string
+	for _, rs := range md.json["rest"].([]any)[0].(map[string]any)["resource"].([]any) {
+		if str(rs, "type") != "Subscription" {
+			continue
+		}
+		exts, _ := rs.(map[string]any)["extension"].([]any)
+		for _, x := range exts {
+			if strings.HasSuffix(str(x, "url"), "/capabilitystatement-subscriptiontopic-canonical") {
+				canonicals = append(canonicals, str(x, "valueCanonical"))
+			}
+		}
+	}
+	if len(canonicals) != len(mappings.SubscriptionTopics()) {
+		t.Fatalf("CapabilityStatement lists %d topics: %v", len(canonicals), canonicals)
+	}
+	for i, canonical := range canonicals {
+		ti := mappings.SubscriptionTopics()[i]
+		found := e.do("GET", "/fhir/Basic?url="+url.QueryEscape(canonical), nil, "Authorization", "").mustStatus(t, http.StatusOK)
+		if n, _ := found.json["total"].(float64); n != 1 {
+			t.Fatalf("%s: %s", canonical, found.body)
+		}
+		b := found.json["entry"].([]any)[0].(map[string]any)["resource"]
+		if str(b, "resourceType") != "Basic" || str(b, "code", "coding", 0, "code") != "SubscriptionTopic" {
+			t.Fatalf("%s: %v", canonical, b)
+		}
+		var artifact string
+		var filters []string
+		for _, x := range b.(map[string]any)["extension"].([]any) {
+			switch u := str(x, "url"); {
+			case strings.HasSuffix(u, "/artifact-url"):
+				artifact = str(x, "valueUri")
+			case strings.HasSuffix(u, "SubscriptionTopic.canFilterBy"):
+				for _, p := range x.(map[string]any)["extension"].([]any) {
+					if str(p, "url") == "filterParameter" {
+						filters = append(filters, str(p, "valueString"))
+					}
+				}
+			}
+		}
+		if artifact != canonical || strings.Join(filters, ",") != strings.Join(ti.Filters, ",") {
+			t.Fatalf("%s: artifact-url %q, filters %v, want %v", canonical, artifact, filters, ti.Filters)
+		}
+		read := e.do("GET", "/fhir/Basic/"+str(b, "id"), nil, "Authorization", "").mustStatus(t, http.StatusOK)
+		if str(read.json, "id") != str(b, "id") || str(read.json, "resourceType") != "Basic" {
+			t.Fatalf("read %s: %s", str(b, "id"), read.body)
+		}
+	}
+	for _, c := range []struct {
+		query string
+		total int
+	}{
+		{"code=SubscriptionTopic", len(canonicals)},
+		{"code=http://hl7.org/fhir/fhir-types|SubscriptionTopic", len(canonicals)},
+		{"code=http://example.org|SubscriptionTopic", 0},
+		{"code=Other", 0},
+		{"_id=case-state", 1},
+		{"_id=case-state,task-status", 2},
+		{"url=https://example.org/nothing", 0},
+	} {
+		r := e.do("GET", "/fhir/Basic?"+c.query, nil, "Authorization", "").mustStatus(t, http.StatusOK)
+		if n, _ := r.json["total"].(float64); int(n) != c.total {
+			t.Errorf("Basic?%s: total %v, want %d", c.query, r.json["total"], c.total)
+		}
+	}
+	e.do("GET", "/fhir/Basic/no-such-topic", nil, "Authorization", "").mustStatus(t, http.StatusNotFound)
+	strict := e.do("GET", "/fhir/Basic?subject=x", nil, "Authorization", "", "Prefer", "handling=strict")
+	if strict.status != http.StatusBadRequest || !strings.Contains(string(strict.body), `"subject"`) {
+		t.Fatalf("strict unknown parameter: %d %s", strict.status, strict.body)
+	}
 }
