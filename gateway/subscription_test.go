@@ -17,6 +17,7 @@ import (
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/records"
 	"github.com/dischargegateway/gateway/referral"
 	"github.com/dischargegateway/gateway/subscription"
 )
@@ -99,6 +100,7 @@ func runDeliverer(t *testing.T, e *env) {
 	ref := referral.New(sqlstore.NewReferral(e.record), referral.Options{})
 	subs := sqlstore.NewSubscriptions(e.record)
 	d := subscription.NewDeliverer(subs, taskReaderFunc(ref.VRead), subscription.DelivererConfig{
+		Records: records.New(records.Config{}, records.Deps{Store: e.record}),
 		BaseURL: e.srv.URL + "/fhir", Endpoints: subscription.EndpointPolicy{AllowHosts: []string{"127.0.0.1"}},
 		Poll: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -207,7 +209,7 @@ func TestSubscriptionManagement(t *testing.T) {
 		{"unknown topic", home, subscriptionBody("everything", "https://203.0.113.7/hook", "id-only"), 400, "Subscription.criteria"},
 		{"topic beyond role", home, subscriptionBody("case-state", "https://203.0.113.7/hook", "id-only"), 403, "Subscription.criteria"},
 		{"filter the topic lacks", trust, subscriptionBody("case-state", "https://203.0.113.7/hook", "id-only", "Encounter?owner=X"), 400, "Subscription.criteria.extension"},
-		{"full resource of a case", trust, subscriptionBody("case-state", "https://203.0.113.7/hook", "full-resource"), 400, "Subscription.channel.payload"},
+		{"full resource of a case without Encounter read", trust, subscriptionBody("case-state", "https://203.0.113.7/hook", "full-resource"), 403, "Subscription.channel.payload"},
 		{"no scope", noScope, subscriptionBody("referral-offered", "https://203.0.113.7/hook", "id-only"), 403, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -303,4 +305,56 @@ func TestSubscriptionTopicsPublished(t *testing.T) {
 	if strict.status != http.StatusBadRequest || !strings.Contains(string(strict.body), `"subject"`) {
 		t.Fatalf("strict unknown parameter: %d %s", strict.status, strict.body)
 	}
+}
+
+// full-resource for the case and capacity topics: the hub of the case's
+// trust gets the Encounter as its read shows it, another hub hears
+// nothing; a trust subscribed to capacity postings gets the Location.
+func TestSubscriptionFullResourceCaseAndCapacity(t *testing.T) {
+	w := newReferralWorld(t)
+	e := w.e
+	hubTok := e.tokenFor("hub-sub", auth.RoleHub, "QXH", taskHubScopes+subscriptionScopes, "RXA")
+	otherHubTok := e.tokenFor("hub-sub-b", auth.RoleHub, "QXB", taskHubScopes+subscriptionScopes, "RXB")
+	trustTok := e.tokenFor("trust-sub", auth.RoleTrust, "RXA", "system/Location.rs"+subscriptionScopes)
+	hub, otherHub, trust := newHookReceiver(t), newHookReceiver(t), newHookReceiver(t)
+	e.do("POST", "/fhir/Subscription", subscriptionBody("case-state", hub.srv.URL, "full-resource"), bearer(hubTok)...).
+		mustStatus(t, http.StatusCreated)
+	e.do("POST", "/fhir/Subscription", subscriptionBody("case-state", otherHub.srv.URL, "full-resource"), bearer(otherHubTok)...).
+		mustStatus(t, http.StatusCreated)
+	e.do("POST", "/fhir/Subscription", subscriptionBody("capacity-posting", trust.srv.URL, "full-resource",
+		"Location?location="+strings.TrimPrefix(w.homes[0].loc, "Location/")), bearer(trustTok)...).mustStatus(t, http.StatusCreated)
+	runDeliverer(t, e)
+	w.send(t, 0) // the case moves on: an offer is out
+	b, _ := hub.waitFocus(t, w.encounter, 5*time.Second)
+	enc := fullResource(b, w.encounter)
+	if str(enc, "resourceType") != "Encounter" || "Encounter/"+str(enc, "id") != w.encounter {
+		t.Fatalf("the hub's notification has no Encounter: %s", asJSON(b))
+	}
+	body := map[string]any{"asOf": time.Now().UTC().Format(time.RFC3339), "beds": []any{map[string]any{
+		"type": "nursing-dementia", "maxCapacity": 30, "occupied": 28, "reserved": 0, "acceptingAdmissions": 1}}}
+	e.do("PUT", "/api/v1/capacity/"+strings.TrimPrefix(w.homes[0].loc, "Location/"), body, "Authorization", "Bearer "+w.homes[0].token,
+		"Content-Type", "application/json").mustStatus(t, http.StatusOK)
+	b, _ = trust.waitFocus(t, w.homes[0].loc, 5*time.Second)
+	if loc := fullResource(b, w.homes[0].loc); str(loc, "resourceType") != "Location" {
+		t.Fatalf("the trust's notification has no Location: %s", asJSON(b))
+	}
+	time.Sleep(100 * time.Millisecond)
+	otherHub.mu.Lock()
+	defer otherHub.mu.Unlock()
+	for _, b := range otherHub.got {
+		if strings.Contains(asJSON(b), w.encounter) {
+			t.Fatalf("another trust's hub heard of the case: %s", asJSON(b))
+		}
+	}
+}
+
+// fullResource is the resource of the notification entry whose request
+// names focus.
+func fullResource(b map[string]any, focus string) any {
+	for _, en := range b["entry"].([]any) {
+		if str(en, "request", "url") == focus {
+			return en.(map[string]any)["resource"]
+		}
+	}
+	return nil
 }

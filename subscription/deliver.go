@@ -44,8 +44,11 @@ type DelivererConfig struct {
 	// Batch bounds the events of one notification (a Subscription's max
 	// count, if lower, wins).
 	Batch int
-	Now   func() time.Time
-	Log   *slog.Logger
+	// Records serves the case and capacity topics' full-resource payloads
+	// (nil: their foci are sent without the resource).
+	Records RecordReader
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // Defaults of DelivererConfig.
@@ -366,24 +369,36 @@ func (d *Deliverer) deliver(ctx context.Context, c Claimed, release func()) {
 	}
 }
 
-// resources reads each Task focus as the subscriber would (the referral
-// read rules); one it may no longer read is left out.
+// resources reads each focus as the subscriber would read it now: a Task
+// version through the referral read rules, a case's Encounter and a
+// Location through the record's read (records.Service.Read), current
+// version. One it may no longer read is left out; so is an Encounter
+// found in another partition than the event's (ids are per organisation,
+// and a hub reads several).
 func (d *Deliverer) resources(ctx context.Context, sub discharge.Subscription, evs []discharge.SubscriptionEvent) map[string][]byte {
-	if d.read == nil {
-		return nil
-	}
 	out := map[string][]byte{}
 	p := Principal(sub.Owner)
 	for _, e := range evs {
-		id, ok := strings.CutPrefix(e.Focus, "Task/")
-		if !ok {
-			continue
+		key := e.Focus + "/_history/" + strconv.FormatInt(e.Version, 10)
+		typ, id, _ := strings.Cut(e.Focus, "/")
+		switch typ {
+		case "Task":
+			if d.read == nil {
+				continue
+			}
+			r, err := d.read.ReadTaskVersion(ctx, p, id, strconv.FormatInt(e.Version, 10))
+			if err == nil {
+				out[key] = r.JSON
+			}
+		case "Encounter", "Location":
+			if d.cfg.Records == nil {
+				continue
+			}
+			r, part, err := d.cfg.Records.Read(ctx, p, typ, id)
+			if err == nil && (typ == "Location" || part == e.Partition) {
+				out[key] = r.JSON
+			}
 		}
-		r, err := d.read.ReadTaskVersion(ctx, p, id, strconv.FormatInt(e.Version, 10))
-		if err != nil {
-			continue
-		}
-		out[e.Focus+"/_history/"+strconv.FormatInt(e.Version, 10)] = r.JSON
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/records"
 	"github.com/dischargegateway/gateway/referral"
 	"github.com/dischargegateway/gateway/subscription"
 )
@@ -35,7 +36,7 @@ func (t taskReader) ReadTaskVersion(ctx context.Context, p *auth.Principal, id, 
 
 // Subscriptions are the Subscription service on the record and its
 // Deliverer (started by `gateway serve`); referrals (nil: none) serves
-// full-resource Task payloads. stop releases the Deliverer's LISTEN
+// full-resource Task payloads, the record the other topics'. stop releases the Deliverer's LISTEN
 // connection once Run has returned.
 func (s *Stores) Subscriptions(set SubscriptionSettings, referrals *referral.Service, log *slog.Logger) (svc *subscription.Service, d *subscription.Deliverer, stop func()) {
 	rec := sqlstore.NewSubscriptions(s.Record)
@@ -45,7 +46,10 @@ func (s *Stores) Subscriptions(set SubscriptionSettings, referrals *referral.Ser
 		read = taskReader{referrals}
 	}
 	svc = subscription.New(rec, subscription.Config{Endpoints: policy})
+	// The case and capacity topics' full-resource foci are read with the
+	// record's read rules (records.Service.Read), as GET would.
+	recs := records.New(records.Config{BaseURL: set.BaseURL}, records.Deps{Store: s.Record, Logger: log})
 	d = subscription.NewDeliverer(rec, read, subscription.DelivererConfig{Endpoints: policy, BaseURL: set.BaseURL,
-		Timeout: set.Timeout, MaxFailures: set.MaxFailures, PerEndpoint: set.PerEndpoint, Log: log})
+		Timeout: set.Timeout, MaxFailures: set.MaxFailures, PerEndpoint: set.PerEndpoint, Log: log, Records: recs})
 	return svc, d, rec.Close
 }
