@@ -44,6 +44,8 @@ type DelivererConfig struct {
 	// Batch bounds the events of one notification (a Subscription's max
 	// count, if lower, wins).
 	Batch int
+	// SecretKey opens the signing secrets the Service sealed (secret.go).
+	SecretKey []byte
 	// Records serves the case and capacity topics' full-resource payloads
 	// (nil: their foci are sent without the resource).
 	Records RecordReader
@@ -328,6 +330,16 @@ func endpointHost(endpoint string) string {
 // release once the POST is over, and settles the outcome.
 func (d *Deliverer) deliver(ctx context.Context, c Claimed, release func()) {
 	sub := c.Sub
+	secret, err := openSecret(d.cfg.SecretKey, sub.ID, sub.Secret)
+	if err != nil {
+		// Nothing can be signed: a failure like any other, so the
+		// Subscription goes to error, visible in $status, if the key stays
+		// wrong.
+		release()
+		d.fail(ctx, sub, "the signing secret could not be opened (SUBSCRIPTION_SECRET_KEY changed or missing)")
+		return
+	}
+	sub.Secret = secret
 	n := discharge.Notification{Subscription: sub}
 	switch {
 	case sub.Status == discharge.SubscriptionRequested:

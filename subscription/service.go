@@ -104,6 +104,9 @@ type Config struct {
 	// Endpoints are the endpoint safety rules.
 	Endpoints EndpointPolicy
 	Limits    fhir.Limits
+	// SecretKey seals the signing secrets at rest (secret.go; nil: in
+	// clear). The Deliverer needs the same key.
+	SecretKey []byte
 	Now       func() time.Time
 }
 
@@ -178,11 +181,15 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, body []byte) (C
 	sub.ID, sub.Secret = newID(), newID()+newID()
 	sub.Owner = discharge.Subscriber{ClientID: p.ClientID, Org: p.Org, Role: string(p.Role), Members: p.Members}
 	sub.Status, sub.Created = discharge.SubscriptionRequested, now
+	secret := sub.Secret
+	if sub.Secret, err = sealSecret(s.cfg.SecretKey, sub.ID, secret); err != nil {
+		return Created{}, discharge.Wrap(discharge.KindInternal, "subscription.Create", err)
+	}
 	if err := s.st.CreateSubscription(ctx, sub); err != nil {
 		return Created{}, err
 	}
 	r, err := render(sub)
-	return Created{Resource: r, Secret: sub.Secret}, err
+	return Created{Resource: r, Secret: secret}, err
 }
 
 func joinOr(xs []string) string {

@@ -24,6 +24,8 @@ type SubscriptionSettings struct {
 	PerEndpoint int
 	// BaseURL is the FHIR base notifications name (GATEWAY_BASE_URL).
 	BaseURL string
+	// SecretKey seals the signing secrets at rest (nil: in clear).
+	SecretKey []byte
 }
 
 // taskReader serves full-resource payloads through the referral
@@ -45,11 +47,15 @@ func (s *Stores) Subscriptions(set SubscriptionSettings, referrals *referral.Ser
 	if referrals != nil {
 		read = taskReader{referrals}
 	}
-	svc = subscription.New(rec, subscription.Config{Endpoints: policy})
+	if set.SecretKey == nil {
+		log.Warn("SUBSCRIPTION_SECRET_KEY is not set: Subscription signing secrets are stored in clear in the record")
+	}
+	svc = subscription.New(rec, subscription.Config{Endpoints: policy, SecretKey: set.SecretKey})
 	// The case and capacity topics' full-resource foci are read with the
 	// record's read rules (records.Service.Read), as GET would.
 	recs := records.New(records.Config{BaseURL: set.BaseURL}, records.Deps{Store: s.Record, Logger: log})
 	d = subscription.NewDeliverer(rec, read, subscription.DelivererConfig{Endpoints: policy, BaseURL: set.BaseURL,
-		Timeout: set.Timeout, MaxFailures: set.MaxFailures, PerEndpoint: set.PerEndpoint, Log: log, Records: recs})
+		Timeout: set.Timeout, MaxFailures: set.MaxFailures, PerEndpoint: set.PerEndpoint, Log: log, Records: recs,
+		SecretKey: set.SecretKey})
 	return svc, d, rec.Close
 }
