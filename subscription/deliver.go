@@ -150,43 +150,67 @@ func NewDeliverer(st Store, read Reader, cfg DelivererConfig) *Deliverer {
 }
 
 // Run delivers until ctx ends, then waits for deliveries in flight.
+//
+// The fan-out and the claims run in two loops: a fan-out (thousands of
+// events when a few referrals meet 1,000 Subscriptions, and a synchronous
+// commit) took up to a second on a loaded machine, and while one ran in
+// line with the claims no Subscription freed meanwhile was claimed again.
+// Now the claim loop keeps delivering what is numbered while the next
+// fan-out numbers more, and each fan-out that numbered something wakes
+// it.
 func (d *Deliverer) Run(ctx context.Context) {
 	defer d.wg.Wait()
+	fanned := make(chan struct{}, 1)
+	fdone := make(chan struct{})
+	go func() {
+		defer close(fdone)
+		d.fanoutLoop(ctx, fanned)
+	}()
+	defer func() { <-fdone }()
+	poll := time.NewTimer(d.cfg.Poll)
+	defer poll.Stop()
 	for ctx.Err() == nil {
-		if d.Step(ctx) {
+		if d.claim(ctx) {
 			continue
 		}
-		d.mu.Lock()
-		saturated := d.inflight >= d.cfg.Workers
-		d.mu.Unlock()
-		if saturated {
-			// Every worker busy: claim again as soon as one is free.
+		// Wait for a fan-out that numbered events, a delivery's end (its
+		// Subscription may have more due) or Poll (heartbeats, retries).
+		if !poll.Stop() {
 			select {
-			case <-ctx.Done():
-			case <-d.freed:
-				sleep(ctx, settleCoalesce)
-			case <-time.After(d.cfg.Poll):
+			case <-poll.C:
+			default:
 			}
-			continue
 		}
-		// Wait for a commit (NOTIFY), a delivery's end (its Subscription
-		// may have more events due) or Poll, whichever comes first.
-		wctx, cancel := context.WithCancel(ctx)
-		woke := make(chan bool, 1)
-		go func() {
-			select {
-			case <-d.freed:
-				woke <- true
-				cancel()
-			case <-wctx.Done():
-				woke <- false
-			}
-		}()
-		d.st.Wait(wctx, d.cfg.Poll)
-		cancel()
-		if <-woke {
+		poll.Reset(d.cfg.Poll)
+		select {
+		case <-ctx.Done():
+		case <-fanned:
+		case <-d.freed:
 			sleep(ctx, settleCoalesce)
+		case <-poll.C:
 		}
+	}
+}
+
+// fanoutLoop fans the outbox out until ctx ends: at once again while
+// rows remain, else after a NOTIFY (PostgreSQL) or Poll. Each fan-out
+// that numbered events signals fanned.
+func (d *Deliverer) fanoutLoop(ctx context.Context, fanned chan<- struct{}) {
+	for ctx.Err() == nil {
+		n, err := d.st.Fanout(ctx, fanoutBatch, Match)
+		if err != nil && ctx.Err() == nil {
+			d.cfg.Log.Warn("subscription fan-out failed", slog.String("error", err.Error()))
+		}
+		if n > 0 {
+			select {
+			case fanned <- struct{}{}:
+			default:
+			}
+		}
+		if n == fanoutBatch {
+			continue
+		}
+		d.st.Wait(ctx, d.cfg.Poll)
 	}
 }
 
@@ -203,26 +227,33 @@ func sleep(ctx context.Context, d time.Duration) {
 const fanoutBatch = 500
 
 // Step fans out the outbox and starts the deliveries now due, without
-// waiting for them; it reports whether there may be more to do at once.
+// waiting for them (Run does both in loops of their own); it reports
+// whether there may be more to do at once.
 func (d *Deliverer) Step(ctx context.Context) bool {
-	more := false
 	n, err := d.st.Fanout(ctx, fanoutBatch, Match)
 	if err != nil {
 		d.cfg.Log.Warn("subscription fan-out failed", slog.String("error", err.Error()))
 	}
-	if n == fanoutBatch {
-		more = true
-	}
+	return d.claim(ctx) || n == fanoutBatch
+}
+
+// claim leases the Subscriptions due, as many as there are free workers,
+// and starts their deliveries; it reports whether every free worker got
+// one (there may be more due).
+func (d *Deliverer) claim(ctx context.Context) bool {
 	d.mu.Lock()
 	free := d.cfg.Workers - d.inflight
 	d.mu.Unlock()
 	if free <= 0 {
-		return more
+		// Every worker busy: claim again when one is free.
+		return false
 	}
 	claimed, err := d.st.Claim(ctx, d.cfg.ID, d.cfg.Now(), d.cfg.Lease, true, free, d.cfg.Batch)
 	if err != nil {
-		d.cfg.Log.Warn("subscription claim failed", slog.String("error", err.Error()))
-		return more
+		if ctx.Err() == nil {
+			d.cfg.Log.Warn("subscription claim failed", slog.String("error", err.Error()))
+		}
+		return false
 	}
 	var giveBack []Outcome
 	for _, c := range claimed {
@@ -265,7 +296,7 @@ func (d *Deliverer) Step(ctx context.Context) bool {
 			d.cfg.Log.Warn("subscription settle failed", slog.String("error", err.Error()))
 		}
 	}
-	return more || len(claimed) == free
+	return len(claimed) == free
 }
 
 // wake tells Run a worker is free or a lease was released.
