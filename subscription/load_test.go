@@ -293,6 +293,11 @@ func (s *timedStore) Settle(ctx context.Context, owner string, os []subscription
 	return s.Store.Settle(ctx, owner, os)
 }
 
+func (s *timedStore) Wait(ctx context.Context, d time.Duration) {
+	defer s.note("Wait", time.Now())
+	s.Store.Wait(ctx, d)
+}
+
 func (s *timedStore) table() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -397,11 +397,12 @@ func (r *Subscriptions) Fanout(ctx context.Context, limit int, match func(subscr
 		for _, s := range subs {
 			counter[s.ID] = s.Events
 		}
-		var rows [][]any
+		var fe fannedEvents
 		for _, e := range evs {
+			at := toNanos(e.At)
 			for _, id := range match(e, subs) {
 				counter[id]++
-				rows = append(rows, []any{id, counter[id], toNanos(e.At), e.Focus, e.Version, e.Partition})
+				fe.add(id, counter[id], at, e.Focus, e.Version, e.Partition)
 			}
 		}
 		var moved [][]any
@@ -412,9 +413,9 @@ func (r *Subscriptions) Fanout(ctx context.Context, limit int, match func(subscr
 		}
 		now := time.Now().UnixNano()
 		if r.s.eng == enginePostgres {
-			return fanoutWritesPostgres(ctx, tx, rows, moved, ids, now, &taken)
+			return fanoutWritesPostgres(ctx, tx, &fe, moved, ids, now, &taken)
 		}
-		if err := insertValues(ctx, tx, `INSERT INTO subscription_events (subscription_id, seq, at, focus, version, partition) VALUES `, 6, rows); err != nil {
+		if err := insertValues(ctx, tx, `INSERT INTO subscription_events (subscription_id, seq, at, focus, version, partition) VALUES `, 6, fe.rows()); err != nil {
 			return err
 		}
 		if err := setCounters(ctx, tx, moved); err != nil {
@@ -445,16 +446,11 @@ func (r *Subscriptions) Fanout(ctx context.Context, limit int, match func(subscr
 // was some 60 round trips, and on a loaded machine each round trip waits
 // for both processes to be scheduled: the load test timed fan-outs at
 // 0.5-1.2 s, most of a notification's latency (bench/subscriptions.md).
-func fanoutWritesPostgres(ctx context.Context, tx *sql.Tx, rows, moved [][]any, ids []string, now int64, taken *int) error {
-	sid, seq, at, focus, version, part := make([]string, len(rows)), make([]int64, len(rows)), make([]int64, len(rows)),
-		make([]string, len(rows)), make([]int64, len(rows)), make([]string, len(rows))
-	for i, r := range rows {
-		sid[i], seq[i], at[i], focus[i], version[i], part[i] = r[0].(string), r[1].(int64), r[2].(int64), r[3].(string), r[4].(int64), r[5].(string)
-	}
-	if len(rows) > 0 {
+func fanoutWritesPostgres(ctx context.Context, tx *sql.Tx, fe *fannedEvents, moved [][]any, ids []string, now int64, taken *int) error {
+	if len(fe.sid) > 0 {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO subscription_events (subscription_id, seq, at, focus, version, partition)
 			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[])`,
-			sid, seq, at, focus, version, part); err != nil {
+			fe.sid, fe.seq, fe.at, fe.focus, fe.version, fe.part); err != nil {
 			return err
 		}
 	}
@@ -473,6 +469,27 @@ func fanoutWritesPostgres(ctx context.Context, tx *sql.Tx, rows, moved [][]any, 
 	}
 	*taken = len(ids)
 	return nil
+}
+
+// fannedEvents are a fan-out's new subscription_events rows, by column
+// (PostgreSQL sends each column as one array; no boxing per value).
+type fannedEvents struct {
+	sid, focus, part []string
+	seq, at, version []int64
+}
+
+func (f *fannedEvents) add(sid string, seq, at int64, focus string, version int64, part string) {
+	f.sid, f.seq, f.at = append(f.sid, sid), append(f.seq, seq), append(f.at, at)
+	f.focus, f.version, f.part = append(f.focus, focus), append(f.version, version), append(f.part, part)
+}
+
+// rows are the events as rows of values, for multi-row VALUES (SQLite).
+func (f *fannedEvents) rows() [][]any {
+	out := make([][]any, len(f.sid))
+	for i := range f.sid {
+		out[i] = []any{f.sid[i], f.seq[i], f.at[i], f.focus[i], f.version[i], f.part[i]}
+	}
+	return out
 }
 
 // setCounters sets the event counter of each (id, n), a statement per
