@@ -20,6 +20,9 @@ import (
 const (
 	CodeSystem = "CodeSystem"
 	ConceptMap = "ConceptMap"
+	// Basic holds the SubscriptionTopics, published in R4 as Basic
+	// resources (the Subscriptions Backport IG), each with its canonical.
+	Basic = "Basic"
 )
 
 // Canonical is a published terminology resource with its id and url.
@@ -62,6 +65,15 @@ func index(docs [][]byte) []Canonical {
 		out = append(out, Canonical{ID: id, URL: head.URL, JSON: d})
 	}
 	return out
+}
+
+// Publish adds resources of typ whose canonical URL is not a top-level
+// url element (an R4 SubscriptionTopic is a Basic, its url an extension):
+// ids, urls and docs are parallel. Call it before serving.
+func (s *Service) Publish(typ string, ids, urls []string, docs [][]byte) {
+	for i := range docs {
+		s.byType[typ] = append(s.byType[typ], Canonical{ID: ids[i], URL: urls[i], JSON: docs[i]})
+	}
 }
 
 // Read returns the published resource of typ with id; KindNotFound when

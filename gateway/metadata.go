@@ -69,6 +69,7 @@ func (s *Server) capabilities() map[string]capability {
 			Doc: "Sitrep reporting days: period=YYYY-MM-DD, or ge and le bounds (default today in England)"}}}
 	caps["Task"] = taskCapability()
 	caps["Subscription"] = subscriptionCapability()
+	caps["Basic"] = topicCapability() // the SubscriptionTopics (subscriptiontopic.go)
 	caps["Measure"] = capability{interactions: []string{"read"}}
 	caps["Measure"] = capability{interactions: []string{"read"},
 		operations: []operationRef{{"evaluate-measure", "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure"}}}

@@ -116,6 +116,11 @@ func TestOutputsForValidation(t *testing.T) {
 		id := str(en, "resource", "id")
 		o.save("ConceptMap-"+id, e.do("GET", "/fhir/ConceptMap/"+id, nil), http.StatusOK)
 	}
+	// The SubscriptionTopics, published in R4 as Basic (Backport IG).
+	for _, ti := range mappings.SubscriptionTopics() {
+		o.save("Basic-SubscriptionTopic-"+string(ti.Topic), e.do("GET", "/fhir/Basic/"+string(ti.Topic), nil, "Authorization", ""), http.StatusOK)
+	}
+	o.save("Basic-SubscriptionTopic-search", e.do("GET", "/fhir/Basic?code=SubscriptionTopic", nil, "Authorization", ""), http.StatusOK)
 	// Every OperationDefinition and Measure the CapabilityStatement or the
 	// gateway's own resources point at, when the gateway serves it.
 	defs := map[string]bool{}
@@ -258,6 +263,10 @@ func TestOutputsForValidation(t *testing.T) {
 	sid := "/fhir/Subscription/" + str(sub.json, "id")
 	o.save("OperationOutcome-400-subscription-endpoint", w.e.do("POST", "/fhir/Subscription",
 		subscriptionBody("referral-offered", "http://example.org/hook", "id-only"), bearer(subTok)...), http.StatusBadRequest)
+	hubSubTok := w.e.tokenFor("hub-sub", auth.RoleHub, "QXH", taskHubScopes+subscriptionScopes, "RXA")
+	caseHook := newHookReceiver(t)
+	w.e.do("POST", "/fhir/Subscription", subscriptionBody("case-state", caseHook.srv.URL, "full-resource"), bearer(hubSubTok)...).
+		mustStatus(t, http.StatusCreated)
 	runDeliverer(t, w.e)
 	o.save("transaction-response-tasks", w.e.do("POST", "/fhir", map[string]any{"resourceType": "Bundle", "type": "transaction",
 		"entry": []any{offerEntry(1), offerEntry(2)}}, bearer(w.trust)...), http.StatusOK)
@@ -283,6 +292,9 @@ func TestOutputsForValidation(t *testing.T) {
 	note, _ := hook.waitFocus(t, str(task.json, "resourceType")+"/"+str(task.json, "id"), 10*time.Second)
 	noteBody, _ := json.Marshal(note)
 	o.save("Subscription-notification-full-resource", resp{status: http.StatusOK, body: noteBody, json: note}, http.StatusOK)
+	caseNote, _ := caseHook.waitFocus(t, w.encounter, 10*time.Second)
+	caseNoteBody, _ := json.Marshal(caseNote)
+	o.save("Subscription-notification-case-full-resource", resp{status: http.StatusOK, body: caseNoteBody, json: caseNote}, http.StatusOK)
 	o.save("Subscription-read", w.e.do("GET", sid, nil, bearer(subTok)...), http.StatusOK)
 	o.save("Subscription-search", w.e.do("GET", "/fhir/Subscription", nil, bearer(subTok)...), http.StatusOK)
 	o.save("Subscription-status", w.e.do("GET", sid+"/$status", nil, bearer(subTok)...), http.StatusOK)

@@ -219,6 +219,8 @@ func New(cfg Config, d Deps) *Server {
 	s.metrics = s.newMetrics(d.CapacityCounts)
 	s.access = auth.NewAccessVerifier(d.Security.Issuer, d.Now)
 	s.conformance = conformance.New(mappings.CodeSystems(), d.Translator.Maps(), s.buildCapabilityStatement)
+	topicIDs, topicURLs, topics := mappings.SubscriptionTopicCanonicals()
+	s.conformance.Publish(conformance.Basic, topicIDs, topicURLs, topics)
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -253,6 +255,8 @@ func (s *Server) routes() {
 	e.GET("/fhir/Measure/:id", s.readCaseMeasure, s.negotiate)
 	e.GET("/fhir/OperationDefinition/:id", s.readOperationDefinition, s.negotiate)
 	e.GET("/fhir/SearchParameter/:id", s.readSearchParameter, s.negotiate)
+	e.GET("/fhir/Basic", s.searchSubscriptionTopics, s.negotiate) // SubscriptionTopics (subscriptiontopic.go)
+	e.GET("/fhir/Basic/:id", s.readSubscriptionTopic, s.negotiate)
 	e.GET("/api/v1/openapi.json", s.openapi)
 
 	// Everything else under /fhir and /api needs a bearer token with the

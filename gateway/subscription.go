@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -148,31 +147,17 @@ func (s *Server) subscriptionsReady(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // subscriptionCapability is the CapabilityStatement's Subscription entry:
-// the interactions and operations routed, and each published topic as the
-// Backport IG's subscriptiontopic-canonical extension, with the filters it
-// accepts in the documentation.
+// the interactions and operations routed; the topics and their filters are
+// mappings.SubscriptionCapability's.
 func subscriptionCapability() capability {
-	const backport = "http://hl7.org/fhir/uv/subscriptions-backport/"
-	var ext []map[string]any
-	doc := "Topic-based Subscriptions (Subscriptions R5 Backport IG on R4), rest-hook only, payload empty, id-only " +
-		"or full-resource (Task topics). Topics and their filters (backport-filter-criteria, always narrowed to the " +
-		"subscriber's organisation):"
-	for _, ti := range mappings.SubscriptionTopics() {
-		ext = append(ext, map[string]any{"url": backport + "StructureDefinition/capabilitystatement-subscriptiontopic-canonical",
-			"valueCanonical": mappings.TopicCanonical(ti.Topic)})
-		f := "none"
-		if len(ti.Filters) > 0 {
-			f = ti.Resource + "?" + strings.Join(ti.Filters, "=…, ") + "=…"
-		}
-		doc += " " + mappings.TopicCanonical(ti.Topic) + " (" + ti.Description + " Filters: " + f + ");"
-	}
+	ext, doc := mappings.SubscriptionCapability()
 	return capability{
 		interactions: []string{"create", "read", "delete", "search-type"},
 		searchParams: []fhir.SearchParam{{Name: "status", Type: fhir.ParamToken,
 			Definition: "http://hl7.org/fhir/SearchParameter/Subscription-status", Doc: "requested, active, error or off"}},
-		operations: []operationRef{{"status", backport + "OperationDefinition/backport-subscription-status"},
-			{"events", backport + "OperationDefinition/backport-subscription-events"}},
+		operations: []operationRef{{"status", mappings.SubscriptionStatusOperation},
+			{"events", mappings.SubscriptionEventsOperation}},
 		extension:     ext,
-		documentation: strings.TrimSuffix(doc, ";") + ".",
+		documentation: doc,
 	}
 }

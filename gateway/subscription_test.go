@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,8 @@ import (
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/records"
 	"github.com/dischargegateway/gateway/referral"
 	"github.com/dischargegateway/gateway/subscription"
 )
@@ -97,6 +100,7 @@ func runDeliverer(t *testing.T, e *env) {
 	ref := referral.New(sqlstore.NewReferral(e.record), referral.Options{})
 	subs := sqlstore.NewSubscriptions(e.record)
 	d := subscription.NewDeliverer(subs, taskReaderFunc(ref.VRead), subscription.DelivererConfig{
+		Records: records.New(records.Config{}, records.Deps{Store: e.record}),
 		BaseURL: e.srv.URL + "/fhir", Endpoints: subscription.EndpointPolicy{AllowHosts: []string{"127.0.0.1"}},
 		Poll: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -205,7 +209,7 @@ func TestSubscriptionManagement(t *testing.T) {
 		{"unknown topic", home, subscriptionBody("everything", "https://203.0.113.7/hook", "id-only"), 400, "Subscription.criteria"},
 		{"topic beyond role", home, subscriptionBody("case-state", "https://203.0.113.7/hook", "id-only"), 403, "Subscription.criteria"},
 		{"filter the topic lacks", trust, subscriptionBody("case-state", "https://203.0.113.7/hook", "id-only", "Encounter?owner=X"), 400, "Subscription.criteria.extension"},
-		{"full resource of a case", trust, subscriptionBody("case-state", "https://203.0.113.7/hook", "full-resource"), 400, "Subscription.channel.payload"},
+		{"full resource of a case without Encounter read", trust, subscriptionBody("case-state", "https://203.0.113.7/hook", "full-resource"), 403, "Subscription.channel.payload"},
 		{"no scope", noScope, subscriptionBody("referral-offered", "https://203.0.113.7/hook", "id-only"), 403, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -223,4 +227,134 @@ func TestSubscriptionManagement(t *testing.T) {
 	e.do("DELETE", "/fhir/Subscription/"+id, nil, bearer(other)...).mustStatus(t, http.StatusNotFound)
 	e.do("DELETE", "/fhir/Subscription/"+id, nil, bearer(home)...).mustStatus(t, http.StatusNoContent)
 	e.do("GET", "/fhir/Subscription/"+id, nil, bearer(home)...).mustStatus(t, http.StatusNotFound)
+}
+
+// The topics are published as the Backport IG's R4 SubscriptionTopics: the
+// CapabilityStatement names each canonical, each resolves (Basic?url=) to
+// a Basic whose artifact-url is that canonical and whose canFilterBy are
+// the filters a Subscription may use; code, _id and unknown ids behave.
+func TestSubscriptionTopicsPublished(t *testing.T) {
+	e := newEnv(t)
+	md := e.do("GET", "/fhir/metadata", nil, "Authorization", "").mustStatus(t, http.StatusOK)
+	var canonicals []string
+	for _, rs := range md.json["rest"].([]any)[0].(map[string]any)["resource"].([]any) {
+		if str(rs, "type") != "Subscription" {
+			continue
+		}
+		exts, _ := rs.(map[string]any)["extension"].([]any)
+		for _, x := range exts {
+			if strings.HasSuffix(str(x, "url"), "/capabilitystatement-subscriptiontopic-canonical") {
+				canonicals = append(canonicals, str(x, "valueCanonical"))
+			}
+		}
+	}
+	if len(canonicals) != len(mappings.SubscriptionTopics()) {
+		t.Fatalf("CapabilityStatement lists %d topics: %v", len(canonicals), canonicals)
+	}
+	for i, canonical := range canonicals {
+		ti := mappings.SubscriptionTopics()[i]
+		found := e.do("GET", "/fhir/Basic?url="+url.QueryEscape(canonical), nil, "Authorization", "").mustStatus(t, http.StatusOK)
+		if n, _ := found.json["total"].(float64); n != 1 {
+			t.Fatalf("%s: %s", canonical, found.body)
+		}
+		b := found.json["entry"].([]any)[0].(map[string]any)["resource"]
+		if str(b, "resourceType") != "Basic" || str(b, "code", "coding", 0, "code") != "SubscriptionTopic" {
+			t.Fatalf("%s: %v", canonical, b)
+		}
+		var artifact string
+		var filters []string
+		for _, x := range b.(map[string]any)["extension"].([]any) {
+			switch u := str(x, "url"); {
+			case strings.HasSuffix(u, "/artifact-url"):
+				artifact = str(x, "valueUri")
+			case strings.HasSuffix(u, "SubscriptionTopic.canFilterBy"):
+				for _, p := range x.(map[string]any)["extension"].([]any) {
+					if str(p, "url") == "filterParameter" {
+						filters = append(filters, str(p, "valueString"))
+					}
+				}
+			}
+		}
+		if artifact != canonical || strings.Join(filters, ",") != strings.Join(ti.Filters, ",") {
+			t.Fatalf("%s: artifact-url %q, filters %v, want %v", canonical, artifact, filters, ti.Filters)
+		}
+		read := e.do("GET", "/fhir/Basic/"+str(b, "id"), nil, "Authorization", "").mustStatus(t, http.StatusOK)
+		if str(read.json, "id") != str(b, "id") || str(read.json, "resourceType") != "Basic" {
+			t.Fatalf("read %s: %s", str(b, "id"), read.body)
+		}
+	}
+	for _, c := range []struct {
+		query string
+		total int
+	}{
+		{"code=SubscriptionTopic", len(canonicals)},
+		{"code=http://hl7.org/fhir/fhir-types|SubscriptionTopic", len(canonicals)},
+		{"code=http://example.org|SubscriptionTopic", 0},
+		{"code=Other", 0},
+		{"_id=case-state", 1},
+		{"_id=case-state,task-status", 2},
+		{"url=https://example.org/nothing", 0},
+	} {
+		r := e.do("GET", "/fhir/Basic?"+c.query, nil, "Authorization", "").mustStatus(t, http.StatusOK)
+		if n, _ := r.json["total"].(float64); int(n) != c.total {
+			t.Errorf("Basic?%s: total %v, want %d", c.query, r.json["total"], c.total)
+		}
+	}
+	e.do("GET", "/fhir/Basic/no-such-topic", nil, "Authorization", "").mustStatus(t, http.StatusNotFound)
+	strict := e.do("GET", "/fhir/Basic?subject=x", nil, "Authorization", "", "Prefer", "handling=strict")
+	if strict.status != http.StatusBadRequest || !strings.Contains(string(strict.body), `"subject"`) {
+		t.Fatalf("strict unknown parameter: %d %s", strict.status, strict.body)
+	}
+}
+
+// full-resource for the case and capacity topics: the hub of the case's
+// trust gets the Encounter as its read shows it, another hub hears
+// nothing; a trust subscribed to capacity postings gets the Location.
+func TestSubscriptionFullResourceCaseAndCapacity(t *testing.T) {
+	w := newReferralWorld(t)
+	e := w.e
+	hubTok := e.tokenFor("hub-sub", auth.RoleHub, "QXH", taskHubScopes+subscriptionScopes, "RXA")
+	otherHubTok := e.tokenFor("hub-sub-b", auth.RoleHub, "QXB", taskHubScopes+subscriptionScopes, "RXB")
+	trustTok := e.tokenFor("trust-sub", auth.RoleTrust, "RXA", "system/Location.rs"+subscriptionScopes)
+	hub, otherHub, trust := newHookReceiver(t), newHookReceiver(t), newHookReceiver(t)
+	e.do("POST", "/fhir/Subscription", subscriptionBody("case-state", hub.srv.URL, "full-resource"), bearer(hubTok)...).
+		mustStatus(t, http.StatusCreated)
+	e.do("POST", "/fhir/Subscription", subscriptionBody("case-state", otherHub.srv.URL, "full-resource"), bearer(otherHubTok)...).
+		mustStatus(t, http.StatusCreated)
+	e.do("POST", "/fhir/Subscription", subscriptionBody("capacity-posting", trust.srv.URL, "full-resource",
+		"Location?location="+strings.TrimPrefix(w.homes[0].loc, "Location/")), bearer(trustTok)...).mustStatus(t, http.StatusCreated)
+	runDeliverer(t, e)
+	w.send(t, 0) // the case moves on: an offer is out
+	b, _ := hub.waitFocus(t, w.encounter, 5*time.Second)
+	enc := fullResource(b, w.encounter)
+	if str(enc, "resourceType") != "Encounter" || "Encounter/"+str(enc, "id") != w.encounter {
+		t.Fatalf("the hub's notification has no Encounter: %s", asJSON(b))
+	}
+	body := map[string]any{"asOf": time.Now().UTC().Format(time.RFC3339), "beds": []any{map[string]any{
+		"type": "nursing-dementia", "maxCapacity": 30, "occupied": 28, "reserved": 0, "acceptingAdmissions": 1}}}
+	e.do("PUT", "/api/v1/capacity/"+strings.TrimPrefix(w.homes[0].loc, "Location/"), body, "Authorization", "Bearer "+w.homes[0].token,
+		"Content-Type", "application/json").mustStatus(t, http.StatusOK)
+	b, _ = trust.waitFocus(t, w.homes[0].loc, 5*time.Second)
+	if loc := fullResource(b, w.homes[0].loc); str(loc, "resourceType") != "Location" {
+		t.Fatalf("the trust's notification has no Location: %s", asJSON(b))
+	}
+	time.Sleep(100 * time.Millisecond)
+	otherHub.mu.Lock()
+	defer otherHub.mu.Unlock()
+	for _, b := range otherHub.got {
+		if strings.Contains(asJSON(b), w.encounter) {
+			t.Fatalf("another trust's hub heard of the case: %s", asJSON(b))
+		}
+	}
+}
+
+// fullResource is the resource of the notification entry whose request
+// names focus.
+func fullResource(b map[string]any, focus string) any {
+	for _, en := range b["entry"].([]any) {
+		if str(en, "request", "url") == focus {
+			return en.(map[string]any)["resource"]
+		}
+	}
+	return nil
 }

@@ -44,8 +44,13 @@ type DelivererConfig struct {
 	// Batch bounds the events of one notification (a Subscription's max
 	// count, if lower, wins).
 	Batch int
-	Now   func() time.Time
-	Log   *slog.Logger
+	// SecretKey opens the signing secrets the Service sealed (secret.go).
+	SecretKey []byte
+	// Records serves the case and capacity topics' full-resource payloads
+	// (nil: their foci are sent without the resource).
+	Records RecordReader
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // Defaults of DelivererConfig.
@@ -145,43 +150,67 @@ func NewDeliverer(st Store, read Reader, cfg DelivererConfig) *Deliverer {
 }
 
 // Run delivers until ctx ends, then waits for deliveries in flight.
+//
+// The fan-out and the claims run in two loops: a fan-out (thousands of
+// events when a few referrals meet 1,000 Subscriptions, and a synchronous
+// commit) took up to a second on a loaded machine, and while one ran in
+// line with the claims no Subscription freed meanwhile was claimed again.
+// Now the claim loop keeps delivering what is numbered while the next
+// fan-out numbers more, and each fan-out that numbered something wakes
+// it.
 func (d *Deliverer) Run(ctx context.Context) {
 	defer d.wg.Wait()
+	fanned := make(chan struct{}, 1)
+	fdone := make(chan struct{})
+	go func() {
+		defer close(fdone)
+		d.fanoutLoop(ctx, fanned)
+	}()
+	defer func() { <-fdone }()
+	poll := time.NewTimer(d.cfg.Poll)
+	defer poll.Stop()
 	for ctx.Err() == nil {
-		if d.Step(ctx) {
+		if d.claim(ctx) {
 			continue
 		}
-		d.mu.Lock()
-		saturated := d.inflight >= d.cfg.Workers
-		d.mu.Unlock()
-		if saturated {
-			// Every worker busy: claim again as soon as one is free.
+		// Wait for a fan-out that numbered events, a delivery's end (its
+		// Subscription may have more due) or Poll (heartbeats, retries).
+		if !poll.Stop() {
 			select {
-			case <-ctx.Done():
-			case <-d.freed:
-				sleep(ctx, settleCoalesce)
-			case <-time.After(d.cfg.Poll):
+			case <-poll.C:
+			default:
 			}
-			continue
 		}
-		// Wait for a commit (NOTIFY), a delivery's end (its Subscription
-		// may have more events due) or Poll, whichever comes first.
-		wctx, cancel := context.WithCancel(ctx)
-		woke := make(chan bool, 1)
-		go func() {
-			select {
-			case <-d.freed:
-				woke <- true
-				cancel()
-			case <-wctx.Done():
-				woke <- false
-			}
-		}()
-		d.st.Wait(wctx, d.cfg.Poll)
-		cancel()
-		if <-woke {
+		poll.Reset(d.cfg.Poll)
+		select {
+		case <-ctx.Done():
+		case <-fanned:
+		case <-d.freed:
 			sleep(ctx, settleCoalesce)
+		case <-poll.C:
 		}
+	}
+}
+
+// fanoutLoop fans the outbox out until ctx ends: at once again while
+// rows remain, else after a NOTIFY (PostgreSQL) or Poll. Each fan-out
+// that numbered events signals fanned.
+func (d *Deliverer) fanoutLoop(ctx context.Context, fanned chan<- struct{}) {
+	for ctx.Err() == nil {
+		n, err := d.st.Fanout(ctx, fanoutBatch, Match)
+		if err != nil && ctx.Err() == nil {
+			d.cfg.Log.Warn("subscription fan-out failed", slog.String("error", err.Error()))
+		}
+		if n > 0 {
+			select {
+			case fanned <- struct{}{}:
+			default:
+			}
+		}
+		if n == fanoutBatch {
+			continue
+		}
+		d.st.Wait(ctx, d.cfg.Poll)
 	}
 }
 
@@ -198,26 +227,33 @@ func sleep(ctx context.Context, d time.Duration) {
 const fanoutBatch = 500
 
 // Step fans out the outbox and starts the deliveries now due, without
-// waiting for them; it reports whether there may be more to do at once.
+// waiting for them (Run does both in loops of their own); it reports
+// whether there may be more to do at once.
 func (d *Deliverer) Step(ctx context.Context) bool {
-	more := false
 	n, err := d.st.Fanout(ctx, fanoutBatch, Match)
 	if err != nil {
 		d.cfg.Log.Warn("subscription fan-out failed", slog.String("error", err.Error()))
 	}
-	if n == fanoutBatch {
-		more = true
-	}
+	return d.claim(ctx) || n == fanoutBatch
+}
+
+// claim leases the Subscriptions due, as many as there are free workers,
+// and starts their deliveries; it reports whether every free worker got
+// one (there may be more due).
+func (d *Deliverer) claim(ctx context.Context) bool {
 	d.mu.Lock()
 	free := d.cfg.Workers - d.inflight
 	d.mu.Unlock()
 	if free <= 0 {
-		return more
+		// Every worker busy: claim again when one is free.
+		return false
 	}
 	claimed, err := d.st.Claim(ctx, d.cfg.ID, d.cfg.Now(), d.cfg.Lease, true, free, d.cfg.Batch)
 	if err != nil {
-		d.cfg.Log.Warn("subscription claim failed", slog.String("error", err.Error()))
-		return more
+		if ctx.Err() == nil {
+			d.cfg.Log.Warn("subscription claim failed", slog.String("error", err.Error()))
+		}
+		return false
 	}
 	var giveBack []Outcome
 	for _, c := range claimed {
@@ -260,7 +296,7 @@ func (d *Deliverer) Step(ctx context.Context) bool {
 			d.cfg.Log.Warn("subscription settle failed", slog.String("error", err.Error()))
 		}
 	}
-	return more || len(claimed) == free
+	return len(claimed) == free
 }
 
 // wake tells Run a worker is free or a lease was released.
@@ -325,6 +361,16 @@ func endpointHost(endpoint string) string {
 // release once the POST is over, and settles the outcome.
 func (d *Deliverer) deliver(ctx context.Context, c Claimed, release func()) {
 	sub := c.Sub
+	secret, err := openSecret(d.cfg.SecretKey, sub.ID, sub.Secret)
+	if err != nil {
+		// Nothing can be signed: a failure like any other, so the
+		// Subscription goes to error, visible in $status, if the key stays
+		// wrong.
+		release()
+		d.fail(ctx, sub, "the signing secret could not be opened (SUBSCRIPTION_SECRET_KEY changed or missing)")
+		return
+	}
+	sub.Secret = secret
 	n := discharge.Notification{Subscription: sub}
 	switch {
 	case sub.Status == discharge.SubscriptionRequested:
@@ -366,24 +412,36 @@ func (d *Deliverer) deliver(ctx context.Context, c Claimed, release func()) {
 	}
 }
 
-// resources reads each Task focus as the subscriber would (the referral
-// read rules); one it may no longer read is left out.
+// resources reads each focus as the subscriber would read it now: a Task
+// version through the referral read rules, a case's Encounter and a
+// Location through the record's read (records.Service.Read), current
+// version. One it may no longer read is left out; so is an Encounter
+// found in another partition than the event's (ids are per organisation,
+// and a hub reads several).
 func (d *Deliverer) resources(ctx context.Context, sub discharge.Subscription, evs []discharge.SubscriptionEvent) map[string][]byte {
-	if d.read == nil {
-		return nil
-	}
 	out := map[string][]byte{}
 	p := Principal(sub.Owner)
 	for _, e := range evs {
-		id, ok := strings.CutPrefix(e.Focus, "Task/")
-		if !ok {
-			continue
+		key := e.Focus + "/_history/" + strconv.FormatInt(e.Version, 10)
+		typ, id, _ := strings.Cut(e.Focus, "/")
+		switch typ {
+		case "Task":
+			if d.read == nil {
+				continue
+			}
+			r, err := d.read.ReadTaskVersion(ctx, p, id, strconv.FormatInt(e.Version, 10))
+			if err == nil {
+				out[key] = r.JSON
+			}
+		case "Encounter", "Location":
+			if d.cfg.Records == nil {
+				continue
+			}
+			r, part, err := d.cfg.Records.Read(ctx, p, typ, id)
+			if err == nil && (typ == "Location" || part == e.Partition) {
+				out[key] = r.JSON
+			}
 		}
-		r, err := d.read.ReadTaskVersion(ctx, p, id, strconv.FormatInt(e.Version, 10))
-		if err != nil {
-			continue
-		}
-		out[e.Focus+"/_history/"+strconv.FormatInt(e.Version, 10)] = r.JSON
 	}
 	return out
 }

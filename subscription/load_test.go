@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/internal/pgtest"
 	"github.com/dischargegateway/gateway/subscription"
 )
@@ -75,7 +76,8 @@ func TestSubscriptionLoad(t *testing.T) {
 	}
 	cfg := fastConfig("load")
 	cfg.Poll, cfg.Workers, cfg.PerEndpoint, cfg.Batch = 100*time.Millisecond, 128, 4, 50
-	d := subscription.NewDeliverer(r.subs, nil, cfg)
+	ts := &timedStore{Store: r.subs}
+	d := subscription.NewDeliverer(ts, nil, cfg)
 	dctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { d.Run(dctx); close(done) }()
@@ -91,6 +93,7 @@ func TestSubscriptionLoad(t *testing.T) {
 		return len(live) == subs
 	})
 
+	ts.reset()
 	cpu0 := pgCPU(t, pg)
 	committed := map[string]time.Time{}
 	tick := time.NewTicker(time.Second / time.Duration(rate))
@@ -116,6 +119,13 @@ func TestSubscriptionLoad(t *testing.T) {
 		return true
 	})
 	cpu1 := pgCPU(t, pg)
+	// The Store calls of the run, and no Deliverer during the baselines:
+	// each raw INSERT below sends a NOTIFY, and a live Deliverer would
+	// fan out (nothing) after each, in the timings and in the baseline's
+	// server CPU.
+	calls := ts.table()
+	stop()
+	<-done
 	var lat []time.Duration
 	mu.Lock()
 	nPosts := posts
@@ -168,13 +178,16 @@ A referral written every %v for %.0f s (%d writes), each an event for all %d Sub
 The latency is measured from the write's return (its commit is a little earlier), so it is a lower bound by the
 write's own return time. Events are delivered in batches (up to %d a notification), so the POSTs are fewer than the events:
 %d event notifications, %.1f events each on average.
+Store calls of the Deliverer while the events were written and delivered (count, p50, p99, max of each call's
+wall time; a Fanout that found nothing is counted apart):
+%s
 Run: SUBSCRIPTION_LOAD=1 go test -run TestSubscriptionLoad -timeout 20m ./subscription/
 `, subs, rate, time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), cfg.Workers, cfg.PerEndpoint, cfg.Batch,
 		receivers, time.Second/time.Duration(rate), writeSecs, len(committed), subs, events, float64(events)/writeSecs,
 		p(0.5).Round(time.Millisecond), bare[len(bare)/2].Round(time.Microsecond), float64(p(0.5))/float64(bare[len(bare)/2]),
 		p(0.99).Round(time.Millisecond), bare[len(bare)*99/100].Round(time.Microsecond), float64(p(0.99))/float64(bare[len(bare)*99/100]),
 		cpuPerEvent.Round(time.Microsecond), rawCPU.Round(time.Microsecond), float64(cpuPerEvent)/float64(max(rawCPU, 1)), cfg.Batch,
-		nPosts, float64(events)/float64(max(nPosts, 1)))
+		nPosts, float64(events)/float64(max(nPosts, 1)), calls)
 	if err := os.WriteFile(filepath.Join("..", "bench", "subscriptions.md"), []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -244,4 +257,68 @@ func sqlstoreRawInsert(t *testing.T, url string, n int) func() {
 			}
 		}
 	}
+}
+
+// timedStore times the Deliverer's Store calls, to see where a
+// notification's latency goes (waiting on the database or not).
+type timedStore struct {
+	subscription.Store
+	mu    sync.Mutex
+	calls map[string][]time.Duration
+}
+
+func (s *timedStore) note(name string, t0 time.Time) {
+	d := time.Since(t0)
+	s.mu.Lock()
+	if s.calls == nil {
+		s.calls = map[string][]time.Duration{}
+	}
+	s.calls[name] = append(s.calls[name], d)
+	s.mu.Unlock()
+}
+
+func (s *timedStore) reset() { s.mu.Lock(); s.calls = nil; s.mu.Unlock() }
+
+func (s *timedStore) Fanout(ctx context.Context, limit int, match func(subscription.OutboxEvent, []discharge.Subscription) []string) (int, error) {
+	t0 := time.Now()
+	n, err := s.Store.Fanout(ctx, limit, match)
+	if n > 0 {
+		s.note("Fanout (rows)", t0)
+	} else {
+		s.note("Fanout (none)", t0)
+	}
+	return n, err
+}
+
+func (s *timedStore) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, hb bool, limit, batch int) ([]subscription.Claimed, error) {
+	defer s.note("Claim", time.Now())
+	return s.Store.Claim(ctx, owner, now, lease, hb, limit, batch)
+}
+
+func (s *timedStore) Settle(ctx context.Context, owner string, os []subscription.Outcome) error {
+	defer s.note("Settle", time.Now())
+	return s.Store.Settle(ctx, owner, os)
+}
+
+func (s *timedStore) Wait(ctx context.Context, d time.Duration) {
+	defer s.note("Wait", time.Now())
+	s.Store.Wait(ctx, d)
+}
+
+func (s *timedStore) table() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.calls))
+	for n := range s.calls {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := "\n| call | count | p50 | p99 | max |\n|---|---:|---:|---:|---:|\n"
+	for _, n := range names {
+		ds := s.calls[n]
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		out += fmt.Sprintf("| %s | %d | %v | %v | %v |\n", n, len(ds), ds[len(ds)/2].Round(10*time.Microsecond),
+			ds[min(len(ds)-1, len(ds)*99/100)].Round(10*time.Microsecond), ds[len(ds)-1].Round(10*time.Microsecond))
+	}
+	return out
 }

@@ -596,3 +596,59 @@ func TestFailoverLosesNoAcknowledgedEvent(t *testing.T) {
 	_, events, _ := rc.snapshot()
 	t.Logf("%d referrals acknowledged (%d after the promotion), %d event deliveries", len(acked), afterPromoted, len(events))
 }
+
+// With a secret key the record holds the signing secret sealed, the
+// Deliverer with the same key signs with the clear one (the receiver
+// verifies it), and a Deliverer without the key cannot sign: its
+// deliveries fail, so the Subscription goes to error, its reason in
+// $status, rather than going out unsigned or signed wrongly.
+func TestSecretsSealedAtRest(t *testing.T) {
+	key := make([]byte, subscription.SecretKeySize)
+	key[0] = 1
+	for name, url := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			r := openRig(t, url(t))
+			r.svc = subscription.New(r.subs, subscription.Config{SecretKey: key,
+				Endpoints: subscription.EndpointPolicy{AllowHosts: []string{"127.0.0.1"}}})
+			rc := newReceiver(t)
+			id, secret := r.subscribe(t, "P1", rc.srv.URL)
+			rc.secret = secret
+			stored, err := r.subs.Subscription(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.Secret == secret || strings.Contains(stored.Secret, secret) {
+				t.Fatalf("the record holds the secret in clear: %q", stored.Secret)
+			}
+			cfg := fastConfig("a")
+			cfg.SecretKey = key
+			d := subscription.NewDeliverer(r.subs, nil, cfg)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { d.Run(ctx); close(done) }()
+			r.offer(t, "P1", "sealed-1")
+			eventually(t, 5*time.Second, "delivered", func() bool { _, ev, _ := rc.snapshot(); return len(ev) == 1 })
+			cancel()
+			<-done
+			if rc.badSig != 0 {
+				t.Fatalf("%d deliveries with a bad signature", rc.badSig)
+			}
+			// The same record, a Deliverer without the key.
+			cfg = fastConfig("b")
+			cfg.MaxFailures = 2
+			d = subscription.NewDeliverer(r.subs, nil, cfg)
+			ctx, cancel = context.WithCancel(context.Background())
+			done = make(chan struct{})
+			go func() { d.Run(ctx); close(done) }()
+			defer func() { cancel(); <-done }()
+			r.offer(t, "P1", "sealed-2")
+			eventually(t, 5*time.Second, "status error", func() bool {
+				s, _ := r.subs.Subscription(ctx, id)
+				return s.Status == discharge.SubscriptionError && strings.Contains(s.LastError, "secret")
+			})
+			if _, ev, _ := rc.snapshot(); len(ev) != 1 {
+				t.Fatalf("a delivery went out without the key: %v", ev)
+			}
+		})
+	}
+}

@@ -91,11 +91,22 @@ type Reader interface {
 	ReadTaskVersion(ctx context.Context, p *auth.Principal, id, vid string) (fhir.Resource, error)
 }
 
+// RecordReader reads the other topics' foci, the case's Encounter and the
+// posting Location, as the FHIR read interaction would show them to the
+// subscriber (records.Service.Read: the organisations it may read, not
+// found otherwise), with the partition that held it.
+type RecordReader interface {
+	Read(ctx context.Context, p *auth.Principal, typ, id string) (fhir.Resource, string, error)
+}
+
 // Config configures a Service.
 type Config struct {
 	// Endpoints are the endpoint safety rules.
 	Endpoints EndpointPolicy
 	Limits    fhir.Limits
+	// SecretKey seals the signing secrets at rest (secret.go; nil: in
+	// clear). The Deliverer needs the same key.
+	SecretKey []byte
 	Now       func() time.Time
 }
 
@@ -148,9 +159,11 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, body []byte) (C
 				"The topic does not filter on "+name+"; it takes: "+joinOr(allowed)+".")
 		}
 	}
-	if sub.Payload == discharge.PayloadFullResource && mappings.TopicResource(sub.Topic) != "Task" {
-		return Created{}, discharge.E(discharge.KindNotSupported, "Subscription.channel.payload",
-			"full-resource is offered for the Task topics; use id-only and read the focus.")
+	// A full-resource payload is a read made for the subscriber at each
+	// delivery, so it needs the scope that read would need now.
+	if res := mappings.TopicResource(sub.Topic); sub.Payload == discharge.PayloadFullResource && !p.Scopes.Allows(res, 'r') {
+		return Created{}, discharge.E(discharge.KindForbidden, "Subscription.channel.payload",
+			"full-resource reads each "+res+" for the subscriber: the access token needs system/"+res+".r (or use id-only).")
 	}
 	for i, h := range sub.Headers {
 		if name, _, _ := strings.Cut(h, ":"); reserved(name) {
@@ -168,11 +181,15 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, body []byte) (C
 	sub.ID, sub.Secret = newID(), newID()+newID()
 	sub.Owner = discharge.Subscriber{ClientID: p.ClientID, Org: p.Org, Role: string(p.Role), Members: p.Members}
 	sub.Status, sub.Created = discharge.SubscriptionRequested, now
+	secret := sub.Secret
+	if sub.Secret, err = sealSecret(s.cfg.SecretKey, sub.ID, secret); err != nil {
+		return Created{}, discharge.Wrap(discharge.KindInternal, "subscription.Create", err)
+	}
 	if err := s.st.CreateSubscription(ctx, sub); err != nil {
 		return Created{}, err
 	}
 	r, err := render(sub)
-	return Created{Resource: r, Secret: sub.Secret}, err
+	return Created{Resource: r, Secret: secret}, err
 }
 
 func joinOr(xs []string) string {
@@ -328,7 +345,7 @@ func (s *Service) bundle(n discharge.Notification, base string) ([]byte, error) 
 // made on its behalf at delivery.
 func Principal(o discharge.Subscriber) *auth.Principal {
 	return &auth.Principal{ClientID: o.ClientID, Org: o.Org, Role: auth.Role(o.Role), Members: o.Members,
-		Scopes: auth.Scopes{"Task": "rs"}}
+		Scopes: auth.Scopes{"Task": "rs", "Encounter": "r", "Location": "r"}}
 }
 
 // Match lists the Subscriptions that hear of e: the topic's trigger, the
@@ -343,7 +360,11 @@ func Match(e OutboxEvent, subs []discharge.Subscription) []string {
 		if sub.Status == discharge.SubscriptionOff || !sub.End.IsZero() && e.At.After(sub.End) {
 			continue
 		}
-		p := Principal(sub.Owner)
+		// The subscriber's role and organisations, as Principal gives
+		// them, without the scopes map Principal allocates: Match runs for
+		// every event against every live Subscription (thousands of times
+		// a fan-out in the load test), and only reads the role and orgs.
+		p := &auth.Principal{Org: sub.Owner.Org, Role: auth.Role(sub.Owner.Role), Members: sub.Owner.Members}
 		ok := false
 		switch sub.Topic {
 		case discharge.TopicReferralOffered:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/internal/wiring"
+	"github.com/dischargegateway/gateway/subscription"
 )
 
 // config is every setting of the gateway. Each is read from one environment
@@ -243,6 +244,15 @@ var settingsTable = []setting{
 		set: positiveDuration(func(c *config) *time.Duration { return &c.Subscription.Timeout })},
 	{env: "SUBSCRIPTION_MAX_FAILURES", def: "10", doc: "Failed deliveries in a row (retried with exponential backoff and jitter) after which a Subscription goes to `error`.",
 		set: intSetting(func(c *config) *int { return &c.Subscription.MaxFailures }, 1)},
+	{env: "SUBSCRIPTION_SECRET_KEY", def: "", secret: true, doc: "32 bytes, base64 (`openssl rand -base64 32`): seals each Subscription's signing secret in the record (AES-256-GCM), so a copy of the database cannot forge notifications. Every gateway needs the same key. Unset: secrets are stored in clear (a warning at start); secrets stored before the key was set stay readable.",
+		set: func(c *config, v string) error {
+			k, err := subscription.ParseSecretKey(v)
+			if err != nil {
+				return err
+			}
+			c.Subscription.SecretKey = k
+			return nil
+		}},
 	{env: "SUBSCRIPTION_PER_ENDPOINT", def: "4", doc: "Concurrent deliveries to one endpoint host from one gateway, so a slow receiver holds up nobody else.",
 		set: intSetting(func(c *config) *int { return &c.Subscription.PerEndpoint }, 1)},
 	{env: "GATEWAY_CAPACITY_HISTORY", def: "500", doc: "Capacity postings kept per location in its history stream (approximate cap).",

@@ -199,11 +199,19 @@ func TestRunEmbeddedStoreSaysWhatPersists(t *testing.T) {
 
 func TestSettingsAreValidated(t *testing.T) {
 	_, err := loadConfig(func(k string) string {
-		return map[string]string{"GATEWAY_BODY_LIMIT": "lots", "GATEWAY_REQUEST_TIMEOUT": "-1s", "GATEWAY_PLACEMENT_WEIGHTS": "distance=-1"}[k]
+		return map[string]string{"GATEWAY_BODY_LIMIT": "lots", "GATEWAY_REQUEST_TIMEOUT": "-1s", "GATEWAY_PLACEMENT_WEIGHTS": "distance=-1",
+			"SUBSCRIPTION_SECRET_KEY": "c2hvcnQ="}[k]
 	})
 	if err == nil || !strings.Contains(err.Error(), "GATEWAY_BODY_LIMIT") || !strings.Contains(err.Error(), "GATEWAY_REQUEST_TIMEOUT") ||
-		!strings.Contains(err.Error(), "GATEWAY_PLACEMENT_WEIGHTS") {
-		t.Fatalf("want both settings named: %v", err)
+		!strings.Contains(err.Error(), "GATEWAY_PLACEMENT_WEIGHTS") || !strings.Contains(err.Error(), "SUBSCRIPTION_SECRET_KEY") {
+		t.Fatalf("want every bad setting named: %v", err)
+	}
+	// A 32-byte key reaches the Subscription settings.
+	keyed, err := loadConfig(func(k string) string {
+		return map[string]string{"SUBSCRIPTION_SECRET_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}[k]
+	})
+	if err != nil || len(keyed.Subscription.SecretKey) != 32 || keyed.Subscription.SecretKey[31] != 31 {
+		t.Fatalf("SUBSCRIPTION_SECRET_KEY: %v %v", keyed.Subscription.SecretKey, err)
 	}
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"settings"}, func(string) string { return "" }, &out, io.Discard, nil); err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/records"
 	"github.com/dischargegateway/gateway/referral"
 	"github.com/dischargegateway/gateway/subscription"
 )
@@ -23,6 +24,8 @@ type SubscriptionSettings struct {
 	PerEndpoint int
 	// BaseURL is the FHIR base notifications name (GATEWAY_BASE_URL).
 	BaseURL string
+	// SecretKey seals the signing secrets at rest (nil: in clear).
+	SecretKey []byte
 }
 
 // taskReader serves full-resource payloads through the referral
@@ -35,7 +38,7 @@ func (t taskReader) ReadTaskVersion(ctx context.Context, p *auth.Principal, id, 
 
 // Subscriptions are the Subscription service on the record and its
 // Deliverer (started by `gateway serve`); referrals (nil: none) serves
-// full-resource Task payloads. stop releases the Deliverer's LISTEN
+// full-resource Task payloads, the record the other topics'. stop releases the Deliverer's LISTEN
 // connection once Run has returned.
 func (s *Stores) Subscriptions(set SubscriptionSettings, referrals *referral.Service, log *slog.Logger) (svc *subscription.Service, d *subscription.Deliverer, stop func()) {
 	rec := sqlstore.NewSubscriptions(s.Record)
@@ -44,8 +47,15 @@ func (s *Stores) Subscriptions(set SubscriptionSettings, referrals *referral.Ser
 	if referrals != nil {
 		read = taskReader{referrals}
 	}
-	svc = subscription.New(rec, subscription.Config{Endpoints: policy})
+	if set.SecretKey == nil {
+		log.Warn("SUBSCRIPTION_SECRET_KEY is not set: Subscription signing secrets are stored in clear in the record")
+	}
+	svc = subscription.New(rec, subscription.Config{Endpoints: policy, SecretKey: set.SecretKey})
+	// The case and capacity topics' full-resource foci are read with the
+	// record's read rules (records.Service.Read), as GET would.
+	recs := records.New(records.Config{BaseURL: set.BaseURL}, records.Deps{Store: s.Record, Logger: log})
 	d = subscription.NewDeliverer(rec, read, subscription.DelivererConfig{Endpoints: policy, BaseURL: set.BaseURL,
-		Timeout: set.Timeout, MaxFailures: set.MaxFailures, PerEndpoint: set.PerEndpoint, Log: log})
+		Timeout: set.Timeout, MaxFailures: set.MaxFailures, PerEndpoint: set.PerEndpoint, Log: log, Records: recs,
+		SecretKey: set.SecretKey})
 	return svc, d, rec.Close
 }
