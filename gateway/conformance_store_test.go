@@ -609,3 +609,19 @@ func TestHubSearchPagesThroughEveryMember(t *testing.T) {
 		t.Fatalf("hub history: %s", h.body)
 	}
 }
+
+// TestTerminologySearchStrict: an unknown parameter on a CodeSystem or
+// ConceptMap search is a warning entry by default and, with Prefer:
+// handling=strict, a 400 naming the parameter; never an empty 200.
+func TestTerminologySearchStrict(t *testing.T) {
+	e := newEnv(t)
+	for _, typ := range []string{"CodeSystem", "ConceptMap"} {
+		lenient := e.do("GET", "/fhir/"+typ+"?bogus=1", nil).mustStatus(t, http.StatusOK)
+		if num(lenient.json, "total") < 1 {
+			t.Errorf("%s: lenient search lost its matches: %s", typ, lenient.body)
+		}
+		if r := e.do("GET", "/fhir/"+typ+"?bogus=1", nil, "Prefer", "handling=strict"); r.status != http.StatusBadRequest || !r.hasIssue("not-supported", "bogus") {
+			t.Errorf("%s strict: %d %s", typ, r.status, r.body)
+		}
+	}
+}

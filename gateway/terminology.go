@@ -50,7 +50,10 @@ func (s *Server) searchCanonical(c echo.Context, typ string) error {
 	if err != nil {
 		return err
 	}
+	// An unknown parameter is a warning entry, or with Prefer:
+	// handling=strict an error (the search is refused, not run unfiltered).
 	var warns discharge.Issues
+	strict := preferStrict(c)
 	names := make([]string, 0, len(vals))
 	for name := range vals {
 		names = append(names, name)
@@ -60,11 +63,16 @@ func (s *Server) searchCanonical(c echo.Context, typ string) error {
 		switch name {
 		case "url", "_format", "_count", "_offset", "_total":
 		default:
-			warns.Warn(discharge.KindNotSupported, name, "Unknown or unsupported search parameter '"+name+"' for "+typ+"; it was not applied.")
+			msg := "Unknown or unsupported search parameter '" + name + "' for " + typ
+			if strict {
+				warns.Add(discharge.KindNotSupported, name, msg+".")
+			} else {
+				warns.Warn(discharge.KindNotSupported, name, msg+"; it was not applied.")
+			}
 		}
 	}
-	if len(warns) > 0 && preferStrict(c) {
-		return warns.Err(discharge.KindNotSupported, "search")
+	if err := warns.Err(discharge.KindNotSupported, "search"); err != nil {
+		return err
 	}
 	used := url.Values{}
 	if vs, ok := vals["url"]; ok {
