@@ -327,6 +327,9 @@ func (s *Server) routes() {
 	// sitrep.MayRead; $evaluate-measure and the CSV declare it here.
 	fhirRoute(http.MethodGet, "/Measure/:id/$evaluate-measure", s.evaluateMeasure, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayRead))
 	e.GET("/api/v1/sitrep.csv", s.sitrepCSV, s.authenticate, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayRead))
+	// Unmet demand by district (unmet.go): MeasureReport?measure= of the
+	// unmet-demand Measure is dispatched by searchMeasureReports.
+	e.GET("/api/v1/unmet-demand.csv", s.unmetCSV, s.authenticate, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayReadAggregates))
 	// The provider directory: not patient data, so not audited.
 	for _, t := range directoryTypes {
 		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'), requireWriter(t))

@@ -12,7 +12,6 @@ package sitrep
 import (
 	"context"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -70,14 +69,10 @@ type Report struct {
 	discharge.Sitrep
 }
 
-// MayRead is the sitrep's access rule, which the route table declares: a
-// trust reads its own, a hub its members'; anyone else is KindForbidden.
-func MayRead(p *auth.Principal) error {
-	if p == nil || (p.Role != auth.RoleTrust && p.Role != auth.RoleHub) {
-		return discharge.E(discharge.KindForbidden, "", "Only a trust (its own) or a hub (its member trusts') reads the sitrep.")
-	}
-	return nil
-}
+// MayRead is the sitrep's access rule, which the route table declares:
+// MayReadAggregates (a trust its own, a hub its members', a system client
+// the trusts it is registered for); anyone else is KindForbidden.
+func MayRead(p *auth.Principal) error { return MayReadAggregates(p) }
 
 // Sitrep computes the report r asks for, over the trusts p may read.
 // A subject p may not read is KindForbidden, named at "subject".
@@ -99,15 +94,9 @@ func (s *Service) Sitrep(ctx context.Context, p *auth.Principal, r Request) (Rep
 	if discharge.Days(r.From, r.To) >= MaxDays {
 		return Report{}, discharge.E(discharge.KindTooLarge, "period", "A report covers at most 92 days.")
 	}
-	trusts := p.ReadableOrgs()
-	subject := r.Subject
-	switch {
-	case subject == "" || subject == p.Org:
-		subject = p.Org
-	case slices.Contains(trusts, subject):
-		trusts = []string{subject}
-	default:
-		return Report{}, discharge.E(discharge.KindForbidden, "subject", "The caller does not read that organisation's sitrep.")
+	subject, trusts, err := subjectTrusts(p, r.Subject)
+	if err != nil {
+		return Report{}, err
 	}
 	fromHour, _ := discharge.ReportingHours(r.From)
 	_, toHour := discharge.ReportingHours(r.To)
@@ -138,10 +127,11 @@ func (s *Service) Sitrep(ctx context.Context, p *auth.Principal, r Request) (Rep
 		Sitrep: discharge.ComputeSitrep(today, r.From, r.To, all.Open, all.Discharges, all.NewNCTR)}, nil
 }
 
-// DelayHistory returns a case's delay history, for a caller that reads the
-// trust's cases.
+// DelayHistory returns a case's delay history, for a caller that sees the
+// trust's patients (auth.Principal.CanSee: never a system client, whose
+// reports are aggregates only).
 func (s *Service) DelayHistory(ctx context.Context, p *auth.Principal, trust, caseID string) ([]discharge.DelaySpell, error) {
-	if MayRead(p) != nil || !slices.Contains(p.ReadableOrgs(), trust) {
+	if !p.CanSee(trust) {
 		return nil, discharge.E(discharge.KindNotFound, "", "No such case.")
 	}
 	return s.counters.DelayHistory(ctx, trust, caseID)
