@@ -10,7 +10,7 @@ import (
 // November 2026), counters from two trusts, one outside the period.
 func TestComputeUnmetDemand(t *testing.T) {
 	w1, w2 := day("2026-11-16"), day("2026-11-23")
-	nursing, home := discharge.CareSetting("nursing-home"), discharge.CareSetting("home-care")
+	nursing, home := discharge.CareSetting("nursing"), discharge.CareSetting("home-care")
 	counts := []discharge.DemandCount{
 		// Week 1, M14: 3 nursing dementia (distance top), 2 more of the
 		// same need from the other trust, 1 home care with no filter.
@@ -44,7 +44,7 @@ func TestComputeUnmetDemand(t *testing.T) {
 	// The same need from two trusts is one cell; the none filter and no
 	// requirements have names.
 	if len(m14.Cells) != 2 || m14.ByFilter[discharge.NoFilter] != 1 || m14.ByRequirements[discharge.NoRequirements] != 1 ||
-		m14.ByRequirements["dementia"] != 5 || m14.BySetting["nursing-home"] != 5 {
+		m14.ByRequirements["dementia"] != 5 || m14.BySetting["nursing"] != 5 {
 		t.Fatalf("M14 %+v", m14)
 	}
 	if sk4.ByRequirements["bariatric+peg"] != 5 || len(sk4.Cells) != 2 {

@@ -24,9 +24,9 @@ func (e *env) unmetDemand(t *testing.T, trust string) {
 	rec := sqlstore.NewSitrep(e.record)
 	now := time.Now()
 	for _, d := range []discharge.Demand{
-		{At: now, Outcode: "M14", Setting: "nursing-home", Requirements: []discharge.Requirement{"dementia"}, TopFilter: discharge.FilterDistance},
-		{At: now, Outcode: "M14", Setting: "nursing-home", Requirements: []discharge.Requirement{"dementia"}, TopFilter: discharge.FilterDistance},
-		{At: now, Outcode: "M14", Setting: "nursing-home", Requirements: []discharge.Requirement{"dementia"}, TopFilter: discharge.FilterVacancy},
+		{At: now, Outcode: "M14", Setting: "nursing", Requirements: []discharge.Requirement{"dementia"}, TopFilter: discharge.FilterDistance},
+		{At: now, Outcode: "M14", Setting: "nursing", Requirements: []discharge.Requirement{"dementia"}, TopFilter: discharge.FilterDistance},
+		{At: now, Outcode: "M14", Setting: "nursing", Requirements: []discharge.Requirement{"dementia"}, TopFilter: discharge.FilterVacancy},
 		{At: now, Outcode: "SK4", Setting: "home-care"},
 	} {
 		if err := rec.RecordDemand(context.Background(), trust, d); err != nil {
@@ -92,7 +92,7 @@ func TestUnmetDemandOverHTTP(t *testing.T) {
 			}
 			per := c.total / 4
 			if stratum(t, mr, mappings.UnmetDistrict, "M14") != 3*per || stratum(t, mr, mappings.UnmetDistrict, "SK4") != per ||
-				stratum(t, mr, mappings.UnmetSetting, "nursing-home") != 3*per || stratum(t, mr, mappings.UnmetRequirements, "none") != per ||
+				stratum(t, mr, mappings.UnmetSetting, "nursing") != 3*per || stratum(t, mr, mappings.UnmetRequirements, "none") != per ||
 				stratum(t, mr, mappings.UnmetTopFilter, "distance") != 2*per || stratum(t, mr, mappings.UnmetTopFilter, "none") != per {
 				t.Fatalf("strata %s", r.body)
 			}
@@ -119,8 +119,8 @@ func TestUnmetDemandOverHTTP(t *testing.T) {
 	week := discharge.DateOfDay(discharge.WeekOf(today)).String()
 	want := []string{
 		"org_code,week_start,district,setting,requirements,top_filter,searches,district_searches,district_top_filter",
-		"QXC," + week + ",M14,nursing-home,dementia,distance,4,6,distance",
-		"QXC," + week + ",M14,nursing-home,dementia,vacancy,2,6,distance",
+		"QXC," + week + ",M14,nursing,dementia,distance,4,6,distance",
+		"QXC," + week + ",M14,nursing,dementia,vacancy,2,6,distance",
 		"QXC," + week + ",SK4,home-care,none,none,2,2,none",
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {

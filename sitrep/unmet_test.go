@@ -27,8 +27,8 @@ func (f *fakeDemand) UnmetDemand(_ context.Context, partition string, from, to i
 	f.weeks = append(f.weeks, [2]int64{from, to})
 	monday := discharge.DateOfDay(from)
 	return []discharge.DemandCount{
-		{Week: monday, Outcode: "M14", Setting: "nursing-home", TopFilter: discharge.FilterDistance, N: 1},
-		{Week: monday, Outcode: "M14", Setting: "nursing-home", TopFilter: discharge.FilterVacancy, N: 1},
+		{Week: monday, Outcode: "M14", Setting: "nursing", TopFilter: discharge.FilterDistance, N: 1},
+		{Week: monday, Outcode: "M14", Setting: "nursing", TopFilter: discharge.FilterVacancy, N: 1},
 	}, nil
 }
 
@@ -101,7 +101,7 @@ func TestUnmetDemandPeriod(t *testing.T) {
 	// the first week: the fake dates them at the first Monday), the
 	// tie between distance and vacancy broken by code.
 	rows := sitrep.UnmetRows(rep)
-	if len(rows) != 1 || rows[0] != (sitrep.UnmetRow{District: "M14", Setting: "nursing-home", Waiting: 2, TopFilter: "distance"}) {
+	if len(rows) != 1 || rows[0] != (sitrep.UnmetRow{District: "M14", Setting: "nursing", Waiting: 2, TopFilter: "distance"}) {
 		t.Fatalf("rows %+v", rows)
 	}
 }
