@@ -49,3 +49,71 @@ func TestCaseViewHasDelayHistory(t *testing.T) {
 	}
 	e.do("GET", "/api/v1/cases/"+id, nil, "Authorization", "Bearer "+rxb).mustStatus(t, http.StatusNotFound)
 }
+
+// A trust may send its own delay-reason codes when a ConceptMap of the
+// gateway translates them (configs/conceptmaps): the Encounter is stored
+// with the sitrep coding beside the local one, and the sitrep, the index
+// and the delay history count the sitrep reason. A code nothing
+// translates is refused: code-invalid at the extension's value.
+func TestLocalDelayReasonIsTranslatedAtIntake(t *testing.T) {
+	e := newEnv(t)
+	id := e.sitrepEncounter(t, e.token, "2", time.Now().AddDate(0, 0, -2).Format("2006-01-02"), "transport", time.Time{})
+	const dtoc = "https://fhir.rxx-trust.example/CodeSystem/dtoc-delay-reason"
+	r := e.setDelayReason(t, e.token, id, map[string]any{"system": dtoc, "code": "C"}).mustStatus(t, http.StatusOK)
+	// The stored Encounter: the local coding as sent, the sitrep one after.
+	stored := e.do("GET", "/fhir/Encounter/"+id, nil).mustStatus(t, http.StatusOK)
+	found := false
+	for _, x := range stored.json["extension"].([]any) {
+		if str(x, "url") == mappings.DelayReasonURL {
+			found = str(x, "valueCodeableConcept", "coding", 0, "code") == "C" &&
+				str(x, "valueCodeableConcept", "coding", 1, "system") == mappings.DelayReasonSystem &&
+				str(x, "valueCodeableConcept", "coding", 1, "code") == "capacity-rehab-bed"
+		}
+	}
+	if !found {
+		t.Fatalf("stored %s (update answered %s)", stored.body, r.body)
+	}
+	// Searchable by the sitrep code, and counted under it.
+	s := e.do("GET", "/fhir/Encounter?delay-reason="+mappings.DelayReasonSystem+"|capacity-rehab-bed", nil).mustStatus(t, http.StatusOK)
+	if num(s.json, "total") != 1 {
+		t.Fatalf("search %s", s.body)
+	}
+	mr := e.do("GET", "/fhir/MeasureReport?measure=discharge-sitrep", nil).mustStatus(t, http.StatusOK).json["entry"].([]any)[0].(map[string]any)["resource"]
+	if stratumOf(t, mr, mappings.SitrepNCTR, mappings.StratReason, "capacity-rehab-bed") != 1 || stratumOf(t, mr, mappings.SitrepNCTR, mappings.StratReason, "transport") != 0 {
+		t.Fatalf("sitrep %v", mr)
+	}
+	h := e.do("GET", "/api/v1/cases/"+id, nil).mustStatus(t, http.StatusOK).json["delayHistory"].([]any)
+	if len(h) != 2 || str(h[1], "reason") != "capacity-rehab-bed" {
+		t.Fatalf("delay history %v", h)
+	}
+	// A local code no ConceptMap knows.
+	bad := e.setDelayReason(t, e.token, id, map[string]any{"system": dtoc, "code": "Z"})
+	if bad.status != http.StatusBadRequest && bad.status != http.StatusUnprocessableEntity {
+		t.Fatalf("unknown code: %d %s", bad.status, bad.body)
+	}
+	if !bad.hasIssue("code-invalid", "Encounter.extension[2].valueCodeableConcept") {
+		t.Fatalf("unknown code: %s", bad.body)
+	}
+}
+
+// stratumOf is the count of a sitrep group's stratifier stratum by value
+// text.
+func stratumOf(t *testing.T, mr any, group, strat, value string) float64 {
+	t.Helper()
+	for _, g := range mr.(map[string]any)["group"].([]any) {
+		if str(g, "code", "coding", 0, "code") != group {
+			continue
+		}
+		for _, s := range g.(map[string]any)["stratifier"].([]any) {
+			if str(s, "code", 0, "coding", 0, "code") != strat {
+				continue
+			}
+			for _, st := range s.(map[string]any)["stratum"].([]any) {
+				if str(st, "value", "text") == value {
+					return num(st.(map[string]any)["population"].([]any)[0], "count")
+				}
+			}
+		}
+	}
+	return 0
+}
