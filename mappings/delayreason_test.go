@@ -31,7 +31,9 @@ func withDelayReason(t *testing.T, codings ...any) (map[string]any, int) {
 	return nil, 0
 }
 
-func coding(system, code string) map[string]any { return map[string]any{"system": system, "code": code} }
+func coding(system, code string) map[string]any {
+	return map[string]any{"system": system, "code": code}
+}
 
 // A delay reason arrives as the sitrep code or as a local code the
 // shipped ConceptMap translates; a code that is neither is refused at the
