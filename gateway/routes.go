@@ -118,6 +118,9 @@ type Deps struct {
 	// Demand counts unmet placement demand (placement.DemandRecorder);
 	// nil: not counted.
 	Demand placement.DemandRecorder
+	// UnmetDemand reads the unmet-demand counters (unmet.go); nil: the
+	// unmet-demand report answers not-supported.
+	UnmetDemand sitrep.DemandCounters
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -197,7 +200,7 @@ func New(cfg Config, d Deps) *Server {
 	s.referrals = d.Referrals
 	s.subscriptions = d.Subscriptions
 	if d.Sitrep != nil {
-		s.sitrep = sitrep.New(d.Sitrep, d.Now)
+		s.sitrep = sitrep.New(d.Sitrep, d.Now).WithDemand(d.UnmetDemand)
 	}
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord, Demand: d.Demand, Logger: d.Logger}, d.Capacity, d.Store, d.Geocoder, s.records)

@@ -41,6 +41,7 @@ const readers = 4
 type Service struct {
 	counters Counters
 	now      func() time.Time
+	unmet    DemandCounters // nil: no unmet-demand report (unmet.go)
 }
 
 // New returns a Service reading c; now is the clock (time.Now when nil).

@@ -13,8 +13,7 @@ import (
 // DemandCounters are the unmet-demand counters of one trust (its
 // partition): placement searches that found fewer than
 // discharge.MinOptions options, by week (discharge.WeekOf), district and
-// need. The store's sitrep counters provide them too (sqlstore.Sitrep); a
-// Service whose Counters do not has no unmet-demand report.
+// need (sqlstore.Sitrep; Service.WithDemand wires them).
 type DemandCounters interface {
 	UnmetDemand(ctx context.Context, partition string, fromWeek, toWeek int64) ([]discharge.DemandCount, error)
 }
@@ -42,12 +41,11 @@ type UnmetRow struct {
 	TopFilter string
 }
 
-// demand is the Service's unmet-demand counters, when its Counters have
-// them (an optional interface, as io.WriterTo is to io.Writer: the
-// sitrep's fakes need not grow a method they do not use).
-func (s *Service) demand() (DemandCounters, bool) {
-	d, ok := s.counters.(DemandCounters)
-	return d, ok
+// WithDemand makes s report unmet demand from d (nil: it answers
+// not-supported) and returns s, for wiring.
+func (s *Service) WithDemand(d DemandCounters) *Service {
+	s.unmet = d
+	return s
 }
 
 // UnmetDemand reports the unmet demand r asks for, over the trusts p reads
@@ -58,8 +56,8 @@ func (s *Service) UnmetDemand(ctx context.Context, p *auth.Principal, r Request)
 	if err := MayReadAggregates(p); err != nil {
 		return UnmetReport{}, err
 	}
-	dc, ok := s.demand()
-	if !ok {
+	dc := s.unmet
+	if dc == nil {
 		return UnmetReport{}, discharge.E(discharge.KindNotSupported, "", "This gateway keeps no unmet-demand counters.")
 	}
 	now := s.now()

@@ -12,17 +12,17 @@ import (
 	"github.com/dischargegateway/gateway/sitrep"
 )
 
-// fakeDemand is the sitrep fake with unmet-demand counters: every trust
-// has two searches short of options in M14 this week.
+// fakeDemand is a hand-written fake of the unmet-demand counters: every
+// trust has two searches short of options in M14 in the first week read.
 type fakeDemand struct {
-	fakeCounters
-	dmu   sync.Mutex
+	mu    sync.Mutex
+	read  []string
 	weeks [][2]int64
 }
 
 func (f *fakeDemand) UnmetDemand(_ context.Context, partition string, from, to int64) ([]discharge.DemandCount, error) {
-	f.dmu.Lock()
-	defer f.dmu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.read = append(f.read, partition)
 	f.weeks = append(f.weeks, [2]int64{from, to})
 	monday := discharge.DateOfDay(from)
@@ -59,7 +59,7 @@ func TestUnmetDemandTenancy(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := &fakeDemand{}
-			rep, err := sitrep.New(f, now).UnmetDemand(context.Background(), c.p, sitrep.Request{Subject: c.subject})
+			rep, err := sitrep.New(&fakeCounters{}, now).WithDemand(f).UnmetDemand(context.Background(), c.p, sitrep.Request{Subject: c.subject})
 			if !c.ok {
 				if discharge.ErrorKind(err) != discharge.KindForbidden || len(f.read) != 0 {
 					t.Fatalf("err %v read %v", err, f.read)
@@ -81,7 +81,7 @@ func TestUnmetDemandPeriod(t *testing.T) {
 	trust := &auth.Principal{Org: "RXA", Role: auth.RoleTrust}
 	d := func(s string) discharge.Date { x, _ := discharge.ParseDate(s); return x }
 	f := &fakeDemand{}
-	svc := sitrep.New(f, now)
+	svc := sitrep.New(&fakeCounters{}, now).WithDemand(f)
 	// A Wednesday to the next Tuesday: the two weeks they fall in.
 	rep, err := svc.UnmetDemand(context.Background(), trust, sitrep.Request{From: d("2026-11-18"), To: d("2026-11-24")})
 	if err != nil || len(rep.Weeks) != 2 || f.weeks[0] != [2]int64{discharge.DayNumber(d("2026-11-16")), discharge.DayNumber(d("2026-11-23"))} {
@@ -93,7 +93,7 @@ func TestUnmetDemandPeriod(t *testing.T) {
 	if _, err := svc.UnmetDemand(context.Background(), trust, sitrep.Request{From: d("2026-11-30"), To: d("2026-11-01")}); discharge.ErrorKind(err) != discharge.KindValue {
 		t.Fatalf("backwards: %v", err)
 	}
-	// Counters without unmet demand: not supported, not a crash.
+	// No unmet-demand counters wired: not supported, not a crash.
 	if _, err := sitrep.New(&fakeCounters{}, now).UnmetDemand(context.Background(), trust, sitrep.Request{}); discharge.ErrorKind(err) != discharge.KindNotSupported {
 		t.Fatalf("no counters: %v", err)
 	}
