@@ -27,12 +27,18 @@ const (
 	UnmetSetting      = "setting"
 	UnmetRequirements = "requirements"
 	UnmetTopFilter    = "top-filter"
-	// UnmetDistrictNeed crosses district, setting, requirements and top
-	// filter (stratum components): the report's full breakdown.
-	UnmetDistrictNeed = "district-need"
-	// UnmetDistrictTopFilter gives each district one stratum: the hard
-	// filter that most often excluded the most providers near it.
-	UnmetDistrictTopFilter = "district-top-filter"
+)
+
+// The two component stratifiers. A stratifier of components is known by
+// its components' codes (Measure invariant mea-1 gives it no code of its
+// own; MeasureReport.group.stratifier.code lists them, in this order):
+//   - district, setting, requirements, top-filter: the full breakdown, one
+//     stratum per combination seen (adds up to the group's count);
+//   - district, top-filter: one stratum per district, the filter that was
+//     the top exclusion most often there, counting the searches it topped.
+var (
+	unmetNeedComponents      = []string{UnmetDistrict, UnmetSetting, UnmetRequirements, UnmetTopFilter}
+	unmetTopFilterComponents = []string{UnmetDistrict, UnmetTopFilter}
 )
 
 // UnmetConcepts are the codes of UnmetSystem.
@@ -43,8 +49,6 @@ func UnmetConcepts() []discharge.Concept {
 		{Code: UnmetSetting, Display: "Care setting", Definition: "The care setting asked for (" + CareSettingSystem + ")."},
 		{Code: UnmetRequirements, Display: "Requirements", Definition: "The requirements asked for (" + RequirementSystem + " codes), sorted and joined by +; none when there were none."},
 		{Code: UnmetTopFilter, Display: "Top exclusion", Definition: "The hard filter (" + ExclusionReasonSystem + ") that excluded the most candidate providers in the search; none when none was excluded (too few providers at all)."},
-		{Code: UnmetDistrictNeed, Display: "District and need", Definition: "District, setting, requirements and top exclusion together: one stratum per combination seen."},
-		{Code: UnmetDistrictTopFilter, Display: "District's top exclusion", Definition: "Per district, the hard filter that was the top exclusion most often, with the number of searches it was top in."},
 	}
 }
 
@@ -77,7 +81,8 @@ func unmetComponent(code, system, key string) map[string]any {
 // searches, stratified by district, setting, requirements and top filter
 // (each adding up to the total), by district × need (components; adds up
 // too) and by each district's top filter (one stratum per district,
-// counting the searches in which that filter excluded most).
+// counting the searches in which that filter excluded most); see
+// unmetNeedComponents.
 func UnmetToMeasureReport(id, subject string, generated time.Time, w discharge.UnmetWeek) []byte {
 	district, setting, reqs, filter := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	var need, top []any
@@ -112,8 +117,8 @@ func UnmetToMeasureReport(id, subject string, generated time.Time, w discharge.U
 		unmetStratifier(UnmetSetting, CareSettingSystem, setting),
 		unmetStratifier(UnmetRequirements, "", reqs),
 		unmetStratifier(UnmetTopFilter, ExclusionReasonSystem, filter),
-		componentStratifier(UnmetDistrictNeed, need),
-		componentStratifier(UnmetDistrictTopFilter, top),
+		componentStratifier(unmetNeedComponents, need),
+		componentStratifier(unmetTopFilterComponents, top),
 	}
 	// A stratifier with no strata would be an empty array, which FHIR
 	// forbids: an empty week reports its zero total and no stratifiers.
@@ -135,8 +140,12 @@ func UnmetToMeasureReport(id, subject string, generated time.Time, w discharge.U
 // componentStratifier is a stratifier of component strata; with none
 // (a week in which no search had a top filter) it has no stratum element
 // at all, as FHIR JSON allows no empty array.
-func componentStratifier(code string, strata []any) map[string]any {
-	s := map[string]any{"code": []any{coded(UnmetSystem, code)}}
+func componentStratifier(components []string, strata []any) map[string]any {
+	codes := make([]any, len(components))
+	for i, c := range components {
+		codes[i] = coded(UnmetSystem, c)
+	}
+	s := map[string]any{"code": codes}
 	if len(strata) > 0 {
 		s["stratum"] = strata
 	}
@@ -153,18 +162,16 @@ func UnmetMeasure() []byte {
 		return map[string]any{"language": "text/fhirpath", "expression": "{}",
 			"description": concepts[code].Definition + " Counted by the gateway as placement searches run (docs/sitrep.md)."}
 	}
-	strat := func(code string, comps ...string) map[string]any {
-		s := map[string]any{"code": coded(UnmetSystem, code), "description": concepts[code].Definition}
-		if len(comps) == 0 {
-			s["criteria"] = crit(code)
-			return s
-		}
+	strat := func(code string) map[string]any {
+		return map[string]any{"code": coded(UnmetSystem, code), "description": concepts[code].Definition, "criteria": crit(code)}
+	}
+	// A component stratifier has components and nothing else (mea-1).
+	components := func(comps []string, what string) map[string]any {
 		var cs []any
 		for _, c := range comps {
-			cs = append(cs, map[string]any{"code": coded(UnmetSystem, c), "description": concepts[c].Definition, "criteria": crit(c)})
+			cs = append(cs, map[string]any{"code": coded(UnmetSystem, c), "description": concepts[c].Definition + " (" + what + ")", "criteria": crit(c)})
 		}
-		s["component"] = cs
-		return s
+		return map[string]any{"component": cs}
 	}
 	m := map[string]any{"resourceType": "Measure", "id": UnmetMeasureID, "url": UnmetMeasureURL, "version": "1.0.0",
 		"name": "UnmetDemand", "title": "Weekly unmet placement demand by postcode district", "status": "active", "publisher": "Discharge Gateway",
@@ -174,8 +181,8 @@ func UnmetMeasure() []byte {
 			"population": []any{map[string]any{"code": coded(measurePopulationSystem, "initial-population"), "criteria": crit(UnmetGroup)}},
 			"stratifier": []any{
 				strat(UnmetDistrict), strat(UnmetSetting), strat(UnmetRequirements), strat(UnmetTopFilter),
-				strat(UnmetDistrictNeed, UnmetDistrict, UnmetSetting, UnmetRequirements, UnmetTopFilter),
-				strat(UnmetDistrictTopFilter, UnmetDistrict, UnmetTopFilter),
+				components(unmetNeedComponents, "the full breakdown: one stratum per combination seen"),
+				components(unmetTopFilterComponents, "per district, the filter that was the top exclusion most often, counting the searches it topped"),
 			}}}}
 	b, _ := json.Marshal(m)
 	return b
