@@ -223,7 +223,7 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 		Now:            now,
 		Cases:          sqlstore.NewCases(rec),
 		Sitrep:         sqlstore.NewSitrep(rec),
-		UnmetDemand:    sqlstore.NewSitrep(rec),
+		SitrepHistory:  sqlstore.NewSitrep(rec),
 		Demand:         sqlstore.NewSitrep(rec),
 		// The referral loop's record as cmd/gateway wires it: placement
 		// and capacity reads see its holds.

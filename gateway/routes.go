@@ -118,9 +118,10 @@ type Deps struct {
 	// Demand counts unmet placement demand (placement.DemandRecorder);
 	// nil: not counted.
 	Demand placement.DemandRecorder
-	// UnmetDemand reads the unmet-demand counters (unmet.go); nil: the
-	// unmet-demand report answers not-supported.
-	UnmetDemand sitrep.DemandCounters
+	// SitrepHistory reads the unmet-demand counters and the stock at past
+	// days' close (sitrep.History); nil: the unmet-demand report answers
+	// not-supported and a past sitrep shows the stock now.
+	SitrepHistory sitrep.History
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -200,7 +201,7 @@ func New(cfg Config, d Deps) *Server {
 	s.referrals = d.Referrals
 	s.subscriptions = d.Subscriptions
 	if d.Sitrep != nil {
-		s.sitrep = sitrep.New(d.Sitrep, d.Now).WithDemand(d.UnmetDemand)
+		s.sitrep = sitrep.New(d.Sitrep, d.Now).WithHistory(d.SitrepHistory)
 	}
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord, Demand: d.Demand, Logger: d.Logger}, d.Capacity, d.Store, d.Geocoder, s.records)

@@ -41,7 +41,7 @@ const readers = 4
 type Service struct {
 	counters Counters
 	now      func() time.Time
-	unmet    DemandCounters // nil: no unmet-demand report (unmet.go)
+	history  History // nil: no unmet demand, no past stock (unmet.go, stock.go)
 }
 
 // New returns a Service reading c; now is the clock (time.Now when nil).
@@ -124,8 +124,14 @@ func (s *Service) Sitrep(ctx context.Context, p *auth.Principal, r Request) (Rep
 		}
 		all.Add(got[i])
 	}
+	// A past period's stock is the stock at its close, when the store kept
+	// it (stock.go): its delay bands are counted to the period's last day.
+	asOf, err := s.pastStock(ctx, trusts, today, r.To, &all)
+	if err != nil {
+		return Report{}, err
+	}
 	return Report{Subject: subject, Trusts: trusts, Generated: now,
-		Sitrep: discharge.ComputeSitrep(today, r.From, r.To, all.Open, all.Discharges, all.NewNCTR)}, nil
+		Sitrep: discharge.ComputeSitrep(asOf, r.From, r.To, all.Open, all.Discharges, all.NewNCTR)}, nil
 }
 
 // DelayHistory returns a case's delay history, for a caller that sees the

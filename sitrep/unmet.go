@@ -10,12 +10,18 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 )
 
-// DemandCounters are the unmet-demand counters of one trust (its
-// partition): placement searches that found fewer than
-// discharge.MinOptions options, by week (discharge.WeekOf), district and
-// need (sqlstore.Sitrep; Service.WithDemand wires them).
-type DemandCounters interface {
+// History is what the store keeps beyond the day's counters, per trust
+// (its partition); sqlstore.Sitrep provides it and Service.WithHistory
+// wires it.
+type History interface {
+	// UnmetDemand returns the unmet-demand counters (placement searches
+	// that found fewer than discharge.MinOptions options) of the weeks
+	// (discharge.WeekOf) from..to, by district and need.
 	UnmetDemand(ctx context.Context, partition string, fromWeek, toWeek int64) ([]discharge.DemandCount, error)
+	// StockAt returns the NCTR stock at the close closeHour of a day that
+	// has closed (the end of discharge.ReportingHours); kept is false
+	// when the store has no record that far back.
+	StockAt(ctx context.Context, partition string, closeHour int64) (open []discharge.OpenNCTR, kept bool, err error)
 }
 
 // MaxWeeks is the longest period one unmet-demand request covers: a
@@ -41,10 +47,11 @@ type UnmetRow struct {
 	TopFilter string
 }
 
-// WithDemand makes s report unmet demand from d (nil: it answers
-// not-supported) and returns s, for wiring.
-func (s *Service) WithDemand(d DemandCounters) *Service {
-	s.unmet = d
+// WithHistory makes s report unmet demand and past periods' stock from h
+// (nil: unmet demand answers not-supported, and a past period shows the
+// stock now) and returns s, for wiring.
+func (s *Service) WithHistory(h History) *Service {
+	s.history = h
 	return s
 }
 
@@ -56,7 +63,7 @@ func (s *Service) UnmetDemand(ctx context.Context, p *auth.Principal, r Request)
 	if err := MayReadAggregates(p); err != nil {
 		return UnmetReport{}, err
 	}
-	dc := s.unmet
+	dc := s.history
 	if dc == nil {
 		return UnmetReport{}, discharge.E(discharge.KindNotSupported, "", "This gateway keeps no unmet-demand counters.")
 	}

@@ -20,6 +20,10 @@ type fakeDemand struct {
 	weeks [][2]int64
 }
 
+func (f *fakeDemand) StockAt(context.Context, string, int64) ([]discharge.OpenNCTR, bool, error) {
+	return nil, false, nil
+}
+
 func (f *fakeDemand) UnmetDemand(_ context.Context, partition string, from, to int64) ([]discharge.DemandCount, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -59,7 +63,7 @@ func TestUnmetDemandTenancy(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := &fakeDemand{}
-			rep, err := sitrep.New(&fakeCounters{}, now).WithDemand(f).UnmetDemand(context.Background(), c.p, sitrep.Request{Subject: c.subject})
+			rep, err := sitrep.New(&fakeCounters{}, now).WithHistory(f).UnmetDemand(context.Background(), c.p, sitrep.Request{Subject: c.subject})
 			if !c.ok {
 				if discharge.ErrorKind(err) != discharge.KindForbidden || len(f.read) != 0 {
 					t.Fatalf("err %v read %v", err, f.read)
@@ -81,7 +85,7 @@ func TestUnmetDemandPeriod(t *testing.T) {
 	trust := &auth.Principal{Org: "RXA", Role: auth.RoleTrust}
 	d := func(s string) discharge.Date { x, _ := discharge.ParseDate(s); return x }
 	f := &fakeDemand{}
-	svc := sitrep.New(&fakeCounters{}, now).WithDemand(f)
+	svc := sitrep.New(&fakeCounters{}, now).WithHistory(f)
 	// A Wednesday to the next Tuesday: the two weeks they fall in.
 	rep, err := svc.UnmetDemand(context.Background(), trust, sitrep.Request{From: d("2026-11-18"), To: d("2026-11-24")})
 	if err != nil || len(rep.Weeks) != 2 || f.weeks[0] != [2]int64{discharge.DayNumber(d("2026-11-16")), discharge.DayNumber(d("2026-11-23"))} {
