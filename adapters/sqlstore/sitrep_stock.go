@@ -15,10 +15,10 @@ import (
 //
 // The stock at a day's close is what sitrep_open held at that moment. No
 // job runs at midnight; instead the stock is copied on the first change
-// after each close (copy on write): the triggers that move a case's
-// contribution between counters (migration 14) first copy the trust's
-// whole stock into sitrep_stock under the latest close before now, unless
-// that close already has a copy (sitrep_stock_mark). Nothing changed
+// after each close (copy on write): a BEFORE trigger on sitrep_case, so
+// before the count triggers of migration 14 move anything, copies the
+// trust's whole stock into sitrep_stock under the latest close before now,
+// unless that close already has a copy (sitrep_stock_mark). Nothing changed
 // between that close and this first change, so the copy is the stock at
 // the close; and the stock at any earlier close C is the copy under the
 // first marked close at or after C (a change in between would have left
@@ -67,26 +67,69 @@ func nowHour(eng engine) string {
 	return "(CAST(strftime('%s', 'now') AS INTEGER) / 3600)"
 }
 
-// stockStmts copy NEW's trust's stock under the latest close before now,
-// once per close; they run before a count trigger moves anything. Two
-// first changes of one trust at once may both copy: the copies are of the
-// same committed stock less what the other has not committed, and ON
-// CONFLICT keeps the first.
-func stockStmts(eng engine) []string {
-	closeHour := "(SELECT MAX(hour) FROM sitrep_day_close WHERE hour <= " + nowHour(eng) + ")"
+// closeHourSQL is the latest close before now, in eng's SQL.
+func closeHourSQL(eng engine) string {
+	return "(SELECT MAX(hour) FROM sitrep_day_close WHERE hour <= " + nowHour(eng) + ")"
+}
+
+// copyStmts copy NEW's trust's stock under the latest close before now
+// and mark it copied. They run in a BEFORE trigger on sitrep_case, so
+// before any count trigger moves a counter, and only when the close has
+// no mark yet (the trigger's condition). Two first changes of one trust at
+// once may both copy: ON CONFLICT keeps the first.
+func copyStmts(eng engine) []string {
+	c := closeHourSQL(eng)
 	return []string{
-		"INSERT INTO sitrep_stock (partition, close_hour, nctr_day, pathway, reason, n) SELECT o.partition, " + closeHour +
+		"INSERT INTO sitrep_stock (partition, close_hour, nctr_day, pathway, reason, n) SELECT o.partition, " + c +
 			", o.nctr_day, o.pathway, o.reason, SUM(o.n) FROM sitrep_open o WHERE o.partition = NEW.partition" +
-			" AND NOT EXISTS (SELECT 1 FROM sitrep_stock_mark m WHERE m.partition = NEW.partition AND m.close_hour = " + closeHour + ")" +
 			" GROUP BY o.partition, o.nctr_day, o.pathway, o.reason HAVING SUM(o.n) <> 0" +
 			" ON CONFLICT (partition, close_hour, nctr_day, pathway, reason) DO NOTHING",
-		"INSERT INTO sitrep_stock_mark (partition, close_hour) SELECT NEW.partition, " + closeHour +
-			" WHERE " + closeHour + " IS NOT NULL ON CONFLICT (partition, close_hour) DO NOTHING",
+		"INSERT INTO sitrep_stock_mark (partition, close_hour) SELECT NEW.partition, " + c +
+			" WHERE " + c + " IS NOT NULL ON CONFLICT (partition, close_hour) DO NOTHING",
 	}
 }
 
-// migrateSitrepStock is migration 18 on eng: the tables, the closes, and
-// the count triggers of migration 14 again with the copy first.
+// unmarked is the condition under which a change copies: the latest
+// close before now has no mark for NEW's trust.
+func unmarked(eng engine) string {
+	return "NOT EXISTS (SELECT 1 FROM sitrep_stock_mark m WHERE m.partition = NEW.partition AND m.close_hour = " + closeHourSQL(eng) + ")"
+}
+
+// copyTriggersDDL creates the copy triggers, BEFORE INSERT and BEFORE
+// UPDATE on sitrep_case. PostgreSQL allows no subquery in a trigger's
+// WHEN, so its function tests the condition itself.
+func copyTriggersDDL(eng engine) []string {
+	var out []string
+	for _, ev := range []string{"INSERT", "UPDATE"} {
+		name := "sitrep_stock_copy_" + strings.ToLower(ev)
+		if eng == enginePostgres {
+			out = append(out,
+				"CREATE OR REPLACE FUNCTION "+name+"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "+unmarked(eng)+" THEN "+
+					strings.Join(copyStmts(eng), "; ")+"; END IF; RETURN NEW; END $$",
+				"CREATE TRIGGER "+name+" BEFORE "+ev+" ON sitrep_case FOR EACH ROW EXECUTE FUNCTION "+name+"()")
+			continue
+		}
+		out = append(out, "CREATE TRIGGER "+name+" BEFORE "+ev+" ON sitrep_case FOR EACH ROW WHEN "+unmarked(eng)+
+			" BEGIN "+strings.Join(copyStmts(eng), "; ")+"; END")
+	}
+	return out
+}
+
+// dropCopyTriggersDDL removes them (BenchmarkStockCopy's baseline).
+func dropCopyTriggersDDL(eng engine) []string {
+	var out []string
+	for _, ev := range []string{"insert", "update"} {
+		if eng == enginePostgres {
+			out = append(out, "DROP TRIGGER IF EXISTS sitrep_stock_copy_"+ev+" ON sitrep_case")
+			continue
+		}
+		out = append(out, "DROP TRIGGER IF EXISTS sitrep_stock_copy_"+ev)
+	}
+	return out
+}
+
+// migrateSitrepStock is migration 18 on eng: the tables, the closes and
+// the copy triggers.
 func migrateSitrepStock(eng engine) func(ctx context.Context, tx *sql.Tx) error {
 	return func(ctx context.Context, tx *sql.Tx) error {
 		stmts := append([]string(nil), stockTables...)
@@ -97,18 +140,7 @@ func migrateSitrepStock(eng engine) func(ctx context.Context, tx *sql.Tx) error 
     WITH CHECK (partition = current_setting('app.partition', true))`)
 			}
 		}
-		for _, tr := range sitrepTriggers(eng) {
-			if tr.name != "sitrep_count_ins" && tr.name != "sitrep_count_upd" {
-				continue
-			}
-			body := append(stockStmts(eng), tr.stmts...)
-			if eng == enginePostgres {
-				stmts = append(stmts, "CREATE OR REPLACE FUNCTION "+tr.name+"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "+strings.Join(body, "; ")+"; RETURN NULL; END $$")
-				continue
-			}
-			stmts = append(stmts, "DROP TRIGGER "+tr.name,
-				"CREATE TRIGGER "+tr.name+" AFTER "+tr.event+" ON "+tr.table+" FOR EACH ROW WHEN "+tr.when+" BEGIN "+strings.Join(body, "; ")+"; END")
-		}
+		stmts = append(stmts, copyTriggersDDL(eng)...)
 		if err := execDDL(ctx, tx, stmts); err != nil {
 			return err
 		}
