@@ -98,7 +98,17 @@ func unmarked(eng engine) string {
 // copyTriggersDDL creates the copy triggers, BEFORE INSERT and BEFORE
 // UPDATE on sitrep_case. PostgreSQL allows no subquery in a trigger's
 // WHEN, so its function tests the condition itself.
+//
+// Only a change that can move the stock fires them: a new case row with an
+// NCTR date, or a change of a column sitrep_open's contribution depends on
+// (status, pathway, reason, nctr); the many upserts of lu and of other
+// columns that every Encounter write makes pay nothing.
 func copyTriggersDDL(eng engine) []string {
+	var moved []string
+	for _, col := range []string{"status", "pathway", "reason", "nctr"} {
+		moved = append(moved, distinct(eng, "OLD."+col, "NEW."+col))
+	}
+	when := map[string]string{"INSERT": "NEW.nctr IS NOT NULL", "UPDATE": "(" + strings.Join(moved, " OR ") + ")"}
 	var out []string
 	for _, ev := range []string{"INSERT", "UPDATE"} {
 		name := "sitrep_stock_copy_" + strings.ToLower(ev)
@@ -106,10 +116,10 @@ func copyTriggersDDL(eng engine) []string {
 			out = append(out,
 				"CREATE OR REPLACE FUNCTION "+name+"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "+unmarked(eng)+" THEN "+
 					strings.Join(copyStmts(eng), "; ")+"; END IF; RETURN NEW; END $$",
-				"CREATE TRIGGER "+name+" BEFORE "+ev+" ON sitrep_case FOR EACH ROW EXECUTE FUNCTION "+name+"()")
+				"CREATE TRIGGER "+name+" BEFORE "+ev+" ON sitrep_case FOR EACH ROW WHEN ("+when[ev]+") EXECUTE FUNCTION "+name+"()")
 			continue
 		}
-		out = append(out, "CREATE TRIGGER "+name+" BEFORE "+ev+" ON sitrep_case FOR EACH ROW WHEN "+unmarked(eng)+
+		out = append(out, "CREATE TRIGGER "+name+" BEFORE "+ev+" ON sitrep_case FOR EACH ROW WHEN "+when[ev]+" AND "+unmarked(eng)+
 			" BEGIN "+strings.Join(copyStmts(eng), "; ")+"; END")
 	}
 	return out
