@@ -2,8 +2,12 @@
 // sitrep (patients not meeting the criteria to reside by pathway, delay
 // reason and delay band; discharges per day by pathway, weekends apart and
 // before noon; new NCTR patients per day) for a trust, a hub across its
-// members, computed from counters the store keeps in the transaction of
-// every Encounter write (adapters/sqlstore/sitrep.go). A report costs the
+// members or a system client (commissioner, ICB, national) across its
+// trusts, computed from counters the store keeps in the transaction of
+// every Encounter write (adapters/sqlstore/sitrep.go); the weekly unmet
+// placement demand by district (unmet.go); the stock at a past day's close
+// (stock.go); and the one access rule of every aggregate report
+// (access.go). A report costs the
 // counters' rows of the trusts in it, never a scan of their cases; the
 // rules that fold counters into a report are discharge's (ComputeSitrep).
 // docs/sitrep.md records the decisions.
