@@ -359,6 +359,7 @@ func TestOutputsForValidation(t *testing.T) {
 	e.unmetDemand(t, "RXA")
 	o.save("MeasureReport-unmet-demand-search", e.do("GET", "/fhir/MeasureReport?measure="+url.QueryEscape(mappings.UnmetMeasureURL)+"&period=ge"+
 		discharge.DateOfDay(discharge.DayNumber(today)-7).String()+"&period=le"+today.String(), nil), http.StatusOK)
+	o.save("MeasureReport-unmet-demand-evaluate", e.do("GET", "/fhir/Measure/unmet-demand/$evaluate-measure?periodStart="+today.String(), nil), http.StatusOK)
 
 	// 429, from a gateway whose rate limit is one request a minute.
 	limited := newEnvLimited(t, 1)

@@ -90,8 +90,11 @@ func (s *Server) searchSitrep(c echo.Context) error {
 // evaluateMeasure is Measure/{id}/$evaluate-measure?periodStart&periodEnd
 // [&subject]: the MeasureReport itself, for any period.
 func (s *Server) evaluateMeasure(c echo.Context) error {
+	if c.Param("id") == mappings.UnmetMeasureID {
+		return s.evaluateUnmet(c)
+	}
 	if c.Param("id") != mappings.SitrepMeasureID {
-		return discharge.E(discharge.KindNotFound, "Measure", "$evaluate-measure evaluates the "+mappings.SitrepMeasureID+" Measure.")
+		return discharge.E(discharge.KindNotFound, "Measure", "$evaluate-measure evaluates the "+mappings.SitrepMeasureID+" or "+mappings.UnmetMeasureID+" Measure.")
 	}
 	rep, _, err := s.sitrepReport(c)
 	if err != nil {

@@ -58,6 +58,22 @@ func (s *Server) searchUnmet(c echo.Context) error {
 	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, self, entries))
 }
 
+// evaluateUnmet is Measure/unmet-demand/$evaluate-measure?periodStart
+// [&periodEnd][&subject]: the MeasureReport of one week (the week of
+// periodStart); a period over several weeks is refused, since one
+// MeasureReport covers one week: search MeasureReport for a series.
+func (s *Server) evaluateUnmet(c echo.Context) error {
+	rep, _, err := s.unmetReport(c)
+	if err != nil {
+		return err
+	}
+	if len(rep.Weeks) != 1 {
+		return discharge.E(discharge.KindValue, "periodEnd", "The unmet-demand Measure is evaluated a week at a time: give a period within one week (Monday to Sunday), or search MeasureReport?measure="+mappings.UnmetMeasureURL+" for several.")
+	}
+	w := rep.Weeks[0]
+	return respond(c, http.StatusOK, mappings.UnmetToMeasureReport("unmet-demand-"+rep.Subject+"-"+w.Week.String(), rep.Subject, rep.Generated, w))
+}
+
 // unmetCSV is GET /api/v1/unmet-demand.csv[?subject][&period]: one row per
 // week, district and need (mappings.UnmetCSV).
 func (s *Server) unmetCSV(c echo.Context) error {

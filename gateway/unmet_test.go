@@ -114,6 +114,17 @@ func TestUnmetDemandOverHTTP(t *testing.T) {
 	}
 	e.do("GET", "/fhir/MeasureReport?measure=unmet-demand&period=ge2026-01-01&period=le2026-12-31", nil, as(hub)...).mustStatus(t, http.StatusRequestEntityTooLarge)
 
+	// $evaluate-measure: one week's report; several weeks are refused.
+	ev := e.do("GET", "/fhir/Measure/unmet-demand/$evaluate-measure?periodStart="+today.String(), nil, as(hub)...).mustStatus(t, http.StatusOK)
+	if str(ev.json, "resourceType") != "MeasureReport" || groupCount(t, ev.json, mappings.UnmetGroup) != 8 || str(ev.json, "subject", "identifier", "value") != "QXH" {
+		t.Fatalf("$evaluate-measure %s", ev.body)
+	}
+	r = e.do("GET", "/fhir/Measure/unmet-demand/$evaluate-measure?periodStart="+lastWeek.String()+"&periodEnd="+today.String(), nil, as(hub)...).mustStatus(t, http.StatusBadRequest)
+	if str(r.json, "issue", 0, "expression", 0) != "periodEnd" {
+		t.Errorf("several weeks: %s", r.body)
+	}
+	e.do("GET", "/fhir/Measure/unmet-demand/$evaluate-measure?periodStart="+today.String(), nil, as(home)...).mustStatus(t, http.StatusForbidden)
+
 	csv := e.do("GET", "/api/v1/unmet-demand.csv", nil, as(icb)...).mustStatus(t, http.StatusOK)
 	lines := strings.Split(strings.TrimSpace(string(csv.body)), "\n")
 	week := discharge.DateOfDay(discharge.WeekOf(today)).String()
