@@ -14,6 +14,7 @@ import (
 // to the files.
 var demoThumbprints = []string{
 	"gsOKGXOJkmylRBnfiFDSjgsFS3ZO5cVJbzxdFl8cIIA", // DEMO-ONLY-demo-admin.pem
+	"rX1daf1o3ZFwLhdoK-qDwlZ_G6i1am4aJ9TCWQOJqzE", // DEMO-ONLY-demo-commissioner.pem
 	"TScnoyzJ4eAvpJjKhNLxu5O7miFbHMOdMczQTXiSSok", // DEMO-ONLY-demo-care-home-1.pem
 	"hAnwTMUVY0ildoTXf5nH9oVA7ad1w9cokI_Qm0dlJc8", // DEMO-ONLY-demo-care-home-2.pem
 	"T-vy1VNTLSBKU2m8ZCDczdzIjVy1-ZmLw201OjuUDwk", // DEMO-ONLY-demo-hub.pem

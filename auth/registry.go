@@ -32,7 +32,18 @@ const (
 	RoleHub          Role = "hub"           // a care transfer hub: its member trusts' cases, read-only
 	RoleCareProvider Role = "care-provider" // care-home or home-care software: its own locations
 	RoleAdmin        Role = "admin"         // operators: audit only, never patient data
+	// RoleSystem is a commissioner, an ICB or the national view: aggregate
+	// reports (sitrep, unmet demand) over the trusts it is registered for
+	// (memberTrusts), never patient data. CanSee refuses it everywhere and
+	// its scopes are limited to aggregateScopes.
+	RoleSystem Role = "system"
 )
+
+// aggregateScopes are the only scopes a system client may hold: reading
+// and searching reports and the terminology they are coded in. Patient
+// data is refused by CanSee whatever the scopes say; this keeps the
+// registration honest too.
+var aggregateScopes = Scopes{"MeasureReport": "rs", "CodeSystem": "rs", "ConceptMap": "rs"}
 
 // Client is one registered API client.
 type Client struct {
@@ -154,9 +165,11 @@ func loadClient(dir string, fc clientFile) (*Client, error) {
 		return nil, fmt.Errorf("organization is required")
 	}
 	switch fc.Role {
-	case RoleHub:
+	case RoleHub, RoleSystem:
+		// A system client lists its trusts too (an ICB's, or every trust
+		// for the national view): reports are read trust by trust.
 		if len(fc.Members) == 0 {
-			return nil, fmt.Errorf("a hub needs memberTrusts")
+			return nil, fmt.Errorf("a %s needs memberTrusts", fc.Role)
 		}
 		for j, m := range fc.Members {
 			if m == "" || slices.Index(fc.Members, m) != j {
@@ -164,13 +177,14 @@ func loadClient(dir string, fc clientFile) (*Client, error) {
 			}
 		}
 	case RoleTrust, RoleCareProvider, RoleAdmin:
-		// Only a hub reads for others: members anywhere else would be
-		// ignored, so they are a mistake worth stopping on.
+		// Only a hub (or a system client) reads for others: members
+		// anywhere else would be ignored, so they are a mistake worth
+		// stopping on.
 		if len(fc.Members) > 0 {
-			return nil, fmt.Errorf("only a hub has memberTrusts")
+			return nil, fmt.Errorf("only a hub or a system client has memberTrusts")
 		}
 	default:
-		return nil, fmt.Errorf("role %q is not trust, hub, care-provider or admin", fc.Role)
+		return nil, fmt.Errorf("role %q is not trust, hub, care-provider, admin or system", fc.Role)
 	}
 	if len(fc.JWKS) > 0 && fc.JWKSFile != "" {
 		return nil, fmt.Errorf("give jwks or jwksFile, not both")
@@ -200,6 +214,13 @@ func loadClient(dir string, fc clientFile) (*Client, error) {
 	// Only what the discovery document lists can be granted.
 	if err := Grantable(scopes); err != nil {
 		return nil, err
+	}
+	if fc.Role == RoleSystem {
+		for typ, perm := range scopes {
+			if common(perm, aggregateScopes[typ]) != perm {
+				return nil, fmt.Errorf("scope system/%s.%s: a system client reads aggregate reports only (MeasureReport, CodeSystem, ConceptMap: rs)", typ, perm)
+			}
+		}
 	}
 	sys := fc.OrgSystem
 	if sys == "" {

@@ -16,7 +16,7 @@ import (
 
 func TestDemoAndExampleRegistries(t *testing.T) {
 	reg := demoRegistry(t)
-	if !reg.Demo() || len(reg.Clients()) != 6 {
+	if !reg.Demo() || len(reg.Clients()) != 7 {
 		t.Fatalf("demo registry: demo %v, %d clients", reg.Demo(), len(reg.Clients()))
 	}
 	roles := map[auth.Role]int{}
@@ -26,7 +26,7 @@ func TestDemoAndExampleRegistries(t *testing.T) {
 			t.Errorf("%s: %+v", c.ID, c)
 		}
 	}
-	if roles[auth.RoleTrust] != 2 || roles[auth.RoleHub] != 1 || roles[auth.RoleCareProvider] != 2 || roles[auth.RoleAdmin] != 1 {
+	if roles[auth.RoleTrust] != 2 || roles[auth.RoleHub] != 1 || roles[auth.RoleCareProvider] != 2 || roles[auth.RoleAdmin] != 1 || roles[auth.RoleSystem] != 1 {
 		t.Fatalf("roles %v", roles)
 	}
 	hub, _ := reg.Client("demo-hub")
@@ -117,6 +117,13 @@ func TestLoadRegistry(t *testing.T) {
 		{"hub without members", []any{client("role", "hub")}, false},
 		{"hub with a repeated member", []any{client("role", "hub", "memberTrusts", []string{"RXA", "RXA"})}, false},
 		{"trust with members", []any{client("memberTrusts", []string{"RXB"})}, false},
+		{"valid system client", []any{client("role", "system", "organization", "QXY", "memberTrusts", []string{"RXA", "RXB"},
+			"scopes", []string{"system/MeasureReport.rs", "system/CodeSystem.rs"})}, true},
+		{"system client without members", []any{client("role", "system", "scopes", []string{"system/MeasureReport.rs"})}, false},
+		{"system client with a patient scope", []any{client("role", "system", "memberTrusts", []string{"RXA"},
+			"scopes", []string{"system/MeasureReport.rs", "system/Patient.rs"})}, false},
+		{"system client with a wildcard", []any{client("role", "system", "memberTrusts", []string{"RXA"}, "scopes", []string{"system/*.rs"})}, false},
+		{"system client writing reports", []any{client("role", "system", "memberTrusts", []string{"RXA"}, "scopes", []string{"system/MeasureReport.crs"})}, false},
 		{"no client id", []any{client("clientId", "")}, false},
 		{"client id with a space", []any{client("clientId", "a b")}, false},
 		{"no organization", []any{client("organization", nil)}, false},

@@ -49,7 +49,9 @@ type Principal struct {
 // see no patient data through this check (what reaches them is decided per
 // referral elsewhere), and neither do admins: an operator reads the audit
 // trail, never patient records, so a stolen admin credential discloses who
-// looked at what but not what they saw.
+// looked at what but not what they saw. Nor does a system client: it reads
+// aggregate reports over its member trusts (sitrep.MayReadAggregates), not
+// the trusts' patients.
 func (p *Principal) CanSee(org string) bool {
 	if p == nil || org == "" {
 		return false
@@ -94,7 +96,7 @@ const DefaultTTL = 5 * time.Minute
 // Issue signs an access token for a client with granted scopes, with the
 // current key, its kid in the header. Claims: iss, sub (the client id),
 // aud, iat, nbf, exp, jti (random), scope, org, org_system, role, and
-// members for a hub.
+// members for a hub or a system client.
 func (i *Issuer) Issue(c *Client, scopes Scopes) (token string, expiresIn int, err error) {
 	if err := i.configured(); err != nil {
 		return "", 0, err
@@ -117,7 +119,7 @@ func (i *Issuer) Issue(c *Client, scopes Scopes) (token string, expiresIn int, e
 		},
 		Scope: scopes.String(), Org: c.Org, OrgSystem: c.OrgSystem, Role: c.Role,
 	}
-	if c.Role == RoleHub {
+	if c.Role == RoleHub || c.Role == RoleSystem {
 		claims.Members = c.Members
 	}
 	key := i.Keys.current()
@@ -187,7 +189,7 @@ func (i *Issuer) VerifyAccess(token string) (*Principal, error) {
 		return nil, invalid("The access token is not valid.")
 	}
 	switch claims.Role {
-	case RoleTrust, RoleHub, RoleCareProvider, RoleAdmin:
+	case RoleTrust, RoleHub, RoleCareProvider, RoleAdmin, RoleSystem:
 	default:
 		return nil, invalid("The access token is not valid.")
 	}

@@ -19,7 +19,17 @@ func (s *Server) getCase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, toCaseView(c.Param("id"), v))
+	out := toCaseView(c.Param("id"), v)
+	// The delay history, under the same tenancy (the sitrep's rule: a
+	// caller that sees the trust's patients); none without a sitrep.
+	var hist []discharge.DelaySpell
+	if s.sitrep != nil {
+		if hist, err = s.sitrep.DelayHistory(c.Request().Context(), principal(c), v.Partition, c.Param("id")); err != nil {
+			return err
+		}
+	}
+	out.DelayHistory = toWireDelayHistory(hist)
+	return writeJSON(c, http.StatusOK, out)
 }
 
 // worklist answers GET /api/v1/cases (cases.Service.Worklist): the open

@@ -226,6 +226,7 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 		// What hears of a placement search, as cmd/gateway wires it.
 		PlacementObservers: wiring.PlacementObservers(sqlstore.NewReferral(rec), sqlstore.NewSitrep(rec), log),
 		VirtualWards:       sqlstore.NewVirtualWards(rec),
+		SitrepHistory:      sqlstore.NewSitrep(rec),
 		// The referral loop's record as cmd/gateway wires it: placement
 		// and capacity reads see its holds.
 		ReferralRecord: sqlstore.NewReferral(rec),

@@ -72,10 +72,15 @@ func (s *Server) searchMeasureReports(c echo.Context) error {
 			return err
 		}
 		return s.searchVirtualWards(c)
+	case isUnmetMeasure(m):
+		if err := sitrep.MayReadAggregates(principal(c)); err != nil {
+			return err
+		}
+		return s.searchUnmet(c)
 	case m == mappings.CapacityMeasureURL:
 		c.QueryParams().Del("measure")
 	case m != "":
-		return discharge.E(discharge.KindNotFound, "measure", "measure is "+mappings.SitrepMeasureURL+", "+mappings.VirtualWardMeasureURL+" or "+mappings.CapacityMeasureURL+".")
+		return discharge.E(discharge.KindNotFound, "measure", "measure is "+mappings.SitrepMeasureURL+", "+mappings.VirtualWardMeasureURL+", "+mappings.UnmetMeasureURL+" or "+mappings.CapacityMeasureURL+".")
 	case c.QueryParams().Has("period"):
 		return discharge.E(discharge.KindRequired, "measure", "period selects sitrep days: add measure="+mappings.SitrepMeasureURL+".")
 	}
@@ -109,6 +114,8 @@ func (s *Server) readMeasure(c echo.Context) error {
 		return respond(c, http.StatusOK, mappings.SitrepMeasure())
 	case mappings.VirtualWardMeasureID:
 		return respond(c, http.StatusOK, mappings.VirtualWardMeasure())
+	case mappings.UnmetMeasureID:
+		return respond(c, http.StatusOK, mappings.UnmetMeasure())
 	}
 	return discharge.E(discharge.KindNotFound, "Measure", "No Measure with that id.")
 }

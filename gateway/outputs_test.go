@@ -143,6 +143,7 @@ func TestOutputsForValidation(t *testing.T) {
 	o.save("Measure-discharge-case", e.do("GET", "/fhir/Measure/discharge-case", nil, "Authorization", ""), http.StatusOK)
 	o.save("Measure-discharge-sitrep", e.do("GET", "/fhir/Measure/discharge-sitrep", nil, "Authorization", ""), http.StatusOK)
 	o.save("Measure-virtual-ward-occupancy", e.do("GET", "/fhir/Measure/virtual-ward-occupancy", nil, "Authorization", ""), http.StatusOK)
+	o.save("Measure-unmet-demand", e.do("GET", "/fhir/Measure/unmet-demand", nil, "Authorization", ""), http.StatusOK)
 	// The profiles under configs/profiles, as shipped.
 	profiles, err := filepath.Glob(filepath.Join("..", "configs", "profiles", "*.json"))
 	if err != nil || len(profiles) == 0 {
@@ -379,6 +380,12 @@ func TestOutputsForValidation(t *testing.T) {
 	o.save("MeasureReport-virtual-wards-evaluate", e.do("GET", "/fhir/Measure/virtual-ward-occupancy/$evaluate-measure?periodStart="+
 		discharge.DateOfDay(discharge.DayNumber(today)-6).String()+"&periodEnd="+today.String()+"&subject=Organization/QOP", nil), http.StatusOK)
 	o.save("OperationOutcome-virtual-wards-bad-subject", e.do("GET", "/fhir/MeasureReport?measure="+url.QueryEscape(mappings.VirtualWardMeasureURL)+"&subject=Patient/1", nil), http.StatusBadRequest)
+	// Unmet demand (unmet.go): a week with districts, needs and top
+	// filters, and an empty week (no stratifiers).
+	e.unmetDemand(t, "RXA")
+	o.save("MeasureReport-unmet-demand-search", e.do("GET", "/fhir/MeasureReport?measure="+url.QueryEscape(mappings.UnmetMeasureURL)+"&period=ge"+
+		discharge.DateOfDay(discharge.DayNumber(today)-7).String()+"&period=le"+today.String(), nil), http.StatusOK)
+	o.save("MeasureReport-unmet-demand-evaluate", e.do("GET", "/fhir/Measure/unmet-demand/$evaluate-measure?periodStart="+today.String(), nil), http.StatusOK)
 
 	// 429, from a gateway whose rate limit is one request a minute.
 	limited := newEnvLimited(t, 1)
@@ -390,6 +397,7 @@ func TestOutputsForValidation(t *testing.T) {
 		"OperationDefinition-ServiceRequest-placement-options", "transaction-response-walkthrough", "batch-response",
 		"placement-options-explain", "AuditEvent-search", "translate-match", "MeasureReport-search", "MeasureReport-sitrep-search", "Measure-discharge-sitrep",
 		"Measure-virtual-ward-occupancy", "MeasureReport-virtual-wards-search", "CodeSystem-virtual-ward",
+		"Measure-unmet-demand", "MeasureReport-unmet-demand-search", "CodeSystem-unmet-demand",
 		"OperationDefinition-Task-confirm", "OperationDefinition-Task-referral-pack", "CodeSystem-offer-reject-reason",
 		"CodeSystem-offer-business-status", "StructureDefinition-referral-offer", "transaction-response-tasks",
 		"referral-pack-minimised", "referral-pack-identified", "Task-history", "OperationOutcome-409-illegal-move",

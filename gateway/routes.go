@@ -123,6 +123,10 @@ type Deps struct {
 	// placed by the directory in Store; nil: that report answers
 	// not-supported.
 	VirtualWards sitrep.WardDays
+	// SitrepHistory reads the unmet-demand counters and the stock at past
+	// days' close (sitrep.History); nil: the unmet-demand report answers
+	// not-supported and a past sitrep shows the stock now.
+	SitrepHistory sitrep.History
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -204,7 +208,7 @@ func New(cfg Config, d Deps) *Server {
 	s.referrals = d.Referrals
 	s.subscriptions = d.Subscriptions
 	if d.Sitrep != nil {
-		s.sitrep = sitrep.New(d.Sitrep, d.Now)
+		s.sitrep = sitrep.New(d.Sitrep, d.Now).WithHistory(d.SitrepHistory)
 	}
 	if d.VirtualWards != nil {
 		s.virtualWards = sitrep.NewVirtualWards(d.VirtualWards, sitrep.DirectoryPlaces{Store: d.Store}, d.Now)
@@ -344,6 +348,9 @@ func (s *Server) routes() {
 	// Virtual-ward occupancy (virtualward.go): MeasureReport?measure= of
 	// its Measure is dispatched by searchMeasureReports too.
 	e.GET("/api/v1/virtual-wards.csv", s.virtualWardsCSV, s.authenticate, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayReadVirtualWards))
+	// Unmet demand by district (unmet.go): MeasureReport?measure= of the
+	// unmet-demand Measure is dispatched by searchMeasureReports.
+	e.GET("/api/v1/unmet-demand.csv", s.unmetCSV, s.authenticate, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayReadAggregates))
 	// The provider directory: not patient data, so not audited.
 	for _, t := range directoryTypes {
 		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'), requireWriter(t))

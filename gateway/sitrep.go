@@ -90,11 +90,14 @@ func (s *Server) searchSitrep(c echo.Context) error {
 // evaluateMeasure is Measure/{id}/$evaluate-measure?periodStart&periodEnd
 // [&subject]: the MeasureReport itself, for any period.
 func (s *Server) evaluateMeasure(c echo.Context) error {
-	if c.Param("id") == mappings.VirtualWardMeasureID {
+	switch c.Param("id") {
+	case mappings.VirtualWardMeasureID:
 		return s.evaluateVirtualWards(c) // virtualward.go
+	case mappings.UnmetMeasureID:
+		return s.evaluateUnmet(c) // unmet.go
 	}
 	if c.Param("id") != mappings.SitrepMeasureID {
-		return discharge.E(discharge.KindNotFound, "Measure", "$evaluate-measure evaluates the "+mappings.SitrepMeasureID+" Measure.")
+		return discharge.E(discharge.KindNotFound, "Measure", "$evaluate-measure evaluates the "+mappings.SitrepMeasureID+", "+mappings.VirtualWardMeasureID+" or "+mappings.UnmetMeasureID+" Measure.")
 	}
 	rep, _, err := s.sitrepReport(c)
 	if err != nil {

@@ -115,6 +115,30 @@ type caseView struct {
 	Measures   wireMeasures    `json:"measures"`
 	Escalation []string        `json:"escalation"`
 	Triage     *wireTriage     `json:"triage,omitempty"`
+	// DelayHistory is the case's delay reasons as they changed (the
+	// sitrep's delay_history, docs/sitrep.md), oldest first.
+	DelayHistory []wireDelaySpell `json:"delayHistory"`
+}
+
+// wireDelaySpell is one delay reason with when it was set and replaced
+// (to is absent while it still holds).
+type wireDelaySpell struct {
+	Reason string     `json:"reason"`
+	From   time.Time  `json:"from"`
+	To     *time.Time `json:"to,omitempty"`
+}
+
+// toWireDelayHistory converts a delay history; never null.
+func toWireDelayHistory(h []discharge.DelaySpell) []wireDelaySpell {
+	out := make([]wireDelaySpell, len(h))
+	for i, sp := range h {
+		out[i] = wireDelaySpell{Reason: sp.Reason, From: sp.From.UTC()}
+		if !sp.To.IsZero() {
+			to := sp.To.UTC()
+			out[i].To = &to
+		}
+	}
+	return out
 }
 
 type caseWarning struct {

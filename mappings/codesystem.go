@@ -64,6 +64,8 @@ var codeSystemDefs = []codeSystemDef{
 		"The groups and stratifiers of the discharge-sitrep Measure and its MeasureReports.", SitrepConcepts},
 	{"virtual-ward", VirtualWardSystem, "VirtualWard", "Virtual-ward occupancy groups and stratifiers",
 		"The groups, stratifiers and target strata of the virtual-ward-occupancy Measure and its MeasureReports.", VirtualWardConcepts},
+	{"unmet-demand", UnmetSystem, "UnmetDemand", "Unmet demand report codes",
+		"The group, stratifiers and stratifier components of the unmet-demand Measure and its weekly MeasureReports.", UnmetConcepts},
 	{"placement-exclusion-reason", ExclusionReasonSystem, "PlacementExclusionReason", "Placement exclusion reason",
 		"The hard filters of $placement-options: why a provider was left out of the options. The code of each exclusion " +
 			"in the answer's OperationOutcome (issue.details.coding), in the order the filters are applied.", discharge.ExclusionReasons},

@@ -117,6 +117,7 @@ func TestCodeSystems(t *testing.T) {
 		"delay-reason":               discharge.DelayReasons(),
 		"sitrep":                     mappings.SitrepConcepts(),
 		"virtual-ward":               mappings.VirtualWardConcepts(),
+		"unmet-demand":               mappings.UnmetConcepts(),
 	}
 	for _, name := range mappings.CodeSystemNames() {
 		t.Run(name, func(t *testing.T) {

@@ -137,8 +137,14 @@ func CaseFromEncounter(enc *r4.Encounter, patient *r4.Patient, opt Options) (*di
 			c.Pathway = &p
 			origins["pathway"] = at + ".valueCodeableConcept"
 		case DelayReasonURL:
-			if code := firstCode(e.ValueCodeableConcept, DelayReasonSystem); code != "" {
+			// A sitrep reason, or a local code a ConceptMap translates
+			// (mappings/delayreason.go); a code that is neither is refused,
+			// since the sitrep could not count it.
+			if code, ok := delayReason(e.ValueCodeableConcept, opt.Translator); ok {
 				c.DelayReasons = append(c.DelayReasons, code)
+			} else if firstCode(e.ValueCodeableConcept, DelayReasonSystem) != "" {
+				is.Add(discharge.KindCodeInvalid, at+".valueCodeableConcept",
+					"the delay reason is not a code of "+DelayReasonSystem+" and no ConceptMap translates it to one")
 			} else {
 				is.Warn(discharge.KindRequired, at+".valueCodeableConcept", "the delay reason has no code and was ignored")
 			}

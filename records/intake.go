@@ -47,6 +47,11 @@ func (s *Service) intake(ctx context.Context, p *auth.Principal, part string, cd
 		return RebaseError(err, cd.typ, cd.path)
 	}
 	cd.warnings = RebaseIssues(issues.Warnings(), cd.typ, cd.path)
+	if cd.typ == "Encounter" {
+		// A delay reason in a local code is stored with its sitrep
+		// translation beside it, so the index and the sitrep count it.
+		mappings.AddDelayReasonTranslations(cd.doc, s.tr)
+	}
 	return nil
 }
 

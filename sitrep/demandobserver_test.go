@@ -14,14 +14,14 @@ import (
 	"github.com/dischargegateway/gateway/sitrep"
 )
 
-// fakeDemand is a hand-written DemandRecorder.
-type fakeDemand struct {
+// fakeRecorder is a hand-written DemandRecorder.
+type fakeRecorder struct {
 	partitions []string
 	got        []discharge.Demand
 	err        error
 }
 
-func (f *fakeDemand) RecordDemand(_ context.Context, partition string, d discharge.Demand) error {
+func (f *fakeRecorder) RecordDemand(_ context.Context, partition string, d discharge.Demand) error {
 	f.partitions = append(f.partitions, partition)
 	f.got = append(f.got, d)
 	return f.err
@@ -42,7 +42,7 @@ func search(total int) placement.Search {
 // three, and a what-if question (no case), are not demand; a nil recorder
 // counts nothing.
 func TestUnmetDemandIsRecorded(t *testing.T) {
-	rec := &fakeDemand{}
+	rec := &fakeRecorder{}
 	o := sitrep.NewDemandObserver(rec, nil)
 	enough, whatIf := search(discharge.MinOptions), search(0)
 	whatIf.Partition, whatIf.CaseID = "", ""
@@ -68,7 +68,7 @@ func TestUnmetDemandIsRecorded(t *testing.T) {
 // not dropped in silence: the log says so, by error kind only (nothing of
 // the need or the district).
 func TestUnmetDemandFailureIsLogged(t *testing.T) {
-	rec := &fakeDemand{err: discharge.E(discharge.KindUnavailable, "", "down")}
+	rec := &fakeRecorder{err: discharge.E(discharge.KindUnavailable, "", "down")}
 	var logs bytes.Buffer
 	o := sitrep.NewDemandObserver(rec, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err := o.Observed(context.Background(), search(0)); err != nil {

@@ -2,8 +2,12 @@
 // sitrep (patients not meeting the criteria to reside by pathway, delay
 // reason and delay band; discharges per day by pathway, weekends apart and
 // before noon; new NCTR patients per day) for a trust, a hub across its
-// members, computed from counters the store keeps in the transaction of
-// every Encounter write (adapters/sqlstore/sitrep.go). A report costs the
+// members or a system client (commissioner, ICB, national) across its
+// trusts, computed from counters the store keeps in the transaction of
+// every Encounter write (adapters/sqlstore/sitrep.go); the weekly unmet
+// placement demand by district (unmet.go); the stock at a past day's close
+// (stock.go); and the one access rule of every aggregate report
+// (access.go). A report costs the
 // counters' rows of the trusts in it, never a scan of their cases; the
 // rules that fold counters into a report are discharge's (ComputeSitrep).
 // docs/sitrep.md records the decisions.
@@ -12,7 +16,6 @@ package sitrep
 import (
 	"context"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +45,7 @@ const readers = 4
 type Service struct {
 	counters Counters
 	now      func() time.Time
+	history  History // nil: no unmet demand, no past stock (unmet.go, stock.go)
 }
 
 // New returns a Service reading c; now is the clock (time.Now when nil).
@@ -70,14 +74,10 @@ type Report struct {
 	discharge.Sitrep
 }
 
-// MayRead is the sitrep's access rule, which the route table declares: a
-// trust reads its own, a hub its members'; anyone else is KindForbidden.
-func MayRead(p *auth.Principal) error {
-	if p == nil || (p.Role != auth.RoleTrust && p.Role != auth.RoleHub) {
-		return discharge.E(discharge.KindForbidden, "", "Only a trust (its own) or a hub (its member trusts') reads the sitrep.")
-	}
-	return nil
-}
+// MayRead is the sitrep's access rule, which the route table declares:
+// MayReadAggregates (a trust its own, a hub its members', a system client
+// the trusts it is registered for); anyone else is KindForbidden.
+func MayRead(p *auth.Principal) error { return MayReadAggregates(p) }
 
 // Sitrep computes the report r asks for, over the trusts p may read.
 // A subject p may not read is KindForbidden, named at "subject".
@@ -99,15 +99,9 @@ func (s *Service) Sitrep(ctx context.Context, p *auth.Principal, r Request) (Rep
 	if discharge.Days(r.From, r.To) >= MaxDays {
 		return Report{}, discharge.E(discharge.KindTooLarge, "period", "A report covers at most 92 days.")
 	}
-	trusts := p.ReadableOrgs()
-	subject := r.Subject
-	switch {
-	case subject == "" || subject == p.Org:
-		subject = p.Org
-	case slices.Contains(trusts, subject):
-		trusts = []string{subject}
-	default:
-		return Report{}, discharge.E(discharge.KindForbidden, "subject", "The caller does not read that organisation's sitrep.")
+	subject, trusts, err := subjectTrusts(p, r.Subject)
+	if err != nil {
+		return Report{}, err
 	}
 	fromHour, _ := discharge.ReportingHours(r.From)
 	_, toHour := discharge.ReportingHours(r.To)
@@ -134,14 +128,21 @@ func (s *Service) Sitrep(ctx context.Context, p *auth.Principal, r Request) (Rep
 		}
 		all.Add(got[i])
 	}
+	// A past period's stock is the stock at its close, when the store kept
+	// it (stock.go): its delay bands are counted to the period's last day.
+	asOf, err := s.pastStock(ctx, trusts, today, r.To, &all)
+	if err != nil {
+		return Report{}, err
+	}
 	return Report{Subject: subject, Trusts: trusts, Generated: now,
-		Sitrep: discharge.ComputeSitrep(today, r.From, r.To, all.Open, all.Discharges, all.NewNCTR)}, nil
+		Sitrep: discharge.ComputeSitrep(asOf, r.From, r.To, all.Open, all.Discharges, all.NewNCTR)}, nil
 }
 
-// DelayHistory returns a case's delay history, for a caller that reads the
-// trust's cases.
+// DelayHistory returns a case's delay history, for a caller that sees the
+// trust's patients (auth.Principal.CanSee: never a system client, whose
+// reports are aggregates only).
 func (s *Service) DelayHistory(ctx context.Context, p *auth.Principal, trust, caseID string) ([]discharge.DelaySpell, error) {
-	if MayRead(p) != nil || !slices.Contains(p.ReadableOrgs(), trust) {
+	if !p.CanSee(trust) {
 		return nil, discharge.E(discharge.KindNotFound, "", "No such case.")
 	}
 	return s.counters.DelayHistory(ctx, trust, caseID)

@@ -89,12 +89,13 @@ type demoOrg struct {
 
 // signInPage offers the IdP sign-in and, in demo mode, the demo
 // organisations (hub, trusts, care homes; never admin, which sees no
-// patient data and has no pages).
+// patient data and has no pages, nor a system client, which has no pages
+// yet: it reads the aggregate reports over the API, docs/sitrep.md).
 func (s *Server) signInPage(c echo.Context) error {
 	var demo []demoOrg
 	if s.cfg.Demo {
 		for _, cl := range s.d.Organisations {
-			if cl.Demo && cl.Role != auth.RoleAdmin {
+			if cl.Demo && cl.Role != auth.RoleAdmin && cl.Role != auth.RoleSystem {
 				demo = append(demo, demoOrg{ClientID: cl.ID, Org: cl.Org, Role: cl.Role})
 			}
 		}
@@ -110,7 +111,7 @@ func (s *Server) demoSignIn(c echo.Context) error {
 	id := c.FormValue("organisation")
 	var cl *auth.Client
 	for _, x := range s.d.Organisations {
-		if x.ID == id && x.Demo && x.Role != auth.RoleAdmin {
+		if x.ID == id && x.Demo && x.Role != auth.RoleAdmin && x.Role != auth.RoleSystem {
 			cl = x
 		}
 	}

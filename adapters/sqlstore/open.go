@@ -296,7 +296,9 @@ func provider(db *sql.DB, eng engine) (*goose.Provider, error) {
 			goose.NewGoMigration(14, &goose.GoFunc{RunTx: migrateSitrep(eng)}, nil),
 			goose.NewGoMigration(15, &goose.GoFunc{RunTx: migrateSitrepBackfill(eng)}, nil),
 			// 16: the virtual wards' daily figures (virtualward.go).
-			goose.NewGoMigration(16, &goose.GoFunc{RunTx: migrateVirtualWards}, nil)))
+			goose.NewGoMigration(16, &goose.GoFunc{RunTx: migrateVirtualWards}, nil),
+			// 18: the NCTR stock at each day's close (sitrep_stock.go).
+			goose.NewGoMigration(18, &goose.GoFunc{RunTx: migrateSitrepStock(eng)}, nil)))
 	p, err := goose.NewProvider(dialect, db, files, opts...)
 	if err != nil {
 		return nil, discharge.Wrap(discharge.KindInternal, op, err)

@@ -256,7 +256,7 @@ func TestDemoModeRefusedInProduction(t *testing.T) {
 func TestDemoTokensArePrintedAndWork(t *testing.T) {
 	base, stop, done, logs := startRun(t, map[string]string{})
 	out := logs.String()
-	for _, c := range []string{"demo-trust-rxa", "demo-trust-rxb", "demo-hub", "demo-care-home-1", "demo-care-home-2", "demo-admin"} {
+	for _, c := range []string{"demo-trust-rxa", "demo-trust-rxb", "demo-hub", "demo-care-home-1", "demo-care-home-2", "demo-admin", "demo-commissioner"} {
 		if !strings.Contains(out, c) {
 			t.Fatalf("no demo token for %s in %s", c, out)
 		}

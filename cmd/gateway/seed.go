@@ -65,6 +65,11 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 		}
 		fmt.Fprintf(stdout, "seeded %d synthetic inpatient stays (%d already there) for the sitrep in %s\n",
 			created, *ncases-created, time.Since(start).Round(time.Millisecond))
+		n, err := seedUnmetDemand(ctx, st.Record, strings.Split(*caseTrusts, ","), *ncases/5, time.Now(), *seed)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "seeded %d synthetic unmet placement searches by district\n", n)
 	}
 	return nil
 }

@@ -189,7 +189,7 @@ func (s *Stores) GatewayDeps(tr *mappings.Translator, geo *geocode.Table, log *s
 		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
 		Ready: s.Record, CapacityCounts: s.Cache, Cases: sqlstore.NewCases(s.Record),
 		ReferralRecord: referrals, Messages: s.Record,
-		Sitrep: counters, PlacementObservers: PlacementObservers(referrals, counters, log),
+		Sitrep: counters, PlacementObservers: PlacementObservers(referrals, counters, log), SitrepHistory: counters,
 		VirtualWards: sqlstore.NewVirtualWards(s.Record)}
 }
 
