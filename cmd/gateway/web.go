@@ -126,7 +126,33 @@ func (p sitrepPage) Sitrep(ctx context.Context, who *auth.Principal, day time.Ti
 	if v.VirtualWards, err = p.virtualWards(ctx, who, to); err != nil {
 		return web.SitrepView{}, err
 	}
+	if v.Unmet, err = p.unmet(ctx, who, to); err != nil {
+		return web.SitrepView{}, err
+	}
 	return v, nil
+}
+
+// unmetDays is how far back the page's unmet demand reaches: this week and
+// the last (the report counts whole weeks, Monday to Sunday).
+const unmetDays = 7
+
+// unmet is the unmet demand by district and setting over this week and the
+// last (sitrep.Service.UnmetDemand, flattened by sitrep.UnmetRows); empty
+// when the record keeps no unmet-demand counters.
+func (p sitrepPage) unmet(ctx context.Context, who *auth.Principal, to discharge.Date) ([]web.DistrictDemand, error) {
+	from := discharge.DateOfDay(discharge.DayNumber(to) - unmetDays)
+	r, err := p.svc.UnmetDemand(ctx, who, sitrep.Request{From: from, To: to})
+	if err != nil && discharge.ErrorKind(err) == discharge.KindNotSupported {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []web.DistrictDemand
+	for _, row := range sitrep.UnmetRows(r) {
+		out = append(out, web.DistrictDemand{District: row.District, Setting: row.Setting, Waiting: row.Waiting, TopFilter: row.TopFilter})
+	}
+	return out, nil
 }
 
 // virtualWards is every ward's occupancy on day to, with its daily
