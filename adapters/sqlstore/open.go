@@ -294,7 +294,9 @@ func provider(db *sql.DB, eng engine) (*goose.Provider, error) {
 			goose.NewGoMigration(12, &goose.GoFunc{RunTx: migrateProcessedMessages(eng)}, nil),
 			// 14 and 15: the sitrep's counters and their backfill (sitrep.go).
 			goose.NewGoMigration(14, &goose.GoFunc{RunTx: migrateSitrep(eng)}, nil),
-			goose.NewGoMigration(15, &goose.GoFunc{RunTx: migrateSitrepBackfill(eng)}, nil)))
+			goose.NewGoMigration(15, &goose.GoFunc{RunTx: migrateSitrepBackfill(eng)}, nil),
+			// 17: the forecast's counters, kept forecasts and scores (forecast.go).
+			goose.NewGoMigration(17, &goose.GoFunc{RunTx: migrateForecast(eng)}, nil)))
 	p, err := goose.NewProvider(dialect, db, files, opts...)
 	if err != nil {
 		return nil, discharge.Wrap(discharge.KindInternal, op, err)
