@@ -108,7 +108,9 @@ func forecastCounters() []counter {
 				return r + ".status IS NULL AND " + r + ".pathway IN (" + forecastPathways + ") AND COALESCE(" + r + ".drd, " + r + ".edd) IS NOT NULL"
 			}},
 		{"forecast_discharges", []string{"hour", "pathway", "outcode"},
-			func(r string) []string { return []string{"CAST(" + r + ".ended AS BIGINT) / 3600", path(r), district(r)} },
+			func(r string) []string {
+				return []string{"CAST(" + r + ".ended AS BIGINT) / 3600", path(r), district(r)}
+			},
 			func(r string) string {
 				return r + ".status = 'finished' AND " + r + ".ended IS NOT NULL AND " + r + ".pathway IN (" + forecastPathways + ")"
 			}},
