@@ -224,6 +224,7 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 		Cases:          sqlstore.NewCases(rec),
 		Sitrep:         sqlstore.NewSitrep(rec),
 		Demand:         sqlstore.NewSitrep(rec),
+		Forecast:       sqlstore.NewForecast(rec),
 		// The referral loop's record as cmd/gateway wires it: placement
 		// and capacity reads see its holds.
 		ReferralRecord: sqlstore.NewReferral(rec),

@@ -67,6 +67,11 @@ func (s *Server) searchMeasureReports(c echo.Context) error {
 			return err
 		}
 		return s.searchSitrep(c)
+	case isForecastMeasure(m):
+		if err := sitrep.MayRead(principal(c)); err != nil {
+			return err
+		}
+		return s.searchForecast(c)
 	case m == mappings.CapacityMeasureURL:
 		c.QueryParams().Del("measure")
 	case m != "":
@@ -102,6 +107,8 @@ func (s *Server) readMeasure(c echo.Context) error {
 		return respond(c, http.StatusOK, mappings.CapacityMeasure())
 	case mappings.SitrepMeasureID:
 		return respond(c, http.StatusOK, mappings.SitrepMeasure())
+	case mappings.ForecastMeasureID:
+		return respond(c, http.StatusOK, mappings.ForecastMeasure())
 	}
 	return discharge.E(discharge.KindNotFound, "Measure", "No Measure with that id.")
 }

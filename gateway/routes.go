@@ -115,6 +115,11 @@ type Deps struct {
 	// Sitrep are the discharge sitrep's counters (sitrep.go); nil: the
 	// sitrep answers not-supported.
 	Sitrep sitrep.Counters
+	// Forecast are the 14-day forecast's counters (forecast.go); nil: the
+	// forecast answers not-supported. ForecastSupply reads districts'
+	// vacancies and holds; nil: the forecast says supply is not known.
+	Forecast       sitrep.ForecastStore
+	ForecastSupply sitrep.Supply
 	// Demand counts unmet placement demand (placement.DemandRecorder);
 	// nil: not counted.
 	Demand placement.DemandRecorder
@@ -162,6 +167,8 @@ type Server struct {
 	messages *messaging.Service
 	// sitrep computes the discharge sitrep (sitrep.go).
 	sitrep *sitrep.Service
+	// forecast computes the 14-day demand forecast (forecast.go).
+	forecast *sitrep.Forecast
 }
 
 // New builds the gateway and its routes.
@@ -198,6 +205,9 @@ func New(cfg Config, d Deps) *Server {
 	s.subscriptions = d.Subscriptions
 	if d.Sitrep != nil {
 		s.sitrep = sitrep.New(d.Sitrep, d.Now)
+	}
+	if d.Forecast != nil {
+		s.forecast = sitrep.NewForecast(d.Forecast, d.ForecastSupply, d.Now)
 	}
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord, Demand: d.Demand, Logger: d.Logger}, d.Capacity, d.Store, d.Geocoder, s.records)
@@ -327,6 +337,8 @@ func (s *Server) routes() {
 	// sitrep.MayRead; $evaluate-measure and the CSV declare it here.
 	fhirRoute(http.MethodGet, "/Measure/:id/$evaluate-measure", s.evaluateMeasure, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayRead))
 	e.GET("/api/v1/sitrep.csv", s.sitrepCSV, s.authenticate, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayRead))
+	// The 14-day forecast (forecast.go): dispatched by measure as the sitrep.
+	e.GET("/api/v1/forecast.csv", s.forecastCSV, s.authenticate, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayRead))
 	// The provider directory: not patient data, so not audited.
 	for _, t := range directoryTypes {
 		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'), requireWriter(t))

@@ -90,6 +90,9 @@ func (s *Server) searchSitrep(c echo.Context) error {
 // evaluateMeasure is Measure/{id}/$evaluate-measure?periodStart&periodEnd
 // [&subject]: the MeasureReport itself, for any period.
 func (s *Server) evaluateMeasure(c echo.Context) error {
+	if c.Param("id") == mappings.ForecastMeasureID {
+		return s.evaluateForecast(c)
+	}
 	if c.Param("id") != mappings.SitrepMeasureID {
 		return discharge.E(discharge.KindNotFound, "Measure", "$evaluate-measure evaluates the "+mappings.SitrepMeasureID+" Measure.")
 	}

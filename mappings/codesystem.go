@@ -62,6 +62,8 @@ var codeSystemDefs = []codeSystemDef{
 		"Why a patient who no longer meets the criteria to reside is still in hospital: the reasons for delay of NHS England's acute discharge situation report (Discharge Delays (Acute) collection, technical specification of 30 April 2024), with the gateway's codes; docs/sitrep.md records the source.", discharge.DelayReasons},
 	{"sitrep", SitrepSystem, "Sitrep", "Discharge sitrep groups and stratifiers",
 		"The groups and stratifiers of the discharge-sitrep Measure and its MeasureReports.", SitrepConcepts},
+	{"forecast", ForecastSystem, "Forecast", "Discharge demand forecast groups, stratifiers and settings",
+		"The groups, stratifiers, stratum components and settings of the discharge-forecast Measure and its MeasureReports.", ForecastConcepts},
 	{"placement-exclusion-reason", ExclusionReasonSystem, "PlacementExclusionReason", "Placement exclusion reason",
 		"The hard filters of $placement-options: why a provider was left out of the options. The code of each exclusion " +
 			"in the answer's OperationOutcome (issue.details.coding), in the order the filters are applied.", discharge.ExclusionReasons},

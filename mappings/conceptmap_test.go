@@ -116,6 +116,7 @@ func TestCodeSystems(t *testing.T) {
 		"case-measure":               mappings.CaseMeasures(),
 		"delay-reason":               discharge.DelayReasons(),
 		"sitrep":                     mappings.SitrepConcepts(),
+		"forecast":                   mappings.ForecastConcepts(),
 	}
 	for _, name := range mappings.CodeSystemNames() {
 		t.Run(name, func(t *testing.T) {

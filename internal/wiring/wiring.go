@@ -186,7 +186,7 @@ func (s *Stores) GatewayDeps(tr *mappings.Translator, geo *geocode.Table, log *s
 		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
 		Ready: s.Record, CapacityCounts: s.Cache, Cases: sqlstore.NewCases(s.Record),
 		ReferralRecord: sqlstore.NewReferral(s.Record), Messages: s.Record,
-		Sitrep: sitrep, Demand: sitrep}
+		Sitrep: sitrep, Demand: sitrep, Forecast: sqlstore.NewForecast(s.Record)}
 }
 
 // ReferralSettings configure the referral loop (cmd/gateway's
