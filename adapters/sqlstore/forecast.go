@@ -330,25 +330,25 @@ func (f *Forecast) Keep(ctx context.Context, partition string, made discharge.Da
 			return err
 		}
 		kept = true
-		for _, c := range cells {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO forecast_kept (partition, made, day, setting, outcode, n) VALUES ($1, $2, $3, $4, $5, $6)`,
-				partition, discharge.DayNumber(c.Made), discharge.DayNumber(c.Day), string(c.Setting), c.Outcode, c.N); err != nil {
-				return err
-			}
+		rows := make([][]any, len(cells))
+		for i, c := range cells {
+			rows[i] = []any{partition, discharge.DayNumber(c.Made), discharge.DayNumber(c.Day), string(c.Setting), c.Outcode, c.N}
 		}
-		return nil
+		return insertValues(ctx, tx, "INSERT INTO forecast_kept (partition, made, day, setting, outcode, n) VALUES ", 6, rows)
 	})
 	return kept, err
 }
 
 // ScoringInputs returns what scoring the target days from..to needs: the
 // days not yet scored, the days a forecast was kept on (from 13 days
-// before from), the kept cells for the unscored days and the discharge
-// counters in the hour buckets [fromHour, toHour).
+// before from), the kept cells of the days not yet scored (only: a day
+// is scored once) and the discharge counters in the hour buckets
+// [fromHour, toHour).
 func (f *Forecast) ScoringInputs(ctx context.Context, partition string, from, to, fromHour, toHour int64) (discharge.ScoringInputs, error) {
 	q := `SELECT 's', day, 0, '', '', 0 FROM forecast_scored WHERE partition = $1 AND day >= $2 AND day <= $3
 UNION ALL SELECT 'm', day, 0, '', '', 0 FROM forecast_made WHERE partition = $1 AND day >= $2 - 13 AND day <= $3
-UNION ALL SELECT 'k', day, made, setting, outcode, n FROM forecast_kept WHERE partition = $1 AND day >= $2 AND day <= $3
+UNION ALL SELECT 'k', k.day, k.made, k.setting, k.outcode, k.n FROM forecast_kept k WHERE k.partition = $1 AND k.day >= $2 AND k.day <= $3
+	AND NOT EXISTS (SELECT 1 FROM forecast_scored s WHERE s.partition = $1 AND s.day = k.day)
 UNION ALL SELECT 'h', hour, CAST(SUM(n) AS BIGINT), pathway, outcode, 0 FROM forecast_discharges WHERE partition = $1 AND hour >= $4 AND hour < $5 GROUP BY hour, pathway, outcode HAVING SUM(n) <> 0`
 	var out discharge.ScoringInputs
 	scored := map[int64]bool{}
