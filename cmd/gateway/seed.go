@@ -56,7 +56,7 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 		len(listings), rep.Created, rep.Updated, rep.Unchanged, time.Since(start).Round(time.Millisecond))
 	if *ncases > 0 {
 		start = time.Now()
-		created, err := seedCases(ctx, st.Record, synthetic.Cases(*ncases, strings.Split(*caseTrusts, ","), time.Now(), *seed))
+		created, err := seedCasesWithForecast(ctx, st.Record, listings, synthetic.Cases(*ncases, strings.Split(*caseTrusts, ","), time.Now(), *seed), *seed)
 		if err != nil {
 			return err
 		}
