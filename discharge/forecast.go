@@ -375,11 +375,17 @@ func (f *Forecast) Add(o Forecast) {
 // WithSupply sets each row's supply from supply (rows for districts with
 // supply but no demand are added), for a forecast whose trusts were added
 // without it: supply is the district's, not a trust's, so a hub's
-// forecast reads it once.
+// forecast reads it once. A row's supply is known when supply has any
+// count for its district (a reader returns every setting of a district
+// it read, zeros included); other rows' supply stays not known.
 func (f Forecast) WithSupply(supply []SupplyCount) Forecast {
+	read := map[string]bool{}
+	for _, s := range supply {
+		read[orDistrict(s.Outcode)] = true
+	}
 	idx := map[forecastKey]int{}
 	for i := range f.Rows {
-		f.Rows[i].SupplyKnown = supply != nil
+		f.Rows[i].SupplyKnown = read[f.Rows[i].Outcode]
 		f.Rows[i].Vacant, f.Rows[i].Held = 0, 0
 		idx[forecastKey{f.Rows[i].Setting, f.Rows[i].Outcode}] = i
 	}
@@ -409,15 +415,20 @@ func (f *Forecast) sortRows() {
 }
 
 // Districts lists the forecast's districts with demand (UnknownDistrict
-// left out), for reading their supply.
+// left out), the most demand first (ties by name), for reading their
+// supply.
 func (f Forecast) Districts() []string {
-	var out []string
+	demand := map[string]int{}
 	for _, r := range f.Rows {
-		if r.Outcode != UnknownDistrict && !slices.Contains(out, r.Outcode) {
-			out = append(out, r.Outcode)
+		if r.Outcode != UnknownDistrict {
+			demand[r.Outcode] += r.Total
 		}
 	}
-	slices.Sort(out)
+	out := make([]string, 0, len(demand))
+	for d := range demand {
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b string) int { return cmp.Or(cmp.Compare(demand[b], demand[a]), cmp.Compare(a, b)) })
 	return out
 }
 

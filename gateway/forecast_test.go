@@ -94,12 +94,21 @@ func TestForecastOverHTTP(t *testing.T) {
 		str(ev.json, "subject", "identifier", "value") != "QXH" || str(ev.json, "period", "end") != in(13) {
 		t.Fatalf("$evaluate-measure %s", ev.body)
 	}
-	// The CSV: the setting and district rows with the day's demand.
+	// A care home in Manchester posts 4 nursing-dementia beds accepting
+	// admissions: the care-home supply of M14 beside its demand.
+	hj := []string{"Authorization", "Bearer " + home, "Content-Type", "application/json"}
+	pr := e.do("POST", "/fhir", providerBundle("1-000000001", "1-466088203", "nursing-dementia"), hj...).mustStatus(t, 200)
+	_, loc, _ := refsOf(t, pr)
+	e.do("PUT", "/api/v1/capacity/"+strings.TrimPrefix(loc, "Location/"), capacityBody(time.Now().Add(-time.Minute), 4), hj...).mustStatus(t, http.StatusOK)
+	// The CSV: the setting and district rows with the day's demand, and
+	// the district's supply now.
 	csv := e.do("GET", "/api/v1/forecast.csv", nil, as(e.token)...).mustStatus(t, http.StatusOK)
 	lines := strings.Split(strings.TrimSpace(string(csv.body)), "\n")
-	if len(lines) != 4 || !strings.HasPrefix(lines[0], "org_code,made,setting,district,day_0_"+today.String()) ||
-		!strings.HasPrefix(lines[1], "RXA,"+today.String()+",home-care,M14,1,") ||
-		!strings.HasPrefix(lines[2], "RXA,"+today.String()+",care-home,M14,0,0,1,") || !strings.HasPrefix(lines[3], "RXA,"+today.String()+",backtest-mae,all") {
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "org_code,made,setting,district,day_0_"+today.String()) ||
+		!strings.HasPrefix(lines[1], "RXA,"+today.String()+",home-care,M14,1,") || !strings.HasSuffix(lines[1], ",1,1,0,0") ||
+		!strings.HasPrefix(lines[2], "RXA,"+today.String()+",step-down-bed,M14,0,") ||
+		!strings.HasPrefix(lines[3], "RXA,"+today.String()+",care-home,M14,0,0,1,") || !strings.HasSuffix(lines[3], ",0,1,4,0") ||
+		!strings.HasPrefix(lines[4], "RXA,"+today.String()+",backtest-mae,all") {
 		t.Fatalf("csv %q", csv.body)
 	}
 	e.do("GET", "/fhir/Measure/discharge-forecast", nil).mustStatus(t, http.StatusOK)

@@ -116,10 +116,9 @@ type Deps struct {
 	// sitrep answers not-supported.
 	Sitrep sitrep.Counters
 	// Forecast are the 14-day forecast's counters (forecast.go); nil: the
-	// forecast answers not-supported. ForecastSupply reads districts'
-	// vacancies and holds; nil: the forecast says supply is not known.
-	Forecast       sitrep.ForecastStore
-	ForecastSupply sitrep.Supply
+	// forecast answers not-supported. Its supply is the capacity
+	// service's summaries (sitrep.CapacitySupply).
+	Forecast sitrep.ForecastStore
 	// Demand counts unmet placement demand (placement.DemandRecorder);
 	// nil: not counted.
 	Demand placement.DemandRecorder
@@ -207,7 +206,7 @@ func New(cfg Config, d Deps) *Server {
 		s.sitrep = sitrep.New(d.Sitrep, d.Now)
 	}
 	if d.Forecast != nil {
-		s.forecast = sitrep.NewForecast(d.Forecast, d.ForecastSupply, d.Now)
+		s.forecast = sitrep.NewForecast(d.Forecast, sitrep.CapacitySupply{Capacity: s.capacities}, d.Now)
 	}
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord, Demand: d.Demand, Logger: d.Logger}, d.Capacity, d.Store, d.Geocoder, s.records)
