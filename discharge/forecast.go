@@ -195,7 +195,16 @@ type forecastKey struct {
 	outcode string
 }
 
-func orDistrict(o string) string { return orUnknown(o, UnknownDistrict) }
+// orDistrict is the district a counter's outcode stands for: itself when
+// it has the shape of a UK postcode district, else UnknownDistrict (none
+// recorded, or derived by the store from a postcode that was not a UK
+// one).
+func orDistrict(o string) string {
+	if !ValidOutcode(o) {
+		return UnknownDistrict
+	}
+	return o
+}
 
 // ComputeForecast folds due counters into the forecast made on today
 // (supply not yet known: WithSupply adds it). A due day after the
