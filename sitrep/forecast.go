@@ -22,7 +22,8 @@ import (
 type ForecastStore interface {
 	// Inputs returns the due counters up to toDay (overdue days
 	// included), whether a forecast was kept on madeDay and the scored
-	// errors of the target days fromErr..toErr (discharge.DayNumber).
+	// errors of the target days fromErr..toErr (discharge.DayNumber),
+	// which may come summed by horizon, dated within the window.
 	Inputs(ctx context.Context, partition string, madeDay, toDay, fromErr, toErr int64) (discharge.ForecastInputs, error)
 	// Keep stores the day's forecast unless one is kept; it reports
 	// whether it stored it.

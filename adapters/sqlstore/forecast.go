@@ -288,11 +288,13 @@ func NewForecast(s *Store) *Forecast { return &Forecast{s: s} }
 
 // Inputs returns partition's due counters up to the day toDay (every
 // overdue day included), whether a forecast was kept on madeDay, and the
-// scored errors of the target days fromErr..toErr: one statement.
+// scored errors of the target days fromErr..toErr summed by horizon (each
+// dated toErr, the window's last day: the backtest needs only the sums):
+// one statement.
 func (f *Forecast) Inputs(ctx context.Context, partition string, madeDay, toDay, fromErr, toErr int64) (discharge.ForecastInputs, error) {
 	q := `SELECT 'd', day, pathway, outcode, CAST(SUM(n) AS BIGINT), 0 FROM forecast_due WHERE partition = $1 AND day <= $3 GROUP BY day, pathway, outcode HAVING SUM(n) <> 0
 UNION ALL SELECT 'm', day, '', '', 0, 0 FROM forecast_made WHERE partition = $1 AND day = $2
-UNION ALL SELECT 'e', day, '', '', cells, CAST(horizon AS BIGINT) * 1000000000 + abs_err FROM forecast_error WHERE partition = $1 AND day >= $4 AND day <= $5`
+UNION ALL SELECT 'e', $5, '', '', CAST(SUM(cells) AS BIGINT), CAST(horizon AS BIGINT) * 1000000000 + CAST(SUM(abs_err) AS BIGINT) FROM forecast_error WHERE partition = $1 AND day >= $4 AND day <= $5 GROUP BY horizon`
 	var out discharge.ForecastInputs
 	err := f.s.readRows(ctx, "sqlstore.Forecast.Inputs", partition, q, []any{partition, madeDay, toDay, fromErr, toErr}, func(rs rows) error {
 		for rs.Next() {
