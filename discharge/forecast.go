@@ -82,17 +82,6 @@ func ForecastSettingOf(pathway string) (ForecastSetting, bool) {
 	return "", false
 }
 
-// SettingOfCare is the forecast setting a care setting supplies (home care
-// and reablement: home-care; D2A and intermediate beds: step-down-bed;
-// residential and nursing: care-home); false for the others.
-func SettingOfCare(s CareSetting) (ForecastSetting, bool) {
-	p, ok := s.Pathway()
-	if !ok {
-		return "", false
-	}
-	return ForecastSettingOf(string(rune('0' + int(p))))
-}
-
 // DueCount is one counter of open stays: N due (DRD, else EDD) on Day, on
 // Pathway, from home district Outcode ("" unknown).
 type DueCount struct {

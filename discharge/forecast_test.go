@@ -151,10 +151,4 @@ func TestForecastSettingOf(t *testing.T) {
 			t.Errorf("pathway %q has a setting", p)
 		}
 	}
-	if s, ok := discharge.SettingOfCare(discharge.CareNursing); !ok || s != discharge.ForecastCareHome {
-		t.Errorf("nursing: %s", s)
-	}
-	if s, ok := discharge.SettingOfCare(discharge.CareReablement); !ok || s != discharge.ForecastHomeCare {
-		t.Errorf("reablement: %s", s)
-	}
 }
