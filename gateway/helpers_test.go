@@ -227,6 +227,7 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 		PlacementObservers: wiring.PlacementObservers(sqlstore.NewReferral(rec), sqlstore.NewSitrep(rec), log),
 		VirtualWards:       sqlstore.NewVirtualWards(rec),
 		SitrepHistory:      sqlstore.NewSitrep(rec),
+		Forecast:           sqlstore.NewForecast(rec),
 		// The referral loop's record as cmd/gateway wires it: placement
 		// and capacity reads see its holds.
 		ReferralRecord: sqlstore.NewReferral(rec),

@@ -77,10 +77,15 @@ func (s *Server) searchMeasureReports(c echo.Context) error {
 			return err
 		}
 		return s.searchUnmet(c)
+	case isForecastMeasure(m):
+		if err := sitrep.MayRead(principal(c)); err != nil {
+			return err
+		}
+		return s.searchForecast(c)
 	case m == mappings.CapacityMeasureURL:
 		c.QueryParams().Del("measure")
 	case m != "":
-		return discharge.E(discharge.KindNotFound, "measure", "measure is "+mappings.SitrepMeasureURL+", "+mappings.VirtualWardMeasureURL+", "+mappings.UnmetMeasureURL+" or "+mappings.CapacityMeasureURL+".")
+		return discharge.E(discharge.KindNotFound, "measure", "measure is "+mappings.SitrepMeasureURL+", "+mappings.VirtualWardMeasureURL+", "+mappings.UnmetMeasureURL+", "+mappings.ForecastMeasureURL+" or "+mappings.CapacityMeasureURL+".")
 	case c.QueryParams().Has("period"):
 		return discharge.E(discharge.KindRequired, "measure", "period selects sitrep days: add measure="+mappings.SitrepMeasureURL+".")
 	}
@@ -116,6 +121,8 @@ func (s *Server) readMeasure(c echo.Context) error {
 		return respond(c, http.StatusOK, mappings.VirtualWardMeasure())
 	case mappings.UnmetMeasureID:
 		return respond(c, http.StatusOK, mappings.UnmetMeasure())
+	case mappings.ForecastMeasureID:
+		return respond(c, http.StatusOK, mappings.ForecastMeasure())
 	}
 	return discharge.E(discharge.KindNotFound, "Measure", "No Measure with that id.")
 }

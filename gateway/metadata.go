@@ -64,7 +64,7 @@ func (s *Server) capabilities() map[string]capability {
 		{Name: "subject", Type: fhir.ParamReference, Definition: "http://hl7.org/fhir/SearchParameter/MeasureReport-subject",
 			Doc: "Location/{id}: that location's capacity postings as MeasureReports, newest first (_sort=-date, _count); with measure=" + mappings.SitrepMeasureURL + ", Organization/{ODS} of a trust or hub"},
 		{Name: "measure", Type: fhir.ParamReference, Definition: "http://hl7.org/fhir/SearchParameter/MeasureReport-measure",
-			Doc: "The Measure: " + mappings.SitrepMeasureURL + " for the discharge sitrep (computed now), " + mappings.VirtualWardMeasureURL + " for virtual-ward occupancy (subject Organization/{ICB} or Location/{id}), " + mappings.UnmetMeasureURL + " for weekly unmet demand by district, else capacity"},
+			Doc: "The Measure: " + mappings.SitrepMeasureURL + " for the discharge sitrep (computed now), " + mappings.VirtualWardMeasureURL + " for virtual-ward occupancy (subject Organization/{ICB} or Location/{id}), " + mappings.UnmetMeasureURL + " for weekly unmet demand by district, " + mappings.ForecastMeasureURL + " for the 14-day demand forecast (made today), else capacity"},
 		{Name: "period", Type: fhir.ParamDate, Definition: "http://hl7.org/fhir/SearchParameter/MeasureReport-period",
 			Doc: "Sitrep reporting days: period=YYYY-MM-DD, or ge and le bounds (default today in England); for unmet demand, every week they touch"}}}
 	caps["Task"] = taskCapability()

@@ -386,6 +386,14 @@ func TestOutputsForValidation(t *testing.T) {
 	o.save("MeasureReport-unmet-demand-search", e.do("GET", "/fhir/MeasureReport?measure="+url.QueryEscape(mappings.UnmetMeasureURL)+"&period=ge"+
 		discharge.DateOfDay(discharge.DayNumber(today)-7).String()+"&period=le"+today.String(), nil), http.StatusOK)
 	o.save("MeasureReport-unmet-demand-evaluate", e.do("GET", "/fhir/Measure/unmet-demand/$evaluate-measure?periodStart="+today.String(), nil), http.StatusOK)
+	// The 14-day forecast (forecast.go), and its mapping with a backtest
+	// scored and supply known, which a fresh gateway has not yet.
+	e.forecastEncounter(t, e.token, "3", discharge.DateOfDay(discharge.DayNumber(today)+2).String())
+	e.forecastEncounter(t, e.token, "1", discharge.DateOfDay(discharge.DayNumber(today)-2).String())
+	o.save("MeasureReport-forecast-search", e.do("GET", "/fhir/MeasureReport?measure="+url.QueryEscape(mappings.ForecastMeasureURL)+"&unknown=1", nil), http.StatusOK)
+	o.save("MeasureReport-forecast-evaluate", e.do("GET", "/fhir/Measure/discharge-forecast/$evaluate-measure", nil), http.StatusOK)
+	o.save("Measure-discharge-forecast", e.do("GET", "/fhir/Measure/discharge-forecast", nil, "Authorization", ""), http.StatusOK)
+	o.save("MeasureReport-forecast-backtest", forecastWithBacktest(t, today), http.StatusOK)
 
 	// 429, from a gateway whose rate limit is one request a minute.
 	limited := newEnvLimited(t, 1)
@@ -398,6 +406,7 @@ func TestOutputsForValidation(t *testing.T) {
 		"placement-options-explain", "AuditEvent-search", "translate-match", "MeasureReport-search", "MeasureReport-sitrep-search", "Measure-discharge-sitrep",
 		"Measure-virtual-ward-occupancy", "MeasureReport-virtual-wards-search", "CodeSystem-virtual-ward",
 		"Measure-unmet-demand", "MeasureReport-unmet-demand-search", "CodeSystem-unmet-demand",
+		"MeasureReport-forecast-search", "Measure-discharge-forecast", "MeasureReport-forecast-backtest",
 		"OperationDefinition-Task-confirm", "OperationDefinition-Task-referral-pack", "CodeSystem-offer-reject-reason",
 		"CodeSystem-offer-business-status", "StructureDefinition-referral-offer", "transaction-response-tasks",
 		"referral-pack-minimised", "referral-pack-identified", "Task-history", "OperationOutcome-409-illegal-move",

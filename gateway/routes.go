@@ -127,6 +127,10 @@ type Deps struct {
 	// days' close (sitrep.History); nil: the unmet-demand report answers
 	// not-supported and a past sitrep shows the stock now.
 	SitrepHistory sitrep.History
+	// Forecast are the 14-day forecast's counters (forecast.go); nil: the
+	// forecast answers not-supported. Its supply is the capacity
+	// service's summaries (sitrep.CapacitySupply).
+	Forecast sitrep.ForecastStore
 }
 
 // Server is the HTTP gateway: the route table, the middleware and the
@@ -173,6 +177,8 @@ type Server struct {
 	sitrep *sitrep.Service
 	// virtualWards computes virtual-ward occupancy (virtualward.go).
 	virtualWards *sitrep.VirtualWards
+	// forecast computes the 14-day demand forecast (forecast.go).
+	forecast *sitrep.Forecast
 }
 
 // New builds the gateway and its routes.
@@ -212,6 +218,9 @@ func New(cfg Config, d Deps) *Server {
 	}
 	if d.VirtualWards != nil {
 		s.virtualWards = sitrep.NewVirtualWards(d.VirtualWards, sitrep.DirectoryPlaces{Store: d.Store}, d.Now)
+	}
+	if d.Forecast != nil {
+		s.forecast = sitrep.NewForecast(d.Forecast, sitrep.CapacitySupply{Capacity: s.capacities}, d.Now)
 	}
 	s.placement = placement.New(placement.Config{Freshness: cfg.Freshness, Weights: cfg.Weights,
 		Translator: d.Translator, Now: d.Now, Referrals: d.ReferralRecord, Observers: d.PlacementObservers}, d.Capacity, d.Store, d.Geocoder, s.records)
@@ -351,6 +360,8 @@ func (s *Server) routes() {
 	// Unmet demand by district (unmet.go): MeasureReport?measure= of the
 	// unmet-demand Measure is dispatched by searchMeasureReports.
 	e.GET("/api/v1/unmet-demand.csv", s.unmetCSV, s.authenticate, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayReadAggregates))
+	// The 14-day forecast (forecast.go): dispatched by measure as the sitrep.
+	e.GET("/api/v1/forecast.csv", s.forecastCSV, s.authenticate, s.requireScope("MeasureReport", 's'), requireCaller(sitrep.MayRead))
 	// The provider directory: not patient data, so not audited.
 	for _, t := range directoryTypes {
 		fhirRoute(http.MethodPost, "/"+t, s.create, s.requireScope(t, 'c'), requireWriter(t))

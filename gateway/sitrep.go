@@ -95,9 +95,11 @@ func (s *Server) evaluateMeasure(c echo.Context) error {
 		return s.evaluateVirtualWards(c) // virtualward.go
 	case mappings.UnmetMeasureID:
 		return s.evaluateUnmet(c) // unmet.go
+	case mappings.ForecastMeasureID:
+		return s.evaluateForecast(c) // forecast.go
 	}
 	if c.Param("id") != mappings.SitrepMeasureID {
-		return discharge.E(discharge.KindNotFound, "Measure", "$evaluate-measure evaluates the "+mappings.SitrepMeasureID+", "+mappings.VirtualWardMeasureID+" or "+mappings.UnmetMeasureID+" Measure.")
+		return discharge.E(discharge.KindNotFound, "Measure", "$evaluate-measure evaluates the "+mappings.SitrepMeasureID+", "+mappings.VirtualWardMeasureID+", "+mappings.UnmetMeasureID+" or "+mappings.ForecastMeasureID+" Measure.")
 	}
 	rep, _, err := s.sitrepReport(c)
 	if err != nil {

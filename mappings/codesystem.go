@@ -66,6 +66,8 @@ var codeSystemDefs = []codeSystemDef{
 		"The groups, stratifiers and target strata of the virtual-ward-occupancy Measure and its MeasureReports.", VirtualWardConcepts},
 	{"unmet-demand", UnmetSystem, "UnmetDemand", "Unmet demand report codes",
 		"The group, stratifiers and stratifier components of the unmet-demand Measure and its weekly MeasureReports.", UnmetConcepts},
+	{"forecast", ForecastSystem, "Forecast", "Discharge demand forecast groups, stratifiers and settings",
+		"The groups, stratifiers, stratum components and settings of the discharge-forecast Measure and its MeasureReports.", ForecastConcepts},
 	{"placement-exclusion-reason", ExclusionReasonSystem, "PlacementExclusionReason", "Placement exclusion reason",
 		"The hard filters of $placement-options: why a provider was left out of the options. The code of each exclusion " +
 			"in the answer's OperationOutcome (issue.details.coding), in the order the filters are applied.", discharge.ExclusionReasons},

@@ -118,6 +118,7 @@ func TestCodeSystems(t *testing.T) {
 		"sitrep":                     mappings.SitrepConcepts(),
 		"virtual-ward":               mappings.VirtualWardConcepts(),
 		"unmet-demand":               mappings.UnmetConcepts(),
+		"forecast":                   mappings.ForecastConcepts(),
 	}
 	for _, name := range mappings.CodeSystemNames() {
 		t.Run(name, func(t *testing.T) {

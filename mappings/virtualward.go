@@ -31,13 +31,13 @@ const VirtualWardMeasureID = "virtual-ward-occupancy"
 // VirtualWardSystem codes the report's groups and stratifiers.
 const VirtualWardSystem = CodeSystemBase + "virtual-ward"
 
-// The virtual-ward report's codes (VirtualWardSystem).
+// The virtual-ward report's codes (VirtualWardSystem); its district
+// stratifier is StratDistrict, the code the forecast's system uses too.
 const (
 	WardOccupancy    = "occupancy"
 	WardTrend        = "trend"
 	StratWard        = "ward"
 	StratICB         = "icb"
-	StratDistrict    = "district"
 	StratTarget      = "target"
 	StratWardDay     = "ward-day"
 	StratICBDay      = "icb-day"

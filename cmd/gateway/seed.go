@@ -59,7 +59,7 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 	}
 	if *ncases > 0 {
 		start = time.Now()
-		created, err := seedCases(ctx, st.Record, synthetic.Cases(*ncases, strings.Split(*caseTrusts, ","), time.Now(), *seed))
+		created, err := seedCasesWithForecast(ctx, st.Record, listings, synthetic.Cases(*ncases, strings.Split(*caseTrusts, ","), time.Now(), *seed), *seed)
 		if err != nil {
 			return err
 		}

@@ -190,7 +190,7 @@ func (s *Stores) GatewayDeps(tr *mappings.Translator, geo *geocode.Table, log *s
 		Ready: s.Record, CapacityCounts: s.Cache, Cases: sqlstore.NewCases(s.Record),
 		ReferralRecord: referrals, Messages: s.Record,
 		Sitrep: counters, PlacementObservers: PlacementObservers(referrals, counters, log), SitrepHistory: counters,
-		VirtualWards: sqlstore.NewVirtualWards(s.Record)}
+		VirtualWards: sqlstore.NewVirtualWards(s.Record), Forecast: sqlstore.NewForecast(s.Record)}
 }
 
 // PlacementObservers are what hears of an answered placement search, in
