@@ -323,9 +323,9 @@ func checked(st stmt) stmt {
 		", '" + code + "') FROM s", args: st.args, want: st.want, short: st.short}
 }
 
-// acceptFunctions is migration 19 on PostgreSQL (a no-op on SQLite, which
-// runs Apply as an ordinary transaction): the two functions the one-round-
-// trip accept needs.
+// acceptFunctions are migration 19's on PostgreSQL (SQLite runs Apply as
+// an ordinary transaction): the two functions the one-round-trip accept
+// needs.
 //
 // dg_want(got, want, code) raises SQLSTATE code when got < want, and
 // returns got otherwise: checked statements call it.
@@ -355,13 +355,15 @@ var acceptFunctions = []string{
 	$$`,
 }
 
-// migrateAcceptFunctions is migration 19 (acceptFunctions).
-func migrateAcceptFunctions(eng engine) func(ctx context.Context, tx *sql.Tx) error {
+// migrate19 is migration 19: on PostgreSQL acceptFunctions, and on both
+// engines the worklist's sort indexes (worklistSortIndexes).
+func migrate19(eng engine) func(ctx context.Context, tx *sql.Tx) error {
 	return func(ctx context.Context, tx *sql.Tx) error {
-		if eng != enginePostgres {
-			return nil
+		stmts := worklistSortIndexes(eng)
+		if eng == enginePostgres {
+			stmts = append(acceptFunctions, stmts...)
 		}
-		for _, q := range acceptFunctions {
+		for _, q := range stmts {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
 			}
