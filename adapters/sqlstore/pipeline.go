@@ -223,8 +223,16 @@ func (r *Referral) pipelinedApply(ctx context.Context, c referral.Change, ps []p
 // setting, Apply's statements in its order (each with a check sent as
 // checked), COMMIT.
 func applyStatements(c referral.Change, ordered []prepared) []stmt {
+	// plan_cache_mode for this transaction only: each statement below is
+	// prepared once per connection (pgx's statement cache), and a generic
+	// plan spares the planning that PostgreSQL otherwise repeats at each
+	// execution while it still compares custom plans (planning was about
+	// half the server's time of an accept: TestAcceptStatementProfile).
+	// Every statement finds its rows by key, so the generic plan is the
+	// custom one.
 	stmts := []stmt{{q: "BEGIN ISOLATION LEVEL READ COMMITTED"},
-		{q: "SELECT set_config('app.partition', $1, true)", args: []any{c.Partition}}}
+		{q: "SELECT set_config('app.partition', $1, true), set_config('plan_cache_mode', 'force_generic_plan', true)",
+			args: []any{c.Partition}}}
 	var creates, updates []prepared
 	for _, p := range ordered {
 		if p.w.ExpectVersion == 0 {
@@ -330,6 +338,11 @@ func checked(st stmt) stmt {
 // dg_want(got, want, code) raises SQLSTATE code when got < want, and
 // returns got otherwise: checked statements call it.
 //
+// Both are PL/pgSQL, whose statements' plans each session caches: a
+// LANGUAGE sql function that is not inlined plans its body again at
+// every call (PostgreSQL 15), which a profile of the accept showed as the
+// hold INSERT's planning time (TestAcceptStatementProfile).
+//
 // dg_vacant(posting, bed_type) is discharge.Capacity.Vacant of a posting in
 // its storage format (adapters/postingjson): the acceptingAdmissions of
 // the first bed of that type, 0 when closed to admissions, NULL when the
@@ -345,14 +358,15 @@ var acceptFunctions = []string{
 		RETURN got;
 	END $$`,
 	`CREATE OR REPLACE FUNCTION dg_vacant(posting text, bed_type text) RETURNS bigint
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-		SELECT CASE WHEN COALESCE((b->>'closedToAdmissions')::boolean, false) THEN 0
-			ELSE COALESCE((b->>'acceptingAdmissions')::bigint, 0) END
-		FROM jsonb_array_elements(CASE WHEN jsonb_typeof(posting::jsonb->'beds') = 'array'
-			THEN posting::jsonb->'beds' ELSE '[]'::jsonb END) WITH ORDINALITY AS e(b, i)
-		WHERE b->>'type' = bed_type
-		ORDER BY i LIMIT 1
-	$$`,
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+	BEGIN
+		RETURN (SELECT CASE WHEN COALESCE((b->>'closedToAdmissions')::boolean, false) THEN 0
+				ELSE COALESCE((b->>'acceptingAdmissions')::bigint, 0) END
+			FROM jsonb_array_elements(CASE WHEN jsonb_typeof(posting::jsonb->'beds') = 'array'
+				THEN posting::jsonb->'beds' ELSE '[]'::jsonb END) WITH ORDINALITY AS e(b, i)
+			WHERE b->>'type' = bed_type
+			ORDER BY i LIMIT 1);
+	END $$`,
 }
 
 // migrate19 is migration 19: on PostgreSQL acceptFunctions, and on both
