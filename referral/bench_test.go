@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -149,6 +150,9 @@ func BenchmarkAccept(b *testing.B) {
 	}
 }
 
+// serverSettings applies ACCEPT_BENCH_SERVER_SETTINGS once a process.
+var serverSettings sync.Once
+
 // benchCallers are the concurrencies BenchmarkAccept runs: 1 and 8, and
 // those ACCEPT_BENCH_CALLERS lists (such as "1,8,16,32").
 func benchCallers() []int {
@@ -206,8 +210,33 @@ func addProviders(b *testing.B, w *world, from, to, vacancies int) {
 // diagnostic that separates what the statements and round trips cost from
 // what the flush costs on a machine whose disk is shared. Never how the
 // store runs.
+//
+// ACCEPT_BENCH_SERVER_SETTINGS ("commit_delay=100,commit_siblings=4")
+// sets server settings on this process's shared server (ALTER SYSTEM and
+// a reload) before the run: how the commit settings a deployment would
+// tune change the accept, on the same server as its baseline.
 func benchURL(b *testing.B) string {
 	url := pgtest.SharedDatabase(b)
+	if v := os.Getenv("ACCEPT_BENCH_SERVER_SETTINGS"); v != "" {
+		serverSettings.Do(func() {
+			ctx := context.Background()
+			c, err := pgx.Connect(ctx, pgtest.Shared(b).SuperuserURL("postgres"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close(ctx)
+			for _, kv := range strings.Split(v, ",") {
+				k, val, _ := strings.Cut(kv, "=")
+				if _, err := c.Exec(ctx, "ALTER SYSTEM SET "+pgx.Identifier{strings.TrimSpace(k)}.Sanitize()+" = '"+
+					strings.ReplaceAll(strings.TrimSpace(val), "'", "''")+"'"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := c.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
 	if os.Getenv("ACCEPT_BENCH_NO_FLUSH") == "" {
 		return url
 	}
