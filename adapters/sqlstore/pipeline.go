@@ -223,16 +223,8 @@ func (r *Referral) pipelinedApply(ctx context.Context, c referral.Change, ps []p
 // setting, Apply's statements in its order (each with a check sent as
 // checked), COMMIT.
 func applyStatements(c referral.Change, ordered []prepared) []stmt {
-	// plan_cache_mode for this transaction only: each statement below is
-	// prepared once per connection (pgx's statement cache), and a generic
-	// plan spares the planning that PostgreSQL otherwise repeats at each
-	// execution while it still compares custom plans (planning was about
-	// half the server's time of an accept: TestAcceptStatementProfile).
-	// Every statement finds its rows by key, so the generic plan is the
-	// custom one.
 	stmts := []stmt{{q: "BEGIN ISOLATION LEVEL READ COMMITTED"},
-		{q: "SELECT set_config('app.partition', $1, true), set_config('plan_cache_mode', 'force_generic_plan', true)",
-			args: []any{c.Partition}}}
+		{q: "SELECT set_config('app.partition', $1, true)", args: []any{c.Partition}}}
 	var creates, updates []prepared
 	for _, p := range ordered {
 		if p.w.ExpectVersion == 0 {
