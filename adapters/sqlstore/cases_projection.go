@@ -164,6 +164,19 @@ func worklistSortIndexes(eng engine) []string {
 	}
 }
 
+// migrate19 is migration 19: the worklist's sort indexes
+// (worklistSortIndexes).
+func migrate19(eng engine) func(ctx context.Context, tx *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		for _, q := range worklistSortIndexes(eng) {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // migrateCaseWorklist is migration 8 on eng.
 func migrateCaseWorklist(eng engine) func(ctx context.Context, tx *sql.Tx) error {
 	return func(ctx context.Context, tx *sql.Tx) error {

@@ -295,8 +295,7 @@ func provider(db *sql.DB, eng engine) (*goose.Provider, error) {
 			// 14 and 15: the sitrep's counters and their backfill (sitrep.go).
 			goose.NewGoMigration(14, &goose.GoFunc{RunTx: migrateSitrep(eng)}, nil),
 			goose.NewGoMigration(15, &goose.GoFunc{RunTx: migrateSitrepBackfill(eng)}, nil),
-			// 19: the one-round-trip accept's functions (PostgreSQL) and the
-			// worklist's sort indexes (pipeline.go, cases_projection.go).
+			// 19: the worklist's sort indexes (cases_projection.go).
 			goose.NewGoMigration(19, &goose.GoFunc{RunTx: migrate19(eng)}, nil)))
 	p, err := goose.NewProvider(dialect, db, files, opts...)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/dischargegateway/gateway/adapters/postingjson"
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/internal/pgtest"
@@ -34,14 +33,14 @@ func acceptChange(partition, id, ownerOrg, loc string, at time.Time) referral.Ch
 	return c
 }
 
-// The one-round-trip accept on PostgreSQL (pipelinedApply): whatever its
-// checks find, the batch either commits all of the accept or none of it,
-// and a failed hold condition is decided again in an ordinary transaction
-// (counted by ReferralRechecks), deterministically, one case at a time:
-// a bed bookable (no recheck), none left (recheck, refused with the
-// numbers), a new posting with more beds (read by the batch itself: no
-// recheck, no stale figure), a closed bed type, a posting the database
-// cannot decode, a stale version (KindRetry, no recheck). After each
+// The pipelined accept on PostgreSQL (pipelinedApply): whatever its checks
+// find, the batch either commits all of the accept or none of it, and a
+// failed hold condition is decided again in an ordinary transaction
+// (counted by ReferralRechecks), deterministically, one case at a time: a
+// bed bookable (no recheck), none left (recheck, refused with the
+// numbers), a new posting with more beds (the pipeline's own read sees it:
+// no recheck, no stale figure), a closed bed type, a posting that cannot
+// be decoded, a stale version (KindRetry, no recheck). After each
 // refusal nothing of the accept is in the record and the pooled
 // connection is clean.
 func TestPipelinedAcceptChecks(t *testing.T) {
@@ -161,59 +160,5 @@ func TestPipelinedAcceptChecks(t *testing.T) {
 	if err := raw.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()
 		AND state LIKE 'idle in transaction%'`).Scan(&open); err != nil || open != 0 {
 		t.Fatalf("%d sessions left in a transaction (%v)", open, err)
-	}
-}
-
-// dg_vacant (migration 19), which the pipelined accept's hold INSERT
-// counts against, is discharge.Capacity.Vacant of the stored posting for
-// every shape a posting takes: the first bed of the type, a closed type,
-// a type not posted, no beds at all, several beds.
-func TestDgVacantIsVacant(t *testing.T) {
-	ctx := context.Background()
-	_, url := pgtest.Start(t).NewDatabase(t)
-	s, err := sqlstore.Open(ctx, url, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	bt := []discharge.BedType{discharge.BedNursing, discharge.BedResidential, discharge.BedType("dementia"), discharge.BedType("")}
-	postings := []discharge.Capacity{
-		{LocationID: "L"},
-		{LocationID: "L", Beds: []discharge.BedCapacity{}},
-		{LocationID: "L", Beds: []discharge.BedCapacity{{Type: discharge.BedNursing, AcceptingAdmissions: 3}}},
-		{LocationID: "L", Beds: []discharge.BedCapacity{{Type: discharge.BedNursing, AcceptingAdmissions: 3, ClosedToAdmissions: true}}},
-		{LocationID: "L", Beds: []discharge.BedCapacity{{Type: discharge.BedResidential, AcceptingAdmissions: 0},
-			{Type: discharge.BedNursing, AcceptingAdmissions: 7}, {Type: discharge.BedNursing, AcceptingAdmissions: 1}}},
-		{LocationID: "L", Beds: []discharge.BedCapacity{{Type: discharge.BedNursing, AcceptingAdmissions: -2},
-			{Type: discharge.BedResidential, AcceptingAdmissions: 40, ClosedToAdmissions: false}}},
-	}
-	checked := 0
-	for _, p := range postings {
-		body, err := postingjson.Encode(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, b := range bt {
-			var got *int64
-			if err := c.QueryRow(ctx, "SELECT dg_vacant($1, $2)", string(body), string(b)).Scan(&got); err != nil {
-				t.Fatal(err)
-			}
-			v := int64(0)
-			if got != nil {
-				v = *got
-			}
-			if want := int64(p.Vacant(b)); v != want {
-				t.Errorf("dg_vacant(%s, %q) = %d, Vacant = %d", body, b, v, want)
-			}
-			checked++
-		}
-	}
-	if checked != len(postings)*len(bt) {
-		t.Fatalf("checked %d", checked)
 	}
 }
