@@ -40,7 +40,9 @@ func acceptChange(partition, id, ownerOrg, loc string, at time.Time) referral.Ch
 // bed bookable (no recheck), none left (recheck, refused with the
 // numbers), a new posting with more beds (the pipeline's own read sees it:
 // no recheck, no stale figure), a closed bed type, a posting that cannot
-// be decoded, a stale version (KindRetry, no recheck). After each
+// be decoded, a posting that lands between the pipeline's read and its
+// batch (SetAfterPostingRead: recheck, then a hold or a refusal against
+// the new posting), a stale version (KindRetry, no recheck). After each
 // refusal nothing of the accept is in the record and the pooled
 // connection is clean.
 func TestPipelinedAcceptChecks(t *testing.T) {
@@ -148,14 +150,32 @@ func TestPipelinedAcceptChecks(t *testing.T) {
 	step("an unreadable posting", acceptChange("A", "t4", "P1", "loc1", at), discharge.KindInternal, 3)
 	untouched("t4", base)
 
+	// A posting lands between the pipeline's read of the latest posting
+	// and its batch: the hold's INSERT finds another latest posting, the
+	// batch rolls back, and the ordinary transaction decides against the
+	// new one: a hold when it has a bed left, a refusal when not.
+	post(3, false)
+	undo := sqlstore.SetAfterPostingRead(func() { post(4, false) })
+	step("a posting moved, a bed left", acceptChange("A", "t3", "P1", "loc1", at), accepted, 4)
+	undo()
+	held(3)
+	base++
+	undo = sqlstore.SetAfterPostingRead(func() { post(0, false) })
+	err = step("a posting moved, no bed left", acceptChange("A", "t5", "P1", "loc1", at), discharge.KindConflict, 5)
+	undo()
+	if !errors.As(err, &de) || !strings.Contains(de.Issues[0].Message, "(3 held of 0)") {
+		t.Fatalf("refusal after a posting moved: %v", err)
+	}
+	untouched("t5", base)
+
 	post(5, false)
-	step("a stale version", acceptChange("A", "t1", "P1", "loc1", at), discharge.KindRetry, 3)
-	held(2)
+	step("a stale version", acceptChange("A", "t1", "P1", "loc1", at), discharge.KindRetry, 5)
+	held(3)
 	if n := events(); n != base {
 		t.Fatalf("%d events after a stale accept, want %d", n, base)
 	}
-	step("the pool is clean after the refusals", acceptChange("A", "t5", "P1", "loc1", at), accepted, 3)
-	held(3)
+	step("the pool is clean after the refusals", acceptChange("A", "t5", "P1", "loc1", at), accepted, 5)
+	held(4)
 	var open int
 	if err := raw.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()
 		AND state LIKE 'idle in transaction%'`).Scan(&open); err != nil || open != 0 {
