@@ -3,18 +3,25 @@ package referral_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/internal/pgtest"
+	"github.com/dischargegateway/gateway/mappings"
 )
 
 // BenchmarkAccept measures accepting an offer with its hold (the Task's
@@ -39,21 +46,23 @@ func BenchmarkAccept(b *testing.B) {
 		if pg {
 			engine = "postgres"
 		}
-		for _, callers := range []int{1, 8} {
+		for _, callers := range benchCallers() {
 			b.Run(fmt.Sprintf("%s/accept/callers=%d", engine, callers), func(b *testing.B) {
 				url := ""
 				if pg {
 					url = benchURL(b)
 				}
 				w := newWorldAt(b, url, 50, 1_000_000, trusts...)
+				addProviders(b, w, providers+1, callers, 1_000_000)
 				ids := make([][]string, callers)
 				for i := range b.N {
 					c := i % callers
-					org := trusts[c]
+					org := trusts[c%len(trusts)]
 					p := &auth.Principal{ClientID: "c-" + org, Org: org, Role: auth.RoleTrust}
 					ids[c] = append(ids[c], w.send(b, p, fmt.Sprintf("%s-sr%d", org, 1+i%50), 1+c))
 				}
 				var failed atomic.Int64
+				cpu := startCPU(b, url)
 				b.ResetTimer()
 				done := make(chan struct{}, callers)
 				for c := range callers {
@@ -74,59 +83,124 @@ func BenchmarkAccept(b *testing.B) {
 					<-done
 				}
 				b.StopTimer()
+				cpu.report(b)
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "accepts/s")
 			})
 		}
 		b.Run(engine+"/raw-update", func(b *testing.B) {
-			db := rawDB(b, pg)
+			db, url := rawDB(b, pg)
 			if _, err := db.ExecContext(ctx, "CREATE TABLE raw_offers (id TEXT PRIMARY KEY, state TEXT, version BIGINT)"); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := db.ExecContext(ctx, "INSERT INTO raw_offers VALUES ('t', 'requested', 1)"); err != nil {
 				b.Fatal(err)
 			}
+			cpu := startCPU(b, url)
 			b.ResetTimer()
 			for i := range b.N {
 				if _, err := db.ExecContext(ctx, "UPDATE raw_offers SET state = $1, version = $2 WHERE id = 't'", "accepted", i+2); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.StopTimer()
+			cpu.report(b)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 		})
-		// The floor at the accepts' concurrency: eight callers each
+		// The floor at the accepts' concurrency: as many callers, each
 		// updating its own row (one statement and its commit, with
 		// synchronous commit as the store runs), which the server can
 		// flush together as it does the accepts.
-		b.Run(engine+"/raw-update/callers=8", func(b *testing.B) {
-			db := rawDB(b, pg)
-			db.SetMaxOpenConns(8)
-			if _, err := db.ExecContext(ctx, "CREATE TABLE raw_offers8 (id TEXT PRIMARY KEY, state TEXT, version BIGINT)"); err != nil {
-				b.Fatal(err)
+		for _, callers := range benchCallers() {
+			if callers == 1 {
+				continue
 			}
-			for c := range 8 {
-				if _, err := db.ExecContext(ctx, "INSERT INTO raw_offers8 VALUES ($1, 'requested', 1)", fmt.Sprint(c)); err != nil {
+			b.Run(fmt.Sprintf("%s/raw-update/callers=%d", engine, callers), func(b *testing.B) {
+				db, url := rawDB(b, pg)
+				db.SetMaxOpenConns(callers)
+				if _, err := db.ExecContext(ctx, "CREATE TABLE raw_offers_n (id TEXT PRIMARY KEY, state TEXT, version BIGINT)"); err != nil {
 					b.Fatal(err)
 				}
-			}
-			b.ResetTimer()
-			done := make(chan struct{}, 8)
-			for c := range 8 {
-				go func() {
-					defer func() { done <- struct{}{} }()
-					for i := c; i < b.N; i += 8 {
-						if _, err := db.ExecContext(ctx, "UPDATE raw_offers8 SET state = $1, version = $2 WHERE id = $3", "accepted", i+2, fmt.Sprint(c)); err != nil {
-							b.Error(err)
-							return
-						}
+				for c := range callers {
+					if _, err := db.ExecContext(ctx, "INSERT INTO raw_offers_n VALUES ($1, 'requested', 1)", fmt.Sprint(c)); err != nil {
+						b.Fatal(err)
 					}
-				}()
+				}
+				cpu := startCPU(b, url)
+				b.ResetTimer()
+				done := make(chan struct{}, callers)
+				for c := range callers {
+					go func() {
+						defer func() { done <- struct{}{} }()
+						for i := c; i < b.N; i += callers {
+							if _, err := db.ExecContext(ctx, "UPDATE raw_offers_n SET state = $1, version = $2 WHERE id = $3", "accepted", i+2, fmt.Sprint(c)); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				for range callers {
+					<-done
+				}
+				b.StopTimer()
+				cpu.report(b)
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+			})
+		}
+	}
+}
+
+// serverSettings applies ACCEPT_BENCH_SERVER_SETTINGS once a process.
+var serverSettings sync.Once
+
+// benchCallers are the concurrencies BenchmarkAccept runs: 1 and 8, and
+// those ACCEPT_BENCH_CALLERS lists (such as "1,8,16,32").
+func benchCallers() []int {
+	v := os.Getenv("ACCEPT_BENCH_CALLERS")
+	if v == "" {
+		return []int{1, 8}
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// addProviders adds providers from..to to w's directory (as newWorldAt
+// makes its own: Organization, Location, HealthcareService), each with
+// vacancies posted, so that more than eight callers answer for homes of
+// their own (accepts for one home wait for its hold lock by design).
+func addProviders(b *testing.B, w *world, from, to, vacancies int) {
+	b.Helper()
+	if from > to {
+		return
+	}
+	var ws []fhir.Write
+	for i := from; i <= to; i++ {
+		for _, d := range []string{
+			fmt.Sprintf(`{"resourceType":"Organization","id":"org%d","identifier":[{"system":%q,"value":"P%d"}]}`, i, mappings.CQCProviderSystem, i),
+			fmt.Sprintf(`{"resourceType":"Location","id":"loc%d","managingOrganization":{"reference":"Organization/org%d"}}`, i, i),
+			fmt.Sprintf(`{"resourceType":"HealthcareService","id":"svc%d","providedBy":{"reference":"Organization/org%d"},"location":[{"reference":"Location/loc%d"}]}`, i, i, i),
+		} {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(d), &m); err != nil {
+				b.Fatal(err)
 			}
-			for range 8 {
-				<-done
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
-		})
+			fhir.Stamp(m, m["id"].(string), 1, start)
+			body, _ := json.Marshal(m)
+			ws = append(ws, fhir.Write{Resource: fhir.Resource{Type: m["resourceType"].(string), ID: m["id"].(string),
+				VersionID: 1, LastUpdated: start, JSON: body}})
+		}
+	}
+	if err := w.st.Commit(context.Background(), fhir.DirectoryPartition, ws, nil); err != nil {
+		b.Fatal(err)
+	}
+	for i := from; i <= to; i++ {
+		w.post(b, fmt.Sprintf("loc%d", i), vacancies)
 	}
 }
 
@@ -136,8 +210,33 @@ func BenchmarkAccept(b *testing.B) {
 // diagnostic that separates what the statements and round trips cost from
 // what the flush costs on a machine whose disk is shared. Never how the
 // store runs.
+//
+// ACCEPT_BENCH_SERVER_SETTINGS ("commit_delay=100,commit_siblings=4")
+// sets server settings on this process's shared server (ALTER SYSTEM and
+// a reload) before the run: how the commit settings a deployment would
+// tune change the accept, on the same server as its baseline.
 func benchURL(b *testing.B) string {
 	url := pgtest.SharedDatabase(b)
+	if v := os.Getenv("ACCEPT_BENCH_SERVER_SETTINGS"); v != "" {
+		serverSettings.Do(func() {
+			ctx := context.Background()
+			c, err := pgx.Connect(ctx, pgtest.Shared(b).SuperuserURL("postgres"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close(ctx)
+			for _, kv := range strings.Split(v, ",") {
+				k, val, _ := strings.Cut(kv, "=")
+				if _, err := c.Exec(ctx, "ALTER SYSTEM SET "+pgx.Identifier{strings.TrimSpace(k)}.Sanitize()+" = '"+
+					strings.ReplaceAll(strings.TrimSpace(val), "'", "''")+"'"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := c.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
 	if os.Getenv("ACCEPT_BENCH_NO_FLUSH") == "" {
 		return url
 	}
@@ -147,15 +246,16 @@ func benchURL(b *testing.B) string {
 	return url + "?synchronous_commit=off"
 }
 
-// rawDB is a bare database of the engine: PostgreSQL through pgx's
+// rawDB is a bare database of the engine (and its URL, "" for SQLite): PostgreSQL through pgx's
 // database/sql driver, or a SQLite file in WAL mode with full sync, as
 // the store opens its own.
-func rawDB(b *testing.B, pg bool) *sql.DB {
+func rawDB(b *testing.B, pg bool) (*sql.DB, string) {
 	b.Helper()
 	var db *sql.DB
 	var err error
+	url := ""
 	if pg {
-		url := benchURL(b)
+		url = benchURL(b)
 		c, cerr := pgx.Connect(context.Background(), url)
 		if cerr != nil {
 			b.Fatal(cerr)
@@ -169,5 +269,99 @@ func rawDB(b *testing.B, pg bool) *sql.DB {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	return db
+	return db, url
+}
+
+// cpuMeter is the CPU time the benchmark's process and its PostgreSQL
+// server spent over the timed loop, reported per operation: on a machine
+// whose two cores are shared with other engineers' suites the wall time
+// per accept is mostly waiting for a core, while the CPU an accept costs
+// is nearly the same at any load, so the two say different things. The
+// server's is read from /proc: the postmaster's live children (backends,
+// WAL writer, ...) and the children it has reaped. Zero (nothing
+// reported) on SQLite or where /proc is not readable.
+type cpuMeter struct {
+	postmaster         int
+	client, server, at time.Duration
+}
+
+func startCPU(b *testing.B, url string) *cpuMeter {
+	m := &cpuMeter{}
+	if url != "" {
+		c, err := pgx.Connect(context.Background(), url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var pid int
+		err = c.QueryRow(context.Background(), "SELECT pg_backend_pid()").Scan(&pid)
+		c.Close(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if f := procStat(pid); len(f) > 1 {
+			m.postmaster, _ = strconv.Atoi(f[1])
+		}
+	}
+	m.client, m.server = clientCPU(), m.serverCPU()
+	return m
+}
+
+func (m *cpuMeter) report(b *testing.B) {
+	client, server := clientCPU()-m.client, m.serverCPU()-m.server
+	b.ReportMetric(float64(client.Microseconds())/float64(b.N), "client-cpu-µs/op")
+	if m.postmaster != 0 {
+		b.ReportMetric(float64(server.Microseconds())/float64(b.N), "server-cpu-µs/op")
+	}
+}
+
+// procStat is /proc/<pid>/stat's fields after the command name (field 3,
+// the state, is [0]; the parent pid [1]; utime [11], stime [12], cutime
+// [13], cstime [14]).
+func procStat(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(s[i+1:])
+}
+
+// ticks are clock ticks (USER_HZ, 100 on Linux) as a duration.
+func ticks(f string) time.Duration {
+	n, _ := strconv.ParseInt(f, 10, 64)
+	return time.Duration(n) * 10 * time.Millisecond
+}
+
+func (m *cpuMeter) serverCPU() time.Duration {
+	if m.postmaster == 0 {
+		return 0
+	}
+	var total time.Duration
+	if f := procStat(m.postmaster); len(f) > 14 {
+		total += ticks(f[13]) + ticks(f[14])
+	}
+	entries, _ := os.ReadDir("/proc")
+	parent := strconv.Itoa(m.postmaster)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if f := procStat(pid); len(f) > 12 && f[1] == parent {
+			total += ticks(f[11]) + ticks(f[12])
+		}
+	}
+	return total
+}
+
+func clientCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -74,6 +74,21 @@ func loadWorklist(tb testing.TB, s *sqlstore.Store, n int, now time.Time) {
 	}
 }
 
+// worklistEngines are the engines BenchmarkWorklist runs: both, or the one
+// WORKLIST_ENGINE names ("sqlite" or "postgres"), for profiling one.
+func worklistEngines(b *testing.B) []struct{ name, url string } {
+	var out []struct{ name, url string }
+	only := os.Getenv("WORKLIST_ENGINE")
+	if only == "" || only == "postgres" {
+		_, url := pgtest.Start(b).NewDatabase(b)
+		out = append(out, struct{ name, url string }{"postgres", url})
+	}
+	if only == "" || only == "sqlite" {
+		out = append(out, struct{ name, url string }{"sqlite", ""})
+	}
+	return out
+}
+
 // BenchmarkWorklist measures the worklist over worklistCases() open cases
 // on PostgreSQL and SQLite beside a raw SELECT of a page (and its count)
 // of the same Encounters run the same way, in the same run. Each reports
@@ -82,9 +97,7 @@ func BenchmarkWorklist(b *testing.B) {
 	ctx := context.Background()
 	now := time.Now()
 	n := worklistCases()
-	pg := pgtest.Start(b)
-	_, url := pg.NewDatabase(b)
-	for _, eng := range []struct{ name, url string }{{"postgres", url}, {"sqlite", ""}} {
+	for _, eng := range worklistEngines(b) {
 		dir := ""
 		if eng.url == "" {
 			dir = b.TempDir()

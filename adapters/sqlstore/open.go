@@ -297,10 +297,12 @@ func provider(db *sql.DB, eng engine) (*goose.Provider, error) {
 			goose.NewGoMigration(15, &goose.GoFunc{RunTx: migrateSitrepBackfill(eng)}, nil),
 			// 16: the virtual wards' daily figures (virtualward.go).
 			goose.NewGoMigration(16, &goose.GoFunc{RunTx: migrateVirtualWards}, nil),
+			// 17: the forecast's counters, kept forecasts and scores (forecast.go).
+			goose.NewGoMigration(17, &goose.GoFunc{RunTx: migrateForecast(eng)}, nil),
 			// 18: the NCTR stock at each day's close (sitrep_stock.go).
 			goose.NewGoMigration(18, &goose.GoFunc{RunTx: migrateSitrepStock(eng)}, nil),
-			// 17: the forecast's counters, kept forecasts and scores (forecast.go).
-			goose.NewGoMigration(17, &goose.GoFunc{RunTx: migrateForecast(eng)}, nil)))
+			// 19: the worklist's sort indexes (cases_projection.go).
+			goose.NewGoMigration(19, &goose.GoFunc{RunTx: migrate19(eng)}, nil)))
 	p, err := goose.NewProvider(dialect, db, files, opts...)
 	if err != nil {
 		return nil, discharge.Wrap(discharge.KindInternal, op, err)

@@ -95,6 +95,11 @@ func (s *Store) pipelinedCreates(ctx context.Context, partition string, ps []pre
 	})
 }
 
+// afterPostingRead, when set (by tests only), runs between the pipelined
+// accept's read of the postings and its batch: where a posting landing
+// meanwhile makes the hold's INSERT find another latest posting.
+var afterPostingRead func()
+
 // queueInserts queues multi-row INSERTs of rows (at most rowsPerInsert a
 // statement) and returns how many statements it queued.
 func queueInserts(b *pgx.Batch, head, tail string, rows [][]any) int {
@@ -201,6 +206,9 @@ func (r *Referral) pipelinedApply(ctx context.Context, c referral.Change, ps []p
 				return nil
 			}
 			postings[h.LocationID+"|"+string(h.BedType)] = p
+		}
+		if afterPostingRead != nil {
+			afterPostingRead()
 		}
 
 		stmts := []stmt{{q: "BEGIN ISOLATION LEVEL READ COMMITTED"},

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dischargegateway/gateway/discharge"
@@ -33,7 +34,12 @@ import (
 // later posting below the active holds leaves them standing. On
 // PostgreSQL the same statements go as one pipelined batch
 // (pipelinedApply), the hold's read and count inside its INSERT.
-type Referral struct{ s *Store }
+type Referral struct {
+	s *Store
+	// rechecks counts the PostgreSQL pipeline's changes decided again in
+	// an ordinary transaction (a new hold's condition failed in it).
+	rechecks atomic.Int64
+}
 
 var _ referral.Store = (*Referral)(nil)
 
@@ -80,6 +86,7 @@ func (r *Referral) Apply(ctx context.Context, c referral.Change) error {
 		if !recheck {
 			return err
 		}
+		r.rechecks.Add(1)
 		// A new hold's condition failed in the pipeline: decide again,
 		// with the reads and the refusal's numbers, below.
 	}
