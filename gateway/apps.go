@@ -23,11 +23,13 @@ type Apps struct {
 	Sitrep *sitrep.Service
 	// VirtualWards is nil when the record keeps no virtual-ward figures.
 	VirtualWards *sitrep.VirtualWards
+	// Forecast is nil when the record keeps no forecast counters.
+	Forecast *sitrep.Forecast
 }
 
 // Apps returns the gateway's application services.
 func (s *Server) Apps() Apps {
-	return Apps{Cases: s.cases, Referrals: s.referrals, Placement: s.placement, Capacity: s.capacities, Sitrep: s.sitrep, VirtualWards: s.virtualWards}
+	return Apps{Cases: s.cases, Referrals: s.referrals, Placement: s.placement, Capacity: s.capacities, Sitrep: s.sitrep, VirtualWards: s.virtualWards, Forecast: s.forecast}
 }
 
 // StatusOf is the HTTP status of any error, by the one Kind → status

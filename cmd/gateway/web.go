@@ -53,7 +53,7 @@ func mountDashboard(cfg config, srv *gateway.Server, st *wiring.Stores, sec *sec
 		d.Referrals = apps.Referrals
 	}
 	if apps.Sitrep != nil {
-		d.Sitrep = sitrepPage{svc: apps.Sitrep, wards: apps.VirtualWards}
+		d.Sitrep = sitrepPage{svc: apps.Sitrep, wards: apps.VirtualWards, forecast: apps.Forecast}
 	}
 	if testSitrep != nil {
 		d.Sitrep = testSitrep(d.Sitrep)
@@ -91,7 +91,14 @@ type sitrepPage struct {
 	svc *sitrep.Service
 	// wards is the virtual-ward report (nil: the section stays empty).
 	wards *sitrep.VirtualWards
+	// forecast is the 14-day forecast (nil: the section stays empty).
+	forecast *sitrep.Forecast
 }
+
+// maxForecastRows bounds the page's forecast table: the days, districts
+// and settings with demand, soonest first; the FHIR MeasureReport and
+// /api/v1/forecast.csv carry every row.
+const maxForecastRows = 100
 
 // wardTrendDays is how many days each ward's occupancy trend covers.
 const wardTrendDays = 14
@@ -129,7 +136,38 @@ func (p sitrepPage) Sitrep(ctx context.Context, who *auth.Principal, day time.Ti
 	if v.Unmet, err = p.unmet(ctx, who, to); err != nil {
 		return web.SitrepView{}, err
 	}
+	if v.Forecast, err = p.forecastDays(ctx, who); err != nil {
+		return web.SitrepView{}, err
+	}
 	return v, nil
+}
+
+// forecastDays is the 14-day forecast (sitrep.Forecast) as the page's
+// rows: one per day, district and setting with demand, soonest day first,
+// against the district's vacancies and holds now. Where the forecast read
+// no supply for a district, its vacancies show as 0: none is known.
+func (p sitrepPage) forecastDays(ctx context.Context, who *auth.Principal) ([]web.ForecastDay, error) {
+	if p.forecast == nil {
+		return nil, nil
+	}
+	r, err := p.forecast.Forecast(ctx, who, sitrep.ForecastRequest{})
+	if err != nil {
+		return nil, err
+	}
+	made := time.Date(r.Made.Year, r.Made.Month, r.Made.Day, 0, 0, 0, 0, time.UTC)
+	var out []web.ForecastDay
+	for i := 0; i < discharge.ForecastDays && len(out) < maxForecastRows; i++ {
+		for _, row := range r.Rows {
+			if row.Demand[i] == 0 || len(out) == maxForecastRows {
+				continue
+			}
+			out = append(out, web.ForecastDay{Day: made.AddDate(0, 0, i), Setting: string(row.Setting), District: row.Outcode,
+				// The forecast's Vacant is already net of holds (bookable);
+				// the page's is the posted figure the holds come out of.
+				Demand: row.Demand[i], Vacant: row.Vacant + row.Held, Held: row.Held})
+		}
+	}
+	return out, nil
 }
 
 // unmetDays is how far back the page's unmet demand reaches: this week and
