@@ -93,11 +93,11 @@ func (c *Capacity) RecordBatch(ctx context.Context, ps []discharge.Capacity) ([]
 					continue
 				}
 				var v int64
-				err := tx.QueryRowContext(ctx, recordPosting, p.LocationID, p.AsOf.UnixMilli(), bodies[i], time.Now().UnixNano()).Scan(&v)
+				err := c.s.queryRow(ctx, tx, recordPosting, p.LocationID, p.AsOf.UnixMilli(), bodies[i], time.Now().UnixNano()).Scan(&v)
 				switch {
 				case err == sql.ErrNoRows:
 					var stored string
-					if err := tx.QueryRowContext(ctx,
+					if err := c.s.queryRow(ctx, tx,
 						`SELECT version, posting FROM capacity_postings WHERE location = $1 ORDER BY version DESC LIMIT 1`,
 						p.LocationID).Scan(&v, &stored); err != nil {
 						return err
