@@ -87,38 +87,11 @@ func (c *Capacity) RecordBatch(ctx context.Context, ps []discharge.Capacity) ([]
 	}
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = c.s.inTx(ctx, op, "", false, func(tx *sql.Tx) error {
-			for i, p := range ps {
-				if bodies[i] == "" {
-					continue
-				}
-				var v int64
-				err := c.s.queryRow(ctx, tx, recordPosting, p.LocationID, p.AsOf.UnixMilli(), bodies[i], time.Now().UnixNano()).Scan(&v)
-				switch {
-				case err == sql.ErrNoRows:
-					var stored string
-					if err := c.s.queryRow(ctx, tx,
-						`SELECT version, posting FROM capacity_postings WHERE location = $1 ORDER BY version DESC LIMIT 1`,
-						p.LocationID).Scan(&v, &stored); err != nil {
-						return err
-					}
-					cur := decodePosting(stored, v)
-					if cur.LocationID == "" {
-						return discharge.E(discharge.KindInternal, "", "unreadable capacity posting in the record")
-					}
-					outs[i].Current, outs[i].Applied = cur, false
-					continue
-				case err != nil:
-					return err
-				}
-				if err := outboxCapacity(ctx, tx, p.LocationID, v); err != nil {
-					return err
-				}
-				outs[i].Current, outs[i].Applied = p, true
-				outs[i].Current.Version = v
-			}
-			return nil
-		})
+		if c.s.eng == enginePostgres {
+			err = c.s.attempts(ctx, op, func() error { return c.pipelinedRecord(ctx, ps, bodies, outs) })
+		} else {
+			err = c.recordTx(ctx, op, ps, bodies, outs)
+		}
 		if discharge.ErrorKind(err) != discharge.KindRetry {
 			break
 		}
@@ -131,6 +104,41 @@ func (c *Capacity) RecordBatch(ctx context.Context, ps []discharge.Capacity) ([]
 		return nil, err
 	}
 	return outs, nil
+}
+
+// recordTx is RecordBatch's transaction statement by statement (SQLite,
+// where a statement is a call into the library, not a round trip).
+func (c *Capacity) recordTx(ctx context.Context, op string, ps []discharge.Capacity, bodies []string, outs []capacity.Outcome) error {
+	return c.s.inTx(ctx, op, "", false, func(tx *sql.Tx) error {
+		for i, p := range ps {
+			if bodies[i] == "" {
+				continue
+			}
+			var v int64
+			err := c.s.queryRow(ctx, tx, recordPosting, p.LocationID, p.AsOf.UnixMilli(), bodies[i], time.Now().UnixNano()).Scan(&v)
+			switch {
+			case err == sql.ErrNoRows:
+				var stored string
+				if err := c.s.queryRow(ctx, tx, latestPosting, p.LocationID).Scan(&v, &stored); err != nil {
+					return err
+				}
+				cur := decodePosting(stored, v)
+				if cur.LocationID == "" {
+					return discharge.E(discharge.KindInternal, "", "unreadable capacity posting in the record")
+				}
+				outs[i].Current, outs[i].Applied = cur, false
+				continue
+			case err != nil:
+				return err
+			}
+			if err := outboxCapacity(ctx, tx, p.LocationID, v); err != nil {
+				return err
+			}
+			outs[i].Current, outs[i].Applied = p, true
+			outs[i].Current.Version = v
+		}
+		return nil
+	})
 }
 
 // EachLatest calls f with every location's latest posting, in order of
