@@ -38,24 +38,45 @@ type posting struct {
 	done chan struct{}
 }
 
-// batcher is Recorded's group commit: postings that arrive while a batch
-// commits wait in queue and go together in the next one, so concurrent
-// postings share one transaction (one durable flush of the record) and
-// one pipeline to the cache. At most one batch is in flight per Recorded;
-// the goroutine that commits batches runs only while the queue is not
-// empty.
+// defaultBatches is how many batches may commit at once by default.
+// PostgreSQL gains from a few transactions in flight (it overlaps their
+// round trips and shares their WAL flushes); on SQLite, which has one
+// writer, they queue for its lock, and the measured rates differ by less
+// than the noise (bench/perf-2026-11-30-groupcommit.md).
+const defaultBatches = 2
+
+// batcher is Recorded's group commit: postings that arrive while the
+// batches in flight commit wait in queue and go together in the next
+// one, so concurrent postings share one transaction (one durable flush of
+// the record) and one pipeline to the cache. At most max batches are in
+// flight per Recorded; the goroutines that commit them run only while the
+// queue is not empty.
 type batcher struct {
 	mu       sync.Mutex
 	queue    []*posting
-	flushing bool
+	flushing int // goroutines committing batches
+	max      int // at most this many; 0: defaultBatches
+}
+
+// SetBatches sets how many batches may commit at once (at least one).
+func (r *Recorded) SetBatches(n int) {
+	r.b.mu.Lock()
+	r.b.max = max(n, 1)
+	r.b.mu.Unlock()
 }
 
 // enqueue adds postings to the queue and starts a flusher if none runs.
 func (r *Recorded) enqueue(ps ...*posting) {
 	r.b.mu.Lock()
 	r.b.queue = append(r.b.queue, ps...)
-	start := !r.b.flushing
-	r.b.flushing = true
+	limit := r.b.max
+	if limit == 0 {
+		limit = defaultBatches
+	}
+	start := r.b.flushing < limit
+	if start {
+		r.b.flushing++
+	}
 	r.b.mu.Unlock()
 	if start {
 		go r.flush()
@@ -68,7 +89,7 @@ func (r *Recorded) flush() {
 		r.b.mu.Lock()
 		n := min(len(r.b.queue), maxBatch)
 		if n == 0 {
-			r.b.flushing = false
+			r.b.flushing--
 			r.b.mu.Unlock()
 			return
 		}

@@ -111,6 +111,7 @@ func TestConcurrentPostingsShareACommit(t *testing.T) {
 		return nil
 	}
 	rec := capacity.NewRecorded(g, w.cache, silent())
+	rec.SetBatches(1) // one batch in flight: the others wait for it
 	const n = 16
 	type answer struct {
 		c       discharge.Capacity
