@@ -38,12 +38,12 @@ type posting struct {
 	done chan struct{}
 }
 
-// defaultBatches is how many batches may commit at once by default.
-// PostgreSQL gains from a few transactions in flight (it overlaps their
-// round trips and shares their WAL flushes); on SQLite, which has one
-// writer, they queue for its lock, and the measured rates differ by less
-// than the noise (bench/perf-2026-11-30-groupcommit.md).
-const defaultBatches = 2
+// defaultBatches is how many batches may commit at once by default. In
+// BenchmarkPostings (8 callers, three rounds on each engine,
+// bench/perf-2026-11-30-groupcommit.md) one batch in flight was as fast as
+// two or faster in four comparisons of six and faster than four in all:
+// a second transaction in flight mostly shrinks both batches.
+const defaultBatches = 1
 
 // batcher is Recorded's group commit: postings that arrive while the
 // batches in flight commit wait in queue and go together in the next

@@ -210,7 +210,13 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	var sample []byte
 	tw := time.Now()
 	for _, id := range srIDs {
+		// The first requests fill the caches of every provider near them
+		// and can outlast the client's timeout on a loaded machine: the
+		// warm-up tries each referral a few times.
 		_, b, err := do("GET", base+"/fhir/"+id+"/$placement-options", nil)
+		for try := 1; err != nil && try < 5; try++ {
+			_, b, err = do("GET", base+"/fhir/"+id+"/$placement-options", nil)
+		}
 		if err != nil {
 			return err
 		}
