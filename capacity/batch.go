@@ -32,10 +32,11 @@ const maxBatch = 64
 
 // posting is one caller's posting waiting in Recorded's queue.
 type posting struct {
-	ctx  context.Context
-	in   Placed
-	out  Outcome
-	done chan struct{}
+	ctx      context.Context
+	in       Placed
+	out      Outcome
+	done     chan struct{}
+	answered bool // by the flusher, which alone answers
 }
 
 // defaultBatches is how many batches may commit at once by default. In
@@ -98,9 +99,26 @@ func (r *Recorded) flush() {
 		r.b.queue = append(r.b.queue[:0], r.b.queue[n:]...)
 		r.b.mu.Unlock()
 		ctx, cancel := batchContext(batch[0].ctx)
-		r.commit(ctx, batch)
+		r.safeCommit(ctx, batch)
 		cancel()
 	}
+}
+
+// safeCommit is commit, but a panic in a store answers the batch's
+// unanswered callers with an internal error (as the request's own
+// goroutine would have) instead of ending the process from this one.
+func (r *Recorded) safeCommit(ctx context.Context, batch []*posting) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.log.Error("capacity batch panicked", slog.Any("panic", v))
+			for _, p := range batch {
+				if !p.answered {
+					p.answer(Outcome{Current: p.in.Capacity, Err: discharge.E(discharge.KindInternal, "", "The posting could not be recorded.")})
+				}
+			}
+		}
+	}()
+	r.commit(ctx, batch)
 }
 
 // batchContext is the context a batch runs in: its first caller's values
@@ -128,6 +146,7 @@ func (p *posting) wait() Outcome {
 
 func (p *posting) answer(o Outcome) {
 	p.out = o
+	p.answered = true
 	close(p.done)
 }
 
@@ -149,7 +168,10 @@ func (r *Recorded) commit(ctx context.Context, batch []*posting) {
 		r.log.Warn("capacity batch refused by the record: recording its postings one by one",
 			slog.Int("postings", len(batch)), slog.String("error", err.Error()))
 		for _, p := range batch {
-			r.commit(ctx, []*posting{p})
+			// Each in its own caller's time, not the first caller's.
+			pctx, cancel := batchContext(p.ctx)
+			r.commit(pctx, []*posting{p})
+			cancel()
 		}
 		return
 	}

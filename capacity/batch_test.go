@@ -191,3 +191,27 @@ func TestRefusedBatchIsRetriedOneByOne(t *testing.T) {
 		t.Fatalf("%d calls to the record, want 4 (the batch, then each posting)", b)
 	}
 }
+
+// TestPanickingBatchAnswersItsCallers: a store that panics answers the
+// batch's callers with an internal error, and the next posting is
+// recorded (the flusher lives on, the process too).
+func TestPanickingBatchAnswersItsCallers(t *testing.T) {
+	ctx := context.Background()
+	w := newRecordedWorld(t)
+	var calls atomic.Int64
+	g := &gatedRecord{rec: w.record}
+	g.before = func(int) error {
+		if calls.Add(1) == 1 {
+			panic("store bug")
+		}
+		return nil
+	}
+	rec := capacity.NewRecorded(g, w.cache, silent())
+	_, _, err := rec.Put(ctx, discharge.Capacity{LocationID: "A", AsOf: w.now, Beds: beds(1)}, nil, "")
+	if discharge.ErrorKind(err) != discharge.KindInternal {
+		t.Fatalf("after a panic: %v", err)
+	}
+	if _, applied, err := rec.Put(ctx, discharge.Capacity{LocationID: "A", AsOf: w.now, Beds: beds(2)}, nil, ""); err != nil || !applied {
+		t.Fatalf("the posting after a panic: %v %v", applied, err)
+	}
+}
