@@ -18,6 +18,10 @@ type Record interface {
 	// is newer (an older one is ignored, an equal asOf corrects), and
 	// returns the posting now latest and whether this one was applied.
 	Record(ctx context.Context, c discharge.Capacity) (discharge.Capacity, bool, error)
+	// RecordBatch records postings in one transaction, in order, each as
+	// Record would; a posting refused on its own (Outcome.Err) is left out
+	// and the others recorded. An error means none was recorded.
+	RecordBatch(ctx context.Context, cs []discharge.Capacity) ([]Outcome, error)
 	// EachLatest calls f with every location's latest posting.
 	EachLatest(ctx context.Context, f func(discharge.Capacity) error) error
 }
@@ -30,6 +34,9 @@ type Cache interface {
 	Versions(ctx context.Context, ids ...string) ([]int64, error)
 	IndexLocation(ctx context.Context, id string, pos discharge.Position, area string) error
 	NearLocations(ctx context.Context, areas []string, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
+	// PutBatch stores postings as Put does, in order, each with its own
+	// outcome (one round trip or two for the batch).
+	PutBatch(ctx context.Context, ps []Placed) []Outcome
 }
 
 // Recorded is a capacity store whose postings go to the record first and
@@ -40,6 +47,7 @@ type Recorded struct {
 	Cache
 	record Record
 	log    *slog.Logger
+	b      batcher
 }
 
 var _ Cache = (*Recorded)(nil)
@@ -59,32 +67,32 @@ func NewRecorded(record Record, cache Cache, log *slog.Logger) *Recorded {
 // rebuild (Rebuilder), so a client never retries a posting that is
 // already kept. The capacity returned is the cache's when it answered (the
 // version reads will show), else the record's.
+//
+// Postings are group-committed (batch.go): those that arrive while one
+// batch commits are recorded together in the next transaction and cached
+// in one pipeline, and each caller is answered only once its batch has
+// committed. A batch the record refuses is recorded again posting by
+// posting, so only the posting at fault fails.
 func (r *Recorded) Put(ctx context.Context, c discharge.Capacity, pos *discharge.Position, area string) (discharge.Capacity, bool, error) {
-	cur, applied, err := r.record.Record(ctx, c)
-	if err != nil {
-		return c, false, err
+	p := &posting{ctx: ctx, in: Placed{Capacity: c, Pos: pos, Area: area}, done: make(chan struct{})}
+	r.enqueue(p)
+	o := p.wait()
+	return o.Current, o.Applied, o.Err
+}
+
+// PutBatch records and caches postings as Put does, in order, in as few
+// batches as the queue allows (a bulk import's rows commit together).
+func (r *Recorded) PutBatch(ctx context.Context, ps []Placed) []Outcome {
+	queued := make([]*posting, len(ps))
+	for i, in := range ps {
+		queued[i] = &posting{ctx: ctx, in: in, done: make(chan struct{})}
 	}
-	if !applied {
-		// A newer posting is recorded; the cache may lack it if its own
-		// write failed, so it is cached now unless it is there.
-		got, err := r.Cache.Get(ctx, cur.LocationID)
-		if err == nil {
-			if have, ok := got[cur.LocationID]; ok && !have.AsOf.Before(cur.AsOf) {
-				return have, false, nil
-			}
-			if cached, _, err := r.Cache.Put(ctx, cur, pos, area); err == nil {
-				return cached, false, nil
-			}
-		}
-		return cur, false, nil
+	r.enqueue(queued...)
+	outs := make([]Outcome, len(ps))
+	for i, p := range queued {
+		outs[i] = p.wait()
 	}
-	cached, _, err := r.Cache.Put(ctx, cur, pos, area)
-	if err != nil {
-		r.log.Warn("capacity posting recorded but not cached: the cache is mended by the next rebuild",
-			slog.String("error", err.Error()))
-		return cur, true, nil
-	}
-	return cached, true, nil
+	return outs
 }
 
 // Placer says where a Location is from its position or postcode

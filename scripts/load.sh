@@ -10,6 +10,9 @@
 #   LOADGEN_ARGS="--cpuprofile /tmp/place.cpu --capacity-cpuprofile /tmp/cap.cpu"
 #   ./scripts/load.sh                 # all three sizes, 15 s per phase
 #   SIZES="25000" DURATION=30s ./scripts/load.sh
+#   SIZES="25000" LOADGEN_ARGS="--half-runs 5" ./scripts/load.sh   # five p99s at half saturation
+# Each report also gives the memory after the saturation phase (process RSS,
+# Go heap, redis-server RSS) and the per-request wall time against bare Echo's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v redis-server >/dev/null || { echo "redis-server missing: run ./scripts/test.sh once, or apt-get install redis-server"; exit 1; }

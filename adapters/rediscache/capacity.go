@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dischargegateway/gateway/adapters/postingjson"
+	"github.com/dischargegateway/gateway/capacity"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/placement"
 )
@@ -92,86 +93,167 @@ return {v, 1, ARGV[2], prev, prevArea}
 // The location is geo-indexed at pos, in the shard of its postcode area,
 // when pos is not nil; it leaves the shards of bed types, and the coverage
 // sets of home-care districts, that the posting it replaces had and this
-// one has not.
+// one has not. It is PutBatch of one posting.
 func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *discharge.Position, area string) (discharge.Capacity, bool, error) {
+	o := s.PutBatch(ctx, []capacity.Placed{{Capacity: c, Pos: pos, Area: area}})[0]
+	return o.Current, o.Applied, o.Err
+}
+
+// PutBatch stores postings as Put does, in order (a later one for the same
+// location sees the earlier one): their scripts in one pipeline, then
+// their geo and coverage index updates in a second, two round trips for
+// the batch. Each script is atomic on its own, as Put's is; the batch is
+// not a transaction. With WithWait each posting is its own script and
+// WAIT, as before. The outcome of each posting is its own: Current is the
+// capacity now current (or the posting, on failure).
+func (s *CapacityStore) PutBatch(ctx context.Context, ps []capacity.Placed) []capacity.Outcome {
 	const op = "rediscache.CapacityStore.Put"
-	c.Version = 0
-	doc, err := postingjson.Encode(c)
-	if err != nil {
-		return c, false, discharge.Wrap(discharge.KindInternal, op, err)
+	outs := make([]capacity.Outcome, len(ps))
+	docs := make([]string, len(ps))
+	args := func(i int) []any {
+		garea := ""
+		if ps[i].Pos != nil {
+			garea = ps[i].Area
+		}
+		return []any{ps[i].Capacity.AsOf.UnixMilli(), docs[i], s.historyLen, garea}
 	}
-	garea := ""
-	if pos != nil {
-		garea = area
+	keys := func(i int) []string {
+		return []string{capKey(ps[i].Capacity.LocationID), capHistoryKey(ps[i].Capacity.LocationID)}
 	}
-	out, err := s.durable.run(ctx, s.rdb, putScript, []string{capKey(c.LocationID), capHistoryKey(c.LocationID)},
-		c.AsOf.UnixMilli(), string(doc), s.historyLen, garea)
-	if err != nil {
-		return c, false, classify(op, err)
+	replies := make([]any, len(ps))
+	live := 0
+	for i, p := range ps {
+		c := p.Capacity
+		c.Version = 0
+		outs[i].Current = c
+		doc, err := postingjson.Encode(c)
+		if err != nil {
+			outs[i].Err = discharge.Wrap(discharge.KindInternal, op, err)
+			continue
+		}
+		docs[i] = string(doc)
+		live++
 	}
-	res, ok := out.([]any)
-	if !ok || len(res) < 5 {
-		return c, false, discharge.Wrap(discharge.KindInternal, op, fmt.Errorf("unexpected reply %T from the capacity script", out))
-	}
-	cur, err := decodeCapacity(res[2], toInt64(res[0]))
-	if err != nil {
-		return c, false, discharge.Wrap(discharge.KindInternal, op, err)
-	}
-	applied := toInt64(res[1]) == 1
-	if applied {
+	if s.durable.replicas > 0 || live == 1 {
+		// Put's path: EVALSHA (loading the script when the server lacks
+		// it), and WAIT when replicas are required.
+		for i := range ps {
+			if outs[i].Err == nil {
+				replies[i], outs[i].Err = s.durable.run(ctx, s.rdb, putScript, keys(i), args(i)...)
+			}
+		}
+	} else if live > 1 {
 		pipe := s.rdb.Pipeline()
-		noteAsOf(ctx, pipe, c.LocationID, cur.AsOf)
-		type shard struct {
-			bed  discharge.BedType
-			area string
-		}
-		now := map[shard]bool{}
-		if pos != nil {
-			for _, b := range c.Beds {
-				now[shard{b.Type, area}] = true
-				shardPutScript.Eval(ctx, pipe, []string{geoKey(b.Type, area), geoVersionKey(b.Type, area), geoGenKey(b.Type, area)},
-					pos.Lon, pos.Lat, c.LocationID, cur.Version)
+		cmds := make([]*redis.Cmd, len(ps))
+		for i := range ps {
+			if outs[i].Err == nil {
+				cmds[i] = putScript.EvalSha(ctx, pipe, keys(i), args(i)...)
 			}
 		}
-		covered := map[string]bool{}
-		for _, h := range c.HomeCare {
-			for _, oc := range h.Outcodes {
-				covered[oc] = true
-				pipe.SAdd(ctx, coverageKey(oc), c.LocationID)
+		pipe.Exec(ctx) // each command's error is its own, below
+		for i, cmd := range cmds {
+			if cmd == nil {
+				continue
 			}
-		}
-		// What the replaced posting offered and this one does not. Its area
-		// is recorded with it; postings stored before that was recorded
-		// were indexed in the location's area, the one given now.
-		if prev, err := decodeCapacity(res[3], 0); err == nil {
-			prevArea := toString(res[4])
-			if prevArea == "" {
-				prevArea = area
+			replies[i], outs[i].Err = cmd.Result()
+			if outs[i].Err != nil && redis.HasErrorPrefix(outs[i].Err, "NOSCRIPT") {
+				// The server lacks the script (a restart, a flush): Run
+				// loads it. Later postings of the batch already failed the
+				// same way and were not applied, so order is kept.
+				replies[i], outs[i].Err = putScript.Run(ctx, s.rdb, keys(i), args(i)...).Result()
 			}
-			for _, b := range prev.Beds {
-				if sh := (shard{b.Type, prevArea}); prevArea != "" && !now[sh] {
-					now[sh] = true // once per shard
-					shardDelScript.Eval(ctx, pipe, []string{geoKey(b.Type, prevArea), geoVersionKey(b.Type, prevArea), geoGenKey(b.Type, prevArea)},
-						c.LocationID, cur.Version)
-				}
-			}
-			// A district set has no versions: an older posting's late SADD
-			// can put a location back, and placement then drops it by the
-			// current posting, as before.
-			for _, h := range prev.HomeCare {
-				for _, oc := range h.Outcodes {
-					if !covered[oc] {
-						covered[oc] = true
-						pipe.SRem(ctx, coverageKey(oc), c.LocationID)
-					}
-				}
-			}
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return cur, applied, classify(op, err)
 		}
 	}
-	return cur, applied, nil
+	pipe := s.rdb.Pipeline()
+	var indexed []int
+	for i, out := range replies {
+		if outs[i].Err != nil {
+			outs[i].Err = classify(op, outs[i].Err)
+			continue
+		}
+		if out == nil {
+			continue
+		}
+		res, ok := out.([]any)
+		if !ok || len(res) < 5 {
+			outs[i].Err = discharge.Wrap(discharge.KindInternal, op, fmt.Errorf("unexpected reply %T from the capacity script", out))
+			continue
+		}
+		cur, err := decodeCapacity(res[2], toInt64(res[0]))
+		if err != nil {
+			outs[i].Err = discharge.Wrap(discharge.KindInternal, op, err)
+			continue
+		}
+		outs[i].Current, outs[i].Applied = cur, toInt64(res[1]) == 1
+		if outs[i].Applied {
+			s.queueIndex(ctx, pipe, ps[i], cur, res)
+			indexed = append(indexed, i)
+		}
+	}
+	if len(indexed) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			err = classify(op, err)
+			for _, i := range indexed {
+				outs[i].Err = err
+			}
+		}
+	}
+	return outs
+}
+
+// queueIndex queues the index updates of an applied posting: its as-of in
+// the freshness index, the geo shards of its bed types, the coverage sets
+// of its home-care districts, and leaving those the posting it replaced
+// (res[3], indexed in area res[4]) had and this one has not.
+func (s *CapacityStore) queueIndex(ctx context.Context, pipe redis.Pipeliner, p capacity.Placed, cur discharge.Capacity, res []any) {
+	c, pos, area := p.Capacity, p.Pos, p.Area
+	noteAsOf(ctx, pipe, c.LocationID, cur.AsOf)
+	type shard struct {
+		bed  discharge.BedType
+		area string
+	}
+	now := map[shard]bool{}
+	if pos != nil {
+		for _, b := range c.Beds {
+			now[shard{b.Type, area}] = true
+			shardPutScript.Eval(ctx, pipe, []string{geoKey(b.Type, area), geoVersionKey(b.Type, area), geoGenKey(b.Type, area)},
+				pos.Lon, pos.Lat, c.LocationID, cur.Version)
+		}
+	}
+	covered := map[string]bool{}
+	for _, h := range c.HomeCare {
+		for _, oc := range h.Outcodes {
+			covered[oc] = true
+			pipe.SAdd(ctx, coverageKey(oc), c.LocationID)
+		}
+	}
+	// What the replaced posting offered and this one does not. Its area
+	// is recorded with it; postings stored before that was recorded
+	// were indexed in the location's area, the one given now.
+	if prev, err := decodeCapacity(res[3], 0); err == nil {
+		prevArea := toString(res[4])
+		if prevArea == "" {
+			prevArea = area
+		}
+		for _, b := range prev.Beds {
+			if sh := (shard{b.Type, prevArea}); prevArea != "" && !now[sh] {
+				now[sh] = true // once per shard
+				shardDelScript.Eval(ctx, pipe, []string{geoKey(b.Type, prevArea), geoVersionKey(b.Type, prevArea), geoGenKey(b.Type, prevArea)},
+					c.LocationID, cur.Version)
+			}
+		}
+		// A district set has no versions: an older posting's late SADD
+		// can put a location back, and placement then drops it by the
+		// current posting, as before.
+		for _, h := range prev.HomeCare {
+			for _, oc := range h.Outcodes {
+				if !covered[oc] {
+					covered[oc] = true
+					pipe.SRem(ctx, coverageKey(oc), c.LocationID)
+				}
+			}
+		}
+	}
 }
 
 func decodeCapacity(v any, version int64) (discharge.Capacity, error) {

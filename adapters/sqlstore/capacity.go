@@ -3,9 +3,12 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dischargegateway/gateway/adapters/postingjson"
+	"github.com/dischargegateway/gateway/capacity"
 	"github.com/dischargegateway/gateway/discharge"
 )
 
@@ -25,64 +28,122 @@ var latestPageSize = 500
 // newer (a later asOf, to the millisecond, as the cache compares them): an
 // older posting is ignored, an equal one replaces (a correction). It
 // returns the posting now latest, with its version, and whether this one
-// was applied. Two postings for one location at once both try the next
-// version; the primary key lets one win and the other runs again, so it
-// sees the winner.
+// was applied. It is RecordBatch of one posting.
 func (c *Capacity) Record(ctx context.Context, p discharge.Capacity) (discharge.Capacity, bool, error) {
-	const op = "sqlstore.Capacity.Record"
-	p.Version = 0
-	body, err := postingjson.Encode(discharge.Capacity{LocationID: p.LocationID, AsOf: p.AsOf, Beds: p.Beds, HomeCare: p.HomeCare})
-	if err != nil {
-		return p, false, discharge.Wrap(discharge.KindInternal, op, err)
-	}
-	var cur discharge.Capacity
-	var applied bool
-	for attempt := 1; ; attempt++ {
-		err = c.s.inTx(ctx, op, "", false, func(tx *sql.Tx) error {
-			var v, asOf int64
-			var stored string
-			err := tx.QueryRowContext(ctx,
-				`SELECT version, as_of, posting FROM capacity_postings WHERE location = $1 ORDER BY version DESC LIMIT 1`,
-				p.LocationID).Scan(&v, &asOf, &stored)
-			switch {
-			case err == sql.ErrNoRows:
-			case err != nil:
-				return err
-			case asOf > p.AsOf.UnixMilli():
-				cur, applied, err = decodePosting(stored, v), false, nil
-				if cur.LocationID == "" {
-					return discharge.E(discharge.KindInternal, "", "unreadable capacity posting in the record")
-				}
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx,
-				`INSERT INTO capacity_postings (location, version, as_of, posting, recorded_at) VALUES ($1, $2, $3, $4, $5)`,
-				p.LocationID, v+1, p.AsOf.UnixMilli(), string(body), time.Now().UnixNano()); err != nil {
-				return err
-			}
-			if err := outboxCapacity(ctx, tx, p.LocationID, v+1); err != nil {
-				return err
-			}
-			// A virtual ward's daily figures (virtualward.go).
-			if err := recordWardDay(ctx, tx, p, stored); err != nil {
-				return err
-			}
-			cur, applied = p, true
-			cur.Version = v + 1
-			return nil
-		})
-		if discharge.ErrorKind(err) != discharge.KindRetry {
-			break
-		}
-		if attempt >= c.s.maxAttempts {
-			return p, false, discharge.Wrap(discharge.KindUnavailable, op, err)
-		}
-		c.s.retries.Add(1)
+	outs, err := c.RecordBatch(ctx, []discharge.Capacity{p})
+	if err == nil {
+		err = outs[0].Err
 	}
 	if err != nil {
 		return p, false, err
 	}
-	return cur, applied, nil
+	return outs[0].Current, outs[0].Applied, nil
+}
+
+// recordPosting inserts a posting as its location's next version unless
+// the latest recorded is newer, in one statement; no row back: not applied.
+// Both subqueries are a descending range of the primary key.
+const recordPosting = `INSERT INTO capacity_postings (location, version, as_of, posting, recorded_at)
+SELECT CAST($1 AS TEXT),
+  COALESCE((SELECT MAX(version) FROM capacity_postings WHERE location = $1), 0) + 1,
+  CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS BIGINT)
+WHERE COALESCE((SELECT as_of FROM capacity_postings WHERE location = $1 ORDER BY version DESC LIMIT 1), 0) <= CAST($2 AS BIGINT)
+RETURNING version`
+
+// RecordBatch records postings in one transaction, in order, each as
+// Record would (a later one for the same location sees the earlier one):
+// a group commit, one durable flush for all of them. It returns, per
+// posting, the posting now latest and whether it was applied. A posting
+// the record cannot hold (a location id that is empty, not UTF-8 or holds
+// a NUL, which PostgreSQL refuses) is refused on its own, with
+// KindValue at locationId, and the others are recorded. An error means
+// none was recorded (the transaction rolled back); the caller may record
+// them one by one to find the posting at fault (capacity.Recorded does).
+// Two writers recording one location at once both try the next version;
+// the primary key lets one win and the other's transaction runs again, so
+// it sees the winner.
+func (c *Capacity) RecordBatch(ctx context.Context, ps []discharge.Capacity) ([]capacity.Outcome, error) {
+	const op = "sqlstore.Capacity.Record"
+	outs := make([]capacity.Outcome, len(ps))
+	bodies := make([]string, len(ps))
+	live := 0
+	for i, p := range ps {
+		p.Version = 0
+		outs[i].Current = p
+		if p.LocationID == "" || !utf8.ValidString(p.LocationID) || strings.IndexByte(p.LocationID, 0) >= 0 {
+			outs[i].Err = discharge.E(discharge.KindValue, "locationId", "A location id must be non-empty UTF-8 text.")
+			continue
+		}
+		body, err := postingjson.Encode(discharge.Capacity{LocationID: p.LocationID, AsOf: p.AsOf, Beds: p.Beds, HomeCare: p.HomeCare})
+		if err != nil {
+			outs[i].Err = discharge.Wrap(discharge.KindInternal, op, err)
+			continue
+		}
+		bodies[i] = string(body)
+		live++
+	}
+	if live == 0 {
+		return outs, nil
+	}
+	var err error
+	for attempt := 1; ; attempt++ {
+		if c.s.eng == enginePostgres {
+			err = c.s.attempts(ctx, op, func() error { return c.pipelinedRecord(ctx, ps, bodies, outs) })
+		} else {
+			err = c.recordTx(ctx, op, ps, bodies, outs)
+		}
+		if discharge.ErrorKind(err) != discharge.KindRetry {
+			break
+		}
+		if attempt >= c.s.maxAttempts {
+			return nil, discharge.Wrap(discharge.KindUnavailable, op, err)
+		}
+		c.s.retries.Add(1)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return outs, nil
+}
+
+// recordTx is RecordBatch's transaction statement by statement (SQLite,
+// where a statement is a call into the library, not a round trip).
+func (c *Capacity) recordTx(ctx context.Context, op string, ps []discharge.Capacity, bodies []string, outs []capacity.Outcome) error {
+	return c.s.inTx(ctx, op, "", false, func(tx *sql.Tx) error {
+		for i, p := range ps {
+			if bodies[i] == "" {
+				continue
+			}
+			var v int64
+			err := c.s.queryRow(ctx, tx, recordPosting, p.LocationID, p.AsOf.UnixMilli(), bodies[i], time.Now().UnixNano()).Scan(&v)
+			switch {
+			case err == sql.ErrNoRows:
+				var stored string
+				if err := c.s.queryRow(ctx, tx, latestPosting, p.LocationID).Scan(&v, &stored); err != nil {
+					return err
+				}
+				cur := decodePosting(stored, v)
+				if cur.LocationID == "" {
+					return discharge.E(discharge.KindInternal, "", "unreadable capacity posting in the record")
+				}
+				outs[i].Current, outs[i].Applied = cur, false
+				continue
+			case err != nil:
+				return err
+			}
+			if err := outboxCapacity(ctx, tx, p.LocationID, v); err != nil {
+				return err
+			}
+			// A virtual ward's daily figures (virtualward.go).
+			q, args := wardDay(p)
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return err
+			}
+			outs[i].Current, outs[i].Applied = p, true
+			outs[i].Current.Version = v
+		}
+		return nil
+	})
 }
 
 // EachLatest calls f with every location's latest posting, in order of

@@ -133,6 +133,48 @@ func TestCapacityRecord(t *testing.T) {
 				t.Fatalf("latest %v, want %v", got, want)
 			}
 		},
+		// A group commit: postings in order in one transaction (a later one
+		// sees an earlier one of the same batch), a member the record
+		// cannot hold refused on its own, the others kept.
+		"batch": func(t *testing.T, s *sqlstore.Store) {
+			ctx := context.Background()
+			rec := sqlstore.NewCapacity(s)
+			if _, _, err := rec.Record(ctx, posting("OLD", t0.Add(time.Hour), 7)); err != nil {
+				t.Fatal(err)
+			}
+			outs, err := rec.RecordBatch(ctx, []discharge.Capacity{
+				posting("A", t0, 1),
+				posting("bad\x00id", t0, 2),
+				posting("A", t0.Add(time.Minute), 3),
+				posting("OLD", t0, 4),
+				posting("A", t0, 5),
+				posting("bad\xff", t0, 2),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			type o struct {
+				applied bool
+				version int64
+				free    int
+				refused bool
+			}
+			want := []o{{true, 1, 1, false}, {false, 0, 2, true}, {true, 2, 3, false}, {false, 1, 7, false}, {false, 2, 3, false}, {false, 0, 2, true}}
+			for i, w := range want {
+				g := outs[i]
+				got := o{g.Applied, g.Current.Version, g.Current.Beds[0].AcceptingAdmissions, g.Err != nil}
+				if got != w {
+					t.Errorf("member %d: %+v (%v), want %+v", i, got, g.Err, w)
+				}
+				if w.refused && (discharge.ErrorKind(g.Err) != discharge.KindValue) {
+					t.Errorf("member %d refused as %v", i, g.Err)
+				}
+			}
+			n := 0
+			if err := rec.EachLatest(ctx, func(c discharge.Capacity) error { n++; return nil }); err != nil || n != 2 {
+				t.Fatalf("%d locations recorded (%v), want A and OLD", n, err)
+			}
+		},
 		// Postings racing for one location: each applied one gets its own
 		// version, and the newest asOf ends up latest whatever the order.
 		"concurrent postings": func(t *testing.T, s *sqlstore.Store) {

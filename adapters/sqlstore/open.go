@@ -159,6 +159,9 @@ func openDB(ctx context.Context, databaseURL, dataDir string) (*sql.DB, engine, 
 		// One writer at a time is SQLite's rule anyway; a few connections
 		// let reads go on beside it (WAL).
 		db.SetMaxOpenConns(8)
+		// Kept open when idle (the default keeps 2): each new connection
+		// runs the pragmas again and loses its prepared statements.
+		db.SetMaxIdleConns(8)
 	default:
 		return nil, 0, discharge.Wrap(discharge.KindInternal, op, errors.New("DATABASE_URL must be a postgres:// URL"))
 	}

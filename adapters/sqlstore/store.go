@@ -27,6 +27,7 @@ type Store struct {
 	eng         engine
 	maxAttempts int
 	retries     atomic.Int64
+	stmts       stmtCache // SQLite's prepared statements (stmtcache.go)
 }
 
 var _ fhir.Store = (*Store)(nil)
@@ -152,7 +153,7 @@ func (s *Store) ReadVersion(ctx context.Context, partition, typ, id string, vers
 func (s *Store) readRow(ctx context.Context, op, partition, q string, args []any, scan func(scanner) error) error {
 	if s.eng != enginePostgres {
 		return s.inTx(ctx, op, partition, true, func(tx *sql.Tx) error {
-			return scan(tx.QueryRowContext(ctx, q, args...))
+			return scan(s.queryRow(ctx, tx, q, args...))
 		})
 	}
 	err := s.partitionBatch(ctx, partition, q, args, func(br pgx.BatchResults) error {
@@ -178,7 +179,7 @@ type rows interface {
 func (s *Store) readRows(ctx context.Context, op, partition, q string, args []any, scan func(rows) error) error {
 	if s.eng != enginePostgres {
 		return s.inTx(ctx, op, partition, true, func(tx *sql.Tx) error {
-			rs, err := tx.QueryContext(ctx, q, args...)
+			rs, err := s.query(ctx, tx, q, args...)
 			if err != nil {
 				return err
 			}

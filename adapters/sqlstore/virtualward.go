@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"strings"
 
 	"github.com/dischargegateway/gateway/discharge"
 )
@@ -44,34 +43,43 @@ func migrateVirtualWards(ctx context.Context, tx *sql.Tx) error {
 	return execDDL(ctx, tx, virtualWardSchema)
 }
 
-// wardDayUpsert writes a ward's figures for a day; CASE rather than
-// GREATEST/MAX keeps one statement for both engines.
-const wardDayUpsert = `INSERT INTO virtual_ward_days (location, day, as_of, occupied, capacity, peak)
-VALUES ($1, $2, $3, $4, $5, $4)
-ON CONFLICT (location, day) DO UPDATE SET
+// wardDayApplied is the condition under which a posting's ward-day row is
+// written: the posting was applied (its asOf is now the location's
+// latest; an older posting is ignored by the record, RecordBatch).
+const wardDayApplied = `(SELECT as_of FROM capacity_postings WHERE location = $1 ORDER BY version DESC LIMIT 1) = $3`
+
+// wardDayOpen writes the day's row of an applied posting with a
+// virtual-ward bed.
+const wardDayOpen = `INSERT INTO virtual_ward_days (location, day, as_of, occupied, capacity, peak)
+SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), CAST($4 AS INTEGER), CAST($5 AS INTEGER), CAST($4 AS INTEGER) WHERE ` + wardDayApplied + `
+ON CONFLICT (location, day) DO UPDATE SET` + wardDayUpdate
+
+// wardDayClose writes 0 of 0 for the day of an applied posting without a
+// virtual-ward bed at a location whose latest day row has places: a ward
+// that closed. A care home (no day rows) writes nothing.
+const wardDayClose = `INSERT INTO virtual_ward_days (location, day, as_of, occupied, capacity, peak)
+SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), 0, 0, 0 WHERE ` + wardDayApplied + `
+  AND (SELECT capacity FROM virtual_ward_days WHERE location = $1 ORDER BY day DESC LIMIT 1) > 0
+ON CONFLICT (location, day) DO UPDATE SET` + wardDayUpdate
+
+// wardDayUpdate keeps a day's latest figures (an equal asOf, a
+// correction, replaces) and its peak.
+const wardDayUpdate = `
   occupied = CASE WHEN excluded.as_of >= virtual_ward_days.as_of THEN excluded.occupied ELSE virtual_ward_days.occupied END,
   capacity = CASE WHEN excluded.as_of >= virtual_ward_days.as_of THEN excluded.capacity ELSE virtual_ward_days.capacity END,
   as_of = CASE WHEN excluded.as_of >= virtual_ward_days.as_of THEN excluded.as_of ELSE virtual_ward_days.as_of END,
   peak = CASE WHEN excluded.peak > virtual_ward_days.peak THEN excluded.peak ELSE virtual_ward_days.peak END`
 
-// recordWardDay writes the day's row of a posting being recorded in tx, if
-// it has a virtual-ward bed or prev (the location's previous posting, as
-// stored; "" for none) had one. Ordinary care-home postings cost a
-// substring test, no statement.
-func recordWardDay(ctx context.Context, tx *sql.Tx, p discharge.Capacity, prev string) error {
-	b, ok := p.VirtualWardBeds()
-	if !ok {
-		if !strings.Contains(prev, string(discharge.BedVirtualWard)) {
-			return nil
-		}
-		if _, had := decodePosting(prev, 1).VirtualWardBeds(); !had {
-			return nil
-		}
-		b = discharge.BedCapacity{Type: discharge.BedVirtualWard}
+// wardDay is the statement, run in the posting's transaction after its
+// insert (RecordBatch, both engines), that keeps the location's day row of
+// the virtual-ward report: wardDayOpen for a posting with a virtual-ward
+// bed, else wardDayClose. Each writes only when the posting was applied.
+func wardDay(p discharge.Capacity) (string, []any) {
+	day, at := discharge.DayNumber(discharge.WardDayOf(p.AsOf)), p.AsOf.UnixMilli()
+	if b, ok := p.VirtualWardBeds(); ok {
+		return wardDayOpen, []any{p.LocationID, day, at, b.Occupied, b.MaxCapacity}
 	}
-	_, err := tx.ExecContext(ctx, wardDayUpsert, p.LocationID, discharge.DayNumber(discharge.WardDayOf(p.AsOf)),
-		p.AsOf.UnixMilli(), b.Occupied, b.MaxCapacity)
-	return err
+	return wardDayClose, []any{p.LocationID, day, at}
 }
 
 // VirtualWards reads the virtual wards' daily figures

@@ -72,6 +72,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the saturation phase to this file")
 	memprofile := flag.String("memprofile", "", "write an allocation profile (allocs, the saturation phase's allocations) to this file")
 	capProfile := flag.String("capacity-cpuprofile", "", "write a CPU profile of the capacity posting phase to this file")
+	flag.IntVar(&halfRuns, "half-runs", 1, "how many times to run the half-saturation phase (each p99 is reported: the spread)")
 	flag.BoolVar(&capacityPhase, "capacity", true, "also measure capacity postings (PUT /api/v1/capacity/{id}) against a bare Echo decode+encode handler")
 	flag.Parse()
 	profile, allocProfile, capacityProfile = *cpuprofile, *memprofile, *capProfile
@@ -90,6 +91,9 @@ var profile, allocProfile, capacityProfile string
 
 // capacityPhase says whether to measure capacity postings too.
 var capacityPhase bool
+
+// halfRuns is how many times the half-saturation phase runs.
+var halfRuns int
 
 type phase struct {
 	name        string
@@ -206,7 +210,13 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	var sample []byte
 	tw := time.Now()
 	for _, id := range srIDs {
+		// The first requests fill the caches of every provider near them
+		// and can outlast the client's timeout on a loaded machine: the
+		// warm-up tries each referral a few times.
 		_, b, err := do("GET", base+"/fhir/"+id+"/$placement-options", nil)
+		for try := 1; err != nil && try < 5; try++ {
+			_, b, err = do("GET", base+"/fhir/"+id+"/$placement-options", nil)
+		}
 		if err != nil {
 			return err
 		}
@@ -281,9 +291,22 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		}
 	}
 	satStats, _ := rc.Client.Info(ctx, "commandstats").Result()
+	// Memory with every provider seeded and cached, after the saturation
+	// phase: this process is the gateway, its SQLite record and the load
+	// generator; Redis is its own process.
+	runtime.GC()
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	mem := memory{rssKB: rssKB(os.Getpid()), heapInUse: ms0.HeapInuse, redisRSS: redisRSS(rc.Client.Info(ctx, "memory").Val())}
 	half := measured(func() phase {
 		return openLoop("placement-options at half the saturation rate", sat.rps/2, duration, placement)
 	})
+	halves := []phase{half}
+	for i := 2; i <= halfRuns; i++ {
+		halves = append(halves, measured(func() phase {
+			return openLoop(fmt.Sprintf("placement-options at half the saturation rate (run %d)", i), sat.rps/2, duration, placement)
+		}))
+	}
 	// Service time: one client, every referral three times in turn, so no
 	// request waits for another. Its p99 against the open loop's tells the
 	// work of the heaviest requests from queueing behind others.
@@ -359,7 +382,7 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		len(srIDs), warmTime.Round(time.Millisecond), float64(matchCount.Load())/float64(max(1, sat.requests+half.requests)), len(sample))
 	fmt.Fprintln(w, "| phase | requests | errors | req/s | p50 | p99 | Redis CPU per request |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
-	phases := []phase{sat, half, service, bare, floor}
+	phases := append(append([]phase{sat}, halves...), service, bare, floor)
 	if capacityPhase {
 		phases = append(phases, capPhase, capBare)
 	}
@@ -393,11 +416,41 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	}
 	fmt.Fprintf(w, "\nRatios: saturation throughput is %.1f%% of the bare Echo baseline's and %.1f%% of the raw Redis floor's; p99 at half saturation is %s.\n",
 		100*sat.rps/bare.rps, 100*sat.rps/floor.rps, ms(half.p99))
+	if len(halves) > 1 {
+		var p99s []string
+		for _, h := range halves {
+			p99s = append(p99s, ms(h.p99))
+		}
+		fmt.Fprintf(w, "p99 at half saturation, %d runs: %s.\n", len(halves), strings.Join(p99s, ", "))
+	}
+	fmt.Fprintf(w, "Per-request cost at saturation: %.0f µs of wall time per request (%d workers / req/s); bare Echo's: %.0f µs.\n",
+		1e6*float64(workers)/sat.rps, workers, 1e6*float64(workers)/bare.rps)
+	fmt.Fprintf(w, "Memory after the saturation phase (after a GC): this process (gateway, SQLite record, load generator) RSS %.0f MB, Go heap in use %.0f MB; redis-server RSS %.0f MB.\n",
+		float64(mem.rssKB)/1024, float64(mem.heapInUse)/(1<<20), float64(mem.redisRSS)/(1<<20))
 	if capacityPhase {
 		fmt.Fprintf(w, "Capacity postings: %.0f/s, %.1f%% of the bare Echo handler decoding and re-encoding the same body.\n",
 			capPhase.rps, 100*capPhase.rps/capBare.rps)
 	}
 	return nil
+}
+
+// memory is the gateway's footprint at one moment of a run.
+type memory struct {
+	rssKB     int64
+	heapInUse uint64
+	redisRSS  int64
+}
+
+// redisRSS is the Redis server's resident memory from its INFO memory, in
+// bytes.
+func redisRSS(info string) int64 {
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == "used_memory_rss" {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return -1
 }
 
 // openOut is the results file (its directory made), or stdout for "".

@@ -1,0 +1,79 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+)
+
+// maxCachedStmts bounds the statement cache: the store's statements of
+// constant text are a few dozen; text built from a caller's list (an IN
+// of n placeholders, a search's filters) varies, and beyond the bound it
+// is simply prepared per call, as before.
+const maxCachedStmts = 256
+
+// stmtCache keeps prepared statements by their SQL text, on SQLite only.
+// The modernc driver parses a statement on every call otherwise, and the
+// parse was a fifth of a capacity posting's CPU and of a placement
+// request's (bench/perf-2026-11-30.md). database/sql keeps each statement
+// prepared per connection and Tx.StmtContext reuses the connection's, so
+// a statement is parsed once per connection. On PostgreSQL pgx caches
+// statements by text already, and reads go through partitionBatch.
+type stmtCache struct {
+	mu sync.RWMutex
+	m  map[string]*sql.Stmt
+}
+
+// stmt returns q prepared for use in tx: from the cache on SQLite (nil
+// when it cannot be, and the caller runs q as text).
+func (s *Store) stmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
+	if s.eng != engineSQLite {
+		return nil
+	}
+	s.stmts.mu.RLock()
+	st, ok := s.stmts.m[q]
+	s.stmts.mu.RUnlock()
+	if !ok {
+		s.stmts.mu.Lock()
+		if st, ok = s.stmts.m[q]; !ok && len(s.stmts.m) < maxCachedStmts {
+			var err error
+			if st, err = s.db.PrepareContext(ctx, q); err != nil {
+				s.stmts.mu.Unlock()
+				return nil
+			}
+			if s.stmts.m == nil {
+				s.stmts.m = map[string]*sql.Stmt{}
+			}
+			s.stmts.m[q] = st
+		}
+		s.stmts.mu.Unlock()
+		if st == nil {
+			return nil
+		}
+	}
+	return tx.StmtContext(ctx, st)
+}
+
+// queryRow runs q in tx, prepared once per connection on SQLite.
+func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	if st := s.stmt(ctx, tx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, q, args...)
+}
+
+// query runs q in tx, prepared once per connection on SQLite.
+func (s *Store) query(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	if st := s.stmt(ctx, tx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, q, args...)
+}
+
+// exec runs q in tx, prepared once per connection on SQLite.
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if st := s.stmt(ctx, tx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, q, args...)
+}
