@@ -152,12 +152,12 @@ func (s *Server) subscriptionsReady(next echo.HandlerFunc) echo.HandlerFunc {
 func subscriptionCapability() capability {
 	ext, doc := mappings.SubscriptionCapability()
 	return capability{
-		interactions: []string{"create", "read", "delete", "search-type"},
-		searchParams: []fhir.SearchParam{{Name: "status", Type: fhir.ParamToken,
+		Interactions: []string{"create", "read", "delete", "search-type"},
+		SearchParams: []fhir.SearchParam{{Name: "status", Type: fhir.ParamToken,
 			Definition: "http://hl7.org/fhir/SearchParameter/Subscription-status", Doc: "requested, active, error or off"}},
-		operations: []operationRef{{"status", mappings.SubscriptionStatusOperation},
-			{"events", mappings.SubscriptionEventsOperation}},
-		extension:     ext,
-		documentation: doc,
+		Operations: []operationRef{{Name: "status", Definition: mappings.SubscriptionStatusOperation},
+			{Name: "events", Definition: mappings.SubscriptionEventsOperation}},
+		Extension:     ext,
+		Documentation: doc,
 	}
 }

@@ -106,7 +106,7 @@ func topicCodeMatches(v string) bool {
 
 // topicCapability is the CapabilityStatement's Basic entry.
 func topicCapability() capability {
-	return capability{interactions: []string{"read", "search-type"}, searchParams: []fhir.SearchParam{
+	return capability{Interactions: []string{"read", "search-type"}, SearchParams: []fhir.SearchParam{
 		{Name: "code", Type: fhir.ParamToken, Definition: "http://hl7.org/fhir/SearchParameter/Basic-code",
 			Doc: mappings.TopicCodeSystem + "|" + mappings.TopicCode + ": every published Basic is a SubscriptionTopic (Subscriptions Backport IG, topics in R4)"},
 		{Name: "url", Type: fhir.ParamURI, Doc: "The topic's canonical URL (its artifact-url extension)"},

@@ -187,8 +187,8 @@ func (s *Server) sendTasks(c echo.Context, bodies [][]byte, invalid error) error
 func taskCapability() capability {
 	def := func(name string) string { return "http://hl7.org/fhir/SearchParameter/" + name }
 	return capability{
-		interactions: []string{"create", "read", "vread", "update", "history-instance", "search-type"},
-		searchParams: []fhir.SearchParam{
+		Interactions: []string{"create", "read", "vread", "update", "history-instance", "search-type"},
+		SearchParams: []fhir.SearchParam{
 			{Name: "owner", Type: fhir.ParamReference, Definition: def("Task-owner"),
 				Doc: "Organization/{id}: the provider the offer was sent to. A care provider sees only the Tasks it owns, whatever it asks."},
 			{Name: "status", Type: fhir.ParamToken, Definition: def("Task-status"),
@@ -198,8 +198,8 @@ func taskCapability() capability {
 			{Name: "_lastUpdated", Type: fhir.ParamDate, Definition: def("Resource-lastUpdated"),
 				Doc: "When the Task last changed (eq, ge, gt, le, lt): a provider's worklist polls with ge"},
 		},
-		operations: []operationRef{{"confirm", conformance.TaskConfirmURL}, {"referral-pack", conformance.ReferralPackURL}},
-		versioned:  true, noUpdateCreate: true, profile: mappings.TaskProfileURL,
+		Operations: []operationRef{{Name: "confirm", Definition: conformance.TaskConfirmURL}, {Name: "referral-pack", Definition: conformance.ReferralPackURL}},
+		Versioned:  true, NoUpdateCreate: true, Profile: mappings.TaskProfileURL,
 	}
 }
 

@@ -292,11 +292,10 @@ func TestPlacementKnowsNoObserver(t *testing.T) {
 	}
 }
 
-// gatewayRendersFHIR are the gateway/ files still allowed to build a FHIR
-// resource as a map: the CapabilityStatement (metadata.go), whose
-// per-resource capabilities the route table and subscription.go feed. It
-// moves to conformance/ with them (docs/architecture.md).
-var gatewayRendersFHIR = map[string]bool{"metadata.go": true}
+// gatewayRendersFHIR are the gateway/ files allowed to build a FHIR
+// resource: none. The CapabilityStatement is conformance's
+// (RenderCapabilityStatement); gateway/ only says which types it serves.
+var gatewayRendersFHIR = map[string]bool{}
 
 // TestGatewayBuildsNoFHIR: gateway/ is the HTTP layer; FHIR resources are
 // rendered in mappings/ or conformance/, which know the elements. A string
