@@ -223,6 +223,9 @@ var delayReasons = []Concept{
 	{"housing-homeless", "Homeless or nowhere to discharge to", "Homelessness, no recourse to public funds, or no place to discharge to."},
 	{"safeguarding", "Safeguarding or Court of Protection", "A safeguarding concern, or a Court of Protection decision, prevents discharge."},
 	{"repatriation", "Repatriation or transfer", "Awaiting repatriation or transfer to another acute trust for specialist or ongoing treatment."},
+	{"no-plan", "No plan", "No discharge plan has been made."},
+	{"infection-control", "Remains to avoid spreading an infectious disease", "Remains in hospital to avoid spreading an infectious disease, with no other suitable place to discharge to."},
+	{"criteria-to-reside-again", "Met the criteria to reside again", "Declared as not meeting the criteria to reside at the morning board round, then later in the day met them again, so the discharge stopped."},
 	{"other", "Other", "Another reason: the return counts it apart."},
 }
 
