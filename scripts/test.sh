@@ -22,7 +22,7 @@ case "$mode" in full | quick) ;; *)
 esac
 cd "$(dirname "$0")/.."
 
-log() { printf '== %s\n' "$*" >&2; }
+log() { printf '== %s %s\n' "$(date -u +%T)" "$*" >&2; }
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
