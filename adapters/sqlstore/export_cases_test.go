@@ -31,7 +31,7 @@ func InsertEvents(ctx context.Context, s *Store, partition string, evs []referra
 		for _, e := range evs {
 			rows = append(rows, []any{partition, e.CaseID, e.Seq, toNanos(e.At), string(e.Kind), string(e.State), e.Actor, e.ActorOrg, e.TaskID, e.ProviderOrg, e.Detail})
 		}
-		_, err := insertRows(ctx, tx, "INSERT INTO case_events (partition, case_id, seq, at, kind, state, actor, actor_org, task_id, provider_org, detail) VALUES ", "", rows)
+		_, err := s.insertRows(ctx, tx, "INSERT INTO case_events (partition, case_id, seq, at, kind, state, actor, actor_org, task_id, provider_org, detail) VALUES ", "", rows)
 		return err
 	})
 }

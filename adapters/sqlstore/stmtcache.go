@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 )
 
 // maxCachedStmts bounds the statement cache: the store's statements of
@@ -22,10 +23,16 @@ const maxCachedStmts = 256
 type stmtCache struct {
 	mu sync.RWMutex
 	m  map[string]*sql.Stmt
+	// preparing are the texts being prepared in the background.
+	preparing map[string]bool
 }
 
-// stmt returns q prepared for use in tx: from the cache on SQLite (nil
-// when it cannot be, and the caller runs q as text).
+// stmt returns q prepared for use in tx: from the cache on SQLite, else
+// nil and the caller runs q as text. A text not cached yet is prepared in
+// the background, never by the caller: preparing on the DB takes a free
+// connection, and a caller inside a transaction holds one, so with every
+// connection held by a transaction waiting to prepare, none would ever
+// come free (it hung the referral suite's 50 concurrent accepts).
 func (s *Store) stmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
 	if s.eng != engineSQLite {
 		return nil
@@ -33,25 +40,37 @@ func (s *Store) stmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
 	s.stmts.mu.RLock()
 	st, ok := s.stmts.m[q]
 	s.stmts.mu.RUnlock()
-	if !ok {
-		s.stmts.mu.Lock()
-		if st, ok = s.stmts.m[q]; !ok && len(s.stmts.m) < maxCachedStmts {
-			var err error
-			if st, err = s.db.PrepareContext(ctx, q); err != nil {
-				s.stmts.mu.Unlock()
-				return nil
-			}
-			if s.stmts.m == nil {
-				s.stmts.m = map[string]*sql.Stmt{}
-			}
-			s.stmts.m[q] = st
-		}
-		s.stmts.mu.Unlock()
-		if st == nil {
-			return nil
-		}
+	if ok {
+		return tx.StmtContext(ctx, st)
 	}
-	return tx.StmtContext(ctx, st)
+	s.stmts.mu.Lock()
+	if _, ok := s.stmts.m[q]; !ok && !s.stmts.preparing[q] && len(s.stmts.m)+len(s.stmts.preparing) < maxCachedStmts {
+		if s.stmts.preparing == nil {
+			s.stmts.preparing = map[string]bool{}
+		}
+		s.stmts.preparing[q] = true
+		go s.prepareStmt(q)
+	}
+	s.stmts.mu.Unlock()
+	return nil
+}
+
+// prepareStmt prepares q on the DB and caches it (stmt). A failure is not
+// cached as such: the text stays out of the cache and is run as text.
+func (s *Store) prepareStmt(q string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := s.db.PrepareContext(ctx, q)
+	s.stmts.mu.Lock()
+	defer s.stmts.mu.Unlock()
+	delete(s.stmts.preparing, q)
+	if err != nil {
+		return
+	}
+	if s.stmts.m == nil {
+		s.stmts.m = map[string]*sql.Stmt{}
+	}
+	s.stmts.m[q] = st
 }
 
 // queryRow runs q in tx, prepared once per connection on SQLite.

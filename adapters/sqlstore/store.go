@@ -467,14 +467,14 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, partition string, ps [
 		// they are rare, and a placement cache reads the counter per
 		// request. No other partition keeps one, so their commits share
 		// no row and the server can flush them together.
-		if _, err := tx.ExecContext(ctx,
+		if _, err := s.exec(ctx, tx,
 			`INSERT INTO partition_generation (partition, generation) VALUES ($1, 1)
 			 ON CONFLICT (partition) DO UPDATE SET generation = partition_generation.generation + 1`, partition); err != nil {
 			return err
 		}
 	}
 	if len(guards) > 0 {
-		held, err := claimGuards(ctx, tx, partition, guards)
+		held, err := s.claimGuards(ctx, tx, partition, guards)
 		if err != nil {
 			return err
 		}
@@ -502,7 +502,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, partition string, ps [
 	// then checks its WHERE against the version that writer left.
 	for _, p := range updates {
 		r := p.w.Resource
-		res, err := tx.ExecContext(ctx,
+		res, err := s.exec(ctx, tx,
 			`UPDATE resources SET version = $1, last_updated = $2, body = $3
 			 WHERE partition = $4 AND type = $5 AND id = $6 AND version = $7`,
 			r.VersionID, toNanos(r.LastUpdated), string(r.JSON), partition, r.Type, r.ID, p.w.ExpectVersion)
@@ -515,7 +515,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, partition string, ps [
 	}
 	if len(updates) > 0 {
 		for _, table := range []string{"search_token", "search_range"} {
-			if err := deleteIndex(ctx, tx, table, partition, updates); err != nil {
+			if err := s.deleteIndex(ctx, tx, table, partition, updates); err != nil {
 				return err
 			}
 		}
@@ -527,7 +527,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, partition string, ps [
 		r := p.w.Resource
 		resourceRows = append(resourceRows, []any{partition, r.Type, r.ID, r.VersionID, toNanos(r.LastUpdated), string(r.JSON)})
 	}
-	n, err := insertRows(ctx, tx, "INSERT INTO resources (partition, type, id, version, last_updated, body) VALUES ",
+	n, err := s.insertRows(ctx, tx, "INSERT INTO resources (partition, type, id, version, last_updated, body) VALUES ",
 		" ON CONFLICT DO NOTHING", resourceRows)
 	if err != nil {
 		return err
@@ -536,7 +536,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, partition string, ps [
 		return retry("version")
 	}
 	for _, ins := range followingRows(partition, ordered) {
-		if _, err := insertRows(ctx, tx, ins.head, "", ins.rows); err != nil {
+		if _, err := s.insertRows(ctx, tx, ins.head, "", ins.rows); err != nil {
 			return err
 		}
 	}
@@ -602,7 +602,7 @@ func tracksGeneration(partition string) bool { return partition == fhir.Director
 // key until this transaction ends, deleted row or not, and so checks
 // after it. Claims are taken in one order, so two commits with several
 // guards cannot deadlock on them.
-func claimGuards(ctx context.Context, tx *sql.Tx, partition string, guards []fhir.Guard) (held bool, err error) {
+func (s *Store) claimGuards(ctx context.Context, tx *sql.Tx, partition string, guards []fhir.Guard) (held bool, err error) {
 	ordered := slices.Clone(guards)
 	slices.SortFunc(ordered, func(a, b fhir.Guard) int {
 		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Param, b.Param), cmp.Compare(a.Token, b.Token))
@@ -612,7 +612,7 @@ func claimGuards(ctx context.Context, tx *sql.Tx, partition string, guards []fhi
 	for _, g := range ordered {
 		claims = append(claims, []any{partition, g.Type, g.Param, g.Token})
 	}
-	if _, err := insertRows(ctx, tx, "INSERT INTO guard_claims (partition, type, param, token) VALUES ", "", claims); err != nil {
+	if _, err := s.insertRows(ctx, tx, "INSERT INTO guard_claims (partition, type, param, token) VALUES ", "", claims); err != nil {
 		return false, err
 	}
 	for start := 0; start < len(ordered) && !held; start += rowsPerInsert {
@@ -652,7 +652,18 @@ func guardKeys(q *query, gs []fhir.Guard) {
 
 // deleteIndex removes the index rows of updated resources, to be written
 // afresh from their new versions.
-func deleteIndex(ctx context.Context, tx *sql.Tx, table, partition string, ps []prepared) error {
+func (s *Store) deleteIndex(ctx context.Context, tx *sql.Tx, table, partition string, ps []prepared) error {
+	if s.eng == engineSQLite {
+		// One constant statement per resource, prepared once per
+		// connection (stmtcache.go): see insertRows.
+		for _, p := range ps {
+			if _, err := s.exec(ctx, tx, "DELETE FROM "+table+" WHERE partition = $1 AND type = $2 AND id = $3",
+				partition, p.w.Resource.Type, p.w.Resource.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for start := 0; start < len(ps); start += rowsPerInsert {
 		chunk := ps[start:min(len(ps), start+rowsPerInsert)]
 		q := &query{}
@@ -674,7 +685,17 @@ func deleteIndex(ctx context.Context, tx *sql.Tx, table, partition string, ps []
 // insertRows inserts rows with multi-row INSERTs of at most rowsPerInsert,
 // each head, the rows' VALUES and tail, and returns how many rows were
 // inserted (fewer than given when tail is ON CONFLICT DO NOTHING).
-func insertRows(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any) (int64, error) {
+//
+// On SQLite each row is one execution of a single-row INSERT prepared once
+// per connection (stmtcache.go) instead: a statement there is a call into
+// the library, not a round trip, while preparing one compiles every
+// trigger on its table into it (the sitrep's, the forecast's), which made
+// the multi-row text, different for every row count, cost about two
+// fifths of a create's CPU in preparation alone.
+func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any) (int64, error) {
+	if s.eng == engineSQLite {
+		return s.insertRowByRow(ctx, tx, head, tail, rows)
+	}
 	var inserted int64
 	for start := 0; start < len(rows); start += rowsPerInsert {
 		chunk := rows[start:min(len(rows), start+rowsPerInsert)]
@@ -683,6 +704,32 @@ func insertRows(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any
 		valuesOf(q, chunk)
 		q.sql(tail)
 		res, err := tx.ExecContext(ctx, q.b.String(), q.args...)
+		if err != nil {
+			return inserted, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return inserted, err
+		}
+		inserted += n
+	}
+	return inserted, nil
+}
+
+// insertRowByRow is insertRows on SQLite: one cached single-row INSERT
+// per row (rows of one call have one arity).
+func (s *Store) insertRowByRow(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any) (int64, error) {
+	var inserted int64
+	text := ""
+	for _, row := range rows {
+		if text == "" || len(row) != len(rows[0]) {
+			q := &query{}
+			q.sql(head)
+			valuesOf(q, [][]any{row})
+			q.sql(tail)
+			text = q.b.String()
+		}
+		res, err := s.exec(ctx, tx, text, row...)
 		if err != nil {
 			return inserted, err
 		}
