@@ -8,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dischargegateway/gateway/discharge"
-	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/sitrep"
 )
@@ -70,15 +69,7 @@ func (s *Server) searchForecast(c echo.Context) error {
 		return err
 	}
 	id := forecastReportID(rep)
-	base := s.baseURL(c)
-	entries := []fhir.BundleEntryOut{{FullURL: base + "/MeasureReport/" + id,
-		Resource: mappings.ForecastToMeasureReport(id, rep.Subject, rep.Generated, rep.Forecast), SearchMode: "match"}}
-	if len(warns) > 0 {
-		entries = append(entries, warningsEntry(warns))
-	}
-	total := 1
-	self := []fhir.Link{{Relation: "self", URL: base + "/MeasureReport?" + c.QueryParams().Encode()}}
-	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, self, entries))
+	return s.oneReport(c, id, mappings.ForecastToMeasureReport(id, rep.Subject, rep.Generated, rep.Forecast), warns)
 }
 
 // evaluateForecast is Measure/discharge-forecast/$evaluate-measure

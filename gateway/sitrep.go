@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -76,9 +77,15 @@ func (s *Server) searchSitrep(c echo.Context) error {
 		return err
 	}
 	id := sitrepReportID(rep)
+	return s.oneReport(c, id, mappings.SitrepToMeasureReport(id, rep.Subject, rep.Generated, rep.Sitrep), warns)
+}
+
+// oneReport answers a MeasureReport search whose answer is one report
+// computed now (the sitrep, virtual wards, the forecast): a searchset of
+// total 1 holding report (its id id), and the search's warnings.
+func (s *Server) oneReport(c echo.Context, id string, report json.RawMessage, warns discharge.Issues) error {
 	base := s.baseURL(c)
-	entries := []fhir.BundleEntryOut{{FullURL: base + "/MeasureReport/" + id,
-		Resource: mappings.SitrepToMeasureReport(id, rep.Subject, rep.Generated, rep.Sitrep), SearchMode: "match"}}
+	entries := []fhir.BundleEntryOut{{FullURL: base + "/MeasureReport/" + id, Resource: report, SearchMode: "match"}}
 	if len(warns) > 0 {
 		entries = append(entries, warningsEntry(warns))
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dischargegateway/gateway/discharge"
-	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/sitrep"
 )
@@ -87,15 +86,7 @@ func (s *Server) searchVirtualWards(c echo.Context) error {
 		return err
 	}
 	id := wardReportID(rep)
-	base := s.baseURL(c)
-	entries := []fhir.BundleEntryOut{{FullURL: base + "/MeasureReport/" + id,
-		Resource: mappings.VirtualWardsToMeasureReport(id, rep.Subject, rep.Generated, rep.VirtualWardReport), SearchMode: "match"}}
-	if len(warns) > 0 {
-		entries = append(entries, warningsEntry(warns))
-	}
-	total := 1
-	self := []fhir.Link{{Relation: "self", URL: base + "/MeasureReport?" + c.QueryParams().Encode()}}
-	return respond(c, http.StatusOK, fhir.MarshalBundle("searchset", &total, self, entries))
+	return s.oneReport(c, id, mappings.VirtualWardsToMeasureReport(id, rep.Subject, rep.Generated, rep.VirtualWardReport), warns)
 }
 
 // virtualWardsCSV is GET /api/v1/virtual-wards.csv[?subject][&period]:
