@@ -58,8 +58,9 @@ func (h *hookReceiver) waitFocus(t *testing.T, focus string, within time.Duratio
 		h.mu.Lock()
 		for i, b := range h.got {
 			if strings.Contains(asJSON(b), `"reference":"`+focus+`"`) {
+				at := h.when[i] // read under the lock: the handler appends to it
 				h.mu.Unlock()
-				return b, h.when[i]
+				return b, at
 			}
 		}
 		h.mu.Unlock()
