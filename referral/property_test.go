@@ -44,8 +44,11 @@ func TestStateMachineProperty(t *testing.T) {
 		}
 		return out
 	}
+	// At least 400 steps, and on until the walk has checked enough moves
+	// and refusals to mean something (some seeds' first 400 steps hold
+	// fewer than 50 legal moves), at most 2,000.
 	checked, refused := 0, 0
-	for step := range 400 {
+	for step := 0; step < 2000 && (step < 400 || checked < 50 || refused < 20); step++ {
 		if len(offers) < 3 || rng.IntN(6) == 0 {
 			c, prov := 1+rng.IntN(3), 1+rng.IntN(2)
 			sr := "RXX-sr" + string(rune('0'+c))
