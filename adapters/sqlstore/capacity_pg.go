@@ -57,19 +57,7 @@ func (c *Capacity) pipelinedRecord(ctx context.Context, ps []discharge.Capacity,
 		if err := br.Close(); runErr == nil {
 			runErr = err
 		}
-		end := "COMMIT"
-		if runErr != nil {
-			end = "ROLLBACK"
-		}
-		// The transaction must end whatever happened, or the pooled
-		// connection would carry it into its next use (pipelinedCreates).
-		if _, err := pc.Exec(context.WithoutCancel(ctx), end); err != nil {
-			_ = pc.Close(context.WithoutCancel(ctx))
-			if runErr == nil {
-				runErr = err
-			}
-		}
-		return runErr
+		return endPipelined(ctx, pc, runErr)
 	})
 }
 

@@ -78,20 +78,7 @@ func (s *Store) pipelinedCreates(ctx context.Context, partition string, ps []pre
 		if runErr == nil && inserted != int64(len(resourceRows)) {
 			runErr = &discharge.Error{Kind: discharge.KindRetry, Op: op, Message: "version check failed"}
 		}
-		end := "COMMIT"
-		if runErr != nil {
-			end = "ROLLBACK"
-		}
-		// The transaction must end whatever happened, or the pooled
-		// connection would carry it into its next use: a connection that
-		// cannot end it is closed, and the pool drops it.
-		if _, err := pc.Exec(context.WithoutCancel(ctx), end); err != nil {
-			_ = pc.Close(context.WithoutCancel(ctx))
-			if runErr == nil {
-				runErr = err
-			}
-		}
-		return runErr
+		return endPipelined(ctx, pc, runErr)
 	})
 }
 
@@ -322,4 +309,23 @@ func (r *Referral) pipelinedApply(ctx context.Context, c referral.Change, ps []p
 		return runErr
 	})
 	return recheck, err
+}
+
+// endPipelined ends a pipelined transaction: COMMIT when runErr is nil,
+// else ROLLBACK. It must end whatever happened, or the pooled connection
+// would carry the transaction into its next use: a connection that cannot
+// end it is closed, and the pool drops it. It returns runErr, else the
+// error of ending.
+func endPipelined(ctx context.Context, pc *pgx.Conn, runErr error) error {
+	end := "COMMIT"
+	if runErr != nil {
+		end = "ROLLBACK"
+	}
+	if _, err := pc.Exec(context.WithoutCancel(ctx), end); err != nil {
+		_ = pc.Close(context.WithoutCancel(ctx))
+		if runErr == nil {
+			runErr = err
+		}
+	}
+	return runErr
 }

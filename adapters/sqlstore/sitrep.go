@@ -268,19 +268,7 @@ WHERE r.type = 'Encounter'`}
 func migrateSitrep(eng engine) func(ctx context.Context, tx *sql.Tx) error {
 	return func(ctx context.Context, tx *sql.Tx) error {
 		stmts := append([]string(nil), sitrepTables...)
-		for _, tr := range sitrepTriggers(eng) {
-			if eng == enginePostgres {
-				when := ""
-				if tr.when != "1 = 1" {
-					when = " WHEN (" + tr.when + ")"
-				}
-				stmts = append(stmts,
-					"CREATE FUNCTION "+tr.name+"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "+strings.Join(tr.stmts, "; ")+"; RETURN NULL; END $$",
-					"CREATE TRIGGER "+tr.name+" AFTER "+tr.event+" ON "+tr.table+" FOR EACH ROW"+when+" EXECUTE FUNCTION "+tr.name+"()")
-				continue
-			}
-			stmts = append(stmts, "CREATE TRIGGER "+tr.name+" AFTER "+tr.event+" ON "+tr.table+" FOR EACH ROW WHEN "+tr.when+" BEGIN "+strings.Join(tr.stmts, "; ")+"; END")
-		}
+		stmts = append(stmts, triggerDDL(eng, sitrepTriggers(eng))...)
 		if eng == enginePostgres {
 			for _, t := range sitrepRLSTables {
 				stmts = append(stmts, "ALTER TABLE "+t+" ENABLE ROW LEVEL SECURITY", "ALTER TABLE "+t+" FORCE ROW LEVEL SECURITY",
