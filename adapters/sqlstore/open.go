@@ -330,4 +330,7 @@ func migrate(ctx context.Context, db *sql.DB, eng engine) error {
 }
 
 // Close closes the database handle.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeStmts()
+	return s.db.Close()
+}

@@ -25,6 +25,11 @@ type stmtCache struct {
 	m  map[string]*sql.Stmt
 	// preparing are the texts being prepared in the background.
 	preparing map[string]bool
+	// closed: the store is closing, and no more are prepared; Close waits
+	// for those in flight (wg), so none opens a connection, and with it
+	// the SQLite file's -wal and -shm, after Close returned.
+	closed bool
+	wg     sync.WaitGroup
 }
 
 // stmt returns q prepared for use in tx: from the cache on SQLite, else
@@ -44,11 +49,12 @@ func (s *Store) stmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
 		return tx.StmtContext(ctx, st)
 	}
 	s.stmts.mu.Lock()
-	if _, ok := s.stmts.m[q]; !ok && !s.stmts.preparing[q] && len(s.stmts.m)+len(s.stmts.preparing) < maxCachedStmts {
+	if _, ok := s.stmts.m[q]; !ok && !s.stmts.closed && !s.stmts.preparing[q] && len(s.stmts.m)+len(s.stmts.preparing) < maxCachedStmts {
 		if s.stmts.preparing == nil {
 			s.stmts.preparing = map[string]bool{}
 		}
 		s.stmts.preparing[q] = true
+		s.stmts.wg.Add(1)
 		go s.prepareStmt(q)
 	}
 	s.stmts.mu.Unlock()
@@ -58,6 +64,7 @@ func (s *Store) stmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
 // prepareStmt prepares q on the DB and caches it (stmt). A failure is not
 // cached as such: the text stays out of the cache and is run as text.
 func (s *Store) prepareStmt(q string) {
+	defer s.stmts.wg.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := s.db.PrepareContext(ctx, q)
@@ -67,10 +74,29 @@ func (s *Store) prepareStmt(q string) {
 	if err != nil {
 		return
 	}
+	if s.stmts.closed {
+		_ = st.Close()
+		return
+	}
 	if s.stmts.m == nil {
 		s.stmts.m = map[string]*sql.Stmt{}
 	}
 	s.stmts.m[q] = st
+}
+
+// closeStmts stops the cache preparing, waits for the statements being
+// prepared and closes every cached one: the first step of Store.Close.
+func (s *Store) closeStmts() {
+	s.stmts.mu.Lock()
+	s.stmts.closed = true
+	s.stmts.mu.Unlock()
+	s.stmts.wg.Wait()
+	s.stmts.mu.Lock()
+	defer s.stmts.mu.Unlock()
+	for q, st := range s.stmts.m {
+		_ = st.Close()
+		delete(s.stmts.m, q)
+	}
 }
 
 // queryRow runs q in tx, prepared once per connection on SQLite.
