@@ -142,7 +142,7 @@ func ComputeSitrep(asOf, from, to Date, open []OpenNCTR, discharges []DischargeC
 		}
 		s.NCTR += o.N
 		s.ByPathway[orUnknown(o.Pathway, UnknownPathway)] += o.N
-		s.ByReason[orUnknown(o.Reason, NotRecorded)] += o.N
+		s.ByReason[CurrentDelayReason(orUnknown(o.Reason, NotRecorded))] += o.N
 		s.ByBand[BandOf(Days(o.Since, asOf))] += o.N
 	}
 	index := map[Date]int{}
@@ -198,42 +198,6 @@ func orUnknown(s, unknown string) string {
 	}
 	return s
 }
-
-// delayReasons are the reasons a patient not meeting the criteria to
-// reside is still in hospital, after the reasons for delay of NHS England's
-// acute discharge situation report (Discharge Delays (Acute) collection;
-// technical specification published 30 April 2024). docs/sitrep.md records
-// the source and what is not yet checked against it. The codes are the
-// gateway's (the return lists reasons by text); capacity-care-home is the
-// code the gateway already took in before the list was published.
-var delayReasons = []Concept{
-	{"medical-decision", "Awaiting a medical decision or intervention", "Awaiting a medical decision or intervention, including writing the discharge summary."},
-	{"diagnostic-test", "Awaiting a diagnostic test", "Awaiting a diagnostic test or its result."},
-	{"medicines-tta", "Awaiting medicines to take home", "Awaiting medicines to take home (TTA)."},
-	{"transport", "Awaiting transport", "Awaiting transport home or to the next setting."},
-	{"therapy-decision", "Awaiting a therapy decision to discharge", "Awaiting a therapy assessment or decision to discharge."},
-	{"referral-to-hub", "Awaiting referral to the community hub", "Awaiting referral to the community hub or single point of access."},
-	{"hub-confirmation", "Awaiting confirmation from the community hub", "Awaiting confirmation from the community hub or single point of access that the referral was received and actioned."},
-	{"capacity-home-care", "Pathway 1: awaiting care at home", "Pathway 1: awaiting availability of resource for assessment and start of care at home."},
-	{"capacity-rehab-bed", "Pathway 2: awaiting a rehabilitation bed", "Pathway 2: awaiting a rehabilitation or recovery bed in a community hospital or other bedded setting."},
-	{"capacity-care-home", "Pathway 3: awaiting a care home bed", "Pathway 3: awaiting a bed in a residential or nursing home likely to be a permanent placement."},
-	{"chc-assessment", "Awaiting NHS Continuing Healthcare assessment", "Awaiting an NHS Continuing Healthcare assessment or its decision."},
-	{"equipment-housing", "Awaiting equipment or housing adaptations", "Awaiting community equipment or adaptations to housing."},
-	{"family-disagreement", "Not in agreement with the discharge plan", "The individual, family or carer is not in agreement with the discharge plan."},
-	{"housing-homeless", "Homeless or nowhere to discharge to", "Homelessness, no recourse to public funds, or no place to discharge to."},
-	{"safeguarding", "Safeguarding or Court of Protection", "A safeguarding concern, or a Court of Protection decision, prevents discharge."},
-	{"repatriation", "Repatriation or transfer", "Awaiting repatriation or transfer to another acute trust for specialist or ongoing treatment."},
-	{"no-plan", "No plan", "No discharge plan has been made."},
-	{"infection-control", "Remains to avoid spreading an infectious disease", "Remains in hospital to avoid spreading an infectious disease, with no other suitable place to discharge to."},
-	{"criteria-to-reside-again", "Met the criteria to reside again", "Declared as not meeting the criteria to reside at the morning board round, then later in the day met them again, so the discharge stopped."},
-	{"other", "Other", "Another reason: the return counts it apart."},
-}
-
-// DelayReasons lists the sitrep delay reasons in the return's order.
-func DelayReasons() []Concept { return clone(delayReasons) }
-
-// ValidDelayReason reports whether code is a sitrep delay reason.
-func ValidDelayReason(code string) bool { return has(delayReasons, code) }
 
 // SitrepCounters are one trust's counters for a period: the open NCTR
 // stock (now) and the period's discharge and new-NCTR counters.

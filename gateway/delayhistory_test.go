@@ -26,17 +26,32 @@ func (e *env) setDelayReason(t *testing.T, token, id string, coding map[string]a
 
 // The case view carries the delay history: each reason with when it was
 // set and replaced, the current one open; the hub reads it with the case,
-// another trust reads neither.
+// another trust reads neither. The first reason is sent as a code retired
+// from the sitrep list (chc-assessment, of the gateway's first list): the
+// history, like every count, holds the reason that replaces it.
 func TestCaseViewHasDelayHistory(t *testing.T) {
 	e := newEnv(t)
 	id := e.sitrepEncounter(t, e.token, "3", time.Now().AddDate(0, 0, -4).Format("2006-01-02"), "chc-assessment", time.Time{})
+	stored := e.do("GET", "/fhir/Encounter/"+id, nil).mustStatus(t, http.StatusOK)
+	filed := false
+	for _, x := range stored.json["extension"].([]any) {
+		if str(x, "url") == mappings.DelayReasonURL {
+			filed = str(x, "valueCodeableConcept", "coding", 0, "system") == mappings.RetiredDelayReasonSystem &&
+				str(x, "valueCodeableConcept", "coding", 0, "code") == "chc-assessment" &&
+				str(x, "valueCodeableConcept", "coding", 1, "system") == mappings.DelayReasonSystem &&
+				str(x, "valueCodeableConcept", "coding", 1, "code") == "funding-eligibility"
+		}
+	}
+	if !filed {
+		t.Fatalf("the retired code was not filed with its replacement: %s", stored.body)
+	}
 	e.setDelayReason(t, e.token, id, map[string]any{"system": mappings.DelayReasonSystem, "code": "capacity-care-home"}).mustStatus(t, http.StatusOK)
 	hub := e.tokenFor("hub", auth.RoleHub, "QXH", clinicalScopes, "RXA", "RXB")
 	rxb := e.tokenFor("trust-b", auth.RoleTrust, "RXB", clinicalScopes)
 	for _, tok := range []string{e.token, hub} {
 		r := e.do("GET", "/api/v1/cases/"+id, nil, "Authorization", "Bearer "+tok).mustStatus(t, http.StatusOK)
 		h, _ := r.json["delayHistory"].([]any)
-		if len(h) != 2 || str(h[0], "reason") != "chc-assessment" || str(h[1], "reason") != "capacity-care-home" {
+		if len(h) != 2 || str(h[0], "reason") != "funding-eligibility" || str(h[1], "reason") != "capacity-care-home" {
 			t.Fatalf("delayHistory %s", r.body)
 		}
 		first, second := h[0].(map[string]any), h[1].(map[string]any)

@@ -2,6 +2,8 @@ package mappings_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -55,15 +57,16 @@ func TestTranslate(t *testing.T) {
 func TestMapsAndLookup(t *testing.T) {
 	tr := translator(t)
 	maps := tr.Maps()
-	if len(maps) != 6 {
-		t.Fatalf("%d maps", len(maps))
+	files, err := filepath.Glob(filepath.Join("..", "configs", "conceptmaps", "*.json"))
+	if err != nil || len(maps) != len(files) || len(maps) < 7 {
+		t.Fatalf("%d maps from %d files (%v)", len(maps), len(files), err)
 	}
 	for _, b := range maps {
-		var cm struct{ URL string }
+		var cm struct{ URL, Version string }
 		if err := json.Unmarshal(b, &cm); err != nil {
 			t.Fatal(err)
 		}
-		got, ok := tr.Lookup(cm.URL + "|1.0.0")
+		got, ok := tr.Lookup(cm.URL + "|" + cm.Version)
 		if !ok || string(got) != string(b) {
 			t.Errorf("Lookup(%s) did not return the map verbatim", cm.URL)
 		}
@@ -115,6 +118,7 @@ func TestCodeSystems(t *testing.T) {
 		"case-state":                 mappings.CaseStates(),
 		"case-measure":               mappings.CaseMeasures(),
 		"delay-reason":               discharge.DelayReasons(),
+		"delay-reason-2023":          retiredConcepts(),
 		"sitrep":                     mappings.SitrepConcepts(),
 		"virtual-ward":               mappings.VirtualWardConcepts(),
 		"unmet-demand":               mappings.UnmetConcepts(),
@@ -130,7 +134,11 @@ func TestCodeSystems(t *testing.T) {
 			if err := json.Unmarshal(mappings.CodeSystemJSON(name), &cs); err != nil {
 				t.Fatal(err)
 			}
-			if cs.ResourceType != "CodeSystem" || cs.URL != mappings.CodeSystemBase+name || cs.Status != "active" || cs.Content != "complete" {
+			status := "active"
+			if name == "delay-reason-2023" {
+				status = "retired"
+			}
+			if cs.ResourceType != "CodeSystem" || cs.URL != mappings.CodeSystemBase+name || cs.Status != status || cs.Content != "complete" {
 				t.Errorf("header = %+v", cs)
 			}
 			if cs.Count != len(lists[name]) || len(cs.Concept) != len(lists[name]) {
@@ -181,6 +189,53 @@ func TestShippedMapTargetsAreGatewayCodes(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+func retiredConcepts() []discharge.Concept {
+	var out []discharge.Concept
+	for _, r := range discharge.RetiredDelayReasons() {
+		out = append(out, r.Concept)
+	}
+	return out
+}
+
+// The published map of retired delay reasons is the table intake applies:
+// every retired code, to the code that replaces it, equivalent exactly
+// when the table says so, and nothing else.
+func TestRetiredDelayReasonMapIsTheTable(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "configs", "conceptmaps", "delay-reason-2023-to-2024.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm struct {
+		Group []struct {
+			Source, Target string
+			Element        []struct {
+				Code   string
+				Target []struct{ Code, Equivalence string }
+			}
+		}
+	}
+	if err := json.Unmarshal(b, &cm); err != nil {
+		t.Fatal(err)
+	}
+	if len(cm.Group) != 1 || cm.Group[0].Source != mappings.RetiredDelayReasonSystem || cm.Group[0].Target != mappings.DelayReasonSystem {
+		t.Fatalf("groups %+v", cm.Group)
+	}
+	table := discharge.RetiredDelayReasons()
+	if len(cm.Group[0].Element) != len(table) {
+		t.Fatalf("%d elements, the table has %d", len(cm.Group[0].Element), len(table))
+	}
+	for i, e := range cm.Group[0].Element {
+		r := table[i]
+		want := "inexact"
+		if r.Exact {
+			want = "equivalent"
+		}
+		if e.Code != r.Code || len(e.Target) != 1 || e.Target[0].Code != r.ReplacedBy || e.Target[0].Equivalence != want {
+			t.Errorf("element %d = %+v, table %s -> %s", i, e, r.Code, r.ReplacedBy)
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package mappings
 
 import (
+	"fmt"
+
 	"github.com/dischargegateway/gateway/discharge"
 	r4 "github.com/samply/golang-fhir-models/fhir-models/fhir"
 )
@@ -13,22 +15,70 @@ import (
 // the extension's valueCodeableConcept), so that no reason the sitrep
 // cannot count is stored as if it were one.
 
+// Codes retired from the sitrep list (discharge.RetiredDelayReasons: the
+// gateway's first list, replaced by the 2024 one) are still accepted, in
+// DelayReasonSystem as a client of the first list sends them or in
+// RetiredDelayReasonSystem, and stand for the current reason that
+// replaces them. The stored Encounter files such a code under
+// RetiredDelayReasonSystem and carries the current one beside it
+// (AddDelayReasonTranslations), so that every count sees the current list.
+
 // delayReason resolves a delay-reason extension's value to a sitrep delay
-// reason: its coding in DelayReasonSystem when that is a known reason,
-// else the translation of its first translatable coding.
+// reason: its coding in DelayReasonSystem when that is a current reason,
+// else the reason that replaces a retired code, else the translation of
+// its first translatable coding.
 func delayReason(cc *r4.CodeableConcept, tr *Translator) (string, bool) {
+	if cc != nil {
+		for _, cd := range cc.Coding {
+			if str(cd.System) == DelayReasonSystem && discharge.ValidDelayReason(str(cd.Code)) {
+				return *cd.Code, true
+			}
+		}
+		for _, cd := range cc.Coding {
+			if cur, ok := retiredReplacement(str(cd.System), str(cd.Code)); ok {
+				return cur, true
+			}
+		}
+	}
 	return resolve(cc, DelayReasonSystem, discharge.ValidDelayReason, tr)
 }
 
+// retiredReplacement returns the current reason replacing a retired code
+// sent in DelayReasonSystem or RetiredDelayReasonSystem.
+func retiredReplacement(system, code string) (string, bool) {
+	if system != DelayReasonSystem && system != RetiredDelayReasonSystem {
+		return "", false
+	}
+	cur := discharge.CurrentDelayReason(code)
+	return cur, cur != code
+}
+
+// delayReasonCoding is the coding of a current sitrep delay reason.
+func delayReasonCoding(code string) map[string]any {
+	c := map[string]any{"system": DelayReasonSystem, "code": code}
+	for _, r := range discharge.DelayReasons() {
+		if r.Code == code {
+			c["display"] = r.Display
+		}
+	}
+	return c
+}
+
 // AddDelayReasonTranslations adds, to each delay-reason extension of an
-// Encounter document whose codings do not include the sitrep's system, the
-// sitrep coding its local code translates to (system, code and display of
-// the ConceptMap's target), after the codings sent: a FHIR translation,
-// the sent coding kept as it was. The search index and the sitrep's
-// counters read the stored document, so they count the translated reason.
-// It reports how many codings it added. The mapping (EncounterToCase) has
-// already refused a reason that translates to nothing; such an extension
-// is left as it is.
+// Encounter document whose codings include no current sitrep reason, the
+// sitrep coding its other codings stand for, after the codings sent:
+//   - a code retired from the sitrep list: the reason that replaces it. A
+//     retired code sent in DelayReasonSystem (as the first list's clients
+//     send it) is filed under RetiredDelayReasonSystem, where it is now
+//     defined, so the extension holds one coding in DelayReasonSystem;
+//   - else a local code: the target (system, code and display) of the
+//     loaded ConceptMap that translates it, a FHIR translation, the sent
+//     coding kept as it was.
+//
+// The search index and the sitrep's counters read the stored document, so
+// they count the current reason. It reports how many codings it added.
+// The mapping (EncounterToCase) has already refused a reason that
+// translates to nothing; such an extension is left as it is.
 func AddDelayReasonTranslations(doc map[string]any, tr *Translator) int {
 	exts, _ := doc["extension"].([]any)
 	added := 0
@@ -42,22 +92,51 @@ func AddDelayReasonTranslations(doc map[string]any, tr *Translator) int {
 			continue
 		}
 		codings, _ := cc["coding"].([]any)
-		var add map[string]any
+		current := false
+		var retired map[string]any
 		for _, c := range codings {
 			cd, _ := c.(map[string]any)
 			sys, _ := cd["system"].(string)
 			code, _ := cd["code"].(string)
-			if sys == DelayReasonSystem {
-				add = nil
+			if sys == DelayReasonSystem && discharge.ValidDelayReason(code) {
+				current = true
 				break
 			}
-			if add != nil || sys == "" || code == "" {
-				continue
+			if _, ok := retiredReplacement(sys, code); ok && retired == nil {
+				retired = cd
 			}
-			if ts, ok := tr.Translate(sys, code, DelayReasonSystem); ok && discharge.ValidDelayReason(ts[0].Code) {
-				add = map[string]any{"system": DelayReasonSystem, "code": ts[0].Code}
-				if ts[0].Display != "" {
-					add["display"] = ts[0].Display
+		}
+		if current {
+			continue
+		}
+		var add map[string]any
+		if retired != nil {
+			code, _ := retired["code"].(string)
+			cur, _ := retiredReplacement(RetiredDelayReasonSystem, code)
+			for _, c := range codings {
+				// Every retired code in DelayReasonSystem moves, so that
+				// the extension keeps one coding there.
+				if cd, _ := c.(map[string]any); cd != nil && cd["system"] == DelayReasonSystem {
+					if _, ok := retiredReplacement(DelayReasonSystem, fmt.Sprint(cd["code"])); ok {
+						cd["system"] = RetiredDelayReasonSystem
+					}
+				}
+			}
+			add = delayReasonCoding(cur)
+		} else {
+			for _, c := range codings {
+				cd, _ := c.(map[string]any)
+				sys, _ := cd["system"].(string)
+				code, _ := cd["code"].(string)
+				if sys == DelayReasonSystem || sys == "" || code == "" {
+					continue
+				}
+				if ts, ok := tr.Translate(sys, code, DelayReasonSystem); ok && discharge.ValidDelayReason(ts[0].Code) {
+					add = map[string]any{"system": DelayReasonSystem, "code": ts[0].Code}
+					if ts[0].Display != "" {
+						add["display"] = ts[0].Display
+					}
+					break
 				}
 			}
 		}

@@ -53,6 +53,10 @@ func TestDelayReasonAtIntake(t *testing.T) {
 		{"unknown local code", []any{coding(rxxDTOC, "Z")}, "", true},
 		{"local code of an unmapped system", []any{coding("https://example.org/other", "C")}, "", true},
 		{"not a sitrep reason", []any{coding(mappings.DelayReasonSystem, "awaiting-godot")}, "", true},
+		{"a retired code, in the sitrep system as the first list sent it", []any{coding(mappings.DelayReasonSystem, "medicines-tta")}, "medicines-documentation", false},
+		{"a retired code in its own system", []any{coding(mappings.RetiredDelayReasonSystem, "chc-assessment")}, "funding-eligibility", false},
+		{"a current code wins over a retired one", []any{coding(mappings.DelayReasonSystem, "no-plan"), coding(mappings.DelayReasonSystem, "transport")}, "transport", false},
+		{"a current code is not retired in the retired system", []any{coding(mappings.RetiredDelayReasonSystem, "transport")}, "", true},
 		{"no code", []any{map[string]any{"system": rxxDTOC}}, "", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -92,7 +96,7 @@ func TestAddDelayReasonTranslations(t *testing.T) {
 	}
 	cds := doc["extension"].([]any)[i].(map[string]any)["valueCodeableConcept"].(map[string]any)["coding"].([]any)
 	if len(cds) != 2 || cds[0].(map[string]any)["code"] != "F" || cds[1].(map[string]any)["system"] != mappings.DelayReasonSystem ||
-		cds[1].(map[string]any)["code"] != "equipment-housing" || cds[1].(map[string]any)["display"] == "" {
+		cds[1].(map[string]any)["code"] != "capacity-equipment" || cds[1].(map[string]any)["display"] == "" {
 		t.Fatalf("codings %v", cds)
 	}
 	// Again: the sitrep coding is there now.
@@ -103,6 +107,42 @@ func TestAddDelayReasonTranslations(t *testing.T) {
 		doc, _ := withDelayReason(t, cds...)
 		if n := mappings.AddDelayReasonTranslations(doc, tr); n != 0 {
 			t.Fatalf("added %d to %v", n, cds)
+		}
+	}
+}
+
+// A retired code sent in the sitrep system is filed under the retired
+// list's system and the current reason added beside it, so that the
+// extension holds exactly one coding in the sitrep system (the index and
+// the sitrep's counters read it); once done, nothing more is added.
+func TestRetiredDelayReasonAtIntake(t *testing.T) {
+	tr := translator(t)
+	for _, r := range discharge.RetiredDelayReasons() {
+		for _, sys := range []string{mappings.DelayReasonSystem, mappings.RetiredDelayReasonSystem} {
+			doc, i := withDelayReason(t, coding(sys, r.Code))
+			if n := mappings.AddDelayReasonTranslations(doc, tr); n != 1 {
+				t.Fatalf("%s|%s: added %d", sys, r.Code, n)
+			}
+			cds := doc["extension"].([]any)[i].(map[string]any)["valueCodeableConcept"].(map[string]any)["coding"].([]any)
+			if len(cds) != 2 {
+				t.Fatalf("%s|%s: codings %v", sys, r.Code, cds)
+			}
+			first, second := cds[0].(map[string]any), cds[1].(map[string]any)
+			if first["system"] != mappings.RetiredDelayReasonSystem || first["code"] != r.Code {
+				t.Errorf("%s|%s: the sent coding became %v", sys, r.Code, first)
+			}
+			if second["system"] != mappings.DelayReasonSystem || second["code"] != r.ReplacedBy || second["display"] == "" {
+				t.Errorf("%s|%s: added %v, want %s", sys, r.Code, second, r.ReplacedBy)
+			}
+			if n := mappings.AddDelayReasonTranslations(doc, tr); n != 0 {
+				t.Errorf("%s|%s: added %d the second time", sys, r.Code, n)
+			}
+			// The mapping reads the same reason from the stored document.
+			raw, _ := json.Marshal(doc)
+			cs, _, err := mappings.EncounterToCase(raw, read(t, "patient.json"), mappings.Options{Translator: tr})
+			if err != nil || strings.Join(cs.DelayReasons, ",") != r.ReplacedBy {
+				t.Errorf("%s|%s: case reasons %v (%v), want %s", sys, r.Code, cs, err, r.ReplacedBy)
+			}
 		}
 	}
 }
