@@ -88,6 +88,29 @@ func (r *Registry) Clients() []*Client {
 	return out
 }
 
+// Trusts returns the trusts the registry names, sorted and each once: the
+// organisation of every trust client and the members of every hub. The
+// daily forecast sweep keeps a forecast for each.
+func (r *Registry) Trusts() []string {
+	seen := map[string]bool{}
+	for _, c := range r.clients {
+		if c.Role == RoleTrust && c.Org != "" {
+			seen[c.Org] = true
+		}
+		if c.Role == RoleHub {
+			for _, m := range c.Members {
+				seen[m] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for t := range seen {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Demo reports whether any client is a demo client.
 func (r *Registry) Demo() bool { return r.demo }
 

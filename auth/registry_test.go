@@ -43,6 +43,14 @@ func TestDemoAndExampleRegistries(t *testing.T) {
 	if _, ok := ex.Client("gm-hub"); !ok {
 		t.Fatal("the example's jwksFile client did not load")
 	}
+	// The trusts the registries name: trust clients' organisations and
+	// hubs' members, each once, sorted (the hub itself is no trust).
+	if got := strings.Join(reg.Trusts(), ","); got != "RXA,RXB" {
+		t.Fatalf("demo trusts %s", got)
+	}
+	if got := strings.Join(ex.Trusts(), ","); got != "RXX" {
+		t.Fatalf("example trusts %s", got)
+	}
 }
 
 // jwk makes a public JWK map for an EC P-384 key.

@@ -2,6 +2,9 @@ package sitrep
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -173,4 +176,62 @@ func (s *Forecast) keepAndScore(ctx context.Context, trust string, f discharge.F
 		errs = append(errs, discharge.ScoreDay(d, in.Made, in.Kept, in.Discharges)...)
 	}
 	return s.store.SaveScores(ctx, trust, in.Unscored, errs)
+}
+
+// KeepDay keeps today's forecast for each of trusts that has none kept
+// yet, and scores its closed days, as the day's first report would: the
+// daily sweep (RunDaily), so that a day no one asks about still has its
+// forecast for the backtest, and the first caller of the day no longer
+// pays for keeping it. A trust that fails does not stop the others; the
+// errors are returned together.
+func (s *Forecast) KeepDay(ctx context.Context, trusts []string) error {
+	today := discharge.Today(s.now())
+	var errs []error
+	for _, t := range trusts {
+		if _, err := s.trust(ctx, t, today); err != nil {
+			errs = append(errs, fmt.Errorf("trust %s: %w", t, err))
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SweepAfterMidnight is how long after a reporting day begins (midnight
+// in England) the daily sweep runs: the last discharges of the day before
+// are in by then.
+const SweepAfterMidnight = 5 * time.Minute
+
+// NextSweep is when the daily sweep runs next after now: SweepAfterMidnight
+// into the next reporting day, or into today's when now is before that.
+func NextSweep(now time.Time) time.Time {
+	today := discharge.Today(now)
+	from, _ := discharge.ReportingHours(today)
+	at := time.Unix(from*3600, 0).Add(SweepAfterMidnight)
+	if !now.Before(at) {
+		from, _ = discharge.ReportingHours(discharge.DateOfDay(discharge.DayNumber(today) + 1))
+		at = time.Unix(from*3600, 0).Add(SweepAfterMidnight)
+	}
+	return at
+}
+
+// RunDaily keeps each day's forecast for trusts (KeepDay) once at start
+// and then just after each midnight in England, until ctx ends: `gateway
+// serve` runs it over the trusts its client registry names. Every gateway
+// may run one: a day's forecast is kept once (the store keeps the first),
+// so two sweeps, or a sweep and a report, keep one.
+func (s *Forecast) RunDaily(ctx context.Context, trusts []string, log *slog.Logger) {
+	for {
+		if err := s.KeepDay(ctx, trusts); err != nil && ctx.Err() == nil {
+			log.Warn("forecast sweep", slog.String("detail", err.Error()))
+		}
+		wait := time.NewTimer(time.Until(NextSweep(s.now())))
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return
+		case <-wait.C:
+		}
+	}
 }

@@ -182,3 +182,54 @@ func TestForecastTenancyAndSupply(t *testing.T) {
 		}
 	})
 }
+
+// The daily sweep keeps a day's forecast though no one asks for a report
+// that day, so the next day's backtest scores it: Sunday's forecast is
+// kept by the sweep alone, and Monday's first report finds Sunday's
+// discharge forecast and scored. A second sweep keeps nothing new.
+func TestForecastKeptByTheDailySweep(t *testing.T) {
+	forecastStores(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		at := time.Date(2026, 11, 29, 0, 5, 0, 0, time.UTC)
+		fc := sitrep.NewForecast(sqlstore.NewForecast(s), nil, func() time.Time { return at })
+		put(t, s, "Patient", "p1", 1, map[string]any{"address": []any{map[string]any{"use": "home", "postalCode": "M14 4AB"}}})
+		put(t, s, "Encounter", "a", 1, stay("1", "2026-11-29", time.Time{}))
+		if err := fc.KeepDay(ctx, []string{"RXA", "RXB"}); err != nil {
+			t.Fatal(err)
+		}
+		// Changed after the sweep: the kept forecast does not move.
+		put(t, s, "Encounter", "e", 1, stay("1", "2026-11-29", time.Time{}))
+		if err := fc.KeepDay(ctx, []string{"RXA"}); err != nil {
+			t.Fatal(err)
+		}
+		put(t, s, "Encounter", "a", 2, stay("1", "2026-11-29", time.Date(2026, 11, 29, 15, 0, 0, 0, time.UTC)))
+		at = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+		mon, err := fc.Forecast(ctx, &auth.Principal{Org: "RXA", Role: auth.RoleTrust}, sitrep.ForecastRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Sunday: one stay forecast (a; e came after the sweep), one
+		// discharged: one cell, no error.
+		if b := mon.Backtest; b.Overall.Cells != 1 || b.Overall.AbsErr != 0 {
+			t.Fatalf("Monday's backtest %+v: Sunday's forecast was not kept by the sweep", b.Overall)
+		}
+	})
+}
+
+// The sweep runs five minutes into each reporting day, midnight in
+// England: 00:05 UTC in winter, 23:05 UTC the day before in summer.
+func TestNextSweep(t *testing.T) {
+	for _, c := range []struct{ now, want time.Time }{
+		{time.Date(2026, 11, 30, 0, 2, 0, 0, time.UTC), time.Date(2026, 11, 30, 0, 5, 0, 0, time.UTC)},
+		{time.Date(2026, 11, 30, 0, 5, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 5, 0, 0, time.UTC)},
+		{time.Date(2026, 11, 30, 13, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 5, 0, 0, time.UTC)},
+		{time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC), time.Date(2026, 7, 1, 23, 5, 0, 0, time.UTC)},
+		{time.Date(2026, 7, 1, 23, 1, 0, 0, time.UTC), time.Date(2026, 7, 1, 23, 5, 0, 0, time.UTC)},
+		// The clocks go back on 25 October 2026: that day has 25 hours.
+		{time.Date(2026, 10, 24, 23, 30, 0, 0, time.UTC), time.Date(2026, 10, 26, 0, 5, 0, 0, time.UTC)},
+	} {
+		if got := sitrep.NextSweep(c.now); !got.Equal(c.want) {
+			t.Errorf("NextSweep(%s) = %s, want %s", c.now, got.UTC(), c.want)
+		}
+	}
+}

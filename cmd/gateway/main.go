@@ -209,6 +209,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	endedDone := make(chan struct{})
 	go func() { defer close(endedDone); referrals.RunEnded(keepCtx, st.EndedCases()) }()
 	defer func() { stopKeeper(); <-endedDone }()
+	// The forecast sweep keeps each day's demand forecast, for every trust
+	// the registry names, just after midnight in England (and once now),
+	// so the backtest has every day, asked about or not (docs/sitrep.md).
+	forecastDone := make(chan struct{})
+	go func() {
+		defer close(forecastDone)
+		st.ForecastSweep().RunDaily(keepCtx, sec.registry.Trusts(), log)
+	}()
+	defer func() { stopKeeper(); <-forecastDone }()
 	// The Deliverer pushes Subscription notifications from the outbox.
 	// Every gateway runs one: leases and SKIP LOCKED share the work.
 	deliverDone := make(chan struct{})

@@ -217,6 +217,13 @@ func (s *Stores) Referral(set ReferralSettings, log *slog.Logger) *referral.Serv
 		IdentityBeforeAccept: set.IdentityBeforeAccept, Audit: s.Audit, Log: log})
 }
 
+// ForecastSweep is the forecast service `gateway serve` keeps each day's
+// forecast with (sitrep.Forecast.RunDaily): keeping reads the record only,
+// so it needs no supply.
+func (s *Stores) ForecastSweep() *sitrep.Forecast {
+	return sitrep.NewForecast(sqlstore.NewForecast(s.Record), nil, nil)
+}
+
 // EndedCases finds the cases whose Encounter ended with offers still open,
 // for the referral loop's closure sweep (referral.Service.RunEnded).
 func (s *Stores) EndedCases() referral.EndedCases { return sqlstore.NewReferral(s.Record) }
