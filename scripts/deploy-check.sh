@@ -318,7 +318,7 @@ pass "$df: parses (dockerfile-utils $DOCKERFILE_UTILS_VERSION); pinned tagged ba
 # otherwise the strict Go check (also part of step 1), run here by name so
 # this step is never a silent skip.
 if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
-  POSTGRES_PASSWORD=deploy-check docker compose -f deploy/compose.yaml config -q || fail "docker compose config deploy/compose.yaml"
+  POSTGRES_PASSWORD=deploy-check SUBSCRIPTION_SECRET_KEY=deploy-check docker compose -f deploy/compose.yaml config -q || fail "docker compose config deploy/compose.yaml"
   pass "deploy/compose.yaml: docker compose config -q"
 else
   go test -count=1 -run '^TestCompose$' ./deploy/ || fail "go test -run TestCompose ./deploy/"
