@@ -174,17 +174,37 @@ func TestRedisKilledUnderLoadKeepsRecords(t *testing.T) {
 			}
 		}(w)
 	}
-	time.Sleep(700 * time.Millisecond)
+	// Kill once the load is running (20 writes acknowledged), not after a
+	// fixed time: under the race detector on a loaded machine 700 ms
+	// held 18 writes in a CI run. Then keep the load on until writes are
+	// acknowledged with Redis down, or for at most 10 s.
+	waitFor := func(limit time.Duration, cond func() bool) {
+		deadline := time.Now().Add(limit)
+		for time.Now().Before(deadline) {
+			mu.Lock()
+			ok := cond()
+			mu.Unlock()
+			if ok {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor(60*time.Second, func() bool { return len(acked) >= 20 })
+	mu.Lock()
+	before := len(acked)
+	mu.Unlock()
 	rs.Kill() // mid-load, as a crash
 	mu.Lock()
 	killed = true
 	mu.Unlock()
 	time.Sleep(300 * time.Millisecond)
+	waitFor(10*time.Second, func() bool { return ackedWhileDown >= 3 })
 	close(stop)
 	wg.Wait()
 	rs.Restart()
-	if len(acked) < 20 {
-		t.Fatalf("only %d writes acknowledged before the kill: the load did not run", len(acked))
+	if before < 20 {
+		t.Fatalf("only %d writes acknowledged before the kill in 60 s: the load did not run", before)
 	}
 	for st, n := range statuses {
 		if st >= 500 && st != http.StatusServiceUnavailable {

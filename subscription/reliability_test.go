@@ -405,35 +405,40 @@ func TestSlowReceiverHoldsUpNobody(t *testing.T) {
 	r := openRig(t, "")
 	slow, fast := newReceiver(t), newReceiver(t)
 	slow.hang = make(chan struct{})
-	defer close(slow.hang)
 	for i := range 6 {
 		r.subscribe(t, fmt.Sprintf("S%d", i), slow.srv.URL)
 	}
 	r.subscribe(t, "F", fast.srv.URL)
 	cfg := fastConfig("a")
-	cfg.Timeout, cfg.PerEndpoint = 3*time.Second, 2
+	// The slow endpoint's deliveries hang for a minute (their timeout):
+	// the fast endpoint's events must all arrive well before any of them
+	// could have timed out, however slow the machine. A fixed 2 s bound on
+	// the fast endpoint failed a CI run under the race detector on a
+	// loaded machine without anything waiting on the slow endpoint.
+	const hung = time.Minute
+	cfg.Timeout, cfg.PerEndpoint = hung, 2
 	d := subscription.NewDeliverer(r.subs, nil, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	defer func() { close(slow.hang); cancel(); <-done }()
 	start := time.Now()
 	for i := range 10 {
 		r.offer(t, "F", fmt.Sprintf("f%02d", i))
 		r.offer(t, fmt.Sprintf("S%d", i%6), fmt.Sprintf("s%02d", i))
 	}
-	eventually(t, 2*time.Second, "the fast endpoint's events", func() bool {
+	eventually(t, hung/2, "the fast endpoint's events", func() bool {
 		_, ev, _ := fast.snapshot()
 		return len(ev) > 0 && ev[len(ev)-1] == 10
 	})
-	if el := time.Since(start); el > 2*time.Second {
-		t.Fatalf("fast endpoint took %v", el)
+	if el := time.Since(start); el >= hung/2 {
+		t.Fatalf("fast endpoint took %v: it waited for the slow one", el)
 	}
+	// The slow endpoint is tried, its deliveries hanging (none can have
+	// timed out yet).
+	eventually(t, hung/2, "a delivery to the slow endpoint, hanging", func() bool { return slow.conc.Load() > 0 })
 	if m := slow.maxConc.Load(); m > 2 {
 		t.Fatalf("%d concurrent deliveries to one endpoint, bound 2", m)
-	}
-	if slow.maxConc.Load() == 0 {
-		t.Fatal("the slow endpoint was never tried")
 	}
 }
 
