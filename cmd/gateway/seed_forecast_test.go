@@ -6,9 +6,11 @@ import (
 	"io"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/sitrep"
 )
 
@@ -42,4 +44,39 @@ func TestSeedGivesAForecast(t *testing.T) {
 		t.Fatalf("no backtest after seed: %+v", rep.Backtest)
 	}
 	t.Logf("seeded forecast: %d stays due over %d districts; backtest MAE %.2f over %d cells", total, len(rep.Districts()), rep.Backtest.Overall.MAE(), rep.Backtest.Overall.Cells)
+}
+
+// `gateway serve` keeps today's forecast of every trust its registry names
+// without anyone asking for a report (the daily sweep, started at serve's
+// start), so the backtest has every day.
+func TestServeKeepsTodaysForecast(t *testing.T) {
+	env := withDataDir(t, map[string]string{})
+	_, stop, done, logs := startRun(t, env)
+	today := discharge.DayNumber(discharge.Today(time.Now()))
+	kept := func(trust string) bool {
+		s, err := sqlstore.Open(context.Background(), env["DATABASE_URL"], env["GATEWAY_DATA_DIR"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		in, err := sqlstore.NewForecast(s).Inputs(context.Background(), trust, today, today+discharge.ForecastDays-1, today-1, today-1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.Kept
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !(kept("RXA") && kept("RXB")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no forecast kept for the demo trusts RXA and RXB 30 s after start\n%s", logs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if kept("RXZ") {
+		t.Fatal("a forecast kept for a trust no client names")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
