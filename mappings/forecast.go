@@ -169,23 +169,7 @@ func ForecastToMeasureReport(id, subject string, generated time.Time, f discharg
 
 // ForecastMeasure is the Measure forecast MeasureReports conform to.
 func ForecastMeasure() []byte {
-	concepts := map[string]discharge.Concept{}
-	for _, c := range ForecastConcepts() {
-		concepts[c.Code] = c
-	}
-	crit := func(code string) map[string]any {
-		return map[string]any{"language": "text/fhirpath", "expression": "{}",
-			"description": concepts[code].Definition + " Computed from counters the gateway keeps as Encounters change (docs/sitrep.md, Forecast)."}
-	}
-	group := func(code string, strats ...string) map[string]any {
-		var ss []any
-		for _, s := range strats {
-			ss = append(ss, map[string]any{"code": fcCode(s), "description": concepts[s].Definition, "criteria": crit(s)})
-		}
-		return map[string]any{"code": fcCode(code), "description": concepts[code].Definition,
-			"population": []any{map[string]any{"code": coded(measurePopulationSystem, "initial-population"), "criteria": crit(code)}},
-			"stratifier": ss}
-	}
+	group := measureGroup(ForecastSystem, ForecastConcepts(), "Computed from counters the gateway keeps as Encounters change (docs/sitrep.md, Forecast).")
 	m := map[string]any{"resourceType": "Measure", "id": ForecastMeasureID, "url": ForecastMeasureURL, "version": "1.0.0",
 		"name": "DischargeDemandForecast", "title": "14-day discharge demand forecast", "status": "active", "publisher": "Discharge Gateway",
 		"description": "Demand for post-discharge services on each of the next 14 days, by setting (pathway 1-3) and the patient's home postcode district, from open inpatient stays' Discharge Ready Dates and expected discharge dates, beside the district's vacancies and holds now; and how far past forecasts missed (mean absolute error over the last 28 days). MeasureReport.subject is the trust or hub by ODS code.",

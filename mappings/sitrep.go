@@ -141,25 +141,33 @@ func SitrepToMeasureReport(id, subject string, generated time.Time, s discharge.
 	return b
 }
 
-// SitrepMeasure is the Measure sitrep MeasureReports conform to.
-func SitrepMeasure() []byte {
+// measureGroup returns a builder of a cohort Measure's groups whose codes
+// are concepts of system: a group of code with its initial population and
+// a stratifier for each of strats, each described by its concept's
+// definition (criteria descriptions end with how, a sentence). The
+// sitrep's and the forecast's Measures are built with it.
+func measureGroup(system string, list []discharge.Concept, how string) func(code string, strats ...string) map[string]any {
 	concepts := map[string]discharge.Concept{}
-	for _, c := range SitrepConcepts() {
+	for _, c := range list {
 		concepts[c.Code] = c
 	}
 	crit := func(code string) map[string]any {
-		return map[string]any{"language": "text/fhirpath", "expression": "{}",
-			"description": concepts[code].Definition + " Computed from counters the gateway keeps as Encounters change (docs/sitrep.md)."}
+		return map[string]any{"language": "text/fhirpath", "expression": "{}", "description": concepts[code].Definition + " " + how}
 	}
-	group := func(code string, strats ...string) map[string]any {
+	return func(code string, strats ...string) map[string]any {
 		var ss []any
 		for _, s := range strats {
-			ss = append(ss, map[string]any{"code": coded(SitrepSystem, s), "description": concepts[s].Definition, "criteria": crit(s)})
+			ss = append(ss, map[string]any{"code": coded(system, s), "description": concepts[s].Definition, "criteria": crit(s)})
 		}
-		return map[string]any{"code": coded(SitrepSystem, code), "description": concepts[code].Definition,
+		return map[string]any{"code": coded(system, code), "description": concepts[code].Definition,
 			"population": []any{map[string]any{"code": coded(measurePopulationSystem, "initial-population"), "criteria": crit(code)}},
 			"stratifier": ss}
 	}
+}
+
+// SitrepMeasure is the Measure sitrep MeasureReports conform to.
+func SitrepMeasure() []byte {
+	group := measureGroup(SitrepSystem, SitrepConcepts(), "Computed from counters the gateway keeps as Encounters change (docs/sitrep.md).")
 	m := map[string]any{"resourceType": "Measure", "id": SitrepMeasureID, "url": SitrepMeasureURL, "version": "1.0.0",
 		"name": "DischargeSitrep", "title": "Daily discharge situation report", "status": "active", "publisher": "Discharge Gateway",
 		"description": "The acute discharge sitrep computed from live data: patients not meeting the criteria to reside by pathway, delay reason and delay band; discharges per reporting day (England's midnight to midnight) by pathway, weekdays and weekends apart, and before noon; new NCTR patients per day. MeasureReport.subject is the trust or hub by ODS code.",
