@@ -1,8 +1,6 @@
 package mappings
 
 import (
-	"fmt"
-
 	"github.com/dischargegateway/gateway/discharge"
 	r4 "github.com/samply/golang-fhir-models/fhir-models/fhir"
 )
@@ -116,10 +114,10 @@ func AddDelayReasonTranslations(doc map[string]any, tr *Translator) int {
 			for _, c := range codings {
 				// Every retired code in DelayReasonSystem moves, so that
 				// the extension keeps one coding there.
-				if cd, _ := c.(map[string]any); cd != nil && cd["system"] == DelayReasonSystem {
-					if _, ok := retiredReplacement(DelayReasonSystem, fmt.Sprint(cd["code"])); ok {
-						cd["system"] = RetiredDelayReasonSystem
-					}
+				cd, _ := c.(map[string]any)
+				code, _ := cd["code"].(string)
+				if _, ok := retiredReplacement(DelayReasonSystem, code); ok && cd["system"] == DelayReasonSystem {
+					cd["system"] = RetiredDelayReasonSystem
 				}
 			}
 			add = delayReasonCoding(cur)
