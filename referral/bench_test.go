@@ -47,45 +47,59 @@ func BenchmarkAccept(b *testing.B) {
 			engine = "postgres"
 		}
 		for _, callers := range benchCallers() {
-			b.Run(fmt.Sprintf("%s/accept/callers=%d", engine, callers), func(b *testing.B) {
-				url := ""
-				if pg {
-					url = benchURL(b)
-				}
-				w := newWorldAt(b, url, 50, 1_000_000, trusts...)
-				addProviders(b, w, providers+1, callers, 1_000_000)
-				ids := make([][]string, callers)
-				for i := range b.N {
-					c := i % callers
-					org := trusts[c%len(trusts)]
-					p := &auth.Principal{ClientID: "c-" + org, Org: org, Role: auth.RoleTrust}
-					ids[c] = append(ids[c], w.send(b, p, fmt.Sprintf("%s-sr%d", org, 1+i%50), 1+c))
-				}
-				var failed atomic.Int64
-				cpu := startCPU(b, url)
-				b.ResetTimer()
-				done := make(chan struct{}, callers)
-				for c := range callers {
-					owner := &auth.Principal{ClientID: fmt.Sprintf("p%d", c+1), Org: fmt.Sprintf("P%d", c+1), Role: auth.RoleCareProvider}
-					body := answer(discharge.OfferAccepted, fmt.Sprintf("loc%d", c+1))
-					go func() {
-						defer func() { done <- struct{}{} }()
-						for _, id := range ids[c] {
-							if _, err := w.svc.Update(ctx, owner, id, body, `W/"1"`); err != nil {
-								failed.Add(1)
-								b.Error(err)
-								return
+			for _, mode := range benchModes(pg) {
+				b.Run(fmt.Sprintf("%s/accept%s/callers=%d", engine, mode, callers), func(b *testing.B) {
+					url := ""
+					if pg {
+						url = benchURL(b)
+					}
+					w := newWorldAt(b, url, 50, 1_000_000, trusts...)
+					switch mode {
+					case "-alone":
+						w.rec.SetGroupCommit(1, 1)
+					case "-oneflight":
+						w.rec.SetGroupCommit(64, 1)
+					}
+					addProviders(b, w, providers+1, callers, 1_000_000)
+					ids := make([][]string, callers)
+					for i := range b.N {
+						c := i % callers
+						org := trusts[c%len(trusts)]
+						p := &auth.Principal{ClientID: "c-" + org, Org: org, Role: auth.RoleTrust}
+						ids[c] = append(ids[c], w.send(b, p, fmt.Sprintf("%s-sr%d", org, 1+i%50), 1+c))
+					}
+					var failed atomic.Int64
+					cpu := startCPU(b, url)
+					b.ResetTimer()
+					done := make(chan struct{}, callers)
+					for c := range callers {
+						owner := &auth.Principal{ClientID: fmt.Sprintf("p%d", c+1), Org: fmt.Sprintf("P%d", c+1), Role: auth.RoleCareProvider}
+						body := answer(discharge.OfferAccepted, fmt.Sprintf("loc%d", c+1))
+						go func() {
+							defer func() { done <- struct{}{} }()
+							for _, id := range ids[c] {
+								if _, err := w.svc.Update(ctx, owner, id, body, `W/"1"`); err != nil {
+									failed.Add(1)
+									b.Error(err)
+									return
+								}
 							}
+						}()
+					}
+					for range callers {
+						<-done
+					}
+					b.StopTimer()
+					cpu.report(b)
+					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "accepts/s")
+					if pg {
+						groups, _ := w.rec.GroupCommits()
+						if groups > 0 {
+							b.ReportMetric(float64(b.N)/float64(groups), "accepts/group")
 						}
-					}()
-				}
-				for range callers {
-					<-done
-				}
-				b.StopTimer()
-				cpu.report(b)
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "accepts/s")
-			})
+					}
+				})
+			}
 		}
 		b.Run(engine+"/raw-update", func(b *testing.B) {
 			db, url := rawDB(b, pg)
@@ -148,6 +162,25 @@ func BenchmarkAccept(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchModes: on PostgreSQL the accept runs with group commit (as the
+// store runs) and, as "-alone", with each accept in its own transaction,
+// so one run compares the two; ACCEPT_BENCH_MODES ("grouped", "alone")
+// runs one of them.
+func benchModes(pg bool) []string {
+	if !pg {
+		return []string{""}
+	}
+	switch os.Getenv("ACCEPT_BENCH_MODES") {
+	case "grouped":
+		return []string{""}
+	case "alone":
+		return []string{"-alone"}
+	case "all":
+		return []string{"", "-oneflight", "-alone"}
+	}
+	return []string{"", "-alone"}
 }
 
 // serverSettings applies ACCEPT_BENCH_SERVER_SETTINGS once a process.

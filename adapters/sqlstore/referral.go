@@ -39,12 +39,25 @@ type Referral struct {
 	// rechecks counts the PostgreSQL pipeline's changes decided again in
 	// an ordinary transaction (a new hold's condition failed in it).
 	rechecks atomic.Int64
+	// group shares transactions between concurrent changes on
+	// PostgreSQL (referral_group.go); nil on SQLite, which has one
+	// writer and commits each change alone. groups counts the groups
+	// committed, groupFailures those a statement error (not a member's
+	// failed check) rolled back.
+	group                 *applyGroup
+	groups, groupFailures atomic.Int64
 }
 
 var _ referral.Store = (*Referral)(nil)
 
 // NewReferral returns the referral record kept in the store's database.
-func NewReferral(s *Store) *Referral { return &Referral{s: s} }
+func NewReferral(s *Store) *Referral {
+	r := &Referral{s: s}
+	if s.eng == enginePostgres {
+		r.group = &applyGroup{r: r, max: maxGroup, flights: 2}
+	}
+	return r
+}
 
 // Read reads a Task (fhir.Store.Read).
 func (r *Referral) Read(ctx context.Context, partition, typ, id string) (fhir.Resource, error) {
@@ -77,6 +90,20 @@ func (r *Referral) Apply(ctx context.Context, c referral.Change) error {
 		}
 		ps[i] = p
 	}
+	if r.group != nil && groupable(c) {
+		alone, err := r.group.apply(ctx, c, ps)
+		if !alone {
+			return err
+		}
+	}
+	return r.applyAlone(ctx, c, ps)
+}
+
+// applyAlone stores one change in a transaction of its own: on
+// PostgreSQL as one pipelined batch, decided again in an ordinary
+// transaction when a new hold's condition failed in it.
+func (r *Referral) applyAlone(ctx context.Context, c referral.Change, ps []prepared) error {
+	const op = "sqlstore.Referral.Apply"
 	if r.s.eng == enginePostgres {
 		recheck := false
 		err := r.s.attempts(ctx, op, func() (err error) {

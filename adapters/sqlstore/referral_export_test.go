@@ -10,3 +10,17 @@ func SetAfterPostingRead(f func()) (undo func()) {
 	afterPostingRead = f
 	return func() { afterPostingRead = nil }
 }
+
+// SetBeforeGroup runs f (with the group's size) as each group of r's
+// changes has been formed and before it is applied; it returns the undo.
+func SetBeforeGroup(f func(n int)) (undo func()) {
+	beforeGroup = f
+	return func() { beforeGroup = nil }
+}
+
+// GroupQueued is how many of r's changes wait for a group.
+func GroupQueued(r *Referral) int {
+	r.group.mu.Lock()
+	defer r.group.mu.Unlock()
+	return len(r.group.pending)
+}
