@@ -261,13 +261,7 @@ func (r *Referral) pipelinedApply(ctx context.Context, c referral.Change, ps []p
 			stmts = append(stmts, head...)
 			if h := w.Offer.Hold; h != nil && w.NewHold {
 				p := postings[h.LocationID+"|"+string(h.BedType)]
-				stmts = append(stmts, holdLock(h), stmt{q: `INSERT INTO holds (id, partition, task_id, location, bed_type, state,
-					created_at, expires_at, ended_at) SELECT $1, $2, $3, $4, $5, 'active', $6, $7, 0
-					WHERE (SELECT MAX(version) FROM capacity_postings WHERE location = $4) = $8
-					AND (SELECT COUNT(*) FROM holds WHERE location = $4 AND bed_type = $5 AND state = 'active') < $9`,
-					args: []any{h.ID, c.Partition, w.Offer.ID, h.LocationID, string(h.BedType), toNanos(h.Created), toNanos(h.Expires),
-						p.version, int64(p.vacant)},
-					want: 1, short: shortRecheck})
+				stmts = append(stmts, holdLock(h), holdInsert(c.Partition, w.Offer.ID, h, p.version, p.vacant))
 			}
 			stmts = append(stmts, tail...)
 		}

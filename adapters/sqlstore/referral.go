@@ -54,7 +54,7 @@ var _ referral.Store = (*Referral)(nil)
 func NewReferral(s *Store) *Referral {
 	r := &Referral{s: s}
 	if s.eng == enginePostgres {
-		r.group = &applyGroup{r: r, max: maxGroup, flights: 2}
+		r.group = &applyGroup{r: r, max: defaultGroup, flights: 2}
 	}
 	return r
 }
@@ -172,40 +172,92 @@ func execAll(ctx context.Context, tx *sql.Tx, stmts []stmt) error {
 // offerStatements are an offer write's statements around its hold's: head
 // writes the offers row (version-checked) and the timer; tail sets an
 // existing hold's state and adds the outbox row. A new hold is taken
-// between them (takeHold, or the pipeline's conditional insert).
+// between them (takeHold, or the pipeline's conditional insert). A group
+// commit (referral_group.go) sends the same parts, the timers and outbox
+// rows of its members as one statement each.
 func offerStatements(partition string, w referral.OfferWrite, at int64) (head, tail []stmt) {
+	head = append(head, offerRow(partition, w))
+	if row, del := timerRow(partition, w); del {
+		head = append(head, timerDeletes([][]any{row})...)
+	} else {
+		head = append(head, insertStmts(timerUpsertHead, timerUpsertTail, [][]any{row}, false)...)
+	}
+	if st, ok := holdState(w, at); ok {
+		tail = append(tail, st)
+	}
+	tail = append(tail, insertStmts(outboxHead, "", [][]any{taskOutboxRow(partition, w.Offer, at)}, false)...)
+	return head, tail
+}
+
+// offerRow writes an offer's row: an INSERT for a new offer, else an
+// UPDATE checked against the version the change was decided on.
+func offerRow(partition string, w referral.OfferWrite) stmt {
 	o := w.Offer
 	if w.ExpectVersion == 0 {
-		head = append(head, stmt{q: `INSERT INTO offers (partition, task_id, owner_org, owner, requester,
+		return stmt{q: `INSERT INTO offers (partition, task_id, owner_org, owner, requester,
 			service_request, encounter, patient, location, healthcare_service, state, business_status, deadline,
 			version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			args: []any{partition, o.ID, o.OwnerOrg, o.Owner, o.Requester, o.ServiceRequestID, o.EncounterID, o.PatientID,
 				o.LocationID, o.HealthcareServiceID, string(o.State), string(o.BusinessStatus), toNanos(o.Deadline),
-				o.Version, toNanos(o.Created), toNanos(o.Updated)}})
-	} else {
-		head = append(head, stmt{q: `UPDATE offers SET state = $1, business_status = $2, version = $3,
+				o.Version, toNanos(o.Created), toNanos(o.Updated)}}
+	}
+	return stmt{q: `UPDATE offers SET state = $1, business_status = $2, version = $3,
 			updated_at = $4 WHERE partition = $5 AND task_id = $6 AND version = $7`,
-			args: []any{string(o.State), string(o.BusinessStatus), o.Version, toNanos(o.Updated), partition, o.ID, w.ExpectVersion},
-			want: 1})
-	}
+		args: []any{string(o.State), string(o.BusinessStatus), o.Version, toNanos(o.Updated), partition, o.ID, w.ExpectVersion},
+		want: 1}
+}
+
+// The offer timers' upsert (rows of timerRow).
+const (
+	timerUpsertHead = "INSERT INTO offer_timers (partition, task_id, due) VALUES "
+	timerUpsertTail = " ON CONFLICT (partition, task_id) DO UPDATE SET due = excluded.due"
+)
+
+// timerRow is the offer's timer: a (partition, task_id, due) row to
+// upsert, or, with del, the (partition, task_id) key to delete (the offer
+// has no next look).
+func timerRow(partition string, w referral.OfferWrite) (row []any, del bool) {
 	if w.Due.IsZero() {
-		head = append(head, stmt{q: `DELETE FROM offer_timers WHERE partition = $1 AND task_id = $2`, args: []any{partition, o.ID}})
-	} else {
-		head = append(head, stmt{q: `INSERT INTO offer_timers (partition, task_id, due) VALUES ($1, $2, $3)
-		ON CONFLICT (partition, task_id) DO UPDATE SET due = excluded.due`, args: []any{partition, o.ID, toNanos(w.Due)}})
+		return []any{partition, w.Offer.ID}, true
 	}
-	if h := o.Hold; h != nil && !w.NewHold {
-		ended := int64(0)
-		if h.State != discharge.HoldActive {
-			ended = at
-		}
-		tail = append(tail, stmt{q: `UPDATE holds SET state = $1, ended_at = $2 WHERE id = $3 AND state <> $1`,
-			args: []any{string(h.State), ended, h.ID}})
+	return []any{partition, w.Offer.ID, toNanos(w.Due)}, false
+}
+
+// timerDeletes delete the timers of (partition, task_id) keys.
+func timerDeletes(keys [][]any) []stmt {
+	var out []stmt
+	for start := 0; start < len(keys); start += rowsPerInsert {
+		q := &query{}
+		q.sql("DELETE FROM offer_timers WHERE (partition, task_id) IN (")
+		valuesOf(q, keys[start:min(len(keys), start+rowsPerInsert)])
+		q.sql(")")
+		out = append(out, stmt{q: q.b.String(), args: q.args})
 	}
-	tail = append(tail, stmt{q: `INSERT INTO outbox (id, at, partition, topic, ref, payload, delivered_at)
-		VALUES ($1, $2, $3, 'Task', $4, $5, 0)`, args: []any{outboxID(at), at, partition, "Task/" + o.ID,
-		"Task/" + o.ID + "/_history/" + strconv.FormatInt(o.Version, 10)}})
-	return head, tail
+	return out
+}
+
+// holdState sets an existing hold's state (ok false: the write takes a
+// new hold, or the offer has none).
+func holdState(w referral.OfferWrite, at int64) (stmt, bool) {
+	h := w.Offer.Hold
+	if h == nil || w.NewHold {
+		return stmt{}, false
+	}
+	ended := int64(0)
+	if h.State != discharge.HoldActive {
+		ended = at
+	}
+	return stmt{q: `UPDATE holds SET state = $1, ended_at = $2 WHERE id = $3 AND state <> $1`,
+		args: []any{string(h.State), ended, h.ID}}, true
+}
+
+// outboxHead inserts outbox rows (of taskOutboxRow).
+const outboxHead = "INSERT INTO outbox (id, at, partition, topic, ref, payload, delivered_at) VALUES "
+
+// taskOutboxRow is the outbox row announcing the Task's new version.
+func taskOutboxRow(partition string, o discharge.Offer, at int64) []any {
+	return []any{outboxID(at), at, partition, "Task", "Task/" + o.ID,
+		"Task/" + o.ID + "/_history/" + strconv.FormatInt(o.Version, 10), int64(0)}
 }
 
 func writeOffer(ctx context.Context, tx *sql.Tx, partition string, w referral.OfferWrite, at int64) error {
@@ -268,8 +320,27 @@ func takeHold(ctx context.Context, tx *sql.Tx, partition, taskID string, h *disc
 // holdLock locks the (location, bed type) row of hold_locks that every
 // accept for those beds takes before counting their holds.
 func holdLock(h *discharge.Hold) stmt {
-	return stmt{q: `INSERT INTO hold_locks (location, bed_type, takes) VALUES ($1, $2, 1)
-		ON CONFLICT (location, bed_type) DO UPDATE SET takes = hold_locks.takes + 1`, args: []any{h.LocationID, string(h.BedType)}}
+	return insertStmts(holdLockHead, holdLockTail, [][]any{{h.LocationID, string(h.BedType), int64(1)}}, false)[0]
+}
+
+// The hold locks' upsert: rows of (location, bed type, 1).
+const (
+	holdLockHead = "INSERT INTO hold_locks (location, bed_type, takes) VALUES "
+	holdLockTail = " ON CONFLICT (location, bed_type) DO UPDATE SET takes = hold_locks.takes + 1"
+)
+
+// holdInsert is the pipeline's new hold (pipelinedApply, a group commit):
+// run under the hold's lock, it inserts only when the Location's latest
+// posting is still version and its active holds of the bed type are
+// fewer than vacant, both read by the statement itself.
+func holdInsert(partition, taskID string, h *discharge.Hold, version int64, vacant int) stmt {
+	return stmt{q: `INSERT INTO holds (id, partition, task_id, location, bed_type, state,
+					created_at, expires_at, ended_at) SELECT $1, $2, $3, $4, $5, 'active', $6, $7, 0
+					WHERE (SELECT MAX(version) FROM capacity_postings WHERE location = $4) = $8
+					AND (SELECT COUNT(*) FROM holds WHERE location = $4 AND bed_type = $5 AND state = 'active') < $9`,
+		args: []any{h.ID, partition, taskID, h.LocationID, string(h.BedType), toNanos(h.Created), toNanos(h.Expires),
+			version, int64(vacant)},
+		want: 1, short: shortRecheck}
 }
 
 // latestVacancy is the bed type's vacancies accepting admissions in the

@@ -84,8 +84,12 @@ type groupResult struct {
 	err         error
 }
 
-// maxGroup bounds a group: a batch of 64 accepts is about 450 statements.
-const maxGroup = 64
+// defaultGroup bounds a group: a batch of 64 accepts is about 650
+// statements. maxGroup bounds what SetGroupCommit may set.
+const (
+	defaultGroup = 64
+	maxGroup     = 256
+)
 
 // groupTimeout bounds one group's transaction: the group runs on behalf of
 // several callers, so it does not end with its leader's context.
@@ -399,7 +403,12 @@ func groupVacancies(ctx context.Context, pc *pgx.Conn, members []*groupMember) (
 }
 
 // groupStatements are the statements of members[in...] as one
-// transaction, in the lock order groupCommit describes.
+// transaction, in the lock order applyGroup describes. The statements
+// are a single change's (offerStatements, the hold's conditional INSERT,
+// caseLocks, eventInsert), but the rows of tables without a partition
+// policy go as one statement for the whole group: the timers, the hold
+// locks, the Tasks' outbox rows. The hold locks' upsert takes its rows'
+// locks in the order of its VALUES, (location, bed type) order.
 func groupStatements(members []*groupMember, in []int, vacant map[string]groupPosting) []stmt {
 	byPartition := map[string][]*groupMember{}
 	var partitions []string
@@ -417,12 +426,14 @@ func groupStatements(members []*groupMember, in []int, vacant map[string]groupPo
 	stmts := []stmt{{q: "BEGIN ISOLATION LEVEL READ COMMITTED"}}
 
 	// The Tasks, partition by partition in key order, with their history
-	// and their offers' rows and timers.
+	// and their offers' rows.
 	type heldBy struct {
 		m *groupMember
 		w referral.OfferWrite
 	}
 	var holds []heldBy
+	var timers, untimed, outbox [][]any
+	var holdStates []stmt
 	for _, part := range partitions {
 		ms := byPartition[part]
 		var ps []prepared
@@ -442,46 +453,62 @@ func groupStatements(members []*groupMember, in []int, vacant map[string]groupPo
 			stmts = append(stmts, insertStmts(ins.head, "", ins.rows, false)...)
 		}
 		for _, m := range ms {
+			at := toNanos(m.c.At)
 			for _, w := range m.c.Offers {
-				head, _ := offerStatements(part, w, toNanos(m.c.At))
-				stmts = append(stmts, head...)
+				stmts = append(stmts, offerRow(part, w))
+				if row, del := timerRow(part, w); del {
+					untimed = append(untimed, row)
+				} else {
+					timers = append(timers, row)
+				}
 				if h := w.Offer.Hold; h != nil && w.NewHold {
 					holds = append(holds, heldBy{m, w})
 				}
+				if st, ok := holdState(w, at); ok {
+					holdStates = append(holdStates, st)
+				}
+				outbox = append(outbox, taskOutboxRow(part, w.Offer, at))
 			}
 		}
 	}
+	// Timers, holds and hold locks and the outbox carry no partition
+	// policy. A timer and an existing hold are their Task's, whose row
+	// this transaction holds.
+	stmts = append(stmts, insertStmts(timerUpsertHead, timerUpsertTail, timers, false)...)
+	stmts = append(stmts, timerDeletes(untimed)...)
 
-	// The new holds, each under its lock, in (location, bed type) order.
-	// Holds and hold_locks carry no partition policy.
+	// The new holds, under their locks taken in (location, bed type)
+	// order, each counted against its Location's posting by its INSERT.
 	slices.SortStableFunc(holds, func(a, b heldBy) int {
 		ha, hb := a.w.Offer.Hold, b.w.Offer.Hold
 		return cmp.Or(cmp.Compare(ha.LocationID, hb.LocationID), cmp.Compare(ha.BedType, hb.BedType))
 	})
+	var locks [][]any
+	for i, hb := range holds {
+		h := hb.w.Offer.Hold
+		if i > 0 {
+			if p := holds[i-1].w.Offer.Hold; p.LocationID == h.LocationID && p.BedType == h.BedType {
+				continue
+			}
+		}
+		locks = append(locks, []any{h.LocationID, string(h.BedType), int64(1)})
+	}
+	stmts = append(stmts, insertStmts(holdLockHead, holdLockTail, locks, false)...)
 	for _, hb := range holds {
 		h := hb.w.Offer.Hold
 		p := vacant[h.LocationID]
-		stmts = append(stmts, holdLock(h), stmt{q: `INSERT INTO holds (id, partition, task_id, location, bed_type, state,
-			created_at, expires_at, ended_at) SELECT $1, $2, $3, $4, $5, 'active', $6, $7, 0
-			WHERE (SELECT MAX(version) FROM capacity_postings WHERE location = $4) = $8
-			AND (SELECT COUNT(*) FROM holds WHERE location = $4 AND bed_type = $5 AND state = 'active') < $9`,
-			args: []any{h.ID, hb.m.c.Partition, hb.w.Offer.ID, h.LocationID, string(h.BedType), toNanos(h.Created), toNanos(h.Expires),
-				p.version, int64(p.vacant(h.BedType))},
-			want: 1})
+		stmts = append(stmts, holdInsert(hb.m.c.Partition, hb.w.Offer.ID, h, p.version, p.vacant(h.BedType)))
 	}
+	stmts = append(stmts, holdStates...)
+	stmts = append(stmts, insertStmts(outboxHead, "", outbox, false)...)
 
-	// Then, partition by partition: the existing holds' new states and
-	// the Tasks' outbox rows, the cases' locks in case order, and the
-	// events.
+	// Then, partition by partition: the cases' locks in case order, and
+	// the events.
 	for _, part := range partitions {
 		ms := byPartition[part]
 		stmts = append(stmts, setPartition(part))
 		var ids []string
 		for _, m := range ms {
-			for _, w := range m.c.Offers {
-				_, tail := offerStatements(part, w, toNanos(m.c.At))
-				stmts = append(stmts, tail...)
-			}
 			for _, e := range m.c.Events {
 				ids = append(ids, e.CaseID)
 			}
