@@ -275,29 +275,13 @@ func (r *Referral) pipelinedApply(ctx context.Context, c referral.Change, ps []p
 			stmts = append(stmts, stmt{q: q, args: args}, caseStateOutbox(c.Partition, e.CaseID, toNanos(e.At)))
 		}
 
-		b := &pgx.Batch{}
-		for _, st := range stmts {
-			b.Queue(st.q, st.args...)
-		}
-		br := pc.SendBatch(ctx, b)
-		var runErr error
-		for _, st := range stmts {
-			tag, err := br.Exec()
-			if err != nil {
-				runErr = err
-				break
+		short, runErr := sendStmts(ctx, pc, stmts)
+		if runErr == nil && short != nil {
+			if short.short == shortRecheck {
+				recheck = true
+			} else {
+				runErr = &discharge.Error{Kind: discharge.KindRetry, Op: op, Message: "version check failed"}
 			}
-			if st.want > 0 && tag.RowsAffected() < st.want {
-				if st.short == shortRecheck {
-					recheck = true
-				} else {
-					runErr = &discharge.Error{Kind: discharge.KindRetry, Op: op, Message: "version check failed"}
-				}
-				break
-			}
-		}
-		if err := br.Close(); runErr == nil {
-			runErr = err
 		}
 		end := "COMMIT"
 		if runErr != nil || recheck {
@@ -314,6 +298,33 @@ func (r *Referral) pipelinedApply(ctx context.Context, c referral.Change, ps []p
 		return runErr
 	})
 	return recheck, err
+}
+
+// sendStmts sends stmts as one pipelined batch on pc and reads their
+// results in order, up to the first that fails (its error) or that changes
+// fewer rows than it wants (short: that statement). The transaction the
+// statements began is left for the caller to end.
+func sendStmts(ctx context.Context, pc *pgx.Conn, stmts []stmt) (short *stmt, err error) {
+	b := &pgx.Batch{}
+	for _, st := range stmts {
+		b.Queue(st.q, st.args...)
+	}
+	br := pc.SendBatch(ctx, b)
+	for i, st := range stmts {
+		tag, execErr := br.Exec()
+		if execErr != nil {
+			err = execErr
+			break
+		}
+		if st.want > 0 && tag.RowsAffected() < st.want {
+			short = &stmts[i]
+			break
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return short, err
 }
 
 // endPipelined ends a pipelined transaction: COMMIT when runErr is nil,

@@ -308,26 +308,9 @@ func (r *Referral) runGroup(members []*groupMember, results []groupResult) {
 			}
 			return nil
 		}
-		stmts := groupStatements(members, in, vacant)
-		b := &pgx.Batch{}
-		for _, st := range stmts {
-			b.Queue(st.q, st.args...)
-		}
-		br := pc.SendBatch(ctx, b)
-		var runErr error
-		for _, st := range stmts {
-			tag, err := br.Exec()
-			if err != nil {
-				runErr = err
-				break
-			}
-			if st.want > 0 && tag.RowsAffected() < st.want {
-				runErr = errGroupCheck
-				break
-			}
-		}
-		if err := br.Close(); runErr == nil {
-			runErr = err
+		short, runErr := sendStmts(ctx, pc, groupStatements(members, in, vacant))
+		if runErr == nil && short != nil {
+			runErr = errGroupCheck
 		}
 		if runErr = endPipelined(ctx, pc, runErr); runErr != nil {
 			return runErr
