@@ -99,6 +99,7 @@ func BenchmarkAccept(b *testing.B) {
 						}()
 					}
 					warm.Wait()
+					stats := startStatements(b, url)
 					var failed atomic.Int64
 					cpu := startCPU(b, url)
 					b.ResetTimer()
@@ -122,6 +123,7 @@ func BenchmarkAccept(b *testing.B) {
 					}
 					b.StopTimer()
 					cpu.report(b)
+					stats.report(b)
 					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "accepts/s")
 					if pg {
 						groups, _ := w.rec.GroupCommits()
@@ -354,6 +356,74 @@ func rawDB(b *testing.B, pg bool) (*sql.DB, string) {
 	}
 	b.Cleanup(func() { db.Close() })
 	return db, url
+}
+
+// statements is ACCEPT_BENCH_STATEMENTS: the server's time per statement
+// over the timed loop, from pg_stat_statements, logged per accept. It
+// needs the shared server started with the extension loaded
+// (PGTEST_SHARED_SETTINGS=shared_preload_libraries=pg_stat_statements,
+// pg_stat_statements.track_planning=on). A diagnostic: the times are the
+// server's execution and planning, not its CPU, and include no protocol
+// handling.
+type statements struct{ url string }
+
+func startStatements(b *testing.B, url string) *statements {
+	if url == "" || os.Getenv("ACCEPT_BENCH_STATEMENTS") == "" || b.N == 1 {
+		return nil
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := &statements{url: pgtest.Shared(b).SuperuserURL(cfg.Database)}
+	c, err := pgx.Connect(context.Background(), st.url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	for _, q := range []string{"CREATE EXTENSION IF NOT EXISTS pg_stat_statements", "SELECT pg_stat_statements_reset()"} {
+		if _, err := c.Exec(context.Background(), q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return st
+}
+
+func (st *statements) report(b *testing.B) {
+	if st == nil {
+		return
+	}
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, st.url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close(ctx)
+	rows, err := c.Query(ctx, `SELECT calls, total_exec_time + total_plan_time, total_plan_time, query FROM pg_stat_statements
+		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY 2 DESC LIMIT 30`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	var total float64
+	var lines []string
+	for rows.Next() {
+		var calls int64
+		var ms, plan float64
+		var q string
+		if err := rows.Scan(&calls, &ms, &plan, &q); err != nil {
+			b.Fatal(err)
+		}
+		total += ms
+		q = strings.Join(strings.Fields(q), " ")
+		if len(q) > 110 {
+			q = q[:110]
+		}
+		lines = append(lines, fmt.Sprintf("%7.1f µs/accept (plan %5.1f) %8d calls  %s", ms*1000/float64(b.N), plan*1000/float64(b.N), calls, q))
+	}
+	// To stderr: a benchmark's log keeps only its first run's, truncated.
+	fmt.Fprintf(os.Stderr, "%s, %d accepts: server time per accept by statement (top 30: %.0f µs):\n%s\n", b.Name(), b.N,
+		total*1000/float64(b.N), strings.Join(lines, "\n"))
 }
 
 // cpuMeter is the CPU time the benchmark's process and its PostgreSQL

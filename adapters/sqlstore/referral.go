@@ -444,19 +444,24 @@ FROM case_events WHERE partition = $1 AND case_id = $2`,
 }
 
 // caseStateSQL is referral.CaseStateOf over the offers of case $2 in
-// partition $1, as a SQL expression built from the same table.
+// partition $1, as a SQL expression built from the same table. It reads
+// the case's offers once (one index range), each rule a MAX over them,
+// where one EXISTS per rule read them up to three times: the event's
+// INSERT was the accept's most expensive statement (pg_stat_statements,
+// docs/performance.md). No offers: every MAX is NULL, and the CASE gives
+// CaseStateNone, as CaseStateOf does.
 var caseStateSQL = func() string {
 	var b strings.Builder
-	b.WriteString("CASE")
+	b.WriteString("(SELECT CASE")
 	for _, r := range referral.CaseStateRules {
 		in := make([]string, len(r.Offers))
 		for i, st := range r.Offers {
 			in[i] = "'" + string(st) + "'"
 		}
-		b.WriteString(" WHEN EXISTS (SELECT 1 FROM offers o WHERE o.partition = $1 AND o.encounter = $2 AND o.state IN (" +
-			strings.Join(in, ", ") + ")) THEN '" + string(r.State) + "'")
+		b.WriteString(" WHEN MAX(CASE WHEN o.state IN (" + strings.Join(in, ", ") + ") THEN 1 ELSE 0 END) = 1 THEN '" +
+			string(r.State) + "'")
 	}
-	b.WriteString(" ELSE '" + string(referral.CaseStateNone) + "' END")
+	b.WriteString(" ELSE '" + string(referral.CaseStateNone) + "' END FROM offers o WHERE o.partition = $1 AND o.encounter = $2)")
 	return b.String()
 }()
 

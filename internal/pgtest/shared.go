@@ -3,6 +3,8 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,7 +47,7 @@ func Shared(tb testing.TB) *Server {
 				shared.tb.cleanup()
 			}
 		}()
-		shared.srv = Start(shared.tb)
+		shared.srv = Start(shared.tb, sharedSettings()...)
 	})
 	switch {
 	case shared.skip != "":
@@ -54,6 +56,20 @@ func Shared(tb testing.TB) *Server {
 		tb.Fatalf("starting the shared PostgreSQL: %s", shared.fail)
 	}
 	return shared.srv
+}
+
+// sharedSettings are PGTEST_SHARED_SETTINGS ("name=value,name=value"):
+// server settings for the shared server, a diagnostic for benchmarks (for
+// example shared_preload_libraries=pg_stat_statements, to see what each
+// statement costs). Tests never set it.
+func sharedSettings() []string {
+	var out []string
+	for _, kv := range strings.Split(os.Getenv("PGTEST_SHARED_SETTINGS"), ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // SharedDatabase creates a fresh database on the shared server (see
