@@ -271,8 +271,7 @@ func (r *Referral) pipelinedApply(ctx context.Context, c referral.Change, ps []p
 		}
 		stmts = append(stmts, caseLocks(c.Partition, ids)...)
 		for _, e := range c.Events {
-			q, args := eventInsert(c.Partition, e)
-			stmts = append(stmts, stmt{q: q, args: args}, caseStateOutbox(c.Partition, e.CaseID, toNanos(e.At)))
+			stmts = append(stmts, eventWithOutbox(c.Partition, e))
 		}
 
 		short, runErr := sendStmts(ctx, pc, stmts)

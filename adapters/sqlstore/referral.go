@@ -443,6 +443,23 @@ FROM case_events WHERE partition = $1 AND case_id = $2`,
 		[]any{partition, e.CaseID, toNanos(e.At), string(e.Kind), string(e.State), e.Actor, e.ActorOrg, e.TaskID, e.ProviderOrg, e.Detail}
 }
 
+// eventWithOutbox is, on PostgreSQL, eventInsert and caseStateOutbox as
+// one statement: the event's INSERT returns its number and state, and the
+// outbox row is written from them when the state differs from the event
+// before (which the statement's snapshot holds: the new event is not
+// visible to it, and need not be). The pipelines send it (pipelinedApply,
+// a group commit); the ordinary transaction and SQLite send the two.
+func eventWithOutbox(partition string, e referral.Event) stmt {
+	q, args := eventInsert(partition, e)
+	at := toNanos(e.At)
+	return stmt{q: `WITH ev AS (` + q + ` RETURNING partition, case_id, seq, state)
+INSERT INTO outbox (id, at, partition, topic, ref, payload, delivered_at)
+SELECT $11, $12, ev.partition, 'Case', 'Encounter/' || ev.case_id, ev.seq || ' ' || ev.state, 0 FROM ev
+WHERE NOT EXISTS (SELECT 1 FROM case_events p
+  WHERE p.partition = ev.partition AND p.case_id = ev.case_id AND p.seq = ev.seq - 1 AND p.state = ev.state)`,
+		args: append(args, outboxID(at), at)}
+}
+
 // caseStateSQL is referral.CaseStateOf over the offers of case $2 in
 // partition $1, as a SQL expression built from the same table. It reads
 // the case's offers once (one index range), each rule a MAX over them,

@@ -499,8 +499,7 @@ func groupStatements(members []*groupMember, in []int, vacant map[string]groupPo
 		stmts = append(stmts, caseLocks(part, ids)...)
 		for _, m := range ms {
 			for _, e := range m.c.Events {
-				q, args := eventInsert(part, e)
-				stmts = append(stmts, stmt{q: q, args: args}, caseStateOutbox(part, e.CaseID, toNanos(e.At)))
+				stmts = append(stmts, eventWithOutbox(part, e))
 			}
 		}
 	}

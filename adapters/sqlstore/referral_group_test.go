@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/internal/pgtest"
@@ -21,9 +23,10 @@ import (
 // that a test decides which changes share a group: it holds a first
 // change's group (SetBeforeGroup) until the others have queued.
 type groupWorld struct {
-	t  *testing.T
-	r  *sqlstore.Referral
-	at time.Time
+	t   *testing.T
+	r   *sqlstore.Referral
+	at  time.Time
+	url string
 
 	mu    sync.Mutex
 	sizes []int // the groups formed, in order
@@ -37,7 +40,7 @@ func newGroupWorld(t *testing.T) *groupWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	g := &groupWorld{t: t, r: sqlstore.NewReferral(s), at: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
+	g := &groupWorld{t: t, r: sqlstore.NewReferral(s), at: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC), url: url}
 	g.r.SetGroupCommit(64, 1)
 	caps := sqlstore.NewCapacity(s)
 	for loc, n := range map[string]int{"loc1": 2, "loc2": 5} {
@@ -177,6 +180,35 @@ func TestGroupCommitSharesATransaction(t *testing.T) {
 	if n, m := g.held("loc1"), g.held("loc2"); n != 2 || m != 3 {
 		t.Fatalf("%d holds at loc1 and %d at loc2, want 2 and 3", n, m)
 	}
+	// Each case's state changes went to the outbox once each, from the
+	// event's own statement: offers sent, then accepted.
+	want := []string{}
+	for _, c := range []string{"e0", "e1", "e2", "e3", "e4"} {
+		want = append(want, "Encounter/"+c+" 1 offers-sent", "Encounter/"+c+" 2 accepted")
+	}
+	if got := g.caseOutbox(); !slices.Equal(got, want) {
+		t.Fatalf("case outbox rows\n got %v\nwant %v", got, want)
+	}
+}
+
+// caseOutbox is the outbox's Case rows as "ref payload", in order.
+func (g *groupWorld) caseOutbox() []string {
+	g.t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, g.url)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	rows, err := c.Query(ctx, "SELECT ref || ' ' || payload FROM outbox WHERE topic = 'Case' ORDER BY ref, payload")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return out
 }
 
 // One member's failed check (a hold beyond the beds, a stale version)

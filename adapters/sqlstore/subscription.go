@@ -126,9 +126,10 @@ func migrateSubscriptions(eng engine) func(context.Context, *sql.Tx) error {
 // caseStateOutbox is the statement writing the outbox row of the case
 // event just appended for caseID (the case's highest seq) when it changed
 // the case's state. It reads the event's number and state from the row
-// itself, since eventInsert computes both in SQL, so appendEvents and the
-// PostgreSQL pipeline (pipelinedApply) send the same statement after each
-// event. `||` joins text in both engines.
+// itself, since eventInsert computes both in SQL. appendEvents sends it
+// after each event; the PostgreSQL pipelines send the two as one
+// statement (eventWithOutbox), with the same condition. `||` joins text
+// in both engines.
 func caseStateOutbox(partition, caseID string, at int64) stmt {
 	return stmt{q: `INSERT INTO outbox (id, at, partition, topic, ref, payload, delivered_at)
 SELECT $1, $2, $3, 'Case', $4, e.seq || ' ' || e.state, 0
