@@ -72,6 +72,9 @@ type Service struct {
 	now      func() time.Time
 	// owned caches OwnLocation's yes answers per directory generation.
 	owned *ownedCache
+	// gens shares reads of the directory's generation between
+	// concurrent OwnLocation calls.
+	gens genReads
 }
 
 // New returns the directory service. index and geo may be nil: Locations

@@ -70,14 +70,15 @@ type Place struct {
 // no such Location, KindForbidden if it is another provider's.
 //
 // A yes is cached for the directory's generation (owned.go): the
-// generation is read first, on every call, so a directory change committed
-// before the call began, by this process or any other on the same record,
-// is never answered from the cache.
+// generation is read first, on every call, by a read begun after the call
+// (shared with concurrent callers, generation.go), so a directory change
+// committed before the call began, by this process or any other on the
+// same record, is never answered from the cache.
 func (s *Service) OwnLocation(ctx context.Context, p *auth.Principal, id string) (Place, error) {
 	if p == nil {
 		return Place{}, discharge.E(discharge.KindForbidden, "", "No caller.")
 	}
-	gen, err := s.store.Generation(ctx, Partition)
+	gen, err := s.gens.read(ctx, s.generation)
 	if err != nil {
 		return Place{}, err
 	}
@@ -91,6 +92,11 @@ func (s *Service) OwnLocation(ctx context.Context, p *auth.Principal, id string)
 	}
 	s.owned.put(gen, key, pl)
 	return pl, nil
+}
+
+// generation reads the directory's generation from the store.
+func (s *Service) generation(ctx context.Context) (int64, error) {
+	return s.store.Generation(ctx, Partition)
 }
 
 // ownLocation is OwnLocation read from the directory.
