@@ -215,3 +215,65 @@ func TestPanickingBatchAnswersItsCallers(t *testing.T) {
 		t.Fatalf("the posting after a panic: %v %v", applied, err)
 	}
 }
+
+// gatedCache is the real cache with a hook run before each PutBatch.
+type gatedCache struct {
+	capacity.Cache
+	before func()
+}
+
+func (g *gatedCache) PutBatch(ctx context.Context, ps []capacity.Placed) []capacity.Outcome {
+	if g.before != nil {
+		g.before()
+	}
+	return g.Cache.PutBatch(ctx, ps)
+}
+
+// TestNextBatchRecordsWhileOneIsCached: while a batch's cache write is
+// held, the next batch is recorded (the stages overlap), but it is cached
+// and answered only after the first: a correction (same asOf) of the first
+// batch's posting, recorded second, is what the cache keeps.
+func TestNextBatchRecordsWhileOneIsCached(t *testing.T) {
+	ctx := context.Background()
+	w := newRecordedWorld(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int64
+	gc := &gatedCache{Cache: w.cache, before: func() {
+		if calls.Add(1) == 1 { // only the first batch's write is held
+			close(entered)
+			<-release
+		}
+	}}
+	rec := capacity.NewRecorded(w.record, gc, silent())
+	first, second := make(chan error, 1), make(chan error, 1)
+	go func() {
+		_, _, err := rec.Put(ctx, discharge.Capacity{LocationID: "L", AsOf: w.now, Beds: beds(1)}, nil, "")
+		first <- err
+	}()
+	<-entered // the first batch is recorded; its cache write is held
+	go func() {
+		_, _, err := rec.Put(ctx, discharge.Capacity{LocationID: "L", AsOf: w.now, Beds: beds(2)}, nil, "")
+		second <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); latest(t, w.record)["L"].Beds[0].AcceptingAdmissions != 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second batch was not recorded while the first was being cached")
+		}
+	}
+	select {
+	case err := <-second:
+		t.Fatalf("the second posting was answered (%v) before the first batch was cached", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.cache.Get(ctx, "L")
+	if err != nil || got["L"].Beds[0].AcceptingAdmissions != 2 || got["L"].Version != 2 {
+		t.Fatalf("the cache holds %+v %v, want the correction at version 2", got["L"], err)
+	}
+}
