@@ -49,17 +49,14 @@ const defaultBatches = 1
 // batcher is Recorded's group commit: postings that arrive while the
 // batches in flight commit wait in queue and go together in the next
 // one, so concurrent postings share one transaction (one durable flush of
-// the record) and one pipeline to the cache. At most max batches are
-// being recorded per Recorded, and one more being cached (flush); the
-// goroutines that commit them run only while the queue is not empty.
+// the record) and one pipeline to the cache. At most max batches are in
+// flight per Recorded; the goroutines that commit them run only while the
+// queue is not empty.
 type batcher struct {
 	mu       sync.Mutex
 	queue    []*posting
 	flushing int // goroutines committing batches
 	max      int // at most this many; 0: defaultBatches
-	// cached is closed when the latest batch handed to the cache stage
-	// has been cached and answered (nil: none yet).
-	cached chan struct{}
 }
 
 // SetBatches sets how many batches may commit at once (at least one).
@@ -87,12 +84,7 @@ func (r *Recorded) enqueue(ps ...*posting) {
 	}
 }
 
-// flush commits batches until the queue is empty, in two stages: a
-// batch is recorded here, then cached and answered by a goroutine of its
-// own while the next batch is recorded. One batch is cached at a time, in
-// the order the batches were recorded, so a posting never reaches the
-// cache before an earlier one recorded before it, and a posting the record
-// ignored for a newer one of the previous batch finds that one cached.
+// flush commits batches until the queue is empty.
 func (r *Recorded) flush() {
 	for {
 		r.b.mu.Lock()
@@ -107,30 +99,15 @@ func (r *Recorded) flush() {
 		r.b.queue = append(r.b.queue[:0], r.b.queue[n:]...)
 		r.b.mu.Unlock()
 		ctx, cancel := batchContext(batch[0].ctx)
-		outs, ok := r.safely(batch, func() ([]Outcome, bool) { return r.recordBatch(ctx, batch) })
-		if !ok {
-			cancel()
-			continue
-		}
-		r.b.mu.Lock()
-		prev, done := r.b.cached, make(chan struct{})
-		r.b.cached = done
-		r.b.mu.Unlock()
-		if prev != nil {
-			<-prev
-		}
-		go func() {
-			defer close(done)
-			defer cancel()
-			r.safely(batch, func() ([]Outcome, bool) { r.cacheBatch(ctx, batch, outs); return nil, true })
-		}()
+		r.safeCommit(ctx, batch)
+		cancel()
 	}
 }
 
-// safely runs a stage of a batch, but a panic in a store answers the
-// batch's unanswered callers with an internal error (as the request's own
+// safeCommit is commit, but a panic in a store answers the batch's
+// unanswered callers with an internal error (as the request's own
 // goroutine would have) instead of ending the process from this one.
-func (r *Recorded) safely(batch []*posting, stage func() ([]Outcome, bool)) (outs []Outcome, ok bool) {
+func (r *Recorded) safeCommit(ctx context.Context, batch []*posting) {
 	defer func() {
 		if v := recover(); v != nil {
 			r.log.Error("capacity batch panicked", slog.Any("panic", v))
@@ -139,21 +116,9 @@ func (r *Recorded) safely(batch []*posting, stage func() ([]Outcome, bool)) (out
 					p.answer(Outcome{Current: p.in.Capacity, Err: discharge.E(discharge.KindInternal, "", "The posting could not be recorded.")})
 				}
 			}
-			outs, ok = nil, false
 		}
 	}()
-	return stage()
-}
-
-// waitCached waits until every batch handed to the cache stage has been
-// cached and answered.
-func (r *Recorded) waitCached() {
-	r.b.mu.Lock()
-	c := r.b.cached
-	r.b.mu.Unlock()
-	if c != nil {
-		<-c
-	}
+	r.commit(ctx, batch)
 }
 
 // batchContext is the context a batch runs in: its first caller's values
@@ -186,47 +151,30 @@ func (p *posting) answer(o Outcome) {
 }
 
 // commit records a batch in one transaction, caches what it applied in one
-// pipeline, and answers every caller: record, then cache.
+// pipeline, and answers every caller. A batch the record refuses as a
+// whole is recorded again one posting at a time, so a failure is reported
+// to the caller whose posting caused it and the others are kept.
 func (r *Recorded) commit(ctx context.Context, batch []*posting) {
-	if outs, ok := r.recordBatch(ctx, batch); ok {
-		r.cacheBatch(ctx, batch, outs)
-	}
-}
-
-// recordBatch records a batch in one transaction and returns each posting's
-// outcome for the cache stage (ok). A batch the record refuses as a whole
-// is recorded again one posting at a time (each cached and answered in
-// turn, after the batches already recorded are cached), so a failure is
-// reported to the caller whose posting caused it and the others are kept;
-// it is then done (not ok).
-func (r *Recorded) recordBatch(ctx context.Context, batch []*posting) ([]Outcome, bool) {
 	cs := make([]discharge.Capacity, len(batch))
 	for i, p := range batch {
 		cs[i] = p.in.Capacity
 	}
 	outs, err := r.record.RecordBatch(ctx, cs)
-	if err == nil {
-		return outs, true
+	if err != nil {
+		if len(batch) == 1 {
+			batch[0].answer(Outcome{Current: cs[0], Err: err})
+			return
+		}
+		r.log.Warn("capacity batch refused by the record: recording its postings one by one",
+			slog.Int("postings", len(batch)), slog.String("error", err.Error()))
+		for _, p := range batch {
+			// Each in its own caller's time, not the first caller's.
+			pctx, cancel := batchContext(p.ctx)
+			r.commit(pctx, []*posting{p})
+			cancel()
+		}
+		return
 	}
-	if len(batch) == 1 {
-		batch[0].answer(Outcome{Current: cs[0], Err: err})
-		return nil, false
-	}
-	r.log.Warn("capacity batch refused by the record: recording its postings one by one",
-		slog.Int("postings", len(batch)), slog.String("error", err.Error()))
-	r.waitCached()
-	for _, p := range batch {
-		// Each in its own caller's time, not the first caller's.
-		pctx, cancel := batchContext(p.ctx)
-		r.commit(pctx, []*posting{p})
-		cancel()
-	}
-	return nil, false
-}
-
-// cacheBatch caches what a recorded batch applied, in one pipeline, and answers
-// every caller.
-func (r *Recorded) cacheBatch(ctx context.Context, batch []*posting, outs []Outcome) {
 	var put []Placed
 	var putAt []int
 	for i, o := range outs {
@@ -252,7 +200,7 @@ func (r *Recorded) cacheBatch(ctx context.Context, batch []*posting, outs []Outc
 	for i, o := range outs {
 		switch {
 		case o.Err != nil:
-			batch[i].answer(Outcome{Current: batch[i].in.Capacity, Err: o.Err})
+			batch[i].answer(Outcome{Current: cs[i], Err: o.Err})
 		case !o.Applied:
 			batch[i].answer(r.notApplied(ctx, o.Current, batch[i].in))
 		}
