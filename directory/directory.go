@@ -42,6 +42,10 @@ type Store interface {
 	// CommitParts stores writes that stand alone, part by part where the
 	// store spreads the partition (see fhir.Store).
 	CommitParts(ctx context.Context, partition string, writes []fhir.Write) error
+	// Generation is the directory partition's change counter (see
+	// fhir.Store): every commit to the directory moves it on, in the same
+	// transaction.
+	Generation(ctx context.Context, partition string) (int64, error)
 }
 
 // GeoIndex is the index of Locations by position (adapters/rediscache's
@@ -66,6 +70,11 @@ type Service struct {
 	parseCSV CSVParser
 	log      *slog.Logger
 	now      func() time.Time
+	// owned caches OwnLocation's yes answers per directory generation.
+	owned *ownedCache
+	// gens shares reads of the directory's generation between
+	// concurrent OwnLocation calls.
+	gens genReads
 }
 
 // New returns the directory service. index and geo may be nil: Locations
@@ -79,7 +88,7 @@ func New(store Store, index GeoIndex, geo Geocoder, parseCSV CSVParser, log *slo
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, index: index, geo: geo, parseCSV: parseCSV, log: log, now: now}
+	return &Service{store: store, index: index, geo: geo, parseCSV: parseCSV, log: log, now: now, owned: newOwnedCache(0)}
 }
 
 // Place finds where a Location is on the map: its position, else its

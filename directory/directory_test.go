@@ -18,6 +18,8 @@ import (
 // failures.
 type fakeStore struct {
 	docs    map[string]fhir.Resource // "Type/id"
+	gen     int64                    // moved on by every put and commit
+	reads   int                      // Reads made
 	commits [][]fhir.Write
 	readErr error
 	commit  func(writes []fhir.Write) error
@@ -28,6 +30,17 @@ func newFakeStore() *fakeStore { return &fakeStore{docs: map[string]fhir.Resourc
 func (f *fakeStore) put(t *testing.T, typ, id, doc string) {
 	t.Helper()
 	f.docs[typ+"/"+id] = fhir.Resource{Type: typ, ID: id, VersionID: 1, JSON: []byte(doc)}
+	f.gen++
+}
+
+func (f *fakeStore) Generation(_ context.Context, part string) (int64, error) {
+	if part != directory.Partition {
+		return 0, errors.New("generation outside the directory partition")
+	}
+	if f.readErr != nil {
+		return 0, f.readErr
+	}
+	return f.gen, nil
 }
 
 func (f *fakeStore) Read(_ context.Context, part, typ, id string) (fhir.Resource, error) {
@@ -37,6 +50,7 @@ func (f *fakeStore) Read(_ context.Context, part, typ, id string) (fhir.Resource
 	if f.readErr != nil {
 		return fhir.Resource{}, f.readErr
 	}
+	f.reads++
 	r, ok := f.docs[typ+"/"+id]
 	if !ok {
 		return fhir.Resource{}, discharge.KindOf(discharge.KindNotFound)
@@ -61,6 +75,7 @@ func (f *fakeStore) CommitParts(_ context.Context, part string, writes []fhir.Wr
 		}
 	}
 	f.commits = append(f.commits, writes)
+	f.gen++
 	for _, w := range writes {
 		f.docs[w.Resource.Type+"/"+w.Resource.ID] = w.Resource
 	}
@@ -185,6 +200,46 @@ func TestOwnLocation(t *testing.T) {
 	st.readErr = discharge.KindOf(discharge.KindUnavailable)
 	if _, err := svc.OwnLocation(ctx, provider("P1"), "l1"); discharge.ErrorKind(err) != discharge.KindUnavailable {
 		t.Fatalf("outage: %v", err)
+	}
+}
+
+// TestOwnLocationCachedPerGeneration: a yes is answered again without
+// reading the directory until the directory's generation moves; then the
+// Location is read again and a new manager is seen at once.
+func TestOwnLocationCachedPerGeneration(t *testing.T) {
+	st := newFakeStore()
+	st.put(t, "Organization", "o1", `{"resourceType":"Organization","identifier":[{"system":"`+mappings.CQCProviderSystem+`","value":"P1"}]}`)
+	st.put(t, "Organization", "o2", `{"resourceType":"Organization","identifier":[{"system":"`+mappings.CQCProviderSystem+`","value":"P2"}]}`)
+	st.put(t, "Location", "l1", `{"resourceType":"Location","managingOrganization":{"reference":"Organization/o1"},"address":{"postalCode":"M14 4AB"}}`)
+	svc := directory.New(st, nil, fakeGeo{}, nil, nil, nil)
+	ctx := context.Background()
+	for i := range 3 {
+		place, err := svc.OwnLocation(ctx, provider("P1"), "l1")
+		if err != nil || place.Position == nil || place.Position.Lat != 53.44 || place.Area != "M" {
+			t.Fatalf("call %d: %+v %v", i+1, place, err)
+		}
+		place.Position.Lat = 0 // a caller's copy: the cache keeps its own
+	}
+	if st.reads != 2 {
+		t.Fatalf("three calls read the directory %d times, want 2 (the Location and its Organization, once)", st.reads)
+	}
+	// No is not cached: every refusal reads.
+	for range 2 {
+		if _, err := svc.OwnLocation(ctx, provider("P2"), "l1"); discharge.ErrorKind(err) != discharge.KindForbidden {
+			t.Fatalf("another's: %v", err)
+		}
+	}
+	if st.reads != 6 {
+		t.Fatalf("after two refusals %d reads, want 6", st.reads)
+	}
+	// The Location changes hands: the generation moves and the cache goes.
+	st.put(t, "Location", "l1", `{"resourceType":"Location","managingOrganization":{"reference":"Organization/o2"},"address":{"postalCode":"M14 4AB"}}`)
+	if _, err := svc.OwnLocation(ctx, provider("P1"), "l1"); discharge.ErrorKind(err) != discharge.KindForbidden {
+		t.Fatalf("old owner after the change: %v", err)
+	}
+	place, err := svc.OwnLocation(ctx, provider("P2"), "l1")
+	if err != nil || place.Position == nil || place.Position.Lat != 53.44 {
+		t.Fatalf("new owner: %+v %v", place, err)
 	}
 }
 

@@ -68,10 +68,39 @@ type Place struct {
 // OwnLocation checks that a directory Location is managed by the caller's
 // organisation and says where it is: KindNotFound at locationId if there is
 // no such Location, KindForbidden if it is another provider's.
+//
+// A yes is cached for the directory's generation (owned.go): the
+// generation is read first, on every call, by a read begun after the call
+// (shared with concurrent callers, generation.go), so a directory change
+// committed before the call began, by this process or any other on the
+// same record, is never answered from the cache.
 func (s *Service) OwnLocation(ctx context.Context, p *auth.Principal, id string) (Place, error) {
 	if p == nil {
 		return Place{}, discharge.E(discharge.KindForbidden, "", "No caller.")
 	}
+	gen, err := s.gens.read(ctx, s.generation)
+	if err != nil {
+		return Place{}, err
+	}
+	key := ownerKey{system: p.OrgSystem, org: p.Org, location: id}
+	if pl, ok := s.owned.get(gen, key); ok {
+		return pl, nil
+	}
+	pl, err := s.ownLocation(ctx, p, id)
+	if err != nil {
+		return Place{}, err
+	}
+	s.owned.put(gen, key, pl)
+	return pl, nil
+}
+
+// generation reads the directory's generation from the store.
+func (s *Service) generation(ctx context.Context) (int64, error) {
+	return s.store.Generation(ctx, Partition)
+}
+
+// ownLocation is OwnLocation read from the directory.
+func (s *Service) ownLocation(ctx context.Context, p *auth.Principal, id string) (Place, error) {
 	r, err := s.store.Read(ctx, Partition, "Location", id)
 	if err != nil {
 		if discharge.ErrorKind(err) == discharge.KindNotFound {

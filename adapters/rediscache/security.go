@@ -2,11 +2,13 @@ package rediscache
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dischargegateway/gateway/auth"
+	"github.com/dischargegateway/gateway/discharge"
 )
 
 // Replay remembers client-assertion ids so a replayed assertion is refused.
@@ -34,11 +36,38 @@ func (r *Replay) Remember(ctx context.Context, clientID, jti string, until time.
 
 // RateLimit is a fixed-window request counter per client: one key per
 // client and window, so it is cluster-safe and spreads clients over slots.
+//
+// Concurrent checks share round trips, as capacity postings share a
+// commit: while one pipeline of checks is in flight, the checks that
+// arrive wait and go together in the next, which is sent when that one
+// ends. Every check is still counted in Redis before its caller goes on,
+// by a pipeline sent after it arrived. A key is created with its expiry
+// (SET NX EXAT) and then incremented, so no key is ever left without one,
+// whatever happens between the two commands, and neither needs MULTI or
+// a script.
 type RateLimit struct {
 	rdb    redis.UniversalClient
 	limit  int64
 	window time.Duration
 	now    func() time.Time
+
+	mu      sync.Mutex
+	running *rateBatch // in flight
+	next    *rateBatch // sent when running ends; checks arriving now join it
+}
+
+// rateBatch is one pipeline of checks.
+type rateBatch struct {
+	done   chan struct{}
+	checks []*rateCheck
+}
+
+// rateCheck is one caller's count in a rateBatch.
+type rateCheck struct {
+	key      string
+	expireAt time.Time
+	n        int64
+	err      error
 }
 
 var _ auth.RateLimiter = (*RateLimit)(nil)
@@ -52,15 +81,81 @@ func NewRateLimit(rdb redis.UniversalClient, limit int, window time.Duration) *R
 func (l *RateLimit) Allow(ctx context.Context, clientID string) (bool, time.Duration, error) {
 	now := l.now()
 	start := now.Truncate(l.window)
-	key := rateKey(clientID, start.Unix())
-	pipe := l.rdb.TxPipeline()
-	n := pipe.Incr(ctx, key)
-	pipe.ExpireAt(ctx, key, start.Add(2*l.window))
-	if _, err := pipe.Exec(ctx); err != nil {
-		return false, 0, classify("rediscache.RateLimit", err)
+	c := &rateCheck{key: rateKey(clientID, start.Unix()), expireAt: start.Add(2 * l.window)}
+	if err := l.count(ctx, c); err != nil {
+		return false, 0, err
 	}
-	if n.Val() > l.limit {
+	if c.n > l.limit {
 		return false, start.Add(l.window).Sub(now), nil
 	}
 	return true, 0, nil
+}
+
+// count counts c in a pipeline sent after this call began: its own when
+// none is in flight, else the next one, shared with the checks that
+// arrive meanwhile.
+func (l *RateLimit) count(ctx context.Context, c *rateCheck) error {
+	l.mu.Lock()
+	if b := l.next; b != nil {
+		b.checks = append(b.checks, c)
+		l.mu.Unlock()
+		select {
+		case <-b.done:
+			return c.err
+		case <-ctx.Done():
+			return classify("rediscache.RateLimit", ctx.Err())
+		}
+	}
+	b := &rateBatch{done: make(chan struct{}), checks: []*rateCheck{c}}
+	if l.running == nil {
+		l.running = b
+		l.mu.Unlock()
+		l.send(ctx, b)
+		return c.err
+	}
+	// A pipeline is in flight: this caller sends the next one, for itself
+	// and whoever arrives meanwhile.
+	prev := l.running
+	l.next = b
+	l.mu.Unlock()
+	<-prev.done // bounded by its sender's deadline
+	l.mu.Lock()
+	l.running, l.next = b, nil
+	l.mu.Unlock()
+	l.send(ctx, b)
+	return c.err
+}
+
+// send counts a batch's checks in one pipeline, in the sender's context
+// without its cancellation (the other callers wait for the answer too)
+// but with its deadline.
+func (l *RateLimit) send(ctx context.Context, b *rateBatch) {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if dl, ok := ctx.Deadline(); ok {
+		sctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), dl)
+	}
+	defer func() {
+		cancel()
+		l.mu.Lock()
+		if l.running == b {
+			l.running = nil
+		}
+		l.mu.Unlock()
+		close(b.done)
+	}()
+	failed := discharge.E(discharge.KindInternal, "rediscache.RateLimit", "The rate limit could not be checked.")
+	for _, c := range b.checks {
+		c.err = failed // until counted: a panic below answers this
+	}
+	pipe := l.rdb.Pipeline()
+	incrs := make([]*redis.IntCmd, len(b.checks))
+	for i, c := range b.checks {
+		pipe.SetArgs(sctx, c.key, 0, redis.SetArgs{Mode: "NX", ExpireAt: c.expireAt})
+		incrs[i] = pipe.Incr(sctx, c.key)
+	}
+	_, _ = pipe.Exec(sctx) // SET NX answers nil for a key that exists; each INCR's error is its own
+	for i, c := range b.checks {
+		c.n, c.err = incrs[i].Result()
+		c.err = classify("rediscache.RateLimit", c.err)
+	}
 }

@@ -19,6 +19,10 @@
 //  4. the same closed loop of the raw Redis work floor: GEOSEARCH over the
 //     same shards plus HMGET of every candidate's capacity, from Go.
 //
+// Each run then measures capacity postings against a bare Echo handler
+// decoding and re-encoding the same body; --placement=false measures only
+// those (a shorter run, for the posting path).
+//
 // Only loopback addresses are used; every loop is bounded in time.
 package main
 
@@ -74,6 +78,7 @@ func main() {
 	capProfile := flag.String("capacity-cpuprofile", "", "write a CPU profile of the capacity posting phase to this file")
 	flag.IntVar(&halfRuns, "half-runs", 1, "how many times to run the half-saturation phase (each p99 is reported: the spread)")
 	flag.BoolVar(&capacityPhase, "capacity", true, "also measure capacity postings (PUT /api/v1/capacity/{id}) against a bare Echo decode+encode handler")
+	flag.BoolVar(&placementPhases, "placement", true, "measure $placement-options (false: the capacity phases only, a shorter run)")
 	flag.Parse()
 	profile, allocProfile, capacityProfile = *cpuprofile, *memprofile, *capProfile
 	if allocProfile != "" {
@@ -89,8 +94,9 @@ func main() {
 // any; capacityProfile the capacity phase's CPU profile.
 var profile, allocProfile, capacityProfile string
 
-// capacityPhase says whether to measure capacity postings too.
-var capacityPhase bool
+// capacityPhase says whether to measure capacity postings too;
+// placementPhases whether to measure $placement-options.
+var capacityPhase, placementPhases bool
 
 // halfRuns is how many times the half-saturation phase runs.
 var halfRuns int
@@ -182,6 +188,32 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		return res.StatusCode, b, nil
 	}
 
+	// Redis's own CPU per request: the share of the work the store does,
+	// which on one machine competes with the gateway for the same cores.
+	redisCPU := func() time.Duration {
+		info, _ := rc.Client.Info(ctx, "cpu").Result()
+		var total float64
+		for _, line := range strings.Split(info, "\n") {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+			if k == "used_cpu_user" || k == "used_cpu_sys" {
+				f, _ := strconv.ParseFloat(v, 64)
+				total += f
+			}
+		}
+		return time.Duration(total * float64(time.Second))
+	}
+	measured := func(f func() phase) phase {
+		c0 := redisCPU()
+		p := f()
+		if p.requests > 0 {
+			p.redisCPU = (redisCPU() - c0) / time.Duration(p.requests)
+		}
+		return p
+	}
+	if !placementPhases {
+		return capacityOnly(ctx, base, issuer, client, listings, caps, workers, duration, measured, providers, seedTime, out)
+	}
+
 	// Referrals, in the districts that hold providers (a patient lives
 	// where people do).
 	var srIDs []string
@@ -246,28 +278,6 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return err
 		}
-	}
-	// Redis's own CPU per request: the share of the work the store does,
-	// which on one machine competes with the gateway for the same cores.
-	redisCPU := func() time.Duration {
-		info, _ := rc.Client.Info(ctx, "cpu").Result()
-		var total float64
-		for _, line := range strings.Split(info, "\n") {
-			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-			if k == "used_cpu_user" || k == "used_cpu_sys" {
-				f, _ := strconv.ParseFloat(v, 64)
-				total += f
-			}
-		}
-		return time.Duration(total * float64(time.Second))
-	}
-	measured := func(f func() phase) phase {
-		c0 := redisCPU()
-		p := f()
-		if p.requests > 0 {
-			p.redisCPU = (redisCPU() - c0) / time.Duration(p.requests)
-		}
-		return p
 	}
 	_ = rc.Client.ConfigResetStat(ctx).Err()
 	sat := measured(func() phase {
@@ -431,6 +441,36 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		fmt.Fprintf(w, "Capacity postings: %.0f/s, %.1f%% of the bare Echo handler decoding and re-encoding the same body.\n",
 			capPhase.rps, 100*capPhase.rps/capBare.rps)
 	}
+	return nil
+}
+
+// capacityOnly measures the capacity phases alone (--placement=false) and
+// writes their report.
+func capacityOnly(ctx context.Context, base string, issuer *auth.Issuer, client *http.Client, listings []discharge.Listing, caps []discharge.Capacity,
+	workers int, duration time.Duration, measured func(func() phase) phase, providers int, seedTime time.Duration, out string) error {
+	capPhase, capBare, err := postings(ctx, base, issuer, client, listings, caps, workers, duration, measured)
+	if err != nil {
+		return err
+	}
+	w, done, err := openOut(out)
+	if err != nil {
+		return err
+	}
+	defer done()
+	fmt.Fprintf(w, "# Capacity postings: %d providers\n\n", providers)
+	fmt.Fprintf(w, "%s, %d cores (GOMAXPROCS %d), %d workers, %s per phase; seeding took %s; no placement phases.\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), workers, duration, seedTime.Round(time.Millisecond))
+	fmt.Fprintln(w, "| phase | requests | errors | req/s | p50 | p99 | Redis CPU per request |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	for _, p := range []phase{capPhase, capBare} {
+		rc := "–"
+		if p.redisCPU > 0 {
+			rc = fmt.Sprintf("%.0f µs", float64(p.redisCPU.Nanoseconds())/1000)
+		}
+		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %s |\n", p.name, p.requests, p.errors, p.rps, ms(p.p50), ms(p.p99), rc)
+	}
+	fmt.Fprintf(w, "\nCapacity postings: %.0f/s, %.1f%% of the bare Echo handler decoding and re-encoding the same body.\n",
+		capPhase.rps, 100*capPhase.rps/capBare.rps)
 	return nil
 }
 
