@@ -118,3 +118,27 @@ func TestRefused(t *testing.T) {
 		}
 	}
 }
+
+// A transaction whose caller's context ends midway is a timeout, not an
+// internal error: database/sql rolls it back, and the next statement fails
+// with sql.ErrTxDone, which classify alone calls internal.
+func TestDeadlineInsideATransactionIsATimeout(t *testing.T) {
+	s, err := Open(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	err = s.inTx(ctx, "test.read", "RXX", true, func(tx *sql.Tx) error {
+		cancel()
+		for {
+			var n int
+			if err := tx.QueryRow("SELECT 1").Scan(&n); err != nil {
+				return err // sql.ErrTxDone once the rollback has run
+			}
+		}
+	})
+	if !errors.Is(err, sql.ErrTxDone) || discharge.ErrorKind(err) != discharge.KindTimeout {
+		t.Fatalf("a read whose context ended: %v (kind %q), want sql.ErrTxDone as %q", err, discharge.ErrorKind(err), discharge.KindTimeout)
+	}
+}

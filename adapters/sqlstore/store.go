@@ -81,11 +81,21 @@ func (s *Store) inTx(ctx context.Context, op, partition string, readOnly bool, f
 
 // attempts runs try, and runs it again (up to maxAttempts in all) while it
 // fails for a serialization failure, a deadlock or a busy lock.
+//
+// A failure that classify would call internal, met once ctx has ended, is
+// the deadline's doing and is KindTimeout: database/sql rolls a
+// transaction back when its context ends, and the statement after that
+// fails with sql.ErrTxDone, which once reached a caller as a 500 while
+// Redis slept (TestSlowRedisUnderLoad).
 func (s *Store) attempts(ctx context.Context, op string, try func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := try()
 		if err == nil || !retryable(err) {
-			return classify(op, err)
+			c := classify(op, err)
+			if c != nil && ctx.Err() != nil && discharge.ErrorKind(c) == discharge.KindInternal {
+				return discharge.Wrap(discharge.KindTimeout, op, err)
+			}
+			return c
 		}
 		if attempt >= s.maxAttempts {
 			return discharge.Wrap(discharge.KindUnavailable, op, err)
