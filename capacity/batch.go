@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/internal/detach"
 )
 
 // Placed is a posting with where its Location is geo-indexed (Pos nil: in
@@ -98,7 +99,9 @@ func (r *Recorded) flush() {
 		copy(batch, r.b.queue)
 		r.b.queue = append(r.b.queue[:0], r.b.queue[n:]...)
 		r.b.mu.Unlock()
-		ctx, cancel := batchContext(batch[0].ctx)
+		// The batch runs in its first caller's values (trace, logger) and
+		// deadline, but not its cancellation: the others wait for it too.
+		ctx, cancel := detach.Context(batch[0].ctx)
 		r.safeCommit(ctx, batch)
 		cancel()
 	}
@@ -119,17 +122,6 @@ func (r *Recorded) safeCommit(ctx context.Context, batch []*posting) {
 		}
 	}()
 	r.commit(ctx, batch)
-}
-
-// batchContext is the context a batch runs in: its first caller's values
-// (trace, logger) and deadline, but not its cancellation, since the other
-// callers of the batch wait for it too.
-func batchContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	bctx := context.WithoutCancel(ctx)
-	if dl, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(bctx, dl)
-	}
-	return context.WithCancel(bctx)
 }
 
 // wait waits for a posting's outcome, or for its caller to give up: the
@@ -169,7 +161,7 @@ func (r *Recorded) commit(ctx context.Context, batch []*posting) {
 			slog.Int("postings", len(batch)), slog.String("error", err.Error()))
 		for _, p := range batch {
 			// Each in its own caller's time, not the first caller's.
-			pctx, cancel := batchContext(p.ctx)
+			pctx, cancel := detach.Context(p.ctx)
 			r.commit(pctx, []*posting{p})
 			cancel()
 		}

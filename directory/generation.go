@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/internal/detach"
 )
 
 // genReads shares reads of the directory's generation between concurrent
@@ -60,10 +61,7 @@ func (g *genReads) read(ctx context.Context, read func(context.Context) (int64, 
 // context without its cancellation (the others wait for the answer too)
 // but with its deadline, as a capacity batch does.
 func (g *genReads) run(ctx context.Context, r *genRead, read func(context.Context) (int64, error)) {
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	if dl, ok := ctx.Deadline(); ok {
-		rctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), dl)
-	}
+	rctx, cancel := detach.Context(ctx)
 	defer func() {
 		cancel()
 		g.mu.Lock()

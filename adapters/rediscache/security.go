@@ -9,6 +9,7 @@ import (
 
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/internal/detach"
 )
 
 // Replay remembers client-assertion ids so a replayed assertion is refused.
@@ -130,10 +131,7 @@ func (l *RateLimit) count(ctx context.Context, c *rateCheck) error {
 // without its cancellation (the other callers wait for the answer too)
 // but with its deadline.
 func (l *RateLimit) send(ctx context.Context, b *rateBatch) {
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	if dl, ok := ctx.Deadline(); ok {
-		sctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), dl)
-	}
+	sctx, cancel := detach.Context(ctx)
 	defer func() {
 		cancel()
 		l.mu.Lock()
