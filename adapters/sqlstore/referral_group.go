@@ -19,7 +19,7 @@ import (
 //
 // Concurrent changes that update existing Tasks (an accept, a rejection,
 // a receipt, a withdrawal, an expiry) share one transaction: one pipelined
-// batch and one durable COMMIT for up to maxGroup of them, where each alone
+// batch and one durable COMMIT for up to defaultGroup of them, where each alone
 // costs three round trips and a WAL flush of its own. On this 2-core
 // machine the flush and the round trips were about half of an accept's
 // CPU (docs/performance.md, "Referral").
