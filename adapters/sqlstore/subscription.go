@@ -143,9 +143,9 @@ WHERE e.partition = $3 AND e.case_id = $5
 
 // outboxCapacity writes the outbox row of a capacity posting
 // (Capacity.Record calls it after inserting version).
-func outboxCapacity(ctx context.Context, tx *sql.Tx, location string, version int64) error {
+func outboxCapacity(ctx context.Context, s *Store, tx *sql.Tx, location string, version int64) error {
 	at := time.Now().UnixNano()
-	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, at, partition, topic, ref, payload, delivered_at)
+	_, err := s.exec(ctx, tx, `INSERT INTO outbox (id, at, partition, topic, ref, payload, delivered_at)
 		VALUES ($1, $2, '', 'Capacity', $3, $4, 0)`, outboxID(at), at, "Location/"+location, strconv.FormatInt(version, 10))
 	return err
 }
