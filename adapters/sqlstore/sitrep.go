@@ -381,7 +381,7 @@ func (r *Sitrep) RecordDemand(ctx context.Context, partition string, d discharge
 	}
 	slices.Sort(reqs)
 	return r.s.inTx(ctx, "sqlstore.Sitrep.RecordDemand", partition, false, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO unmet_demand (partition, week, outcode, setting, requirements, top_filter, n)
+		_, err := r.s.exec(ctx, tx, `INSERT INTO unmet_demand (partition, week, outcode, setting, requirements, top_filter, n)
 			VALUES ($1, $2, $3, $4, $5, $6, 1)
 			ON CONFLICT (partition, week, outcode, setting, requirements, top_filter) DO UPDATE SET n = unmet_demand.n + 1`,
 			partition, discharge.WeekOf(discharge.ReportingDay(d.At)), d.Outcode, string(d.Setting), strings.Join(reqs, "+"), string(d.TopFilter))
