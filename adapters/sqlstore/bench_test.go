@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -192,16 +194,34 @@ var parallelClients = flag.Int("sqlstore.clients", 8, "goroutines of the paralle
 
 // parallel runs op from parallelClients goroutines until the benchmark
 // has its count.
+//
+// It reports each op's latency too (p50-ms, p99-ms): on SQLite the
+// writers' tail is where the store's write gate shows (store.go).
 func parallel(b *testing.B, op func() error) {
 	b.SetParallelism(max(1, *parallelClients/runtime.GOMAXPROCS(0)))
+	var mu sync.Mutex
+	var all []time.Duration
 	b.RunParallel(func(pb *testing.PB) {
+		var took []time.Duration
+		defer func() {
+			mu.Lock()
+			all = append(all, took...)
+			mu.Unlock()
+		}()
 		for pb.Next() {
+			start := time.Now()
 			if err := op(); err != nil {
 				b.Error(err)
 				return
 			}
+			took = append(took, time.Since(start))
 		}
 	})
+	if len(all) > 0 {
+		slices.Sort(all)
+		b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+	}
 }
 
 // auditEntry is a read's audit entry, as the gateway records one.

@@ -107,7 +107,7 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db, eng: eng, maxAttempts: defaultAttempts}, nil
+	return newStore(db, eng), nil
 }
 
 // Migrate applies every pending migration to the database Open would use,
@@ -218,7 +218,7 @@ func OpenCurrent(ctx context.Context, databaseURL, dataDir string) (*Store, erro
 		}
 		return nil, discharge.Wrap(discharge.KindInternal, op, err)
 	}
-	return &Store{db: db, eng: eng, maxAttempts: defaultAttempts}, nil
+	return newStore(db, eng), nil
 }
 
 // Engine names the database behind the store: "postgres" or "sqlite".
@@ -333,4 +333,13 @@ func migrate(ctx context.Context, db *sql.DB, eng engine) error {
 func (s *Store) Close() error {
 	s.closeStmts()
 	return s.db.Close()
+}
+
+// newStore is the Store over db: on SQLite with its write gate.
+func newStore(db *sql.DB, eng engine) *Store {
+	s := &Store{db: db, eng: eng, maxAttempts: defaultAttempts}
+	if eng == engineSQLite {
+		s.writeGate = make(chan struct{}, 1)
+	}
+	return s
 }

@@ -28,6 +28,17 @@ type Store struct {
 	maxAttempts int
 	retries     atomic.Int64
 	stmts       stmtCache // SQLite's prepared statements (stmtcache.go)
+
+	// writeGate admits one read-write transaction of this process at a
+	// time on SQLite (nil on PostgreSQL). SQLite has one writer anyway;
+	// without the gate, concurrent writers each held a pooled connection
+	// in BEGIN IMMEDIATE and waited in SQLite's busy handler, which sleeps
+	// 1, 2, 5, 10, 15, 20, 25 … ms between tries: a writer that lost twice
+	// slept past the lock's release, and readers found the pool's
+	// connections taken by sleeping writers. Writers now queue here, in
+	// arrival order, holding no connection, and the busy timeout is left
+	// for other processes sharing the file (gateway import beside serve).
+	writeGate chan struct{}
 }
 
 var _ fhir.Store = (*Store)(nil)
@@ -112,6 +123,14 @@ func (s *Store) attempts(ctx context.Context, op string, try func() error) error
 }
 
 func (s *Store) tryTx(ctx context.Context, partition string, readOnly bool, f func(*sql.Tx) error) error {
+	if s.writeGate != nil && !readOnly {
+		select {
+		case s.writeGate <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-s.writeGate }()
+	}
 	opts := &sql.TxOptions{ReadOnly: readOnly}
 	if s.eng == enginePostgres {
 		opts.Isolation = sql.LevelReadCommitted
