@@ -19,6 +19,23 @@ ob AS (INSERT INTO outbox (id, at, partition, topic, ref, payload, delivered_at)
   SELECT CAST($5 AS TEXT), CAST($6 AS BIGINT), '', 'Capacity', CAST($7 AS TEXT), CAST(ins.version AS TEXT), 0 FROM ins)
 SELECT version FROM ins`
 
+// postingLocks locks the batch's locations ($1, a text array) for the
+// transaction, before any posting is inserted, so that two writers
+// recording one location wait for each other instead of both reading the
+// same latest version and one failing on the primary key. That failure
+// was retried, but 16 concurrent postings for one location could outlast
+// the store's attempts and answer 503 (TestCapacityRecord, "concurrent
+// postings", failed so once in a full run). The locks are advisory ones,
+// keyed (postingLockClass, hash of the location id), taken in key order,
+// so two batches of several locations cannot deadlock; two locations whose
+// ids share a hash only wait for each other.
+const postingLocks = `SELECT pg_advisory_xact_lock(` + postingLockClass + `, k)
+FROM (SELECT DISTINCT hashtext(l) AS k FROM unnest(CAST($1 AS TEXT[])) AS l ORDER BY k) AS keys`
+
+// postingLockClass is the first key of postingLocks' advisory locks: the
+// two-key form, a key space apart from fanoutLock's one key.
+const postingLockClass = "20261130"
+
 // latestPosting reads a location's latest posting.
 const latestPosting = `SELECT version, posting FROM capacity_postings WHERE location = $1 ORDER BY version DESC LIMIT 1`
 
@@ -33,6 +50,13 @@ func (c *Capacity) pipelinedRecord(ctx context.Context, ps []discharge.Capacity,
 	b := &pgx.Batch{}
 	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
 	b.Queue("SELECT set_config('app.partition', '', true)")
+	var locations []string
+	for i, p := range ps {
+		if bodies[i] != "" {
+			locations = append(locations, p.LocationID)
+		}
+	}
+	b.Queue(postingLocks, locations)
 	for i, p := range ps {
 		if bodies[i] == "" {
 			continue
@@ -63,7 +87,7 @@ func (c *Capacity) pipelinedRecord(ctx context.Context, ps []discharge.Capacity,
 
 // readRecorded reads pipelinedRecord's results in the order queued.
 func (c *Capacity) readRecorded(br pgx.BatchResults, ps []discharge.Capacity, bodies []string, outs []capacity.Outcome) error {
-	for range 2 {
+	for range 3 {
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
