@@ -66,24 +66,26 @@ func (s *Service) generationAsync(ctx context.Context) func() (int64, error) {
 	}
 }
 
-// providersAt returns the projections of the given locations, loading the
-// ones not cached at gen, the directory's generation read before this
-// call (generationAsync).
-func (s *Service) providersAt(ctx context.Context, gen int64, locIDs []string) (map[string][]discharge.Provider, error) {
+// providersAt returns the projections of the given locations, in their
+// order, loading the ones not cached at gen, the directory's generation
+// read before this call (generationAsync).
+func (s *Service) providersAt(ctx context.Context, gen int64, locIDs []string) ([][]discharge.Provider, error) {
 	idx := s.idx
-	out := make(map[string][]discharge.Provider, len(locIDs))
+	out := make([][]discharge.Provider, len(locIDs))
 	var missing []string
+	var at []int
 	idx.mu.Lock()
 	if gen != idx.gen {
 		idx.gen = gen
 		clear(idx.providers)
 		clear(idx.docs)
 	}
-	for _, id := range locIDs {
+	for i, id := range locIDs {
 		if ps, ok := idx.providers[id]; ok {
-			out[id] = ps
+			out[i] = ps
 		} else {
 			missing = append(missing, id)
+			at = append(at, i)
 		}
 	}
 	idx.mu.Unlock()
@@ -101,8 +103,9 @@ func (s *Service) providersAt(ctx context.Context, gen int64, locIDs []string) (
 	if keep && len(idx.providers)+len(loaded) > idx.maxEntries {
 		clear(idx.providers)
 	}
-	for id, ps := range loaded {
-		out[id] = ps
+	for j, id := range missing {
+		ps := loaded[id]
+		out[at[j]] = ps
 		if keep {
 			idx.providers[id] = ps
 		}
@@ -206,17 +209,19 @@ func (s *Service) loadProviders(ctx context.Context, locIDs []string) (map[strin
 	return out, nil
 }
 
-// capacityAt returns the current capacity postings of locations. hints
-// holds versions the geo index reported with its hits; the versions of the
-// others are read in one round trip. Only postings whose version differs
-// from the cached copy are fetched and decoded, in one more.
-func (s *Service) capacityAt(ctx context.Context, locIDs []string, hints map[string]int64) (map[string]discharge.Capacity, error) {
+// capacityAt returns the current capacity postings of locations, in their
+// order (nil: no posting), and how many there are. hints, when not nil,
+// holds the version the geo index reported with each location (0: not
+// known); the versions of the others are read in one round trip. Only
+// postings whose version differs from the cached copy are fetched and
+// decoded, in one more.
+func (s *Service) capacityAt(ctx context.Context, locIDs []string, hints []int64) ([]*discharge.Capacity, int, error) {
 	versions := make([]int64, len(locIDs))
 	var unknown []string
 	var at []int
 	for i, id := range locIDs {
-		if v := hints[id]; v > 0 {
-			versions[i] = v
+		if hints != nil && hints[i] > 0 {
+			versions[i] = hints[i]
 		} else {
 			unknown = append(unknown, id)
 			at = append(at, i)
@@ -225,15 +230,19 @@ func (s *Service) capacityAt(ctx context.Context, locIDs []string, hints map[str
 	if len(unknown) > 0 {
 		vs, err := s.capacity.Versions(ctx, unknown...)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		for j, i := range at {
 			versions[i] = vs[j]
 		}
 	}
 	idx := s.idx
-	out := make(map[string]discharge.Capacity, len(locIDs))
+	// One backing array for the postings, not a heap object per location.
+	postings := make([]discharge.Capacity, len(locIDs))
+	out := make([]*discharge.Capacity, len(locIDs))
+	posted := 0
 	var stale []string
+	at = at[:0]
 	idx.mu.Lock()
 	for i, id := range locIDs {
 		v := versions[i]
@@ -241,32 +250,42 @@ func (s *Service) capacityAt(ctx context.Context, locIDs []string, hints map[str
 			continue
 		}
 		if c, ok := idx.capacity[id]; ok && c.Version == v {
-			out[id] = c
+			postings[i] = c
+			out[i] = &postings[i]
+			posted++
 		} else {
 			stale = append(stale, id)
+			at = append(at, i)
 		}
 	}
 	idx.mu.Unlock()
 	if len(stale) == 0 {
-		return out, nil
+		return out, posted, nil
 	}
 	fresh, err := s.capacity.Get(ctx, stale...)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	idx.mu.Lock()
 	if len(idx.capacity)+len(fresh) > idx.maxEntries {
 		clear(idx.capacity)
 	}
-	for id, c := range fresh {
-		out[id] = c
+	for j, id := range stale {
+		c, ok := fresh[id]
+		if !ok {
+			continue
+		}
+		i := at[j]
+		postings[i] = c
+		out[i] = &postings[i]
+		posted++
 		// A newer posting may have been cached by a concurrent request.
 		if cur, ok := idx.capacity[id]; !ok || cur.Version < c.Version {
 			idx.capacity[id] = c
 		}
 	}
 	idx.mu.Unlock()
-	return out, nil
+	return out, posted, nil
 }
 
 // withCoverage copies a cached provider for one request, adding the

@@ -73,15 +73,19 @@ func (s *Service) activeHolds(ctx context.Context, ids []string) (map[string]map
 	return held, nil
 }
 
-// postedOnly keeps the holds of locations with a posting: only they can
-// have a bookable bed, and only their holds are put on candidates.
-func postedOnly(held map[string]map[discharge.BedType]int, caps map[string]discharge.Capacity) map[string]map[discharge.BedType]int {
+// postedOnly keeps the holds of locations with a posting (caps, aligned
+// with locIDs, as capacityAt returns them): only they can have a bookable
+// bed, and only their holds are put on candidates.
+func postedOnly(held map[string]map[discharge.BedType]int, locIDs []string, caps []*discharge.Capacity) map[string]map[discharge.BedType]int {
 	if len(held) == 0 {
 		return nil
 	}
 	out := make(map[string]map[discharge.BedType]int, len(held))
-	for id, h := range held {
-		if _, ok := caps[id]; ok {
+	for i, id := range locIDs {
+		if caps[i] == nil {
+			continue
+		}
+		if h, ok := held[id]; ok {
 			out[id] = h
 		}
 	}
@@ -110,14 +114,20 @@ func (s *Service) answersOf(ctx context.Context, cands []discharge.Candidate) ma
 	out := make(map[string]*discharge.Answers, len(cands))
 	var missing []string
 	c.mu.Lock()
+	// An organisation to read is marked in out (nil) at once, so it is
+	// asked for once however many candidates it has; one whose answers
+	// then cannot be read stays nil, which is what an absent one means.
+	prev := ""
 	for _, cd := range cands {
 		org := cd.Provider.OrganizationID
-		if _, seen := out[org]; seen || org == "" {
-			continue
+		if org == "" || org == prev {
+			continue // a location's services mostly share their owner
 		}
+		prev = org
 		if e, ok := c.m[org]; ok && now.Sub(e.read) < AnswersTTL {
 			out[org] = e.a
-		} else if !slices.Contains(missing, org) {
+		} else if _, marked := out[org]; !marked {
+			out[org] = nil
 			missing = append(missing, org)
 		}
 	}
