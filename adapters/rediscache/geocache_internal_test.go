@@ -1,0 +1,166 @@
+package rediscache
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/dischargegateway/gateway/placement"
+)
+
+// round4 answers exactly what formatting to 4 decimals and parsing back
+// does, for random distances and for those at and beside a half in the
+// fifth decimal, where the two roundings could part.
+func TestRound4MatchesStrconv(t *testing.T) {
+	viaStrings := func(x float64) float64 {
+		r, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'f', 4, 64), 64)
+		return r
+	}
+	check := func(x float64) {
+		t.Helper()
+		if got, want := round4(x), viaStrings(x); got != want && !(math.IsNaN(got) && math.IsNaN(want)) {
+			t.Fatalf("round4(%v) = %v, want %v", x, got, want)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		check(rng.Float64() * 200)              // km within any radius
+		check(rng.Float64() * 20040)            // any km on Earth
+		check(rng.Float64() * 2.004e7)          // any m on Earth
+		check(float64(rng.IntN(2000000)) / 1e4) // already 4 decimals
+		// A half in the fifth decimal, and the floats either side.
+		h := (float64(rng.IntN(2000000)) + 0.5) / 1e4
+		check(h)
+		check(math.Nextafter(h, 0))
+		check(math.Nextafter(h, math.Inf(1)))
+	}
+	// Exact binary ties: FormatFloat rounds them to even.
+	for _, x := range []float64{0.03125, 0.09375, 0.15625, 1.03125, 12.21875, 0.00005, 0, 1e9, 1e12, math.Inf(1), math.NaN(), -0.03125, -3.14159265} {
+		check(x)
+	}
+}
+
+// nearOld is nearIn and Near's cut as they were before nearestFirst: a
+// map merge in shard order, a full sort, then the first limit.
+func nearOld(shards []*geoShard, lat, lon, radiusKm float64, limit int) []placement.Nearby {
+	radiusM := radiusKm * 1000
+	var out []placement.Nearby
+	best := map[string]int{}
+	for _, sh := range shards {
+		for _, m := range sh.members {
+			d := redisDistanceM(lon, lat, m.lon, m.lat)
+			if d > radiusM {
+				continue
+			}
+			km, _ := strconv.ParseFloat(strconv.FormatFloat(d/1000, 'f', 4, 64), 64)
+			if j, ok := best[m.id]; ok {
+				out[j].DistanceKm = min(out[j].DistanceKm, km)
+				out[j].CapacityVersion = max(out[j].CapacityVersion, m.version)
+				continue
+			}
+			best[m.id] = len(out)
+			out = append(out, placement.Nearby{LocationID: m.id, DistanceKm: km, CapacityVersion: m.version})
+		}
+	}
+	slices.SortFunc(out, compareNearby)
+	return out[:min(limit, len(out))]
+}
+
+// nearIn and nearestFirst answer what a merge, a full sort and a cut
+// answer, on random shards where a location is in several shards, at the
+// same place or (an index update in flight) another, with many equal
+// distances, for limits below, at and above the hits.
+func TestNearestFirstMatchesFullSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const lat0, lon0 = 53.45, -2.22
+	for round := range 300 {
+		nLoc := 1 + rng.IntN(400)
+		pos := make([][2]float64, nLoc)
+		for i := range pos {
+			// A coarse grid, so that distances often tie.
+			pos[i] = [2]float64{lat0 + float64(rng.IntN(40)-20)*0.005, lon0 + float64(rng.IntN(40)-20)*0.008}
+		}
+		shards := make([]*geoShard, 1+rng.IntN(6))
+		for s := range shards {
+			sh := &geoShard{}
+			for i := range nLoc {
+				if rng.IntN(len(shards)) != 0 {
+					continue
+				}
+				p := pos[i]
+				if rng.IntN(10) == 0 {
+					p[0] += 0.003 // listed elsewhere in this shard
+				}
+				sh.members = append(sh.members, geoMember{id: fmt.Sprintf("L%04d", i), lat: p[0], lon: p[1], version: int64(rng.IntN(5))})
+			}
+			rng.Shuffle(len(sh.members), func(a, b int) { sh.members[a], sh.members[b] = sh.members[b], sh.members[a] })
+			shards[s] = sh
+		}
+		radius := 0.5 + rng.Float64()*15
+		for _, limit := range []int{1, 2, 7, 50, 500, nLoc, nLoc + 1} {
+			want := nearOld(shards, lat0, lon0, radius, limit)
+			got := nearestFirst(nearIn(shards, lat0, lon0, radius), limit)
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d, limit %d: got %v\nwant %v", round, limit, got, want)
+			}
+		}
+	}
+}
+
+// selectNearest puts the k smallest first, whatever the input's order.
+func TestSelectNearest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 2000 {
+		n := rng.IntN(60)
+		hits := make([]placement.Nearby, n)
+		for i := range hits {
+			hits[i] = placement.Nearby{LocationID: fmt.Sprintf("L%03d", i), DistanceKm: float64(rng.IntN(8))}
+		}
+		switch rng.IntN(3) {
+		case 0:
+			slices.SortFunc(hits, compareNearby)
+		case 1:
+			slices.SortFunc(hits, func(a, b placement.Nearby) int { return -compareNearby(a, b) })
+		}
+		sorted := slices.Clone(hits)
+		slices.SortFunc(sorted, compareNearby)
+		k := rng.IntN(n + 1)
+		selectNearest(hits, k)
+		head := slices.Clone(hits[:k])
+		slices.SortFunc(head, compareNearby)
+		if !slices.Equal(head, sorted[:k]) {
+			t.Fatalf("k %d: first k %v, want %v", k, head, sorted[:k])
+		}
+	}
+}
+
+// BenchmarkNearShards searches copies of 12 shards (3 bed types in 4
+// areas) holding 25,000 locations, most in two bed types, for the nearest
+// 500 within 25 km, as a dense area's placement does.
+func BenchmarkNearShards(b *testing.B) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const lat0, lon0 = 53.45, -2.22
+	shards := make([]*geoShard, 12)
+	for i := range shards {
+		shards[i] = &geoShard{}
+	}
+	for i := range 25000 {
+		lat, lon := lat0+(rng.Float64()-0.5)*1.2, lon0+(rng.Float64()-0.5)*2
+		area := rng.IntN(4)
+		for bed := range 3 {
+			if rng.IntN(3) > 0 {
+				sh := shards[3*area+bed]
+				sh.members = append(sh.members, geoMember{id: fmt.Sprintf("loc-%05d", i), lat: lat, lon: lon, version: int64(i)})
+			}
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if got := nearShards(shards, lat0, lon0, 25, 500); len(got) != 500 {
+			b.Fatal(len(got))
+		}
+	}
+}
