@@ -114,20 +114,14 @@ func (s *Service) answersOf(ctx context.Context, cands []discharge.Candidate) ma
 	out := make(map[string]*discharge.Answers, len(cands))
 	var missing []string
 	c.mu.Lock()
-	// An organisation to read is marked in out (nil) at once, so it is
-	// asked for once however many candidates it has; one whose answers
-	// then cannot be read stays nil, which is what an absent one means.
-	prev := ""
 	for _, cd := range cands {
 		org := cd.Provider.OrganizationID
-		if org == "" || org == prev {
-			continue // a location's services mostly share their owner
+		if _, seen := out[org]; seen || org == "" {
+			continue
 		}
-		prev = org
 		if e, ok := c.m[org]; ok && now.Sub(e.read) < AnswersTTL {
 			out[org] = e.a
-		} else if _, marked := out[org]; !marked {
-			out[org] = nil
+		} else if !slices.Contains(missing, org) {
 			missing = append(missing, org)
 		}
 	}
