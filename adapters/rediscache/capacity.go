@@ -412,8 +412,9 @@ func nearIn(shards []*geoShard, lat, lon, radiusKm float64) []placement.Nearby {
 	withHits := 0 // shards that added hits
 	for _, sh := range shards {
 		n := len(raw)
-		for i := range sh.members {
-			m := &sh.members[i]
+		band := sh.band(lat, dLat)
+		for i := range band {
+			m := &band[i]
 			if math.Abs(m.lat-lat) > dLat {
 				continue
 			}

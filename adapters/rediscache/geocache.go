@@ -1,9 +1,12 @@
 package rediscache
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"sort"
 	"strconv"
 	"sync"
 
@@ -75,8 +78,30 @@ type geoMember struct {
 }
 
 type geoShard struct {
-	gen     int64
+	gen int64
+	// members are in order of latitude (sortByLat), so that a search
+	// reads only the band of them its circle spans (band), not the whole
+	// shard.
 	members []geoMember
+}
+
+func (sh *geoShard) sortByLat() {
+	slices.SortFunc(sh.members, func(a, b geoMember) int { return cmp.Compare(a.lat, b.lat) })
+}
+
+// bandSlack widens a band beyond its box by far more than the rounding of
+// lat±dLat, so a member the box test |m.lat-lat| <= dLat keeps is never
+// outside the band.
+const bandSlack = 1e-9
+
+// band returns the members whose latitude may lie within dLat of lat:
+// every one that nearIn's box test can pass, and hardly any other.
+func (sh *geoShard) band(lat, dLat float64) []geoMember {
+	lo, hi := lat-dLat-bandSlack, lat+dLat+bandSlack
+	ms := sh.members
+	i := sort.Search(len(ms), func(k int) bool { return ms[k].lat >= lo })
+	j := i + sort.Search(len(ms)-i, func(k int) bool { return ms[i+k].lat > hi })
+	return ms[i:j]
 }
 
 // geoCache is a process's copy of the capacity geo shards, keyed by shard
@@ -201,6 +226,7 @@ func decodeShard(v any) (*geoShard, error) {
 		ver, _ := strconv.ParseInt(toString(vs[i]), 10, 64)
 		sh.members = append(sh.members, geoMember{id: toString(id), lat: lat, lon: lon, version: ver})
 	}
+	sh.sortByLat()
 	return sh, nil
 }
 

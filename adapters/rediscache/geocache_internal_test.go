@@ -97,6 +97,7 @@ func TestNearestFirstMatchesFullSort(t *testing.T) {
 				sh.members = append(sh.members, geoMember{id: fmt.Sprintf("L%04d", i), lat: p[0], lon: p[1], version: int64(rng.IntN(5))})
 			}
 			rng.Shuffle(len(sh.members), func(a, b int) { sh.members[a], sh.members[b] = sh.members[b], sh.members[a] })
+			sh.sortByLat()
 			shards[s] = sh
 		}
 		radius := 0.5 + rng.Float64()*15
@@ -157,10 +158,50 @@ func BenchmarkNearShards(b *testing.B) {
 			}
 		}
 	}
+	for _, sh := range shards {
+		sh.sortByLat()
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		if got := nearShards(shards, lat0, lon0, 25, 500); len(got) != 500 {
 			b.Fatal(len(got))
+		}
+	}
+}
+
+// band keeps every member the box test |m.lat-lat| <= dLat keeps, those
+// exactly on the box's edges included.
+func TestBandKeepsTheBox(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for range 2000 {
+		lat, dLat := -80+160*rng.Float64(), rng.Float64()*0.5
+		sh := &geoShard{}
+		for range rng.IntN(50) {
+			l := lat + (rng.Float64()-0.5)*4*dLat
+			switch rng.IntN(4) {
+			case 0:
+				l = lat + dLat
+			case 1:
+				l = lat - dLat
+			}
+			sh.members = append(sh.members, geoMember{lat: l})
+		}
+		sh.sortByLat()
+		band := sh.band(lat, dLat)
+		in := 0
+		for _, m := range band {
+			if math.Abs(m.lat-lat) <= dLat {
+				in++
+			}
+		}
+		want := 0
+		for _, m := range sh.members {
+			if math.Abs(m.lat-lat) <= dLat {
+				want++
+			}
+		}
+		if in != want {
+			t.Fatalf("lat %v dLat %v: band keeps %d of the box's %d", lat, dLat, in, want)
 		}
 	}
 }
