@@ -406,6 +406,7 @@ func nearShards(shards []*geoShard, lat, lon, radiusKm float64, limit int) []pla
 func nearIn(shards []*geoShard, lat, lon, radiusKm float64) []placement.Nearby {
 	radiusM := radiusKm * 1000
 	dLat, dLon := degreesBox(lat, radiusM)
+	from := toRad(lon, lat)
 	sc := nearScratchPool.Get().(*nearScratch)
 	defer sc.put()
 	raw := sc.raw[:0]
@@ -421,7 +422,7 @@ func nearIn(shards []*geoShard, lat, lon, radiusKm float64) []placement.Nearby {
 			if dl := math.Abs(m.lon - lon); dLon < 180 && math.Min(dl, 360-dl) > dLon {
 				continue
 			}
-			d := redisDistanceM(lon, lat, m.lon, m.lat)
+			d := redisDistanceRad(from, m.rad)
 			if d > radiusM {
 				continue
 			}

@@ -70,10 +70,11 @@ end
 return {redis.call('GET', KEYS[3]) or '0', ids, pos, vs}
 `)
 
-// geoMember is one location in a cached shard, its position in radians.
+// geoMember is one location in a cached shard.
 type geoMember struct {
 	id       string
 	lat, lon float64 // degrees, as GEOPOS returns them
+	rad      radPoint
 	version  int64
 }
 
@@ -224,7 +225,7 @@ func decodeShard(v any) (*geoShard, error) {
 			continue // removed between ZRANGE and GEOPOS cannot happen in a script; be safe
 		}
 		ver, _ := strconv.ParseInt(toString(vs[i]), 10, 64)
-		sh.members = append(sh.members, geoMember{id: toString(id), lat: lat, lon: lon, version: ver})
+		sh.members = append(sh.members, geoMember{id: toString(id), lat: lat, lon: lon, rad: toRad(lon, lat), version: ver})
 	}
 	sh.sortByLat()
 	return sh, nil
@@ -237,15 +238,27 @@ const redisEarthRadiusM = 6372797.560856
 
 func degRad(d float64) float64 { return d * (math.Pi / 180.0) }
 
-func redisDistanceM(lon1, lat1, lon2, lat2 float64) float64 {
-	lon1r, lon2r := degRad(lon1), degRad(lon2)
-	v := math.Sin((lon2r - lon1r) / 2)
+// radPoint is a point in radians with the cosine of its latitude: what
+// the haversine needs of it, computed once per shard member (at load) and
+// once per search, not once per distance.
+type radPoint struct {
+	lonR, latR, cosLat float64
+}
+
+func toRad(lon, lat float64) radPoint {
+	latR := degRad(lat)
+	return radPoint{lonR: degRad(lon), latR: latR, cosLat: math.Cos(latR)}
+}
+
+// redisDistanceRad is Redis's geohashGetDistance, operation for
+// operation, in metres, from points already in radians.
+func redisDistanceRad(p1, p2 radPoint) float64 {
+	v := math.Sin((p2.lonR - p1.lonR) / 2)
 	if v == 0 {
-		return redisEarthRadiusM * math.Abs(degRad(lat2)-degRad(lat1))
+		return redisEarthRadiusM * math.Abs(p2.latR-p1.latR)
 	}
-	lat1r, lat2r := degRad(lat1), degRad(lat2)
-	u := math.Sin((lat2r - lat1r) / 2)
-	a := u*u + math.Cos(lat1r)*math.Cos(lat2r)*v*v
+	u := math.Sin((p2.latR - p1.latR) / 2)
+	a := u*u + p1.cosLat*p2.cosLat*v*v
 	return 2.0 * redisEarthRadiusM * math.Asin(math.Sqrt(a))
 }
 

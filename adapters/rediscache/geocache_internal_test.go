@@ -51,7 +51,7 @@ func nearOld(shards []*geoShard, lat, lon, radiusKm float64, limit int) []placem
 	best := map[string]int{}
 	for _, sh := range shards {
 		for _, m := range sh.members {
-			d := redisDistanceM(lon, lat, m.lon, m.lat)
+			d := haversineAsBefore(lon, lat, m.lon, m.lat)
 			if d > radiusM {
 				continue
 			}
@@ -94,7 +94,7 @@ func TestNearestFirstMatchesFullSort(t *testing.T) {
 				if rng.IntN(10) == 0 {
 					p[0] += 0.003 // listed elsewhere in this shard
 				}
-				sh.members = append(sh.members, geoMember{id: fmt.Sprintf("L%04d", i), lat: p[0], lon: p[1], version: int64(rng.IntN(5))})
+				sh.members = append(sh.members, geoMember{id: fmt.Sprintf("L%04d", i), lat: p[0], lon: p[1], rad: toRad(p[1], p[0]), version: int64(rng.IntN(5))})
 			}
 			rng.Shuffle(len(sh.members), func(a, b int) { sh.members[a], sh.members[b] = sh.members[b], sh.members[a] })
 			sh.sortByLat()
@@ -154,7 +154,7 @@ func BenchmarkNearShards(b *testing.B) {
 		for bed := range 3 {
 			if rng.IntN(3) > 0 {
 				sh := shards[3*area+bed]
-				sh.members = append(sh.members, geoMember{id: fmt.Sprintf("loc-%05d", i), lat: lat, lon: lon, version: int64(i)})
+				sh.members = append(sh.members, geoMember{id: fmt.Sprintf("loc-%05d", i), lat: lat, lon: lon, rad: toRad(lon, lat), version: int64(i)})
 			}
 		}
 	}
@@ -202,6 +202,39 @@ func TestBandKeepsTheBox(t *testing.T) {
 		}
 		if in != want {
 			t.Fatalf("lat %v dLat %v: band keeps %d of the box's %d", lat, dLat, in, want)
+		}
+	}
+}
+
+// haversineAsBefore is the distance as nearIn computed it before radPoint.
+func haversineAsBefore(lon1, lat1, lon2, lat2 float64) float64 {
+	lon1r, lon2r := degRad(lon1), degRad(lon2)
+	v := math.Sin((lon2r - lon1r) / 2)
+	if v == 0 {
+		return redisEarthRadiusM * math.Abs(degRad(lat2)-degRad(lat1))
+	}
+	lat1r, lat2r := degRad(lat1), degRad(lat2)
+	u := math.Sin((lat2r - lat1r) / 2)
+	a := u*u + math.Cos(lat1r)*math.Cos(lat2r)*v*v
+	return 2.0 * redisEarthRadiusM * math.Asin(math.Sqrt(a))
+}
+
+// The haversine from points in radians gives the very same float as from
+// degrees, on random pairs, equal longitudes and identical points.
+func TestRedisDistanceRadBitForBit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for i := range 300000 {
+		lon1, lat1 := -180+360*rng.Float64(), -85+170*rng.Float64()
+		lon2, lat2 := lon1+(rng.Float64()-0.5)*rng.Float64(), lat1+(rng.Float64()-0.5)*rng.Float64()
+		switch i % 5 {
+		case 0:
+			lon2 = lon1
+		case 1:
+			lon2, lat2 = lon1, lat1
+		}
+		want := haversineAsBefore(lon1, lat1, lon2, lat2)
+		if got := redisDistanceRad(toRad(lon1, lat1), toRad(lon2, lat2)); math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("(%v,%v)-(%v,%v): %v, want %v", lon1, lat1, lon2, lat2, got, want)
 		}
 	}
 }
