@@ -443,16 +443,22 @@ func nearIn(shards []*geoShard, lat, lon, radiusKm float64) []placement.Nearby {
 		return out
 	}
 	// A location in several shards (several bed types) is merged into its
-	// first entry, in shard order.
-	best := sc.best // id → index into out
+	// first entry, in shard order, found by its id's number: at[k] is the
+	// index in out of location k when stamp[k] is this search's.
+	sc.nextSearch()
 	out := make([]placement.Nearby, 0, len(raw))
 	for _, h := range raw {
-		if j, ok := best[h.m.id]; ok {
+		k := int(h.m.key)
+		if k >= len(sc.stamp) {
+			sc.grow(k + 1)
+		}
+		if sc.stamp[k] == sc.search {
+			j := sc.at[k]
 			out[j].DistanceKm = min(out[j].DistanceKm, h.km)
 			out[j].CapacityVersion = max(out[j].CapacityVersion, h.m.version)
 			continue
 		}
-		best[h.m.id] = len(out)
+		sc.stamp[k], sc.at[k] = sc.search, int32(len(out))
 		out = append(out, placement.Nearby{LocationID: h.m.id, DistanceKm: h.km, CapacityVersion: h.m.version})
 	}
 	return slices.Clip(out)
@@ -469,18 +475,38 @@ type rawHit struct {
 // hits of a dense search and the map merging them were most of its
 // allocations, grown afresh for every request.
 type nearScratch struct {
-	raw  []rawHit
-	best map[string]int
+	raw []rawHit
+	// stamp and at are indexed by a location's number: at is its index in
+	// the search's output when stamp holds the search's number.
+	stamp  []uint32
+	at     []int32
+	search uint32
 }
 
-var nearScratchPool = sync.Pool{New: func() any { return &nearScratch{best: map[string]int{}} }}
+var nearScratchPool = sync.Pool{New: func() any { return &nearScratch{} }}
+
+// nextSearch numbers a new search, so every stamp of an earlier one is
+// stale without clearing them (but once every 2^32 searches).
+func (sc *nearScratch) nextSearch() {
+	sc.search++
+	if sc.search == 0 {
+		clear(sc.stamp)
+		sc.search = 1
+	}
+}
+
+// grow makes room for location numbers below n.
+func (sc *nearScratch) grow(n int) {
+	n = max(n, 2*len(sc.stamp))
+	sc.stamp = append(sc.stamp, make([]uint32, n-len(sc.stamp))...)
+	sc.at = append(sc.at, make([]int32, n-len(sc.at))...)
+}
 
 // put empties the scratch (dropping its references to shard copies, which
 // a reload replaces) and returns it to the pool.
 func (sc *nearScratch) put() {
 	clear(sc.raw)
 	sc.raw = sc.raw[:0]
-	clear(sc.best)
 	nearScratchPool.Put(sc)
 }
 

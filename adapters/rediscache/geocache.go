@@ -76,6 +76,7 @@ type geoMember struct {
 	lat, lon float64 // degrees, as GEOPOS returns them
 	rad      radPoint
 	version  int64
+	key      int32 // the id's number (geoCache.keys)
 }
 
 type geoShard struct {
@@ -110,6 +111,13 @@ func (sh *geoShard) band(lat, dLat float64) []geoMember {
 type geoCache struct {
 	mu     sync.RWMutex
 	shards map[string]*geoShard
+	// keys numbers every location id a shard copy has held, so a search
+	// merges a location's entries in several shards by number, in arrays,
+	// not by id in a map (nearIn). It only grows, by the locations the
+	// capacity index has ever held. keysMu guards it, not mu, so that
+	// numbering a reloaded shard holds up no search.
+	keysMu sync.Mutex
+	keys   map[string]int32
 }
 
 func (g *geoCache) get(key string) *geoShard {
@@ -118,7 +126,10 @@ func (g *geoCache) get(key string) *geoShard {
 	return g.shards[key]
 }
 
+// put numbers a freshly loaded shard's members (number) and keeps the
+// shard unless a newer copy is kept already.
 func (g *geoCache) put(key string, sh *geoShard) {
+	g.number(sh)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.shards == nil {
@@ -199,6 +210,25 @@ func (s *CapacityStore) shardsAt(ctx context.Context, beds []discharge.BedType, 
 		out[i] = sh
 	}
 	return out, nil
+}
+
+// number gives each member of a shard not yet shared its id's number in
+// keys, adding the ids not numbered yet.
+func (g *geoCache) number(sh *geoShard) {
+	g.keysMu.Lock()
+	defer g.keysMu.Unlock()
+	if g.keys == nil {
+		g.keys = map[string]int32{}
+	}
+	for i := range sh.members {
+		m := &sh.members[i]
+		k, ok := g.keys[m.id]
+		if !ok {
+			k = int32(len(g.keys))
+			g.keys[m.id] = k
+		}
+		m.key = k
+	}
 }
 
 // isNoScript reports whether a pipeline failed only because a script was

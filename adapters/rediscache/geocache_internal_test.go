@@ -84,6 +84,7 @@ func TestNearestFirstMatchesFullSort(t *testing.T) {
 			pos[i] = [2]float64{lat0 + float64(rng.IntN(40)-20)*0.005, lon0 + float64(rng.IntN(40)-20)*0.008}
 		}
 		shards := make([]*geoShard, 1+rng.IntN(6))
+		var numbers geoCache
 		for s := range shards {
 			sh := &geoShard{}
 			for i := range nLoc {
@@ -98,6 +99,7 @@ func TestNearestFirstMatchesFullSort(t *testing.T) {
 			}
 			rng.Shuffle(len(sh.members), func(a, b int) { sh.members[a], sh.members[b] = sh.members[b], sh.members[a] })
 			sh.sortByLat()
+			numbers.number(sh)
 			shards[s] = sh
 		}
 		radius := 0.5 + rng.Float64()*15
@@ -158,8 +160,10 @@ func BenchmarkNearShards(b *testing.B) {
 			}
 		}
 	}
+	var numbers geoCache
 	for _, sh := range shards {
 		sh.sortByLat()
+		numbers.number(sh)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -236,5 +240,24 @@ func TestRedisDistanceRadBitForBit(t *testing.T) {
 		if got := redisDistanceRad(toRad(lon1, lat1), toRad(lon2, lat2)); math.Float64bits(got) != math.Float64bits(want) {
 			t.Fatalf("(%v,%v)-(%v,%v): %v, want %v", lon1, lat1, lon2, lat2, got, want)
 		}
+	}
+}
+
+// A scratch's stamps from an earlier search never count in a later one,
+// across the wrap of the search number too, and growing keeps them.
+func TestScratchStamps(t *testing.T) {
+	sc := &nearScratch{}
+	sc.nextSearch()
+	sc.grow(3)
+	sc.stamp[2] = sc.search
+	sc.grow(40)
+	if len(sc.stamp) < 40 || len(sc.at) != len(sc.stamp) || sc.stamp[2] != sc.search {
+		t.Fatalf("grown to %d/%d, stamp %v", len(sc.stamp), len(sc.at), sc.stamp[2])
+	}
+	sc.search = math.MaxUint32
+	sc.stamp[5] = 1
+	sc.nextSearch()
+	if sc.search != 1 || sc.stamp[5] != 0 || sc.stamp[2] != 0 {
+		t.Fatalf("after the wrap: search %d, stamps %v %v", sc.search, sc.stamp[5], sc.stamp[2])
 	}
 }
