@@ -522,7 +522,17 @@ func nearestFirst(hits []placement.Nearby, limit int) []placement.Nearby {
 	return hits
 }
 
+// compareNearby is byDistance on hits. Distances that differ decide
+// without the ids (cmp.Or's arguments, the ids' comparison among them,
+// are all evaluated): what byDistance answers, as cmp.Compare orders two
+// numbers that are neither equal nor NaN by < alone.
 func compareNearby(a, b placement.Nearby) int {
+	switch {
+	case a.DistanceKm < b.DistanceKm:
+		return -1
+	case a.DistanceKm > b.DistanceKm:
+		return 1
+	}
 	return byDistance(a.DistanceKm, b.DistanceKm, a.LocationID, b.LocationID)
 }
 

@@ -261,3 +261,36 @@ func TestScratchStamps(t *testing.T) {
 		t.Fatalf("after the wrap: search %d, stamps %v %v", sc.search, sc.stamp[5], sc.stamp[2])
 	}
 }
+
+// compareNearby answers byDistance, NaN, equal distances and equal ids
+// included.
+func TestCompareNearbyIsByDistance(t *testing.T) {
+	ds := []float64{math.NaN(), math.Inf(-1), -1, 0, 0.0001, 1.5, 1.5000000000000002, 2, math.Inf(1)}
+	ids := []string{"", "a", "b", "loc-1"}
+	for _, da := range ds {
+		for _, db := range ds {
+			for _, ia := range ids {
+				for _, ib := range ids {
+					a, b := placement.Nearby{LocationID: ia, DistanceKm: da}, placement.Nearby{LocationID: ib, DistanceKm: db}
+					if got, want := compareNearby(a, b), byDistance(da, db, ia, ib); got != want {
+						t.Fatalf("%v %q vs %v %q: %d, want %d", da, ia, db, ib, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkNearestFirst selects and sorts the nearest 500 of 3,000 hits.
+func BenchmarkNearestFirst(b *testing.B) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	hits := make([]placement.Nearby, 3000)
+	for i := range hits {
+		hits[i] = placement.Nearby{LocationID: fmt.Sprintf("loc-%05d", i), DistanceKm: round4(rng.Float64() * 25)}
+	}
+	work := make([]placement.Nearby, len(hits))
+	for b.Loop() {
+		copy(work, hits)
+		nearestFirst(work, 500)
+	}
+}
