@@ -38,10 +38,14 @@ type candidateSet struct {
 // hold it. Match lists them but never counts or returns them.
 func (s *Service) candidates(ctx context.Context, need *discharge.CareNeed, origin discharge.Position, outcode string, radius float64, explain bool) (candidateSet, error) {
 	var out candidateSet
-	var distance map[string]float64
-	var hints map[string]int64
+	// Per candidate location, aligned with locIDs: its distance and the
+	// posting version the geo index saw (bed-based searches only); those
+	// from nearExplain on are ExplainOnly. Slices, not maps keyed by id:
+	// every candidate is read by its position, so no lookup is needed.
+	var distKm []float64
+	var hints []int64
 	var locIDs []string
-	explainOnly := map[string]bool{}
+	nearExplain := -1
 	// The directory's generation is the record's, the geo index the
 	// cache's: two stores, so the one is read while the other answers
 	// (the generation is read before the projections, as providersAt
@@ -70,21 +74,31 @@ func (s *Service) candidates(ctx context.Context, need *discharge.CareNeed, orig
 				return out, err
 			}
 		}
-		distance = make(map[string]float64, len(hits)+len(extra))
-		hints = make(map[string]int64, len(hits))
+		distKm = make([]float64, 0, len(hits)+len(extra))
+		hints = make([]int64, 0, len(hits)+len(extra))
 		locIDs = make([]string, 0, len(hits)+len(extra))
 		for _, h := range hits {
-			distance[h.LocationID] = h.DistanceKm
-			hints[h.LocationID] = h.CapacityVersion
+			distKm = append(distKm, h.DistanceKm)
+			hints = append(hints, h.CapacityVersion)
 			locIDs = append(locIDs, h.LocationID)
 		}
-		for _, h := range extra {
-			if _, ok := distance[h.LocationID]; ok {
-				continue
+		nearExplain = len(locIDs)
+		if len(extra) > 0 {
+			// A Location the bed-type search found, or listed twice, is
+			// taken once, at its first distance.
+			seen := make(map[string]bool, len(locIDs)+len(extra))
+			for _, id := range locIDs {
+				seen[id] = true
 			}
-			distance[h.LocationID] = h.DistanceKm
-			explainOnly[h.LocationID] = true
-			locIDs = append(locIDs, h.LocationID)
+			for _, h := range extra {
+				if seen[h.LocationID] {
+					continue
+				}
+				seen[h.LocationID] = true
+				distKm = append(distKm, h.DistanceKm)
+				hints = append(hints, 0)
+				locIDs = append(locIDs, h.LocationID)
+			}
 		}
 	} else {
 		ids, err := s.capacity.Covering(ctx, outcode)
@@ -103,9 +117,10 @@ func (s *Service) candidates(ctx context.Context, need *discharge.CareNeed, orig
 	// candidate location and kept only for those with a posting, as
 	// holdsOf keeps them; errors keep their order (projections, postings,
 	// holds).
+	ents := s.idx.entries(locIDs)
 	var (
 		wg                sync.WaitGroup
-		providers         map[string][]discharge.Provider
+		providers         [][]discharge.Provider
 		gen               int64
 		allHeld           map[string]map[discharge.BedType]int
 		provErr, holdsErr error
@@ -114,16 +129,16 @@ func (s *Service) candidates(ctx context.Context, need *discharge.CareNeed, orig
 	go func() {
 		defer wg.Done()
 		if gen, provErr = generation(); provErr == nil {
-			providers, provErr = s.providersAt(ctx, gen, locIDs)
+			providers, provErr = s.providersAt(ctx, gen, locIDs, ents)
 		}
 	}()
 	go func() {
 		defer wg.Done()
 		allHeld, holdsErr = s.activeHolds(ctx, locIDs)
 	}()
-	caps, capErr := s.capacityAt(ctx, locIDs, hints)
+	caps, posted, capErr := s.capacityAt(ctx, locIDs, hints, ents)
 	wg.Wait()
-	if len(caps) == 0 {
+	if posted == 0 {
 		holdsErr = nil // holdsOf asks nothing when no location has a posting
 	}
 	for _, err := range []error{provErr, capErr, holdsErr} {
@@ -131,25 +146,20 @@ func (s *Service) candidates(ctx context.Context, need *discharge.CareNeed, orig
 			return out, err
 		}
 	}
-	held := postedOnly(allHeld, caps)
-	// One backing array each for the candidates' postings and distances,
-	// not a small heap object per location (GC was a fifth of the CPU).
+	held := postedOnly(allHeld, locIDs, caps)
 	list := make([]discharge.Candidate, 0, len(locIDs))
-	postings := make([]discharge.Capacity, 0, len(caps))
-	dists := make([]float64, 0, len(distance))
-	for _, lid := range locIDs {
-		var cp *discharge.Capacity
-		if c, ok := caps[lid]; ok {
-			postings = append(postings, c)
-			cp = &postings[len(postings)-1]
-		}
+	for i := range locIDs {
+		// The postings are the cache's own (never changed once stored),
+		// and distKm one backing array: no copy or small heap object per
+		// location (GC was a fifth of the CPU).
+		cp := caps[i]
 		var dp *float64
-		if d, ok := distance[lid]; ok {
-			dists = append(dists, d)
-			dp = &dists[len(dists)-1]
+		if distKm != nil {
+			dp = &distKm[i]
 		}
-		for _, p := range providers[lid] {
-			list = append(list, discharge.Candidate{Provider: withCoverage(p, cp), Capacity: cp, DistanceKm: dp, ExplainOnly: explainOnly[lid]})
+		explainOnly := nearExplain >= 0 && i >= nearExplain
+		for _, p := range providers[i] {
+			list = append(list, discharge.Candidate{Provider: withCoverage(p, cp), Capacity: cp, DistanceKm: dp, ExplainOnly: explainOnly})
 		}
 	}
 	out.warnings = withReferrals(list, held, s.answersOf(ctx, list))

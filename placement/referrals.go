@@ -73,15 +73,19 @@ func (s *Service) activeHolds(ctx context.Context, ids []string) (map[string]map
 	return held, nil
 }
 
-// postedOnly keeps the holds of locations with a posting: only they can
-// have a bookable bed, and only their holds are put on candidates.
-func postedOnly(held map[string]map[discharge.BedType]int, caps map[string]discharge.Capacity) map[string]map[discharge.BedType]int {
+// postedOnly keeps the holds of locations with a posting (caps, aligned
+// with locIDs, as capacityAt returns them): only they can have a bookable
+// bed, and only their holds are put on candidates.
+func postedOnly(held map[string]map[discharge.BedType]int, locIDs []string, caps []*discharge.Capacity) map[string]map[discharge.BedType]int {
 	if len(held) == 0 {
 		return nil
 	}
 	out := make(map[string]map[discharge.BedType]int, len(held))
-	for id, h := range held {
-		if _, ok := caps[id]; ok {
+	for i, id := range locIDs {
+		if caps[i] == nil {
+			continue
+		}
+		if h, ok := held[id]; ok {
 			out[id] = h
 		}
 	}

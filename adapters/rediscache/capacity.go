@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -382,57 +383,195 @@ func (s *CapacityStore) Near(ctx context.Context, areas []string, bedTypes []dis
 	if err != nil {
 		return nil, classify(op, err)
 	}
+	return nearShards(shards, lat, lon, radiusKm, limit), nil
+}
+
+// nearShards is Near's search of the shards' copies.
+func nearShards(shards []*geoShard, lat, lon, radiusKm float64, limit int) []placement.Nearby {
 	// Dense areas hold the limit well inside the radius: look in a quarter
 	// of it first. When that circle holds limit locations they are the
 	// nearest limit of the whole circle (everything outside is further).
+	// A quarter that holds fewer is not sorted, only counted.
 	if radiusKm >= 8 {
 		if out := nearIn(shards, lat, lon, radiusKm/4); len(out) >= limit {
-			return out[:limit], nil
+			return nearestFirst(out, limit)
 		}
 	}
-	out := nearIn(shards, lat, lon, radiusKm)
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return nearestFirst(nearIn(shards, lat, lon, radiusKm), limit)
 }
 
 // nearIn returns the shards' members within radiusKm of a point, each
 // location once (its nearest entry, the highest version any shard
-// recorded), nearest first.
+// recorded), in no particular order (nearestFirst sorts them).
 func nearIn(shards []*geoShard, lat, lon, radiusKm float64) []placement.Nearby {
 	radiusM := radiusKm * 1000
 	dLat, dLon := degreesBox(lat, radiusM)
-	var out []placement.Nearby
-	best := map[string]int{} // id → index into out
+	from := toRad(lon, lat)
+	sc := nearScratchPool.Get().(*nearScratch)
+	defer sc.put()
+	raw := sc.raw[:0]
+	withHits := 0 // shards that added hits
 	for _, sh := range shards {
-		for i := range sh.members {
-			m := &sh.members[i]
+		n := len(raw)
+		band := sh.band(lat, dLat)
+		for i := range band {
+			m := &band[i]
 			if math.Abs(m.lat-lat) > dLat {
 				continue
 			}
 			if dl := math.Abs(m.lon - lon); dLon < 180 && math.Min(dl, 360-dl) > dLon {
 				continue
 			}
-			d := redisDistanceM(lon, lat, m.lon, m.lat)
+			d := redisDistanceRad(from, m.rad)
 			if d > radiusM {
 				continue
 			}
 			// As GEOSEARCH WITHDIST replies: the unit's distance to 4 decimals.
-			km, _ := strconv.ParseFloat(strconv.FormatFloat(d/1000, 'f', 4, 64), 64)
-			if j, ok := best[m.id]; ok {
-				out[j].DistanceKm = min(out[j].DistanceKm, km)
-				out[j].CapacityVersion = max(out[j].CapacityVersion, m.version)
-				continue
-			}
-			best[m.id] = len(out)
-			out = append(out, placement.Nearby{LocationID: m.id, DistanceKm: km, CapacityVersion: m.version})
+			raw = append(raw, rawHit{m: m, km: round4(d / 1000)})
+		}
+		if len(raw) > n {
+			withHits++
 		}
 	}
-	slices.SortFunc(out, func(a, b placement.Nearby) int {
-		return byDistance(a.DistanceKm, b.DistanceKm, a.LocationID, b.LocationID)
-	})
-	return out
+	sc.raw = raw
+	if withHits < 2 {
+		// A shard lists a location once.
+		out := make([]placement.Nearby, len(raw))
+		for i, h := range raw {
+			out[i] = placement.Nearby{LocationID: h.m.id, DistanceKm: h.km, CapacityVersion: h.m.version}
+		}
+		return out
+	}
+	// A location in several shards (several bed types) is merged into its
+	// first entry, in shard order, found by its id's number: at[k] is the
+	// index in out of location k when stamp[k] is this search's.
+	sc.nextSearch()
+	out := make([]placement.Nearby, 0, len(raw))
+	for _, h := range raw {
+		k := int(h.m.key)
+		if k >= len(sc.stamp) {
+			sc.grow(k + 1)
+		}
+		if sc.stamp[k] == sc.search {
+			j := sc.at[k]
+			out[j].DistanceKm = min(out[j].DistanceKm, h.km)
+			out[j].CapacityVersion = max(out[j].CapacityVersion, h.m.version)
+			continue
+		}
+		sc.stamp[k], sc.at[k] = sc.search, int32(len(out))
+		out = append(out, placement.Nearby{LocationID: h.m.id, DistanceKm: h.km, CapacityVersion: h.m.version})
+	}
+	return slices.Clip(out)
+}
+
+// rawHit is a shard member inside the circle, before locations in several
+// shards are merged.
+type rawHit struct {
+	m  *geoMember
+	km float64
+}
+
+// nearScratch is nearIn's working memory, reused across searches: the
+// hits of a dense search and the map merging them were most of its
+// allocations, grown afresh for every request.
+type nearScratch struct {
+	raw []rawHit
+	// stamp and at are indexed by a location's number: at is its index in
+	// the search's output when stamp holds the search's number.
+	stamp  []uint32
+	at     []int32
+	search uint32
+}
+
+var nearScratchPool = sync.Pool{New: func() any { return &nearScratch{} }}
+
+// nextSearch numbers a new search, so every stamp of an earlier one is
+// stale without clearing them (but once every 2^32 searches).
+func (sc *nearScratch) nextSearch() {
+	sc.search++
+	if sc.search == 0 {
+		clear(sc.stamp)
+		sc.search = 1
+	}
+}
+
+// grow makes room for location numbers below n.
+func (sc *nearScratch) grow(n int) {
+	n = max(n, 2*len(sc.stamp))
+	sc.stamp = append(sc.stamp, make([]uint32, n-len(sc.stamp))...)
+	sc.at = append(sc.at, make([]int32, n-len(sc.at))...)
+}
+
+// put empties the scratch (dropping its references to shard copies, which
+// a reload replaces) and returns it to the pool.
+func (sc *nearScratch) put() {
+	clear(sc.raw)
+	sc.raw = sc.raw[:0]
+	nearScratchPool.Put(sc)
+}
+
+// nearestFirst returns the nearest limit of hits (each location once),
+// nearest first, ties by id: the limit nearest are selected in linear time
+// and only they are sorted, not every hit in the circle.
+func nearestFirst(hits []placement.Nearby, limit int) []placement.Nearby {
+	if limit < len(hits) {
+		selectNearest(hits, limit)
+		hits = hits[:limit]
+	}
+	slices.SortFunc(hits, compareNearby)
+	return hits
+}
+
+// compareNearby is byDistance on hits. Distances that differ decide
+// without the ids (cmp.Or's arguments, the ids' comparison among them,
+// are all evaluated): what byDistance answers, as cmp.Compare orders two
+// numbers that are neither equal nor NaN by < alone.
+func compareNearby(a, b placement.Nearby) int {
+	switch {
+	case a.DistanceKm < b.DistanceKm:
+		return -1
+	case a.DistanceKm > b.DistanceKm:
+		return 1
+	}
+	return byDistance(a.DistanceKm, b.DistanceKm, a.LocationID, b.LocationID)
+}
+
+// selectNearest reorders hits so that hits[:k] are the k nearest in
+// compareNearby's order (a total order: a location is listed once), in no
+// particular order among themselves (quickselect, median-of-three pivot).
+func selectNearest(hits []placement.Nearby, k int) {
+	lo, hi := 0, len(hits)-1
+	for lo < hi {
+		// Median of lo, mid and hi as the pivot, moved to hi.
+		mid := lo + (hi-lo)/2
+		if compareNearby(hits[mid], hits[lo]) < 0 {
+			hits[mid], hits[lo] = hits[lo], hits[mid]
+		}
+		if compareNearby(hits[hi], hits[lo]) < 0 {
+			hits[hi], hits[lo] = hits[lo], hits[hi]
+		}
+		if compareNearby(hits[mid], hits[hi]) < 0 {
+			hits[mid], hits[hi] = hits[hi], hits[mid]
+		}
+		pivot := hits[hi]
+		p := lo
+		for i := lo; i < hi; i++ {
+			if compareNearby(hits[i], pivot) < 0 {
+				hits[i], hits[p] = hits[p], hits[i]
+				p++
+			}
+		}
+		hits[p], hits[hi] = hits[hi], hits[p]
+		// hits[lo:p] precede the pivot, now at p, and hits[p+1:hi+1] follow it.
+		switch {
+		case p == k:
+			return
+		case p < k:
+			lo = p + 1
+		default:
+			hi = p - 1
+		}
+	}
 }
 
 // byDistance orders hits nearest first, ties by id, so results are stable.
