@@ -2,14 +2,13 @@ package rediscache
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
-	"github.com/dischargegateway/gateway/internal/detach"
+	"github.com/dischargegateway/gateway/internal/coalesce"
 )
 
 // Replay remembers client-assertion ids so a replayed assertion is refused.
@@ -52,18 +51,12 @@ type RateLimit struct {
 	window time.Duration
 	now    func() time.Time
 
-	mu      sync.Mutex
-	running *rateBatch // in flight
-	next    *rateBatch // sent when running ends; checks arriving now join it
+	// flights are the pipelines of checks: one in flight, the next
+	// gathering the checks that arrive meanwhile.
+	flights coalesce.Flights[*rateCheck]
 }
 
-// rateBatch is one pipeline of checks.
-type rateBatch struct {
-	done   chan struct{}
-	checks []*rateCheck
-}
-
-// rateCheck is one caller's count in a rateBatch.
+// rateCheck is one caller's count in a pipeline of checks.
 type rateCheck struct {
 	key      string
 	expireAt time.Time
@@ -96,63 +89,28 @@ func (l *RateLimit) Allow(ctx context.Context, clientID string) (bool, time.Dura
 // none is in flight, else the next one, shared with the checks that
 // arrive meanwhile.
 func (l *RateLimit) count(ctx context.Context, c *rateCheck) error {
-	l.mu.Lock()
-	if b := l.next; b != nil {
-		b.checks = append(b.checks, c)
-		l.mu.Unlock()
-		select {
-		case <-b.done:
-			return c.err
-		case <-ctx.Done():
-			return classify("rediscache.RateLimit", ctx.Err())
-		}
+	if err := l.flights.Do(ctx, c, l.send); err != nil {
+		return classify("rediscache.RateLimit", err)
 	}
-	b := &rateBatch{done: make(chan struct{}), checks: []*rateCheck{c}}
-	if l.running == nil {
-		l.running = b
-		l.mu.Unlock()
-		l.send(ctx, b)
-		return c.err
-	}
-	// A pipeline is in flight: this caller sends the next one, for itself
-	// and whoever arrives meanwhile.
-	prev := l.running
-	l.next = b
-	l.mu.Unlock()
-	<-prev.done // bounded by its sender's deadline
-	l.mu.Lock()
-	l.running, l.next = b, nil
-	l.mu.Unlock()
-	l.send(ctx, b)
 	return c.err
 }
 
-// send counts a batch's checks in one pipeline, in the sender's context
-// without its cancellation (the other callers wait for the answer too)
-// but with its deadline.
-func (l *RateLimit) send(ctx context.Context, b *rateBatch) {
-	sctx, cancel := detach.Context(ctx)
-	defer func() {
-		cancel()
-		l.mu.Lock()
-		if l.running == b {
-			l.running = nil
-		}
-		l.mu.Unlock()
-		close(b.done)
-	}()
+// send counts a batch's checks in one pipeline (in the context
+// coalesce.Flights gives it: the sender's deadline, without its
+// cancellation, as the other callers wait for the answer too).
+func (l *RateLimit) send(ctx context.Context, checks []*rateCheck) {
 	failed := discharge.E(discharge.KindInternal, "rediscache.RateLimit", "The rate limit could not be checked.")
-	for _, c := range b.checks {
+	for _, c := range checks {
 		c.err = failed // until counted: a panic below answers this
 	}
 	pipe := l.rdb.Pipeline()
-	incrs := make([]*redis.IntCmd, len(b.checks))
-	for i, c := range b.checks {
-		pipe.SetArgs(sctx, c.key, 0, redis.SetArgs{Mode: "NX", ExpireAt: c.expireAt})
-		incrs[i] = pipe.Incr(sctx, c.key)
+	incrs := make([]*redis.IntCmd, len(checks))
+	for i, c := range checks {
+		pipe.SetArgs(ctx, c.key, 0, redis.SetArgs{Mode: "NX", ExpireAt: c.expireAt})
+		incrs[i] = pipe.Incr(ctx, c.key)
 	}
-	_, _ = pipe.Exec(sctx) // SET NX answers nil for a key that exists; each INCR's error is its own
-	for i, c := range b.checks {
+	_, _ = pipe.Exec(ctx) // SET NX answers nil for a key that exists; each INCR's error is its own
+	for i, c := range checks {
 		c.n, c.err = incrs[i].Result()
 		c.err = classify("rediscache.RateLimit", c.err)
 	}

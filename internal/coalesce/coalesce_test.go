@@ -1,4 +1,4 @@
-package directory
+package coalesce
 
 import (
 	"context"
@@ -8,10 +8,29 @@ import (
 	"time"
 )
 
-// TestGenReadsNeverShareAReadBegunEarlier: a caller arriving while a read
-// of the generation is in flight is answered by a later read, which sees a
-// commit made in between.
-func TestGenReadsNeverShareAReadBegunEarlier(t *testing.T) {
+// genReads is how the directory shares reads of its generation: each
+// caller's answer is the value its flight read.
+type genReads struct {
+	Flights[*genRead]
+}
+
+type genRead struct{ gen int64 }
+
+func (g *genReads) read(ctx context.Context, read func(context.Context) (int64, error)) (int64, error) {
+	r := &genRead{}
+	err := g.Do(ctx, r, func(ctx context.Context, rs []*genRead) {
+		gen, _ := read(ctx)
+		for _, r := range rs {
+			r.gen = gen
+		}
+	})
+	return r.gen, err
+}
+
+// TestNeverShareAFlightBegunEarlier: a caller arriving while a flight (a
+// read of the directory's generation) is in progress is answered by a
+// later flight, which sees a commit made in between.
+func TestNeverShareAFlightBegunEarlier(t *testing.T) {
 	var g genReads
 	var current, reads atomic.Int64
 	current.Store(1)
@@ -54,9 +73,9 @@ func TestGenReadsNeverShareAReadBegunEarlier(t *testing.T) {
 	}
 }
 
-// TestGenReadsWaiterGivesUp: a caller whose context ends stops waiting;
-// the read still answers the others.
-func TestGenReadsWaiterGivesUp(t *testing.T) {
+// TestWaiterGivesUp: a caller whose context ends stops waiting; the
+// flight still answers the others.
+func TestWaiterGivesUp(t *testing.T) {
 	var g genReads
 	release := make(chan struct{})
 	started := make(chan struct{})
