@@ -20,8 +20,10 @@
 //     same shards plus HMGET of every candidate's capacity, from Go.
 //
 // Each run then measures capacity postings against a bare Echo handler
-// decoding and re-encoding the same body; --placement=false measures only
-// those (a shorter run, for the posting path).
+// decoding and re-encoding the same body, and intake (POST /fhir/Patient, a
+// new patient each time) against a bare Echo handler decoding the same
+// Patient into the FHIR model and encoding it back; --placement=false
+// measures only those (a shorter run, for the write paths).
 //
 // Only loopback addresses are used; every loop is bounded in time.
 package main
@@ -78,6 +80,8 @@ func main() {
 	capProfile := flag.String("capacity-cpuprofile", "", "write a CPU profile of the capacity posting phase to this file")
 	flag.IntVar(&halfRuns, "half-runs", 1, "how many times to run the half-saturation phase (each p99 is reported: the spread)")
 	flag.BoolVar(&capacityPhase, "capacity", true, "also measure capacity postings (PUT /api/v1/capacity/{id}) against a bare Echo decode+encode handler")
+	flag.BoolVar(&intakePhase, "intake", true, "also measure intake (POST /fhir/Patient, a new patient each time) against a bare Echo handler decoding the same Patient into the FHIR model and re-encoding it")
+	flag.StringVar(&intakeProfile, "intake-cpuprofile", "", "write a CPU profile of the intake phase to this file")
 	flag.BoolVar(&placementPhases, "placement", true, "measure $placement-options (false: the capacity phases only, a shorter run)")
 	flag.Parse()
 	profile, allocProfile, capacityProfile = *cpuprofile, *memprofile, *capProfile
@@ -96,7 +100,7 @@ var profile, allocProfile, capacityProfile string
 
 // capacityPhase says whether to measure capacity postings too;
 // placementPhases whether to measure $placement-options.
-var capacityPhase, placementPhases bool
+var capacityPhase, placementPhases, intakePhase bool
 
 // halfRuns is how many times the half-saturation phase runs.
 var halfRuns int
@@ -211,7 +215,7 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		return p
 	}
 	if !placementPhases {
-		return capacityOnly(ctx, base, issuer, client, listings, caps, workers, duration, measured, providers, seedTime, out)
+		return capacityOnly(ctx, base, tok, issuer, client, listings, caps, workers, duration, measured, providers, seedTime, out)
 	}
 
 	// Referrals, in the districts that hold providers (a patient lives
@@ -380,6 +384,12 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 			return err
 		}
 	}
+	var inPhase, inBare phase
+	if intakePhase {
+		if inPhase, inBare, err = intake(base, tok, client, workers, duration, measured); err != nil {
+			return err
+		}
+	}
 
 	w, done, err := openOut(out)
 	if err != nil {
@@ -395,6 +405,9 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	phases := append(append([]phase{sat}, halves...), service, bare, floor)
 	if capacityPhase {
 		phases = append(phases, capPhase, capBare)
+	}
+	if intakePhase {
+		phases = append(phases, inPhase, inBare)
 	}
 	for _, p := range phases {
 		rc := "–"
@@ -441,36 +454,62 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		fmt.Fprintf(w, "Capacity postings: %.0f/s, %.1f%% of the bare Echo handler decoding and re-encoding the same body.\n",
 			capPhase.rps, 100*capPhase.rps/capBare.rps)
 	}
+	if intakePhase {
+		fmt.Fprintf(w, "Intake: %.0f creates/s, %.1f%% of the bare Echo handler decoding and re-encoding the same Patient.\n",
+			inPhase.rps, 100*inPhase.rps/inBare.rps)
+	}
 	return nil
 }
 
-// capacityOnly measures the capacity phases alone (--placement=false) and
+// capacityOnly measures the write phases alone (--placement=false) and
 // writes their report.
-func capacityOnly(ctx context.Context, base string, issuer *auth.Issuer, client *http.Client, listings []discharge.Listing, caps []discharge.Capacity,
+func capacityOnly(ctx context.Context, base, tok string, issuer *auth.Issuer, client *http.Client, listings []discharge.Listing, caps []discharge.Capacity,
 	workers int, duration time.Duration, measured func(func() phase) phase, providers int, seedTime time.Duration, out string) error {
-	capPhase, capBare, err := postings(ctx, base, issuer, client, listings, caps, workers, duration, measured)
-	if err != nil {
-		return err
+	var capPhase, capBare, inPhase, inBare phase
+	var err error
+	if capacityPhase {
+		if capPhase, capBare, err = postings(ctx, base, issuer, client, listings, caps, workers, duration, measured); err != nil {
+			return err
+		}
+	}
+	if intakePhase {
+		if inPhase, inBare, err = intake(base, tok, client, workers, duration, measured); err != nil {
+			return err
+		}
 	}
 	w, done, err := openOut(out)
 	if err != nil {
 		return err
 	}
 	defer done()
-	fmt.Fprintf(w, "# Capacity postings: %d providers\n\n", providers)
+	fmt.Fprintf(w, "# Capacity postings and intake: %d providers\n\n", providers)
 	fmt.Fprintf(w, "%s, %d cores (GOMAXPROCS %d), %d workers, %s per phase; seeding took %s; no placement phases.\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), workers, duration, seedTime.Round(time.Millisecond))
 	fmt.Fprintln(w, "| phase | requests | errors | req/s | p50 | p99 | Redis CPU per request |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
-	for _, p := range []phase{capPhase, capBare} {
+	var phases []phase
+	if capacityPhase {
+		phases = append(phases, capPhase, capBare)
+	}
+	if intakePhase {
+		phases = append(phases, inPhase, inBare)
+	}
+	for _, p := range phases {
 		rc := "–"
 		if p.redisCPU > 0 {
 			rc = fmt.Sprintf("%.0f µs", float64(p.redisCPU.Nanoseconds())/1000)
 		}
 		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %s |\n", p.name, p.requests, p.errors, p.rps, ms(p.p50), ms(p.p99), rc)
 	}
-	fmt.Fprintf(w, "\nCapacity postings: %.0f/s, %.1f%% of the bare Echo handler decoding and re-encoding the same body.\n",
-		capPhase.rps, 100*capPhase.rps/capBare.rps)
+	fmt.Fprintln(w)
+	if capacityPhase {
+		fmt.Fprintf(w, "Capacity postings: %.0f/s, %.1f%% of the bare Echo handler decoding and re-encoding the same body.\n",
+			capPhase.rps, 100*capPhase.rps/capBare.rps)
+	}
+	if intakePhase {
+		fmt.Fprintf(w, "Intake: %.0f creates/s, %.1f%% of the bare Echo handler decoding and re-encoding the same Patient.\n",
+			inPhase.rps, 100*inPhase.rps/inBare.rps)
+	}
 	return nil
 }
 
