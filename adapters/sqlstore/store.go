@@ -29,16 +29,20 @@ type Store struct {
 	retries     atomic.Int64
 	stmts       stmtCache // SQLite's prepared statements (stmtcache.go)
 
-	// writeGate admits one read-write transaction of this process at a
-	// time on SQLite (nil on PostgreSQL). SQLite has one writer anyway;
-	// without the gate, concurrent writers each held a pooled connection
-	// in BEGIN IMMEDIATE and waited in SQLite's busy handler, which sleeps
-	// 1, 2, 5, 10, 15, 20, 25 … ms between tries: a writer that lost twice
-	// slept past the lock's release, and readers found the pool's
-	// connections taken by sleeping writers. Writers now queue here, in
-	// arrival order, holding no connection, and the busy timeout is left
-	// for other processes sharing the file (gateway import beside serve).
-	writeGate chan struct{}
+	// writes shares SQLite's read-write transactions of this process
+	// among the writers that queue for them (writegroup.go; nil on
+	// PostgreSQL). SQLite has one writer anyway. Before it, a write gate
+	// admitted one transaction at a time, holding no connection while
+	// waiting: without that, concurrent writers each held a pooled
+	// connection in BEGIN IMMEDIATE and waited in SQLite's busy handler,
+	// which sleeps 1, 2, 5, 10, 15, 20, 25 … ms between tries, so a writer
+	// that lost twice slept past the lock's release, and readers found the
+	// pool's connections taken by sleeping writers. The group keeps that
+	// (members queue in arrival order, holding no connection; the busy
+	// timeout is left for other processes sharing the file, such as
+	// gateway import beside serve) and commits the queued writers'
+	// transactions as one, with one flush.
+	writes *writeGroup
 }
 
 var _ fhir.Store = (*Store)(nil)
@@ -123,13 +127,8 @@ func (s *Store) attempts(ctx context.Context, op string, try func() error) error
 }
 
 func (s *Store) tryTx(ctx context.Context, partition string, readOnly bool, f func(*sql.Tx) error) error {
-	if s.writeGate != nil && !readOnly {
-		select {
-		case s.writeGate <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		defer func() { <-s.writeGate }()
+	if s.writes != nil && !readOnly {
+		return s.writes.run(ctx, f)
 	}
 	opts := &sql.TxOptions{ReadOnly: readOnly}
 	if s.eng == enginePostgres {
