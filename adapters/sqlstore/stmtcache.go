@@ -39,6 +39,16 @@ type stmtCache struct {
 // connection held by a transaction waiting to prepare, none would ever
 // come free (it hung the referral suite's 50 concurrent accepts).
 func (s *Store) stmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
+	if st := s.cached(q); st != nil {
+		return tx.StmtContext(ctx, st)
+	}
+	return nil
+}
+
+// cached returns q prepared on the DB, from the cache on SQLite, else nil
+// (and the caller runs q as text). A text not cached yet is prepared in
+// the background (stmt says why never by the caller).
+func (s *Store) cached(q string) *sql.Stmt {
 	if s.eng != engineSQLite {
 		return nil
 	}
@@ -46,7 +56,7 @@ func (s *Store) stmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
 	st, ok := s.stmts.m[q]
 	s.stmts.mu.RUnlock()
 	if ok {
-		return tx.StmtContext(ctx, st)
+		return st
 	}
 	s.stmts.mu.Lock()
 	if _, ok := s.stmts.m[q]; !ok && !s.stmts.closed && !s.stmts.preparing[q] && len(s.stmts.m)+len(s.stmts.preparing) < maxCachedStmts {
@@ -105,6 +115,16 @@ func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any)
 		return st.QueryRowContext(ctx, args...)
 	}
 	return tx.QueryRowContext(ctx, q, args...)
+}
+
+// queryRowAlone runs q on its own, outside any transaction, prepared once
+// per connection: on SQLite one statement in autocommit mode reads one
+// snapshot (its own read transaction).
+func (s *Store) queryRowAlone(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := s.cached(q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.db.QueryRowContext(ctx, q, args...)
 }
 
 // query runs q in tx, prepared once per connection on SQLite.

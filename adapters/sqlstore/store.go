@@ -174,15 +174,18 @@ func (s *Store) ReadVersion(ctx context.Context, partition, typ, id string, vers
 	return r, err
 }
 
-// readRow runs a query of one row in a transaction scoped to partition.
+// readRow runs a query of one row in a transaction scoped to partition
+// (on SQLite, where no setting scopes it, the statement alone).
 // On PostgreSQL the partition setting and the query go as one pipelined
 // batch, which pgx runs as one implicit transaction: one round trip
 // instead of four (BEGIN, set_config, SELECT, COMMIT), with the same SQL.
 func (s *Store) readRow(ctx context.Context, op, partition, q string, args []any, scan func(scanner) error) error {
 	if s.eng != enginePostgres {
-		return s.inTx(ctx, op, partition, true, func(tx *sql.Tx) error {
-			return scan(s.queryRow(ctx, tx, q, args...))
-		})
+		// One statement reads one snapshot on its own, in autocommit mode
+		// (SQLite begins and ends a read transaction around it): without
+		// BEGIN and COMMIT, two more calls through the driver per read,
+		// which were half of a read's cost.
+		return s.attempts(ctx, op, func() error { return scan(s.queryRowAlone(ctx, q, args...)) })
 	}
 	err := s.partitionBatch(ctx, partition, q, args, func(br pgx.BatchResults) error {
 		return scan(br.QueryRow())
