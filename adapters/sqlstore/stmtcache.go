@@ -127,6 +127,14 @@ func (s *Store) queryRowAlone(ctx context.Context, q string, args ...any) *sql.R
 	return s.db.QueryRowContext(ctx, q, args...)
 }
 
+// queryAlone is queryRowAlone for a query of many rows.
+func (s *Store) queryAlone(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := s.cached(q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.db.QueryContext(ctx, q, args...)
+}
+
 // query runs q in tx, prepared once per connection on SQLite.
 func (s *Store) query(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
 	if st := s.stmt(ctx, tx, q); st != nil {

@@ -209,8 +209,9 @@ type rows interface {
 // statement agree.
 func (s *Store) readRows(ctx context.Context, op, partition, q string, args []any, scan func(rows) error) error {
 	if s.eng != enginePostgres {
-		return s.inTx(ctx, op, partition, true, func(tx *sql.Tx) error {
-			rs, err := s.query(ctx, tx, q, args...)
+		// The statement alone, as readRow runs one.
+		return s.attempts(ctx, op, func() error {
+			rs, err := s.queryAlone(ctx, q, args...)
 			if err != nil {
 				return err
 			}
