@@ -748,28 +748,62 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, r
 	return inserted, nil
 }
 
-// insertRowByRow is insertRows on SQLite: one cached single-row INSERT
-// per row (rows of one call have one arity).
+// insertRowByRow is insertRows on SQLite: cached INSERTs of 16, 8, 4, 2
+// or 1 rows (rows of one call have one arity), the largest that fit first,
+// so a statement's text is one of five per table and is prepared once per
+// connection, and a dozen index rows take three statements, not twelve.
+// Each statement was a call through database/sql and the driver, and in a
+// write group (writegroup.go) the calls of every member run one after
+// another: they were most of a create's time there.
 func (s *Store) insertRowByRow(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any) (int64, error) {
 	var inserted int64
-	text := ""
-	for _, row := range rows {
-		if text == "" || len(row) != len(rows[0]) {
-			q := &query{}
-			q.sql(head)
-			valuesOf(q, [][]any{row})
-			q.sql(tail)
-			text = q.b.String()
+	var texts [5]string // for rows of rows[0]'s arity, by chunk size 16, 8, 4, 2, 1
+	textOf := func(chunk [][]any) string {
+		q := &query{}
+		q.sql(head)
+		valuesOf(q, chunk)
+		q.sql(tail)
+		return q.b.String()
+	}
+	for start := 0; start < len(rows); {
+		k, n := 0, 16
+		for n > len(rows)-start {
+			k, n = k+1, n/2
 		}
-		res, err := s.exec(ctx, tx, text, row...)
+		chunk := rows[start : start+n]
+		uniform := true
+		for _, r := range chunk {
+			uniform = uniform && len(r) == len(rows[0])
+		}
+		var text string
+		switch {
+		case !uniform:
+			// Rows of another arity: one at a time, each its own text.
+			chunk = chunk[:1]
+			text = textOf(chunk)
+		case texts[k] == "":
+			texts[k] = textOf(chunk)
+			fallthrough
+		default:
+			text = texts[k]
+		}
+		args := chunk[0]
+		if len(chunk) > 1 {
+			args = make([]any, 0, len(chunk)*len(chunk[0]))
+			for _, r := range chunk {
+				args = append(args, r...)
+			}
+		}
+		res, err := s.exec(ctx, tx, text, args...)
 		if err != nil {
 			return inserted, err
 		}
-		n, err := res.RowsAffected()
+		got, err := res.RowsAffected()
 		if err != nil {
 			return inserted, err
 		}
-		inserted += n
+		inserted += got
+		start += len(chunk)
 	}
 	return inserted, nil
 }
