@@ -6,11 +6,15 @@
 # one size per run).
 # Results go to bench/placement-<N>.md. Each run also measures capacity
 # postings (PUT /api/v1/capacity/{id}) against a bare Echo handler decoding
-# and re-encoding the same body; LOADGEN_ARGS passes more flags, e.g.
+# and re-encoding the same body, and intake (POST /fhir/Patient, a new patient
+# each time) against a bare Echo handler decoding the same Patient into the
+# FHIR model and re-encoding it; LOADGEN_ARGS passes more flags, e.g.
 #   LOADGEN_ARGS="--cpuprofile /tmp/place.cpu --capacity-cpuprofile /tmp/cap.cpu"
 #   ./scripts/load.sh                 # all three sizes, 15 s per phase
 #   SIZES="25000" DURATION=30s ./scripts/load.sh
 #   SIZES="25000" LOADGEN_ARGS="--half-runs 5" ./scripts/load.sh   # five p99s at half saturation
+#   SIZES="1000" LOADGEN_ARGS="--placement=false --workers 16 --intake-cpuprofile /tmp/in.cpu" ./scripts/load.sh
+#                                     # the write phases only, 16 clients
 # Each report also gives the memory after the saturation phase (process RSS,
 # Go heap, redis-server RSS) and the per-request wall time against bare Echo's.
 set -euo pipefail
