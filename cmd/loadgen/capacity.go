@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -81,21 +82,7 @@ func postings(ctx context.Context, base string, issuer *auth.Issuer, client *htt
 		return b
 	}
 	put := func(url, token string, b []byte) error {
-		req, _ := http.NewRequest("PUT", url, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			return fmt.Errorf("status %d", res.StatusCode)
-		}
-		return nil
+		return send(client, "PUT", url, "application/json", token, b, 200)
 	}
 	// One posting each first: a wrong token or body fails here, loudly.
 	for _, t := range targets {
@@ -103,24 +90,16 @@ func postings(ctx context.Context, base string, issuer *auth.Issuer, client *htt
 			return phase{}, phase{}, fmt.Errorf("posting capacity for %s: %w", t.id, err)
 		}
 	}
-	if capacityProfile != "" {
-		f, err := os.Create(capacityProfile)
-		if err != nil {
-			return phase{}, phase{}, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return phase{}, phase{}, err
-		}
-	}
-	got := measured(func() phase {
-		return closedLoop("capacity PUT /api/v1/capacity/{id}, closed loop", workers, duration, func(r *rand.Rand) error {
-			t := targets[r.IntN(len(targets))]
-			return put(base+"/api/v1/capacity/"+t.id, t.token, body(t))
+	got, err := profiled(capacityProfile, func() phase {
+		return measured(func() phase {
+			return closedLoop("capacity PUT /api/v1/capacity/{id}, closed loop", workers, duration, func(r *rand.Rand) error {
+				t := targets[r.IntN(len(targets))]
+				return put(base+"/api/v1/capacity/"+t.id, t.token, body(t))
+			})
 		})
 	})
-	if capacityProfile != "" {
-		pprof.StopCPUProfile()
+	if err != nil {
+		return phase{}, phase{}, err
 	}
 
 	e := echo.New()
@@ -134,16 +113,64 @@ func postings(ctx context.Context, base string, issuer *auth.Issuer, client *htt
 		}
 		return c.JSON(200, in)
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stop, err := serveBare(e)
 	if err != nil {
 		return phase{}, phase{}, err
 	}
-	bs := &http.Server{Handler: e}
-	go bs.Serve(ln)
-	defer bs.Close()
+	defer stop()
 	bare := closedLoop("bare Echo handler decoding and re-encoding the same posting", workers, duration, func(r *rand.Rand) error {
 		t := targets[r.IntN(len(targets))]
-		return put("http://"+ln.Addr().String()+"/capacity/"+t.id, "", body(t))
+		return put("http://"+addr+"/capacity/"+t.id, "", body(t))
 	})
 	return got, bare, nil
+}
+
+// profiled runs f, with a CPU profile written to path unless it is empty.
+func profiled(path string, f func() phase) (phase, error) {
+	if path == "" {
+		return f(), nil
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return phase{}, err
+	}
+	defer out.Close()
+	if err := pprof.StartCPUProfile(out); err != nil {
+		return phase{}, err
+	}
+	p := f()
+	pprof.StopCPUProfile()
+	return p, nil
+}
+
+// serveBare serves a baseline's Echo on a loopback port until stop.
+func serveBare(e *echo.Echo) (addr string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	bs := &http.Server{Handler: e}
+	go bs.Serve(ln)
+	return ln.Addr().String(), func() { bs.Close() }, nil
+}
+
+// send sends body with its content type and, unless token is empty, a
+// bearer token, reads the answer and fails unless its status is one of
+// want.
+func send(client *http.Client, method, url, contentType, token string, body []byte, want ...int) error {
+	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if !slices.Contains(want, res.StatusCode) {
+		return fmt.Errorf("status %d", res.StatusCode)
+	}
+	return nil
 }

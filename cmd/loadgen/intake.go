@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"os"
-	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -66,43 +62,21 @@ func nhsNumber(i int) string {
 // and encodes it back: the JSON floor of intake.
 func intake(base, token string, client *http.Client, workers int, duration time.Duration, measured func(func() phase) phase) (phase, phase, error) {
 	post := func(url string, b []byte, token string) error {
-		req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/fhir+json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if res.StatusCode != 201 && res.StatusCode != 200 {
-			return fmt.Errorf("status %d", res.StatusCode)
-		}
-		return nil
+		return send(client, "POST", url, "application/fhir+json", token, b, 201, 200)
 	}
 	// One create first: a wrong token or body fails here, loudly.
 	if err := post(base+"/fhir/Patient", intakePatient(0), token); err != nil {
 		return phase{}, phase{}, fmt.Errorf("creating a Patient: %w", err)
 	}
-	if intakeProfile != "" {
-		f, err := os.Create(intakeProfile)
-		if err != nil {
-			return phase{}, phase{}, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return phase{}, phase{}, err
-		}
-	}
-	got := measured(func() phase {
-		return closedLoop("intake POST /fhir/Patient, closed loop", workers, duration, func(r *rand.Rand) error {
-			return post(base+"/fhir/Patient", intakePatient(1+r.IntN(1<<28)), token)
+	got, err := profiled(intakeProfile, func() phase {
+		return measured(func() phase {
+			return closedLoop("intake POST /fhir/Patient, closed loop", workers, duration, func(r *rand.Rand) error {
+				return post(base+"/fhir/Patient", intakePatient(1+r.IntN(1<<28)), token)
+			})
 		})
 	})
-	if intakeProfile != "" {
-		pprof.StopCPUProfile()
+	if err != nil {
+		return phase{}, phase{}, err
 	}
 
 	e := echo.New()
@@ -122,15 +96,13 @@ func intake(base, token string, client *http.Client, workers int, duration time.
 		}
 		return c.Blob(201, "application/fhir+json", out)
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stop, err := serveBare(e)
 	if err != nil {
 		return phase{}, phase{}, err
 	}
-	bs := &http.Server{Handler: e}
-	go bs.Serve(ln)
-	defer bs.Close()
+	defer stop()
 	bare := closedLoop("bare Echo handler decoding the same Patient into the FHIR model and re-encoding it", workers, duration, func(r *rand.Rand) error {
-		return post("http://"+ln.Addr().String()+"/Patient", intakePatient(1+r.IntN(1<<28)), "")
+		return post("http://"+addr+"/Patient", intakePatient(1+r.IntN(1<<28)), "")
 	})
 	return got, bare, nil
 }

@@ -450,14 +450,7 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		1e6*float64(workers)/sat.rps, workers, 1e6*float64(workers)/bare.rps)
 	fmt.Fprintf(w, "Memory after the saturation phase (after a GC): this process (gateway, SQLite record, load generator) RSS %.0f MB, Go heap in use %.0f MB; redis-server RSS %.0f MB.\n",
 		float64(mem.rssKB)/1024, float64(mem.heapInUse)/(1<<20), float64(mem.redisRSS)/(1<<20))
-	if capacityPhase {
-		fmt.Fprintf(w, "Capacity postings: %.0f/s, %.1f%% of the bare Echo handler decoding and re-encoding the same body.\n",
-			capPhase.rps, 100*capPhase.rps/capBare.rps)
-	}
-	if intakePhase {
-		fmt.Fprintf(w, "Intake: %.0f creates/s, %.1f%% of the bare Echo handler decoding and re-encoding the same Patient.\n",
-			inPhase.rps, 100*inPhase.rps/inBare.rps)
-	}
+	writeSummaries(w, capPhase, capBare, inPhase, inBare)
 	return nil
 }
 
@@ -502,6 +495,12 @@ func capacityOnly(ctx context.Context, base, tok string, issuer *auth.Issuer, cl
 		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %s |\n", p.name, p.requests, p.errors, p.rps, ms(p.p50), ms(p.p99), rc)
 	}
 	fmt.Fprintln(w)
+	writeSummaries(w, capPhase, capBare, inPhase, inBare)
+	return nil
+}
+
+// writeSummaries ends a report with the write phases' ratios.
+func writeSummaries(w io.Writer, capPhase, capBare, inPhase, inBare phase) {
 	if capacityPhase {
 		fmt.Fprintf(w, "Capacity postings: %.0f/s, %.1f%% of the bare Echo handler decoding and re-encoding the same body.\n",
 			capPhase.rps, 100*capPhase.rps/capBare.rps)
@@ -510,7 +509,6 @@ func capacityOnly(ctx context.Context, base, tok string, issuer *auth.Issuer, cl
 		fmt.Fprintf(w, "Intake: %.0f creates/s, %.1f%% of the bare Echo handler decoding and re-encoding the same Patient.\n",
 			inPhase.rps, 100*inPhase.rps/inBare.rps)
 	}
-	return nil
 }
 
 // memory is the gateway's footprint at one moment of a run.
