@@ -157,9 +157,10 @@ func (g *writeGroup) remove(m *groupTx) {
 	}
 }
 
-// next takes the members the group may still take, in arrival order: none
-// after a solo member's group of one, none past max, a solo member only
-// as the first of a group (under no lock).
+// next takes from the queue the members a group that holds have may
+// still take, in arrival order: none when its first runs alone (solo),
+// none past max, and none from a solo member on, which leads a group of
+// its own. The caller does not hold g.mu; next takes it.
 func (g *writeGroup) next(have int, first *groupTx) []*groupTx {
 	if first.solo || have >= g.max {
 		return nil
