@@ -255,3 +255,78 @@ func TestWriteGroupPanicIsTheMembersOwn(t *testing.T) {
 		t.Errorf("stored %v, want %v", got, want)
 	}
 }
+
+// TestWriteGroupConcurrentOutcomes: 400 writers at once, each inserting
+// its key and then succeeding, failing, breaking a constraint, or ending
+// the shared transaction; a writer's key is stored, once, exactly when
+// its call returned nil, whatever the groups it fell into.
+func TestWriteGroupConcurrentOutcomes(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.db.ExecContext(ctx, "CREATE TABLE group_keys (k TEXT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, "INSERT INTO group_keys VALUES ('taken')"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 400
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprint("k", i)
+			errs[i] = s.inTx(ctx, "test", "", false, insert(ctx, key, func(tx *sql.Tx) error {
+				switch i % 8 {
+				case 1, 2:
+					return errors.New("refused")
+				case 3:
+					_, err := tx.ExecContext(ctx, "INSERT INTO group_keys VALUES ('taken')")
+					return err
+				case 4:
+					_, err := tx.ExecContext(ctx, "ROLLBACK")
+					return err
+				}
+				return nil
+			}))
+		}()
+	}
+	wg.Wait()
+	keys := map[string]int{}
+	rs, err := s.db.QueryContext(ctx, "SELECT k FROM group_keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rs.Next() {
+		var k string
+		if err := rs.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		keys[k]++
+	}
+	rs.Close()
+	ok := 0
+	for i, err := range errs {
+		key := fmt.Sprint("k", i)
+		switch {
+		case err == nil && keys[key] != 1:
+			t.Errorf("writer %d returned nil, its key is stored %d times", i, keys[key])
+		case err != nil && keys[key] != 0:
+			t.Errorf("writer %d failed (%v), its key is stored", i, err)
+		case (err == nil) != (i%8 == 0 || i%8 >= 5):
+			t.Errorf("writer %d (kind %d): %v", i, i%8, err)
+		}
+		if err == nil {
+			ok++
+		}
+	}
+	if len(keys) != ok+1 {
+		t.Errorf("%d keys stored for %d writers that succeeded", len(keys)-1, ok)
+	}
+	t.Logf("%d writers, %d succeeded, %d transactions", n, ok, s.writes.groups.Load())
+}
