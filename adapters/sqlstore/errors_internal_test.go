@@ -57,11 +57,7 @@ func TestClassify(t *testing.T) {
 // serialization failure runs maxAttempts times, then is unavailable; one
 // that fails otherwise runs once.
 func TestRetriesAreBounded(t *testing.T) {
-	s, err := Open(context.Background(), "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openSQLite(t)
 	tests := []struct {
 		name     string
 		err      error
@@ -85,7 +81,7 @@ func TestRetriesAreBounded(t *testing.T) {
 	}
 	// A transient failure that clears is invisible to the caller.
 	runs := 0
-	err = s.inTx(context.Background(), "test", "p", false, func(*sql.Tx) error {
+	err := s.inTx(context.Background(), "test", "p", false, func(*sql.Tx) error {
 		if runs++; runs < 3 {
 			return &pgconn.PgError{Code: "40001"}
 		}
@@ -124,13 +120,9 @@ func TestRefused(t *testing.T) {
 // internal error: database/sql rolls it back, and the next statement fails
 // with sql.ErrTxDone, which classify alone calls internal.
 func TestDeadlineInsideATransactionIsATimeout(t *testing.T) {
-	s, err := Open(context.Background(), "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openSQLite(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	err = s.inTx(ctx, "test.read", "RXX", true, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, "test.read", "RXX", true, func(tx *sql.Tx) error {
 		cancel()
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
 			var n int

@@ -13,18 +13,15 @@ import (
 
 // TestSQLiteWritersQueueWithoutConnections: while one write transaction
 // holds SQLite's write lock, more writers than the pool has connections
-// queue at the store's write gate, holding none, so reads go on beside
-// them; once the first commits, every queued writer commits in turn.
-// Without the gate the waiting writers each held a connection in BEGIN
+// queue for the store's write group (once its write gate), holding none,
+// so reads go on beside them; once the first commits, every queued writer
+// commits.
+// Without the queue the waiting writers each held a connection in BEGIN
 // IMMEDIATE (SQLite's busy handler sleeping between tries), and with the
 // pool's eight taken no read could start until the first writer ended.
 func TestSQLiteWritersQueueWithoutConnections(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openSQLite(t)
 	// write takes a hold lock's row; with wait, it first tells entered
 	// it is inside its transaction and waits.
 	entered := make(chan struct{}, 1)
@@ -80,7 +77,7 @@ func TestSQLiteWritersQueueWithoutConnections(t *testing.T) {
 	<-entered
 	qctx, qcancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer qcancel()
-	err = write(qctx, nil)
+	err := write(qctx, nil)
 	close(release)
 	if ferr := <-first; ferr != nil {
 		t.Fatal(ferr)

@@ -726,7 +726,7 @@ func (s *Store) deleteIndex(ctx context.Context, tx *sql.Tx, table, partition st
 // fifths of a create's CPU in preparation alone.
 func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any) (int64, error) {
 	if s.eng == engineSQLite {
-		return s.insertRowByRow(ctx, tx, head, tail, rows)
+		return s.insertInChunks(ctx, tx, head, tail, rows)
 	}
 	var inserted int64
 	for start := 0; start < len(rows); start += rowsPerInsert {
@@ -748,14 +748,14 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, r
 	return inserted, nil
 }
 
-// insertRowByRow is insertRows on SQLite: cached INSERTs of 16, 8, 4, 2
+// insertInChunks is insertRows on SQLite: cached INSERTs of 16, 8, 4, 2
 // or 1 rows (rows of one call have one arity), the largest that fit first,
 // so a statement's text is one of five per table and is prepared once per
 // connection, and a dozen index rows take three statements, not twelve.
 // Each statement was a call through database/sql and the driver, and in a
 // write group (writegroup.go) the calls of every member run one after
 // another: they were most of a create's time there.
-func (s *Store) insertRowByRow(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any) (int64, error) {
+func (s *Store) insertInChunks(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any) (int64, error) {
 	var inserted int64
 	var texts [5]string // for rows of rows[0]'s arity, by chunk size 16, 8, 4, 2, 1
 	textOf := func(chunk [][]any) string {

@@ -19,17 +19,51 @@ type groupFixture struct {
 	first   chan error
 }
 
-func newGroupFixture(t *testing.T) *groupFixture {
+// openSQLite is a SQLite store in a temporary directory, closed when the
+// test ends.
+func openSQLite(t *testing.T) *Store {
 	t.Helper()
-	ctx := context.Background()
-	s, err := Open(ctx, "", t.TempDir())
+	s, err := Open(context.Background(), "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	if _, err := s.db.ExecContext(ctx, "CREATE TABLE group_keys (k TEXT PRIMARY KEY)"); err != nil {
+	return s
+}
+
+// keysStore is openSQLite with a table of keys for writers to insert.
+func keysStore(t *testing.T) *Store {
+	t.Helper()
+	s := openSQLite(t)
+	if _, err := s.db.Exec("CREATE TABLE group_keys (k TEXT PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// storedKeys counts each key in s's table of keys.
+func storedKeys(t *testing.T, s *Store) map[string]int {
+	t.Helper()
+	rs, err := s.db.Query("SELECT k FROM group_keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	out := map[string]int{}
+	for rs.Next() {
+		var k string
+		if err := rs.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		out[k]++
+	}
+	return out
+}
+
+func newGroupFixture(t *testing.T) *groupFixture {
+	t.Helper()
+	ctx := context.Background()
+	s := keysStore(t)
 	f := &groupFixture{t: t, s: s, release: make(chan struct{}), first: make(chan error, 1)}
 	entered := make(chan struct{})
 	go func() {
@@ -101,20 +135,7 @@ func (f *groupFixture) waitQueued(n int) {
 // keys counts each stored key.
 func (f *groupFixture) keys() map[string]int {
 	f.t.Helper()
-	rs, err := f.s.db.Query("SELECT k FROM group_keys")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer rs.Close()
-	out := map[string]int{}
-	for rs.Next() {
-		var k string
-		if err := rs.Scan(&k); err != nil {
-			f.t.Fatal(err)
-		}
-		out[k]++
-	}
-	return out
+	return storedKeys(f.t, f.s)
 }
 
 // TestWriteGroupOneCommitForQueuedWriters: the writers that queue while
@@ -262,14 +283,7 @@ func TestWriteGroupPanicIsTheMembersOwn(t *testing.T) {
 // its call returned nil, whatever the groups it fell into.
 func TestWriteGroupConcurrentOutcomes(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.db.ExecContext(ctx, "CREATE TABLE group_keys (k TEXT PRIMARY KEY)"); err != nil {
-		t.Fatal(err)
-	}
+	s := keysStore(t)
 	if _, err := s.db.ExecContext(ctx, "INSERT INTO group_keys VALUES ('taken')"); err != nil {
 		t.Fatal(err)
 	}
@@ -297,19 +311,7 @@ func TestWriteGroupConcurrentOutcomes(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	keys := map[string]int{}
-	rs, err := s.db.QueryContext(ctx, "SELECT k FROM group_keys")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rs.Next() {
-		var k string
-		if err := rs.Scan(&k); err != nil {
-			t.Fatal(err)
-		}
-		keys[k]++
-	}
-	rs.Close()
+	keys := storedKeys(t, s)
 	ok := 0
 	for i, err := range errs {
 		key := fmt.Sprint("k", i)
