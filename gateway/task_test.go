@@ -466,6 +466,21 @@ func TestTaskTransactionSendsAll(t *testing.T) {
 	if _, err := fhir.Validate(r.body, "Bundle", fhir.DefaultLimits); err != nil {
 		t.Errorf("not valid R4: %v", err)
 	}
+
+	// POST Task carrying another resource: the whole transaction is
+	// refused at that entry's resourceType, and its Task is not sent.
+	before := w.e.do("GET", "/fhir/Task", nil, bearer(w.homes[0].token)...).mustStatus(t, http.StatusOK)
+	bad := w.e.do("POST", "/fhir", map[string]any{"resourceType": "Bundle", "type": "transaction",
+		"entry": []any{entry(0), map[string]any{"resource": map[string]any{"resourceType": "Patient"},
+			"request": map[string]any{"method": "POST", "url": "Task"}}}}, bearer(w.trust)...).mustStatus(t, http.StatusBadRequest)
+	if str(bad.json, "resourceType") != "OperationOutcome" || str(bad.json, "issue", 0, "code") != "invalid" ||
+		str(bad.json, "issue", 0, "expression", 0) != "Bundle.entry[1].resource.resourceType" {
+		t.Fatalf("a Patient posted as a Task: %s", bad.body)
+	}
+	after := w.e.do("GET", "/fhir/Task", nil, bearer(w.homes[0].token)...).mustStatus(t, http.StatusOK)
+	if n, was := num(after.json, "total"), num(before.json, "total"); n != was || was < 1 {
+		t.Fatalf("home 0 sees %v Tasks, %v before the refused transaction (want the one sent above)", n, was)
+	}
 }
 
 // TestTaskGolden pins the Task as accepted and the referral pack before

@@ -20,7 +20,8 @@ import (
 // A recognised Bundle is validated whole (fhir.Validate: each Task against
 // the R4 schema, at Bundle.entry[i].resource paths) and refused with that
 // error; a conditional create of a Task is refused (not-supported at
-// Bundle.entry[i].request.ifNoneExist). Any other Bundle costs one search
+// Bundle.entry[i].request.ifNoneExist), and so is an entry whose resource
+// is not a Task (invalid at Bundle.entry[i].resource.resourceType). Any other Bundle costs one search
 // for the bytes "Task" and, when they appear, one shallow decode.
 func TaskTransaction(body []byte, lim fhir.Limits) (tasks [][]byte, ok bool, err error) {
 	if !bytes.Contains(body, []byte(`"Task"`)) {
@@ -61,6 +62,13 @@ func TaskTransaction(body []byte, lim fhir.Limits) (tasks [][]byte, ok bool, err
 		if len(e.Resource) == 0 {
 			return nil, true, discharge.E(discharge.KindRequired, fmt.Sprintf("Bundle.entry[%d].resource", i),
 				"A Task create needs the Task.")
+		}
+		// As the record's transaction path answers (records.entryTarget):
+		// POST Task carrying another resource is refused, not taken as a
+		// Task (found by FuzzTaskTransaction).
+		if rt, _ := e.Doc["resourceType"].(string); rt != "Task" {
+			return nil, true, discharge.E(discharge.KindInvalid, fmt.Sprintf("Bundle.entry[%d].resource.resourceType", i),
+				"The resource type does not match request.url.")
 		}
 		tasks[i] = e.Resource
 	}

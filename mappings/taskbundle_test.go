@@ -58,6 +58,8 @@ func TestTaskTransaction(t *testing.T) {
 		{"invalid Task", taskBundle("transaction", post("Task", offerTask("a")), post("Task", bad)), true, 0,
 			"Bundle.entry[1].resource.status", discharge.KindCodeInvalid},
 		{"conditional", taskBundle("transaction", cond), true, 0, "Bundle.entry[0].request.ifNoneExist", discharge.KindNotSupported},
+		{"POST Task carrying a Patient", taskBundle("transaction", post("Task", offerTask("a")), post("Task", patient)), true, 0,
+			"Bundle.entry[1].resource.resourceType", discharge.KindInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tasks, ok, err := mappings.TaskTransaction(tc.body, fhir.DefaultLimits)
