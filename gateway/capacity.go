@@ -3,12 +3,8 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -55,10 +51,8 @@ func (s *Server) putCapacity(c echo.Context) error {
 		return err
 	}
 	var in wirePosting
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return jsonDecodeError(err)
+	if err := decodeWire(body, &in); err != nil {
+		return err
 	}
 	posting, err := fromWirePosting(c.Param("locationId"), in)
 	if err != nil {
@@ -118,19 +112,3 @@ func (s *Server) importCapacity(c echo.Context) error {
 
 // round2 rounds a distance to two decimals (10 m), as answers show it.
 func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
-
-// jsonDecodeError names the JSON field a decoding error is about.
-func jsonDecodeError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return discharge.E(discharge.KindStructure, te.Field, fmt.Sprintf("Wrong JSON type for %s: want %s.", te.Field, te.Type))
-	}
-	// encoding/json reports an unknown field only in its message text; there
-	// is no typed error to test with errors.As.
-	msg := err.Error()
-	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		f = strings.Trim(f, `"`)
-		return discharge.E(discharge.KindStructure, f, "Unknown field '"+f+"'.")
-	}
-	return discharge.E(discharge.KindStructure, "", "The body is not valid JSON for this API.")
-}

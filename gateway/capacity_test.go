@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -46,6 +47,18 @@ func TestCapacityPostingAndFreshness(t *testing.T) {
 			f(b)
 			return b
 		}
+		// raw is the body as JSON with its first old replaced by new, or
+		// with new appended when old is empty: what a map cannot say.
+		raw := func(body map[string]any, old, new string) string {
+			b, _ := json.Marshal(body)
+			if old == "" {
+				return string(b) + new
+			}
+			if !strings.Contains(string(b), old) {
+				t.Fatalf("%s has no %s", b, old)
+			}
+			return strings.Replace(string(b), old, new, 1)
+		}
 		bed := func(m map[string]any) map[string]any { return m["beds"].([]any)[0].(map[string]any) }
 		tests := []struct {
 			name       string
@@ -54,7 +67,15 @@ func TestCapacityPostingAndFreshness(t *testing.T) {
 		}{
 			{"negative count", mut(func(m map[string]any) { bed(m)["reserved"] = -1 }), "value", "beds[0].reserved"},
 			{"over capacity", mut(func(m map[string]any) { bed(m)["acceptingAdmissions"] = 40 }), "value", "beds[0]"},
-			{"not an integer", mut(func(m map[string]any) { bed(m)["occupied"] = 2.5 }), "structure", "beds.occupied"},
+			{"not an integer", mut(func(m map[string]any) { bed(m)["occupied"] = 2.5 }), "structure", "beds[0].occupied"},
+			{"a string for a count", mut(func(m map[string]any) { bed(m)["occupied"] = "3" }), "structure", "beds[0].occupied"},
+			{"a count out of range", raw(mut(func(map[string]any) {}), `"occupied":`, `"occupied":99999999999999999999999,"x":`), "value", "beds[0].occupied"},
+			{"unknown member of a bed", mut(func(m map[string]any) { bed(m)["colour"] = "red" }), "structure", "beds[0].colour"},
+			{"a member in another case", raw(mut(func(map[string]any) {}), `"asOf":`, `"ASOF":`), "structure", "ASOF"},
+			{"a member twice", raw(mut(func(map[string]any) {}), `"asOf":`, `"asOf":"2026-01-01T00:00:00Z","asOf":`), "structure", "asOf"},
+			{"a second value after the body", raw(mut(func(map[string]any) {}), "", ` {"asOf":"2026-01-01T00:00:00Z"}`), "structure", ""},
+			{"cut off inside a member", "{\"asOf\": ", "structure", "asOf"},
+			{"not JSON", "{asOf", "structure", ""},
 			{"unknown bed type", mut(func(m map[string]any) { bed(m)["type"] = "penthouse" }), "code-invalid", "beds[0].type"},
 			{"asOf in the future", mut(func(m map[string]any) { m["asOf"] = now.Add(time.Hour).UTC().Format(time.RFC3339) }), "value", "asOf"},
 			{"asOf missing", mut(func(m map[string]any) { delete(m, "asOf") }), "required", "asOf"},

@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -74,13 +72,8 @@ func (s *Server) triage(c echo.Context) error {
 // levelOfCare, nothing else.
 func decodeTriage(body []byte) (cases.TriageDecision, error) {
 	var in wireTriageDecision
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return cases.TriageDecision{}, jsonDecodeError(err)
-	}
-	if dec.More() {
-		return cases.TriageDecision{}, discharge.E(discharge.KindStructure, "", "The body is one JSON object.")
+	if err := decodeWire(body, &in); err != nil {
+		return cases.TriageDecision{}, err
 	}
 	return fromWireTriage(in), nil
 }
