@@ -2,6 +2,8 @@ package rediscache
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -203,5 +205,50 @@ func TestRateLimitRefusesLocallyOnceTheLimitIsReached(t *testing.T) {
 	clock = clock.Add(time.Minute)
 	if ok, _, err := l.Allow(ctx, "noisy"); err != nil || !ok {
 		t.Fatalf("the next window: %v %v", ok, err)
+	}
+}
+
+// TestRateLimitCallerThatGivesUp: checks whose callers give up while
+// Redis is stalled (DEBUG SLEEP) get their context's error, and the count
+// that still runs for them afterwards touches nothing they read (the race
+// detector fails this test if it does, as it failed TestSlowRedisUnderLoad
+// in the gateway suite before the fix).
+func TestRateLimitCallerThatGivesUp(t *testing.T) {
+	rs := redistest.Start(t, "--enable-debug-command", "yes")
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), PoolSize: 8})
+	t.Cleanup(func() { rdb.Close() })
+	sleeper := redis.NewClient(&redis.Options{Addr: rs.Addr()})
+	t.Cleanup(func() { sleeper.Close() })
+	ctx := context.Background()
+	l := NewRateLimit(rdb, 6400, time.Minute)
+	if ok, _, err := l.Allow(ctx, "busy"); err != nil || !ok { // warm the connection
+		t.Fatalf("%v %v", ok, err)
+	}
+	go sleeper.Do(ctx, "DEBUG", "SLEEP", "0.3")
+	time.Sleep(20 * time.Millisecond)
+	var wg sync.WaitGroup
+	var gaveUp atomic.Int64
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			ok, _, err := l.Allow(cctx, fmt.Sprint("c", rand.IntN(4)))
+			if err != nil {
+				if ok {
+					t.Error("allowed with an error")
+				}
+				gaveUp.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if gaveUp.Load() == 0 {
+		t.Fatal("no caller gave up: Redis did not stall")
+	}
+	time.Sleep(400 * time.Millisecond) // the flights finish after their callers left
+	if ok, _, err := l.Allow(ctx, "c0"); err != nil || !ok {
+		t.Fatalf("after the stall: %v %v", ok, err)
 	}
 }

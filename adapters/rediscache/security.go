@@ -127,8 +127,13 @@ func (l *RateLimit) Allow(ctx context.Context, clientID string) (bool, time.Dura
 	}
 	c := &rateCheck{key: rateKey(clientID, window), expireAt: start.Add(2 * l.window), by: by}
 	err := l.count(ctx, c)
-	// This lease is the units (n-by, n]; those up to the limit are usable.
-	usable := min(c.n, l.limit) - (c.n - c.by)
+	var usable int64
+	if err == nil {
+		// This lease is the units (n-by, n]; those up to the limit are
+		// usable. (Not read on an error: a caller that gave up may find
+		// its check still being counted by the flight it joined.)
+		usable = min(c.n, l.limit) - (c.n - c.by)
+	}
 	l.keep(clientID, window, by, err == nil, usable)
 	switch {
 	case err != nil:
