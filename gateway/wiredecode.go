@@ -56,7 +56,7 @@ func decodeWire(body []byte, v any) error {
 			return discharge.E(discharge.KindStructure, at, "Unknown member: this API does not have it (names are case-sensitive).")
 		case errors.Is(sem.Err, strconv.ErrRange):
 			return discharge.E(discharge.KindValue, at, "The number is out of range.")
-		case sem.JSONKind == '0' && sem.GoType != nil && wireKind(sem.GoType.Kind()) == "a whole number":
+		case sem.JSONKind == '0' && sem.GoType != nil && wireKind(sem.GoType.Kind()) == wholeNumber:
 			// A number where an integer goes (1.5, 1e3 as written).
 			return discharge.E(discharge.KindStructure, at, "Wrong JSON type: want a whole number.")
 		case sem.Err != nil && sem.JSONKind == '"':
@@ -72,12 +72,15 @@ func decodeWire(body []byte, v any) error {
 	return discharge.E(discharge.KindStructure, "", "The body is not valid JSON for this API.")
 }
 
+// wholeNumber is what wireKind calls the JSON for an integer field.
+const wholeNumber = "a whole number"
+
 // wireKind names a Go kind as the JSON a caller must send for it.
 func wireKind(k reflect.Kind) string {
 	switch k {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a whole number"
+		return wholeNumber
 	case reflect.Float32, reflect.Float64:
 		return "a number"
 	case reflect.String:

@@ -60,12 +60,13 @@ func (r *Replay) Remember(ctx context.Context, clientID, jti string, until time.
 // ends were counted and not used, so a client may be refused up to
 // maxLease-1 requests early per gateway process (under 1.6 % of the limit
 // each; a process counts one lease of more than a unit at a time), never
-// allowed one more than the limit across all of them. Once a
-// process sees the window's limit reached for a client, it refuses that
-// client's checks until the window ends without asking Redis (the counter
-// cannot go down within a window); such refusals are not counted, which
-// changes nothing, the limit being reached already. This holds at any
-// limit, so a client refused with 429 costs Redis nothing more.
+// allowed one more than the limit across all of them.
+//
+// Once a process sees the window's limit reached for a client, it refuses
+// that client's checks until the window ends without asking Redis (the
+// counter cannot go down within a window); such refusals are not counted,
+// which changes nothing, the limit being reached already. This holds at
+// any limit, so a client refused with 429 costs Redis nothing more.
 type RateLimit struct {
 	rdb    redis.UniversalClient
 	limit  int64

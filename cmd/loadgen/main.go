@@ -345,12 +345,13 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.GET("/fixed", func(c echo.Context) error { return c.Blob(200, "application/fhir+json", sample) })
-	bl, _ := net.Listen("tcp", "127.0.0.1:0")
-	bs := &http.Server{Handler: e}
-	go bs.Serve(bl)
-	defer bs.Close()
+	bareAddr, stopBare, err := serveBare(e)
+	if err != nil {
+		return err
+	}
+	defer stopBare()
 	bare := closedLoop("bare Echo handler, fixed Bundle of the same size", workers, duration, func(*rand.Rand) error {
-		res, err := client.Get("http://" + bl.Addr().String() + "/fixed")
+		res, err := client.Get("http://" + bareAddr + "/fixed")
 		if err != nil {
 			return err
 		}
