@@ -52,17 +52,31 @@ type Parsed struct {
 var (
 	schemaOnce sync.Once
 	schemaErr  error
-	compiled   *jsonschema.Compiler
-	schemas    sync.Map // resource type -> *jsonschema.Schema
+	// schemas holds every definition of the R4 schema compiled, by name;
+	// read-only once made.
+	schemas map[string]*jsonschema.Schema
 )
 
 const schemaURL = "http://hl7.org/fhir/json-schema/4.0"
 
-func compiler() (*jsonschema.Compiler, error) {
+// compileSchemas compiles every definition of the R4 schema, once. Bundle
+// alone reaches nearly all of them (its entries may be any resource), so
+// compiling the rest costs little more, and then neither the compiler nor
+// the parsed schema document is kept: held for compiling on demand, they
+// were 10 MB of maps and interfaces, a quarter of the gateway's own live
+// heap at 25,000 providers, which every garbage collection marked again
+// (a collection's mark phase is what sets placement's p99; docs/performance.md).
+func compileSchemas() (map[string]*jsonschema.Schema, error) {
 	schemaOnce.Do(func() {
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
 		if err != nil {
 			schemaErr = err
+			return
+		}
+		root, _ := doc.(map[string]any)
+		defs, _ := root["definitions"].(map[string]any)
+		if len(defs) == 0 {
+			schemaErr = fmt.Errorf("the R4 schema has no definitions")
 			return
 		}
 		c := jsonschema.NewCompiler()
@@ -71,27 +85,33 @@ func compiler() (*jsonschema.Compiler, error) {
 			schemaErr = err
 			return
 		}
-		compiled = c
+		m := make(map[string]*jsonschema.Schema, len(defs))
+		for name := range defs {
+			sch, err := c.Compile(schemaURL + "#/definitions/" + jsonPointerEscape(name))
+			if err != nil {
+				schemaErr = fmt.Errorf("R4 schema definition %s: %w", name, err)
+				return
+			}
+			m[name] = sch
+		}
+		schemas = m
 	})
-	return compiled, schemaErr
+	return schemas, schemaErr
 }
 
-// schemaFor compiles (once) the schema of one resource type; nil if the
-// type is not an R4 resource.
+// jsonPointerEscape escapes a JSON Pointer reference token (RFC 6901).
+func jsonPointerEscape(s string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
+
+// schemaFor returns the compiled schema of one resource type; nil if the
+// type is not an R4 definition.
 func schemaFor(typ string) (*jsonschema.Schema, error) {
-	if s, ok := schemas.Load(typ); ok {
-		return s.(*jsonschema.Schema), nil
-	}
-	c, err := compiler()
+	m, err := compileSchemas()
 	if err != nil {
 		return nil, err
 	}
-	s, err := c.Compile(schemaURL + "#/definitions/" + typ)
-	if err != nil {
-		return nil, nil
-	}
-	schemas.Store(typ, s)
-	return s, nil
+	return m[typ], nil
 }
 
 // ResourceType returns the resourceType of raw JSON, or "".
@@ -629,9 +649,9 @@ func badText(lit []byte) bool {
 	return false
 }
 
-// Preload compiles the schemas of the given resource types now, so the
-// first request of each type does not pay for it (compiling from the 2.8 MB
-// R4 schema takes a noticeable fraction of a second).
+// Preload compiles the R4 schema now, so the first request does not pay
+// for it (compiling the 2.8 MB schema takes a noticeable fraction of a
+// second), and checks that each of the given resource types is in it.
 func Preload(types ...string) error {
 	for _, t := range types {
 		s, err := schemaFor(t)
