@@ -15,6 +15,10 @@
 #   SIZES="25000" LOADGEN_ARGS="--half-runs 5" ./scripts/load.sh   # five p99s at half saturation
 #   SIZES="1000" LOADGEN_ARGS="--placement=false --workers 16 --intake-cpuprofile /tmp/in.cpu" ./scripts/load.sh
 #                                     # the write phases only, 16 clients
+#   SIZES="25000" LOADGEN_ARGS="--half-runs 5 --stall-trace /tmp/stall.trace" ./scripts/load.sh
+#                                     # at each open loop's first request over 100 ms
+#                                     # (--stall-after), the runtime's flight recorder
+#                                     # writes the seconds before it: go tool trace reads it
 # Each report also gives the memory after the saturation phase (process RSS,
 # Go heap, redis-server RSS) and the per-request wall time against bare Echo's.
 set -euo pipefail

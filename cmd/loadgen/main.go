@@ -43,6 +43,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,6 +84,8 @@ func main() {
 	flag.BoolVar(&intakePhase, "intake", true, "also measure intake (POST /fhir/Patient, a new patient each time) against a bare Echo handler decoding the same Patient into the FHIR model and re-encoding it")
 	flag.StringVar(&intakeProfile, "intake-cpuprofile", "", "write a CPU profile of the intake phase to this file")
 	flag.BoolVar(&placementPhases, "placement", true, "measure $placement-options (false: the capacity phases only, a shorter run)")
+	flag.StringVar(&stallTrace, "stall-trace", "", "keep a flight recorder's execution trace during the open-loop phases and, at the first request slower than --stall-after in each, write the last seconds of it to this path with the open loop's number appended (go tool trace reads it)")
+	flag.DurationVar(&stallAfter, "stall-after", 100*time.Millisecond, "the latency that counts as a stall for --stall-trace")
 	flag.Parse()
 	profile, allocProfile, capacityProfile = *cpuprofile, *memprofile, *capProfile
 	if allocProfile != "" {
@@ -104,6 +107,14 @@ var capacityPhase, placementPhases, intakePhase bool
 
 // halfRuns is how many times the half-saturation phase runs.
 var halfRuns int
+
+// stallTrace names the files an open loop's flight recorder writes at its
+// first stall (a request slower than stallAfter); "" for none.
+var (
+	stallTrace  string
+	stallAfter  time.Duration
+	openLoopNum atomic.Int64
+)
 
 type phase struct {
 	name        string
@@ -159,9 +170,20 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	// Seed.
 	t0 := time.Now()
 	places := synthetic.England(geo)
-	listings, caps := synthetic.Providers(providers, places, time.Now(), 7)
-	if _, err := st.LoadWorld(ctx, geo, log, listings, caps); err != nil {
-		return err
+	// The synthetic world is made again, the same from its seed and time,
+	// when the capacity phase needs it: held from here on, its 25,000
+	// listings (15 MB of pointers at that size) would be marked by every
+	// collection in the placement phases, a cost of the load generator's
+	// that a gateway on its own never pays.
+	seededAt := time.Now()
+	world := func() ([]discharge.Listing, []discharge.Capacity) {
+		return synthetic.Providers(providers, places, seededAt, 7)
+	}
+	{
+		listings, caps := world()
+		if _, err := st.LoadWorld(ctx, geo, log, listings, caps); err != nil {
+			return err
+		}
 	}
 	seedTime := time.Since(t0)
 
@@ -177,7 +199,8 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	sc, _ := auth.ParseScopes("system/Patient.cruds system/Encounter.cruds system/ServiceRequest.cruds system/HealthcareService.rs")
 	tok, _, _ := issuer.Issue(&auth.Client{ID: "loadgen", Role: auth.RoleTrust, Org: "RXA"}, sc)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}, Timeout: 10 * time.Second}
-	do := func(method, url string, body []byte) (int, []byte, error) {
+	// doInto sends a request and reads the response into buf.
+	doInto := func(method, url string, body []byte, buf *bytes.Buffer) (int, error) {
 		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		if body != nil {
@@ -185,11 +208,16 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		}
 		res, err := client.Do(req)
 		if err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, b, nil
+		_, err = buf.ReadFrom(res.Body)
+		return res.StatusCode, err
+	}
+	do := func(method, url string, body []byte) (int, []byte, error) {
+		var buf bytes.Buffer
+		st, err := doInto(method, url, body, &buf)
+		return st, buf.Bytes(), err
 	}
 
 	// Redis's own CPU per request: the share of the work the store does,
@@ -215,6 +243,7 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		return p
 	}
 	if !placementPhases {
+		listings, caps := world()
 		return capacityOnly(ctx, base, tok, issuer, client, listings, caps, workers, duration, measured, providers, seedTime, out)
 	}
 
@@ -263,15 +292,26 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	warmTime := time.Since(tw)
 
 	var matchCount atomic.Int64
+	// The measured requests read their answers into reused buffers: the
+	// load generator shares the gateway's process and heap, and a fresh
+	// io.ReadAll slice per 44 kB answer (about 100 kB as it grows) was
+	// garbage the gateway's collector paid for, as much again as the
+	// gateway's own allocations per request, in a process whose p99 is
+	// set by its collections. The bare Echo baseline's client reads into
+	// io.Discard, so this also makes the two clients' costs alike.
+	bodies := sync.Pool{New: func() any { return new(bytes.Buffer) }}
 	placement := func(r *rand.Rand) error {
-		st, b, err := do("GET", base+"/fhir/"+srIDs[r.IntN(len(srIDs))]+"/$placement-options", nil)
+		buf := bodies.Get().(*bytes.Buffer)
+		defer bodies.Put(buf)
+		buf.Reset()
+		st, err := doInto("GET", base+"/fhir/"+srIDs[r.IntN(len(srIDs))]+"/$placement-options", nil, buf)
 		if err != nil {
 			return err
 		}
 		if st != 200 {
 			return fmt.Errorf("status %d", st)
 		}
-		matchCount.Add(int64(bytes.Count(b, []byte(`"mode":"match"`))))
+		matchCount.Add(int64(bytes.Count(buf.Bytes(), []byte(`"mode":"match"`))))
 		return nil
 	}
 	if profile != "" {
@@ -381,6 +421,7 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	// locations, a fresh asOf each time, so every posting is applied.
 	var capPhase, capBare phase
 	if capacityPhase {
+		listings, caps := world()
 		if capPhase, capBare, err = postings(ctx, base, issuer, client, listings, caps, workers, duration, measured); err != nil {
 			return err
 		}
@@ -586,6 +627,7 @@ func openLoop(name string, rate float64, d time.Duration, f func(*rand.Rand) err
 	var lat []time.Duration
 	var errs, n atomic.Int64
 	interval := time.Duration(float64(time.Second) / rate)
+	stalled := flightRecorder()
 	start := time.Now()
 	var wg sync.WaitGroup
 	r := rand.New(rand.NewPCG(9, 9))
@@ -600,6 +642,7 @@ func openLoop(name string, rate float64, d time.Duration, f func(*rand.Rand) err
 				errs.Add(1)
 			}
 			el := time.Since(t)
+			stalled(el)
 			mu.Lock()
 			lat = append(lat, el)
 			mu.Unlock()
@@ -607,7 +650,46 @@ func openLoop(name string, rate float64, d time.Duration, f func(*rand.Rand) err
 		}()
 	}
 	wg.Wait()
+	stalled(-1)
 	return summarise(name, lat, n.Load(), errs.Load(), time.Since(start))
+}
+
+// flightRecorder starts the runtime's flight recorder when --stall-trace
+// is set and returns what an open loop calls with each request's latency:
+// the first one over --stall-after writes the recorder's window (the last
+// few seconds, the stall included) to the phase's file; -1 ends it.
+func flightRecorder() func(time.Duration) {
+	if stallTrace == "" {
+		return func(time.Duration) {}
+	}
+	fr := trace.NewFlightRecorder(trace.FlightRecorderConfig{MinAge: 3 * time.Second, MaxBytes: 256 << 20})
+	if err := fr.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen: flight recorder:", err)
+		return func(time.Duration) {}
+	}
+	path := fmt.Sprintf("%s.%d", stallTrace, openLoopNum.Add(1))
+	var once sync.Once
+	return func(el time.Duration) {
+		if el < 0 {
+			fr.Stop()
+			return
+		}
+		if el < stallAfter {
+			return
+		}
+		once.Do(func() {
+			f, err := os.Create(path)
+			if err == nil {
+				_, err = fr.WriteTo(f)
+				f.Close()
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "loadgen: stall trace:", err)
+				return
+			}
+			fmt.Fprintf(os.Stderr, "loadgen: a %s request: trace in %s\n", el.Round(time.Millisecond), path)
+		})
+	}
 }
 
 func summarise(name string, lat []time.Duration, n, errs int64, el time.Duration) phase {
