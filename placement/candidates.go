@@ -147,7 +147,7 @@ func (s *Service) candidates(ctx context.Context, need *discharge.CareNeed, orig
 		}
 	}
 	held := postedOnly(allHeld, locIDs, caps)
-	list := make([]discharge.Candidate, 0, len(locIDs))
+	list := candidateList(len(locIDs))
 	for i := range locIDs {
 		// The postings are the cache's own (never changed once stored),
 		// and distKm one backing array: no copy or small heap object per
@@ -165,6 +165,38 @@ func (s *Service) candidates(ctx context.Context, need *discharge.CareNeed, orig
 	out.warnings = withReferrals(list, held, s.answersOf(ctx, list))
 	out.list, out.gen = list, gen
 	return out, nil
+}
+
+// candidateLists recycles the candidate lists of answered requests. A list
+// is a placement's largest allocation (a few hundred candidates of about
+// 300 bytes each, all pointers to the collector), and at 25,000 providers
+// the p99 at half load is set by garbage collections (docs/performance.md).
+var candidateLists sync.Pool
+
+// candidateList returns an empty list with room for at least n candidates
+// (one candidate a location is the common case; more grow it).
+func candidateList(n int) []discharge.Candidate {
+	if p, ok := candidateLists.Get().(*[]discharge.Candidate); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]discharge.Candidate, 0, n)
+}
+
+// release gives the set's list back for another request. Call it once
+// nothing reads the list any more: discharge.Match copies what its Result
+// keeps (each Option's and Exclusion's Provider by value) and keeps no
+// pointer into the list. The list is cleared first, so a pooled list
+// holds no provider, posting or hold alive.
+func (c *candidateSet) release() {
+	if c.list == nil || cap(c.list) > 4*MaxCandidates {
+		c.list = nil
+		return
+	}
+	l := c.list[:cap(c.list)]
+	clear(l)
+	l = l[:0]
+	c.list = nil
+	candidateLists.Put(&l)
 }
 
 // matchedResources reads what the answer shows: each match's

@@ -466,6 +466,7 @@ func (s *Service) place(ctx context.Context, q question, params Params) (Answer,
 		return Answer{}, Search{}, err
 	}
 	res := discharge.Match(req, cands.list)
+	cands.release()
 	page := res.Matches[min(offset, len(res.Matches)):min(offset+params.Count, len(res.Matches))]
 	docs, err := s.matchedResources(ctx, cands.gen, page)
 	if err != nil {
