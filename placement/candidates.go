@@ -186,15 +186,16 @@ func candidateList(n int) []discharge.Candidate {
 // nothing reads the list any more: discharge.Match copies what its Result
 // keeps (each Option's and Exclusion's Provider by value) and keeps no
 // pointer into the list. The list is cleared first, so a pooled list
-// holds no provider, posting or hold alive.
+// holds no provider, posting or hold alive; only its used part, since a
+// list is all zero beyond its length (made so, or cleared so before it
+// was pooled) and append writes only below the length it leaves.
 func (c *candidateSet) release() {
 	if c.list == nil || cap(c.list) > 4*MaxCandidates {
 		c.list = nil
 		return
 	}
-	l := c.list[:cap(c.list)]
-	clear(l)
-	l = l[:0]
+	clear(c.list)
+	l := c.list[:0]
 	c.list = nil
 	candidateLists.Put(&l)
 }
