@@ -15,6 +15,8 @@
 #   SIZES="25000" LOADGEN_ARGS="--half-runs 5" ./scripts/load.sh   # five p99s at half saturation
 #   SIZES="1000" LOADGEN_ARGS="--placement=false --workers 16 --intake-cpuprofile /tmp/in.cpu" ./scripts/load.sh
 #                                     # the write phases only, 16 clients
+#   SIZES="25000" LOADGEN_ARGS="--half-runs 5 --open-rate 600" ./scripts/load.sh
+#                                     # the open loops at a fixed rate: two builds at one load
 #   SIZES="25000" LOADGEN_ARGS="--half-runs 5 --stall-trace /tmp/stall.trace" ./scripts/load.sh
 #                                     # at each open loop's first request over 100 ms
 #                                     # (--stall-after), the runtime's flight recorder

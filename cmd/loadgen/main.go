@@ -13,7 +13,7 @@
 //
 //  1. closed loop with --workers clients for --duration: saturation
 //     throughput;
-//  2. open loop at half that rate for --duration: p50, p99, errors;
+//  2. open loop at half that rate (or --open-rate) for --duration: p50, p99, errors;
 //  3. the same closed loop against a bare Echo handler returning a fixed
 //     Bundle of the same size (HTTP baseline);
 //  4. the same closed loop of the raw Redis work floor: GEOSEARCH over the
@@ -86,6 +86,7 @@ func main() {
 	flag.BoolVar(&placementPhases, "placement", true, "measure $placement-options (false: the capacity phases only, a shorter run)")
 	flag.StringVar(&stallTrace, "stall-trace", "", "keep a flight recorder's execution trace during the open-loop phases and, at the first request slower than --stall-after in each, write the last seconds of it to this path with the open loop's number appended (go tool trace reads it)")
 	flag.DurationVar(&stallAfter, "stall-after", 100*time.Millisecond, "the latency that counts as a stall for --stall-trace")
+	flag.Float64Var(&fixedOpenRate, "open-rate", 0, "run the open-loop phases at this many requests per second instead of half the saturation rate (to compare builds at the same load)")
 	flag.Parse()
 	profile, allocProfile, capacityProfile = *cpuprofile, *memprofile, *capProfile
 	if allocProfile != "" {
@@ -105,8 +106,13 @@ var profile, allocProfile, capacityProfile string
 // placementPhases whether to measure $placement-options.
 var capacityPhase, placementPhases, intakePhase bool
 
-// halfRuns is how many times the half-saturation phase runs.
-var halfRuns int
+// halfRuns is how many times the half-saturation phase runs;
+// fixedOpenRate, when positive, is the open loops' rate instead of half
+// the saturation rate.
+var (
+	halfRuns      int
+	fixedOpenRate float64
+)
 
 // stallTrace names the files an open loop's flight recorder writes at its
 // first stall (a request slower than stallAfter); "" for none.
@@ -352,13 +358,20 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	mem := memory{rssKB: rssKB(os.Getpid()), heapInUse: ms0.HeapInuse, redisRSS: redisRSS(rc.Client.Info(ctx, "memory").Val())}
+	// The open loops run at half the saturation rate, or at --open-rate:
+	// a fixed rate compares two builds at the same load, where half of
+	// each one's own saturation does not.
+	openRate, openName := sat.rps/2, "half the saturation rate"
+	if fixedOpenRate > 0 {
+		openRate, openName = fixedOpenRate, fmt.Sprintf("a fixed %.0f req/s (--open-rate)", fixedOpenRate)
+	}
 	half := measured(func() phase {
-		return openLoop("placement-options at half the saturation rate", sat.rps/2, duration, placement)
+		return openLoop("placement-options at "+openName, openRate, duration, placement)
 	})
 	halves := []phase{half}
 	for i := 2; i <= halfRuns; i++ {
 		halves = append(halves, measured(func() phase {
-			return openLoop(fmt.Sprintf("placement-options at half the saturation rate (run %d)", i), sat.rps/2, duration, placement)
+			return openLoop(fmt.Sprintf("placement-options at %s (run %d)", openName, i), openRate, duration, placement)
 		}))
 	}
 	// Service time: one client, every referral three times in turn, so no
@@ -479,19 +492,23 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 			fmt.Fprintf(w, "| %s | %.1f | %.1f | %.0f |\n", strings.TrimPrefix(name, "cmdstat_"), calls/n, usec/calls, usec/n)
 		}
 	}
-	fmt.Fprintf(w, "\nRatios: saturation throughput is %.1f%% of the bare Echo baseline's and %.1f%% of the raw Redis floor's; p99 at half saturation is %s.\n",
-		100*sat.rps/bare.rps, 100*sat.rps/floor.rps, ms(half.p99))
+	fmt.Fprintf(w, "\nRatios: saturation throughput is %.1f%% of the bare Echo baseline's and %.1f%% of the raw Redis floor's; p99 at %s is %s.\n",
+		100*sat.rps/bare.rps, 100*sat.rps/floor.rps, openName, ms(half.p99))
 	if len(halves) > 1 {
 		var p99s []string
 		for _, h := range halves {
 			p99s = append(p99s, ms(h.p99))
 		}
-		fmt.Fprintf(w, "p99 at half saturation, %d runs: %s.\n", len(halves), strings.Join(p99s, ", "))
+		fmt.Fprintf(w, "p99 at %s, %d runs: %s.\n", openName, len(halves), strings.Join(p99s, ", "))
 	}
 	fmt.Fprintf(w, "Per-request cost at saturation: %.0f µs of wall time per request (%d workers / req/s); bare Echo's: %.0f µs.\n",
 		1e6*float64(workers)/sat.rps, workers, 1e6*float64(workers)/bare.rps)
-	fmt.Fprintf(w, "Memory after the saturation phase (after a GC): this process (gateway, SQLite record, load generator) RSS %.0f MB, Go heap in use %.0f MB; redis-server RSS %.0f MB.\n",
-		float64(mem.rssKB)/1024, float64(mem.heapInUse)/(1<<20), float64(mem.redisRSS)/(1<<20))
+	record := "SQLite record"
+	if databaseURL != "" {
+		record = "PostgreSQL client; the server is its own process"
+	}
+	fmt.Fprintf(w, "Memory after the saturation phase (after a GC): this process (gateway, %s, load generator) RSS %.0f MB, Go heap in use %.0f MB; redis-server RSS %.0f MB.\n",
+		record, float64(mem.rssKB)/1024, float64(mem.heapInUse)/(1<<20), float64(mem.redisRSS)/(1<<20))
 	writeSummaries(w, capPhase, capBare, inPhase, inBare)
 	return nil
 }
