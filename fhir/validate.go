@@ -63,7 +63,7 @@ const schemaURL = "http://hl7.org/fhir/json-schema/4.0"
 // alone reaches nearly all of them (its entries may be any resource), so
 // compiling the rest costs little more, and then neither the compiler nor
 // the parsed schema document is kept: held for compiling on demand, they
-// were 10 MB of maps and interfaces, a quarter of the gateway's own live
+// were 10 MB of maps and interfaces, about a sixth of the gateway's own live
 // heap at 25,000 providers, which every garbage collection marked again
 // (a collection's mark phase is what sets placement's p99; docs/performance.md).
 func compileSchemas() (map[string]*jsonschema.Schema, error) {
