@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -66,6 +67,13 @@ type entryJSON struct {
 // and encoding otherwise match encoding/json's for entryJSON
 // (TestMarshalBundleMatchesEncodingJSON).
 func MarshalBundle(typ string, total *int, links []Link, entries []BundleEntryOut) []byte {
+	return AppendBundle(nil, typ, total, links, entries)
+}
+
+// AppendBundle is MarshalBundle appending to dst, so a caller can render
+// into a buffer it reuses (a placement answer is 40 kB and more, written
+// on every request).
+func AppendBundle(dst []byte, typ string, total *int, links []Link, entries []BundleEntryOut) []byte {
 	size := 96
 	for _, e := range entries {
 		size += len(e.FullURL) + len(e.Resource) + 96
@@ -73,7 +81,7 @@ func MarshalBundle(typ string, total *int, links []Link, entries []BundleEntryOu
 			size += len(x) + 1
 		}
 	}
-	b := make([]byte, 0, size)
+	b := slices.Grow(dst, size)
 	b = append(b, `{"resourceType":"Bundle","type":`...)
 	b = appendJSON(b, typ)
 	if total != nil {
@@ -156,6 +164,12 @@ func appendEntry(b []byte, e BundleEntryOut) []byte {
 // clients and people expect to read it); v is a string, number or one of
 // this file's own types, which always encode.
 func appendJSON(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case string:
+		return AppendString(b, v, false)
+	case float64:
+		return AppendFloat(b, v)
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

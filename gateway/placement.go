@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -50,17 +51,34 @@ func (s *Server) place(c echo.Context, id string) error {
 		return err
 	}
 	s.metrics.placementReturned(ctx, len(a.Options))
-	return respond(c, http.StatusOK, s.placementBundle(c, a))
+	buf := bundleBuffers.Get().(*[]byte)
+	body := s.placementBundle((*buf)[:0], c, a)
+	err = respond(c, http.StatusOK, body)
+	if cap(body) <= maxPooledBundle {
+		*buf = body[:0]
+		bundleBuffers.Put(buf)
+	}
+	return err
 }
+
+// bundleBuffers hold the buffers placement answers are rendered into
+// (40 kB and more each, on every request: a third of the path's
+// allocation). A buffer is reused once respond has returned: the body is
+// written to the connection, or copied into its buffer, by then.
+var bundleBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBundle bounds the buffers kept: an answer with a large _count
+// is rendered into a buffer of its own and left to the collector.
+const maxPooledBundle = 256 << 10
 
 // placementBundle renders an answer. Its links are the operation's own URL
 // below the base, with the parameters that shaped the answer, a POST
 // body's primitive ones included: the instance-level links are GETs of the
 // same question; at the type level, POST the same resources to them.
-func (s *Server) placementBundle(c echo.Context, a placement.Answer) []byte {
+func (s *Server) placementBundle(dst []byte, c echo.Context, a placement.Answer) []byte {
 	base := s.baseURL(c)
 	self := base + strings.TrimPrefix(c.Request().URL.Path, "/fhir")
-	return mappings.PlacementBundle(mappings.PlacementPage{Base: base, Options: a.Options, Total: a.Total,
+	return mappings.AppendPlacementBundle(dst, mappings.PlacementPage{Base: base, Options: a.Options, Total: a.Total,
 		Resources: a.Resources, LeftOut: a.LeftOut, Excluded: a.Excluded, Warnings: a.Warnings,
 		Links: pageLinks(self, a.Used, a.Count, a.Offset, a.Total)},
 		func(is discharge.Issues) []fhir.OutcomeIssue { return issuesToOutcome(is, discharge.KindBusinessRule) })

@@ -3,7 +3,10 @@ package mappings
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dischargegateway/gateway/discharge"
@@ -206,77 +209,97 @@ func firstN(s string, n int) string {
 	return s
 }
 
-// explanationExt is one FHIR Extension of the explanation, typed so that
-// rendering an answer's explanations allocates a few structs, not a map per
-// element (they were a tenth of the placement path's allocation).
-type explanationExt struct {
-	URL           string           `json:"url"`
-	Extension     []explanationExt `json:"extension,omitempty"`
-	ValueCode     string           `json:"valueCode,omitempty"`
-	ValueDateTime string           `json:"valueDateTime,omitempty"`
-	ValueDate     string           `json:"valueDate,omitempty"`
-	ValueDecimal  *float64         `json:"valueDecimal,omitempty"`
-	ValueInteger  *int             `json:"valueInteger,omitempty"`
-	ValueCoding   *explainCoding   `json:"valueCoding,omitempty"`
-}
-
-type explainCoding struct {
-	System string `json:"system"`
-	Code   string `json:"code"`
-}
-
 // PlacementExplanation renders an option's explanation extension: its
 // score components, the needs it covers, its vacancies and their as-of
 // time, and its freshness.
 func PlacementExplanation(o discharge.Option) json.RawMessage {
-	n := 2 + 6 + len(o.Covered) + len(o.Vacancies) + len(o.HomeCare)
-	ext := make([]explanationExt, 0, n)
-	ext = append(ext,
-		explanationExt{URL: "freshness", ValueCode: string(o.Freshness)},
-		explanationExt{URL: "asOf", ValueDateTime: o.AsOf.UTC().Format(time.RFC3339)})
-	// One backing array for the numbers the extensions point at.
-	nums := make([]float64, 0, 8+len(o.HomeCare))
-	num := func(f float64) *float64 { nums = append(nums, f); return &nums[len(nums)-1] }
-	ints := make([]int, 0, len(o.Vacancies))
+	return appendExplanation(nil, o)
+}
+
+// appendExplanation is PlacementExplanation appending to b. It writes
+// the extension straight from the option, in the bytes json.Marshal wrote
+// for the typed tree it used to build (TestExplanationMatchesEncodingJSON
+// holds the two to the same bytes for random options): that tree and its
+// encoding were the largest allocation of rendering a placement answer.
+// The URLs, names and the RFC 3339 time need no escaping; codes do.
+func appendExplanation(b []byte, o discharge.Option) []byte {
+	b = append(b, `{"url":`...)
+	b = fhir.AppendString(b, PlacementExplanationURL, true)
+	b = append(b, `,"extension":[{"url":"freshness"`...)
+	if o.Freshness != "" {
+		b = append(b, `,"valueCode":`...)
+		b = fhir.AppendString(b, string(o.Freshness), true)
+	}
+	b = append(b, `},{"url":"asOf","valueDateTime":"`...)
+	b = o.AsOf.UTC().AppendFormat(b, time.RFC3339)
+	b = append(b, `"}`...)
 	for _, c := range [...]struct {
 		name string
 		v    float64
 	}{{"distance", o.Components.Distance}, {"freshness", o.Components.Freshness}, {"contract", o.Components.Contract},
 		{"quality", o.Components.Quality}, {"preference", o.Components.Preference}, {"acceptance", o.Components.Acceptance}} {
-		ext = append(ext, explanationExt{URL: "component", Extension: []explanationExt{
-			{URL: "name", ValueCode: c.name}, {URL: "value", ValueDecimal: num(round4(c.v))}}})
+		b = append(b, `,{"url":"component","extension":[{"url":"name","valueCode":"`...)
+		b = append(b, c.name...)
+		b = append(b, `"},{"url":"value","valueDecimal":`...)
+		b = fhir.AppendFloat(b, round4(c.v))
+		b = append(b, `}]}`...)
+	}
+	coding := func(b []byte, system, code string) []byte {
+		b = append(b, `"valueCoding":{"system":`...)
+		b = fhir.AppendString(b, system, true)
+		b = append(b, `,"code":`...)
+		b = fhir.AppendString(b, code, true)
+		return append(b, '}')
+	}
+	integer := func(b []byte, url string, n int) []byte {
+		b = append(b, `{"url":"`...)
+		b = append(b, url...)
+		b = append(b, `","valueInteger":`...)
+		b = strconv.AppendInt(b, int64(n), 10)
+		return append(b, '}')
 	}
 	for _, r := range o.Covered {
-		ext = append(ext, explanationExt{URL: "covers", ValueCoding: &explainCoding{System: RequirementSystem, Code: string(r)}})
+		b = append(b, `,{"url":"covers",`...)
+		b = coding(b, RequirementSystem, string(r))
+		b = append(b, '}')
 	}
-	for _, b := range o.Vacancies {
-		ints = append(ints, b.AcceptingAdmissions)
-		v := []explanationExt{
-			{URL: "bedType", ValueCoding: &explainCoding{System: BedTypeSystem, Code: string(b.Type)}},
-			{URL: "acceptingAdmissions", ValueInteger: &ints[len(ints)-1]}}
-		if b.Held > 0 {
+	for _, v := range o.Vacancies {
+		b = append(b, `,{"url":"vacancy","extension":[{"url":"bedType",`...)
+		b = coding(b, BedTypeSystem, string(v.Type))
+		b = append(b, `},`...)
+		b = integer(b, "acceptingAdmissions", v.AcceptingAdmissions)
+		if v.Held > 0 {
 			// held and bookable only when an offer holds a bed, so an
 			// answer without holds reads as it always did.
-			v = append(v, explanationExt{URL: "held", ValueInteger: &b.Held},
-				explanationExt{URL: "bookable", ValueInteger: ptr(b.Bookable())})
+			b = append(b, ',')
+			b = integer(b, "held", v.Held)
+			b = append(b, ',')
+			b = integer(b, "bookable", v.Bookable())
 		}
-		ext = append(ext, explanationExt{URL: "vacancy", Extension: v})
+		b = append(b, `]}`...)
 	}
 	if a := o.Answers; a != nil {
 		// The figures behind the acceptance component (present only when
 		// the provider answered enough offers to be scored by them).
-		ext = append(ext, explanationExt{URL: "acceptance", Extension: []explanationExt{
-			{URL: "rate", ValueDecimal: num(round4(a.Rate()))},
-			{URL: "answered", ValueInteger: ptr(a.Answered)},
-			{URL: "medianMinutesToAnswer", ValueDecimal: num(round4(a.MedianAnswer.Minutes()))}}})
+		b = append(b, `,{"url":"acceptance","extension":[{"url":"rate","valueDecimal":`...)
+		b = fhir.AppendFloat(b, round4(a.Rate()))
+		b = append(b, `},`...)
+		b = integer(b, "answered", a.Answered)
+		b = append(b, `,{"url":"medianMinutesToAnswer","valueDecimal":`...)
+		b = fhir.AppendFloat(b, round4(a.MedianAnswer.Minutes()))
+		b = append(b, `}]}`...)
 	}
 	for _, h := range o.HomeCare {
-		ext = append(ext, explanationExt{URL: "homeCare", Extension: []explanationExt{
-			{URL: "hoursPerWeek", ValueDecimal: num(h.HoursPerWeek)},
-			{URL: "earliestStart", ValueDate: h.EarliestStart.String()}}})
+		b = append(b, `,{"url":"homeCare","extension":[{"url":"hoursPerWeek","valueDecimal":`...)
+		b = fhir.AppendFloat(b, h.HoursPerWeek)
+		b = append(b, `},{"url":"earliestStart"`...)
+		if d := h.EarliestStart.String(); d != "" {
+			b = append(b, `,"valueDate":`...)
+			b = fhir.AppendString(b, d, true)
+		}
+		b = append(b, `}]}`...)
 	}
-	b, _ := json.Marshal(explanationExt{URL: PlacementExplanationURL, Extension: ext})
-	return b
+	return append(b, `]}`...)
 }
 
 // ExclusionReasonCoding is the coding of a placement exclusion reason, for
@@ -285,8 +308,6 @@ func PlacementExplanation(o discharge.Option) json.RawMessage {
 func ExclusionReasonCoding(f discharge.Filter) (system, code string) {
 	return ExclusionReasonSystem, string(f)
 }
-
-func ptr(n int) *int { return &n }
 
 func round4(f float64) float64 { return float64(int64(f*10000+0.5)) / 10000 }
 
@@ -297,9 +318,17 @@ const LocationDistanceURL = "http://hl7.org/fhir/StructureDefinition/location-di
 // LocationDistance renders the location-distance extension (valueDistance
 // in UCUM km, rounded to 10 m) of a match km away.
 func LocationDistance(km float64) json.RawMessage {
-	b, _ := json.Marshal(map[string]any{"url": LocationDistanceURL,
-		"valueDistance": map[string]any{"value": float64(int64(km*100+0.5)) / 100, "unit": "km", "system": "http://unitsofmeasure.org", "code": "km"}})
-	return b
+	return appendLocationDistance(nil, km)
+}
+
+// appendLocationDistance is LocationDistance appending to dst, in the
+// bytes json.Marshal wrote for it as a map (keys sorted).
+func appendLocationDistance(dst []byte, km float64) []byte {
+	dst = append(dst, `{"url":`...)
+	dst = fhir.AppendString(dst, LocationDistanceURL, true)
+	dst = append(dst, `,"valueDistance":{"code":"km","system":"http://unitsofmeasure.org","unit":"km","value":`...)
+	dst = fhir.AppendFloat(dst, float64(int64(km*100+0.5))/100)
+	return append(dst, `}}`...)
 }
 
 // PlacementPage is what one $placement-options searchset Bundle shows.
@@ -343,16 +372,44 @@ var leftOutWarned = map[discharge.Filter]bool{discharge.FilterCapacityStale: tru
 // outcome renders issues as OperationOutcome issues, one for one and in
 // order: the HTTP layer owns the table from Kind to issue code.
 func PlacementBundle(p PlacementPage, outcome func(discharge.Issues) []fhir.OutcomeIssue) []byte {
+	return AppendPlacementBundle(nil, p, outcome)
+}
+
+// extBuffers hold AppendPlacementBundle's scratch for extensions.
+var extBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// AppendPlacementBundle is PlacementBundle appending to dst, so the
+// gateway can render every answer into a buffer it reuses.
+func AppendPlacementBundle(dst []byte, p PlacementPage, outcome func(discharge.Issues) []fhir.OutcomeIssue) []byte {
 	entries := make([]fhir.BundleEntryOut, 0, 3*len(p.Options)+1)
-	for _, o := range p.Options {
-		sv := p.Resources["HealthcareService/"+o.Provider.ServiceID]
-		score := o.Score
-		ext := []json.RawMessage{PlacementExplanation(o)}
-		if o.DistanceKm != nil {
-			ext = append([]json.RawMessage{LocationDistance(*o.DistanceKm)}, ext...)
+	// Every option's extensions are written into one buffer (about 1.5 kB
+	// each) and sliced from it; a slice made before the buffer grew still
+	// holds its bytes in the array it was cut from. The buffer is reused
+	// once the Bundle has copied them.
+	scratch := extBuffers.Get().(*[]byte)
+	exts := slices.Grow((*scratch)[:0], 1600*len(p.Options))
+	defer func() {
+		if cap(exts) <= 256<<10 {
+			*scratch = exts[:0]
+			extBuffers.Put(scratch)
 		}
+	}()
+	extList := make([]json.RawMessage, 0, 2*len(p.Options))
+	scores := make([]float64, len(p.Options))
+	for i, o := range p.Options {
+		sv := p.Resources["HealthcareService/"+o.Provider.ServiceID]
+		scores[i] = o.Score
+		first := len(extList)
+		if o.DistanceKm != nil {
+			start := len(exts)
+			exts = appendLocationDistance(exts, *o.DistanceKm)
+			extList = append(extList, exts[start:len(exts):len(exts)])
+		}
+		start := len(exts)
+		exts = appendExplanation(exts, o)
+		extList = append(extList, exts[start:len(exts):len(exts)])
 		entries = append(entries, fhir.BundleEntryOut{FullURL: p.Base + "/HealthcareService/" + sv.ID, Resource: sv.JSON,
-			SearchMode: "match", SearchScore: &score, Extension: ext})
+			SearchMode: "match", SearchScore: &scores[i], Extension: extList[first:len(extList):len(extList)]})
 	}
 	included := map[string]bool{}
 	for _, o := range p.Options {
@@ -403,5 +460,5 @@ func PlacementBundle(p PlacementPage, outcome func(discharge.Issues) []fhir.Outc
 		entries = append(entries, fhir.OutcomeEntry(out))
 	}
 	total := p.Total
-	return fhir.MarshalBundle("searchset", &total, p.Links, entries)
+	return fhir.AppendBundle(dst, "searchset", &total, p.Links, entries)
 }
