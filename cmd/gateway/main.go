@@ -46,6 +46,7 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/gateway"
+	"github.com/dischargegateway/gateway/internal/wiring"
 	"github.com/dischargegateway/gateway/mappings"
 )
 
@@ -112,6 +113,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 	slog.SetDefault(log)
+	if gc := wiring.TuneGC(getenv, "/sys/fs/cgroup"); gc != "" {
+		log.Info("garbage collector tuned where the environment did not set it", slog.String("set", gc))
+	}
 
 	shutdownTelemetry, err := setupTelemetry(ctx, cfg, version)
 	if err != nil {

@@ -42,6 +42,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"runtime/trace"
 	"sort"
@@ -142,6 +143,9 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	if err != nil {
 		return err
 	}
+	// The collector as `gateway serve` sets it, unless GOGC or GOMEMLIMIT
+	// say otherwise (the report names the GC percent).
+	wiring.TuneGC(os.Getenv, "/sys/fs/cgroup")
 	// The stores as `gateway serve` opens them, with the defaults of its
 	// settings: only where they are is loadgen's own.
 	set := wiring.Defaults()
@@ -452,8 +456,8 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	}
 	defer done()
 	fmt.Fprintf(w, "# $placement-options load: %d providers\n\n", providers)
-	fmt.Fprintf(w, "%s, %d cores (GOMAXPROCS %d), %d workers, %s per phase; seeding took %s; %d referrals, one unmeasured warm-up pass over them took %s; responses carried %.1f matches on average; response size %d bytes.\n\n",
-		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), workers, duration, seedTime.Round(time.Millisecond),
+	fmt.Fprintf(w, "%s, %d cores (GOMAXPROCS %d, GOGC %s), %d workers, %s per phase; seeding took %s; %d referrals, one unmeasured warm-up pass over them took %s; responses carried %.1f matches on average; response size %d bytes.\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), gcPercent(), workers, duration, seedTime.Round(time.Millisecond),
 		len(srIDs), warmTime.Round(time.Millisecond), float64(matchCount.Load())/float64(max(1, sat.requests+half.requests)), len(sample))
 	fmt.Fprintln(w, "| phase | requests | errors | req/s | p50 | p99 | Redis CPU per request |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
@@ -535,8 +539,8 @@ func capacityOnly(ctx context.Context, base, tok string, issuer *auth.Issuer, cl
 	}
 	defer done()
 	fmt.Fprintf(w, "# Capacity postings and intake: %d providers\n\n", providers)
-	fmt.Fprintf(w, "%s, %d cores (GOMAXPROCS %d), %d workers, %s per phase; seeding took %s; no placement phases.\n\n",
-		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), workers, duration, seedTime.Round(time.Millisecond))
+	fmt.Fprintf(w, "%s, %d cores (GOMAXPROCS %d, GOGC %s), %d workers, %s per phase; seeding took %s; no placement phases.\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), gcPercent(), workers, duration, seedTime.Round(time.Millisecond))
 	fmt.Fprintln(w, "| phase | requests | errors | req/s | p50 | p99 | Redis CPU per request |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	var phases []phase
@@ -718,4 +722,18 @@ func summarise(name string, lat []time.Duration, n, errs int64, el time.Duration
 		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 	}
 	return phase{name: name, requests: n, errors: errs, elapsed: el, p50: q(0.5), p99: q(0.99), rps: float64(n) / el.Seconds()}
+}
+
+// gcPercent is the collector's GOGC as the runtime holds it ("off" when
+// collection is off), for the report.
+func gcPercent() string {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return "unknown"
+	}
+	if p := s[0].Value.Uint64(); p > 0 {
+		return strconv.FormatUint(p, 10)
+	}
+	return "off"
 }
