@@ -89,3 +89,19 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// LocationDistance writes what json.Marshal wrote for it as a map.
+func TestLocationDistanceMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 3000 {
+		km := r.Float64() * float64(r.IntN(500))
+		want, err := json.Marshal(map[string]any{"url": fhir.LocationDistanceURL,
+			"valueDistance": map[string]any{"value": float64(int64(km*100+0.5)) / 100, "unit": "km", "system": "http://unitsofmeasure.org", "code": "km"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fhir.LocationDistance(km); string(got) != string(want) {
+			t.Fatalf("LocationDistance(%v) = %s, want %s", km, got, want)
+		}
+	}
+}

@@ -311,26 +311,6 @@ func ExclusionReasonCoding(f discharge.Filter) (system, code string) {
 
 func round4(f float64) float64 { return float64(int64(f*10000+0.5)) / 10000 }
 
-// LocationDistanceURL is the core extension giving a search match's
-// distance from the point searched around.
-const LocationDistanceURL = "http://hl7.org/fhir/StructureDefinition/location-distance"
-
-// LocationDistance renders the location-distance extension (valueDistance
-// in UCUM km, rounded to 10 m) of a match km away.
-func LocationDistance(km float64) json.RawMessage {
-	return appendLocationDistance(nil, km)
-}
-
-// appendLocationDistance is LocationDistance appending to dst, in the
-// bytes json.Marshal wrote for it as a map (keys sorted).
-func appendLocationDistance(dst []byte, km float64) []byte {
-	dst = append(dst, `{"url":`...)
-	dst = fhir.AppendString(dst, LocationDistanceURL, true)
-	dst = append(dst, `,"valueDistance":{"code":"km","system":"http://unitsofmeasure.org","unit":"km","value":`...)
-	dst = fhir.AppendFloat(dst, float64(int64(km*100+0.5))/100)
-	return append(dst, `}}`...)
-}
-
 // PlacementPage is what one $placement-options searchset Bundle shows.
 type PlacementPage struct {
 	// Base is the FHIR base URL the entries' fullUrls start with.
@@ -402,7 +382,7 @@ func AppendPlacementBundle(dst []byte, p PlacementPage, outcome func(discharge.I
 		first := len(extList)
 		if o.DistanceKm != nil {
 			start := len(exts)
-			exts = appendLocationDistance(exts, *o.DistanceKm)
+			exts = fhir.AppendLocationDistance(exts, *o.DistanceKm)
 			extList = append(extList, exts[start:len(exts):len(exts)])
 		}
 		start := len(exts)

@@ -62,19 +62,6 @@ func TestExplanationMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-// LocationDistance writes what json.Marshal wrote for it as a map.
-func TestLocationDistanceMatchesEncodingJSON(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
-	for range 3000 {
-		km := r.Float64() * float64(r.IntN(500))
-		want, _ := json.Marshal(map[string]any{"url": LocationDistanceURL,
-			"valueDistance": map[string]any{"value": float64(int64(km*100+0.5)) / 100, "unit": "km", "system": "http://unitsofmeasure.org", "code": "km"}})
-		if got := LocationDistance(km); string(got) != string(want) {
-			t.Fatalf("LocationDistance(%v) = %s, want %s", km, got, want)
-		}
-	}
-}
-
 // The reference the hand-written encoder is held to: the typed tree the
 // explanation was built as, and encoded by json.Marshal, before
 // appendExplanation wrote it directly.
