@@ -3,7 +3,6 @@ package gateway
 import (
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -51,25 +50,16 @@ func (s *Server) place(c echo.Context, id string) error {
 		return err
 	}
 	s.metrics.placementReturned(ctx, len(a.Options))
-	buf := bundleBuffers.Get().(*[]byte)
-	body := s.placementBundle((*buf)[:0], c, a)
+	// The answer is rendered into a pooled buffer (40 kB and more, a
+	// third of the path's allocation), given back once respond has
+	// returned: the body is written to the connection, or copied into its
+	// buffer, by then.
+	buf := fhir.Buffer()
+	body := s.placementBundle(*buf, c, a)
 	err = respond(c, http.StatusOK, body)
-	if cap(body) <= maxPooledBundle {
-		*buf = body[:0]
-		bundleBuffers.Put(buf)
-	}
+	fhir.ReleaseBuffer(buf, body)
 	return err
 }
-
-// bundleBuffers hold the buffers placement answers are rendered into
-// (40 kB and more each, on every request: a third of the path's
-// allocation). A buffer is reused once respond has returned: the body is
-// written to the connection, or copied into its buffer, by then.
-var bundleBuffers = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledBundle bounds the buffers kept: an answer with a large _count
-// is rendered into a buffer of its own and left to the collector.
-const maxPooledBundle = 256 << 10
 
 // placementBundle renders an answer. Its links are the operation's own URL
 // below the base, with the parameters that shaped the answer, a POST

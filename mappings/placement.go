@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/dischargegateway/gateway/discharge"
@@ -355,9 +354,6 @@ func PlacementBundle(p PlacementPage, outcome func(discharge.Issues) []fhir.Outc
 	return AppendPlacementBundle(nil, p, outcome)
 }
 
-// extBuffers hold AppendPlacementBundle's scratch for extensions.
-var extBuffers = sync.Pool{New: func() any { return new([]byte) }}
-
 // AppendPlacementBundle is PlacementBundle appending to dst, so the
 // gateway can render every answer into a buffer it reuses.
 func AppendPlacementBundle(dst []byte, p PlacementPage, outcome func(discharge.Issues) []fhir.OutcomeIssue) []byte {
@@ -366,14 +362,9 @@ func AppendPlacementBundle(dst []byte, p PlacementPage, outcome func(discharge.I
 	// each) and sliced from it; a slice made before the buffer grew still
 	// holds its bytes in the array it was cut from. The buffer is reused
 	// once the Bundle has copied them.
-	scratch := extBuffers.Get().(*[]byte)
-	exts := slices.Grow((*scratch)[:0], 1600*len(p.Options))
-	defer func() {
-		if cap(exts) <= 256<<10 {
-			*scratch = exts[:0]
-			extBuffers.Put(scratch)
-		}
-	}()
+	scratch := fhir.Buffer()
+	exts := slices.Grow(*scratch, 1600*len(p.Options))
+	defer func() { fhir.ReleaseBuffer(scratch, exts) }()
 	extList := make([]json.RawMessage, 0, 2*len(p.Options))
 	scores := make([]float64, len(p.Options))
 	for i, o := range p.Options {
