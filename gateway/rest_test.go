@@ -40,6 +40,14 @@ func TestCreateReadVreadUpdate(t *testing.T) {
 	if code, _ := stale.issue(t); code != "conflict" {
 		t.Fatalf("stale If-Match code %q", code)
 	}
+	// A malformed entity-tag is a bad request, not a version: "2 (an
+	// unbalanced quote) and W/2 (weak without quotes) once read as 2.
+	for _, tag := range []string{`"2`, `W/2`, `W/""2""`} {
+		bad := e.do("PUT", "/fhir/Patient/"+id, pat, "If-Match", tag).mustStatus(t, http.StatusBadRequest)
+		if code, ex := bad.issue(t); code != "invalid" || ex != "Patient.meta.versionId" {
+			t.Fatalf("If-Match %s: %s %s", tag, code, ex)
+		}
+	}
 	v1 := e.do("GET", "/fhir/Patient/"+id+"/_history/1", nil).mustStatus(t, http.StatusOK)
 	if str(v1.json, "gender") != "female" || str(v1.json, "meta", "versionId") != "1" {
 		t.Fatalf("vread 1: %s", v1.body)
