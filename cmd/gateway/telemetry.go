@@ -24,8 +24,13 @@ import (
 // setupTelemetry installs the global tracer and meter providers.
 //
 // Spans are always created, so every log line and every 5xx can quote a
-// trace id; they are exported only when OTEL_EXPORTER_OTLP_ENDPOINT (or a
-// signal-specific OTEL_EXPORTER_OTLP_*_ENDPOINT) is set. Metrics are pushed
+// trace id; they are recorded and exported only when
+// OTEL_EXPORTER_OTLP_ENDPOINT is set (the exporters then also read the
+// signal-specific OTEL_EXPORTER_OTLP_*_ENDPOINT, which override it). Without an exporter the sampler
+// drops every span: the SDK still gives each a trace id (a caller's
+// traceparent is continued), but no span records attributes or events
+// only to be thrown away at its end, which cost each request its span
+// allocations and the Redis hooks' attribute building for nothing. Metrics are pushed
 // over OTLP when an endpoint is set and served for Prometheus on
 // GATEWAY_METRICS_ADDR when that is set; with neither they stay in the
 // no-op provider. The exporters read the standard OTEL_* variables
@@ -39,6 +44,9 @@ func setupTelemetry(ctx context.Context, cfg config, version string) (shutdown f
 		res = resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(cfg.ServiceName))
 	}
 	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	if cfg.OTLPEndpoint == "" {
+		topts = append(topts, sdktrace.WithSampler(sdktrace.NeverSample()))
+	}
 	var readers []sdkmetric.Option
 	if cfg.OTLPEndpoint != "" {
 		texp, err := otlptracehttp.New(ctx)

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/dischargegateway/gateway/internal/redistest"
 )
 
@@ -106,5 +109,37 @@ func TestPrometheusMetrics(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("scrape:\n%s\nlogs:\n%s", scrape, logs)
+	}
+}
+
+// TestSpansRecordOnlyWithAnExporter: without an OTLP endpoint a span is
+// not recorded but still has a trace id (for logs and 5xx outcomes) and
+// continues a caller's trace; with one, spans are recorded.
+func TestSpansRecordOnlyWithAnExporter(t *testing.T) {
+	ctx := context.Background()
+	for _, endpoint := range []string{"", "http://127.0.0.1:1"} {
+		t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+		shutdown, err := setupTelemetry(ctx, config{ServiceName: "test", OTLPEndpoint: endpoint}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, span := otel.Tracer("test").Start(ctx, "request")
+		if span.IsRecording() != (endpoint != "") {
+			t.Errorf("endpoint %q: recording %v", endpoint, span.IsRecording())
+		}
+		if !span.SpanContext().HasTraceID() {
+			t.Errorf("endpoint %q: no trace id", endpoint)
+		}
+		span.End()
+		parent := propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{
+			"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
+		_, child := otel.Tracer("test").Start(parent, "request")
+		if got := child.SpanContext().TraceID().String(); got != "4bf92f3577b34da6a3ce929d0e0e4736" {
+			t.Errorf("endpoint %q: the caller's trace is not continued: %s", endpoint, got)
+		}
+		child.End()
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_ = shutdown(sctx)
+		cancel()
 	}
 }
