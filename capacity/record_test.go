@@ -16,6 +16,7 @@ import (
 	"github.com/dischargegateway/gateway/directory"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/internal/sqlitetest"
 )
 
 // recordedWorld is a capacity service on real stores: the record in an
@@ -34,7 +35,7 @@ type recordedWorld struct {
 func newRecordedWorld(t *testing.T) *recordedWorld {
 	t.Helper()
 	ctx := context.Background()
-	s, err := sqlstore.Open(ctx, "", t.TempDir())
+	s, err := sqlstore.Open(ctx, "", sqlitetest.Dir(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/internal/pgtest"
 	"github.com/dischargegateway/gateway/internal/redistest"
+	"github.com/dischargegateway/gateway/internal/sqlitetest"
 )
 
 // The record engine of this suite: the embedded SQLite (a file in the
@@ -29,15 +30,16 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	pgtest.StopShared()
 	redistest.StopShared()
+	sqlitetest.Cleanup()
 	os.Exit(code)
 }
 
 // openRecord opens the system of record of one env on the suite's engine,
-// migrated, closed (and its PostgreSQL database dropped) when t ends.
+// migrated (on SQLite a copy of a database migrated once, sqlitetest), closed (and its PostgreSQL database dropped) when t ends.
 func openRecord(t testing.TB) *sqlstore.Store {
 	t.Helper()
 	if testEngine() != "postgres" {
-		return openSQL(t, "", t.TempDir())
+		return openSQL(t, "", sqlitetest.Dir(t))
 	}
 	return openSQL(t, pgtest.SharedDatabase(t), "")
 }

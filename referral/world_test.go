@@ -15,6 +15,7 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/internal/pgtest"
+	"github.com/dischargegateway/gateway/internal/sqlitetest"
 	"github.com/dischargegateway/gateway/mappings"
 	"github.com/dischargegateway/gateway/referral"
 )
@@ -22,6 +23,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	pgtest.StopShared()
+	sqlitetest.Cleanup()
 	os.Exit(code)
 }
 
@@ -94,7 +96,11 @@ func newWorld(t testing.TB, pg bool, cases int, vacancies int, moreTrusts ...str
 func newWorldAt(t testing.TB, url string, cases int, vacancies int, moreTrusts ...string) *world {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, url, t.TempDir())
+	dataDir := ""
+	if url == "" {
+		dataDir = sqlitetest.Dir(t)
+	}
+	st, err := sqlstore.Open(ctx, url, dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}

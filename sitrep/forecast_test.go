@@ -12,13 +12,14 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/internal/pgtest"
+	"github.com/dischargegateway/gateway/internal/sqlitetest"
 	"github.com/dischargegateway/gateway/sitrep"
 )
 
 // forecastStores runs f on a SQLite and a PostgreSQL record.
 func forecastStores(t *testing.T, f func(t *testing.T, s *sqlstore.Store)) {
 	t.Run("sqlite", func(t *testing.T) {
-		s, err := sqlstore.Open(context.Background(), "", t.TempDir())
+		s, err := sqlstore.Open(context.Background(), "", sqlitetest.Dir(t))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/internal/pgtest"
+	"github.com/dischargegateway/gateway/internal/sqlitetest"
 	"github.com/dischargegateway/gateway/referral"
 	"github.com/dischargegateway/gateway/subscription"
 )
@@ -28,6 +29,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	pgtest.StopShared()
+	sqlitetest.Cleanup()
 	os.Exit(code)
 }
 
@@ -43,7 +45,7 @@ func openRig(t *testing.T, databaseURL string) *rig {
 	t.Helper()
 	dir := ""
 	if databaseURL == "" {
-		dir = t.TempDir()
+		dir = sqlitetest.Dir(t)
 	}
 	st, err := sqlstore.Open(context.Background(), databaseURL, dir)
 	if err != nil {

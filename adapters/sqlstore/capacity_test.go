@@ -11,6 +11,7 @@ import (
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/internal/pgtest"
+	"github.com/dischargegateway/gateway/internal/sqlitetest"
 )
 
 // sqlEngines gives each case a fresh SQL store on SQLite and on a real
@@ -21,7 +22,7 @@ func sqlEngines(t *testing.T, cases map[string]func(t *testing.T, s *sqlstore.St
 			var open func(t *testing.T) *sqlstore.Store
 			if eng == "sqlite" {
 				open = func(t *testing.T) *sqlstore.Store {
-					s, err := sqlstore.Open(context.Background(), "", t.TempDir())
+					s, err := sqlstore.Open(context.Background(), "", sqlitetest.Dir(t))
 					if err != nil {
 						t.Fatal(err)
 					}

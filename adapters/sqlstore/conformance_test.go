@@ -15,6 +15,7 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/internal/pgtest"
+	"github.com/dischargegateway/gateway/internal/sqlitetest"
 )
 
 // subject is one store under the conformance suite: store is it as a
@@ -32,7 +33,7 @@ func engines() []engine {
 	return []engine{
 		{"sqlite", func(*testing.T) func(t *testing.T) subject {
 			return func(t *testing.T) subject {
-				s, err := sqlstore.Open(context.Background(), "", t.TempDir())
+				s, err := sqlstore.Open(context.Background(), "", sqlitetest.Dir(t))
 				if err != nil {
 					t.Fatal(err)
 				}

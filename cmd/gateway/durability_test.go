@@ -168,7 +168,8 @@ func TestRebuildCacheNeedsARedis(t *testing.T) {
 // TestMigrateThenStartWithoutMigrating: GATEWAY_MIGRATE=off refuses a
 // record that `gateway migrate` has not prepared, and starts on one it has.
 func TestMigrateThenStartWithoutMigrating(t *testing.T) {
-	env := withDataDir(t, map[string]string{"GATEWAY_MIGRATE": "off"})
+	// An empty data directory: withDataDir's holds a migrated record.
+	env := map[string]string{"GATEWAY_MIGRATE": "off", "GATEWAY_DATA_DIR": t.TempDir()}
 	getenv := func(k string) string { return env[k] }
 	err := run(context.Background(), []string{"serve"}, func(k string) string {
 		if k == "GATEWAY_ADDR" {

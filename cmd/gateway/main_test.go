@@ -17,6 +17,7 @@ import (
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/internal/pgtest"
 	"github.com/dischargegateway/gateway/internal/redistest"
+	"github.com/dischargegateway/gateway/internal/sqlitetest"
 	"github.com/dischargegateway/gateway/internal/wiring"
 )
 
@@ -85,7 +86,11 @@ func withDataDir(t *testing.T, env map[string]string) map[string]string {
 		env["DATABASE_URL"] = pgtest.SharedDatabase(t)
 		return env
 	}
-	env["GATEWAY_DATA_DIR"] = t.TempDir()
+	// A copy of a record migrated once per test binary (sqlitetest): the
+	// gateway opens it as it opens its data directory on a restart. Tests
+	// of a first start on an empty directory set GATEWAY_DATA_DIR
+	// themselves (TestServeEmpty, the demo world's).
+	env["GATEWAY_DATA_DIR"] = sqlitetest.Dir(t)
 	return env
 }
 
@@ -343,7 +348,8 @@ func TestStoreSettingsDefaults(t *testing.T) {
 // TestProductionRequiresDatabaseURL: production refuses the embedded
 // SQLite record, and says to set DATABASE_URL.
 func TestProductionRequiresDatabaseURL(t *testing.T) {
-	env := withDataDir(t, map[string]string{"GATEWAY_ENV": "production"})
+	// An empty data directory: withDataDir's holds a migrated record.
+	env := map[string]string{"GATEWAY_ENV": "production", "GATEWAY_DATA_DIR": t.TempDir()}
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dischargegateway/gateway/internal/pgtest"
 	"github.com/dischargegateway/gateway/internal/redistest"
+	"github.com/dischargegateway/gateway/internal/sqlitetest"
 )
 
 // TestMain stops the shared PostgreSQL (GATEWAY_TEST_STORE=postgres: the
@@ -15,5 +16,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	pgtest.StopShared()
 	redistest.StopShared()
+	sqlitetest.Cleanup()
 	os.Exit(code)
 }
