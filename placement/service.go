@@ -475,6 +475,9 @@ func (s *Service) place(ctx context.Context, q question, params Params) (Answer,
 	a := Answer{Resources: docs, LeftOut: res.Counts, Excluded: res.Excluded,
 		Warnings: append(append(params.Warnings, q.warnings...), cands.warnings...),
 		Used:     params.Used, Count: params.Count, Offset: params.Offset}
+	if len(page) > 0 {
+		a.Options = make([]discharge.Option, 0, len(page))
+	}
 	for _, o := range page {
 		// Deleted since the projection was read: leave it out rather than
 		// show an option that no longer exists.
