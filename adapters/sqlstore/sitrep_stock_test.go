@@ -9,6 +9,18 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 )
 
+// awayFromMidnight returns now, or, within a minute of the next midnight
+// in England, the time just after it (having slept until then).
+func awayFromMidnight(now time.Time) time.Time {
+	_, next := discharge.ReportingHours(discharge.Today(now))
+	midnight := time.Unix(next*3600, 0)
+	if wait := midnight.Sub(now); wait < time.Minute {
+		time.Sleep(wait + time.Second)
+		return time.Now()
+	}
+	return now
+}
+
 func stockAt(t *testing.T, r *sqlstore.Sitrep, partition string, day discharge.Date) (int, bool) {
 	t.Helper()
 	_, closeHour := discharge.ReportingHours(day)
@@ -27,15 +39,19 @@ func stockAt(t *testing.T, r *sqlstore.Sitrep, partition string, day discharge.D
 // both engines. The database's clock cannot be moved, so the test writes
 // now and then ages the copies a day (AgeStockForTest), as if the first
 // change had happened yesterday.
+//
+// The test's dates come from the Go clock and the copies' closes from the
+// database's, so both must fall on one reporting day: within a minute of
+// midnight the case waits for it to pass (a run at 23:59:59 once failed).
 func TestStockAtClose(t *testing.T) {
 	ctx := context.Background()
-	now := time.Now()
-	today := discharge.Today(now)
-	yesterday := discharge.DateOfDay(discharge.DayNumber(today) - 1)
-	before := discharge.DateOfDay(discharge.DayNumber(today) - 2)
-	nctr := yesterday.String()
 	sqlEngines(t, map[string]func(t *testing.T, s *sqlstore.Store){
 		"copy on the first change after each close": func(t *testing.T, s *sqlstore.Store) {
+			now := awayFromMidnight(time.Now())
+			today := discharge.Today(now)
+			yesterday := discharge.DateOfDay(discharge.DayNumber(today) - 1)
+			before := discharge.DateOfDay(discharge.DayNumber(today) - 2)
+			nctr := yesterday.String()
 			r := sqlstore.NewSitrep(s)
 			// A day that closed before the copies began has no answer.
 			if _, kept := stockAt(t, r, "RXA", before); kept {
@@ -60,9 +76,9 @@ func TestStockAtClose(t *testing.T) {
 				t.Fatalf("the close before: %d kept %v, want none", n, kept)
 			}
 			// The stock now is b and c.
-			now := sitrepOf(t, r, "RXA", today, today, today)
-			if now.NCTR != 2 {
-				t.Fatalf("stock now %d", now.NCTR)
+			stock := sitrepOf(t, r, "RXA", today, today, today)
+			if stock.NCTR != 2 {
+				t.Fatalf("stock now %d", stock.NCTR)
 			}
 			// Another trust's copies are its own: RXB has changed nothing
 			// since yesterday's close, so its stock then is its stock now.
