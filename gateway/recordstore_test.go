@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
+	"github.com/dischargegateway/gateway/internal/pgrecordtest"
 	"github.com/dischargegateway/gateway/internal/pgtest"
 	"github.com/dischargegateway/gateway/internal/redistest"
 	"github.com/dischargegateway/gateway/internal/sqlitetest"
@@ -35,13 +36,14 @@ func TestMain(m *testing.M) {
 }
 
 // openRecord opens the system of record of one env on the suite's engine,
-// migrated (on SQLite a copy of a database migrated once, sqlitetest), closed (and its PostgreSQL database dropped) when t ends.
+// migrated (a copy of a database migrated once per test binary: sqlitetest
+// on SQLite, pgrecordtest on PostgreSQL), closed (and its PostgreSQL database dropped) when t ends.
 func openRecord(t testing.TB) *sqlstore.Store {
 	t.Helper()
 	if testEngine() != "postgres" {
 		return openSQL(t, "", sqlitetest.Dir(t))
 	}
-	return openSQL(t, pgtest.SharedDatabase(t), "")
+	return openSQL(t, pgrecordtest.URL(t), "")
 }
 
 // openOwnPostgres starts a PostgreSQL of the test's own, which the test may

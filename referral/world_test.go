@@ -14,6 +14,7 @@ import (
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/internal/pgrecordtest"
 	"github.com/dischargegateway/gateway/internal/pgtest"
 	"github.com/dischargegateway/gateway/internal/sqlitetest"
 	"github.com/dischargegateway/gateway/mappings"
@@ -87,7 +88,7 @@ func newWorld(t testing.TB, pg bool, cases int, vacancies int, moreTrusts ...str
 	t.Helper()
 	url := ""
 	if pg {
-		url = pgtest.SharedDatabase(t)
+		url = pgrecordtest.URL(t)
 	}
 	return newWorldAt(t, url, cases, vacancies, moreTrusts...)
 }

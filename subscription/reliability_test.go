@@ -20,6 +20,7 @@ import (
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
+	"github.com/dischargegateway/gateway/internal/pgrecordtest"
 	"github.com/dischargegateway/gateway/internal/pgtest"
 	"github.com/dischargegateway/gateway/internal/sqlitetest"
 	"github.com/dischargegateway/gateway/referral"
@@ -246,7 +247,7 @@ func inOrder(t *testing.T, events []int64, n int64) {
 func engines(t *testing.T) map[string]func(t *testing.T) string {
 	return map[string]func(t *testing.T) string{
 		"sqlite":   func(*testing.T) string { return "" },
-		"postgres": func(t *testing.T) string { return pgtest.SharedDatabase(t) },
+		"postgres": func(t *testing.T) string { return pgrecordtest.URL(t) },
 	}
 }
 
@@ -363,7 +364,7 @@ func TestReplicaKilledMidDeliveryAnotherDelivers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("PostgreSQL")
 	}
-	url := pgtest.SharedDatabase(t)
+	url := pgrecordtest.URL(t)
 	r := openRig(t, url)
 	rc := newReceiver(t)
 	rc.hang = make(chan struct{})

@@ -15,7 +15,7 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/fhir"
-	"github.com/dischargegateway/gateway/internal/pgtest"
+	"github.com/dischargegateway/gateway/internal/pgrecordtest"
 	"github.com/dischargegateway/gateway/internal/redistest"
 	"github.com/dischargegateway/gateway/internal/sqlitetest"
 	"github.com/dischargegateway/gateway/internal/wiring"
@@ -76,14 +76,15 @@ func startRun(t *testing.T, env map[string]string) (base string, stop func(), do
 // chose one, and returns env: a data directory (the embedded SQLite), or,
 // with GATEWAY_TEST_STORE=postgres and a real Redis in env (REDIS_URL or
 // REDIS_ADDRS: not the embedded stores, which are SQLite by definition), a
-// fresh database on the test binary's shared PostgreSQL.
+// fresh database on the test binary's shared PostgreSQL (a copy of one
+// migrated once, pgrecordtest).
 func withDataDir(t *testing.T, env map[string]string) map[string]string {
 	t.Helper()
 	if _, ok := env["GATEWAY_DATA_DIR"]; ok || env["DATABASE_URL"] != "" {
 		return env
 	}
 	if os.Getenv("GATEWAY_TEST_STORE") == "postgres" && (env["REDIS_URL"] != "" || env["REDIS_ADDRS"] != "") {
-		env["DATABASE_URL"] = pgtest.SharedDatabase(t)
+		env["DATABASE_URL"] = pgrecordtest.URL(t)
 		return env
 	}
 	// A copy of a record migrated once per test binary (sqlitetest): the

@@ -58,6 +58,12 @@ type Server struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	dbs  int
+
+	prepared struct { // NewPreparedDatabase's template
+		once sync.Once
+		name string
+		err  error
+	}
 }
 
 // Start initialises a cluster in a fresh directory and starts it on a free
@@ -218,40 +224,128 @@ func (s *Server) SuperuserURL(db string) string { return s.url(Superuser, db) }
 // AppRole, so each test gets a clean schema on a shared server.
 func (s *Server) NewDatabase(tb testing.TB) (name, databaseURL string) {
 	tb.Helper()
+	name = s.nextName()
+	if err := s.create(name, ""); err != nil {
+		tb.Fatal(err)
+	}
+	return name, s.url(AppRole, name)
+}
+
+// NewPreparedDatabase is NewDatabase for a database that starts as a copy
+// of one prepared once per server: on the first call prepare gets the
+// DATABASE_URL of an empty database (as NewDatabase makes it) and must
+// close every connection it opened; every call, that one included, then
+// gets a new database made from it with CREATE DATABASE … TEMPLATE, which
+// copies the schema, the rows, the row-level security policies and the
+// owners. The server keeps one prepared database: later calls' prepare is
+// not run. A prepare that failed fails every caller.
+//
+// Why: the gateway's suites migrate a new record for almost every test; on
+// PostgreSQL a copy costs a fraction of running every migration (figures
+// in docs/performance.md, issue 21's tenth session). The migrations still
+// run, once per server here and on empty databases in adapters/sqlstore's
+// own tests.
+func (s *Server) NewPreparedDatabase(tb testing.TB, prepare func(databaseURL string) error) (name, databaseURL string) {
+	tb.Helper()
+	s.prepared.once.Do(func() {
+		const tmpl = "prepared_template"
+		if err := s.create(tmpl, ""); err != nil {
+			s.prepared.err = err
+			return
+		}
+		if err := prepare(s.url(AppRole, tmpl)); err != nil {
+			s.prepared.err = fmt.Errorf("preparing the template database: %w", err)
+			return
+		}
+		if err := s.disconnect(tmpl); err != nil {
+			s.prepared.err = err
+			return
+		}
+		s.prepared.name = tmpl
+	})
+	if s.prepared.err != nil {
+		tb.Fatalf("pgtest: %v", s.prepared.err)
+	}
+	name = s.nextName()
+	if err := s.create(name, s.prepared.name); err != nil {
+		tb.Fatal(err)
+	}
+	return name, s.url(AppRole, name)
+}
+
+func (s *Server) nextName() string {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.dbs++
-	name = "t" + strconv.Itoa(s.dbs)
-	s.mu.Unlock()
+	return "t" + strconv.Itoa(s.dbs)
+}
+
+// create makes database name owned by AppRole (creating the role on first
+// use), empty or, with a template, a copy of that database.
+func (s *Server) create(name, template string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := pgx.Connect(ctx, s.url(Superuser, "postgres"))
 	if err != nil {
-		tb.Fatalf("connect: %v", err)
+		return fmt.Errorf("connect: %w", err)
 	}
 	defer c.Close(ctx)
 	var exists bool
 	if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", AppRole).Scan(&exists); err != nil {
-		tb.Fatal(err)
+		return err
 	}
 	if !exists {
 		if _, err := c.Exec(ctx, "CREATE ROLE "+AppRole+" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"); err != nil {
-			tb.Fatal(err)
+			return err
 		}
 	}
+	if template != "" {
+		// The copy's public schema is the template's, already AppRole's.
+		if _, err := c.Exec(ctx, "CREATE DATABASE "+name+" OWNER "+AppRole+" TEMPLATE "+template); err != nil {
+			return fmt.Errorf("create database %s from %s: %w", name, template, err)
+		}
+		return nil
+	}
 	if _, err := c.Exec(ctx, "CREATE DATABASE "+name+" OWNER "+AppRole); err != nil {
-		tb.Fatal(err)
+		return fmt.Errorf("create database %s: %w", name, err)
 	}
 	// PostgreSQL 15 no longer lets every role create in public; the owner
 	// of the database does not own its public schema either.
 	dc, err := pgx.Connect(ctx, s.url(Superuser, name))
 	if err != nil {
-		tb.Fatal(err)
+		return fmt.Errorf("connect: %w", err)
 	}
 	defer dc.Close(ctx)
 	if _, err := dc.Exec(ctx, "ALTER SCHEMA public OWNER TO "+AppRole); err != nil {
-		tb.Fatal(err)
+		return err
 	}
-	return name, s.url(AppRole, name)
+	return nil
+}
+
+// disconnect ends every session on database name (CREATE DATABASE refuses
+// a template that has one) and waits until they are gone.
+func (s *Server) disconnect(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, s.url(Superuser, "postgres"))
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer c.Close(ctx)
+	for {
+		var n int
+		if err := c.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1", name).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sessions on %s did not end: %w", name, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // Running reports whether the postmaster is up.

@@ -84,6 +84,16 @@ func SharedDatabase(tb testing.TB) string {
 	return url
 }
 
+// SharedPreparedDatabase is SharedDatabase for a database copied from one
+// that prepare made once for the test binary (see NewPreparedDatabase).
+func SharedPreparedDatabase(tb testing.TB, prepare func(databaseURL string) error) string {
+	tb.Helper()
+	s := Shared(tb)
+	name, url := s.NewPreparedDatabase(tb, prepare)
+	tb.Cleanup(func() { s.drop(name) })
+	return url
+}
+
 // StopShared stops the shared server, if one was started, and removes its
 // directory. Call it from TestMain after m.Run.
 func StopShared() {
