@@ -162,7 +162,7 @@ func newEnvWith(t *testing.T, o envOptions, mutate ...func(*gateway.Config)) *en
 	t.Helper()
 	target := redistest.Open(t)
 	client, err := rediscache.Open(context.Background(), rediscache.Config{URL: target.URL, Addrs: target.Addrs,
-		SentinelMaster: target.SentinelMaster, Timeout: 500 * time.Millisecond})
+		SentinelMaster: target.SentinelMaster, Timeout: 500 * time.Millisecond, Traces: true, Metrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -346,6 +346,29 @@ func TestStoreSettingsDefaults(t *testing.T) {
 	}
 }
 
+// TestRedisInstrumentedWhenExported: the Redis client gets spans only when
+// traces are exported, and pool metrics when either metrics reader is set;
+// with neither (the default) it gets no hooks at all.
+func TestRedisInstrumentedWhenExported(t *testing.T) {
+	for _, c := range []struct {
+		env             map[string]string
+		traces, metrics bool
+	}{
+		{map[string]string{}, false, false},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, true, true},
+		{map[string]string{"GATEWAY_METRICS_ADDR": ":9464"}, false, true},
+	} {
+		cfg, err := loadConfig(func(k string) string { return c.env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := cfg.storeSettings(0)
+		if set.RedisTraces != c.traces || set.RedisMetrics != c.metrics {
+			t.Errorf("%v: Redis traces %v, metrics %v; want %v, %v", c.env, set.RedisTraces, set.RedisMetrics, c.traces, c.metrics)
+		}
+	}
+}
+
 // TestProductionRequiresDatabaseURL: production refuses the embedded
 // SQLite record, and says to set DATABASE_URL.
 func TestProductionRequiresDatabaseURL(t *testing.T) {

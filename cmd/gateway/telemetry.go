@@ -30,7 +30,8 @@ import (
 // drops every span: the SDK still gives each a trace id (a caller's
 // traceparent is continued), but no span records attributes or events
 // only to be thrown away at its end, which cost each request its span
-// allocations and the Redis hooks' attribute building for nothing. Metrics are pushed
+// allocations for nothing; the Redis client then gets no tracing hook at
+// all (storeSettings), nor pool metrics without a reader. Metrics are pushed
 // over OTLP when an endpoint is set and served for Prometheus on
 // GATEWAY_METRICS_ADDR when that is set; with neither they stay in the
 // no-op provider. The exporters read the standard OTEL_* variables

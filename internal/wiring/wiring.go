@@ -58,6 +58,10 @@ type Settings struct {
 	RedisWaitTimeout  time.Duration
 	// CapacityHistory is how many postings a location's history keeps.
 	CapacityHistory int
+	// RedisTraces and RedisMetrics instrument the Redis client with
+	// OpenTelemetry spans and pool metrics (rediscache.Config): on when
+	// something exports them, off by default.
+	RedisTraces, RedisMetrics bool
 }
 
 // Defaults are the settings of a gateway configured with nothing but
@@ -106,6 +110,7 @@ func Open(ctx context.Context, set Settings, log *slog.Logger) (*Stores, error) 
 	}
 	rc, err := rediscache.Open(ctx, rediscache.Config{
 		URL: set.RedisURL, Addrs: set.RedisAddrs, SentinelMaster: set.RedisMaster, Timeout: set.RedisTimeout,
+		Traces: set.RedisTraces, Metrics: set.RedisMetrics,
 	})
 	if err != nil {
 		rec.Close()
