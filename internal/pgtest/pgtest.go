@@ -283,6 +283,12 @@ func (s *Server) nextName() string {
 // create makes database name owned by AppRole (creating the role on first
 // use), empty or, with a template, a copy of that database.
 func (s *Server) create(name, template string) error {
+	return s.admin(func(ctx context.Context, c *pgx.Conn) error { return s.createOn(ctx, c, name, template) })
+}
+
+// admin runs fn on a superuser's connection to the postgres database, within
+// 30 seconds.
+func (s *Server) admin(fn func(ctx context.Context, c *pgx.Conn) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := pgx.Connect(ctx, s.url(Superuser, "postgres"))
@@ -290,6 +296,10 @@ func (s *Server) create(name, template string) error {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer c.Close(ctx)
+	return fn(ctx, c)
+}
+
+func (s *Server) createOn(ctx context.Context, c *pgx.Conn, name, template string) error {
 	var exists bool
 	if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", AppRole).Scan(&exists); err != nil {
 		return err
@@ -325,13 +335,10 @@ func (s *Server) create(name, template string) error {
 // disconnect ends every session on database name (CREATE DATABASE refuses
 // a template that has one) and waits until they are gone.
 func (s *Server) disconnect(name string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, s.url(Superuser, "postgres"))
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer c.Close(ctx)
+	return s.admin(func(ctx context.Context, c *pgx.Conn) error { return disconnectOn(ctx, c, name) })
+}
+
+func disconnectOn(ctx context.Context, c *pgx.Conn, name string) error {
 	for {
 		var n int
 		if err := c.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1", name).Scan(&n); err != nil {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -105,14 +104,10 @@ func StopShared() {
 // drop drops a database, ending its connections (WITH (FORCE)); errors are
 // ignored, as a test that killed the server has nothing left to keep small.
 func (s *Server) drop(name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, s.url(Superuser, "postgres"))
-	if err != nil {
-		return
-	}
-	defer c.Close(ctx)
-	_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	_ = s.admin(func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		return err
+	})
 }
 
 // binaryTB is the testing.TB the shared server belongs to: it lives for
