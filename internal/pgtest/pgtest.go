@@ -242,7 +242,7 @@ func (s *Server) NewDatabase(tb testing.TB) (name, databaseURL string) {
 //
 // Why: the gateway's suites migrate a new record for almost every test; on
 // PostgreSQL a copy costs a fraction of running every migration (figures
-// in docs/performance.md, issue 21's tenth session). The migrations still
+// in docs/performance.md under issue 21). The migrations still
 // run, once per server here and on empty databases in adapters/sqlstore's
 // own tests.
 func (s *Server) NewPreparedDatabase(tb testing.TB, prepare func(databaseURL string) error) (name, databaseURL string) {
