@@ -9,9 +9,10 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 )
 
-// awayFromMidnight returns now, or, within a minute of the next midnight
-// in England, the time just after it (having slept until then).
-func awayFromMidnight(now time.Time) time.Time {
+// awayFromMidnight returns the time now, or, within a minute of the next
+// midnight in England, the time just after it (having slept until then).
+func awayFromMidnight() time.Time {
+	now := time.Now()
 	_, next := discharge.ReportingHours(discharge.Today(now))
 	midnight := time.Unix(next*3600, 0)
 	if wait := midnight.Sub(now); wait < time.Minute {
@@ -47,7 +48,7 @@ func TestStockAtClose(t *testing.T) {
 	ctx := context.Background()
 	sqlEngines(t, map[string]func(t *testing.T, s *sqlstore.Store){
 		"copy on the first change after each close": func(t *testing.T, s *sqlstore.Store) {
-			now := awayFromMidnight(time.Now())
+			now := awayFromMidnight()
 			today := discharge.Today(now)
 			yesterday := discharge.DateOfDay(discharge.DayNumber(today) - 1)
 			before := discharge.DateOfDay(discharge.DayNumber(today) - 2)

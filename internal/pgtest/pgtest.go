@@ -59,9 +59,8 @@ type Server struct {
 	done chan struct{}
 	dbs  int
 
-	prepared struct { // NewPreparedDatabase's template
+	prepared struct { // NewPreparedDatabase's template, preparedTemplate
 		once sync.Once
-		name string
 		err  error
 	}
 }
@@ -224,12 +223,11 @@ func (s *Server) SuperuserURL(db string) string { return s.url(Superuser, db) }
 // AppRole, so each test gets a clean schema on a shared server.
 func (s *Server) NewDatabase(tb testing.TB) (name, databaseURL string) {
 	tb.Helper()
-	name = s.nextName()
-	if err := s.create(name, ""); err != nil {
-		tb.Fatal(err)
-	}
-	return name, s.url(AppRole, name)
+	return s.newFrom(tb, "")
 }
+
+// preparedTemplate is the database NewPreparedDatabase copies.
+const preparedTemplate = "prepared_template"
 
 // NewPreparedDatabase is NewDatabase for a database that starts as a copy
 // of one prepared once per server: on the first call prepare gets the
@@ -248,36 +246,31 @@ func (s *Server) NewDatabase(tb testing.TB) (name, databaseURL string) {
 func (s *Server) NewPreparedDatabase(tb testing.TB, prepare func(databaseURL string) error) (name, databaseURL string) {
 	tb.Helper()
 	s.prepared.once.Do(func() {
-		const tmpl = "prepared_template"
-		if err := s.create(tmpl, ""); err != nil {
+		if err := s.create(preparedTemplate, ""); err != nil {
 			s.prepared.err = err
-			return
-		}
-		if err := prepare(s.url(AppRole, tmpl)); err != nil {
+		} else if err := prepare(s.url(AppRole, preparedTemplate)); err != nil {
 			s.prepared.err = fmt.Errorf("preparing the template database: %w", err)
-			return
+		} else {
+			s.prepared.err = s.disconnect(preparedTemplate)
 		}
-		if err := s.disconnect(tmpl); err != nil {
-			s.prepared.err = err
-			return
-		}
-		s.prepared.name = tmpl
 	})
 	if s.prepared.err != nil {
 		tb.Fatalf("pgtest: %v", s.prepared.err)
 	}
-	name = s.nextName()
-	if err := s.create(name, s.prepared.name); err != nil {
+	return s.newFrom(tb, preparedTemplate)
+}
+
+// newFrom creates the server's next database, empty or from template.
+func (s *Server) newFrom(tb testing.TB, template string) (name, databaseURL string) {
+	tb.Helper()
+	s.mu.Lock()
+	s.dbs++
+	name = "t" + strconv.Itoa(s.dbs)
+	s.mu.Unlock()
+	if err := s.create(name, template); err != nil {
 		tb.Fatal(err)
 	}
 	return name, s.url(AppRole, name)
-}
-
-func (s *Server) nextName() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dbs++
-	return "t" + strconv.Itoa(s.dbs)
 }
 
 // create makes database name owned by AppRole (creating the role on first
