@@ -10,6 +10,7 @@ import (
 
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/internal/testclock"
 	"github.com/dischargegateway/gateway/mappings"
 )
 
@@ -38,11 +39,12 @@ func (e *env) forecastEncounter(t *testing.T, token, pathway, edd string) string
 // member), never by a care provider; as a searchset, by
 // $evaluate-measure and as CSV.
 func TestForecastOverHTTP(t *testing.T) {
+	now := testclock.AwayFromMidnight()
 	e := newEnv(t)
 	rxb := e.tokenFor("trust-b", auth.RoleTrust, "RXB", clinicalScopes)
 	hub := e.tokenFor("hub", auth.RoleHub, "QXH", "system/MeasureReport.rs", "RXA", "RXB")
 	home := e.tokenFor("home-1", auth.RoleCareProvider, "1-000000001", directoryScopes)
-	today := discharge.Today(time.Now())
+	today := discharge.Today(now)
 	in := func(days int) string { return discharge.DateOfDay(discharge.DayNumber(today) + int64(days)).String() }
 	e.forecastEncounter(t, e.token, "3", in(2))
 	e.forecastEncounter(t, e.token, "1", in(-3)) // slipped: today, overdue

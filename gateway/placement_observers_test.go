@@ -5,10 +5,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/internal/testclock"
 	"github.com/dischargegateway/gateway/referral"
 )
 
@@ -18,6 +18,7 @@ import (
 // shortlisted once; asked again, the demand counts twice and the case
 // keeps one shortlisted event.
 func TestPlacementObserversWired(t *testing.T) {
+	now := testclock.AwayFromMidnight()
 	e := newEnv(t)
 	// No directory: nothing to offer.
 	var sr, enc string
@@ -37,7 +38,7 @@ func TestPlacementObserversWired(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	week := discharge.WeekOf(discharge.Today(time.Now()))
+	week := discharge.WeekOf(discharge.Today(now))
 	counts, err := sqlstore.NewSitrep(e.record).UnmetDemand(ctx, "RXA", week-7, week+7)
 	if err != nil {
 		t.Fatal(err)

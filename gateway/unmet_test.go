@@ -11,6 +11,7 @@ import (
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/internal/testclock"
 	"github.com/dischargegateway/gateway/mappings"
 )
 
@@ -55,6 +56,7 @@ func stratum(t *testing.T, mr any, strat, value string) float64 {
 // MeasureReports by each trust (its own), the hub (both) and a system
 // client (its trusts), never by a care provider; as CSV too.
 func TestUnmetDemandOverHTTP(t *testing.T) {
+	now := testclock.AwayFromMidnight()
 	e := newEnv(t)
 	e.unmetDemand(t, "RXA")
 	e.unmetDemand(t, "RXB")
@@ -63,7 +65,7 @@ func TestUnmetDemandOverHTTP(t *testing.T) {
 	icb := e.tokenFor("icb", auth.RoleSystem, "QXC", "system/MeasureReport.rs", "RXA", "RXB", "RXC")
 	home := e.tokenFor("home-1", auth.RoleCareProvider, "1-000000001", directoryScopes)
 	as := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
-	today := discharge.Today(time.Now())
+	today := discharge.Today(now)
 	lastWeek := discharge.DateOfDay(discharge.DayNumber(today) - 7)
 	q := "/fhir/MeasureReport?measure=" + url.QueryEscape(mappings.UnmetMeasureURL) + "&period=ge" + lastWeek.String() + "&period=le" + today.String()
 	for _, c := range []struct {

@@ -7,20 +7,8 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/internal/testclock"
 )
-
-// awayFromMidnight returns the time now, or, within a minute of the next
-// midnight in England, the time just after it (having slept until then).
-func awayFromMidnight() time.Time {
-	now := time.Now()
-	_, next := discharge.ReportingHours(discharge.Today(now))
-	midnight := time.Unix(next*3600, 0)
-	if wait := midnight.Sub(now); wait < time.Minute {
-		time.Sleep(wait + time.Second)
-		return time.Now()
-	}
-	return now
-}
 
 func stockAt(t *testing.T, r *sqlstore.Sitrep, partition string, day discharge.Date) (int, bool) {
 	t.Helper()
@@ -42,13 +30,14 @@ func stockAt(t *testing.T, r *sqlstore.Sitrep, partition string, day discharge.D
 // change had happened yesterday.
 //
 // The test's dates come from the Go clock and the copies' closes from the
-// database's, so both must fall on one reporting day: within a minute of
-// midnight the case waits for it to pass (a run at 23:59:59 once failed).
+// database's, so both must fall on one reporting day: within two minutes of
+// midnight the case waits for it to pass (testclock; a run at 23:59:59
+// once failed).
 func TestStockAtClose(t *testing.T) {
 	ctx := context.Background()
 	sqlEngines(t, map[string]func(t *testing.T, s *sqlstore.Store){
 		"copy on the first change after each close": func(t *testing.T, s *sqlstore.Store) {
-			now := awayFromMidnight()
+			now := testclock.AwayFromMidnight()
 			today := discharge.Today(now)
 			yesterday := discharge.DateOfDay(discharge.DayNumber(today) - 1)
 			before := discharge.DateOfDay(discharge.DayNumber(today) - 2)

@@ -11,6 +11,7 @@ import (
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/auth"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/internal/testclock"
 	"github.com/dischargegateway/gateway/sitrep"
 )
 
@@ -50,9 +51,10 @@ func TestSeedGivesAForecast(t *testing.T) {
 // without anyone asking for a report (the daily sweep, started at serve's
 // start), so the backtest has every day.
 func TestServeKeepsTodaysForecast(t *testing.T) {
+	now := testclock.AwayFromMidnight()
 	env := withDataDir(t, map[string]string{})
 	_, stop, done, logs := startRun(t, env)
-	today := discharge.DayNumber(discharge.Today(time.Now()))
+	today := discharge.DayNumber(discharge.Today(now))
 	kept := func(trust string) bool {
 		s, err := sqlstore.Open(context.Background(), env["DATABASE_URL"], env["GATEWAY_DATA_DIR"])
 		if err != nil {

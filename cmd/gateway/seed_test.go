@@ -11,12 +11,14 @@ import (
 
 	"github.com/dischargegateway/gateway/adapters/sqlstore"
 	"github.com/dischargegateway/gateway/discharge"
+	"github.com/dischargegateway/gateway/internal/testclock"
 )
 
 // TestSeedCreatesSyntheticCases: `gateway seed` also stores synthetic
 // inpatient stays for the sitrep, split over the trusts, once: a second
 // seed finds them there.
 func TestSeedCreatesSyntheticCases(t *testing.T) {
+	now := testclock.AwayFromMidnight()
 	env := withDataDir(t, map[string]string{"GATEWAY_OUTCODES_CSV": filepath.Join("..", "..", "configs", "geo", "uk-outcode-centroids.csv")})
 	for _, want := range []string{"seeded 40 synthetic inpatient stays (0 already there)|seeded 16 synthetic unmet placement searches",
 		"seeded 0 synthetic inpatient stays (40 already there)|seeded 0 synthetic unmet placement searches"} {
@@ -34,7 +36,7 @@ func TestSeedCreatesSyntheticCases(t *testing.T) {
 		if n := recordCount(t, env, trust, "Encounter"); n != 20 {
 			t.Fatalf("%d Encounters of %s, want 20", n, trust)
 		}
-		if n := unmetCount(t, env, trust); n != 8 {
+		if n := unmetCount(t, env, trust, now); n != 8 {
 			t.Fatalf("%d unmet searches of %s, want 8 (40 cases / 5)", n, trust)
 		}
 	}
@@ -42,14 +44,14 @@ func TestSeedCreatesSyntheticCases(t *testing.T) {
 
 // unmetCount is how many unmet placement searches partition has counted
 // in the last four weeks.
-func unmetCount(t *testing.T, env map[string]string, partition string) int {
+func unmetCount(t *testing.T, env map[string]string, partition string, now time.Time) int {
 	t.Helper()
 	s, err := sqlstore.Open(context.Background(), env["DATABASE_URL"], env["GATEWAY_DATA_DIR"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	week := discharge.WeekOf(discharge.Today(time.Now()))
+	week := discharge.WeekOf(discharge.Today(now))
 	cs, err := sqlstore.NewSitrep(s).UnmetDemand(context.Background(), partition, week-21, week)
 	if err != nil {
 		t.Fatal(err)
