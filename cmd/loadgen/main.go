@@ -87,6 +87,7 @@ func main() {
 	flag.BoolVar(&placementPhases, "placement", true, "measure $placement-options (false: the capacity phases only, a shorter run)")
 	flag.StringVar(&stallTrace, "stall-trace", "", "keep a flight recorder's execution trace during the open-loop phases and, at the first request slower than --stall-after in each, write the last seconds of it to this path with the open loop's number appended (go tool trace reads it)")
 	flag.DurationVar(&stallAfter, "stall-after", 100*time.Millisecond, "the latency that counts as a stall for --stall-trace")
+	flag.BoolVar(&twinRuns, "twin", true, "after each open loop, run the CPU twin (a bare Echo handler doing placement's CPU work per request) at the same rate: the machine's p99 floor (twin.go)")
 	flag.Float64Var(&fixedOpenRate, "open-rate", 0, "run the open-loop phases at this many requests per second instead of half the saturation rate (to compare builds at the same load)")
 	flag.Parse()
 	profile, allocProfile, capacityProfile = *cpuprofile, *memprofile, *capProfile
@@ -113,6 +114,7 @@ var capacityPhase, placementPhases, intakePhase bool
 var (
 	halfRuns      int
 	fixedOpenRate float64
+	twinRuns      bool
 )
 
 // stallTrace names the files an open loop's flight recorder writes at its
@@ -334,9 +336,11 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		}
 	}
 	_ = rc.Client.ConfigResetStat(ctx).Err()
+	cpu0 := cpuTime()
 	sat := measured(func() phase {
 		return closedLoop("placement-options, closed loop (saturation)", workers, duration, placement)
 	})
+	satCPU := (cpuTime() - cpu0) / time.Duration(max(1, sat.requests))
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -369,15 +373,55 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	if fixedOpenRate > 0 {
 		openRate, openName = fixedOpenRate, fmt.Sprintf("a fixed %.0f req/s (--open-rate)", fixedOpenRate)
 	}
-	half := measured(func() phase {
-		return openLoop("placement-options at "+openName, openRate, duration, placement)
+
+	// Baseline 1: bare Echo, fixed Bundle of the same size, with its CPU
+	// per request; before the open loops, since the CPU twin (twin.go)
+	// that follows each of them is sized by it.
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.GET("/fixed", func(c echo.Context) error { return c.Blob(200, "application/fhir+json", sample) })
+	e.GET("/twin", func(c echo.Context) error {
+		twinSink.Add(work(twinUnits.Load()))
+		return c.Blob(200, "application/fhir+json", sample)
 	})
-	halves := []phase{half}
-	for i := 2; i <= halfRuns; i++ {
-		halves = append(halves, measured(func() phase {
-			return openLoop(fmt.Sprintf("placement-options at %s (run %d)", openName, i), openRate, duration, placement)
-		}))
+	bareAddr, stopBare, err := serveBare(e)
+	if err != nil {
+		return err
 	}
+	defer stopBare()
+	getFrom := func(path string) func(*rand.Rand) error {
+		return func(*rand.Rand) error {
+			res, err := client.Get("http://" + bareAddr + path)
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			return nil
+		}
+	}
+	cpu0 = cpuTime()
+	bare := closedLoop("bare Echo handler, fixed Bundle of the same size", workers, duration, getFrom("/fixed"))
+	bareCPU := (cpuTime() - cpu0) / time.Duration(max(1, bare.requests))
+	spin := twinWork(satCPU, sat.redisCPU, bareCPU)
+	perUS := unitsPerMicrosecond()
+	twinUnits.Store(int64(perUS * float64(spin.Nanoseconds()) / 1000))
+	twinName := fmt.Sprintf("CPU twin (bare Echo doing %.0f µs of work a request, the same Bundle) at %s", float64(spin.Nanoseconds())/1000, openName)
+
+	var halves, twins []phase
+	for i := 1; i <= halfRuns; i++ {
+		suffix := ""
+		if i > 1 {
+			suffix = fmt.Sprintf(" (run %d)", i)
+		}
+		halves = append(halves, measured(func() phase {
+			return openLoop("placement-options at "+openName+suffix, openRate, duration, placement)
+		}))
+		if twinRuns {
+			twins = append(twins, openLoop(twinName+suffix, openRate, duration, getFrom("/twin")))
+		}
+	}
+	half := halves[0]
 	// Service time: one client, every referral three times in turn, so no
 	// request waits for another. Its p99 against the open loop's tells the
 	// work of the heaviest requests from queueing behind others.
@@ -396,25 +440,6 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 			}
 		}
 		return summarise("placement-options, one client, each referral 3 times in turn (service time)", lat, int64(len(lat)), errs, time.Since(start))
-	})
-
-	// Baseline 1: bare Echo, fixed Bundle of the same size.
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.GET("/fixed", func(c echo.Context) error { return c.Blob(200, "application/fhir+json", sample) })
-	bareAddr, stopBare, err := serveBare(e)
-	if err != nil {
-		return err
-	}
-	defer stopBare()
-	bare := closedLoop("bare Echo handler, fixed Bundle of the same size", workers, duration, func(*rand.Rand) error {
-		res, err := client.Get("http://" + bareAddr + "/fixed")
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		return nil
 	})
 
 	// Baseline 2: the raw Redis floor for a typical request.
@@ -461,7 +486,7 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		len(srIDs), warmTime.Round(time.Millisecond), float64(matchCount.Load())/float64(max(1, sat.requests+half.requests)), len(sample))
 	fmt.Fprintln(w, "| phase | requests | errors | req/s | p50 | p99 | Redis CPU per request |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
-	phases := append(append([]phase{sat}, halves...), service, bare, floor)
+	phases := append(append(append([]phase{sat}, halves...), twins...), service, bare, floor)
 	if capacityPhase {
 		phases = append(phases, capPhase, capBare)
 	}
@@ -504,6 +529,16 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 			p99s = append(p99s, ms(h.p99))
 		}
 		fmt.Fprintf(w, "p99 at %s, %d runs: %s.\n", openName, len(halves), strings.Join(p99s, ", "))
+	}
+	if len(twins) > 0 {
+		var p99s []string
+		for _, t := range twins {
+			p99s = append(p99s, ms(t.p99))
+		}
+		fmt.Fprintf(w, "The CPU twin's p99 at the same rate, each run straight after the gateway's (the machine's floor, twin.go): %s. Within 20 ms: the gateway %d of %d runs, the twin %d of %d.\n",
+			strings.Join(p99s, ", "), within(halves, 20*time.Millisecond), len(halves), within(twins, 20*time.Millisecond), len(twins))
+		fmt.Fprintf(w, "CPU per request at saturation: placement %.0f µs in this process and %.0f µs in redis-server; bare Echo %.0f µs; the twin adds %.0f µs of work (%d units at %.1f a µs).\n",
+			us(satCPU), us(sat.redisCPU), us(bareCPU), us(spin), twinUnits.Load(), perUS)
 	}
 	fmt.Fprintf(w, "Per-request cost at saturation: %.0f µs of wall time per request (%d workers / req/s); bare Echo's: %.0f µs.\n",
 		1e6*float64(workers)/sat.rps, workers, 1e6*float64(workers)/bare.rps)
@@ -723,6 +758,20 @@ func summarise(name string, lat []time.Duration, n, errs int64, el time.Duration
 	}
 	return phase{name: name, requests: n, errors: errs, elapsed: el, p50: q(0.5), p99: q(0.99), rps: float64(n) / el.Seconds()}
 }
+
+// within counts the phases whose p99 is at most limit.
+func within(ps []phase, limit time.Duration) int {
+	n := 0
+	for _, p := range ps {
+		if p.p99 <= limit {
+			n++
+		}
+	}
+	return n
+}
+
+// us is d in microseconds.
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
 
 // gcPercent is the collector's GOGC as the runtime holds it ("off" when
 // collection is off), for the report.
