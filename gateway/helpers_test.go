@@ -28,7 +28,6 @@ import (
 	"github.com/dischargegateway/gateway/internal/redistest"
 	"github.com/dischargegateway/gateway/internal/wiring"
 	"github.com/dischargegateway/gateway/mappings"
-	"github.com/dischargegateway/gateway/placement"
 	"github.com/dischargegateway/gateway/referral"
 	"github.com/dischargegateway/gateway/subscription"
 )
@@ -48,8 +47,6 @@ type env struct {
 	pg     *pgtest.Server // the env's own PostgreSQL, which it may kill; nil on the shared one or SQLite
 	token  string         // sent unless a request names its own Authorization
 	clock  *testClock
-	// observers are placement's observers as wired (drainObservers).
-	observers []placement.Observer
 }
 
 // testClock is the gateway's clock in tests: real time plus an offset a
@@ -57,17 +54,6 @@ type env struct {
 type testClock struct {
 	mu     sync.Mutex
 	offset time.Duration
-}
-
-// drainObservers waits for what placement's observers write behind their
-// answers (the unmet demand counts).
-func (e *env) drainObservers(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := wiring.DrainObservers(ctx, e.observers); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func (c *testClock) now() time.Time {
@@ -205,8 +191,7 @@ func newEnvWith(t *testing.T, o envOptions, mutate ...func(*gateway.Config)) *en
 	g := gateway.New(cfg, d)
 	hs := httptest.NewServer(g.Handler())
 	t.Cleanup(hs.Close)
-	e := &env{t: t, redis: target.Server, srv: hs, logs: logs, issuer: issuer, conn: client, record: rec, clock: clock,
-		observers: d.PlacementObservers}
+	e := &env{t: t, redis: target.Server, srv: hs, logs: logs, issuer: issuer, conn: client, record: rec, clock: clock}
 	e.token = e.tokenFor("trust-a", auth.RoleTrust, "RXA", clinicalScopes)
 	return e
 }

@@ -37,7 +37,6 @@ func TestPlacementObserversWired(t *testing.T) {
 			t.Fatalf("total %v, want 0", r.json["total"])
 		}
 	}
-	e.drainObservers(t)
 	ctx := context.Background()
 	week := discharge.WeekOf(discharge.Today(now))
 	counts, err := sqlstore.NewSitrep(e.record).UnmetDemand(ctx, "RXA", week-7, week+7)

@@ -3,10 +3,8 @@ package sitrep_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,9 +51,6 @@ func TestUnmetDemandIsRecorded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := o.Drain(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	if len(rec.got) != 1 || rec.partitions[0] != "RXA" {
 		t.Fatalf("recorded %+v in %v", rec.got, rec.partitions)
 	}
@@ -79,9 +74,6 @@ func TestUnmetDemandFailureIsLogged(t *testing.T) {
 	if err := o.Observed(context.Background(), search(0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Drain(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	out := logs.String()
 	if len(rec.got) != 1 || !strings.Contains(out, "unmet demand not counted") || !strings.Contains(out, discharge.KindUnavailable.String()) {
 		t.Fatalf("recorded %d, log %q", len(rec.got), out)
@@ -89,123 +81,4 @@ func TestUnmetDemandFailureIsLogged(t *testing.T) {
 	if strings.Contains(out, "M14") || strings.Contains(out, "nursing") || strings.Contains(out, "e1") {
 		t.Fatalf("the log names the need, the district or the case: %q", out)
 	}
-}
-
-// blockingRecorder records counts once release is closed.
-type blockingRecorder struct {
-	release chan struct{}
-	mu      sync.Mutex
-	got     []discharge.Demand
-}
-
-func (b *blockingRecorder) RecordDemand(_ context.Context, _ string, d discharge.Demand) error {
-	<-b.release
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.got = append(b.got, d)
-	return nil
-}
-
-func (b *blockingRecorder) count() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.got)
-}
-
-// The count is written behind the answer: Observed returns while the
-// record is still busy, Drain waits for every count queued (and gives up
-// with its context), and the counts are written in the order they came.
-func TestUnmetDemandIsWrittenBehindTheAnswer(t *testing.T) {
-	rec := &blockingRecorder{release: make(chan struct{})}
-	o := sitrep.NewDemandObserver(rec, nil)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := range 3 {
-			if err := o.Observed(context.Background(), search(i)); err != nil {
-				t.Error(err)
-			}
-		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Observed waited for the record")
-	}
-	if n := rec.count(); n != 0 {
-		t.Fatalf("%d counts written before the record answered", n)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if err := o.Drain(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Drain with the writes held: %v, want the context's deadline", err)
-	}
-	close(rec.release)
-	if err := o.Drain(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if rec.count() != 3 {
-		t.Fatalf("%d counts written, want 3", rec.count())
-	}
-	for i, d := range rec.got {
-		if d.Options != i {
-			t.Fatalf("count %d has %d options: written out of order", i, d.Options)
-		}
-	}
-	// Idle again: a later count starts a writer of its own.
-	if err := o.Observed(context.Background(), search(0)); err != nil {
-		t.Fatal(err)
-	}
-	if err := o.Drain(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if rec.count() != 4 {
-		t.Fatalf("%d counts written, want 4", rec.count())
-	}
-}
-
-// A record that cannot keep up is not queued for without bound: past the
-// queue's bound a count is dropped and logged, by error kind only.
-func TestUnmetDemandQueueIsBounded(t *testing.T) {
-	rec := &blockingRecorder{release: make(chan struct{})}
-	var logs syncBuffer
-	o := sitrep.NewDemandObserver(rec, slog.New(slog.NewTextHandler(&logs, nil)))
-	const sent = 10000 + 2 // the bound and two too many
-	for range sent {
-		if err := o.Observed(context.Background(), search(0)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := strings.Count(logs.String(), "unmet demand not counted"); n != 2 {
-		t.Fatalf("%d dropped past the bound, want 2", n)
-	}
-	close(rec.release)
-	if err := o.Drain(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	dropped := strings.Count(logs.String(), "unmet demand not counted")
-	if rec.count() != 10000 || dropped != 2 {
-		t.Fatalf("%d written and %d dropped of %d", rec.count(), dropped, sent)
-	}
-	if strings.Contains(logs.String(), "M14") {
-		t.Fatal("the log names the district")
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the writer's goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -264,11 +264,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	// Counts written behind the answers (unmet demand) are written before
-	// the process ends, within what is left of the shutdown timeout.
-	if err := wiring.DrainObservers(sctx, deps.PlacementObservers); err != nil {
-		log.Warn("shutdown: unmet demand counts not all written", slog.String("error", err.Error()))
-	}
 	log.Info("stopped")
 	return nil
 }

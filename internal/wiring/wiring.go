@@ -206,20 +206,6 @@ func PlacementObservers(shortlists cases.ShortlistRecord, demand sitrep.DemandRe
 	return []placement.Observer{sitrep.NewDemandObserver(demand, log), cases.NewShortlistObserver(shortlists, 0)}
 }
 
-// DrainObservers waits until the observers that write behind the answer
-// (sitrep.DemandObserver) have written what they were told, or ctx ends:
-// `gateway serve` calls it once the last request has been answered.
-func DrainObservers(ctx context.Context, observers []placement.Observer) error {
-	for _, o := range observers {
-		if d, ok := o.(interface{ Drain(context.Context) error }); ok {
-			if err := d.Drain(ctx); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // ReferralSettings configure the referral loop (cmd/gateway's
 // REFERRAL_* settings); zero values are referral's defaults.
 type ReferralSettings struct {
