@@ -12,9 +12,9 @@ import (
 // request waits behind the work of the requests before it, and behind any
 // moment the machine does not run the process. On a shared virtual
 // machine such moments happen (a vCPU not run for several milliseconds at
-// a time, seen in the execution traces of the twelfth and thirteenth
-// sessions as both threads silent, with no collection, lock or syscall
-// waiting), and a queue at half load grows behind them. The twin tells the
+// a time: seen in an execution trace of the thirteenth session as both of
+// the process's threads silent, with no collection running and loopback
+// writes taking milliseconds), and a queue at half load grows behind them. The twin tells the
 // two apart: a bare Echo handler that does the same amount of CPU work per
 // request as a placement did at saturation (the load generator's process
 // and redis-server together, less bare Echo's own cost) and answers the
