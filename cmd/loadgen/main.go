@@ -409,7 +409,7 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	twinName := fmt.Sprintf("CPU twin (bare Echo doing %.0f µs of work a request, the same Bundle) at %s", float64(spin.Nanoseconds())/1000, openName)
 
 	var halves, twins []phase
-	for i := 1; i <= halfRuns; i++ {
+	for i := 1; i <= max(1, halfRuns); i++ { // at least one, as before the twin
 		suffix := ""
 		if i > 1 {
 			suffix = fmt.Sprintf(" (run %d)", i)
