@@ -405,8 +405,8 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	bareCPU := (cpuTime() - cpu0) / time.Duration(max(1, bare.requests))
 	spin := twinWork(satCPU, sat.redisCPU, bareCPU)
 	perUS := unitsPerMicrosecond()
-	twinUnits.Store(int64(perUS * float64(spin.Nanoseconds()) / 1000))
-	twinName := fmt.Sprintf("CPU twin (bare Echo doing %.0f µs of work a request, the same Bundle) at %s", float64(spin.Nanoseconds())/1000, openName)
+	twinUnits.Store(int64(perUS * us(spin)))
+	twinName := fmt.Sprintf("CPU twin (bare Echo doing %.0f µs of work a request, the same Bundle) at %s", us(spin), openName)
 
 	var halves, twins []phase
 	for i := 1; i <= max(1, halfRuns); i++ { // at least one, as before the twin
@@ -496,7 +496,7 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	for _, p := range phases {
 		rc := "–"
 		if p.redisCPU > 0 {
-			rc = fmt.Sprintf("%.0f µs", float64(p.redisCPU.Nanoseconds())/1000)
+			rc = fmt.Sprintf("%.0f µs", us(p.redisCPU))
 		}
 		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %s |\n", p.name, p.requests, p.errors, p.rps, ms(p.p50), ms(p.p99), rc)
 	}
@@ -588,7 +588,7 @@ func capacityOnly(ctx context.Context, base, tok string, issuer *auth.Issuer, cl
 	for _, p := range phases {
 		rc := "–"
 		if p.redisCPU > 0 {
-			rc = fmt.Sprintf("%.0f µs", float64(p.redisCPU.Nanoseconds())/1000)
+			rc = fmt.Sprintf("%.0f µs", us(p.redisCPU))
 		}
 		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %s |\n", p.name, p.requests, p.errors, p.rps, ms(p.p50), ms(p.p99), rc)
 	}

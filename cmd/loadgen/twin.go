@@ -54,7 +54,7 @@ func unitsPerMicrosecond() float64 {
 		twinSink.Add(work(n))
 		best = min(best, time.Since(t))
 	}
-	return n / (float64(best.Nanoseconds()) / 1000)
+	return n / us(best)
 }
 
 // cpuTime is the CPU time this process has used, user and system.
