@@ -106,9 +106,10 @@ func (s *Server) allow(c echo.Context, typ string, op byte) error {
 }
 
 // audited records an AuditEvent for a patient-data interaction once the
-// handler has answered, whatever the outcome. The entry names the FHIR
-// resource the route serves: its type from the /fhir path, and the :id (or
-// the id a create assigned); a type-level call names the type alone.
+// handler has answered, whatever the outcome, and only then lets the answer
+// leave (audithold.go). The entry names the FHIR resource the route serves:
+// its type from the /fhir path, and the :id (or the id a create assigned);
+// a type-level call names the type alone.
 func (s *Server) audited(interaction, action string) echo.MiddlewareFunc {
 	return s.auditedAs("", interaction, action)
 }
@@ -118,10 +119,26 @@ func (s *Server) audited(interaction, action string) echo.MiddlewareFunc {
 // {id} (the case is the Encounter), so an audit search by Encounter/{id}
 // finds who read the case and the NHS number in it.
 func (s *Server) auditedAs(typ, interaction, action string) echo.MiddlewareFunc {
+	// Reads, searches and operations disclose; their answer is refused
+	// when the access cannot be recorded (audithold.go).
+	discloses := action == "R" || action == "E"
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			res := c.Response()
+			conn := res.Writer
+			held := holdResponse(conn)
+			res.Writer = held
+			defer func() {
+				res.Writer = conn
+				if held.body != nil && held.wrote() {
+					// A handler that panicked after answering: its held
+					// answer is dropped, so recoverPanics' 500 can go out.
+					res.Committed, res.Status, res.Size = false, 0, 0
+				}
+				held.discard()
+			}()
 			err := next(c)
-			status := c.Response().Status
+			status := res.Status
 			if err != nil {
 				status = statusOf(toError(err).Kind)
 			}
@@ -135,7 +152,19 @@ func (s *Server) auditedAs(typ, interaction, action string) echo.MiddlewareFunc 
 			if t == "" {
 				t = endpointType(c)
 			}
-			s.audit(c, interaction, action, t, id, status)
+			if aerr := s.audit(c, interaction, action, t, id, status); aerr != nil && discloses && held.wrote() && held.status < 400 {
+				held.discard()
+				res.Committed, res.Status, res.Size = false, 0, 0
+				// 503 either way: timeout when the request's deadline
+				// passed first, transient otherwise.
+				kind := discharge.KindUnavailable
+				if discharge.ErrorKind(aerr) == discharge.KindTimeout {
+					kind = discharge.KindTimeout
+				}
+				return &discharge.Error{Kind: kind, Op: "audit", Err: aerr, Issues: []discharge.Issue{{
+					Kind: kind, Message: "The access could not be recorded in the audit trail, so nothing was disclosed. Retry later."}}}
+			}
+			held.release()
 			return err
 		}
 	}
@@ -143,11 +172,12 @@ func (s *Server) auditedAs(typ, interaction, action string) echo.MiddlewareFunc 
 
 const ctxCreatedID = "dg.created_id"
 
-// audit records one entry. A failure to audit is logged, not hidden: the
-// caller's answer has already been decided.
-func (s *Server) audit(c echo.Context, interaction, action, typ, id string, status int) {
+// audit records one entry. A failure to audit is logged and returned: the
+// audit middleware refuses a disclosure it could not record; where the
+// caller's answer is a change already made, it is only logged.
+func (s *Server) audit(c echo.Context, interaction, action, typ, id string, status int) error {
 	if s.sec.Audit == nil {
-		return
+		return nil
 	}
 	p := principal(c)
 	e := auth.AuditEntry{Time: s.now().UTC(), Action: action, Interaction: interaction, ResourceType: typ,
@@ -155,9 +185,11 @@ func (s *Server) audit(c echo.Context, interaction, action, typ, id string, stat
 	if p != nil {
 		e.ClientID, e.Org, e.Role = p.ClientID, p.Org, p.Role
 	}
-	if err := s.sec.Audit.Record(c.Request().Context(), e); err != nil {
+	err := s.sec.Audit.Record(c.Request().Context(), e)
+	if err != nil {
 		s.log.Error("audit record failed", slog.String("error", err.Error()), slog.String("request_id", requestID(c)))
 	}
+	return err
 }
 
 // wwwAuthenticate is the challenge sent with every 401.

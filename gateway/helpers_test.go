@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -156,6 +157,10 @@ type envOptions struct {
 	limit  int                         // requests per client per minute
 	wrap   func(fhir.Store) fhir.Store // nil: the record as it is
 	record *sqlstore.Store             // nil: openRecord
+	// audit wraps the audit trail (fault injection over the real one);
+	// listen wraps the server's listener. Either may be nil.
+	audit  func(auth.AuditLog) auth.AuditLog
+	listen func(net.Listener) net.Listener
 }
 
 func newEnvWith(t *testing.T, o envOptions, mutate ...func(*gateway.Config)) *env {
@@ -188,8 +193,15 @@ func newEnvWith(t *testing.T, o envOptions, mutate ...func(*gateway.Config)) *en
 	if o.wrap != nil {
 		d.Store = o.wrap(d.Store)
 	}
+	if o.audit != nil {
+		d.Security.Audit = o.audit(d.Security.Audit)
+	}
 	g := gateway.New(cfg, d)
-	hs := httptest.NewServer(g.Handler())
+	hs := httptest.NewUnstartedServer(g.Handler())
+	if o.listen != nil {
+		hs.Listener = o.listen(hs.Listener)
+	}
+	hs.Start()
 	t.Cleanup(hs.Close)
 	e := &env{t: t, redis: target.Server, srv: hs, logs: logs, issuer: issuer, conn: client, record: rec, clock: clock}
 	e.token = e.tokenFor("trust-a", auth.RoleTrust, "RXA", clinicalScopes)
