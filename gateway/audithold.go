@@ -79,7 +79,7 @@ func (h *heldResponse) wrote() bool { return h.status != 0 }
 
 // release writes the held answer to the connection and frees the buffer.
 func (h *heldResponse) release() {
-	if h.status != 0 {
+	if h.wrote() {
 		dst := h.w.Header()
 		clear(dst)
 		for k, v := range h.header {

@@ -131,8 +131,9 @@ func (s *Server) auditedAs(typ, interaction, action string) echo.MiddlewareFunc 
 			defer func() {
 				res.Writer = conn
 				if held.body != nil && held.wrote() {
-					// A handler that panicked after answering: its held
-					// answer is dropped, so recoverPanics' 500 can go out.
+					// An answer never released (its access could not be
+					// recorded, or the handler panicked after answering)
+					// is dropped, so the error's OperationOutcome can go out.
 					res.Committed, res.Status, res.Size = false, 0, 0
 				}
 				held.discard()
@@ -153,8 +154,6 @@ func (s *Server) auditedAs(typ, interaction, action string) echo.MiddlewareFunc 
 				t = endpointType(c)
 			}
 			if aerr := s.audit(c, interaction, action, t, id, status); aerr != nil && discloses && held.wrote() && held.status < 400 {
-				held.discard()
-				res.Committed, res.Status, res.Size = false, 0, 0
 				// 503 either way: timeout when the request's deadline
 				// passed first, transient otherwise.
 				kind := discharge.KindUnavailable
