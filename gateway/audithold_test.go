@@ -164,3 +164,68 @@ func TestNoDisclosureWithoutAnAuditEntry(t *testing.T) {
 	gate.set(nil)
 	e.do("GET", "/fhir/Patient/"+id, nil).mustStatus(t, http.StatusOK)
 }
+
+// A batch answers each entry on its own, so a GET entry whose access cannot
+// be recorded discloses nothing in its own entry (503, transient, no
+// resource), while the batch's create still answers 201: the record has
+// changed. With the trail back, the same batch reads again.
+func TestBatchReadsDiscloseNothingWithoutAnAuditEntry(t *testing.T) {
+	gate := &gatedAudit{}
+	e := newEnvWith(t, envOptions{limit: 100000,
+		audit: func(a auth.AuditLog) auth.AuditLog { gate.AuditLog = a; return gate }})
+	pat := fixture(t, "patient.json")
+	id := str(e.do("POST", "/fhir/Patient", pat).mustStatus(t, http.StatusCreated).json, "id")
+	family, nhs := str(pat, "name", 0, "family"), str(pat, "identifier", 0, "value")
+	other := fixture(t, "patient.json")
+	other["identifier"] = []any{map[string]any{"system": "https://example.org/mrn", "value": "gated-batch"}}
+	batch := map[string]any{"resourceType": "Bundle", "type": "batch", "entry": []any{
+		map[string]any{"request": map[string]any{"method": "GET", "url": "Patient/" + id}},
+		map[string]any{"request": map[string]any{"method": "GET", "url": "Patient?_id=" + id}},
+		map[string]any{"resource": other, "request": map[string]any{"method": "POST", "url": "Patient"}},
+		map[string]any{"request": map[string]any{"method": "GET", "url": "Patient/no-such-patient"}},
+	}}
+	want := []struct{ status, code string }{{"503", "transient"}, {"503", "transient"}, {"201", ""}, {"404", "not-found"}}
+
+	for _, fail := range []struct {
+		err  error
+		code string
+	}{{errors.New("audit trail unavailable"), "transient"}, {context.DeadlineExceeded, "timeout"}} {
+		gate.set(func(auth.AuditEntry) error { return fail.err })
+		r := e.do("POST", "/fhir", batch, "X-Request-Id", "gated-batch").mustStatus(t, http.StatusOK)
+		if strings.Contains(string(r.body), family) || strings.Contains(string(r.body), nhs) {
+			t.Fatalf("the batch disclosed the patient: %s", r.body)
+		}
+		entries, _ := r.json["entry"].([]any)
+		if len(entries) != len(want) {
+			t.Fatalf("%d entries: %s", len(entries), r.body)
+		}
+		for i, w := range want {
+			en := entries[i]
+			if st := str(en, "response", "status"); !strings.HasPrefix(st, w.status) {
+				t.Errorf("entry %d status %q, want %s", i, st, w.status)
+			}
+			code := str(en, "response", "outcome", "issue", 0, "code")
+			if w.code == "transient" {
+				w.code = fail.code
+			}
+			if code != w.code {
+				t.Errorf("entry %d issue code %q, want %q", i, code, w.code)
+			}
+			if m, ok := en.(map[string]any); ok && m["resource"] != nil {
+				t.Errorf("entry %d carries a resource", i)
+			}
+		}
+	}
+	if logs := e.logs.String(); strings.Contains(logs, family) || strings.Contains(logs, nhs) {
+		t.Fatal("the log holds patient data")
+	}
+
+	gate.set(nil)
+	r := e.do("POST", "/fhir", batch, "X-Request-Id", "gated-batch").mustStatus(t, http.StatusOK)
+	for i, typ := range []string{"Patient", "Bundle"} {
+		en := r.json["entry"].([]any)[i]
+		if st := str(en, "response", "status"); !strings.HasPrefix(st, "200") || str(en, "resource", "resourceType") != typ {
+			t.Errorf("entry %d with the trail back: %q %q", i, st, str(en, "resource", "resourceType"))
+		}
+	}
+}

@@ -154,14 +154,7 @@ func (s *Server) auditedAs(typ, interaction, action string) echo.MiddlewareFunc 
 				t = endpointType(c)
 			}
 			if aerr := s.audit(c, interaction, action, t, id, status); aerr != nil && discloses && held.wrote() && held.status < 400 {
-				// 503 either way: timeout when the request's deadline
-				// passed first, transient otherwise.
-				kind := discharge.KindUnavailable
-				if discharge.ErrorKind(aerr) == discharge.KindTimeout {
-					kind = discharge.KindTimeout
-				}
-				return &discharge.Error{Kind: kind, Op: "audit", Err: aerr, Issues: []discharge.Issue{{
-					Kind: kind, Message: "The access could not be recorded in the audit trail, so nothing was disclosed. Retry later."}}}
+				return auditRefusal(aerr)
 			}
 			held.release()
 			return err
@@ -170,6 +163,18 @@ func (s *Server) auditedAs(typ, interaction, action string) echo.MiddlewareFunc 
 }
 
 const ctxCreatedID = "dg.created_id"
+
+// auditRefusal is the error that replaces a disclosure whose access could
+// not be recorded: 503 either way, timeout when the request's deadline
+// passed first, transient otherwise.
+func auditRefusal(aerr error) error {
+	kind := discharge.KindUnavailable
+	if discharge.ErrorKind(aerr) == discharge.KindTimeout {
+		kind = discharge.KindTimeout
+	}
+	return &discharge.Error{Kind: kind, Op: "audit", Err: aerr, Issues: []discharge.Issue{{
+		Kind: kind, Message: "The access could not be recorded in the audit trail, so nothing was disclosed. Retry later."}}}
+}
 
 // audit records one entry. A failure to audit is logged and returned: the
 // audit middleware refuses a disclosure it could not record; where the

@@ -43,11 +43,7 @@ func (s *Server) processMessage(c echo.Context) error {
 		}
 		return s.refuseMessage(c, res.Header, de, status)
 	}
-	for _, r := range res.Record.Entries {
-		if !r.SameAs && r.Access.Type != "" {
-			s.audit(c, "operation", r.Access.Action, r.Access.Type, r.Access.ID, entryStatus(r))
-		}
-	}
+	s.auditEntries(c, "operation", res.Record.Entries)
 	return respond(c, http.StatusOK, res.Response)
 }
 

@@ -34,12 +34,29 @@ func (s *Server) transaction(c echo.Context) error {
 		}
 		return err
 	}
-	for _, r := range res.Entries {
-		if !r.SameAs && r.Access.Type != "" {
-			s.audit(c, res.Interaction, r.Access.Action, r.Access.Type, r.Access.ID, entryStatus(r))
+	s.auditEntries(c, res.Interaction, res.Entries)
+	return respond(c, http.StatusOK, s.responseBundle(c, res))
+}
+
+// auditEntries records each entry's access before the answer is rendered.
+// A batch's GET entry discloses what it read or found, so when its access
+// cannot be recorded it discloses nothing: its result becomes the audit
+// middleware's 503 (transient, or timeout past the deadline) in its own
+// entry, as a batch answers each entry on its own. A write's result
+// stands, its failure logged: the record has changed already, and a
+// refusal would invite a second write. (A transaction holds no GET entry.)
+func (s *Server) auditEntries(c echo.Context, interaction string, entries []records.EntryResult) {
+	for i := range entries {
+		r := &entries[i]
+		if r.SameAs || r.Access.Type == "" {
+			continue
+		}
+		status := entryStatus(*r)
+		aerr := s.audit(c, interaction, r.Access.Action, r.Access.Type, r.Access.ID, status)
+		if aerr != nil && status < 400 && (r.Read || r.Searchset != nil) {
+			*r = records.EntryResult{Err: auditRefusal(aerr), Access: r.Access}
 		}
 	}
-	return respond(c, http.StatusOK, s.responseBundle(c, res))
 }
 
 // entryStatus is the HTTP status of one entry's result.
