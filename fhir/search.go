@@ -212,9 +212,20 @@ func nctrSince(doc map[string]any) any {
 	return since
 }
 
+// resourceID is _id, which every type of the table takes (FHIR's common
+// Resource-id parameter): the logical id, a comma for any of several. It
+// is not in the table because nothing is indexed for it: the store matches
+// the resource's own id (Filter "_id").
+var resourceID = SearchParam{Name: "_id", Type: ParamToken, Definition: "http://hl7.org/fhir/SearchParameter/Resource-id",
+	Doc: "The logical id of the resource (a comma for any of several)"}
+
 // SearchParams returns the implemented search parameters of a type.
 func SearchParams(resourceType string) []SearchParam {
-	return append([]SearchParam(nil), searchParams[resourceType]...)
+	list, ok := searchParams[resourceType]
+	if !ok {
+		return nil
+	}
+	return append([]SearchParam{resourceID}, list...)
 }
 
 // IndexEntries computes the search index entries of a resource.

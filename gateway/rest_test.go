@@ -209,6 +209,7 @@ func TestSearch(t *testing.T) {
 	patRef := strings.Split(str(r.json, "entry", 0, "response", "location"), "/_history/")[0]
 	encRef := strings.Split(str(r.json, "entry", 1, "response", "location"), "/_history/")[0]
 	patID := strings.TrimPrefix(patRef, "Patient/")
+	encID := strings.TrimPrefix(encRef, "Encounter/")
 	// Five more encounters for paging.
 	for i := 0; i < 5; i++ {
 		enc := map[string]any{"resourceType": "Encounter", "status": "finished",
@@ -239,6 +240,12 @@ func TestSearch(t *testing.T) {
 		{"ServiceRequest?patient=" + patRef + "&status=active", 1},
 		{"ServiceRequest?status=completed", 0},
 		{"ServiceRequest?subject:identifier=" + nhsSystem + "|9476719931", 1},
+		// _id, FHIR's common parameter: the logical id, a comma for any of several.
+		{"Patient?_id=" + patID, 1},
+		{"Encounter?_id=" + encID + ",no-such-encounter", 1},
+		{"Encounter?_id=no-such-encounter", 0},
+		{"Encounter?_id=" + encID + "&status=finished", 0},
+		{"Encounter?_id=" + encID + "&status=in-progress", 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.query, func(t *testing.T) {
@@ -309,6 +316,27 @@ func TestSearch(t *testing.T) {
 		if code, ex := s.issue(t); code != "not-supported" || ex != "colour" {
 			t.Fatalf("%s %s", code, ex)
 		}
+	})
+	t.Run("_id is applied, strict or not, and in the links and the CapabilityStatement", func(t *testing.T) {
+		s := e.do("GET", "/fhir/Patient?_id="+patID, nil, "Prefer", "handling=strict").mustStatus(t, http.StatusOK)
+		if num(s.json, "total") != 1 || str(s.json, "entry", 0, "resource", "id") != patID {
+			t.Fatalf("%s", s.body)
+		}
+		if self := str(s.json, "link", 0, "url"); !strings.Contains(self, "_id="+patID) {
+			t.Fatalf("self link %s", self)
+		}
+		cs := e.do("GET", "/fhir/metadata", nil).mustStatus(t, http.StatusOK)
+		for _, res := range cs.json["rest"].([]any)[0].(map[string]any)["resource"].([]any) {
+			if str(res, "type") != "Patient" {
+				continue
+			}
+			for _, p := range res.(map[string]any)["searchParam"].([]any) {
+				if str(p, "name") == "_id" && str(p, "definition") == "http://hl7.org/fhir/SearchParameter/Resource-id" && str(p, "type") == "token" {
+					return
+				}
+			}
+		}
+		t.Fatal("the CapabilityStatement does not list Patient's _id")
 	})
 	t.Run("bad date", func(t *testing.T) {
 		s := e.do("GET", "/fhir/Encounter?date=yesterday", nil).mustStatus(t, http.StatusBadRequest)
