@@ -337,6 +337,9 @@ func migrate(ctx context.Context, db *sql.DB, eng engine) error {
 // Close closes the database handle.
 func (s *Store) Close() error {
 	s.closeStmts()
+	if s.writes != nil {
+		s.writes.close()
+	}
 	return s.db.Close()
 }
 

@@ -332,3 +332,56 @@ func TestWriteGroupConcurrentOutcomes(t *testing.T) {
 	}
 	t.Logf("%d writers, %d succeeded, %d transactions", n, ok, s.writes.groups.Load())
 }
+
+// Every group's transaction runs on the one connection the write group
+// keeps, so SQLite's page cache of that connection is never dropped for
+// another connection's commit. A TEMP table lives on one connection only:
+// created by the first write, it is still there for a later one although
+// every other connection of the pool is held meanwhile (before, the later
+// write took one of the pool's and found no such table). Closing the store
+// closes the group's connection too.
+func TestWriteGroupKeepsItsConnection(t *testing.T) {
+	s, err := Open(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	write := func(f func(*sql.Tx) error) error { return s.tryTx(ctx, "", false, f) }
+	if err := write(func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "CREATE TEMP TABLE wg_probe (x INTEGER)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Hold every other connection the pool may open, and read on each,
+	// so the pool has nothing idle but what the group does not hold.
+	var held []*sql.Conn
+	for i := 0; i < s.db.Stats().MaxOpenConnections-1; i++ {
+		c, err := s.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var one int
+		if err := c.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	for i := 0; i < 3; i++ {
+		if err := write(func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, "INSERT INTO temp.wg_probe (x) VALUES (?)", i)
+			return err
+		}); err != nil {
+			t.Fatalf("write %d on another connection than the first: %v", i, err)
+		}
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.db.Stats().OpenConnections; n != 0 {
+		t.Fatalf("%d connections open after Close", n)
+	}
+}
