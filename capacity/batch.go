@@ -50,14 +50,20 @@ const defaultBatches = 1
 // batcher is Recorded's group commit: postings that arrive while the
 // batches in flight commit wait in queue and go together in the next
 // one, so concurrent postings share one transaction (one durable flush of
-// the record) and one pipeline to the cache. At most max batches are in
-// flight per Recorded; the goroutines that commit them run only while the
-// queue is not empty.
+// the record) and one pipeline to the cache. At most max batches are
+// being recorded per Recorded, each flusher's previous batch meanwhile
+// being cached (flush); the goroutines that commit them run only while
+// the queue is not empty.
 type batcher struct {
 	mu       sync.Mutex
 	queue    []*posting
 	flushing int // goroutines committing batches
 	max      int // at most this many; 0: defaultBatches
+	// cached is closed once the batch recorded last has been cached and
+	// answered (nil: none yet). A batch's cache stage waits for the one
+	// before it, so batches reach the cache in the order they were
+	// recorded.
+	cached chan struct{}
 }
 
 // SetBatches sets how many batches may commit at once (at least one).
@@ -85,7 +91,11 @@ func (r *Recorded) enqueue(ps ...*posting) {
 	}
 }
 
-// flush commits batches until the queue is empty.
+// flush commits batches until the queue is empty. Commits overlap by one
+// stage: the next batch is recorded while the one before it is cached and
+// answered, and no further (a flusher waits for that batch's cache stage
+// before it takes another). At 16 clients a batch's record was about
+// 1.0 ms and its cache about 0.7 ms, one after the other.
 func (r *Recorded) flush() {
 	for {
 		r.b.mu.Lock()
@@ -102,26 +112,79 @@ func (r *Recorded) flush() {
 		// The batch runs in its first caller's values (trace, logger) and
 		// deadline, but not its cancellation: the others wait for it too.
 		ctx, cancel := detach.Context(batch[0].ctx)
-		r.safeCommit(ctx, batch)
-		cancel()
+		if before := r.safeCommit(ctx, cancel, batch); before != nil {
+			<-before
+		}
 	}
 }
 
-// safeCommit is commit, but a panic in a store answers the batch's
-// unanswered callers with an internal error (as the request's own
-// goroutine would have) instead of ending the process from this one.
-func (r *Recorded) safeCommit(ctx context.Context, batch []*posting) {
+// nextStage makes the next batch's place in the cache order: it returns
+// the channel of the batch before it (nil: none) and its own, which its
+// cache stage closes.
+func (r *Recorded) nextStage() (before <-chan struct{}, mine chan struct{}) {
+	mine = make(chan struct{})
+	r.b.mu.Lock()
+	prev := r.b.cached
+	r.b.cached = mine
+	r.b.mu.Unlock()
+	if prev == nil {
+		return nil, mine
+	}
+	return prev, mine
+}
+
+// safeCommit records a batch and starts its cache stage (cacheAndAnswer,
+// on a goroutine of its own, once the batch before it is cached), then
+// returns the channel of that batch before, for the flusher to wait on;
+// done ends the batch's context once it is answered. A panic in a store,
+// in either stage, answers the batch's unanswered callers with an internal
+// error (as the request's own goroutine would have) instead of ending the
+// process from this one.
+func (r *Recorded) safeCommit(ctx context.Context, done context.CancelFunc, batch []*posting) (before <-chan struct{}) {
+	before, mine := r.nextStage()
+	staged := false
 	defer func() {
-		if v := recover(); v != nil {
-			r.log.Error("capacity batch panicked", slog.Any("panic", v))
-			for _, p := range batch {
-				if !p.answered {
-					p.answer(Outcome{Current: p.in.Capacity, Err: discharge.E(discharge.KindInternal, "", "The posting could not be recorded.")})
-				}
-			}
+		if staged {
+			return
+		}
+		v := recover()
+		if before != nil {
+			<-before
+		}
+		r.answerPanic(v, batch)
+		close(mine)
+		done()
+	}()
+	outs := r.recordBatch(ctx, batch, before)
+	staged = true
+	go func() {
+		defer func() {
+			r.answerPanic(recover(), batch)
+			close(mine)
+			done()
+		}()
+		if before != nil {
+			<-before
+		}
+		if outs != nil {
+			r.cacheAndAnswer(ctx, batch, outs)
 		}
 	}()
-	r.commit(ctx, batch)
+	return before
+}
+
+// answerPanic answers batch's unanswered callers after a store panicked
+// with v (nothing to do for v nil).
+func (r *Recorded) answerPanic(v any, batch []*posting) {
+	if v == nil {
+		return
+	}
+	r.log.Error("capacity batch panicked", slog.Any("panic", v))
+	for _, p := range batch {
+		if !p.answered {
+			p.answer(Outcome{Current: p.in.Capacity, Err: discharge.E(discharge.KindInternal, "", "The posting could not be recorded.")})
+		}
+	}
 }
 
 // wait waits for a posting's outcome, or for its caller to give up: the
@@ -142,31 +205,44 @@ func (p *posting) answer(o Outcome) {
 	close(p.done)
 }
 
-// commit records a batch in one transaction, caches what it applied in one
-// pipeline, and answers every caller. A batch the record refuses as a
-// whole is recorded again one posting at a time, so a failure is reported
-// to the caller whose posting caused it and the others are kept.
-func (r *Recorded) commit(ctx context.Context, batch []*posting) {
+// recordBatch records a batch in one transaction and returns each posting's
+// outcome in the record, for its cache stage. A batch the record refuses
+// as a whole is recorded again one posting at a time, so a failure is
+// reported to the caller whose posting caused it and the others are kept:
+// those are recorded, cached and answered here, once the batch before
+// (before) is cached, and record returns nil (nothing left to cache).
+func (r *Recorded) recordBatch(ctx context.Context, batch []*posting, before <-chan struct{}) []Outcome {
 	cs := make([]discharge.Capacity, len(batch))
 	for i, p := range batch {
 		cs[i] = p.in.Capacity
 	}
 	outs, err := r.record.RecordBatch(ctx, cs)
-	if err != nil {
-		if len(batch) == 1 {
-			batch[0].answer(Outcome{Current: cs[0], Err: err})
-			return
-		}
-		r.log.Warn("capacity batch refused by the record: recording its postings one by one",
-			slog.Int("postings", len(batch)), slog.String("error", err.Error()))
-		for _, p := range batch {
-			// Each in its own caller's time, not the first caller's.
-			pctx, cancel := detach.Context(p.ctx)
-			r.commit(pctx, []*posting{p})
-			cancel()
-		}
-		return
+	if err == nil {
+		return outs
 	}
+	if len(batch) == 1 {
+		batch[0].answer(Outcome{Current: cs[0], Err: err})
+		return nil
+	}
+	r.log.Warn("capacity batch refused by the record: recording its postings one by one",
+		slog.Int("postings", len(batch)), slog.String("error", err.Error()))
+	if before != nil {
+		<-before
+	}
+	for _, p := range batch {
+		// Each in its own caller's time, not the first caller's.
+		pctx, cancel := detach.Context(p.ctx)
+		if outs := r.recordBatch(pctx, []*posting{p}, nil); outs != nil {
+			r.cacheAndAnswer(pctx, []*posting{p}, outs)
+		}
+		cancel()
+	}
+	return nil
+}
+
+// cacheAndAnswer caches what the record applied of a batch in one
+// pipeline, and answers every caller.
+func (r *Recorded) cacheAndAnswer(ctx context.Context, batch []*posting, outs []Outcome) {
 	var put []Placed
 	var putAt []int
 	for i, o := range outs {
@@ -192,7 +268,7 @@ func (r *Recorded) commit(ctx context.Context, batch []*posting) {
 	for i, o := range outs {
 		switch {
 		case o.Err != nil:
-			batch[i].answer(Outcome{Current: cs[i], Err: o.Err})
+			batch[i].answer(Outcome{Current: batch[i].in.Capacity, Err: o.Err})
 		case !o.Applied:
 			batch[i].answer(r.notApplied(ctx, o.Current, batch[i].in))
 		}

@@ -215,3 +215,90 @@ func TestPanickingBatchAnswersItsCallers(t *testing.T) {
 		t.Fatalf("the posting after a panic: %v %v", applied, err)
 	}
 }
+
+// gatedCache is the real cache with a hook before each PutBatch: a test
+// holds a batch's cache stage back through it.
+type gatedCache struct {
+	capacity.Cache
+	before func(ps []capacity.Placed)
+}
+
+func (g *gatedCache) PutBatch(ctx context.Context, ps []capacity.Placed) []capacity.Outcome {
+	if g.before != nil {
+		g.before(ps)
+	}
+	return g.Cache.PutBatch(ctx, ps)
+}
+
+// TestNextBatchIsRecordedWhileOneIsCached: while a batch is being cached,
+// the next is recorded (the two stages overlap), but it is cached and
+// answered only after the batch before it: a later posting of the same
+// location, recorded while the earlier one's caching is held, never
+// reaches the cache first, and the cache ends with the later one.
+func TestNextBatchIsRecordedWhileOneIsCached(t *testing.T) {
+	ctx := context.Background()
+	w := newRecordedWorld(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var order []int // AcceptingAdmissions of each batch's first posting, as it reaches the cache
+	var mu sync.Mutex
+	cache := &gatedCache{Cache: w.cache, before: func(ps []capacity.Placed) {
+		mu.Lock()
+		order = append(order, ps[0].Capacity.Beds[0].AcceptingAdmissions)
+		mu.Unlock()
+		once.Do(func() { close(entered); <-release })
+	}}
+	g := &gatedRecord{rec: w.record}
+	rec := capacity.NewRecorded(g, cache, silent())
+	rec.SetBatches(1)
+
+	first := make(chan error, 1)
+	go func() {
+		_, _, err := rec.Put(ctx, discharge.Capacity{LocationID: "L1", AsOf: w.now, Beds: beds(1)}, nil, "")
+		first <- err
+	}()
+	<-entered // the first batch is recorded, and its caching held
+	second := make(chan discharge.Capacity, 1)
+	go func() {
+		c, _, err := rec.Put(ctx, discharge.Capacity{LocationID: "L1", AsOf: w.now.Add(time.Minute), Beds: beds(2)}, nil, "")
+		if err != nil {
+			t.Error(err)
+		}
+		second <- c
+	}()
+	for deadline := time.Now().Add(10 * time.Second); g.batches.Load() < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("the second batch was not recorded while the first was cached")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Recorded: the record holds it already, but nobody is answered and
+	// the cache has neither posting.
+	if got := latest(t, w.record)["L1"]; got.Beds[0].AcceptingAdmissions != 2 {
+		t.Fatalf("the record holds %+v", got)
+	}
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case <-first:
+		t.Fatal("the first posting was answered before it was cached")
+	case <-second:
+		t.Fatal("the second posting was answered before the first was cached")
+	default:
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if c := <-second; c.Beds[0].AcceptingAdmissions != 2 || c.Version != 2 {
+		t.Fatalf("second answered %+v", c)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(order) != 2 || order[0] != 1 || order[1] != 2 {
+		t.Fatalf("batches reached the cache in the order %v, want [1 2]", order)
+	}
+	got, err := w.cache.Get(ctx, "L1")
+	if err != nil || got["L1"].Beds[0].AcceptingAdmissions != 2 {
+		t.Fatalf("the cache holds %+v (%v)", got["L1"], err)
+	}
+}
