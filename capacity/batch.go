@@ -127,9 +127,6 @@ func (r *Recorded) nextStage() (before <-chan struct{}, mine chan struct{}) {
 	prev := r.b.cached
 	r.b.cached = mine
 	r.b.mu.Unlock()
-	if prev == nil {
-		return nil, mine
-	}
 	return prev, mine
 }
 

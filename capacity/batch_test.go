@@ -266,16 +266,17 @@ func TestNextBatchIsRecordedWhileOneIsCached(t *testing.T) {
 		}
 		second <- c
 	}()
-	for deadline := time.Now().Add(10 * time.Second); g.batches.Load() < 2; {
+	// The second batch commits to the record (RecordBatch counts a batch
+	// as it begins, so the record itself is what is waited for).
+	for deadline := time.Now().Add(10 * time.Second); latest(t, w.record)["L1"].Beds[0].AcceptingAdmissions != 2; {
 		if time.Now().After(deadline) {
-			t.Fatal("the second batch was not recorded while the first was cached")
+			t.Fatalf("the second batch was not recorded while the first was cached (%d batches begun)", g.batches.Load())
 		}
 		time.Sleep(time.Millisecond)
 	}
-	// Recorded: the record holds it already, but nobody is answered and
-	// the cache has neither posting.
-	if got := latest(t, w.record)["L1"]; got.Beds[0].AcceptingAdmissions != 2 {
-		t.Fatalf("the record holds %+v", got)
+	// Recorded, but nobody is answered and the cache has neither posting.
+	if got, err := w.cache.Get(ctx, "L1"); err != nil || len(got) != 0 {
+		t.Fatalf("the cache holds %+v (%v) while the first batch's caching is held", got, err)
 	}
 	time.Sleep(20 * time.Millisecond)
 	select {
