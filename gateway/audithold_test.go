@@ -64,6 +64,21 @@ func (g *gatedAudit) set(f func(auth.AuditEntry) error) {
 	g.mu.Unlock()
 }
 
+// gatedPatient is a gateway whose audit trail is gated, holding one stored
+// Patient (the fixture, with a family name and an NHS number to look for).
+func gatedPatient(t *testing.T) (e *env, gate *gatedAudit, pat map[string]any, id string) {
+	t.Helper()
+	gate = &gatedAudit{}
+	e = newEnvWith(t, envOptions{limit: 100000,
+		audit: func(a auth.AuditLog) auth.AuditLog { gate.AuditLog = a; return gate }})
+	pat = fixture(t, "patient.json")
+	id = str(e.do("POST", "/fhir/Patient", pat).mustStatus(t, http.StatusCreated).json, "id")
+	if str(pat, "name", 0, "family") == "" || str(pat, "identifier", 0, "value") == "" {
+		t.Fatal("the fixture has no family name or NHS number to look for")
+	}
+	return e, gate, pat, id
+}
+
 // A patient's history of twenty versions is an answer larger than net/http's
 // buffers: before, most of it had left for the caller when the audit entry
 // was written, so a process killed between the two disclosed the history
@@ -112,15 +127,8 @@ func TestNothingLeavesBeforeItsAuditEntry(t *testing.T) {
 // still goes (a refusal would invite a second create), and the failure is
 // logged.
 func TestNoDisclosureWithoutAnAuditEntry(t *testing.T) {
-	gate := &gatedAudit{}
-	e := newEnvWith(t, envOptions{limit: 100000,
-		audit: func(a auth.AuditLog) auth.AuditLog { gate.AuditLog = a; return gate }})
-	pat := fixture(t, "patient.json")
-	id := str(e.do("POST", "/fhir/Patient", pat).mustStatus(t, http.StatusCreated).json, "id")
+	e, gate, pat, id := gatedPatient(t)
 	family, nhs := str(pat, "name", 0, "family"), str(pat, "identifier", 0, "value")
-	if family == "" || nhs == "" {
-		t.Fatal("the fixture has no family name or NHS number to look for")
-	}
 	gate.set(func(auth.AuditEntry) error { return errors.New("audit trail unavailable") })
 
 	for _, path := range []string{"/fhir/Patient/" + id, "/fhir/Patient?_id=" + id, "/fhir/Patient/" + id + "/_history/1"} {
@@ -170,11 +178,7 @@ func TestNoDisclosureWithoutAnAuditEntry(t *testing.T) {
 // resource), while the batch's create still answers 201: the record has
 // changed. With the trail back, the same batch reads again.
 func TestBatchReadsDiscloseNothingWithoutAnAuditEntry(t *testing.T) {
-	gate := &gatedAudit{}
-	e := newEnvWith(t, envOptions{limit: 100000,
-		audit: func(a auth.AuditLog) auth.AuditLog { gate.AuditLog = a; return gate }})
-	pat := fixture(t, "patient.json")
-	id := str(e.do("POST", "/fhir/Patient", pat).mustStatus(t, http.StatusCreated).json, "id")
+	e, gate, pat, id := gatedPatient(t)
 	family, nhs := str(pat, "name", 0, "family"), str(pat, "identifier", 0, "value")
 	other := fixture(t, "patient.json")
 	other["identifier"] = []any{map[string]any{"system": "https://example.org/mrn", "value": "gated-batch"}}
