@@ -112,9 +112,7 @@ func (r *Recorded) flush() {
 		// The batch runs in its first caller's values (trace, logger) and
 		// deadline, but not its cancellation: the others wait for it too.
 		ctx, cancel := detach.Context(batch[0].ctx)
-		if before := r.safeCommit(ctx, cancel, batch); before != nil {
-			<-before
-		}
+		waitFor(r.safeCommit(ctx, cancel, batch))
 	}
 }
 
@@ -139,35 +137,39 @@ func (r *Recorded) nextStage() (before <-chan struct{}, mine chan struct{}) {
 // process from this one.
 func (r *Recorded) safeCommit(ctx context.Context, done context.CancelFunc, batch []*posting) (before <-chan struct{}) {
 	before, mine := r.nextStage()
-	staged := false
-	defer func() {
-		if staged {
-			return
-		}
-		v := recover()
-		if before != nil {
-			<-before
-		}
+	// finish ends the batch's stage: callers left unanswered by a panic
+	// (v) hear of it, and the next stage may go.
+	finish := func(v any) {
 		r.answerPanic(v, batch)
 		close(mine)
 		done()
+	}
+	staged := false
+	defer func() {
+		if !staged {
+			v := recover()
+			waitFor(before)
+			finish(v)
+		}
 	}()
 	outs := r.recordBatch(ctx, batch, before)
 	staged = true
 	go func() {
-		defer func() {
-			r.answerPanic(recover(), batch)
-			close(mine)
-			done()
-		}()
-		if before != nil {
-			<-before
-		}
+		defer func() { finish(recover()) }()
+		waitFor(before)
 		if outs != nil {
 			r.cacheAndAnswer(ctx, batch, outs)
 		}
 	}()
 	return before
+}
+
+// waitFor waits until ch is closed; a nil ch (no earlier stage) is not
+// waited for.
+func waitFor(ch <-chan struct{}) {
+	if ch != nil {
+		<-ch
+	}
 }
 
 // answerPanic answers batch's unanswered callers after a store panicked
@@ -207,7 +209,7 @@ func (p *posting) answer(o Outcome) {
 // as a whole is recorded again one posting at a time, so a failure is
 // reported to the caller whose posting caused it and the others are kept:
 // those are recorded, cached and answered here, once the batch before
-// (before) is cached, and record returns nil (nothing left to cache).
+// (before) is cached, and recordBatch returns nil (nothing left to cache).
 func (r *Recorded) recordBatch(ctx context.Context, batch []*posting, before <-chan struct{}) []Outcome {
 	cs := make([]discharge.Capacity, len(batch))
 	for i, p := range batch {
@@ -223,9 +225,7 @@ func (r *Recorded) recordBatch(ctx context.Context, batch []*posting, before <-c
 	}
 	r.log.Warn("capacity batch refused by the record: recording its postings one by one",
 		slog.Int("postings", len(batch)), slog.String("error", err.Error()))
-	if before != nil {
-		<-before
-	}
+	waitFor(before)
 	for _, p := range batch {
 		// Each in its own caller's time, not the first caller's.
 		pctx, cancel := detach.Context(p.ctx)

@@ -221,8 +221,7 @@ func (g *writeGroup) begin(ctx context.Context) (*sql.Tx, error) {
 		if err == nil || !(errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone)) {
 			return tx, err
 		}
-		g.conn.Close()
-		g.conn = nil
+		g.dropConn()
 		if fresh {
 			return nil, err
 		}
@@ -236,7 +235,15 @@ func (g *writeGroup) close() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closed = true
-	if !g.leading && g.conn != nil {
+	if !g.leading {
+		g.dropConn()
+	}
+}
+
+// dropConn closes the groups' connection, if any (by the leader, or under
+// mu with no leader).
+func (g *writeGroup) dropConn() {
+	if g.conn != nil {
 		g.conn.Close()
 		g.conn = nil
 	}
@@ -252,9 +259,8 @@ func (g *writeGroup) lead(first *groupTx) {
 	g.mu.Lock()
 	if len(g.queue) == 0 {
 		g.leading = false
-		if g.closed && g.conn != nil {
-			g.conn.Close()
-			g.conn = nil
+		if g.closed {
+			g.dropConn()
 		}
 		g.mu.Unlock()
 		return
