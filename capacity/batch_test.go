@@ -41,6 +41,10 @@ func (g *gatedRecord) EachLatest(ctx context.Context, f func(discharge.Capacity)
 	return g.rec.EachLatest(ctx, f)
 }
 
+func (g *gatedRecord) HistoryPage(ctx context.Context, loc string, offset, count int) ([]discharge.Capacity, int, error) {
+	return g.rec.HistoryPage(ctx, loc, offset, count)
+}
+
 func silent() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
 
 // TestBatchRefusesOnlyItsInvalidMember: a batch of postings with one the

@@ -22,7 +22,8 @@ import (
 )
 
 // Store keeps current capacity per location, its history and the geo index
-// of locations by bed type (adapters/rediscache.CapacityStore).
+// of locations by bed type: Recorded, the record (its history) behind the
+// cache (adapters/rediscache.CapacityStore).
 type Store interface {
 	// Put stores a posting unless a newer one is stored; it returns the
 	// capacity now current and whether the posting was applied.
@@ -34,7 +35,7 @@ type Store interface {
 	// first.
 	Near(ctx context.Context, areas []string, beds []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]placement.Nearby, error)
 	// HistoryPage returns a page of a location's past postings, newest
-	// first, and how many the history holds.
+	// first, and how many the history holds (every posting applied).
 	HistoryPage(ctx context.Context, loc string, offset, count int) ([]discharge.Capacity, int, error)
 	// Covering lists locations that have posted home care for a district.
 	Covering(ctx context.Context, outcode string) ([]string, error)
@@ -180,8 +181,8 @@ func (s *Service) Get(ctx context.Context, id string) (View, error) {
 }
 
 // History returns a page of a location's postings, newest first, each with
-// its freshness now, and how many postings the history keeps (a capped
-// store keeps the latest few hundred; older ones are not counted).
+// its freshness now, and how many postings the location has made that were
+// applied (the record keeps them all).
 func (s *Service) History(ctx context.Context, id string, offset, count int) ([]View, int, error) {
 	hist, total, err := s.store.HistoryPage(ctx, id, offset, count)
 	if err != nil {

@@ -42,7 +42,7 @@ func newGatewayProcess(t *testing.T, databaseURL, dataDir, redisURL string, geo 
 	}
 	t.Cleanup(func() { rc.Close() })
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	cache := rediscache.NewCapacityStore(rc.Client, 10)
+	cache := rediscache.NewCapacityStore(rc.Client)
 	dir := directory.New(rec, cache, geo, nil, log, nil)
 	svc := capacity.New(capacity.NewRecorded(sqlstore.NewCapacity(rec), cache, log), geo, dir, nil, discharge.DefaultFreshness, nil)
 	return gatewayProcess{dir: dir, svc: svc}

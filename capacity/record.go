@@ -8,6 +8,7 @@ import (
 	"github.com/dischargegateway/gateway/discharge"
 	"github.com/dischargegateway/gateway/fhir"
 	"github.com/dischargegateway/gateway/mappings"
+	"github.com/dischargegateway/gateway/placement"
 )
 
 // Record is the system of record behind the capacity cache: every applied
@@ -24,13 +25,23 @@ type Record interface {
 	RecordBatch(ctx context.Context, cs []discharge.Capacity) ([]Outcome, error)
 	// EachLatest calls f with every location's latest posting.
 	EachLatest(ctx context.Context, f func(discharge.Capacity) error) error
+	// HistoryPage returns a page of a location's postings, newest first,
+	// and how many it holds: every posting ever applied.
+	HistoryPage(ctx context.Context, loc string, offset, count int) ([]discharge.Capacity, int, error)
 }
 
-// Cache is the capacity cache as a gateway uses it: the Store, plus the
-// posting versions placement caches by and the geo index of directory
-// Locations (adapters/rediscache's CapacityStore).
+// Cache is the capacity cache as a gateway uses it: current postings and
+// their geo index (the Store's reads and writes, but not its history, which
+// is the record's), the posting versions placement caches by, and the geo
+// index of directory Locations (adapters/rediscache's CapacityStore). Put
+// keeps the version of the posting it is given, the record's, so a
+// posting has one version wherever it is read (a posting of version 0 is
+// given the one after the cache's, for a cache used without a record).
 type Cache interface {
-	Store
+	Put(ctx context.Context, c discharge.Capacity, pos *discharge.Position, area string) (discharge.Capacity, bool, error)
+	Get(ctx context.Context, ids ...string) (map[string]discharge.Capacity, error)
+	Near(ctx context.Context, areas []string, beds []discharge.BedType, lat, lon, radiusKm float64, limit int) ([]placement.Nearby, error)
+	Covering(ctx context.Context, outcode string) ([]string, error)
 	Versions(ctx context.Context, ids ...string) ([]int64, error)
 	IndexLocation(ctx context.Context, id string, pos discharge.Position, area string) error
 	NearLocations(ctx context.Context, areas []string, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
@@ -50,7 +61,10 @@ type Recorded struct {
 	b      batcher
 }
 
-var _ Cache = (*Recorded)(nil)
+var (
+	_ Cache = (*Recorded)(nil)
+	_ Store = (*Recorded)(nil)
+)
 
 // NewRecorded returns the store that records postings in record before
 // caching them in cache. A nil log is slog.Default.
@@ -59,6 +73,13 @@ func NewRecorded(record Record, cache Cache, log *slog.Logger) *Recorded {
 		log = slog.Default()
 	}
 	return &Recorded{Cache: cache, record: record, log: log}
+}
+
+// HistoryPage returns a page of a location's postings, newest first, and
+// how many there are: the record's, which keeps every posting applied (the
+// cache keeps only the current one).
+func (r *Recorded) HistoryPage(ctx context.Context, loc string, offset, count int) ([]discharge.Capacity, int, error) {
+	return r.record.HistoryPage(ctx, loc, offset, count)
 }
 
 // Put records a posting, then caches the posting now latest. Once the
@@ -133,7 +154,7 @@ type RebuildReport struct {
 const pageSize = 500
 
 // Rebuild puts every latest posting the cache lacks, or holds an older
-// version of, into the cache. With force, or when any was missing, it
+// posting or version of, into the cache. With force, or when any was missing, it
 // first geo-indexes every directory Location again (a cache that lost
 // postings lost the Location index too). A posting racing with the
 // rebuild is safe either way: the cache never lets an older posting
@@ -154,7 +175,10 @@ func (b *Rebuilder) Rebuild(ctx context.Context, force bool) (RebuildReport, err
 			return err
 		}
 		for _, c := range batch {
-			if h, ok := have[c.LocationID]; !ok || h.AsOf.Before(c.AsOf) {
+			// A version below the record's: a cache written before it kept
+			// the record's versions (they read as 0) or that missed a
+			// correction at the same as-of.
+			if h, ok := have[c.LocationID]; !ok || h.AsOf.Before(c.AsOf) || h.Version < c.Version {
 				missing = append(missing, c)
 			}
 		}

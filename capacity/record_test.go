@@ -54,7 +54,7 @@ func newRecordedWorld(t *testing.T) *recordedWorld {
 		LastUpdated: time.Now(), JSON: []byte(loc)}}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	w := &recordedWorld{sql: s, record: sqlstore.NewCapacity(s), redis: rc, cache: rediscache.NewCapacityStore(rc.Client, 10),
+	w := &recordedWorld{sql: s, record: sqlstore.NewCapacity(s), redis: rc, cache: rediscache.NewCapacityStore(rc.Client),
 		now: time.Now().Truncate(time.Millisecond)}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	dir := directory.New(s, w.cache, geo, nil, log, nil)
@@ -136,7 +136,7 @@ func TestPostSurvivesACacheFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	fresh := rediscache.NewCapacityStore(rc.Client, 10)
+	fresh := rediscache.NewCapacityStore(rc.Client)
 	if have, _ := fresh.Get(ctx, "L1"); len(have) != 0 {
 		t.Fatal("fresh cache not empty")
 	}
@@ -178,5 +178,81 @@ func TestPostFailsWhenTheRecordDoes(t *testing.T) {
 	}
 	if have, _ := w.cache.Get(ctx, "L1"); len(have) != 0 {
 		t.Fatalf("cached without the record: %+v", have)
+	}
+}
+
+// TestHistoryAndVersionsOutliveTheCache: a location's history and its
+// postings' versions are the record's. After the cache is lost and
+// rebuilt, the history still holds every posting, and the current posting
+// reads at the version it was answered with, not a version the new cache
+// counted from 1. A cache holding the latest posting at another version
+// (one written before versions were the record's) is brought to the
+// record's by a rebuild.
+func TestHistoryAndVersionsOutliveTheCache(t *testing.T) {
+	ctx := context.Background()
+	w := newRecordedWorld(t)
+	var answered []int64
+	for i := range 3 {
+		got, err := w.svc.Post(ctx, provider, discharge.Capacity{LocationID: "L1", AsOf: w.now.Add(time.Duration(i-3) * time.Minute), Beds: beds(i)}, nil)
+		if err != nil || !got.Applied {
+			t.Fatalf("%+v %v", got, err)
+		}
+		answered = append(answered, got.Version)
+	}
+	if answered[0] != 1 || answered[1] != 2 || answered[2] != 3 {
+		t.Fatalf("answered versions %v, want the record's 1, 2, 3", answered)
+	}
+	history := func() []int64 {
+		t.Helper()
+		page, total, err := w.svc.History(ctx, "L1", 0, 10)
+		if err != nil || total != 3 || len(page) != 3 {
+			t.Fatalf("history %+v total %d %v", page, total, err)
+		}
+		vs := make([]int64, len(page))
+		for i, v := range page {
+			vs[i] = v.Version
+		}
+		return vs
+	}
+	if vs := history(); vs[0] != 3 || vs[2] != 1 {
+		t.Fatalf("history versions %v", vs)
+	}
+
+	// The cache is lost: a fresh one, rebuilt from the record.
+	w.redis.Close()
+	rc, err := rediscache.Open(ctx, rediscache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	fresh := rediscache.NewCapacityStore(rc.Client)
+	if _, err := w.rebuild(fresh).Rebuild(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if have, err := fresh.Get(ctx, "L1"); err != nil || have["L1"].Version != 3 || have["L1"].Beds[0].AcceptingAdmissions != 2 {
+		t.Fatalf("rebuilt cache holds %+v %v, want version 3", have, err)
+	}
+	if vs := history(); vs[0] != 3 || vs[1] != 2 || vs[2] != 1 {
+		t.Fatalf("history after the cache was lost: %v", vs)
+	}
+
+	// Another cache holds the latest posting at its own version 1.
+	rc2, err := rediscache.Open(ctx, rediscache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc2.Close()
+	other := rediscache.NewCapacityStore(rc2.Client)
+	last := latest(t, w.record)["L1"]
+	last.Version = 0
+	if cur, _, err := other.Put(ctx, last, nil, ""); err != nil || cur.Version != 1 {
+		t.Fatalf("%+v %v", cur, err)
+	}
+	rep, err := w.rebuild(other).Rebuild(ctx, false)
+	if err != nil || rep.Cached != 1 {
+		t.Fatalf("rebuild over another version: %+v %v", rep, err)
+	}
+	if have, err := other.Get(ctx, "L1"); err != nil || have["L1"].Version != 3 {
+		t.Fatalf("after the rebuild: %+v %v", have, err)
 	}
 }

@@ -25,7 +25,7 @@ type CapacityStore interface {
 	IndexLocation(ctx context.Context, id string, pos discharge.Position, area string) error
 	NearLocations(ctx context.Context, areas []string, lat, lon, radiusKm float64, limit int) ([]discharge.Nearby, error)
 	// HistoryPage returns a page of a location's past postings, newest
-	// first, and how many the history keeps.
+	// first, and how many there are (every posting applied).
 	HistoryPage(ctx context.Context, loc string, offset, count int) ([]discharge.Capacity, int, error)
 	// Covering lists locations that have posted home care for a district.
 	Covering(ctx context.Context, outcode string) ([]string, error)

@@ -228,7 +228,7 @@ func testDeps(t *testing.T, rec *sqlstore.Store, conn *rediscache.Conn, issuer *
 		Store:          rec,
 		Translator:     tr,
 		Logger:         log,
-		Capacity:       capacity.NewRecorded(sqlstore.NewCapacity(rec), rediscache.NewCapacityStore(conn.Client, 100), log),
+		Capacity:       capacity.NewRecorded(sqlstore.NewCapacity(rec), rediscache.NewCapacityStore(conn.Client), log),
 		Geocoder:       testGeocoder(t),
 		ParseDirectory: cqccsv.Parse,
 		ParseCapacity:  capacitycsv.Parse,

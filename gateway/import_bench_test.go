@@ -71,7 +71,7 @@ func importServer(b *testing.B) (*Server, *rediscache.Conn, *geocode.Table, stri
 	}
 	b.Cleanup(func() { rec.Close() })
 	s := New(DefaultConfig(), Deps{Store: rec,
-		Capacity: capacity.NewRecorded(sqlstore.NewCapacity(rec), rediscache.NewCapacityStore(c.Client, 100), nil),
+		Capacity: capacity.NewRecorded(sqlstore.NewCapacity(rec), rediscache.NewCapacityStore(c.Client), nil),
 		Geocoder: geo, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	return s, c, geo, csv
 }
@@ -122,7 +122,7 @@ func BenchmarkCapacitySummary25k(b *testing.B) {
 	listings, _, _ := cqccsv.Parse(strings.NewReader(csv))
 	ctx := context.Background()
 	now := time.Now()
-	cs := rediscache.NewCapacityStore(c.Client, 100) // the store s was built with
+	cs := rediscache.NewCapacityStore(c.Client) // the store s was built with
 	for _, l := range listings {
 		bt := discharge.BedNursing
 		if l.Services[0] == discharge.CareResidential {

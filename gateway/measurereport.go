@@ -55,7 +55,7 @@ func measureReportID(v capacity.View) string {
 // searchMeasureReports is MeasureReport?subject=Location/{id}[&_sort=-date]:
 // the location's capacity postings as MeasureReports, newest first, each
 // tagged with its freshness. capacity.ParseHistorySearch holds the search's
-// rules; total counts every posting the history keeps.
+// rules; total counts every posting of the location the record applied.
 //
 // A search with measure= naming the sitrep Measure is the sitrep's
 // (searchSitrep, under sitrep.MayRead); one naming the capacity Measure,

@@ -75,7 +75,7 @@ func placementBenchWith(b *testing.B, referrals bool) (http.Handler, string) {
 		seen = []placement.Observer{cases.NewShortlistObserver(sqlstore.NewReferral(rec), 0)}
 	}
 	g := gateway.New(gateway.DefaultConfig(), gateway.Deps{Store: rec, Translator: tr, ReferralRecord: refs, PlacementObservers: seen,
-		Capacity:       capacity.NewRecorded(sqlstore.NewCapacity(rec), rediscache.NewCapacityStore(client.Client, 100), nil),
+		Capacity:       capacity.NewRecorded(sqlstore.NewCapacity(rec), rediscache.NewCapacityStore(client.Client), nil),
 		Geocoder:       geo,
 		ParseDirectory: cqccsv.Parse, ParseCapacity: capacitycsv.Parse,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),

@@ -18,26 +18,21 @@ import (
 	"github.com/dischargegateway/gateway/placement"
 )
 
-// CapacityStore keeps each location's current capacity, its history, and
-// geo indexes of locations per bed type, sharded by postcode area (its keys
-// are listed in keys.go). A posting and its history entry change together
-// (one script, one hash slot per location).
+// CapacityStore keeps each location's current capacity, at the version the
+// record gave it, and geo indexes of locations per bed type, sharded by
+// postcode area (its keys are listed in keys.go). Its history is the
+// record's (capacity.Recorded.HistoryPage), which keeps every posting.
 type CapacityStore struct {
-	rdb        redis.UniversalClient
-	historyLen int64
-	durable    durability
-	geo        geoCache // this process's copy of the geo shards
+	rdb     redis.UniversalClient
+	durable durability
+	geo     geoCache // this process's copy of the geo shards
 }
 
-// NewCapacityStore returns the capacity store; history keeps about
-// historyLen postings per location.
+// NewCapacityStore returns the capacity store.
 // Options: WithWait (the posting itself waits for replicas; the geo and
 // coverage index entries that follow it do not).
-func NewCapacityStore(rdb redis.UniversalClient, historyLen int64, opts ...Option) *CapacityStore {
-	if historyLen <= 0 {
-		historyLen = 500
-	}
-	return &CapacityStore{rdb: rdb, historyLen: historyLen, durable: applyOptions(opts).durable}
+func NewCapacityStore(rdb redis.UniversalClient, opts ...Option) *CapacityStore {
+	return &CapacityStore{rdb: rdb, durable: applyOptions(opts).durable}
 }
 
 // shardPutScript places a location in a geo shard and records the capacity
@@ -71,25 +66,33 @@ redis.call('INCR', KEYS[3])
 return 1
 `)
 
-// putScript applies a posting unless the stored one is newer: an older
-// posting never overwrites newer data. An equal as-of replaces (a
-// correction). It records the postcode area the posting is geo-indexed in
-// (ARGV[4], "" when it is not). Returns {version, applied, current doc,
-// the replaced doc or "", the replaced posting's area or ""}.
+// putScript applies a posting unless the stored one is newer: a later
+// as-of, or the same as-of at a version as high (the record numbers a
+// location's postings in as-of order, so an equal as-of at a higher version
+// is a later correction, and one at the same version is a replay). A
+// posting of version 0 (a cache used without a record) is given the
+// version after the stored one and replaces at an equal as-of. It records
+// the postcode area the posting is geo-indexed in (ARGV[4], "" when it is
+// not). KEYS: the location's hash. ARGV: as-of (Unix ms), doc, version,
+// area. Returns {version, applied, current doc, the replaced doc or "",
+// the replaced posting's area or ""}.
 var putScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 'asOf')
-if cur and tonumber(cur) > tonumber(ARGV[1]) then
-  return {tonumber(redis.call('HGET', KEYS[1], 'v')), 0, redis.call('HGET', KEYS[1], 'doc'), '', ''}
+local cur = redis.call('HMGET', KEYS[1], 'asOf', 'rv', 'doc', 'garea')
+local asOf, v = tonumber(ARGV[1]), tonumber(ARGV[3])
+local curV = tonumber(cur[2] or '0')
+if cur[1] then
+  local curAsOf = tonumber(cur[1])
+  if curAsOf > asOf or (curAsOf == asOf and v > 0 and curV >= v) then
+    return {curV, 0, cur[3] or '', '', ''}
+  end
 end
-local prev = redis.call('HGET', KEYS[1], 'doc') or ''
-local prevArea = redis.call('HGET', KEYS[1], 'garea') or ''
-local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
-redis.call('HSET', KEYS[1], 'asOf', ARGV[1], 'doc', ARGV[2], 'garea', ARGV[4])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'v', v, 'doc', ARGV[2])
-return {v, 1, ARGV[2], prev, prevArea}
+if v == 0 then v = curV + 1 end
+redis.call('HSET', KEYS[1], 'asOf', ARGV[1], 'rv', v, 'doc', ARGV[2], 'garea', ARGV[4])
+return {v, 1, ARGV[2], cur[3] or '', cur[4] or ''}
 `)
 
-// Put stores a posting. It returns the capacity now current and whether the
+// Put stores a posting at its version (the record's; 0: the one after the
+// stored posting's). It returns the capacity now current and whether the
 // posting was applied (false: the stored one is newer and was kept).
 // The location is geo-indexed at pos, in the shard of its postcode area,
 // when pos is not nil; it leaves the shards of bed types, and the coverage
@@ -116,17 +119,17 @@ func (s *CapacityStore) PutBatch(ctx context.Context, ps []capacity.Placed) []ca
 		if ps[i].Pos != nil {
 			garea = ps[i].Area
 		}
-		return []any{ps[i].Capacity.AsOf.UnixMilli(), docs[i], s.historyLen, garea}
+		return []any{ps[i].Capacity.AsOf.UnixMilli(), docs[i], max(ps[i].Capacity.Version, 0), garea}
 	}
 	keys := func(i int) []string {
-		return []string{capKey(ps[i].Capacity.LocationID), capHistoryKey(ps[i].Capacity.LocationID)}
+		return []string{capKey(ps[i].Capacity.LocationID)}
 	}
 	replies := make([]any, len(ps))
 	live := 0
 	for i, p := range ps {
+		outs[i].Current = p.Capacity
 		c := p.Capacity
 		c.Version = 0
-		outs[i].Current = c
 		doc, err := postingjson.Encode(c)
 		if err != nil {
 			outs[i].Err = discharge.Wrap(discharge.KindInternal, op, err)
@@ -269,7 +272,7 @@ func (s *CapacityStore) Get(ctx context.Context, ids ...string) (map[string]disc
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.HMGet(ctx, capKey(id), "v", "doc")
+		cmds[i] = pipe.HMGet(ctx, capKey(id), "rv", "doc")
 	}
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return nil, classify(op, err)
@@ -297,7 +300,7 @@ func (s *CapacityStore) Versions(ctx context.Context, ids ...string) ([]int64, e
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.StringCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.HGet(ctx, capKey(id), "v")
+		cmds[i] = pipe.HGet(ctx, capKey(id), "rv")
 	}
 	if len(ids) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
@@ -309,59 +312,6 @@ func (s *CapacityStore) Versions(ctx context.Context, ids ...string) ([]int64, e
 		out[i], _ = c.Int64()
 	}
 	return out, nil
-}
-
-// History returns up to n past postings of a location, newest first
-// (HistoryPage's first page).
-func (s *CapacityStore) History(ctx context.Context, loc string, n int64) ([]discharge.Capacity, error) {
-	if n <= 0 {
-		return []discharge.Capacity{}, nil
-	}
-	page, _, err := s.HistoryPage(ctx, loc, 0, int(min(n, math.MaxInt32)))
-	return page, err
-}
-
-// HistoryPage returns a page of a location's past postings, newest first:
-// at most count of them after skipping the offset newest, and how many
-// postings the history holds. The length and the page are read in one
-// MULTI, so the total describes the same history as the page. The history
-// is a stream capped at about historyLen entries (XADD MAXLEN ~), so the
-// total counts the postings kept, not every posting ever made.
-func (s *CapacityStore) HistoryPage(ctx context.Context, loc string, offset, count int) ([]discharge.Capacity, int, error) {
-	const op = "rediscache.CapacityStore.HistoryPage"
-	offset = max(offset, 0)
-	key := capHistoryKey(loc)
-	var length *redis.IntCmd
-	var msgs *redis.XMessageSliceCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		length = p.XLen(ctx, key)
-		if count > 0 {
-			// XREVRANGE has no offset: read through the page's end and skip.
-			end := int64(offset) + int64(count)
-			if end < 0 { // overflowed: every entry there is
-				end = math.MaxInt64
-			}
-			msgs = p.XRevRangeN(ctx, key, "+", "-", end)
-		}
-		return nil
-	})
-	if err != nil && err != redis.Nil {
-		return nil, 0, classify(op, err)
-	}
-	out := []discharge.Capacity{}
-	if msgs == nil {
-		return out, int(length.Val()), nil
-	}
-	all := msgs.Val()
-	for _, m := range all[min(offset, len(all)):] {
-		v, _ := strconv.ParseInt(toString(m.Values["v"]), 10, 64)
-		c, err := decodeCapacity(m.Values["doc"], v)
-		if err != nil {
-			return nil, 0, discharge.Wrap(discharge.KindInternal, op, err)
-		}
-		out = append(out, c)
-	}
-	return out, int(length.Val()), nil
 }
 
 func toString(v any) string { s, _ := v.(string); return s }

@@ -73,8 +73,8 @@ func TestNearMatchesGeosearch(t *testing.T) {
 	}
 	ctx := context.Background()
 	c1, c2 := open(), open()
-	reader := NewCapacityStore(c1.Client, 10) // one gateway process
-	writer := NewCapacityStore(c2.Client, 10) // another
+	reader := NewCapacityStore(c1.Client) // one gateway process
+	writer := NewCapacityStore(c2.Client) // another
 	r := rand.New(rand.NewPCG(11, 12))
 	areas := []string{"M", "SK", "OL", "WA"}
 	beds := []discharge.BedType{discharge.BedNursing, discharge.BedResidential}

@@ -22,7 +22,7 @@ func posting(loc string, asOf time.Time, accepting int) discharge.Capacity {
 func TestCapacityPutNeverOverwritesNewer(t *testing.T) {
 	both(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		cs := rediscache.NewCapacityStore(rdb, 10)
+		cs := rediscache.NewCapacityStore(rdb)
 		t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 		at := &discharge.Position{Lat: 53.44, Lon: -2.22}
 		cur, applied, err := cs.Put(ctx, posting("L1", t0, 4), at, "M")
@@ -41,9 +41,52 @@ func TestCapacityPutNeverOverwritesNewer(t *testing.T) {
 		if len(got) != 1 || got["L1"].Vacant(discharge.BedNursing) != 2 || !got["L1"].AsOf.Equal(t0.Add(time.Hour)) {
 			t.Fatalf("%+v", got)
 		}
-		hist, err := cs.History(ctx, "L1", 10)
-		if err != nil || len(hist) != 2 || hist[0].Version != 2 || hist[1].Version != 1 {
-			t.Fatalf("history %+v %v", hist, err)
+	})
+}
+
+// TestCapacityPutKeepsTheRecordsVersion: a posting is cached at the version
+// the record gave it. At an equal as-of the higher version wins whatever
+// order they arrive in (two gateways caching corrections the record
+// numbered), the same version again is a replay, and the version is the
+// one reads, Versions and the geo index report. A posting of version 0
+// (a cache used without a record) is numbered after the stored one.
+func TestCapacityPutKeepsTheRecordsVersion(t *testing.T) {
+	both(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		cs := rediscache.NewCapacityStore(rdb)
+		t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+		at := &discharge.Position{Lat: 53.44, Lon: -2.22}
+		at7 := func(asOf time.Time, v int64, free int) discharge.Capacity {
+			c := posting("L7", asOf, free)
+			c.Version = v
+			return c
+		}
+		for _, step := range []struct {
+			name    string
+			c       discharge.Capacity
+			applied bool
+			version int64
+			free    int
+		}{
+			{"first, at the record's version", at7(t0, 7, 4), true, 7, 4},
+			{"a replay", at7(t0, 7, 1), false, 7, 4},
+			{"a correction", at7(t0, 8, 3), true, 8, 3},
+			{"an earlier correction, late", at7(t0, 6, 9), false, 8, 3},
+			{"newer", at7(t0.Add(time.Hour), 9, 2), true, 9, 2},
+			{"older, at a higher version", at7(t0, 12, 5), false, 9, 2},
+			{"no version, equal as-of", at7(t0.Add(time.Hour), 0, 1), true, 10, 1},
+		} {
+			cur, applied, err := cs.Put(ctx, step.c, at, "M")
+			if err != nil || applied != step.applied || cur.Version != step.version || cur.Vacant(discharge.BedNursing) != step.free {
+				t.Fatalf("%s: %+v applied %v, %v; want version %d with %d free, applied %v", step.name, cur, applied, err, step.version, step.free, step.applied)
+			}
+			if vs, err := cs.Versions(ctx, "L7"); err != nil || vs[0] != step.version {
+				t.Fatalf("%s: Versions %v %v", step.name, vs, err)
+			}
+			hits, err := cs.Near(ctx, []string{"M"}, []discharge.BedType{discharge.BedNursing}, 53.44, -2.22, 5, 10)
+			if err != nil || len(hits) != 1 || hits[0].CapacityVersion != step.version {
+				t.Fatalf("%s: the geo index has %+v %v", step.name, hits, err)
+			}
 		}
 	})
 }
@@ -51,7 +94,7 @@ func TestCapacityPutNeverOverwritesNewer(t *testing.T) {
 func TestCapacityNearUsesShards(t *testing.T) {
 	both(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		cs := rediscache.NewCapacityStore(rdb, 10)
+		cs := rediscache.NewCapacityStore(rdb)
 		now := time.Now().UTC()
 		// Two Manchester homes, one Stockport home, one in London.
 		type at struct {
@@ -97,7 +140,7 @@ func TestCapacityNearUsesShards(t *testing.T) {
 func TestCapacityNoTornReads(t *testing.T) {
 	rs := startRedis(t)
 	ctx := context.Background()
-	cs := rediscache.NewCapacityStore(rs, 10)
+	cs := rediscache.NewCapacityStore(rs)
 	base := time.Now().UTC()
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -129,7 +172,7 @@ func TestCapacityNoTornReads(t *testing.T) {
 func TestFreshnessCounts(t *testing.T) {
 	both(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		cs := rediscache.NewCapacityStore(rdb, 10)
+		cs := rediscache.NewCapacityStore(rdb)
 		now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 		post := func(loc string, age time.Duration) {
 			c := discharge.Capacity{LocationID: loc, AsOf: now.Add(-age),
@@ -164,7 +207,7 @@ func TestFreshnessCounts(t *testing.T) {
 func TestNearSmallerCircleFirst(t *testing.T) {
 	both(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		cs := rediscache.NewCapacityStore(rdb, 10)
+		cs := rediscache.NewCapacityStore(rdb)
 		r := rand.New(rand.NewPCG(5, 6))
 		const lat0, lon0 = 53.45, -2.22
 		areas := []string{"M", "SK", "OL"}
@@ -212,7 +255,7 @@ func TestNearSmallerCircleFirst(t *testing.T) {
 func TestCapacityPostingLeavesDroppedShards(t *testing.T) {
 	both(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		cs := rediscache.NewCapacityStore(rdb, 10)
+		cs := rediscache.NewCapacityStore(rdb)
 		t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 		m := &discharge.Position{Lat: 53.445, Lon: -2.22}
 		near := func(bed discharge.BedType, area string) []string {

@@ -38,7 +38,7 @@ func TestWaitForReplicas(t *testing.T) {
 	defer conn.Close()
 	// A second for the replica's acknowledgement: 300 ms was missed under the
 	// test command's load (fsync always on a busy disk), failing a healthy setup.
-	cs := rediscache.NewCapacityStore(conn.Client, 10, rediscache.WithWait(1, time.Second))
+	cs := rediscache.NewCapacityStore(conn.Client, rediscache.WithWait(1, time.Second))
 	posting := func(loc string) discharge.Capacity {
 		return discharge.Capacity{LocationID: loc, AsOf: time.Now().UTC().Truncate(time.Second),
 			Beds: []discharge.BedCapacity{{Type: discharge.BedNursing, MaxCapacity: 10, Occupied: 9, AcceptingAdmissions: 1}}}
@@ -47,7 +47,7 @@ func TestWaitForReplicas(t *testing.T) {
 		t.Fatalf("capacity with a replica online: %v", err)
 	}
 	// The replica has it the moment the posting is acknowledged.
-	if got, err := rediscache.NewCapacityStore(replica.Client(), 10).Get(ctx, "loc-1"); err != nil || len(got) != 1 {
+	if got, err := rediscache.NewCapacityStore(replica.Client()).Get(ctx, "loc-1"); err != nil || len(got) != 1 {
 		t.Fatalf("replica after acknowledgement: %v %v", got, err)
 	}
 
@@ -61,7 +61,7 @@ func TestWaitForReplicas(t *testing.T) {
 		t.Fatalf("posting took %v with a 1 s wait", took)
 	}
 	// Without WithWait the same cache acknowledges at once.
-	if _, _, err := rediscache.NewCapacityStore(conn.Client, 10).Put(ctx, posting("loc-3"), nil, ""); err != nil {
+	if _, _, err := rediscache.NewCapacityStore(conn.Client).Put(ctx, posting("loc-3"), nil, ""); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -10,11 +10,11 @@ import (
 )
 
 // TestCapacityStoreEmptyInputs sweeps the capacity store's methods and
-// scripts with empty inputs: no ids, no areas, no bed types, no history.
+// scripts with empty inputs: no ids, no areas, no bed types.
 func TestCapacityStoreEmptyInputs(t *testing.T) {
 	both(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		cs := rediscache.NewCapacityStore(rdb, 10)
+		cs := rediscache.NewCapacityStore(rdb)
 		if got, err := cs.Get(ctx); err != nil || len(got) != 0 {
 			t.Fatalf("Get(): %v %v", got, err)
 		}
@@ -26,11 +26,6 @@ func TestCapacityStoreEmptyInputs(t *testing.T) {
 		}
 		if got, err := cs.Versions(ctx, ""); err != nil || len(got) != 1 || got[0] != 0 {
 			t.Fatalf("Versions(\"\"): %v %v", got, err)
-		}
-		for _, n := range []int64{0, 1, -1} {
-			if got, err := cs.History(ctx, "never-posted", n); err != nil || len(got) != 0 {
-				t.Fatalf("History(n=%d): %v %v", n, got, err)
-			}
 		}
 		if got, err := cs.Near(ctx, nil, nil, 53.4, -2.2, 10, 0); err != nil || len(got) != 0 {
 			t.Fatalf("Near(no areas): %v %v", got, err)

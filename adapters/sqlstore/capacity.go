@@ -70,7 +70,7 @@ func (c *Capacity) RecordBatch(ctx context.Context, ps []discharge.Capacity) ([]
 	for i, p := range ps {
 		p.Version = 0
 		outs[i].Current = p
-		if p.LocationID == "" || !utf8.ValidString(p.LocationID) || strings.IndexByte(p.LocationID, 0) >= 0 {
+		if !recordable(p.LocationID) {
 			outs[i].Err = discharge.E(discharge.KindValue, "locationId", "A location id must be non-empty UTF-8 text.")
 			continue
 		}
@@ -192,6 +192,53 @@ func (c *Capacity) EachLatest(ctx context.Context, f func(discharge.Capacity) er
 		}
 		after = page[len(page)-1].LocationID
 	}
+}
+
+// HistoryPage returns a page of a location's postings, newest first (by
+// version): at most count after skipping the offset newest, and how many
+// the record holds for the location, every posting ever applied, read in
+// one statement (one snapshot). Count zero gives the total alone.
+func (c *Capacity) HistoryPage(ctx context.Context, loc string, offset, count int) ([]discharge.Capacity, int, error) {
+	const op = "sqlstore.Capacity.HistoryPage"
+	if !recordable(loc) {
+		return []discharge.Capacity{}, 0, nil // never recorded (RecordBatch refuses such ids)
+	}
+	q := &query{}
+	at := q.arg(loc)
+	page := pageOf(q, "SELECT version, posting FROM capacity_postings WHERE location = "+at,
+		"SELECT COUNT(*) AS total FROM capacity_postings WHERE location = "+at,
+		"version DESC", "p.version DESC", offset, count)
+	out := []discharge.Capacity{}
+	total := 0
+	err := c.s.readRows(ctx, op, "", page, q.args, func(rs rows) error {
+		out, total = out[:0], 0
+		for rs.Next() {
+			var v sql.NullInt64
+			var body sql.NullString
+			if err := rs.Scan(&total, &v, &body); err != nil {
+				return err
+			}
+			if !v.Valid {
+				continue // an empty page: the total alone
+			}
+			cp := decodePosting(body.String, v.Int64)
+			if cp.LocationID == "" {
+				return discharge.E(discharge.KindInternal, "", "unreadable capacity posting in the record")
+			}
+			out = append(out, cp)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// recordable says whether the record can hold a location id: non-empty
+// UTF-8 text without a NUL, which PostgreSQL refuses.
+func recordable(loc string) bool {
+	return loc != "" && utf8.ValidString(loc) && strings.IndexByte(loc, 0) < 0
 }
 
 // decodePosting reads a stored posting; a body that does not decode gives

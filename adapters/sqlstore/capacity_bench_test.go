@@ -85,7 +85,7 @@ func BenchmarkPostings(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { rc.Close() })
-			record, cache := sqlstore.NewCapacity(s), rediscache.NewCapacityStore(rc.Client, 10)
+			record, cache := sqlstore.NewCapacity(s), rediscache.NewCapacityStore(rc.Client)
 			var seq atomic.Int64
 			posting := func(r *rand.Rand) discharge.Capacity {
 				return discharge.Capacity{LocationID: fmt.Sprintf("L%03d", r.IntN(300)),

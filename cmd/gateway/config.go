@@ -45,7 +45,6 @@ type config struct {
 	PostcodesCSV      string
 	StaleAfter        time.Duration
 	ExpireAfter       time.Duration
-	CapacityHistory   int
 	Weights           discharge.Weights
 	EscalationWait    time.Duration
 	EscalationNCTR    int
@@ -255,8 +254,6 @@ var settingsTable = []setting{
 		}},
 	{env: "SUBSCRIPTION_PER_ENDPOINT", def: "4", doc: "Concurrent deliveries to one endpoint host from one gateway, so a slow receiver holds up nobody else.",
 		set: intSetting(func(c *config) *int { return &c.Subscription.PerEndpoint }, 1)},
-	{env: "GATEWAY_CAPACITY_HISTORY", def: "500", doc: "Capacity postings kept per location in its history stream (approximate cap).",
-		set: intSetting(func(c *config) *int { return &c.CapacityHistory }, 1)},
 	{env: "GATEWAY_ESCALATION_OFFER_WAIT", def: "4h", doc: "A case is escalated when no provider accepted this long after its first offer (0 turns the rule off).",
 		set: durationSetting(func(c *config) *time.Duration { return &c.EscalationWait })},
 	{env: "GATEWAY_ESCALATION_NCTR_DAYS", def: "7", doc: "A case is escalated when it has not met the criteria to reside for more than this many days.",

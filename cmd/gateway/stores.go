@@ -20,7 +20,7 @@ func (cfg config) storeSettings(redisTimeout time.Duration) wiring.Settings {
 	}
 	return wiring.Settings{Env: cfg.Env, DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Migrate: cfg.Migrate,
 		RedisURL: cfg.RedisURL, RedisAddrs: cfg.RedisAddrs, RedisMaster: cfg.RedisMaster, RedisTimeout: redisTimeout,
-		RedisWaitReplicas: cfg.RedisWaitReplicas, RedisWaitTimeout: cfg.RedisWaitTimeout, CapacityHistory: cfg.CapacityHistory,
+		RedisWaitReplicas: cfg.RedisWaitReplicas, RedisWaitTimeout: cfg.RedisWaitTimeout,
 		// Redis spans only when traces are exported (setupTelemetry samples
 		// none otherwise); pool metrics when either metrics reader is set.
 		RedisTraces: cfg.OTLPEndpoint != "", RedisMetrics: cfg.OTLPEndpoint != "" || cfg.MetricsAddr != ""}

@@ -56,8 +56,6 @@ type Settings struct {
 	// wait (up to RedisWaitTimeout) for that many replicas.
 	RedisWaitReplicas int
 	RedisWaitTimeout  time.Duration
-	// CapacityHistory is how many postings a location's history keeps.
-	CapacityHistory int
 	// RedisTraces and RedisMetrics instrument the Redis client with
 	// OpenTelemetry spans and pool metrics (rediscache.Config): on when
 	// something exports them, off by default.
@@ -69,7 +67,7 @@ type Settings struct {
 // defaults; a test there says so).
 func Defaults() Settings {
 	return Settings{Env: "development", DataDir: "data", Migrate: "auto", RedisTimeout: 2 * time.Second,
-		RedisWaitTimeout: time.Second, CapacityHistory: 500}
+		RedisWaitTimeout: time.Second}
 }
 
 // BulkRedisTimeout is the Redis command deadline of the bulk commands
@@ -121,7 +119,7 @@ func Open(ctx context.Context, set Settings, log *slog.Logger) (*Stores, error) 
 		opts = append(opts, rediscache.WithWait(set.RedisWaitReplicas, set.RedisWaitTimeout))
 	}
 	s := &Stores{Record: rec, Audit: sqlstore.NewAudit(rec), Postings: sqlstore.NewCapacity(rec), Redis: rc,
-		Cache: rediscache.NewCapacityStore(rc.Client, int64(set.CapacityHistory), opts...)}
+		Cache: rediscache.NewCapacityStore(rc.Client, opts...)}
 	s.Capacity = capacity.NewRecorded(s.Postings, s.Cache, log)
 	return s, nil
 }
