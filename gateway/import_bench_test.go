@@ -152,7 +152,7 @@ func BenchmarkCapacitySummary25k(b *testing.B) {
 			n := 0
 			for _, cmd := range cmds {
 				for _, l := range cmd.Val() {
-					pipe.HMGet(ctx, "dg:{cap:"+l.Name+"}", "v", "doc")
+					pipe.HMGet(ctx, "dg:{cap:"+l.Name+"}", "rv", "doc")
 					n++
 				}
 			}

@@ -37,7 +37,7 @@ func (s *CapacityStore) RawPlacementFloor(ctx context.Context, areas []string, b
 	n := 0
 	for _, c := range cmds {
 		for _, l := range c.Val() {
-			pipe.HMGet(ctx, capKey(l.Name), "v", "doc")
+			pipe.HMGet(ctx, capKey(l.Name), "rv", "doc")
 			n++
 		}
 	}
