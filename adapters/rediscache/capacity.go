@@ -75,7 +75,7 @@ return 1
 // the postcode area the posting is geo-indexed in (ARGV[4], "" when it is
 // not). KEYS: the location's hash. ARGV: as-of (Unix ms), doc, version,
 // area. Returns {version, applied, current doc, the replaced doc or "",
-// the replaced posting's area or ""}.
+// the replaced posting's area or "", the current posting's area}.
 var putScript = redis.NewScript(`
 local cur = redis.call('HMGET', KEYS[1], 'asOf', 'rv', 'doc', 'garea')
 local asOf, v = tonumber(ARGV[1]), tonumber(ARGV[3])
@@ -83,12 +83,12 @@ local curV = tonumber(cur[2] or '0')
 if cur[1] then
   local curAsOf = tonumber(cur[1])
   if curAsOf > asOf or (curAsOf == asOf and v > 0 and curV >= v) then
-    return {curV, 0, cur[3] or '', '', ''}
+    return {curV, 0, cur[3] or '', '', '', cur[4] or ''}
   end
 end
 if v == 0 then v = curV + 1 end
 redis.call('HSET', KEYS[1], 'asOf', ARGV[1], 'rv', v, 'doc', ARGV[2], 'garea', ARGV[4])
-return {v, 1, ARGV[2], cur[3] or '', cur[4] or ''}
+return {v, 1, ARGV[2], cur[3] or '', cur[4] or '', ARGV[4]}
 `)
 
 // Put stores a posting at its version (the record's; 0: the one after the
@@ -104,12 +104,29 @@ func (s *CapacityStore) Put(ctx context.Context, c discharge.Capacity, pos *disc
 }
 
 // PutBatch stores postings as Put does, in order (a later one for the same
-// location sees the earlier one): their scripts in one pipeline, then
-// their geo and coverage index updates in a second, two round trips for
-// the batch. Each script is atomic on its own, as Put's is; the batch is
-// not a transaction. With WithWait each posting is its own script and
-// WAIT, as before. The outcome of each posting is its own: Current is the
-// capacity now current (or the posting, on failure).
+// location sees the earlier one). Each posting's script is atomic on its
+// own, as Put's is; the batch is not a transaction. The outcome of each
+// posting is its own: Current is the capacity now current (or the
+// posting, on failure).
+//
+// One round trip for the batch, usually: a posting with a version (the
+// record's) has its index entries (freshness, its bed types' geo shards,
+// its home-care districts) sent in the same pipeline as its script, ahead
+// of knowing whether the script applies it. That is safe because every
+// shard entry carries the posting's version and a shard never goes back
+// to an older one, and the freshness index keeps the newest as-of (ZADD
+// GT). A second round trip follows only for postings whose reply asks for
+// more: one that drops a bed type, moves area or stops covering a district
+// leaves those shards and sets, and one the script did not apply (a newer
+// posting is cached, from another gateway) takes the entries it sent ahead
+// out again where the current posting has none. A district set has no
+// versions, so two gateways racing can still leave a district entry the
+// current posting does not have (or take out one it has until its next
+// posting), as before: placement checks the current posting.
+//
+// A posting of version 0, or any posting with WithWait (its script and
+// WAIT on one connection), is indexed after its reply, as before: two
+// round trips.
 func (s *CapacityStore) PutBatch(ctx context.Context, ps []capacity.Placed) []capacity.Outcome {
 	const op = "rediscache.CapacityStore.Put"
 	outs := make([]capacity.Outcome, len(ps))
@@ -125,7 +142,6 @@ func (s *CapacityStore) PutBatch(ctx context.Context, ps []capacity.Placed) []ca
 		return []string{capKey(ps[i].Capacity.LocationID)}
 	}
 	replies := make([]any, len(ps))
-	live := 0
 	for i, p := range ps {
 		outs[i].Current = p.Capacity
 		c := p.Capacity
@@ -136,22 +152,25 @@ func (s *CapacityStore) PutBatch(ctx context.Context, ps []capacity.Placed) []ca
 			continue
 		}
 		docs[i] = string(doc)
-		live++
 	}
-	if s.durable.replicas > 0 || live == 1 {
-		// Put's path: EVALSHA (loading the script when the server lacks
-		// it), and WAIT when replicas are required.
+	ahead := make([][]redis.Cmder, len(ps)) // index commands sent with the script
+	if s.durable.replicas > 0 {
+		// The script and WAIT on one connection, posting by posting.
 		for i := range ps {
 			if outs[i].Err == nil {
 				replies[i], outs[i].Err = s.durable.run(ctx, s.rdb, putScript, keys(i), args(i)...)
 			}
 		}
-	} else if live > 1 {
+	} else {
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(ps))
-		for i := range ps {
-			if outs[i].Err == nil {
-				cmds[i] = putScript.EvalSha(ctx, pipe, keys(i), args(i)...)
+		for i, p := range ps {
+			if outs[i].Err != nil {
+				continue
+			}
+			cmds[i] = putScript.EvalSha(ctx, pipe, keys(i), args(i)...)
+			if p.Capacity.Version > 0 {
+				ahead[i] = queueAhead(ctx, pipe, p, p.Capacity.Version)
 			}
 		}
 		pipe.Exec(ctx) // each command's error is its own, below
@@ -166,10 +185,13 @@ func (s *CapacityStore) PutBatch(ctx context.Context, ps []capacity.Placed) []ca
 				// same way and were not applied, so order is kept.
 				replies[i], outs[i].Err = putScript.Run(ctx, s.rdb, keys(i), args(i)...).Result()
 			}
+			if outs[i].Err == nil {
+				outs[i].Err = firstErr(ahead[i])
+			}
 		}
 	}
 	pipe := s.rdb.Pipeline()
-	var indexed []int
+	after := make([][]redis.Cmder, len(ps))
 	for i, out := range replies {
 		if outs[i].Err != nil {
 			outs[i].Err = classify(op, outs[i].Err)
@@ -179,7 +201,7 @@ func (s *CapacityStore) PutBatch(ctx context.Context, ps []capacity.Placed) []ca
 			continue
 		}
 		res, ok := out.([]any)
-		if !ok || len(res) < 5 {
+		if !ok || len(res) < 6 {
 			outs[i].Err = discharge.Wrap(discharge.KindInternal, op, fmt.Errorf("unexpected reply %T from the capacity script", out))
 			continue
 		}
@@ -189,75 +211,150 @@ func (s *CapacityStore) PutBatch(ctx context.Context, ps []capacity.Placed) []ca
 			continue
 		}
 		outs[i].Current, outs[i].Applied = cur, toInt64(res[1]) == 1
-		if outs[i].Applied {
-			s.queueIndex(ctx, pipe, ps[i], cur, res)
-			indexed = append(indexed, i)
+		switch {
+		case outs[i].Applied && ahead[i] == nil:
+			after[i] = append(queueAhead(ctx, pipe, ps[i], cur.Version), queueLeaving(ctx, pipe, ps[i], cur.Version, res[3], res[4])...)
+		case outs[i].Applied:
+			after[i] = queueLeaving(ctx, pipe, ps[i], cur.Version, res[3], res[4])
+		case ahead[i] != nil:
+			after[i] = queueTakeBack(ctx, pipe, ps[i], cur, toString(res[5]))
 		}
 	}
-	if len(indexed) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
-			err = classify(op, err)
-			for _, i := range indexed {
-				outs[i].Err = err
+	if pipe.Len() > 0 {
+		pipe.Exec(ctx) // each posting's commands' errors are its own, below
+		for i, cmds := range after {
+			if err := firstErr(cmds); err != nil && outs[i].Err == nil {
+				outs[i].Err = classify(op, err)
 			}
 		}
 	}
 	return outs
 }
 
-// queueIndex queues the index updates of an applied posting: its as-of in
-// the freshness index, the geo shards of its bed types, the coverage sets
-// of its home-care districts, and leaving those the posting it replaced
-// (res[3], indexed in area res[4]) had and this one has not.
-func (s *CapacityStore) queueIndex(ctx context.Context, pipe redis.Pipeliner, p capacity.Placed, cur discharge.Capacity, res []any) {
-	c, pos, area := p.Capacity, p.Pos, p.Area
-	noteAsOf(ctx, pipe, c.LocationID, cur.AsOf)
-	type shard struct {
-		bed  discharge.BedType
-		area string
+// firstErr is the first error among commands run (redis.Nil is none).
+func firstErr(cmds []redis.Cmder) error {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && err != redis.Nil {
+			return err
+		}
 	}
-	now := map[shard]bool{}
-	if pos != nil {
-		for _, b := range c.Beds {
-			now[shard{b.Type, area}] = true
-			shardPutScript.Eval(ctx, pipe, []string{geoKey(b.Type, area), geoVersionKey(b.Type, area), geoGenKey(b.Type, area)},
-				pos.Lon, pos.Lat, c.LocationID, cur.Version)
+	return nil
+}
+
+// shardID names one geo shard: a bed type in a postcode area.
+type shardID struct {
+	bed  discharge.BedType
+	area string
+}
+
+// shardsOf are the geo shards a posting is indexed in (none when the
+// location has no position).
+func shardsOf(c discharge.Capacity, geoArea string) map[shardID]bool {
+	out := map[shardID]bool{}
+	if geoArea == "" {
+		return out
+	}
+	for _, b := range c.Beds {
+		out[shardID{b.Type, geoArea}] = true
+	}
+	return out
+}
+
+// queueAhead queues the index entries of a posting at version v: its
+// as-of in the freshness index, its bed types in its area's geo shards,
+// and its home-care districts.
+func queueAhead(ctx context.Context, pipe redis.Pipeliner, p capacity.Placed, v int64) []redis.Cmder {
+	c := p.Capacity
+	cmds := []redis.Cmder{noteAsOf(ctx, pipe, c.LocationID, c.AsOf)}
+	if p.Pos != nil {
+		for sh := range shardsOf(c, p.Area) {
+			cmds = append(cmds, shardPutScript.Eval(ctx, pipe, []string{geoKey(sh.bed, sh.area), geoVersionKey(sh.bed, sh.area), geoGenKey(sh.bed, sh.area)},
+				p.Pos.Lon, p.Pos.Lat, c.LocationID, v))
+		}
+	}
+	for _, h := range c.HomeCare {
+		for _, oc := range h.Outcodes {
+			cmds = append(cmds, pipe.SAdd(ctx, coverageKey(oc), c.LocationID))
+		}
+	}
+	return cmds
+}
+
+// queueLeaving queues the index changes of an applied posting at version v
+// beyond its own entries: leaving the shards and district sets that the
+// posting it replaced (prevDoc, indexed in area prevArea) had and this
+// one has not. Postings stored before their area was recorded were indexed
+// in the location's area, the one given now.
+func queueLeaving(ctx context.Context, pipe redis.Pipeliner, p capacity.Placed, v int64, prevDoc, prevArea any) []redis.Cmder {
+	prev, err := decodeCapacity(prevDoc, 0)
+	if err != nil {
+		return nil // nothing replaced
+	}
+	area := toString(prevArea)
+	if area == "" {
+		area = p.Area
+	}
+	now := map[shardID]bool{}
+	if p.Pos != nil {
+		now = shardsOf(p.Capacity, p.Area)
+	}
+	var cmds []redis.Cmder
+	for sh := range shardsOf(prev, area) {
+		if !now[sh] {
+			cmds = append(cmds, shardDelScript.Eval(ctx, pipe, []string{geoKey(sh.bed, sh.area), geoVersionKey(sh.bed, sh.area), geoGenKey(sh.bed, sh.area)},
+				p.Capacity.LocationID, v))
+		}
+	}
+	// A district set has no versions: an older posting's late SADD can
+	// put a location back, and placement then drops it by the current
+	// posting, as before.
+	covered := map[string]bool{}
+	for _, h := range p.Capacity.HomeCare {
+		for _, oc := range h.Outcodes {
+			covered[oc] = true
+		}
+	}
+	for _, h := range prev.HomeCare {
+		for _, oc := range h.Outcodes {
+			if !covered[oc] {
+				covered[oc] = true
+				cmds = append(cmds, pipe.SRem(ctx, coverageKey(oc), p.Capacity.LocationID))
+			}
+		}
+	}
+	return cmds
+}
+
+// queueTakeBack queues taking a posting the script did not apply out of
+// the geo shards and district sets its entries were sent ahead to
+// (queueAhead), where the current posting (cur, indexed in curArea) has
+// none. The entry a shard keeps is cur's version, as if cur had left it.
+func queueTakeBack(ctx context.Context, pipe redis.Pipeliner, p capacity.Placed, cur discharge.Capacity, curArea string) []redis.Cmder {
+	var cmds []redis.Cmder
+	if p.Pos != nil {
+		kept := shardsOf(cur, curArea)
+		for sh := range shardsOf(p.Capacity, p.Area) {
+			if !kept[sh] {
+				cmds = append(cmds, shardDelScript.Eval(ctx, pipe, []string{geoKey(sh.bed, sh.area), geoVersionKey(sh.bed, sh.area), geoGenKey(sh.bed, sh.area)},
+					p.Capacity.LocationID, cur.Version))
+			}
 		}
 	}
 	covered := map[string]bool{}
-	for _, h := range c.HomeCare {
+	for _, h := range cur.HomeCare {
 		for _, oc := range h.Outcodes {
 			covered[oc] = true
-			pipe.SAdd(ctx, coverageKey(oc), c.LocationID)
 		}
 	}
-	// What the replaced posting offered and this one does not. Its area
-	// is recorded with it; postings stored before that was recorded
-	// were indexed in the location's area, the one given now.
-	if prev, err := decodeCapacity(res[3], 0); err == nil {
-		prevArea := toString(res[4])
-		if prevArea == "" {
-			prevArea = area
-		}
-		for _, b := range prev.Beds {
-			if sh := (shard{b.Type, prevArea}); prevArea != "" && !now[sh] {
-				now[sh] = true // once per shard
-				shardDelScript.Eval(ctx, pipe, []string{geoKey(b.Type, prevArea), geoVersionKey(b.Type, prevArea), geoGenKey(b.Type, prevArea)},
-					c.LocationID, cur.Version)
-			}
-		}
-		// A district set has no versions: an older posting's late SADD
-		// can put a location back, and placement then drops it by the
-		// current posting, as before.
-		for _, h := range prev.HomeCare {
-			for _, oc := range h.Outcodes {
-				if !covered[oc] {
-					covered[oc] = true
-					pipe.SRem(ctx, coverageKey(oc), c.LocationID)
-				}
+	for _, h := range p.Capacity.HomeCare {
+		for _, oc := range h.Outcodes {
+			if !covered[oc] {
+				covered[oc] = true
+				cmds = append(cmds, pipe.SRem(ctx, coverageKey(oc), p.Capacity.LocationID))
 			}
 		}
 	}
+	return cmds
 }
 
 func decodeCapacity(v any, version int64) (discharge.Capacity, error) {

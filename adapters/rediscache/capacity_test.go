@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dischargegateway/gateway/adapters/rediscache"
+	"github.com/dischargegateway/gateway/capacity"
 	"github.com/dischargegateway/gateway/discharge"
 )
 
@@ -67,14 +68,21 @@ func TestCapacityPutKeepsTheRecordsVersion(t *testing.T) {
 			applied bool
 			version int64
 			free    int
+			// The geo shard's version: the current posting's, but after
+			// a posting no record gives (an older as-of at a higher
+			// version), whose shard entry went ahead of the script's
+			// refusal: the shard keeps that higher version, which
+			// placement reads only as a hint (it refetches a posting
+			// whose version differs).
+			shard int64
 		}{
-			{"first, at the record's version", at7(t0, 7, 4), true, 7, 4},
-			{"a replay", at7(t0, 7, 1), false, 7, 4},
-			{"a correction", at7(t0, 8, 3), true, 8, 3},
-			{"an earlier correction, late", at7(t0, 6, 9), false, 8, 3},
-			{"newer", at7(t0.Add(time.Hour), 9, 2), true, 9, 2},
-			{"older, at a higher version", at7(t0, 12, 5), false, 9, 2},
-			{"no version, equal as-of", at7(t0.Add(time.Hour), 0, 1), true, 10, 1},
+			{"first, at the record's version", at7(t0, 7, 4), true, 7, 4, 7},
+			{"a replay", at7(t0, 7, 1), false, 7, 4, 7},
+			{"a correction", at7(t0, 8, 3), true, 8, 3, 8},
+			{"an earlier correction, late", at7(t0, 6, 9), false, 8, 3, 8},
+			{"newer", at7(t0.Add(time.Hour), 9, 2), true, 9, 2, 9},
+			{"older, at a higher version", at7(t0, 12, 5), false, 9, 2, 12},
+			{"no version, equal as-of", at7(t0.Add(time.Hour), 0, 1), true, 10, 1, 12},
 		} {
 			cur, applied, err := cs.Put(ctx, step.c, at, "M")
 			if err != nil || applied != step.applied || cur.Version != step.version || cur.Vacant(discharge.BedNursing) != step.free {
@@ -84,8 +92,8 @@ func TestCapacityPutKeepsTheRecordsVersion(t *testing.T) {
 				t.Fatalf("%s: Versions %v %v", step.name, vs, err)
 			}
 			hits, err := cs.Near(ctx, []string{"M"}, []discharge.BedType{discharge.BedNursing}, 53.44, -2.22, 5, 10)
-			if err != nil || len(hits) != 1 || hits[0].CapacityVersion != step.version {
-				t.Fatalf("%s: the geo index has %+v %v", step.name, hits, err)
+			if err != nil || len(hits) != 1 || hits[0].CapacityVersion != step.shard {
+				t.Fatalf("%s: the geo index has %+v %v, want version %d", step.name, hits, err, step.shard)
 			}
 		}
 	})
@@ -251,11 +259,34 @@ func TestNearSmallerCircleFirst(t *testing.T) {
 
 // A location leaves the geo shards of bed types its new posting no longer
 // offers (and of the area it moved from), and the coverage sets of
-// districts it no longer serves.
+// districts it no longer serves; a refused posting leaves no entry. Both
+// ways a posting is indexed: after its script's reply (version 0, a cache
+// without a record) and sent ahead with its script (the record's
+// versions), where a refused posting's entries are taken back.
 func TestCapacityPostingLeavesDroppedShards(t *testing.T) {
+	for _, versioned := range []bool{false, true} {
+		t.Run(map[bool]string{false: "after the reply", true: "sent ahead"}[versioned], func(t *testing.T) {
+			leavesDroppedShards(t, versioned)
+		})
+	}
+}
+
+func leavesDroppedShards(t *testing.T, versioned bool) {
 	both(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		cs := rediscache.NewCapacityStore(rdb)
+		store := rediscache.NewCapacityStore(rdb)
+		// put puts a posting at version v, or at 0 (the cache numbers it).
+		put := func(c discharge.Capacity, v int64, pos *discharge.Position, area string) (bool, error) {
+			if versioned {
+				c.Version = v
+			}
+			cur, applied, err := store.Put(ctx, c, pos, area)
+			if err == nil && applied && cur.Version != v {
+				t.Fatalf("applied at version %d, want %d", cur.Version, v)
+			}
+			return applied, err
+		}
+		cs := store
 		t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 		m := &discharge.Position{Lat: 53.445, Lon: -2.22}
 		near := func(bed discharge.BedType, area string) []string {
@@ -282,7 +313,7 @@ func TestCapacityPostingLeavesDroppedShards(t *testing.T) {
 			{Type: discharge.BedNursing, MaxCapacity: 10, AcceptingAdmissions: 1},
 			{Type: discharge.BedResidential, MaxCapacity: 10, AcceptingAdmissions: 1}},
 			HomeCare: []discharge.HomeCareOffer{{Outcodes: []string{"M14", "M15"}, HoursPerWeek: 10, EarliestStart: discharge.DateOf(t0)}}}
-		if _, _, err := cs.Put(ctx, both, m, "M"); err != nil {
+		if _, err := put(both, 1, m, "M"); err != nil {
 			t.Fatal(err)
 		}
 		if fmt.Sprint(near(discharge.BedNursing, "M"), near(discharge.BedResidential, "M"))+" "+covering("M15") != "[L1] [L1] [L1]" {
@@ -291,7 +322,7 @@ func TestCapacityPostingLeavesDroppedShards(t *testing.T) {
 		one := discharge.Capacity{LocationID: "L1", AsOf: t0.Add(time.Hour), Beds: []discharge.BedCapacity{
 			{Type: discharge.BedResidential, MaxCapacity: 10, AcceptingAdmissions: 1}},
 			HomeCare: []discharge.HomeCareOffer{{Outcodes: []string{"M14"}, HoursPerWeek: 10, EarliestStart: discharge.DateOf(t0)}}}
-		if _, _, err := cs.Put(ctx, one, m, "M"); err != nil {
+		if _, err := put(one, 2, m, "M"); err != nil {
 			t.Fatal(err)
 		}
 		if got := near(discharge.BedNursing, "M"); len(got) != 0 {
@@ -309,7 +340,7 @@ func TestCapacityPostingLeavesDroppedShards(t *testing.T) {
 		// The location moves to another postcode area: it leaves the old
 		// area's shard.
 		one.AsOf = t0.Add(2 * time.Hour)
-		if _, _, err := cs.Put(ctx, one, &discharge.Position{Lat: 53.41, Lon: -2.16}, "SK"); err != nil {
+		if _, err := put(one, 3, &discharge.Position{Lat: 53.41, Lon: -2.16}, "SK"); err != nil {
 			t.Fatal(err)
 		}
 		if got := near(discharge.BedResidential, "M"); len(got) != 0 {
@@ -319,11 +350,108 @@ func TestCapacityPostingLeavesDroppedShards(t *testing.T) {
 			t.Errorf("new area's shard: %v", got)
 		}
 		// An older posting is refused, and touches no shard.
-		if _, applied, _ := cs.Put(ctx, both, m, "M"); applied {
-			t.Fatal("an older posting was applied")
+		if applied, err := put(both, 1, m, "M"); applied || err != nil {
+			t.Fatal("an older posting was applied, or failed:", err)
 		}
 		if got := near(discharge.BedNursing, "M"); len(got) != 0 {
 			t.Errorf("a refused posting re-indexed the location: %v", got)
+		}
+		if got := covering("M15"); got != "[]" {
+			t.Errorf("a refused posting re-indexed a district: %s", got)
+		}
+		// A refused posting that shares the current one's shard and
+		// districts leaves them as they were: the current posting's.
+		stale := one
+		stale.AsOf = t0.Add(90 * time.Minute)
+		stale.Beds = append(stale.Beds, discharge.BedCapacity{Type: discharge.BedNursing, MaxCapacity: 10, AcceptingAdmissions: 1})
+		if applied, err := put(stale, 2, &discharge.Position{Lat: 53.41, Lon: -2.16}, "SK"); applied || err != nil {
+			t.Fatal("an older posting was applied, or failed:", err)
+		}
+		if got := near(discharge.BedResidential, "SK"); fmt.Sprint(got) != "[L1]" {
+			t.Errorf("the current posting's shard after a refused posting: %v", got)
+		}
+		if got := near(discharge.BedNursing, "SK"); len(got) != 0 {
+			t.Errorf("a refused posting's bed type indexed: %v", got)
+		}
+		if got := covering("M14"); got != "[L1]" {
+			t.Errorf("M14 coverage after a refused posting: %s", got)
+		}
+	})
+}
+
+// pipelineCounter counts the pipelines and single commands a client sends.
+type pipelineCounter struct{ pipelines, commands int }
+
+func (c *pipelineCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *pipelineCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.commands++; return next(ctx, cmd) }
+}
+func (c *pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.pipelines++; return next(ctx, cmds) }
+}
+
+// TestPutBatchSendsTheIndexAhead: a batch of postings at the record's
+// versions that keep their bed types, area and districts is one pipeline
+// (the scripts with their index entries); one that drops a bed type needs
+// a second, for leaving its shard; postings of version 0 are indexed after
+// the reply, two pipelines. Each way, the index ends the same.
+func TestPutBatchSendsTheIndexAhead(t *testing.T) {
+	both(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		cs := rediscache.NewCapacityStore(rdb)
+		t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+		pos := &discharge.Position{Lat: 53.445, Lon: -2.22}
+		count := &pipelineCounter{}
+		rdb.AddHook(count)
+		batch := func(v int64, asOf time.Time, beds ...discharge.BedType) []capacity.Placed {
+			var ps []capacity.Placed
+			for _, id := range []string{"A", "B", "C"} {
+				c := discharge.Capacity{LocationID: id, AsOf: asOf, Version: v}
+				for _, b := range beds {
+					c.Beds = append(c.Beds, discharge.BedCapacity{Type: b, MaxCapacity: 10, AcceptingAdmissions: 2})
+				}
+				ps = append(ps, capacity.Placed{Capacity: c, Pos: pos, Area: "M"})
+			}
+			return ps
+		}
+		near := func(bed discharge.BedType) int {
+			hits, err := cs.Near(ctx, []string{"M"}, []discharge.BedType{bed}, 53.44, -2.22, 10, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(hits)
+		}
+		// Each location's server learns the script first (a NOSCRIPT reply
+		// is run again, loading it), as a running gateway's servers have:
+		// earlier postings, not geo-indexed.
+		for _, p := range batch(0, t0.Add(-time.Hour), discharge.BedNursing, discharge.BedResidential) {
+			if _, _, err := cs.Put(ctx, p.Capacity, nil, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, step := range []struct {
+			name                 string
+			ps                   []capacity.Placed
+			pipelines            int
+			nursing, residential int
+		}{
+			{"geo-indexed", batch(2, t0, discharge.BedNursing, discharge.BedResidential), 1, 3, 3},
+			{"the same bed types", batch(3, t0.Add(time.Minute), discharge.BedNursing, discharge.BedResidential), 1, 3, 3},
+			{"a bed type dropped", batch(4, t0.Add(2*time.Minute), discharge.BedNursing), 2, 3, 0},
+			{"version 0", batch(0, t0.Add(3*time.Minute), discharge.BedNursing, discharge.BedResidential), 2, 3, 3},
+		} {
+			*count = pipelineCounter{}
+			for i, o := range cs.PutBatch(ctx, step.ps) {
+				if o.Err != nil || !o.Applied {
+					t.Fatalf("%s: posting %d: %+v", step.name, i, o)
+				}
+			}
+			if count.pipelines != step.pipelines || count.commands != 0 {
+				t.Fatalf("%s: %d pipelines and %d single commands, want %d pipelines", step.name, count.pipelines, count.commands, step.pipelines)
+			}
+			if n, r := near(discharge.BedNursing), near(discharge.BedResidential); n != step.nursing || r != step.residential {
+				t.Fatalf("%s: %d in the nursing shard, %d in the residential, want %d and %d", step.name, n, r, step.nursing, step.residential)
+			}
 		}
 	})
 }

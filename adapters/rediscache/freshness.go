@@ -19,8 +19,8 @@ const freshnessShards = 16
 
 // noteAsOf records a location's as-of time; GT keeps the newest, whatever
 // order racing postings arrive in.
-func noteAsOf(ctx context.Context, pipe redis.Pipeliner, loc string, asOf time.Time) {
-	pipe.ZAddGT(ctx, freshnessKey(loc), redis.Z{Score: float64(asOf.Unix()), Member: loc})
+func noteAsOf(ctx context.Context, pipe redis.Pipeliner, loc string, asOf time.Time) redis.Cmder {
+	return pipe.ZAddGT(ctx, freshnessKey(loc), redis.Z{Score: float64(asOf.Unix()), Member: loc})
 }
 
 // FreshnessCounts counts locations whose current posting is fresh (younger
