@@ -75,6 +75,10 @@ type Query struct {
 	Filters []Filter
 	Offset  int
 	Count   int // 0 returns only the total
+	// NoTotal says the caller needs no total, only the page: a store may
+	// then skip counting the matches and answer a total of -1 (a caller
+	// pages on until a page comes back short).
+	NoTotal bool
 }
 
 // Store keeps versioned resources with their history and search indexes.

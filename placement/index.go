@@ -216,11 +216,13 @@ func (s *Service) loadProviders(ctx context.Context, locIDs []string) (map[strin
 	for _, id := range locIDs {
 		out[id] = []discharge.Provider{}
 	}
-	// Services are paged in case a location has many.
+	// Services are paged in case a location has many, until a page comes
+	// back short. No total is asked for: counting evaluates the search's
+	// conditions, up to 500 locations, a second time.
 	const page = 1000
 	for offset := 0; ; offset += page {
-		svcs, total, err := s.directory.Search(ctx, fhir.DirectoryPartition, fhir.Query{Type: "HealthcareService", Count: page, Offset: offset,
-			Filters: []fhir.Filter{{Param: "location", AnyOf: refs}}})
+		svcs, _, err := s.directory.Search(ctx, fhir.DirectoryPartition, fhir.Query{Type: "HealthcareService", Count: page, Offset: offset,
+			Filters: []fhir.Filter{{Param: "location", AnyOf: refs}}, NoTotal: true})
 		if err != nil {
 			return nil, err
 		}
@@ -239,7 +241,7 @@ func (s *Service) loadProviders(ctx context.Context, locIDs []string) (map[strin
 				out[p.LocationID] = append(out[p.LocationID], p)
 			}
 		}
-		if offset+page >= total {
+		if len(svcs) < page {
 			break
 		}
 	}

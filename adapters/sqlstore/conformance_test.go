@@ -91,6 +91,43 @@ func ids(rs []fhir.Resource) string {
 
 func TestConformance(t *testing.T) {
 	conformance(t, map[string]func(t *testing.T, s subject){
+		"a search that needs no total pages as the counted one does": func(t *testing.T, s subject) {
+			ctx := context.Background()
+			var ws []fhir.Write
+			for _, id := range []string{"s5", "s1", "s4", "s2", "s3", "other"} {
+				tk := "loc|A"
+				if id == "other" {
+					tk = "loc|B"
+				}
+				ws = append(ws, fhir.Write{Resource: res("HealthcareService", id, 1, `{"v":1}`), Index: []fhir.IndexEntry{tok("location", tk)}})
+			}
+			if err := s.store.Commit(ctx, "p1", ws, nil); err != nil {
+				t.Fatal(err)
+			}
+			at := []fhir.Filter{{Param: "location", AnyOf: []string{"loc|A"}}}
+			for _, tc := range []struct {
+				offset, count int
+				want          string
+			}{{0, 2, "s1,s2"}, {2, 2, "s3,s4"}, {4, 2, "s5"}, {6, 2, ""}, {-1, 10, "s1,s2,s3,s4,s5"}} {
+				counted, n, err := s.store.Search(ctx, "p1", fhir.Query{Type: "HealthcareService", Filters: at, Offset: tc.offset, Count: tc.count})
+				if err != nil || n != 5 || ids(counted) != tc.want {
+					t.Fatalf("counted, offset %d: %s of %d, %v; want %s of 5", tc.offset, ids(counted), n, err, tc.want)
+				}
+				page, n, err := s.store.Search(ctx, "p1", fhir.Query{Type: "HealthcareService", Filters: at, Offset: tc.offset, Count: tc.count, NoTotal: true})
+				if err != nil || n != -1 || ids(page) != tc.want {
+					t.Fatalf("uncounted, offset %d: %s, total %d, %v; want %s and -1", tc.offset, ids(page), n, err, tc.want)
+				}
+				for i := range page {
+					if page[i].VersionID != 1 || string(page[i].JSON) != `{"v":1}` || !page[i].LastUpdated.Equal(counted[i].LastUpdated) {
+						t.Fatalf("uncounted entry %+v, counted %+v", page[i], counted[i])
+					}
+				}
+			}
+			// With no page asked for, the total is still the answer.
+			if _, n, err := s.store.Search(ctx, "p1", fhir.Query{Type: "HealthcareService", Filters: at, NoTotal: true}); err != nil || n != 5 {
+				t.Fatalf("no page: total %d, %v", n, err)
+			}
+		},
 		"a refused or cancelled create leaves nothing behind and the pool clean": func(t *testing.T, s subject) {
 			// On PostgreSQL creates go as one pipelined batch ended by
 			// COMMIT or ROLLBACK (pipeline.go): a refused one must roll
