@@ -422,6 +422,12 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 		}
 	}
 	half := halves[0]
+	// Every answer the placement client read: the saturation phase's and
+	// every open loop's (matchCount counts all of them).
+	answers := sat.requests
+	for _, h := range halves {
+		answers += h.requests
+	}
 	// Service time: one client, every referral three times in turn, so no
 	// request waits for another. Its p99 against the open loop's tells the
 	// work of the heaviest requests from queueing behind others.
@@ -483,7 +489,7 @@ func run(redisURL, databaseURL string, providers, referrals, workers int, durati
 	fmt.Fprintf(w, "# $placement-options load: %d providers\n\n", providers)
 	fmt.Fprintf(w, "%s, %d cores (GOMAXPROCS %d, GOGC %s), %d workers, %s per phase; seeding took %s; %d referrals, one unmeasured warm-up pass over them took %s; responses carried %.1f matches on average; response size %d bytes.\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), gcPercent(), workers, duration, seedTime.Round(time.Millisecond),
-		len(srIDs), warmTime.Round(time.Millisecond), float64(matchCount.Load())/float64(max(1, sat.requests+half.requests)), len(sample))
+		len(srIDs), warmTime.Round(time.Millisecond), float64(matchCount.Load())/float64(max(1, answers)), len(sample))
 	fmt.Fprintln(w, "| phase | requests | errors | req/s | p50 | p99 | Redis CPU per request |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	phases := append(append(append([]phase{sat}, halves...), twins...), service, bare, floor)
