@@ -56,6 +56,44 @@ func searchPatients() []fhir.Write {
 	return ws
 }
 
+// servicesCount is how many HealthcareServices, each at a Location of
+// its own, the services case searches among.
+const servicesCount = 25000
+
+// loadServices commits servicesCount HealthcareServices to the directory
+// partition (unless an earlier round did) and, on PostgreSQL, gathers
+// statistics as autovacuum would.
+func loadServices(b *testing.B, s *sqlstore.Store, raw *pgx.Conn, postgres bool) {
+	ctx := context.Background()
+	const chunk = 1000
+	for start := 0; start < servicesCount; start += chunk {
+		ws := make([]fhir.Write, chunk)
+		for i := range ws {
+			id := fmt.Sprintf("hs%05d", start+i)
+			ws[i] = fhir.Write{Resource: fhir.Resource{Type: "HealthcareService", ID: id, VersionID: 1, LastUpdated: time.Now(),
+				JSON: fmt.Appendf(nil, `{"resourceType":"HealthcareService","id":%q,"location":[{"reference":"Location/L%05d"}]}`, id, start+i)},
+				Index: []fhir.IndexEntry{tok("location", fmt.Sprintf("Location/L%05d", start+i))}}
+		}
+		if err := s.Commit(ctx, "directory", ws, nil); err != nil && discharge.ErrorKind(err) != discharge.KindRetry {
+			b.Fatal(err) // KindRetry: loaded by an earlier round
+		}
+	}
+	if postgres {
+		if _, err := raw.Exec(ctx, "ANALYZE"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// serviceLocations are n Location tokens spread over the services'.
+func serviceLocations(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("Location/L%05d", i*(servicesCount/n))
+	}
+	return out
+}
+
 func nhsToken(i int) string { return fmt.Sprintf("https://fhir.nhs.uk/Id/nhs-number|%010d", i) }
 
 // BenchmarkStore compares the store's Commit and Read with a raw INSERT
@@ -147,6 +185,25 @@ func BenchmarkStore(b *testing.B) {
 				}
 			}
 		})
+		// placement's loadProviders: the HealthcareServices at 500 of
+		// servicesCount Locations, one page of up to 1000, with the total
+		// and without it (fhir.Query.NoTotal).
+		loaded := false
+		for _, counted := range []bool{true, false} {
+			b.Run(name+"/services-at-500-locations/"+map[bool]string{true: "with-total", false: "no-total"}[counted], func(b *testing.B) {
+				if !loaded {
+					loadServices(b, s, raw, name == "postgres")
+					loaded = true
+				}
+				q := fhir.Query{Type: "HealthcareService", Count: 1000, NoTotal: !counted,
+					Filters: []fhir.Filter{{Param: "location", AnyOf: serviceLocations(500)}}}
+				for b.Loop() {
+					if page, total, err := s.Search(ctx, "directory", q); err != nil || len(page) != 500 || (counted && total != 500) {
+						b.Fatal(len(page), total, err)
+					}
+				}
+			})
+		}
 	}
 	if _, err := raw.Exec(ctx, "CREATE TABLE raw_resources (partition TEXT, type TEXT, id TEXT, body TEXT, PRIMARY KEY (partition, type, id))"); err != nil {
 		b.Fatal(err)

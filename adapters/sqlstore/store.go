@@ -373,7 +373,7 @@ func (s *Store) ReadMany(ctx context.Context, partition string, refs []fhir.Ref)
 	const op = "sqlstore.ReadMany"
 	out := make(map[string]fhir.Resource, len(refs))
 	for start := 0; start < len(refs); start += rowsPerInsert {
-		q := readManyQuery(partition, refs[start:min(len(refs), start+rowsPerInsert)])
+		q := s.readManyQuery(partition, refs[start:min(len(refs), start+rowsPerInsert)])
 		err := s.readRows(ctx, op, partition, q.b.String(), q.args, func(rs rows) error {
 			for rs.Next() {
 				var r fhir.Resource
@@ -404,8 +404,9 @@ func (s *Store) ReadMany(ctx context.Context, partition string, refs []fhir.Ref)
 // row: 1.25 s for 500 Locations among 75,000 directory resources, which is
 // what a placement's first request near a patient reads (the load
 // generator's warm-up took 32-40 s for 200 such requests). An OR of
-// per-type groups was still planned that way for small groups.
-func readManyQuery(partition string, refs []fhir.Ref) *query {
+// per-type groups was still planned that way for small groups. The ids
+// go as inValues writes them (an array on PostgreSQL).
+func (s *Store) readManyQuery(partition string, refs []fhir.Ref) *query {
 	q := &query{}
 	p := q.arg(partition)
 	byType := map[string][]string{}
@@ -421,7 +422,7 @@ func readManyQuery(partition string, refs []fhir.Ref) *query {
 			q.sql(" UNION ALL ")
 		}
 		q.sql("SELECT type, id, version, last_updated, body FROM resources WHERE partition = ", p, " AND type = ", q.arg(t), " AND ")
-		in(q, "id", byType[t])
+		s.inValues(q, "id", byType[t])
 	}
 	return q
 }
