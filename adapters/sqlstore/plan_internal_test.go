@@ -50,23 +50,9 @@ func TestTokenSearchPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	rows, err := c.Query(ctx, "EXPLAIN "+page, w.args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plan strings.Builder
-	for rows.Next() {
-		var l string
-		if err := rows.Scan(&l); err != nil {
-			t.Fatal(err)
-		}
-		plan.WriteString(l + "\n")
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(plan.String(), "search_token_pkey") || strings.Contains(plan.String(), "search_token_resource") {
-		t.Fatalf("the token lookup does not use the primary key:\n%s", plan.String())
+	plan := explain(t, c, "EXPLAIN "+page, w.args...)
+	if !strings.Contains(plan, "search_token_pkey") || strings.Contains(plan, "search_token_resource") {
+		t.Fatalf("the token lookup does not use the primary key:\n%s", plan)
 	}
 	if _, total, err := s.Search(ctx, "RXA", q); err != nil || total != 1 {
 		t.Fatalf("search: %d %v", total, err)
@@ -209,7 +195,24 @@ func TestManyTokenSearchPlan(t *testing.T) {
 	if _, err := c.Prepare(ctx, "many", "SELECT r.id FROM resources r WHERE "+w.b.String()); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := c.Query(ctx, "EXPLAIN EXECUTE many("+literals(t, w.args)+")")
+	plan := explain(t, c, "EXPLAIN EXECUTE many("+literals(t, w.args)+")")
+	for _, l := range strings.Split(plan, "\n") {
+		if strings.Contains(l, "Filter:") && strings.Contains(l, "token") {
+			t.Fatalf("the tokens are filtered row by row, not looked up:\n%s", plan)
+		}
+	}
+	if !strings.Contains(plan, "search_token_pkey") {
+		t.Fatalf("the token lookup does not use the primary key:\n%s", plan)
+	}
+	if page, _, err := s.Search(ctx, "dir", q); err != nil || len(page) != len(locs) {
+		t.Fatalf("search: %d of %d, %v", len(page), len(locs), err)
+	}
+}
+
+// explain runs an EXPLAIN statement and returns its plan, a line a row.
+func explain(t *testing.T, c *pgx.Conn, sql string, args ...any) string {
+	t.Helper()
+	rows, err := c.Query(context.Background(), sql, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,17 +227,7 @@ func TestManyTokenSearchPlan(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range strings.Split(plan.String(), "\n") {
-		if strings.Contains(l, "Filter:") && strings.Contains(l, "token") {
-			t.Fatalf("the tokens are filtered row by row, not looked up:\n%s", plan.String())
-		}
-	}
-	if !strings.Contains(plan.String(), "search_token_pkey") {
-		t.Fatalf("the token lookup does not use the primary key:\n%s", plan.String())
-	}
-	if page, _, err := s.Search(ctx, "dir", q); err != nil || len(page) != len(locs) {
-		t.Fatalf("search: %d of %d, %v", len(page), len(locs), err)
-	}
+	return plan.String()
 }
 
 // literals writes a statement's arguments as SQL literals, for EXPLAIN
