@@ -23,13 +23,7 @@ import (
 // asserts the plan's shape, not a time.
 func TestTokenSearchPlan(t *testing.T) {
 	ctx := context.Background()
-	pg := pgtest.Start(t)
-	_, url := pg.NewDatabase(t)
-	s, err := Open(ctx, url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, c := openPlanned(t)
 	for i := 0; i < 1000; i++ {
 		w := fhir.Write{Resource: fhir.Resource{Type: "Patient", ID: fmt.Sprintf("p%04d", i), VersionID: 1, LastUpdated: time.Now(), JSON: []byte(`{}`)},
 			Index: []fhir.IndexEntry{{Param: "identifier", Token: fmt.Sprintf("nhs|%d", i)}, {Param: "identifier", Token: fmt.Sprint(i)}, {Param: "gender", Token: "female"}}}
@@ -45,11 +39,6 @@ func TestTokenSearchPlan(t *testing.T) {
 	where := w.b.String()
 	page := pageOf(w, "SELECT r.id, r.version, r.last_updated, r.body FROM resources r WHERE "+where,
 		"SELECT COUNT(*) AS total FROM resources r WHERE "+where, s.byteOrder("r.id"), s.byteOrder("p.id"), q.Offset, q.Count)
-	c, err := pgx.Connect(ctx, pg.SuperuserURL(strings.TrimPrefix(strings.SplitN(strings.SplitN(url, "/", 4)[3], "?", 2)[0], "")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
 	plan := explain(t, c, "EXPLAIN "+page, w.args...)
 	if !strings.Contains(plan, "search_token_pkey") || strings.Contains(plan, "search_token_resource") {
 		t.Fatalf("the token lookup does not use the primary key:\n%s", plan)
@@ -146,13 +135,7 @@ func TestReadManyPlan(t *testing.T) {
 // asserts the plan's shape, and that the answer is whole.
 func TestManyTokenSearchPlan(t *testing.T) {
 	ctx := context.Background()
-	pg := pgtest.Start(t)
-	_, url := pg.NewDatabase(t)
-	s, err := Open(ctx, url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, c := openPlanned(t)
 	var ws []fhir.Write
 	for i := range 1000 {
 		ws = append(ws, fhir.Write{Resource: fhir.Resource{Type: "Patient", ID: fmt.Sprint("p", i), VersionID: 1, LastUpdated: time.Now(), JSON: []byte(`{}`)},
@@ -172,11 +155,6 @@ func TestManyTokenSearchPlan(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c, err := pgx.Connect(ctx, pg.SuperuserURL(strings.TrimPrefix(strings.SplitN(strings.SplitN(url, "/", 4)[3], "?", 2)[0], "")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
 	if _, err := c.Exec(ctx, "ANALYZE"); err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +185,26 @@ func TestManyTokenSearchPlan(t *testing.T) {
 	if page, _, err := s.Search(ctx, "dir", q); err != nil || len(page) != len(locs) {
 		t.Fatalf("search: %d of %d, %v", len(page), len(locs), err)
 	}
+}
+
+// openPlanned opens a store on a PostgreSQL of the test's own, and a
+// superuser connection to its database for EXPLAIN and ANALYZE.
+func openPlanned(t *testing.T) (*Store, *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	pg := pgtest.Start(t)
+	_, url := pg.NewDatabase(t)
+	s, err := Open(ctx, url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c, err := pgx.Connect(ctx, pg.SuperuserURL(strings.TrimPrefix(strings.SplitN(strings.SplitN(url, "/", 4)[3], "?", 2)[0], "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(ctx) })
+	return s, c
 }
 
 // explain runs an EXPLAIN statement and returns its plan, a line a row.
