@@ -91,6 +91,21 @@ func ids(rs []fhir.Resource) string {
 
 func TestConformance(t *testing.T) {
 	conformance(t, map[string]func(t *testing.T, s subject){
+		"a search with too many values is refused on every engine": func(t *testing.T, s subject) {
+			many := make([]string, 30001)
+			for i := range many {
+				many[i] = fmt.Sprint("x|", i)
+			}
+			for _, param := range []string{"identifier", "_id"} {
+				_, _, err := s.store.Search(context.Background(), "p1", fhir.Query{Type: "Patient", Count: 10, Filters: []fhir.Filter{{Param: param, AnyOf: many}}})
+				if kindOf(err) != discharge.KindTooLarge {
+					t.Fatalf("%s with %d values: %v", param, len(many), err)
+				}
+			}
+			if _, _, err := s.store.Search(context.Background(), "p1", fhir.Query{Type: "Patient", Count: 10, Filters: []fhir.Filter{{Param: "identifier", AnyOf: many[:29000]}}}); err != nil {
+				t.Fatalf("29,000 values: %v", err)
+			}
+		},
 		"a search that needs no total pages as the counted one does": func(t *testing.T, s subject) {
 			ctx := context.Background()
 			var ws []fhir.Write

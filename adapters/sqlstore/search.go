@@ -100,7 +100,13 @@ func (s *Store) searchWhere(q *query, partition string, fq fhir.Query) error {
 			q.sql(")")
 		}
 	}
-	if len(q.args) > maxParams {
+	// Bounded by values as well as placeholders, so both engines refuse
+	// the same searches (PostgreSQL sends a filter's values as one array).
+	values := 0
+	for _, f := range fq.Filters {
+		values += len(f.AnyOf)
+	}
+	if values > maxParams || len(q.args) > maxParams {
 		return discharge.E(discharge.KindTooLarge, "", "The search has too many values.")
 	}
 	return nil
