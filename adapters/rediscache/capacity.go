@@ -132,11 +132,7 @@ func (s *CapacityStore) PutBatch(ctx context.Context, ps []capacity.Placed) []ca
 	outs := make([]capacity.Outcome, len(ps))
 	docs := make([]string, len(ps))
 	args := func(i int) []any {
-		garea := ""
-		if ps[i].Pos != nil {
-			garea = ps[i].Area
-		}
-		return []any{ps[i].Capacity.AsOf.UnixMilli(), docs[i], max(ps[i].Capacity.Version, 0), garea}
+		return []any{ps[i].Capacity.AsOf.UnixMilli(), docs[i], max(ps[i].Capacity.Version, 0), geoArea(ps[i])}
 	}
 	keys := func(i int) []string {
 		return []string{capKey(ps[i].Capacity.LocationID)}
@@ -247,15 +243,41 @@ type shardID struct {
 	area string
 }
 
-// shardsOf are the geo shards a posting is indexed in (none when the
-// location has no position).
-func shardsOf(c discharge.Capacity, geoArea string) map[shardID]bool {
+// keys are the shard's keys its scripts take: the shard, its version hash
+// and its generation.
+func (sh shardID) keys() []string {
+	return []string{geoKey(sh.bed, sh.area), geoVersionKey(sh.bed, sh.area), geoGenKey(sh.bed, sh.area)}
+}
+
+// geoArea is the area a posting is geo-indexed in: its location's, or ""
+// (none) when the location has no position.
+func geoArea(p capacity.Placed) string {
+	if p.Pos == nil {
+		return ""
+	}
+	return p.Area
+}
+
+// shardsOf are the geo shards a posting indexed in area is in (none for
+// area "").
+func shardsOf(c discharge.Capacity, area string) map[shardID]bool {
 	out := map[shardID]bool{}
-	if geoArea == "" {
+	if area == "" {
 		return out
 	}
 	for _, b := range c.Beds {
-		out[shardID{b.Type, geoArea}] = true
+		out[shardID{b.Type, area}] = true
+	}
+	return out
+}
+
+// districtsOf are the home-care districts a posting covers.
+func districtsOf(c discharge.Capacity) map[string]bool {
+	out := map[string]bool{}
+	for _, h := range c.HomeCare {
+		for _, oc := range h.Outcodes {
+			out[oc] = true
+		}
 	}
 	return out
 }
@@ -266,25 +288,43 @@ func shardsOf(c discharge.Capacity, geoArea string) map[shardID]bool {
 func queueAhead(ctx context.Context, pipe redis.Pipeliner, p capacity.Placed, v int64) []redis.Cmder {
 	c := p.Capacity
 	cmds := []redis.Cmder{noteAsOf(ctx, pipe, c.LocationID, c.AsOf)}
-	if p.Pos != nil {
-		for sh := range shardsOf(c, p.Area) {
-			cmds = append(cmds, shardPutScript.Eval(ctx, pipe, []string{geoKey(sh.bed, sh.area), geoVersionKey(sh.bed, sh.area), geoGenKey(sh.bed, sh.area)},
-				p.Pos.Lon, p.Pos.Lat, c.LocationID, v))
+	for sh := range shardsOf(c, geoArea(p)) {
+		cmds = append(cmds, shardPutScript.Eval(ctx, pipe, sh.keys(), p.Pos.Lon, p.Pos.Lat, c.LocationID, v))
+	}
+	for oc := range districtsOf(c) {
+		cmds = append(cmds, pipe.SAdd(ctx, coverageKey(oc), c.LocationID))
+	}
+	return cmds
+}
+
+// queueLeave queues taking location loc out of the geo shards and district
+// sets that posting from (indexed in fromArea) is in and posting kept
+// (indexed in keptArea) is not; the shards left record version v, so an
+// older posting's late entry cannot put the location back. A district set
+// has no versions: an older posting's late SADD can put a location back,
+// and placement then drops it by the current posting, as before.
+func queueLeave(ctx context.Context, pipe redis.Pipeliner, loc string, from discharge.Capacity, fromArea string, kept discharge.Capacity, keptArea string, v int64) []redis.Cmder {
+	var cmds []redis.Cmder
+	keptShards := shardsOf(kept, keptArea)
+	for sh := range shardsOf(from, fromArea) {
+		if !keptShards[sh] {
+			cmds = append(cmds, shardDelScript.Eval(ctx, pipe, sh.keys(), loc, v))
 		}
 	}
-	for _, h := range c.HomeCare {
-		for _, oc := range h.Outcodes {
-			cmds = append(cmds, pipe.SAdd(ctx, coverageKey(oc), c.LocationID))
+	keptDistricts := districtsOf(kept)
+	for oc := range districtsOf(from) {
+		if !keptDistricts[oc] {
+			cmds = append(cmds, pipe.SRem(ctx, coverageKey(oc), loc))
 		}
 	}
 	return cmds
 }
 
 // queueLeaving queues the index changes of an applied posting at version v
-// beyond its own entries: leaving the shards and district sets that the
-// posting it replaced (prevDoc, indexed in area prevArea) had and this
-// one has not. Postings stored before their area was recorded were indexed
-// in the location's area, the one given now.
+// beyond its own entries: leaving what the posting it replaced (prevDoc,
+// indexed in area prevArea) had and this one has not. Postings stored
+// before their area was recorded were indexed in the location's area, the
+// one given now.
 func queueLeaving(ctx context.Context, pipe redis.Pipeliner, p capacity.Placed, v int64, prevDoc, prevArea any) []redis.Cmder {
 	prev, err := decodeCapacity(prevDoc, 0)
 	if err != nil {
@@ -294,35 +334,7 @@ func queueLeaving(ctx context.Context, pipe redis.Pipeliner, p capacity.Placed, 
 	if area == "" {
 		area = p.Area
 	}
-	now := map[shardID]bool{}
-	if p.Pos != nil {
-		now = shardsOf(p.Capacity, p.Area)
-	}
-	var cmds []redis.Cmder
-	for sh := range shardsOf(prev, area) {
-		if !now[sh] {
-			cmds = append(cmds, shardDelScript.Eval(ctx, pipe, []string{geoKey(sh.bed, sh.area), geoVersionKey(sh.bed, sh.area), geoGenKey(sh.bed, sh.area)},
-				p.Capacity.LocationID, v))
-		}
-	}
-	// A district set has no versions: an older posting's late SADD can
-	// put a location back, and placement then drops it by the current
-	// posting, as before.
-	covered := map[string]bool{}
-	for _, h := range p.Capacity.HomeCare {
-		for _, oc := range h.Outcodes {
-			covered[oc] = true
-		}
-	}
-	for _, h := range prev.HomeCare {
-		for _, oc := range h.Outcodes {
-			if !covered[oc] {
-				covered[oc] = true
-				cmds = append(cmds, pipe.SRem(ctx, coverageKey(oc), p.Capacity.LocationID))
-			}
-		}
-	}
-	return cmds
+	return queueLeave(ctx, pipe, p.Capacity.LocationID, prev, area, p.Capacity, geoArea(p), v)
 }
 
 // queueTakeBack queues taking a posting the script did not apply out of
@@ -330,31 +342,7 @@ func queueLeaving(ctx context.Context, pipe redis.Pipeliner, p capacity.Placed, 
 // (queueAhead), where the current posting (cur, indexed in curArea) has
 // none. The entry a shard keeps is cur's version, as if cur had left it.
 func queueTakeBack(ctx context.Context, pipe redis.Pipeliner, p capacity.Placed, cur discharge.Capacity, curArea string) []redis.Cmder {
-	var cmds []redis.Cmder
-	if p.Pos != nil {
-		kept := shardsOf(cur, curArea)
-		for sh := range shardsOf(p.Capacity, p.Area) {
-			if !kept[sh] {
-				cmds = append(cmds, shardDelScript.Eval(ctx, pipe, []string{geoKey(sh.bed, sh.area), geoVersionKey(sh.bed, sh.area), geoGenKey(sh.bed, sh.area)},
-					p.Capacity.LocationID, cur.Version))
-			}
-		}
-	}
-	covered := map[string]bool{}
-	for _, h := range cur.HomeCare {
-		for _, oc := range h.Outcodes {
-			covered[oc] = true
-		}
-	}
-	for _, h := range p.Capacity.HomeCare {
-		for _, oc := range h.Outcodes {
-			if !covered[oc] {
-				covered[oc] = true
-				cmds = append(cmds, pipe.SRem(ctx, coverageKey(oc), p.Capacity.LocationID))
-			}
-		}
-	}
-	return cmds
+	return queueLeave(ctx, pipe, p.Capacity.LocationID, p.Capacity, geoArea(p), cur, curArea, cur.Version)
 }
 
 func decodeCapacity(v any, version int64) (discharge.Capacity, error) {

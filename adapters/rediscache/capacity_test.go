@@ -274,19 +274,18 @@ func TestCapacityPostingLeavesDroppedShards(t *testing.T) {
 func leavesDroppedShards(t *testing.T, versioned bool) {
 	both(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		store := rediscache.NewCapacityStore(rdb)
+		cs := rediscache.NewCapacityStore(rdb)
 		// put puts a posting at version v, or at 0 (the cache numbers it).
 		put := func(c discharge.Capacity, v int64, pos *discharge.Position, area string) (bool, error) {
 			if versioned {
 				c.Version = v
 			}
-			cur, applied, err := store.Put(ctx, c, pos, area)
+			cur, applied, err := cs.Put(ctx, c, pos, area)
 			if err == nil && applied && cur.Version != v {
 				t.Fatalf("applied at version %d, want %d", cur.Version, v)
 			}
 			return applied, err
 		}
-		cs := store
 		t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 		m := &discharge.Position{Lat: 53.445, Lon: -2.22}
 		near := func(bed discharge.BedType, area string) []string {

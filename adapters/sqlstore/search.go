@@ -20,7 +20,8 @@ func (s *Store) Search(ctx context.Context, partition string, q fhir.Query) ([]f
 	}
 	where := w.b.String()
 	var page string
-	if q.NoTotal && q.Count > 0 {
+	noTotal := q.NoTotal && q.Count > 0
+	if noTotal {
 		// The page alone: its conditions are evaluated once, not once
 		// more for a COUNT(*) of every match.
 		page = "SELECT 0 AS total, r.id, r.version, r.last_updated, r.body FROM resources r WHERE " + where +
@@ -48,8 +49,8 @@ func (s *Store) Search(ctx context.Context, partition string, q fhir.Query) ([]f
 	if err != nil {
 		return nil, 0, err
 	}
-	if q.NoTotal && q.Count > 0 {
-		total = -1 // an empty page has no row to say so
+	if noTotal {
+		total = -1 // after the rows: an empty page has none to say so
 	}
 	return out, total, nil
 }
@@ -118,7 +119,14 @@ func in(q *query, col string, vals []string) {
 		q.sql("1 = 0")
 		return
 	}
-	inList(q, col, vals)
+	q.sql(col, " IN (")
+	for i, v := range vals {
+		if i > 0 {
+			q.sql(", ")
+		}
+		q.sql(q.arg(v))
+	}
+	q.sql(")")
 }
 
 // inValues is in for values compared on this store's engine. On
@@ -138,16 +146,4 @@ func (s *Store) inValues(q *query, col string, vals []string) {
 		return
 	}
 	q.sql(col, " = ANY(CAST(", q.arg(vals), " AS TEXT[]))")
-}
-
-// inList writes "col IN (...)" for one value or more.
-func inList(q *query, col string, vals []string) {
-	q.sql(col, " IN (")
-	for i, v := range vals {
-		if i > 0 {
-			q.sql(", ")
-		}
-		q.sql(q.arg(v))
-	}
-	q.sql(")")
 }
